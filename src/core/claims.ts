@@ -1,0 +1,140 @@
+/**
+ * Claim checks of a token whose signature holds (RFC 7519 §4.1, RFC 9068 §4, RFC 8725 §3.11):
+ * required claims and their JSON types, type and `typ`, exp/nbf/iat with leeway, aud, iss, freshness.
+ */
+import {
+  FreshTokenRequiredError,
+  TokenClaimInvalidError,
+  TokenClaimMissingError,
+  TokenExpiredError,
+  TokenNotYetValidError,
+  TokenWrongAudienceError,
+  TokenWrongIssuerError,
+  TokenWrongTypeError,
+} from './errors.js'
+import type { JwtClaims, JwtHeader, TokenType } from './types.js'
+
+/** Header `typ` of each token type. Access tokens follow RFC 9068 §2.1. */
+export const TOKEN_TYP = { access: 'at+jwt', refresh: 'refresh+jwt' } as const satisfies Record<
+  TokenType,
+  string
+>
+
+/** What {@link checkClaims} enforces; resolved once per call site. */
+export interface ClaimRules {
+  /** Token type required, or `'any'` to accept both (flask-jwt-extended's `verify_type=False`). */
+  type: TokenType | 'any'
+  identityClaim: string
+  leeway: number
+  audience: readonly string[] | undefined
+  issuer: readonly string[] | undefined
+  fresh: boolean
+  requiredClaims: readonly string[]
+}
+
+/** Checks claims in place and returns them typed. `now` is Unix seconds (fractional allowed). */
+export function checkClaims(
+  header: JwtHeader,
+  payload: Record<string, unknown>,
+  rules: ClaimRules,
+  now: number,
+): JwtClaims {
+  const claims = payload as JwtClaims
+  const missing = (claim: string): TokenClaimMissingError => new TokenClaimMissingError(claim, header, claims)
+  const invalid = (claim: string, what: string): TokenClaimInvalidError =>
+    new TokenClaimInvalidError(claim, `The "${claim}" claim ${what}`, header, claims)
+
+  const { exp, nbf, iat, jti, type, fresh } = payload
+  if (exp === undefined) throw missing('exp')
+  if (!isNumericDate(exp)) throw invalid('exp', 'is not a NumericDate')
+  if (nbf !== undefined && !isNumericDate(nbf)) throw invalid('nbf', 'is not a NumericDate')
+  if (iat !== undefined && !isNumericDate(iat)) throw invalid('iat', 'is not a NumericDate')
+  const identity = payload[rules.identityClaim]
+  if (identity === undefined) throw missing(rules.identityClaim)
+  // RFC 7519 §4.1.2: "sub" is a StringOrURI; a number or object is refused rather than coerced.
+  if (typeof identity !== 'string' || identity === '')
+    throw invalid(rules.identityClaim, 'is not a non-empty string')
+  if (jti === undefined) throw missing('jti')
+  if (typeof jti !== 'string' || jti === '') throw invalid('jti', 'is not a non-empty string')
+  if (type === undefined) throw missing('type')
+  if (type !== 'access' && type !== 'refresh') throw invalid('type', 'is neither "access" nor "refresh"')
+  if (fresh !== undefined && typeof fresh !== 'boolean' && !isNumericDate(fresh)) {
+    throw invalid('fresh', 'is neither a boolean nor a NumericDate')
+  }
+  for (const claim of rules.requiredClaims) {
+    if (payload[claim] === undefined) throw missing(claim)
+  }
+
+  if (rules.type !== 'any') {
+    // Both the claim and the explicit header type must agree (RFC 8725 §3.11: cross-JWT confusion).
+    if (type !== rules.type || normaliseTyp(header.typ) !== TOKEN_TYP[rules.type]) {
+      throw new TokenWrongTypeError(
+        rules.type === 'access'
+          ? 'Only access tokens are accepted here'
+          : 'Only refresh tokens are accepted here',
+        header,
+        claims,
+      )
+    }
+  } else if (normaliseTyp(header.typ) !== TOKEN_TYP[type]) {
+    throw new TokenWrongTypeError('The token header "typ" does not match its type', header, claims)
+  }
+
+  if (now >= exp + rules.leeway) throw new TokenExpiredError('The token has expired', header, claims)
+  if (nbf !== undefined && now + rules.leeway < nbf) {
+    throw new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
+  }
+  if (iat !== undefined && now + rules.leeway < iat) {
+    throw new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
+  }
+
+  checkAudience(payload.aud, rules.audience, header, claims)
+  if (rules.issuer !== undefined) {
+    if (payload.iss === undefined) throw missing('iss')
+    if (typeof payload.iss !== 'string' || !rules.issuer.includes(payload.iss)) {
+      throw new TokenWrongIssuerError('The token was issued by an unexpected issuer', header, claims)
+    }
+  }
+
+  if (rules.fresh && !(fresh === true || (typeof fresh === 'number' && now < fresh))) {
+    throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, claims)
+  }
+  return claims
+}
+
+function checkAudience(
+  aud: unknown,
+  expected: readonly string[] | undefined,
+  header: JwtHeader,
+  claims: JwtClaims,
+): void {
+  if (aud === undefined) {
+    if (expected !== undefined) throw new TokenClaimMissingError('aud', header, claims)
+    return
+  }
+  const list = typeof aud === 'string' ? [aud] : aud
+  if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
+    throw new TokenClaimInvalidError(
+      'aud',
+      'The "aud" claim is not a string or a list of strings',
+      header,
+      claims,
+    )
+  }
+  // RFC 7519 §4.1.3: a recipient that does not identify with a value in "aud" must reject the token,
+  // including when it expects no audience at all.
+  if (expected === undefined || !list.some((value) => expected.includes(value))) {
+    throw new TokenWrongAudienceError('The token is meant for another audience', header, claims)
+  }
+}
+
+function isNumericDate(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value)
+}
+
+// Media type names are case-insensitive and "application/" may be omitted (RFC 7515 §4.1.9).
+function normaliseTyp(typ: unknown): string | undefined {
+  if (typeof typ !== 'string') return undefined
+  const lower = typ.toLowerCase()
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower
+}

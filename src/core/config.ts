@@ -1,0 +1,209 @@
+/**
+ * Options of {@link createTessera}: one table of defaults (flask-jwt-extended's where sensible),
+ * validated once where they enter, then resolved and frozen. Every message names the option at fault.
+ */
+import { isAlgorithm, type Algorithm } from './algorithms.js'
+import { parseDuration, type Duration } from './duration.js'
+import { ConfigurationError } from './errors.js'
+import { createKeyRing, isKeyRing, type KeyRing, type KeyRingInput } from './key-ring.js'
+import { memoryRevocationStore, type RevocationStore } from './revocation.js'
+import type { TokenType } from './types.js'
+
+/** Context passed to the claim and header hooks. */
+export interface ClaimsHookContext {
+  type: TokenType
+}
+
+/** Options of {@link createTessera}. */
+export interface TesseraOptions {
+  /**
+   * Signing and verification keys: a {@link KeyRing}, one key, or a list (the first signs). Give either
+   * `keys` or `secret`.
+   */
+  keys?: KeyRing | KeyRingInput
+  /** Shorthand for one HMAC key (flask-jwt-extended's `JWT_SECRET_KEY`). At least 32 bytes for HS256. */
+  secret?: string | Uint8Array
+  /** Algorithm used with `secret`. @default 'HS256' */
+  algorithm?: Algorithm
+  /** Access token lifetime. @default '15m' */
+  accessTokenTtl?: Duration
+  /** Refresh token lifetime. @default '30d' */
+  refreshTokenTtl?: Duration
+  /** Claim that holds the identity. @default 'sub' */
+  identityClaim?: string
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`. @default 0 */
+  leeway?: Duration
+  /** Write `nbf` (equal to `iat`) into new tokens. @default true */
+  writeNbf?: boolean
+  /**
+   * Audience: written into new tokens (all values) and required when verifying (any one must match).
+   * When unset, a token that carries `aud` is refused (RFC 7519 §4.1.3).
+   */
+  audience?: string | readonly string[]
+  /** Issuer: the first value is written; verification accepts any listed value. Unset: not checked. */
+  issuer?: string | readonly string[]
+  /** Longest token accepted, checked before any parsing. @default 8192 */
+  maxTokenLength?: number
+  /** Where revocations live; `false` turns revocation checks off. @default memoryRevocationStore() */
+  revocation?: RevocationStore | false
+  /** Turns a user object into the identity string (flask-jwt-extended's `user_identity_loader`). */
+  identityFrom?: (user: unknown) => string
+  /** Claims added to every new token (`additional_claims_loader`). Reserved claims cannot be set. */
+  additionalClaims?: (
+    identity: string,
+    context: ClaimsHookContext,
+  ) => Record<string, unknown> | Promise<Record<string, unknown>>
+  /** Header parameters added to every new token (`additional_headers_loader`). */
+  additionalHeaders?: (
+    identity: string,
+    context: ClaimsHookContext,
+  ) => Record<string, unknown> | Promise<Record<string, unknown>>
+}
+
+/** Options after validation, with defaults applied. Frozen. */
+export interface ResolvedConfig {
+  readonly keyRing: KeyRing
+  readonly accessTokenTtl: number
+  readonly refreshTokenTtl: number
+  readonly identityClaim: string
+  readonly leeway: number
+  readonly writeNbf: boolean
+  readonly audience: readonly string[] | undefined
+  readonly issuer: readonly string[] | undefined
+  readonly maxTokenLength: number
+  readonly revocation: RevocationStore | undefined
+  readonly identityFrom: TesseraOptions['identityFrom']
+  readonly additionalClaims: TesseraOptions['additionalClaims']
+  readonly additionalHeaders: TesseraOptions['additionalHeaders']
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'keys',
+  'secret',
+  'algorithm',
+  'accessTokenTtl',
+  'refreshTokenTtl',
+  'identityClaim',
+  'leeway',
+  'writeNbf',
+  'audience',
+  'issuer',
+  'maxTokenLength',
+  'revocation',
+  'identityFrom',
+  'additionalClaims',
+  'additionalHeaders',
+])
+
+/** Validates options and applies defaults. Throws a {@link ConfigurationError} naming the first bad option. */
+export function resolveConfig(options: TesseraOptions): ResolvedConfig {
+  if (typeof options !== 'object') throw new ConfigurationError('options', 'expected an options object')
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) {
+      const hint = [...KNOWN_OPTIONS].find((known) => known.toLowerCase() === name.toLowerCase())
+      throw new ConfigurationError(
+        name,
+        `unknown option${hint === undefined ? '' : `; did you mean "${hint}"?`}`,
+      )
+    }
+  }
+  return Object.freeze({
+    keyRing: resolveKeys(options),
+    accessTokenTtl: parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
+    refreshTokenTtl: parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl'),
+    identityClaim: nonEmptyString(options.identityClaim ?? 'sub', 'identityClaim'),
+    leeway: parseDuration(options.leeway ?? 0, 'leeway', { allowZero: true }),
+    writeNbf: bool(options.writeNbf ?? true, 'writeNbf'),
+    audience: stringList(options.audience, 'audience'),
+    issuer: stringList(options.issuer, 'issuer'),
+    maxTokenLength: positiveInteger(options.maxTokenLength ?? 8192, 'maxTokenLength'),
+    revocation: resolveRevocation(options.revocation),
+    identityFrom: fn(options.identityFrom, 'identityFrom'),
+    additionalClaims: fn(options.additionalClaims, 'additionalClaims'),
+    additionalHeaders: fn(options.additionalHeaders, 'additionalHeaders'),
+  })
+}
+
+function resolveKeys(options: TesseraOptions): KeyRing {
+  const { keys, secret, algorithm } = options
+  if (keys !== undefined && secret !== undefined) {
+    throw new ConfigurationError('secret', 'give either "keys" or "secret", not both')
+  }
+  if (secret !== undefined) {
+    const alg = algorithm ?? 'HS256'
+    if (!isAlgorithm(alg) || !alg.startsWith('HS')) {
+      throw new ConfigurationError('algorithm', `"secret" works with HS256, HS384 or HS512, not ${alg}`)
+    }
+    if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
+      throw new ConfigurationError('secret', 'expected a string or bytes')
+    }
+    try {
+      return createKeyRing({ alg, secret })
+    } catch (error) {
+      // Re-label "keys[0].secret" as the option the user actually wrote.
+      if (error instanceof ConfigurationError)
+        throw new ConfigurationError('secret', error.message.replace(/^[^:]*: /, ''))
+      throw error
+    }
+  }
+  if (algorithm !== undefined) {
+    throw new ConfigurationError(
+      'algorithm',
+      'is only read with "secret"; each entry of "keys" names its own alg',
+    )
+  }
+  if (keys === undefined) {
+    throw new ConfigurationError(
+      'keys',
+      'a signing key is required: pass "secret" (HS256) or "keys" (e.g. from generateKey())',
+    )
+  }
+  return isKeyRing(keys) ? keys : createKeyRing(keys)
+}
+
+function resolveRevocation(value: TesseraOptions['revocation']): RevocationStore | undefined {
+  if (value === false) return undefined
+  if (value === undefined) return memoryRevocationStore()
+  if (typeof value !== 'object' || typeof (value as Partial<RevocationStore>).isRevoked !== 'function') {
+    throw new ConfigurationError(
+      'revocation',
+      'expected a RevocationStore (e.g. memoryRevocationStore()) or false',
+    )
+  }
+  return value
+}
+
+function nonEmptyString(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value === '')
+    throw new ConfigurationError(option, 'must be a non-empty string')
+  return value
+}
+
+function bool(value: unknown, option: string): boolean {
+  if (typeof value !== 'boolean')
+    throw new ConfigurationError(option, `must be true or false, got ${typeof value}`)
+  return value
+}
+
+function positiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    throw new ConfigurationError(option, `must be a positive whole number, got ${String(value)}`)
+  }
+  return value
+}
+
+function stringList(value: unknown, option: string): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  const list: unknown[] = Array.isArray(value) ? value : [value]
+  if (list.length === 0 || !list.every((v) => typeof v === 'string' && v !== '')) {
+    throw new ConfigurationError(option, 'must be a non-empty string or a non-empty list of them')
+  }
+  return Object.freeze(list as string[])
+}
+
+function fn<T>(value: T | undefined, option: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new ConfigurationError(option, `must be a function, got ${typeof value}`)
+  }
+  return value
+}

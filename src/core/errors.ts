@@ -1,0 +1,223 @@
+/**
+ * Tessera's error family: one class per failure, each with a stable `code` that callers and tests switch
+ * on, and the HTTP status it maps to (401 for authentication failures, 403 for authorization, 500 for
+ * misconfiguration). Messages never contain token material or key material.
+ *
+ * The registry test (`test/core/errors.test.ts`) checks that every code is unique and documented in
+ * `docs/errors.md`.
+ */
+import type { JwtHeader, JwtClaims } from './types.js'
+
+/** Every stable error code Tessera produces. */
+export type TesseraErrorCode =
+  | 'configuration_error'
+  | 'token_missing'
+  | 'token_malformed'
+  | 'token_algorithm_rejected'
+  | 'token_header_rejected'
+  | 'token_unknown_key'
+  | 'token_invalid_signature'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'token_claim_missing'
+  | 'token_claim_invalid'
+  | 'token_wrong_type'
+  | 'token_wrong_audience'
+  | 'token_wrong_issuer'
+  | 'token_revoked'
+  | 'fresh_token_required'
+
+/** Base class of every error Tessera throws on purpose. Switch on `code`, not on the message. */
+export abstract class TesseraError extends Error {
+  /** Stable, lower_snake machine-readable code. */
+  abstract readonly code: TesseraErrorCode
+  /** HTTP status this failure maps to. */
+  abstract readonly status: number
+  override name = 'TesseraError'
+}
+
+/** A misuse found at start-up or at a call site (bad option, bad key, reserved claim). HTTP 500. */
+export class ConfigurationError extends TesseraError {
+  readonly code = 'configuration_error'
+  readonly status = 500
+  override name = 'ConfigurationError'
+  /** Dotted path of the option at fault, e.g. `keys[0].secret` or `accessTokenTtl`. */
+  readonly option: string
+  constructor(option: string, message: string, options?: ErrorOptions) {
+    super(`${option}: ${message}`, options)
+    this.option = option
+  }
+}
+
+/** Base of every failure to authenticate a token (HTTP 401). */
+export abstract class TokenError extends TesseraError {
+  readonly status: number = 401
+  override name = 'TokenError'
+}
+
+/**
+ * A token error raised after the signature was verified: the header and claims are authentic and
+ * are attached so error handlers (the counterparts of flask-jwt-extended's loaders) can use them.
+ */
+export abstract class VerifiedTokenError extends TokenError {
+  readonly header: JwtHeader
+  readonly claims: JwtClaims
+  constructor(message: string, header: JwtHeader, claims: JwtClaims) {
+    super(message)
+    this.header = header
+    this.claims = claims
+  }
+}
+
+/** No token was found where one was looked for. */
+export class TokenMissingError extends TokenError {
+  readonly code = 'token_missing'
+  override name = 'TokenMissingError'
+}
+/** The token is not a well-formed compact JWS (segments, base64url, JSON, length). */
+export class TokenMalformedError extends TokenError {
+  readonly code = 'token_malformed'
+  override name = 'TokenMalformedError'
+}
+/** The header names `none`, or an algorithm other than the one pinned by the key. */
+export class TokenAlgorithmRejectedError extends TokenError {
+  readonly code = 'token_algorithm_rejected'
+  override name = 'TokenAlgorithmRejectedError'
+}
+/** The header carries a parameter Tessera refuses (`jwk`, `jku`, `x5u`, `x5c`, unknown `crit`, `b64`). */
+export class TokenHeaderRejectedError extends TokenError {
+  readonly code = 'token_header_rejected'
+  override name = 'TokenHeaderRejectedError'
+}
+/** The header's `kid` names no key in the key ring. */
+export class TokenUnknownKeyError extends TokenError {
+  readonly code = 'token_unknown_key'
+  override name = 'TokenUnknownKeyError'
+}
+/** The signature does not verify with the key the `kid` selects. */
+export class TokenInvalidSignatureError extends TokenError {
+  readonly code = 'token_invalid_signature'
+  override name = 'TokenInvalidSignatureError'
+}
+/** `exp` is in the past (beyond the leeway). */
+export class TokenExpiredError extends VerifiedTokenError {
+  readonly code = 'token_expired'
+  override name = 'TokenExpiredError'
+}
+/** `nbf` or `iat` is in the future (beyond the leeway). */
+export class TokenNotYetValidError extends VerifiedTokenError {
+  readonly code = 'token_not_yet_valid'
+  override name = 'TokenNotYetValidError'
+}
+/** A required claim is absent. */
+export class TokenClaimMissingError extends VerifiedTokenError {
+  readonly code = 'token_claim_missing'
+  override name = 'TokenClaimMissingError'
+  readonly claim: string
+  constructor(claim: string, header: JwtHeader, claims: JwtClaims) {
+    super(`The token has no "${claim}" claim`, header, claims)
+    this.claim = claim
+  }
+}
+/** A claim has the wrong JSON type (e.g. `exp` as a string, `sub` as a number). */
+export class TokenClaimInvalidError extends VerifiedTokenError {
+  readonly code = 'token_claim_invalid'
+  override name = 'TokenClaimInvalidError'
+  readonly claim: string
+  constructor(claim: string, message: string, header: JwtHeader, claims: JwtClaims) {
+    super(message, header, claims)
+    this.claim = claim
+  }
+}
+/** An access token where a refresh token is required, or the reverse (claim `type` or header `typ`). */
+export class TokenWrongTypeError extends VerifiedTokenError {
+  readonly code = 'token_wrong_type'
+  override name = 'TokenWrongTypeError'
+}
+/** `aud` does not match the expected audience (or is present when none is expected). */
+export class TokenWrongAudienceError extends VerifiedTokenError {
+  readonly code = 'token_wrong_audience'
+  override name = 'TokenWrongAudienceError'
+}
+/** `iss` does not match the expected issuer. */
+export class TokenWrongIssuerError extends VerifiedTokenError {
+  readonly code = 'token_wrong_issuer'
+  override name = 'TokenWrongIssuerError'
+}
+/** The token, its session or all of its user's tokens were revoked. */
+export class TokenRevokedError extends VerifiedTokenError {
+  readonly code = 'token_revoked'
+  override name = 'TokenRevokedError'
+}
+/** A fresh token is required and this one is not fresh (or its freshness deadline passed). */
+export class FreshTokenRequiredError extends VerifiedTokenError {
+  readonly code = 'fresh_token_required'
+  override name = 'FreshTokenRequiredError'
+}
+
+/** Union of every concrete Tessera error, for exhaustive `switch (err.code)`. */
+export type AnyTesseraError =
+  | ConfigurationError
+  | TokenMissingError
+  | TokenMalformedError
+  | TokenAlgorithmRejectedError
+  | TokenHeaderRejectedError
+  | TokenUnknownKeyError
+  | TokenInvalidSignatureError
+  | TokenExpiredError
+  | TokenNotYetValidError
+  | TokenClaimMissingError
+  | TokenClaimInvalidError
+  | TokenWrongTypeError
+  | TokenWrongAudienceError
+  | TokenWrongIssuerError
+  | TokenRevokedError
+  | FreshTokenRequiredError
+
+/** True when `value` is an error Tessera raised on purpose (as opposed to a bug or an I/O failure). */
+export function isTesseraError(value: unknown): value is AnyTesseraError {
+  return value instanceof TesseraError
+}
+
+/** Codes mapped to the HTTP status each produces. The registry test keeps this in step with the classes. */
+export const errorStatus = {
+  configuration_error: 500,
+  token_missing: 401,
+  token_malformed: 401,
+  token_algorithm_rejected: 401,
+  token_header_rejected: 401,
+  token_unknown_key: 401,
+  token_invalid_signature: 401,
+  token_expired: 401,
+  token_not_yet_valid: 401,
+  token_claim_missing: 401,
+  token_claim_invalid: 401,
+  token_wrong_type: 401,
+  token_wrong_audience: 401,
+  token_wrong_issuer: 401,
+  token_revoked: 401,
+  fresh_token_required: 401,
+} as const satisfies Record<TesseraErrorCode, number>
+
+/**
+ * The RFC 6750 §3 `WWW-Authenticate` value for an error, or `undefined` when the status is not 401/403.
+ * A request that carried no token gets a bare challenge, as §3.1 asks ("SHOULD NOT include an error code").
+ */
+export function wwwAuthenticate(error: TesseraError, realm?: string): string | undefined {
+  const params: string[] = []
+  if (realm !== undefined) params.push(`realm="${quote(realm)}"`)
+  if (error.status === 401 && error.code !== 'token_missing') {
+    params.push('error="invalid_token"', `error_description="${quote(error.message)}"`)
+  } else if (error.status === 403) {
+    params.push('error="insufficient_scope"', `error_description="${quote(error.message)}"`)
+  } else if (error.status !== 401) {
+    return undefined
+  }
+  return params.length === 0 ? 'Bearer' : `Bearer ${params.join(', ')}`
+}
+
+// RFC 7230 quoted-string: escape backslash and double quote; drop control characters.
+function quote(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, ' ')
+}

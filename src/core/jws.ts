@@ -1,0 +1,146 @@
+/**
+ * Compact JWS (RFC 7515 §7.1) parsing and signature verification: split, parse the header, pick the
+ * key by `kid`, check the algorithm against the key, verify, parse the payload. Nothing in the payload
+ * is read before the signature holds.
+ */
+import { ALGORITHMS } from './algorithms.js'
+import {
+  TokenAlgorithmRejectedError,
+  TokenHeaderRejectedError,
+  TokenInvalidSignatureError,
+  TokenMalformedError,
+  TokenUnknownKeyError,
+} from './errors.js'
+import type { KeyRing } from './key-ring.js'
+import type { TesseraKey } from './keys.js'
+import type { JwtHeader } from './types.js'
+
+// Three base64url segments; the signature may be empty only to be refused as a bad signature below.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+// Header parameters that would let a token bring or point to its own key (RFC 8725 §3.1, §3.10).
+const KEY_BEARING_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/** A token whose signature has been verified; the payload is parsed JSON, not yet checked as claims. */
+export interface VerifiedJws {
+  header: JwtHeader
+  payload: Record<string, unknown>
+  key: TesseraKey
+}
+
+interface HeaderEntry {
+  header: JwtHeader
+  key: TesseraKey
+}
+
+/** Upper bound of distinct header segments remembered; tokens of one key share one header segment. */
+const HEADER_CACHE_LIMIT = 256
+
+/**
+ * Creates the verifier for a key ring. It remembers parsed headers (keyed by their exact text, so the
+ * result is a pure function of it) and forgets them whenever the ring changes.
+ */
+export function createJwsVerifier(ring: KeyRing, maxTokenLength: number): (token: unknown) => VerifiedJws {
+  const cache = new Map<string, HeaderEntry>()
+  let cachedVersion = ring.version
+
+  const headerFor = (segment: string): HeaderEntry => {
+    if (cachedVersion !== ring.version) {
+      cache.clear()
+      cachedVersion = ring.version
+    }
+    let entry = cache.get(segment)
+    if (entry === undefined) {
+      entry = checkHeader(parseSegment(segment, 'header'), ring)
+      if (cache.size >= HEADER_CACHE_LIMIT) cache.clear()
+      cache.set(segment, entry)
+    }
+    return entry
+  }
+
+  return (token) => {
+    if (typeof token !== 'string' || token === '')
+      throw new TokenMalformedError('The token is empty or not a string')
+    // Bounded before any parsing, so a huge token costs nothing (RFC 8725 §3.2 spirit; DoS).
+    if (token.length > maxTokenLength) {
+      throw new TokenMalformedError(`The token is longer than ${maxTokenLength} characters`)
+    }
+    if (!COMPACT_JWS.test(token)) {
+      throw new TokenMalformedError('The token is not a compact JWS: three base64url segments joined by dots')
+    }
+    const firstDot = token.indexOf('.')
+    const secondDot = token.indexOf('.', firstDot + 1)
+    const { header, key } = headerFor(token.slice(0, firstDot))
+    if (!key.verify(token.slice(0, secondDot), token.slice(secondDot + 1))) {
+      throw new TokenInvalidSignatureError('The token signature is invalid')
+    }
+    return { header, key, payload: parseSegment(token.slice(firstDot + 1, secondDot), 'payload') }
+  }
+}
+
+function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntry {
+  const { alg, kid, crit, typ } = header
+  if (typeof alg !== 'string' || alg === '') throw new TokenMalformedError('The token header has no "alg"')
+  if (alg.toLowerCase() === 'none') {
+    throw new TokenAlgorithmRejectedError('Unsigned tokens (alg "none") are never accepted')
+  }
+  for (const parameter of KEY_BEARING_PARAMETERS) {
+    if (parameter in header) {
+      throw new TokenHeaderRejectedError(
+        `The token header carries "${parameter}"; keys never come from the token`,
+      )
+    }
+  }
+  // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject the JWS.
+  // Tessera understands none (this also refuses RFC 7797 "b64": false).
+  if (crit !== undefined)
+    throw new TokenHeaderRejectedError('The token header lists critical extensions ("crit")')
+  if ('b64' in header) throw new TokenHeaderRejectedError('Unencoded payloads ("b64") are not accepted')
+  if (typ !== undefined && typeof typ !== 'string')
+    throw new TokenMalformedError('The token header "typ" is not a string')
+  let key: TesseraKey | undefined
+  if (kid === undefined) {
+    key = ring.active
+  } else if (typeof kid === 'string') {
+    key = ring.get(kid)
+  } else {
+    throw new TokenMalformedError('The token header "kid" is not a string')
+  }
+  if (key === undefined)
+    throw new TokenUnknownKeyError('The token was signed with a key this server does not know')
+  // The algorithm is pinned by the key, never chosen by the token (RFC 8725 §3.1; alg confusion).
+  if (alg !== key.alg) {
+    throw new TokenAlgorithmRejectedError(
+      Object.hasOwn(ALGORITHMS, alg)
+        ? `The token's algorithm ${alg} is not the key's algorithm`
+        : `The token's algorithm is not supported`,
+    )
+  }
+  return { header: header as JwtHeader, key }
+}
+
+function parseSegment(segment: string, part: 'header' | 'payload'): Record<string, unknown> {
+  let value: unknown
+  try {
+    value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')))
+  } catch {
+    throw new TokenMalformedError(`The token ${part} is not base64url-encoded UTF-8 JSON`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TokenMalformedError(`The token ${part} is not a JSON object`)
+  }
+  return value as Record<string, unknown>
+}
+
+/**
+ * Decodes a token's header and payload **without verifying anything**: no signature, no expiry, no
+ * revocation. For tooling and debugging only; never use the result to authorise a request.
+ */
+export function decodeUnverified(token: string): { header: JwtHeader; payload: Record<string, unknown> } {
+  if (typeof token !== 'string') throw new TokenMalformedError('The token is not a string')
+  const parts = token.split('.')
+  if (parts.length !== 3) throw new TokenMalformedError('The token is not three segments joined by dots')
+  const header = parseSegment(parts[0] ?? '', 'header')
+  if (typeof header.alg !== 'string') throw new TokenMalformedError('The token header has no "alg"')
+  return { header: header as JwtHeader, payload: parseSegment(parts[1] ?? '', 'payload') }
+}

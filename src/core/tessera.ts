@@ -1,0 +1,302 @@
+/**
+ * `createTessera()`: the framework-free token engine. It creates access and refresh tokens, verifies
+ * them (signature, claims, revocation) and revokes them. Adapters and the server are built on it.
+ */
+import { randomBytes } from 'node:crypto'
+import { checkClaims, TOKEN_TYP, type ClaimRules } from './claims.js'
+import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './config.js'
+import { parseDuration, type Duration } from './duration.js'
+import { ConfigurationError, TokenRevokedError } from './errors.js'
+import { createJwsVerifier } from './jws.js'
+import type { Jwks, KeyRing } from './key-ring.js'
+import type { AppClaims, JwtClaims, TokenType, VerifiedToken } from './types.js'
+
+/** Per-call options of {@link Tessera.createAccessToken} and {@link Tessera.createRefreshToken}. */
+export interface CreateTokenOptions {
+  /** Lifetime of this token instead of the configured one. */
+  expiresIn?: Duration
+  /**
+   * Access tokens only: `true` marks the token fresh (issued by a password login), a duration keeps it
+   * fresh for that long. Refresh tokens are never fresh. @default false
+   */
+  fresh?: boolean | Duration
+  /** Extra claims. Reserved claims (`exp`, `type`, `jti`, …) are set by their own options instead. */
+  claims?: Record<string, unknown>
+  /** Extra header parameters. `alg`, `kid`, `typ` and key-bearing parameters cannot be set. */
+  headers?: Record<string, unknown>
+  /** Session id written as `sid`. */
+  sid?: string
+  /** Token id; random (128 bits) by default. */
+  jti?: string
+  /** Double-submit CSRF value written as `csrf`: `true` for a random one. */
+  csrf?: boolean | string
+  /** Audience of this token instead of the configured one. */
+  audience?: string | readonly string[]
+  /** Issuer of this token instead of the configured one. */
+  issuer?: string
+}
+
+/** Per-call options of {@link Tessera.verify}. */
+export interface VerifyOptions {
+  /** Token type required; `'any'` accepts both. @default 'access' */
+  type?: TokenType | 'any'
+  /** Require a fresh token. @default false */
+  fresh?: boolean
+  /** Accepted audiences instead of the configured ones. */
+  audience?: string | readonly string[]
+  /** Accepted issuers instead of the configured ones. */
+  issuer?: string | readonly string[]
+  /** Clock skew instead of the configured leeway. */
+  leeway?: Duration
+  /** Claims that must be present beyond the always-required `exp`, identity, `jti` and `type`. */
+  requiredClaims?: readonly string[]
+  /** Skip the revocation store for this call. @default false */
+  skipRevocationCheck?: boolean
+}
+
+/** The engine returned by {@link createTessera}. */
+export interface Tessera {
+  /** The resolved, frozen configuration. */
+  readonly config: ResolvedConfig
+  /** The key ring (rotate, add or prune keys at run time). */
+  readonly keys: KeyRing
+  /** Creates a signed access token for `identity` (a string, a number, or an object with `identityFrom`). */
+  createAccessToken(identity: unknown, options?: CreateTokenOptions): Promise<string>
+  /** Creates a signed refresh token for `identity`. */
+  createRefreshToken(identity: unknown, options?: CreateTokenOptions): Promise<string>
+  /**
+   * Verifies a token: structure, key by `kid`, algorithm pinned by the key, signature, claims, type,
+   * freshness and revocation. Rejects with a typed {@link TesseraError}.
+   */
+  verify<C = AppClaims>(token: string, options?: VerifyOptions): Promise<VerifiedToken<C>>
+  /**
+   * The same checks as {@link Tessera.verify}, returning the result directly when every step is
+   * synchronous (as with the in-memory revocation store) and a promise otherwise. Throws synchronously.
+   * For adapters on the hot path.
+   */
+  verifyInline<C = AppClaims>(
+    token: unknown,
+    options?: VerifyOptions,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>>
+  /** Revokes one verified token until it expires. */
+  revokeToken(claims: Pick<JwtClaims, 'jti' | 'exp'>): Promise<void>
+  /** Revokes every token of a session. @default expiresAt now + refresh lifetime */
+  revokeSession(sid: string, expiresAt?: number): Promise<void>
+  /**
+   * Revokes every token of `sub` whose `iat` is before `before` (Unix seconds). The default, the end of
+   * the current second, also catches tokens issued a moment ago: use it for "user deleted" and
+   * "logout everywhere"; a token issued later in that same second is refused too, so issue new
+   * tokens from a new second or revoke by session instead.
+   */
+  revokeUser(sub: string, before?: number): Promise<void>
+  /** The public keys as a JWKS (never an HMAC secret or any private member). */
+  jwks(): Jwks
+}
+
+// Claims that come from Tessera's own options and must not be overridden through `claims`.
+const RESERVED_CLAIMS = new Set(['iat', 'nbf', 'exp', 'jti', 'type', 'fresh', 'sid', 'csrf', 'aud', 'iss'])
+const RESERVED_HEADERS = new Set(['alg', 'kid', 'typ', 'crit', 'jwk', 'jku', 'x5u', 'x5c', 'b64'])
+
+/**
+ * Creates the token engine. Configuration is validated here: a bad option throws a
+ * {@link ConfigurationError} naming it.
+ *
+ * @example
+ * const auth = createTessera({ secret: process.env.JWT_SECRET })
+ * const token = await auth.createAccessToken('alice', { claims: { roles: ['admin'] } })
+ * const { identity, claims } = await auth.verify(token)
+ */
+export function createTessera(options: TesseraOptions): Tessera {
+  const config = resolveConfig(options)
+  const ring = config.keyRing
+  const verifyJws = createJwsVerifier(ring, config.maxTokenLength)
+  const revocation = config.revocation
+  const defaultRules: ClaimRules = Object.freeze({
+    type: 'access',
+    identityClaim: config.identityClaim,
+    leeway: config.leeway,
+    audience: config.audience,
+    issuer: config.issuer,
+    fresh: false,
+    requiredClaims: [],
+  })
+  const refreshRules: ClaimRules = Object.freeze({ ...defaultRules, type: 'refresh' })
+  const headerSegments = new Map<string, string>()
+
+  const rulesFor = (opts: VerifyOptions | undefined): ClaimRules => {
+    if (opts === undefined) return defaultRules
+    const { type = 'access', fresh, audience, issuer, leeway, requiredClaims } = opts
+    if (
+      fresh === undefined &&
+      audience === undefined &&
+      issuer === undefined &&
+      leeway === undefined &&
+      requiredClaims === undefined
+    ) {
+      if (type === 'access') return defaultRules
+      if (type === 'refresh') return refreshRules
+    }
+    // Runtime guard for JavaScript callers.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+    if (type !== 'access' && type !== 'refresh' && type !== 'any') {
+      throw new ConfigurationError('verify.type', `must be "access", "refresh" or "any", got ${String(type)}`)
+    }
+    return {
+      type,
+      identityClaim: config.identityClaim,
+      leeway:
+        leeway === undefined ? config.leeway : parseDuration(leeway, 'verify.leeway', { allowZero: true }),
+      audience:
+        audience === undefined ? config.audience : typeof audience === 'string' ? [audience] : audience,
+      issuer: issuer === undefined ? config.issuer : typeof issuer === 'string' ? [issuer] : issuer,
+      fresh: fresh ?? false,
+      requiredClaims: requiredClaims ?? [],
+    }
+  }
+
+  const finish = <C>(result: VerifiedToken<C>, revoked: boolean): VerifiedToken<C> => {
+    if (revoked) throw new TokenRevokedError('The token has been revoked', result.header, result.claims)
+    return result
+  }
+
+  function verifyInline<C = AppClaims>(
+    token: unknown,
+    opts?: VerifyOptions,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
+    const rules = rulesFor(opts)
+    const { header, payload } = verifyJws(token)
+    const claims = checkClaims(header, payload, rules, Date.now() / 1000) as JwtClaims<C>
+    const result: VerifiedToken<C> = { header, claims, identity: claims[config.identityClaim] as string }
+    if (revocation === undefined || opts?.skipRevocationCheck === true) return result
+    const revoked = revocation.isRevoked({
+      jti: claims.jti,
+      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+      sub: result.identity,
+      iat: claims.iat,
+    })
+    return typeof revoked === 'boolean' ? finish(result, revoked) : revoked.then((r) => finish(result, r))
+  }
+
+  const toIdentity = (identity: unknown): string => {
+    let value = identity
+    if (config.identityFrom !== undefined && typeof identity === 'object' && identity !== null) {
+      value = config.identityFrom(identity)
+    }
+    if (typeof value === 'number' && Number.isFinite(value)) value = String(value)
+    if (typeof value !== 'string' || value === '') {
+      throw new ConfigurationError(
+        'identity',
+        typeof identity === 'object' && identity !== null && config.identityFrom === undefined
+          ? 'the identity is an object: configure "identityFrom" to turn it into a string'
+          : 'the identity must be a non-empty string (or a number)',
+      )
+    }
+    return value
+  }
+
+  async function createToken(
+    type: TokenType,
+    identity: unknown,
+    opts: CreateTokenOptions = {},
+  ): Promise<string> {
+    const sub = toIdentity(identity)
+    const now = Math.floor(Date.now() / 1000)
+    const ttl =
+      opts.expiresIn === undefined
+        ? type === 'access'
+          ? config.accessTokenTtl
+          : config.refreshTokenTtl
+        : parseDuration(opts.expiresIn, 'expiresIn')
+    const hooked =
+      config.additionalClaims === undefined ? undefined : await config.additionalClaims(sub, { type })
+    const hookedHeaders =
+      config.additionalHeaders === undefined ? undefined : await config.additionalHeaders(sub, { type })
+    const claims: Record<string, unknown> = {}
+    for (const extra of [hooked, opts.claims]) {
+      if (extra === undefined) continue
+      for (const [name, value] of Object.entries(extra)) {
+        if (RESERVED_CLAIMS.has(name) || name === config.identityClaim) {
+          throw new ConfigurationError(
+            `claims.${name}`,
+            'is reserved; set it through its own option (expiresIn, fresh, sid, …)',
+          )
+        }
+        claims[name] = value
+      }
+    }
+    claims[config.identityClaim] = sub
+    claims.iat = now
+    if (config.writeNbf) claims.nbf = now
+    claims.exp = now + ttl
+    claims.jti = opts.jti ?? randomBytes(16).toString('base64url')
+    claims.type = type
+    claims.fresh = type === 'access' ? freshness(opts.fresh, now) : false
+    if (opts.sid !== undefined) claims.sid = opts.sid
+    if (opts.csrf !== undefined && opts.csrf !== false) {
+      claims.csrf = opts.csrf === true ? randomBytes(16).toString('base64url') : opts.csrf
+    }
+    const audience = opts.audience ?? config.audience
+    if (audience !== undefined)
+      claims.aud =
+        typeof audience === 'string' ? audience : audience.length === 1 ? audience[0] : [...audience]
+    const issuer = opts.issuer ?? config.issuer?.[0]
+    if (issuer !== undefined) claims.iss = issuer
+
+    const key = ring.active
+    const extraHeaders = { ...hookedHeaders, ...opts.headers }
+    let headerSegment: string
+    if (Object.keys(extraHeaders).length === 0) {
+      const cacheKey = `${key.kid}\u0000${type}`
+      headerSegment =
+        headerSegments.get(cacheKey) ?? encode({ alg: key.alg, kid: key.kid, typ: TOKEN_TYP[type] })
+      headerSegments.set(cacheKey, headerSegment)
+    } else {
+      for (const name of Object.keys(extraHeaders)) {
+        if (RESERVED_HEADERS.has(name)) throw new ConfigurationError(`headers.${name}`, 'cannot be set')
+      }
+      headerSegment = encode({ ...extraHeaders, alg: key.alg, kid: key.kid, typ: TOKEN_TYP[type] })
+    }
+    const signingInput = `${headerSegment}.${encode(claims)}`
+    return `${signingInput}.${key.sign(signingInput)}`
+  }
+
+  const requireStore = (): NonNullable<typeof revocation> => {
+    if (revocation === undefined)
+      throw new ConfigurationError('revocation', 'revocation is turned off (revocation: false)')
+    return revocation
+  }
+  const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+  const longestLifetime = Math.max(config.accessTokenTtl, config.refreshTokenTtl) + config.leeway
+
+  return {
+    config,
+    keys: ring,
+    createAccessToken: (identity, opts) => createToken('access', identity, opts),
+    createRefreshToken: (identity, opts) => createToken('refresh', identity, opts),
+    verify: async (token, opts) => verifyInline(token, opts),
+    verifyInline,
+    async revokeToken(claims) {
+      if (typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
+        throw new ConfigurationError('revokeToken', 'expected verified claims with "jti" and "exp"')
+      }
+      await requireStore().revokeToken(claims.jti, claims.exp + config.leeway)
+    },
+    async revokeSession(sid, expiresAt = nowSeconds() + longestLifetime) {
+      await requireStore().revokeSession(sid, expiresAt)
+    },
+    async revokeUser(sub, before = nowSeconds() + 1) {
+      await requireStore().revokeUser(sub, before, nowSeconds() + longestLifetime)
+    },
+    jwks: () => ring.jwks(),
+  }
+}
+
+function freshness(fresh: boolean | Duration | undefined, now: number): boolean | number {
+  if (fresh === undefined || fresh === false) return false
+  if (fresh === true) return true
+  return now + parseDuration(fresh, 'fresh')
+}
+
+function encode(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}

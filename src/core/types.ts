@@ -1,0 +1,61 @@
+/**
+ * Shared types of the core. Applications type their claims and user object once, by declaration
+ * merging:
+ *
+ * ```ts
+ * declare module 'tessera' {
+ *   interface TesseraTypes { claims: { roles: string[] }; user: User }
+ * }
+ * ```
+ */
+
+/** Extension point for application types; see the module comment. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface TesseraTypes {}
+
+/** The application's own claims (from {@link TesseraTypes}), or a plain record when none were declared. */
+export type AppClaims = TesseraTypes extends { claims: infer C } ? C : Record<string, unknown>
+
+/** The application's user type (from {@link TesseraTypes}), or `unknown` when none was declared. */
+export type AppUser = TesseraTypes extends { user: infer U } ? U : unknown
+
+/** Token kinds. */
+export type TokenType = 'access' | 'refresh'
+
+/** A decoded JOSE header. */
+export interface JwtHeader {
+  alg: string
+  typ?: string
+  kid?: string
+  [parameter: string]: unknown
+}
+
+/** The registered and Tessera claims every token carries, plus whatever the application adds. */
+export interface RegisteredClaims {
+  /** Identity (subject). Always a string. */
+  sub: string
+  iat: number
+  nbf?: number
+  exp: number
+  jti: string
+  type: TokenType
+  /** `true`, `false`, or a NumericDate until which the token counts as fresh. */
+  fresh: boolean | number
+  /** Session id, when the token belongs to a session. */
+  sid?: string
+  /** Double-submit CSRF value, in cookie mode. */
+  csrf?: string
+  aud?: string | string[]
+  iss?: string
+}
+
+/** Claims of a verified token: registered claims plus the application's claims. */
+export type JwtClaims<C = AppClaims> = RegisteredClaims & C & Record<string, unknown>
+
+/** The result of a successful verification. */
+export interface VerifiedToken<C = AppClaims> {
+  header: JwtHeader
+  claims: JwtClaims<C>
+  /** The identity claim's value (`sub` unless configured otherwise). */
+  identity: string
+}
