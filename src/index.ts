@@ -59,3 +59,11 @@ export type {
   TokenType,
   VerifiedToken,
 } from './core/types.js'
+export {
+  ClaimsVerificationFailedError,
+  CsrfMismatchError,
+  CsrfMissingError,
+  CsrfOriginRejectedError,
+  ForbiddenError,
+  UserNotFoundError,
+} from './core/errors.js'

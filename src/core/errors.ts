@@ -26,6 +26,12 @@ export type TesseraErrorCode =
   | 'token_wrong_issuer'
   | 'token_revoked'
   | 'fresh_token_required'
+  | 'csrf_missing'
+  | 'csrf_mismatch'
+  | 'csrf_origin_rejected'
+  | 'claims_verification_failed'
+  | 'user_not_found'
+  | 'forbidden'
 
 /** Base class of every error Tessera throws on purpose. Switch on `code`, not on the message. */
 export abstract class TesseraError extends Error {
@@ -155,6 +161,63 @@ export class FreshTokenRequiredError extends VerifiedTokenError {
   override name = 'FreshTokenRequiredError'
 }
 
+/**
+ * A cookie-borne token on a CSRF-checked method came without the double-submit value (header, or form
+ * field when enabled). `headerName` is the header expected.
+ */
+export class CsrfMissingError extends TokenError {
+  readonly code = 'csrf_missing'
+  override name = 'CsrfMissingError'
+  /** The header the double-submit value was expected in, e.g. `X-CSRF-TOKEN`. */
+  readonly headerName: string
+  constructor(message: string, headerName = 'X-CSRF-TOKEN') {
+    super(message)
+    this.headerName = headerName
+  }
+}
+/** The double-submit value sent does not equal the token's `csrf` claim (or the token has none). */
+export class CsrfMismatchError extends VerifiedTokenError {
+  readonly code = 'csrf_mismatch'
+  override name = 'CsrfMismatchError'
+  /** The header the double-submit value was expected in, e.g. `X-CSRF-TOKEN`. */
+  readonly headerName: string
+  constructor(message: string, header: JwtHeader, claims: JwtClaims, headerName = 'X-CSRF-TOKEN') {
+    super(message, header, claims)
+    this.headerName = headerName
+  }
+}
+/** An unsafe cookie-authenticated request came from another site (`Origin` / `Sec-Fetch-Site`). */
+export class CsrfOriginRejectedError extends TokenError {
+  readonly code = 'csrf_origin_rejected'
+  override name = 'CsrfOriginRejectedError'
+}
+/** The application's claims verification hook refused an authentic token. */
+export class ClaimsVerificationFailedError extends VerifiedTokenError {
+  readonly code = 'claims_verification_failed'
+  override name = 'ClaimsVerificationFailedError'
+}
+/** The application's user lookup hook found no user for an authentic token's identity. */
+export class UserNotFoundError extends VerifiedTokenError {
+  readonly code = 'user_not_found'
+  override name = 'UserNotFoundError'
+}
+/**
+ * A valid token lacks a role or scope the route requires (HTTP 403, RFC 6750 `insufficient_scope`).
+ * Not a {@link TokenError}: authentication succeeded, authorization did not.
+ */
+export class ForbiddenError extends TesseraError {
+  readonly code = 'forbidden'
+  readonly status = 403
+  override name = 'ForbiddenError'
+  readonly header: JwtHeader
+  readonly claims: JwtClaims
+  constructor(message: string, header: JwtHeader, claims: JwtClaims) {
+    super(message)
+    this.header = header
+    this.claims = claims
+  }
+}
+
 /** Union of every concrete Tessera error, for exhaustive `switch (err.code)`. */
 export type AnyTesseraError =
   | ConfigurationError
@@ -173,6 +236,12 @@ export type AnyTesseraError =
   | TokenWrongIssuerError
   | TokenRevokedError
   | FreshTokenRequiredError
+  | CsrfMissingError
+  | CsrfMismatchError
+  | CsrfOriginRejectedError
+  | ClaimsVerificationFailedError
+  | UserNotFoundError
+  | ForbiddenError
 
 /** True when `value` is an error Tessera raised on purpose (as opposed to a bug or an I/O failure). */
 export function isTesseraError(value: unknown): value is AnyTesseraError {
@@ -197,6 +266,12 @@ export const errorStatus = {
   token_wrong_issuer: 401,
   token_revoked: 401,
   fresh_token_required: 401,
+  csrf_missing: 401,
+  csrf_mismatch: 401,
+  csrf_origin_rejected: 401,
+  claims_verification_failed: 401,
+  user_not_found: 401,
+  forbidden: 403,
 } as const satisfies Record<TesseraErrorCode, number>
 
 /**

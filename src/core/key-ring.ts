@@ -81,7 +81,7 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
   if (options.active !== undefined) {
     const chosen = byKid.get(options.active)
     if (chosen === undefined)
-      throw new ConfigurationError('activeKid', `no key has kid ${JSON.stringify(options.active)}`)
+      throw new ConfigurationError('active', `no key has kid ${JSON.stringify(options.active)}`)
     active = chosen.key
   }
   if (!active.canSign) {
@@ -119,6 +119,9 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
     },
     add(value, { activate: makeActive = false } = {}) {
       const key = toKey(value, 'key')
+      // Refuse before inserting, so a failed add leaves the ring untouched.
+      if (makeActive && !key.canSign)
+        throw new ConfigurationError('key', `key ${JSON.stringify(key.kid)} cannot sign`)
       insert(key, 'key')
       if (makeActive) activate(key)
       changed()

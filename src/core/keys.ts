@@ -94,7 +94,10 @@ const BASE64URL = /^[A-Za-z0-9_-]*$/
  * @example importKey({ alg: 'EdDSA', privateKey: pemText, kid: '2026-11' })
  */
 export function importKey(input: KeyInput, option = 'key'): TesseraKey {
-  if (typeof input !== 'object') throw new ConfigurationError(option, 'expected a key description object')
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- runtime guard for JavaScript callers
+  if (typeof input !== 'object' || input === null) {
+    throw new ConfigurationError(option, 'expected a key description object')
+  }
   const { alg } = input
   if (!isAlgorithm(alg)) {
     throw new ConfigurationError(
@@ -253,10 +256,11 @@ function makeVerifier(
     return (input, signature) => {
       // Comparing the canonical base64url text also refuses non-canonical encodings of a valid MAC.
       const expected = createHmac(hash, secret).update(input).digest('base64url')
-      return (
-        signature.length === expected.length &&
-        timingSafeEqual(Buffer.from(signature, 'latin1'), Buffer.from(expected, 'latin1'))
-      )
+      // UTF-8, not latin1: latin1 would keep only the low byte of each character, so "Ł" would pass for
+      // "A"; any non-ASCII character changes the UTF-8 length instead.
+      const given = Buffer.from(signature)
+      const wanted = Buffer.from(expected)
+      return given.length === wanted.length && timingSafeEqual(given, wanted)
     }
   }
   const key = publicKey as KeyObject
@@ -356,7 +360,9 @@ function checkKeyFitsAlgorithm(key: KeyObject, alg: Algorithm, spec: AlgorithmSp
   switch (spec.family) {
     case 'rsa':
     case 'rsa-pss':
-      if (type !== 'rsa' && type !== 'rsa-pss') throw mismatch(option, alg, 'an RSA key', type)
+      // RSASSA-PSS-restricted keys (id-RSASSA-PSS) have no JWK form and cannot make PKCS#1 v1.5
+      // signatures; a plain RSA key serves RS* and PS* alike.
+      if (type !== 'rsa') throw mismatch(option, alg, 'a plain RSA key (rsaEncryption)', type)
       if ((details.modulusLength ?? 0) < MIN_RSA_BITS) {
         throw new ConfigurationError(
           option,

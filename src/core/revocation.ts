@@ -48,6 +48,9 @@ export interface MemoryRevocationStoreOptions {
 /** The in-memory store, with inspection helpers for tests and metrics. */
 export interface MemoryRevocationStore extends RevocationStore {
   isRevoked(subject: RevocationSubject): boolean
+  revokeToken(jti: string, expiresAt: number): void
+  revokeSession(sid: string, expiresAt: number): void
+  revokeUser(sub: string, before: number, expiresAt: number): void
   /** Number of live entries of each grain. */
   size(): { tokens: number; sessions: number; users: number }
   /** Drops entries whose `expiresAt` has passed; returns how many were dropped. */

@@ -1,0 +1,224 @@
+/**
+ * `tessera/express`: Express 5 middleware, Express 4 compatible. Same options and errors as the Fastify
+ * plugin. Failures are answered by the middleware itself by default, since an Express app without an
+ * error middleware would turn them into 500s; `errors.respond: false` hands them to `next(err)`.
+ *
+ * @packageDocumentation
+ */
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
+import { ConfigurationError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
+import { createHttpAuth } from '../core/http/engine.js'
+import type { AdapterOptions } from '../core/http/options.js'
+import type { ResolvedRoute, RouteOptions } from '../core/http/route.js'
+import type { ErrorResponse, HttpIO, RequestJwt } from '../core/http/types.js'
+import type { Tessera } from '../core/tessera.js'
+import type { AppClaims, AppUser } from '../core/types.js'
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /**
+     * The verified token of a route protected by `jwtRequired`: claims, header, identity, location and
+     * user. `null` on OPTIONS requests and optional routes without a token; unset on unprotected routes.
+     */
+    jwt?: RequestJwt | null
+  }
+}
+
+/** Options of {@link tesseraExpress}: the adapter options shared with Fastify. */
+export type TesseraExpressOptions<C = AppClaims, U = AppUser> = AdapterOptions<C, U>
+
+/** The Express integration returned by {@link tesseraExpress}. */
+export interface TesseraExpress<C = AppClaims, U = AppUser> {
+  /** The core engine. */
+  readonly auth: Tessera
+  /**
+   * Middleware protecting a route (`@jwt_required()`).
+   *
+   * @example router.get('/admin', jwt.required({ roles: ['admin'] }), handler)
+   */
+  required(options?: RouteOptions): RequestHandler
+  /** Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`). */
+  setAccessCookies(res: Response, token: string): void
+  /** Sets the HttpOnly refresh token cookie, scoped to the refresh path, and its CSRF cookie. */
+  setRefreshCookies(res: Response, token: string): void
+  /** Deletes the access and refresh cookies and their CSRF cookies (`unset_jwt_cookies`). */
+  unsetJwtCookies(res: Response): void
+  /** Deletes the access token cookie and its CSRF cookie. */
+  unsetAccessCookies(res: Response): void
+  /** Deletes the refresh token cookie and its CSRF cookie. */
+  unsetRefreshCookies(res: Response): void
+  /** Error middleware answering Tessera errors passed to `next(err)`; others go on to the next handler. */
+  errorHandler(): ErrorRequestHandler
+  /** The response the middleware would send for `error`. */
+  errorResponse(error: AnyTesseraError): ErrorResponse
+  /** `req.jwt` typed with this integration's claims and user types. */
+  getJwt(req: Request): RequestJwt<C, U> | null
+}
+
+const io: HttpIO<Request, Response> = {
+  method: (req) => req.method,
+  header: (req, name) => {
+    const value = req.headers[name]
+    return typeof value === 'string' ? value : undefined
+  },
+  query: (req, name) => {
+    const query: unknown = req.query
+    return typeof query === 'object' && query !== null && Object.hasOwn(query, name)
+      ? (query as Record<string, unknown>)[name]
+      : undefined
+  },
+  body: (req) => req.body as unknown,
+  protocol: (req) => req.protocol,
+  host: (req) => req.headers.host,
+  appendSetCookie: (res, cookie) => {
+    res.append('Set-Cookie', cookie)
+  },
+}
+
+function send(res: Response, response: ErrorResponse): void {
+  res.status(response.status)
+  for (const [header, value] of Object.entries(response.headers)) res.setHeader(header, value)
+  res.json(response.body)
+}
+
+/**
+ * Builds the Express integration: options are validated once, here.
+ *
+ * @example
+ * const jwt = tesseraExpress(auth, { tokenLocations: ['headers', 'cookies'] })
+ * app.get('/protected', jwt.required(), (req, res) => { res.json({ logged_in_as: req.jwt?.identity }) })
+ */
+export function tesseraExpress<C = AppClaims, U = AppUser>(
+  auth: Tessera,
+  options?: TesseraExpressOptions<C, U>,
+): TesseraExpress<C, U> {
+  const engine = createHttpAuth(auth, options)
+  const respond = engine.options.errors.respond
+
+  const fail = (error: unknown, res: Response, next: NextFunction): void => {
+    if (respond && isTesseraError(error)) send(res, engine.errorResponse(error))
+    else next(error)
+  }
+
+  const middleware = (route: ResolvedRoute): RequestHandler =>
+    function tesseraJwtRequired(req, res, next) {
+      let result: RequestJwt<C, U> | null | Promise<RequestJwt<C, U> | null>
+      try {
+        result = engine.authenticate(io, req, res, route)
+      } catch (error) {
+        fail(error, res, next)
+        return
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (jwt) => {
+            req.jwt = jwt as RequestJwt | null
+            next()
+          },
+          (error: unknown) => {
+            fail(error, res, next)
+          },
+        )
+        return
+      }
+      req.jwt = result as RequestJwt | null
+      next()
+    }
+
+  const integration: TesseraExpress<C, U> = {
+    auth,
+    required: (routeOptions) => middleware(engine.route(routeOptions)),
+    setAccessCookies(res, token) {
+      engine.setCookies(io, res.req, res, 'access', token)
+    },
+    setRefreshCookies(res, token) {
+      engine.setCookies(io, res.req, res, 'refresh', token)
+    },
+    unsetJwtCookies(res) {
+      engine.clearCookies(io, res.req, res, ['access', 'refresh'])
+    },
+    unsetAccessCookies(res) {
+      engine.clearCookies(io, res.req, res, ['access'])
+    },
+    unsetRefreshCookies(res) {
+      engine.clearCookies(io, res.req, res, ['refresh'])
+    },
+    errorHandler: () =>
+      function tesseraErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction) {
+        if (isTesseraError(error) && !res.headersSent) send(res, engine.errorResponse(error))
+        else next(error)
+      },
+    errorResponse: (error) => engine.errorResponse(error),
+    getJwt: (req) => (req.jwt ?? null) as RequestJwt<C, U> | null,
+  }
+  integrations.add(integration)
+  return integration
+}
+
+/** Any integration, whatever its claims and user types. */
+export type AnyTesseraExpress = Omit<TesseraExpress, 'getJwt'>
+
+const integrations = new WeakSet<object>()
+const defaults = new WeakMap<Tessera, TesseraExpress>()
+
+function from(source: Tessera | AnyTesseraExpress, fn: string): AnyTesseraExpress {
+  if (integrations.has(source)) return source as AnyTesseraExpress
+  if (typeof source !== 'object' || !('verifyInline' in source)) {
+    throw new ConfigurationError(
+      fn,
+      'expected the engine from createTessera() or an integration from tesseraExpress()',
+    )
+  }
+  let integration = defaults.get(source)
+  if (integration === undefined) {
+    integration = tesseraExpress(source)
+    defaults.set(source, integration)
+  }
+  return integration
+}
+
+/**
+ * Middleware protecting a route, from the engine (default options) or an integration.
+ *
+ * @example
+ * app.get('/protected', jwtRequired(auth), (req, res) => {
+ *   res.json({ logged_in_as: req.jwt?.identity })
+ * })
+ */
+export function jwtRequired(source: Tessera | AnyTesseraExpress, options?: RouteOptions): RequestHandler {
+  return from(source, 'jwtRequired').required(options)
+}
+
+/** Sets the access token cookies on `res` (`set_access_cookies(response, token)`). */
+export function setAccessCookies(res: Response, token: string, source: Tessera | AnyTesseraExpress): void {
+  from(source, 'setAccessCookies').setAccessCookies(res, token)
+}
+
+/** Sets the refresh token cookies on `res` (`set_refresh_cookies(response, token)`). */
+export function setRefreshCookies(res: Response, token: string, source: Tessera | AnyTesseraExpress): void {
+  from(source, 'setRefreshCookies').setRefreshCookies(res, token)
+}
+
+/** Deletes every JWT and CSRF cookie (`unset_jwt_cookies(response)`). */
+export function unsetJwtCookies(res: Response, source: Tessera | AnyTesseraExpress): void {
+  from(source, 'unsetJwtCookies').unsetJwtCookies(res)
+}
+
+/** `req.jwt` typed with explicit claims and user types (instead of those declared in `TesseraTypes`). */
+export function getJwt<C = AppClaims, U = AppUser>(req: Request): RequestJwt<C, U> | null {
+  return (req.jwt ?? null) as unknown as RequestJwt<C, U> | null
+}
+
+export { getCsrfToken } from '../core/http/cookies.js'
+export type {
+  AdapterOptions,
+  CsrfOptions,
+  HeaderOptions,
+  ImplicitRefreshOptions,
+  JsonOptions,
+  QueryOptions,
+} from '../core/http/options.js'
+export type { CookieOptions } from '../core/http/cookies.js'
+export type { ErrorFormatters, ErrorOptions } from '../core/http/respond.js'
+export type { RouteOptions } from '../core/http/route.js'
+export type { ErrorFormatter, ErrorResponse, RequestJwt, TokenLocation } from '../core/http/types.js'

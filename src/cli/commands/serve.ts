@@ -1,0 +1,44 @@
+/** `tessera serve`: start the auth server; SIGTERM/SIGINT stop it gracefully. */
+import { loadServerConfig } from '../../server/config.js'
+import { startServer } from '../../server/app.js'
+import { parseCommand, settingsHelp } from '../args.js'
+import type { Command } from './index.js'
+
+/** How long in-flight requests may take to finish after SIGTERM. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+export const serveCommand: Command = {
+  usage: 'serve [options]',
+  summary: 'Start the auth server (SQLite under ./data by default)',
+  async run(argv) {
+    const { settings, help } = parseCommand(argv)
+    if (help) {
+      process.stdout.write(
+        `Usage: tessera serve [options]\n\nOptions (flag, environment variable, meaning):\n${settingsHelp()}\n`,
+      )
+      return 0
+    }
+    const server = await startServer(loadServerConfig(settings))
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        server.app.log.info(`${signal}: finishing in-flight requests, then stopping`)
+        const timer = setTimeout(() => {
+          server.app.log.error('in-flight requests did not finish in time; exiting')
+          process.exit(1)
+        }, SHUTDOWN_GRACE_MS)
+        timer.unref()
+        server.close().then(resolve, (error: unknown) => {
+          server.app.log.error({ err: error }, 'error while stopping')
+          resolve()
+        })
+      }
+      process.once('SIGTERM', () => {
+        stop('SIGTERM')
+      })
+      process.once('SIGINT', () => {
+        stop('SIGINT')
+      })
+    })
+    return 0
+  },
+}

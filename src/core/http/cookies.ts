@@ -1,0 +1,236 @@
+/**
+ * JWT and CSRF cookies: the options, their secure defaults, `Set-Cookie` serialisation (RFC 6265 §4.1)
+ * and reading one cookie from a `Cookie` header without parsing the rest.
+ */
+import { ConfigurationError } from '../errors.js'
+import { decodeUnverified } from '../jws.js'
+import type { TokenType } from '../types.js'
+import type { ResolvedCsrfOptions } from './options.js'
+import { cookiePath, name, optionalStr, section, bool } from './validate.js'
+
+/** JWT cookie settings. */
+export interface CookieOptions {
+  /** Access token cookie (HttpOnly). @default 'access_token_cookie' */
+  accessName?: string
+  /** Refresh token cookie (HttpOnly). @default 'refresh_token_cookie' */
+  refreshName?: string
+  /** Path of the access token cookie. @default '/' */
+  accessPath?: string
+  /** Path of the refresh token cookie: only the refresh route needs it. @default '/auth/refresh' */
+  refreshPath?: string
+  /** `Domain` attribute; unset means host-only. */
+  domain?: string
+  /** `Secure` attribute; `'auto'` sets it unless the request is plain http to localhost. @default 'auto' */
+  secure?: boolean | 'auto'
+  /** `SameSite` attribute; `false` leaves it out. `'None'` requires `secure: true`. @default 'Lax' */
+  sameSite?: 'Strict' | 'Lax' | 'None' | false
+  /** Session cookies (no `Max-Age`) instead of cookies that expire with their token. @default false */
+  session?: boolean
+}
+
+/** Cookie options after validation. */
+export interface ResolvedCookieOptions {
+  readonly accessName: string
+  readonly refreshName: string
+  readonly accessPath: string
+  readonly refreshPath: string
+  readonly domain: string | undefined
+  readonly secure: boolean | 'auto'
+  readonly sameSite: 'Strict' | 'Lax' | 'None' | undefined
+  readonly session: boolean
+}
+
+/** Validates cookie options. Refuses `SameSite=None` without `secure: true` (browsers drop such cookies). */
+export function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
+  const c = section(value, 'cookies', [
+    'accessName',
+    'refreshName',
+    'accessPath',
+    'refreshPath',
+    'domain',
+    'secure',
+    'sameSite',
+    'session',
+  ])
+  const secure = c.secure ?? 'auto'
+  if (secure !== 'auto' && typeof secure !== 'boolean') {
+    throw new ConfigurationError('cookies.secure', 'must be true, false or "auto"')
+  }
+  const sameSite = c.sameSite ?? 'Lax'
+  if (sameSite !== false && sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
+    throw new ConfigurationError('cookies.sameSite', 'must be "Strict", "Lax", "None" or false')
+  }
+  if (sameSite === 'None' && secure !== true) {
+    throw new ConfigurationError('cookies.sameSite', 'SameSite=None requires cookies.secure: true')
+  }
+  const domain = optionalStr(c.domain, 'cookies.domain')
+  if (domain !== undefined && !/^\.?[A-Za-z0-9.-]+$/.test(domain)) {
+    throw new ConfigurationError('cookies.domain', `${JSON.stringify(domain)} is not a domain name`)
+  }
+  const resolved = Object.freeze({
+    accessName: name(c.accessName, 'access_token_cookie', 'cookies.accessName'),
+    refreshName: name(c.refreshName, 'refresh_token_cookie', 'cookies.refreshName'),
+    accessPath: cookiePath(c.accessPath, '/', 'cookies.accessPath'),
+    refreshPath: cookiePath(c.refreshPath, '/auth/refresh', 'cookies.refreshPath'),
+    domain,
+    secure,
+    sameSite: sameSite === false ? undefined : sameSite,
+    session: bool(c.session, false, 'cookies.session'),
+  })
+  if (resolved.accessName === resolved.refreshName) {
+    throw new ConfigurationError('cookies.refreshName', 'must differ from cookies.accessName')
+  }
+  return resolved
+}
+
+/** Attributes of one `Set-Cookie`. */
+export interface CookieAttributes {
+  path: string
+  domain?: string | undefined
+  httpOnly: boolean
+  secure: boolean
+  sameSite?: 'Strict' | 'Lax' | 'None' | undefined
+  /** Seconds; `undefined` for a session cookie, 0 to delete. */
+  maxAge?: number | undefined
+}
+
+// RFC 6265 §4.1.1 cookie-octet; JWTs and CSRF values (base64url) always match.
+const COOKIE_OCTETS = /^[\u0021\u0023-\u002b\u002d-\u003a\u003c-\u005b\u005d-\u007e]*$/
+
+/** Serialises one `Set-Cookie` value. Names were validated at start-up. */
+export function serializeCookie(cookieName: string, value: string, a: CookieAttributes): string {
+  let out = `${cookieName}=${COOKIE_OCTETS.test(value) ? value : encodeURIComponent(value)}; Path=${a.path}`
+  if (a.domain !== undefined) out += `; Domain=${a.domain}`
+  if (a.maxAge !== undefined) {
+    out += `; Max-Age=${a.maxAge}`
+    if (a.maxAge === 0) out += '; Expires=Thu, 01 Jan 1970 00:00:00 GMT'
+  }
+  if (a.httpOnly) out += '; HttpOnly'
+  if (a.secure) out += '; Secure'
+  if (a.sameSite !== undefined) out += `; SameSite=${a.sameSite}`
+  return out
+}
+
+/**
+ * The value of cookie `cookieName` in a `Cookie` header: the first one, as browsers send the cookie with
+ * the most specific path first.
+ */
+export function readCookie(header: string | undefined, cookieName: string): string | undefined {
+  if (header === undefined) return undefined
+  const length = header.length
+  let start = 0
+  while (start < length) {
+    let end = header.indexOf(';', start)
+    if (end === -1) end = length
+    const eq = header.indexOf('=', start)
+    if (eq !== -1 && eq < end) {
+      let keyStart = start
+      while (header.charCodeAt(keyStart) === 32 || header.charCodeAt(keyStart) === 9) keyStart++
+      let keyEnd = eq
+      while (
+        keyEnd > keyStart &&
+        (header.charCodeAt(keyEnd - 1) === 32 || header.charCodeAt(keyEnd - 1) === 9)
+      )
+        keyEnd--
+      if (keyEnd - keyStart === cookieName.length && header.startsWith(cookieName, keyStart)) {
+        let value = header.slice(eq + 1, end).trim()
+        if (value.length > 1 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
+        return value.includes('%') ? decode(value) : value
+      }
+    }
+    start = end + 1
+  }
+  return undefined
+}
+
+function decode(value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+/** True for a host that is this machine (`localhost`, `*.localhost`, `127.x.x.x`, `::1`), port ignored. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '')
+  const lower = hostname.toLowerCase()
+  return (
+    lower === 'localhost' ||
+    lower.endsWith('.localhost') ||
+    /^127(?:\.\d{1,3}){3}$/.test(lower) ||
+    lower === '[::1]'
+  )
+}
+
+/**
+ * The `Set-Cookie` values that store `token` (an access or refresh token the application just created):
+ * the HttpOnly JWT cookie and, with CSRF protection, the readable CSRF cookie carrying its `csrf` claim.
+ */
+export function tokenCookies(
+  type: TokenType,
+  token: string,
+  secure: boolean,
+  cookies: ResolvedCookieOptions,
+  csrf: ResolvedCsrfOptions,
+  now = Date.now() / 1000,
+): string[] {
+  const helper = type === 'access' ? 'setAccessCookies' : 'setRefreshCookies'
+  if (typeof token !== 'string') throw new ConfigurationError(helper, 'expected a token string')
+  const { payload } = decodeUnverified(token)
+  if (payload.type !== type) throw new ConfigurationError(helper, `expected a ${type} token`)
+  const exp = payload.exp
+  const maxAge =
+    cookies.session || typeof exp !== 'number' ? undefined : Math.max(0, Math.floor(exp) - Math.floor(now))
+  const base = { domain: cookies.domain, secure, sameSite: cookies.sameSite, maxAge }
+  const jwtName = type === 'access' ? cookies.accessName : cookies.refreshName
+  const out = [
+    serializeCookie(jwtName, token, {
+      ...base,
+      path: type === 'access' ? cookies.accessPath : cookies.refreshPath,
+      httpOnly: true,
+    }),
+  ]
+  if (csrf.protect) {
+    if (typeof payload.csrf !== 'string' || payload.csrf === '') {
+      throw new ConfigurationError(
+        helper,
+        `the token has no "csrf" claim; create it with { csrf: true } when it goes into a cookie`,
+      )
+    }
+    if (csrf.inCookies) {
+      const csrfName = type === 'access' ? csrf.accessCookieName : csrf.refreshCookieName
+      out.push(serializeCookie(csrfName, payload.csrf, { ...base, path: csrf.cookiePath, httpOnly: false }))
+    }
+  }
+  return out
+}
+
+/** The `Set-Cookie` values that delete the JWT (and CSRF) cookies of `type`. */
+export function clearCookies(
+  type: TokenType,
+  secure: boolean,
+  cookies: ResolvedCookieOptions,
+  csrf: ResolvedCsrfOptions,
+): string[] {
+  const base = { domain: cookies.domain, secure, sameSite: cookies.sameSite, maxAge: 0 }
+  const out = [
+    serializeCookie(type === 'access' ? cookies.accessName : cookies.refreshName, '', {
+      ...base,
+      path: type === 'access' ? cookies.accessPath : cookies.refreshPath,
+      httpOnly: true,
+    }),
+  ]
+  if (csrf.protect && csrf.inCookies) {
+    const csrfName = type === 'access' ? csrf.accessCookieName : csrf.refreshCookieName
+    out.push(serializeCookie(csrfName, '', { ...base, path: csrf.cookiePath, httpOnly: false }))
+  }
+  return out
+}
+
+/** The `csrf` claim of a token (flask-jwt-extended's `get_csrf_token`), for apps that send it in a body. */
+export function getCsrfToken(token: string): string | undefined {
+  const csrf = decodeUnverified(token).payload.csrf
+  return typeof csrf === 'string' ? csrf : undefined
+}

@@ -1,0 +1,67 @@
+/**
+ * CSRF defences for tokens carried by cookies, which a browser attaches to cross-site requests too:
+ * the double-submit check (the `X-CSRF-TOKEN` header must equal the token's `csrf` claim, which a
+ * cross-site page cannot read) and an optional `Origin` / `Sec-Fetch-Site` check.
+ */
+import { timingSafeEqual } from 'node:crypto'
+import { CsrfMismatchError, CsrfMissingError, CsrfOriginRejectedError } from '../errors.js'
+import type { VerifiedToken } from '../types.js'
+import type { ResolvedCsrfOptions } from './options.js'
+import type { HttpIO } from './types.js'
+
+/**
+ * Compares two strings in time independent of where they differ. Only the length can leak, and CSRF
+ * values have a fixed length anyway.
+ */
+export function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a)
+  const right = Buffer.from(b)
+  return left.length === right.length && timingSafeEqual(left, right)
+}
+
+/** The double-submit value sent with the request; throws `csrf_missing` naming the header when absent. */
+export function readCsrfValue<Req>(io: HttpIO<Req, never>, req: Req, csrf: ResolvedCsrfOptions): string {
+  const header = io.header(req, csrf.headerKey)
+  if (header !== undefined && header !== '') return header
+  if (csrf.checkForm) {
+    const body = io.body(req)
+    if (typeof body === 'object' && body !== null && Object.hasOwn(body, csrf.fieldName)) {
+      const field = (body as Record<string, unknown>)[csrf.fieldName]
+      if (typeof field === 'string' && field !== '') return field
+    }
+  }
+  const form = csrf.checkForm ? ` or the ${csrf.fieldName} field` : ''
+  throw new CsrfMissingError(`Missing CSRF token: send the ${csrf.headerName} header${form}`, csrf.headerName)
+}
+
+/** Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming the header. */
+export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, csrf: ResolvedCsrfOptions): void {
+  const expected = token.claims.csrf
+  if (typeof expected !== 'string' || !safeEqual(sent, expected)) {
+    throw new CsrfMismatchError(
+      `The ${csrf.headerName} header does not match the token's CSRF value`,
+      token.header,
+      token.claims,
+      csrf.headerName,
+    )
+  }
+}
+
+/**
+ * Refuses a request a browser marks as sent by another site. `Sec-Fetch-Site: same-origin` is trusted
+ * (scripts cannot forge it); otherwise an `Origin` must be this server's or a trusted one. Requests with
+ * neither header do not come from a current browser's cross-site form or script, so they pass.
+ */
+export function checkOrigin<Req>(io: HttpIO<Req, never>, req: Req, csrf: ResolvedCsrfOptions): void {
+  const site = io.header(req, 'sec-fetch-site')
+  if (site === 'same-origin') return
+  const origin = io.header(req, 'origin')
+  if (origin !== undefined) {
+    if (csrf.trustedOrigins.has(origin)) return
+    const host = io.host(req)
+    if (host !== undefined && origin === `${io.protocol(req)}://${host}`) return
+    throw new CsrfOriginRejectedError('Cross-site request refused: the Origin is not trusted')
+  }
+  if (site === undefined || site === 'none') return
+  throw new CsrfOriginRejectedError(`Cross-site request refused (Sec-Fetch-Site: ${site})`)
+}

@@ -1,0 +1,229 @@
+/**
+ * The framework-independent request pipeline both adapters run: skip OPTIONS, find the token, CSRF
+ * checks for cookies, `verifyInline`, the app's hooks, roles and scopes, implicit refresh. The result is
+ * returned synchronously when nothing on the way is asynchronous (the common case: a header token, the
+ * in-memory revocation store, no hooks), so adapters only await when they are handed a promise.
+ */
+import {
+  ClaimsVerificationFailedError,
+  ConfigurationError,
+  ForbiddenError,
+  TokenMissingError,
+  TokenRevokedError,
+  UserNotFoundError,
+  type AnyTesseraError,
+} from '../errors.js'
+import type { Tessera } from '../tessera.js'
+import type { TokenType, VerifiedToken } from '../types.js'
+import { clearCookies, isLoopbackHost, tokenCookies } from './cookies.js'
+import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
+import { readToken } from './locate.js'
+import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
+import { errorResponse } from './respond.js'
+import { resolveRoute, type ResolvedRoute, type RouteOptions } from './route.js'
+import type { ErrorResponse, HttpIO, RequestJwt, TokenLocation } from './types.js'
+
+/** What an adapter builds on: resolved options and the request pipeline. */
+export interface HttpAuth<C, U> {
+  /** The core engine. */
+  readonly auth: Tessera
+  /** The resolved, frozen adapter options. */
+  readonly options: ResolvedAdapterOptions<C, U>
+  /** Validates a route's options once, at declaration. */
+  route(options?: RouteOptions, path?: string): ResolvedRoute
+  /**
+   * Authenticates a request: the context, `null` (OPTIONS, or optional without a token), or a promise
+   * of either when a step was asynchronous. Throws (or rejects with) a Tessera error or a hook's error.
+   */
+  authenticate<Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    route: ResolvedRoute,
+  ): RequestJwt<C, U> | null | Promise<RequestJwt<C, U> | null>
+  /** The HTTP answer to a Tessera error. */
+  errorResponse(error: AnyTesseraError): ErrorResponse
+  /** Whether cookies set in answer to `req` get the `Secure` attribute. */
+  isSecure<Req>(io: HttpIO<Req, unknown>, req: Req): boolean
+  /** Appends the cookies storing `token` (an access or refresh token) to the reply. */
+  setCookies<Req, Res>(io: HttpIO<Req, Res>, req: Req, res: Res, type: TokenType, token: string): void
+  /** Appends the cookies deleting the JWT (and CSRF) cookies of each type. */
+  clearCookies<Req, Res>(io: HttpIO<Req, Res>, req: Req, res: Res, types: readonly TokenType[]): void
+}
+
+// Claims the core writes itself; an implicit refresh carries every other claim over.
+const REGISTERED = new Set(['iat', 'nbf', 'exp', 'jti', 'type', 'fresh', 'sid', 'csrf', 'aud', 'iss'])
+
+/**
+ * Builds the pipeline for `auth` with adapter options, validated here: a bad option throws a
+ * {@link ConfigurationError} naming it. `extraKeys` are adapter-specific option names to let through.
+ */
+export function createHttpAuth<C, U>(
+  auth: Tessera,
+  options: AdapterOptions<C, U> = {},
+  extraKeys: readonly string[] = [],
+): HttpAuth<C, U> {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guard for JavaScript callers
+  if (typeof auth !== 'object' || auth === null || typeof auth.verifyInline !== 'function') {
+    throw new ConfigurationError('auth', 'expected the engine returned by createTessera()')
+  }
+  const o = resolveAdapterOptions(options, extraKeys)
+  const csrf = o.csrf
+  const hooks = o.userLookup !== undefined || o.verifyClaims !== undefined || o.tokenInBlocklist !== undefined
+  const identityClaim = auth.config.identityClaim
+
+  const isSecure = <Req>(io: HttpIO<Req, unknown>, req: Req): boolean =>
+    o.cookies.secure === 'auto'
+      ? io.protocol(req) === 'https' || !isLoopbackHost(io.host(req))
+      : o.cookies.secure
+
+  const checkAccess = (v: VerifiedToken<C>, route: ResolvedRoute): void => {
+    if (route.roles !== undefined) {
+      const have = v.claims[o.rolesClaim]
+      const roles = route.roles
+      const ok =
+        typeof have === 'string'
+          ? roles.includes(have)
+          : Array.isArray(have) && roles.some((r) => have.includes(r))
+      if (!ok)
+        throw new ForbiddenError(`One of these roles is required: ${roles.join(', ')}`, v.header, v.claims)
+    }
+    if (route.scopes !== undefined) {
+      const have = v.claims[o.scopeClaim]
+      const list: unknown[] = typeof have === 'string' ? have.split(' ') : Array.isArray(have) ? have : []
+      if (!route.scopes.every((s) => list.includes(s))) {
+        throw new ForbiddenError(`These scopes are required: ${route.scopes.join(' ')}`, v.header, v.claims)
+      }
+    }
+  }
+
+  const refreshDue = (v: VerifiedToken<C>, location: TokenLocation): boolean =>
+    o.implicitRefresh !== undefined &&
+    location === 'cookies' &&
+    v.claims.type === 'access' &&
+    v.claims.exp - Date.now() / 1000 < o.implicitRefresh.window
+
+  const reissue = async <Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    v: VerifiedToken<C>,
+  ): Promise<void> => {
+    const pick = o.implicitRefresh?.claims
+    const claims: Record<string, unknown> = {}
+    if (pick === undefined) {
+      for (const [key, value] of Object.entries(v.claims)) {
+        if (!REGISTERED.has(key) && key !== identityClaim) claims[key] = value
+      }
+    }
+    const token = await auth.createAccessToken(v.identity, {
+      claims: pick === undefined ? claims : pick(v.claims),
+      sid: v.claims.sid,
+      // Keeping the CSRF value lets requests already in flight with the old header still pass.
+      csrf: v.claims.csrf ?? csrf.protect,
+    })
+    for (const cookie of tokenCookies('access', token, isSecure(io, req), o.cookies, csrf))
+      io.appendSetCookie(res, cookie)
+  }
+
+  const context = (v: VerifiedToken<C>, location: TokenLocation, user: U): RequestJwt<C, U> => ({
+    header: v.header,
+    claims: v.claims,
+    identity: v.identity,
+    location,
+    user,
+  })
+
+  const withHooks = async <Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    route: ResolvedRoute,
+    v: VerifiedToken<C>,
+    location: TokenLocation,
+  ): Promise<RequestJwt<C, U>> => {
+    if (route.checkBlocklist && o.tokenInBlocklist !== undefined && (await o.tokenInBlocklist(v))) {
+      throw new TokenRevokedError('The token has been revoked', v.header, v.claims)
+    }
+    if (o.verifyClaims !== undefined && !(await o.verifyClaims(v))) {
+      throw new ClaimsVerificationFailedError('The token claims were refused', v.header, v.claims)
+    }
+    let user = undefined as U
+    if (o.userLookup !== undefined) {
+      const found = await o.userLookup(v)
+      if (found === null || found === undefined) {
+        throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
+      }
+      user = found
+    }
+    checkAccess(v, route)
+    if (refreshDue(v, location)) await reissue(io, req, res, v)
+    return context(v, location, user)
+  }
+
+  const accept = <Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    route: ResolvedRoute,
+    v: VerifiedToken<C>,
+    location: TokenLocation,
+    csrfValue: string | undefined,
+  ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
+    if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, csrf)
+    if (hooks) return withHooks(io, req, res, route, v, location)
+    checkAccess(v, route)
+    const ctx = context(v, location, undefined as U)
+    return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+  }
+
+  return {
+    auth,
+    options: o,
+    route: (routeOptions, path) => resolveRoute(o, routeOptions, path),
+    authenticate(io, req, res, route) {
+      const method = io.method(req)
+      // CORS preflights carry no credentials (flask-jwt-extended's exempt methods).
+      if (method === 'OPTIONS') return null
+      let token: string | undefined
+      let location: TokenLocation = 'headers'
+      for (const candidate of route.locations) {
+        token = readToken(io, req, candidate, o, route)
+        if (token !== undefined) {
+          location = candidate
+          break
+        }
+      }
+      if (token === undefined) {
+        if (route.optional) return null
+        throw new TokenMissingError(route.missingMessage)
+      }
+      let csrfValue: string | undefined
+      if (location === 'cookies' && csrf.protect && csrf.methods.has(method)) {
+        if (csrf.checkOrigin) checkOrigin(io, req, csrf)
+        csrfValue = readCsrfValue(io, req, csrf)
+      }
+      const verified = auth.verifyInline<C>(token, route.verify)
+      if (isPromiseLike(verified)) {
+        const at = location
+        return Promise.resolve(verified).then((v) => accept(io, req, res, route, v, at, csrfValue))
+      }
+      return accept(io, req, res, route, verified, location, csrfValue)
+    },
+    errorResponse: (error) => errorResponse(error, o.errors),
+    isSecure,
+    setCookies(io, req, res, type, token) {
+      for (const cookie of tokenCookies(type, token, isSecure(io, req), o.cookies, csrf))
+        io.appendSetCookie(res, cookie)
+    },
+    clearCookies(io, req, res, types) {
+      const secure = isSecure(io, req)
+      for (const type of types)
+        for (const cookie of clearCookies(type, secure, o.cookies, csrf)) io.appendSetCookie(res, cookie)
+    },
+  }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function'
+}

@@ -1,0 +1,85 @@
+/**
+ * Finding the token in one location. Absent means "try the next location"; present but unusable (a
+ * `Bearer` header with no token, a query value without its prefix) is refused as `token_malformed`, so a
+ * client bug is not mistaken for an anonymous request on optional routes.
+ */
+import { TokenMalformedError } from '../errors.js'
+import { readCookie } from './cookies.js'
+import type { ResolvedAdapterOptions } from './options.js'
+import type { ResolvedRoute } from './route.js'
+import type { HttpIO, TokenLocation } from './types.js'
+
+type HeaderSettings = Pick<ResolvedAdapterOptions, 'headerName' | 'headerType'>
+type QuerySettings = Pick<ResolvedAdapterOptions, 'queryName' | 'queryPrefix'>
+
+/** The token in `location`, or `undefined` when that location holds none. */
+export function readToken<Req, C, U>(
+  io: HttpIO<Req, never>,
+  req: Req,
+  location: TokenLocation,
+  app: ResolvedAdapterOptions<C, U>,
+  route: ResolvedRoute,
+): string | undefined {
+  switch (location) {
+    case 'headers':
+      return fromHeader(io.header(req, app.headerKey), app)
+    case 'cookies':
+      return readCookie(io.header(req, 'cookie'), route.cookieName) || undefined
+    case 'query':
+      return fromQuery(io.query(req, app.queryName), app)
+    case 'json':
+      return fromBody(io.body(req), route.jsonKey)
+  }
+}
+
+function fromHeader(raw: string | undefined, app: HeaderSettings): string | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const type = app.headerType
+  if (type === '') return raw.trim() || undefined
+  // Fast path: exactly "Bearer <token>", the form every client sends.
+  if (
+    raw.length > type.length + 1 &&
+    raw.charCodeAt(type.length) === 32 &&
+    raw.startsWith(type) &&
+    !raw.includes(',')
+  ) {
+    const token = raw.slice(type.length + 1).trim()
+    if (token !== '' && !token.includes(' ')) return token
+  }
+  // RFC 7235 §2.1: the scheme is case-insensitive, and one header may carry several credentials
+  // separated by commas (a compact JWS never contains one).
+  const lower = type.toLowerCase()
+  let found: string | undefined
+  for (const part of raw.split(',')) {
+    const credential = part.trim()
+    const space = credential.search(/\s/)
+    const scheme = space === -1 ? credential : credential.slice(0, space)
+    if (scheme.toLowerCase() !== lower) continue
+    const token = space === -1 ? '' : credential.slice(space).trim()
+    if (found !== undefined || token === '' || /\s/.test(token)) {
+      throw new TokenMalformedError(`The ${app.headerName} header is not "${type} <token>"`)
+    }
+    found = token
+  }
+  return found
+}
+
+function fromQuery(value: unknown, app: QuerySettings): string | undefined {
+  if (value === undefined || value === '') return undefined
+  if (typeof value !== 'string') {
+    throw new TokenMalformedError(`The ${app.queryName} query parameter must appear once`)
+  }
+  if (app.queryPrefix === '') return value
+  if (!value.startsWith(app.queryPrefix)) {
+    throw new TokenMalformedError(`The ${app.queryName} query parameter must start with "${app.queryPrefix}"`)
+  }
+  return value.slice(app.queryPrefix.length) || undefined
+}
+
+function fromBody(body: unknown, key: string): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, key))
+    return undefined
+  const value = (body as Record<string, unknown>)[key]
+  if (typeof value === 'string' && value !== '') return value
+  throw new TokenMalformedError(`The ${key} body field must be a non-empty string`)
+}

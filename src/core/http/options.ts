@@ -1,0 +1,280 @@
+/**
+ * Options shared by the Fastify plugin and the Express middleware: one table of defaults
+ * (flask-jwt-extended's where they are safe), validated once, resolved and frozen. Every message names the
+ * option path.
+ */
+import { parseDuration, type Duration } from '../duration.js'
+import { ConfigurationError } from '../errors.js'
+import type { AppClaims, AppUser, JwtClaims, VerifiedToken } from '../types.js'
+import { resolveCookieOptions, type CookieOptions, type ResolvedCookieOptions } from './cookies.js'
+import { resolveErrorOptions, type ErrorOptions, type ResolvedErrorOptions } from './respond.js'
+import { TOKEN_LOCATIONS, type TokenLocation } from './types.js'
+import { bool, cookiePath, fn, name, section, str, strList } from './validate.js'
+
+/** Where and how the Authorization-style header is read. */
+export interface HeaderOptions {
+  /** Header name. @default 'Authorization' */
+  name?: string
+  /** Scheme before the token; `''` for a bare token. Compared case-insensitively. @default 'Bearer' */
+  type?: string
+}
+
+/** Query-string location. */
+export interface QueryOptions {
+  /** Parameter name. @default 'jwt' */
+  name?: string
+  /** Prefix the value must start with, stripped before verification. @default '' */
+  prefix?: string
+}
+
+/** JSON body location. */
+export interface JsonOptions {
+  /** Body key of an access token. @default 'access_token' */
+  accessKey?: string
+  /** Body key of a refresh token (routes with `refresh: true`). @default 'refresh_token' */
+  refreshKey?: string
+}
+
+/** Double-submit CSRF protection of cookie-borne tokens. */
+export interface CsrfOptions {
+  /** Check the double-submit value on {@link CsrfOptions.methods}. @default true */
+  protect?: boolean
+  /** Methods checked. @default ['POST', 'PUT', 'PATCH', 'DELETE'] */
+  methods?: readonly string[]
+  /** Header carrying the value. @default 'X-CSRF-TOKEN' */
+  headerName?: string
+  /** Also accept the value from a form field when the header is absent. @default false */
+  checkForm?: boolean
+  /** Form field name. @default 'csrf_token' */
+  fieldName?: string
+  /** Set a readable cookie with the value beside each JWT cookie. @default true */
+  inCookies?: boolean
+  /** Readable cookie carrying the access token's value. @default 'csrf_access_token' */
+  accessCookieName?: string
+  /** Readable cookie carrying the refresh token's value. @default 'csrf_refresh_token' */
+  refreshCookieName?: string
+  /** Path of both CSRF cookies (scripts on every page must read them). @default '/' */
+  cookiePath?: string
+  /**
+   * Second line of defence: refuse unsafe cookie requests whose `Origin` is neither this server nor a
+   * trusted origin, or whose `Sec-Fetch-Site` says another site sent them. @default false
+   */
+  checkOrigin?: boolean
+  /** Origins (`https://app.example.com`) accepted besides the server's own. @default [] */
+  trustedOrigins?: readonly string[]
+}
+
+/** Implicit refresh of access cookies near expiry. */
+export interface ImplicitRefreshOptions<C = AppClaims> {
+  /** Re-issue the access cookie when it expires within this window. */
+  window: Duration
+  /**
+   * Claims of the new token. @default the old token's own claims, registered claims excepted
+   */
+  claims?: (claims: JwtClaims<C>) => Record<string, unknown>
+}
+
+/** Options of both adapters. Every one is optional. */
+export interface AdapterOptions<C = AppClaims, U = AppUser> {
+  /** Where tokens are looked for, in order (`JWT_TOKEN_LOCATION`). @default ['headers'] */
+  tokenLocations?: readonly TokenLocation[]
+  /** Header location settings. */
+  header?: HeaderOptions
+  /** Query-string location settings. */
+  query?: QueryOptions
+  /** JSON body location settings. */
+  json?: JsonOptions
+  /** JWT cookie settings. */
+  cookies?: CookieOptions
+  /** CSRF protection of cookie-borne tokens. */
+  csrf?: CsrfOptions
+  /** Re-issue access cookies close to expiry: a window (`'5m'`) or options. @default false */
+  implicitRefresh?: false | Duration | ImplicitRefreshOptions<C>
+  /** Loads the user (`current_user`); `null`/`undefined` answers 401 `user_not_found`. */
+  userLookup?: (token: VerifiedToken<C>) => U | null | undefined | Promise<U | null | undefined>
+  /** Replaces the core revocation store check; `true` answers 401 `token_revoked`. */
+  tokenInBlocklist?: (token: VerifiedToken<C>) => boolean | Promise<boolean>
+  /** Extra checks on authentic claims; `false` answers 401 `claims_verification_failed`. */
+  verifyClaims?: (token: VerifiedToken<C>) => boolean | Promise<boolean>
+  /** Claim names read by `roles` and `scopes`. */
+  claimNames?: { roles?: string; scope?: string }
+  /** `'flask-jwt-extended'`: `{ "msg": … }` bodies and flask's statuses (422 for invalid tokens). */
+  compat?: 'flask-jwt-extended'
+  /** Error response settings. */
+  errors?: ErrorOptions
+}
+
+/** Adapter options after validation. Frozen. */
+export interface ResolvedAdapterOptions<C = AppClaims, U = AppUser> {
+  readonly locations: readonly TokenLocation[]
+  /** The header name as configured, for messages. */
+  readonly headerName: string
+  /** The header name in lower case, for lookups. */
+  readonly headerKey: string
+  readonly headerType: string
+  readonly queryName: string
+  readonly queryPrefix: string
+  readonly jsonAccessKey: string
+  readonly jsonRefreshKey: string
+  readonly cookies: ResolvedCookieOptions
+  readonly csrf: ResolvedCsrfOptions
+  readonly implicitRefresh:
+    { readonly window: number; readonly claims: ImplicitRefreshOptions<C>['claims'] } | undefined
+  readonly userLookup: AdapterOptions<C, U>['userLookup']
+  readonly tokenInBlocklist: AdapterOptions<C, U>['tokenInBlocklist']
+  readonly verifyClaims: AdapterOptions<C, U>['verifyClaims']
+  readonly rolesClaim: string
+  readonly scopeClaim: string
+  readonly errors: ResolvedErrorOptions
+}
+
+/** CSRF options after validation. */
+export interface ResolvedCsrfOptions {
+  readonly protect: boolean
+  readonly methods: ReadonlySet<string>
+  readonly headerName: string
+  /** `headerName` in lower case, for lookups. */
+  readonly headerKey: string
+  readonly checkForm: boolean
+  readonly fieldName: string
+  readonly inCookies: boolean
+  readonly accessCookieName: string
+  readonly refreshCookieName: string
+  readonly cookiePath: string
+  readonly checkOrigin: boolean
+  readonly trustedOrigins: ReadonlySet<string>
+}
+
+const TOP = [
+  'tokenLocations',
+  'header',
+  'query',
+  'json',
+  'cookies',
+  'csrf',
+  'implicitRefresh',
+  'userLookup',
+  'tokenInBlocklist',
+  'verifyClaims',
+  'claimNames',
+  'compat',
+  'errors',
+] as const
+
+/** Validates adapter options and applies defaults. `extraKeys` are adapter-specific keys to let through. */
+export function resolveAdapterOptions<C, U>(
+  options: AdapterOptions<C, U> = {},
+  extraKeys: readonly string[] = [],
+): ResolvedAdapterOptions<C, U> {
+  const o = section(options, '', [...TOP, ...extraKeys]) as AdapterOptions<C, U>
+  const header = section(o.header, 'header', ['name', 'type'])
+  const query = section(o.query, 'query', ['name', 'prefix'])
+  const json = section(o.json, 'json', ['accessKey', 'refreshKey'])
+  const claimNames = section(o.claimNames, 'claimNames', ['roles', 'scope'])
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guard for JavaScript callers
+  if (o.compat !== undefined && o.compat !== 'flask-jwt-extended') {
+    throw new ConfigurationError('compat', `must be "flask-jwt-extended", got ${JSON.stringify(o.compat)}`)
+  }
+  const headerType = str(header.type, 'Bearer', 'header.type', true)
+  if (/\s/.test(headerType)) throw new ConfigurationError('header.type', 'must not contain spaces')
+  const headerName = name(header.name, 'Authorization', 'header.name')
+  const cookies = resolveCookieOptions(o.cookies)
+  const csrf = resolveCsrf(o.csrf)
+  for (const csrfName of [csrf.accessCookieName, csrf.refreshCookieName]) {
+    if (csrfName === cookies.accessName || csrfName === cookies.refreshName) {
+      throw new ConfigurationError('csrf', `the CSRF cookie name "${csrfName}" is also a JWT cookie name`)
+    }
+  }
+  return Object.freeze({
+    locations: resolveLocations(o.tokenLocations, 'tokenLocations') ?? Object.freeze(['headers' as const]),
+    headerName,
+    headerKey: headerName.toLowerCase(),
+    headerType,
+    queryName: name(query.name, 'jwt', 'query.name'),
+    queryPrefix: str(query.prefix, '', 'query.prefix', true),
+    jsonAccessKey: name(json.accessKey, 'access_token', 'json.accessKey'),
+    jsonRefreshKey: name(json.refreshKey, 'refresh_token', 'json.refreshKey'),
+    cookies,
+    csrf,
+    implicitRefresh: resolveImplicitRefresh(o.implicitRefresh),
+    userLookup: fn(o.userLookup, 'userLookup'),
+    tokenInBlocklist: fn(o.tokenInBlocklist, 'tokenInBlocklist'),
+    verifyClaims: fn(o.verifyClaims, 'verifyClaims'),
+    rolesClaim: name(claimNames.roles, 'roles', 'claimNames.roles'),
+    scopeClaim: name(claimNames.scope, 'scope', 'claimNames.scope'),
+    errors: resolveErrorOptions(o.errors, o.compat === 'flask-jwt-extended'),
+  })
+}
+
+/** Validates a list of token locations (app-wide or per route). */
+export function resolveLocations(value: unknown, path: string): readonly TokenLocation[] | undefined {
+  if (value === undefined) return undefined
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    !value.every((v) => TOKEN_LOCATIONS.includes(v as TokenLocation)) ||
+    new Set(value).size !== value.length
+  ) {
+    throw new ConfigurationError(
+      path,
+      `must be a non-empty list of distinct values among ${TOKEN_LOCATIONS.join(', ')}`,
+    )
+  }
+  return Object.freeze([...(value as TokenLocation[])])
+}
+
+function resolveCsrf(value: unknown): ResolvedCsrfOptions {
+  const c = section(value, 'csrf', [
+    'protect',
+    'methods',
+    'headerName',
+    'checkForm',
+    'fieldName',
+    'inCookies',
+    'accessCookieName',
+    'refreshCookieName',
+    'cookiePath',
+    'checkOrigin',
+    'trustedOrigins',
+  ])
+  const methods = strList(c.methods, 'csrf.methods', true) ?? ['POST', 'PUT', 'PATCH', 'DELETE']
+  const trusted = strList(c.trustedOrigins, 'csrf.trustedOrigins', true) ?? []
+  for (const origin of trusted) {
+    // An Origin header is scheme://host[:port] with nothing after (RFC 6454 §6.1).
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigurationError(
+        'csrf.trustedOrigins',
+        `${JSON.stringify(origin)} is not an origin like https://app.example.com`,
+      )
+    }
+  }
+  const headerName = name(c.headerName, 'X-CSRF-TOKEN', 'csrf.headerName')
+  return Object.freeze({
+    protect: bool(c.protect, true, 'csrf.protect'),
+    methods: new Set(methods.map((m) => m.toUpperCase())),
+    headerName,
+    headerKey: headerName.toLowerCase(),
+    checkForm: bool(c.checkForm, false, 'csrf.checkForm'),
+    fieldName: name(c.fieldName, 'csrf_token', 'csrf.fieldName'),
+    inCookies: bool(c.inCookies, true, 'csrf.inCookies'),
+    accessCookieName: name(c.accessCookieName, 'csrf_access_token', 'csrf.accessCookieName'),
+    refreshCookieName: name(c.refreshCookieName, 'csrf_refresh_token', 'csrf.refreshCookieName'),
+    cookiePath: cookiePath(c.cookiePath, '/', 'csrf.cookiePath'),
+    checkOrigin: bool(c.checkOrigin, false, 'csrf.checkOrigin'),
+    trustedOrigins: new Set(trusted),
+  })
+}
+
+function resolveImplicitRefresh<C>(
+  value: AdapterOptions<C>['implicitRefresh'],
+): ResolvedAdapterOptions<C>['implicitRefresh'] {
+  if (value === undefined || value === false) return undefined
+  if (typeof value === 'number' || typeof value === 'string') {
+    return Object.freeze({ window: parseDuration(value, 'implicitRefresh'), claims: undefined })
+  }
+  const r = section(value, 'implicitRefresh', ['window', 'claims']) as Partial<ImplicitRefreshOptions<C>>
+  return Object.freeze({
+    window: parseDuration(r.window, 'implicitRefresh.window'),
+    claims: fn(r.claims, 'implicitRefresh.claims'),
+  })
+}

@@ -1,0 +1,133 @@
+/**
+ * One mapping from a {@link TesseraError} to an HTTP answer for both adapters: status, JSON body
+ * `{ "error": code, "message": text }` and the RFC 6750 §3 `WWW-Authenticate` challenge, with per-code
+ * formatter hooks and the flask-jwt-extended compatibility preset.
+ */
+import {
+  ConfigurationError,
+  errorStatus,
+  wwwAuthenticate,
+  type AnyTesseraError,
+  type TesseraErrorCode,
+} from '../errors.js'
+import type { ErrorFormatter, ErrorResponse } from './types.js'
+import { bool, fn, name, optionalStr, section } from './validate.js'
+
+/** One formatter per code, each typed with its own error class. */
+export type ErrorFormatters = {
+  [K in TesseraErrorCode]?: ErrorFormatter<Extract<AnyTesseraError, { code: K }>>
+}
+
+/** How failures are answered. */
+export interface ErrorOptions {
+  /**
+   * Answer failures from the middleware. `false` hands the error to the framework instead (Fastify's
+   * error handler, Express's `next(err)`); `error.status` and `error.code` are set either way. @default true
+   */
+  respond?: boolean
+  /** Body key of the message (`JWT_ERROR_MESSAGE_KEY`). @default 'message' ('msg' with the flask preset) */
+  messageKey?: string
+  /** Body key of the code, or `false` for none. @default 'error' (false with the flask preset) */
+  codeKey?: string | false
+  /** Status per code, over the defaults (and the preset). */
+  status?: Partial<Record<TesseraErrorCode, number>>
+  /** `realm` of the `WWW-Authenticate` challenge. */
+  realm?: string
+  /** One formatter per error code: the counterparts of flask-jwt-extended's response loaders. */
+  formatters?: ErrorFormatters
+  /** Formatter for every code without its own. */
+  format?: ErrorFormatter
+}
+
+/** Error options after validation. */
+export interface ResolvedErrorOptions {
+  readonly respond: boolean
+  readonly messageKey: string
+  readonly codeKey: string | undefined
+  readonly status: Readonly<Record<TesseraErrorCode, number>>
+  readonly realm: string | undefined
+  readonly formatters: Readonly<Partial<Record<TesseraErrorCode, ErrorFormatter>>>
+  readonly format: ErrorFormatter | undefined
+  readonly flask: boolean
+}
+
+// flask-jwt-extended's invalid_token_callback answers 422 for every decode failure, and its
+// token_verification_failed_callback 400 (flask_jwt_extended/default_callbacks.py).
+const FLASK_STATUS: Partial<Record<TesseraErrorCode, number>> = {
+  token_malformed: 422,
+  token_algorithm_rejected: 422,
+  token_header_rejected: 422,
+  token_unknown_key: 422,
+  token_invalid_signature: 422,
+  token_not_yet_valid: 422,
+  token_claim_missing: 422,
+  token_claim_invalid: 422,
+  token_wrong_type: 422,
+  token_wrong_audience: 422,
+  token_wrong_issuer: 422,
+  claims_verification_failed: 400,
+}
+
+// flask-jwt-extended's fixed messages, for clients that match on them.
+const FLASK_MESSAGES: Partial<Record<TesseraErrorCode, string>> = {
+  token_expired: 'Token has expired',
+  token_revoked: 'Token has been revoked',
+  fresh_token_required: 'Fresh token required',
+  csrf_missing: 'Missing CSRF token',
+  csrf_mismatch: 'CSRF double submit tokens do not match',
+  claims_verification_failed: 'User claims verification failed',
+  user_not_found: 'Error loading the user',
+  token_invalid_signature: 'Signature verification failed',
+}
+
+/** Validates error options; `flask` applies the flask-jwt-extended preset under them. */
+export function resolveErrorOptions(value: unknown, flask: boolean): ResolvedErrorOptions {
+  const e = section(value, 'errors', [
+    'respond',
+    'messageKey',
+    'codeKey',
+    'status',
+    'realm',
+    'formatters',
+    'format',
+  ])
+  const status: Record<string, number> = { ...errorStatus, ...(flask ? FLASK_STATUS : {}) }
+  for (const [code, s] of Object.entries(section(e.status, 'errors.status', Object.keys(errorStatus)))) {
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 400 || s > 599) {
+      throw new ConfigurationError(`errors.status.${code}`, 'must be an HTTP error status (400-599)')
+    }
+    status[code] = s
+  }
+  const formatters = section(e.formatters, 'errors.formatters', Object.keys(errorStatus))
+  for (const [code, f] of Object.entries(formatters)) fn(f, `errors.formatters.${code}`)
+  let codeKey: string | undefined
+  if (e.codeKey === undefined) codeKey = flask ? undefined : 'error'
+  else if (e.codeKey !== false) codeKey = name(e.codeKey, '', 'errors.codeKey')
+  return Object.freeze({
+    respond: bool(e.respond, true, 'errors.respond'),
+    messageKey: name(e.messageKey, flask ? 'msg' : 'message', 'errors.messageKey'),
+    codeKey,
+    status: Object.freeze(status as Record<TesseraErrorCode, number>),
+    realm: optionalStr(e.realm, 'errors.realm'),
+    formatters: Object.freeze(formatters as Partial<Record<TesseraErrorCode, ErrorFormatter>>),
+    format: fn(e.format as ErrorFormatter | undefined, 'errors.format'),
+    flask,
+  })
+}
+
+/** The HTTP answer to `error`. Status and challenge come from the code; formatters have the last word. */
+export function errorResponse(error: AnyTesseraError, o: ResolvedErrorOptions): ErrorResponse {
+  const status = o.status[error.code]
+  const body: Record<string, unknown> = {}
+  if (o.codeKey !== undefined) body[o.codeKey] = error.code
+  body[o.messageKey] = (o.flask ? FLASK_MESSAGES[error.code] : undefined) ?? error.message
+  const headers: Record<string, string> = {}
+  // RFC 7235 §3.1/RFC 6750 §3: the challenge belongs to 401 (and 403 insufficient_scope) answers only.
+  if (status === 401 || status === 403) {
+    const challenge = wwwAuthenticate(error, o.realm)
+    if (challenge !== undefined) headers['www-authenticate'] = challenge
+  }
+  const response: ErrorResponse = { status, body, headers }
+  const formatter = o.formatters[error.code] ?? o.format
+  return formatter === undefined ? response : formatter(error, response)
+}

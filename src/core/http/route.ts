@@ -1,0 +1,121 @@
+/**
+ * Per-route protection options (flask-jwt-extended's `jwt_required(...)` arguments), resolved once when
+ * the route is declared so the request path only reads precomputed fields.
+ */
+import { ConfigurationError } from '../errors.js'
+import type { VerifyOptions } from '../tessera.js'
+import { resolveLocations, type ResolvedAdapterOptions } from './options.js'
+import type { TokenLocation } from './types.js'
+import { bool, join, section, strList } from './validate.js'
+
+/** Options of `jwtRequired()`: one route's requirements. */
+export interface RouteOptions {
+  /**
+   * Let requests without a token through with `jwt` set to `null`; a present but bad token is still
+   * refused. @default false
+   */
+  optional?: boolean
+  /** Require a fresh access token (from a password login). @default false */
+  fresh?: boolean
+  /** Accept refresh tokens only (read from the refresh cookie or JSON key). @default false */
+  refresh?: boolean
+  /** Locations for this route instead of the app's `tokenLocations`. */
+  locations?: readonly TokenLocation[]
+  /** `false` accepts both access and refresh tokens (`verify_type=False`). @default true */
+  verifyType?: boolean
+  /** Skip the revocation check (store or `tokenInBlocklist` hook). @default false */
+  skipRevocationCheck?: boolean
+  /** The token must carry at least one of these roles (claim `roles`), else 403 `forbidden`. */
+  roles?: readonly string[]
+  /** The token must carry all of these scopes (claim `scope`, space-separated or a list), else 403. */
+  scopes?: readonly string[]
+}
+
+/** A route's options after validation, with everything the request path needs precomputed. */
+export interface ResolvedRoute {
+  readonly optional: boolean
+  readonly refresh: boolean
+  readonly locations: readonly TokenLocation[]
+  /** Options handed to `verifyInline`; `undefined` selects the core's precomputed default rules. */
+  readonly verify: VerifyOptions | undefined
+  /** Call the app's `tokenInBlocklist` hook. */
+  readonly checkBlocklist: boolean
+  readonly roles: readonly string[] | undefined
+  readonly scopes: readonly string[] | undefined
+  /** The JWT cookie this route reads. */
+  readonly cookieName: string
+  /** The JSON body key this route reads. */
+  readonly jsonKey: string
+  /** The `token_missing` message, naming every location tried. */
+  readonly missingMessage: string
+}
+
+const KEYS = [
+  'optional',
+  'fresh',
+  'refresh',
+  'locations',
+  'verifyType',
+  'skipRevocationCheck',
+  'roles',
+  'scopes',
+]
+
+/** Validates one route's options against the app's. `path` prefixes option names in messages. */
+export function resolveRoute<C, U>(
+  app: ResolvedAdapterOptions<C, U>,
+  options: RouteOptions | undefined,
+  path = 'jwtRequired',
+): ResolvedRoute {
+  const r = section(options, path, KEYS) as RouteOptions
+  const fresh = bool(r.fresh, false, join(path, 'fresh'))
+  const refresh = bool(r.refresh, false, join(path, 'refresh'))
+  const verifyType = bool(r.verifyType, true, join(path, 'verifyType'))
+  const skipRevocationCheck = bool(r.skipRevocationCheck, false, join(path, 'skipRevocationCheck'))
+  if (fresh && refresh) {
+    throw new ConfigurationError(
+      join(path, 'fresh'),
+      'refresh tokens are never fresh: use fresh or refresh, not both',
+    )
+  }
+  const locations = resolveLocations(r.locations, join(path, 'locations')) ?? app.locations
+  const verify: VerifyOptions = {}
+  if (!verifyType) verify.type = 'any'
+  else if (refresh) verify.type = 'refresh'
+  if (fresh) verify.fresh = true
+  if (skipRevocationCheck || app.tokenInBlocklist !== undefined) verify.skipRevocationCheck = true
+  const cookieName = refresh ? app.cookies.refreshName : app.cookies.accessName
+  const jsonKey = refresh ? app.jsonRefreshKey : app.jsonAccessKey
+  return Object.freeze({
+    optional: bool(r.optional, false, join(path, 'optional')),
+    refresh,
+    locations,
+    verify: Object.keys(verify).length === 0 ? undefined : Object.freeze(verify),
+    checkBlocklist: !skipRevocationCheck && app.tokenInBlocklist !== undefined,
+    roles: strList(r.roles, join(path, 'roles')),
+    scopes: strList(r.scopes, join(path, 'scopes')),
+    cookieName,
+    jsonKey,
+    missingMessage: `No token found: looked in ${locations
+      .map((location) => describe(location, app, cookieName, jsonKey))
+      .join(', ')}`,
+  })
+}
+
+function describe<C, U>(
+  location: TokenLocation,
+  app: ResolvedAdapterOptions<C, U>,
+  cookieName: string,
+  jsonKey: string,
+): string {
+  switch (location) {
+    case 'headers':
+      return `the ${app.headerName} header ("${app.headerType === '' ? '' : `${app.headerType} `}<token>")`
+    case 'cookies':
+      return `the ${cookieName} cookie`
+    case 'query':
+      return `the ${app.queryName} query parameter`
+    case 'json':
+      return `the ${jsonKey} JSON body field`
+  }
+}

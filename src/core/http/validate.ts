@@ -1,0 +1,91 @@
+/**
+ * Small validators for adapter options. Each throws a {@link ConfigurationError} naming the option path,
+ * so misuse fails at start-up with a message that says which option to fix.
+ */
+import { ConfigurationError } from '../errors.js'
+
+/** A plain object (or `undefined`), with no key outside `known`; the hint catches wrong capitalisation. */
+export function section(value: unknown, path: string, known: readonly string[]): Record<string, unknown> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigurationError(path === '' ? 'options' : path, 'expected an options object')
+  }
+  for (const name of Object.keys(value)) {
+    if (!known.includes(name)) {
+      const hint = known.find((k) => k.toLowerCase() === name.toLowerCase())
+      throw new ConfigurationError(
+        join(path, name),
+        `unknown option${hint === undefined ? '' : `; did you mean "${hint}"?`}`,
+      )
+    }
+  }
+  return value as Record<string, unknown>
+}
+
+/** `path.name`, or `name` at the top level. */
+export function join(path: string, name: string): string {
+  return path === '' ? name : `${path}.${name}`
+}
+
+/** A string; `allowEmpty` for options where empty has a meaning (a bare header token, no prefix). */
+export function str(value: unknown, fallback: string, path: string, allowEmpty = false): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || (!allowEmpty && value === '')) {
+    throw new ConfigurationError(path, `must be a ${allowEmpty ? '' : 'non-empty '}string`)
+  }
+  return value
+}
+
+/** An optional non-empty string. */
+export function optionalStr(value: unknown, path: string): string | undefined {
+  return value === undefined ? undefined : str(value, '', path)
+}
+
+/** A boolean. */
+export function bool(value: unknown, fallback: boolean, path: string): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean')
+    throw new ConfigurationError(path, `must be true or false, got ${typeof value}`)
+  return value
+}
+
+/** A function, or `undefined`. */
+export function fn<T>(value: T | undefined, path: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new ConfigurationError(path, `must be a function, got ${typeof value}`)
+  }
+  return value
+}
+
+/** A list of non-empty strings (a single string counts as a list of one), frozen; `undefined` stays. */
+export function strList(value: unknown, path: string, allowEmptyList = false): readonly string[] | undefined {
+  if (value === undefined) return undefined
+  const list: unknown[] = Array.isArray(value) ? value : [value]
+  if ((!allowEmptyList && list.length === 0) || !list.every((v) => typeof v === 'string' && v !== '')) {
+    throw new ConfigurationError(path, 'must be a non-empty string or a list of them')
+  }
+  return Object.freeze([...(list as string[])])
+}
+
+// RFC 6265 §4.1.1 cookie-name is an RFC 7230 token; the same grammar suits header and parameter names.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** A cookie, header, query or body key name: an RFC 7230 token, never a prototype key. */
+export function name(value: unknown, fallback: string, path: string): string {
+  const result = str(value, fallback, path)
+  if (!TOKEN.test(result) || FORBIDDEN_KEYS.has(result)) {
+    throw new ConfigurationError(path, `${JSON.stringify(result)} is not a valid name (RFC 7230 token)`)
+  }
+  return result
+}
+
+/** A cookie path: starts with `/`, no `;` or control characters. */
+export function cookiePath(value: unknown, fallback: string, path: string): string {
+  const result = str(value, fallback, path)
+  // eslint-disable-next-line no-control-regex
+  if (!result.startsWith('/') || /[;\u0000-\u001f\u007f]/.test(result)) {
+    throw new ConfigurationError(path, 'must start with "/" and contain no ";" or control characters')
+  }
+  return result
+}

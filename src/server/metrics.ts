@@ -1,0 +1,69 @@
+/**
+ * Prometheus metrics of one server instance, in a registry of its own (so several instances in one
+ * process, as in tests, do not collide).
+ */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+
+/** The metrics a server records. */
+export interface ServerMetrics {
+  readonly registry: Registry
+  readonly logins: Counter<'outcome'>
+  readonly registrations: Counter<'outcome'>
+  readonly refreshes: Counter<'outcome'>
+  readonly refreshReuse: Counter
+  readonly revocations: Counter<'grain'>
+  readonly verifyFailures: Counter<'code'>
+  readonly requestDuration: Histogram<'method' | 'route' | 'status'>
+}
+
+/** Creates the metrics with the `tessera_` prefix, plus Node's default process metrics. */
+export function createMetrics(): ServerMetrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'tessera_' })
+  const registers = [registry]
+  return {
+    registry,
+    logins: new Counter({
+      name: 'tessera_logins_total',
+      help: 'Login attempts by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    registrations: new Counter({
+      name: 'tessera_registrations_total',
+      help: 'Registration attempts by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    refreshes: new Counter({
+      name: 'tessera_refreshes_total',
+      help: 'Refresh attempts by outcome (rotated, grace, reuse, revoked, expired, not_found, user_gone).',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    refreshReuse: new Counter({
+      name: 'tessera_refresh_reuse_total',
+      help: 'Spent refresh tokens presented again: each one revoked a session.',
+      registers,
+    }),
+    revocations: new Counter({
+      name: 'tessera_revocations_total',
+      help: 'Revocations by grain (token, session, user).',
+      labelNames: ['grain'],
+      registers,
+    }),
+    verifyFailures: new Counter({
+      name: 'tessera_verify_failures_total',
+      help: 'Refused tokens and authorisation failures by error code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'tessera_http_request_duration_seconds',
+      help: 'HTTP request latency by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Password hashing: argon2id with the OWASP parameters, computed on the libuv thread pool (off the
+ * event loop) by @node-rs/argon2.
+ *
+ * Passwords are NFKC-normalised before hashing (NIST SP 800-63B §5.1.1.2), so one password typed on
+ * two keyboards that produce different code points for the same characters still matches.
+ */
+import { randomBytes } from 'node:crypto'
+import { hash, verify } from '@node-rs/argon2'
+
+/** argon2id cost parameters. */
+export interface PasswordHashParams {
+  /** Memory in KiB. */
+  memoryCost: number
+  /** Passes over memory. */
+  timeCost: number
+  /** Lanes. */
+  parallelism: number
+}
+
+/** OWASP's argon2id recommendation: m = 19 MiB, t = 2, p = 1. */
+export const OWASP_ARGON2ID: Readonly<PasswordHashParams> = Object.freeze({
+  memoryCost: 19456,
+  timeCost: 2,
+  parallelism: 1,
+})
+
+/** Shortest password accepted, in UTF-8 bytes. */
+export const PASSWORD_MIN_BYTES = 8
+/** Longest password accepted, in UTF-8 bytes: bounds the cost an attacker can make us spend. */
+export const PASSWORD_MAX_BYTES = 1024
+
+// A string this long (UTF-16 units) is over the byte limit whatever it holds: refused before NFKC runs.
+const MAX_UNITS = PASSWORD_MAX_BYTES * 4
+// Lone surrogates would be hashed as U+FFFD, making distinct passwords equal.
+const LONE_SURROGATE = /\p{Surrogate}/u
+const OUTPUT_BYTES = 32
+
+/** Why a password was refused; the route turns this into a 400. */
+export type PasswordProblem = 'not_a_string' | 'too_short' | 'too_long' | 'invalid_unicode'
+
+/** Result of {@link validatePassword}. */
+export type PasswordCheck =
+  { ok: true } | { ok: false; reason: PasswordProblem; minBytes: number; maxBytes: number }
+
+/** Result of {@link verifyPassword}: `needsRehash` asks the caller to store a new hash after a login. */
+export interface PasswordVerification {
+  ok: boolean
+  needsRehash: boolean
+}
+
+/** The parameters read from an argon2 PHC string. */
+export interface ParsedPasswordHash extends PasswordHashParams {
+  algorithm: 'argon2id' | 'argon2i' | 'argon2d'
+  version: number
+  /** Length of the raw hash in bytes. */
+  outputBytes: number
+}
+
+/**
+ * Checks a new password: a string of 8 to 1024 UTF-8 bytes (after NFKC normalisation, i.e. what is
+ * hashed), without lone surrogates.
+ *
+ * @example const check = validatePassword(body.password); if (!check.ok) reply.code(400)
+ */
+export function validatePassword(password: unknown): PasswordCheck {
+  const refuse = (reason: PasswordProblem): PasswordCheck => ({
+    ok: false,
+    reason,
+    minBytes: PASSWORD_MIN_BYTES,
+    maxBytes: PASSWORD_MAX_BYTES,
+  })
+  if (typeof password !== 'string') return refuse('not_a_string')
+  if (password.length > MAX_UNITS) return refuse('too_long')
+  if (LONE_SURROGATE.test(password)) return refuse('invalid_unicode')
+  const bytes = Buffer.byteLength(password.normalize('NFKC'), 'utf8')
+  if (bytes < PASSWORD_MIN_BYTES) return refuse('too_short')
+  if (bytes > PASSWORD_MAX_BYTES) return refuse('too_long')
+  return { ok: true }
+}
+
+/**
+ * Hashes a password into an argon2id PHC string (random 16-byte salt). Throws a TypeError when
+ * {@link validatePassword} would refuse it: validate first.
+ *
+ * @default params OWASP_ARGON2ID
+ */
+export async function hashPassword(
+  password: string,
+  params: PasswordHashParams = OWASP_ARGON2ID,
+): Promise<string> {
+  const check = validatePassword(password)
+  if (!check.ok) throw new TypeError(`refusing to hash an invalid password (${check.reason})`)
+  return hash(password.normalize('NFKC'), options(params))
+}
+
+/**
+ * Verifies `password` against a stored hash. `needsRehash` is true after a successful check when the
+ * hash was made with other parameters than `params` (or another argon2 variant): rehash and store.
+ * A malformed hash verifies nothing.
+ *
+ * @default params OWASP_ARGON2ID
+ */
+export async function verifyPassword(
+  storedHash: string,
+  password: string,
+  params: PasswordHashParams = OWASP_ARGON2ID,
+): Promise<PasswordVerification> {
+  const parsed = parsePasswordHash(storedHash)
+  if (parsed === undefined || !verifiable(password)) {
+    // Spend the same time as a real check so a malformed input says nothing through timing.
+    await verifyAgainstDummy(undefined, params)
+    return { ok: false, needsRehash: false }
+  }
+  let ok: boolean
+  try {
+    ok = await verify(storedHash, password.normalize('NFKC'))
+  } catch {
+    return { ok: false, needsRehash: false }
+  }
+  return { ok, needsRehash: ok && !sameParams(parsed, params) }
+}
+
+/**
+ * Costs what a real {@link verifyPassword} costs and always fails: call it when the user does not
+ * exist, so the response time does not reveal which usernames are registered.
+ *
+ * @default params OWASP_ARGON2ID
+ */
+export async function verifyAgainstDummy(
+  password = '',
+  params: PasswordHashParams = OWASP_ARGON2ID,
+): Promise<PasswordVerification> {
+  const dummy = await dummyHash(params)
+  await verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(() => false)
+  return { ok: false, needsRehash: false }
+}
+
+/**
+ * Reads the parameters of an argon2 PHC string
+ * (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), or `undefined` when it is not one.
+ */
+export function parsePasswordHash(phc: string): ParsedPasswordHash | undefined {
+  const match =
+    /^\$(argon2id|argon2i|argon2d)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(
+      phc,
+    )
+  if (match === null) return undefined
+  const [, algorithm, version, m, t, p, , digest] = match as unknown as [
+    string,
+    ParsedPasswordHash['algorithm'],
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ]
+  return {
+    algorithm,
+    version: Number(version),
+    memoryCost: Number(m),
+    timeCost: Number(t),
+    parallelism: Number(p),
+    outputBytes: Math.floor((digest.length * 3) / 4),
+  }
+}
+
+function sameParams(parsed: ParsedPasswordHash, params: PasswordHashParams): boolean {
+  return (
+    parsed.algorithm === 'argon2id' &&
+    parsed.version === 19 &&
+    parsed.memoryCost === params.memoryCost &&
+    parsed.timeCost === params.timeCost &&
+    parsed.parallelism === params.parallelism &&
+    parsed.outputBytes === OUTPUT_BYTES
+  )
+}
+
+function verifiable(password: string): boolean {
+  return typeof password === 'string' && password.length <= MAX_UNITS && !LONE_SURROGATE.test(password)
+}
+
+// No `algorithm`: the library's default is argon2id, and its Algorithm const enum cannot be referenced
+// under isolatedModules. The tests check that hashes start with $argon2id$.
+function options(params: PasswordHashParams): PasswordHashParams & { outputLen: number } {
+  return {
+    memoryCost: params.memoryCost,
+    timeCost: params.timeCost,
+    parallelism: params.parallelism,
+    outputLen: OUTPUT_BYTES,
+  }
+}
+
+// A hash of a random password nobody knows. The one for the default parameters is precomputed, so
+// the first unknown-user login costs no more than the others.
+const dummies = new Map<string, Promise<string>>([
+  [
+    key(OWASP_ARGON2ID),
+    Promise.resolve(
+      '$argon2id$v=19$m=19456,t=2,p=1$sjfkD9IOMXStvrXR9uC9rg$mtj3ujh+bWXfgYLeEMrwZlpaHqTwxLjHnDfFJjR9DoM',
+    ),
+  ],
+])
+
+function key(params: PasswordHashParams): string {
+  return `${params.memoryCost},${params.timeCost},${params.parallelism}`
+}
+
+function dummyHash(params: PasswordHashParams): Promise<string> {
+  let dummy = dummies.get(key(params))
+  if (dummy === undefined) {
+    dummy = hash(randomBytes(32).toString('base64'), options(params))
+    dummies.set(key(params), dummy)
+  }
+  return dummy
+}

@@ -1,0 +1,62 @@
+/**
+ * Usernames: one normal form decides identity, so look-alike duplicates cannot be registered.
+ * "Alice", " alice " and "ＡＬＩＣＥ" (fullwidth) are one user.
+ */
+
+/** Longest username, in code points after normalisation. */
+export const USERNAME_MAX_LENGTH = 64
+
+// Bounds the work NFKC does on hostile input; far above anything that normalises to 64 code points.
+const MAX_INPUT_UNITS = 1024
+// Every "Other" category: controls (Cc), invisible format characters such as U+200B zero-width space
+// and U+00AD soft hyphen (Cf, which NFKC keeps and which would let "alice\u200b" pose as "alice"),
+// lone surrogates (Cs), private use (Co) and unassigned code points (Cn).
+const INVISIBLE_OR_CONTROL = /\p{C}/u
+
+/** Why a username was refused; the route turns this into a 400. */
+export type UsernameProblem = 'not_a_string' | 'empty' | 'too_long' | 'invalid_characters'
+
+/** Result of {@link validateUsername}. */
+export type UsernameCheck =
+  | {
+      ok: true
+      /** As entered, trimmed: what is displayed. */
+      username: string
+      /** The unique key: what is stored in `username_normalized` and looked up at login. */
+      normalized: string
+    }
+  | { ok: false; reason: UsernameProblem; maxLength: number }
+
+/**
+ * The normal form: NFKC, lower case, NFKC again (lower-casing can produce text that is not NFKC),
+ * whitespace runs collapsed to one space, trimmed.
+ *
+ * @example normalizeUsername('ＡＬＩＣＥ ') // 'alice'
+ */
+export function normalizeUsername(input: string): string {
+  return input.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim()
+}
+
+/**
+ * Checks a username and returns its display and normal forms: 1 to 64 code points once normalised,
+ * no control or invisible characters.
+ *
+ * @example const check = validateUsername(body.username); if (!check.ok) reply.code(400)
+ */
+export function validateUsername(input: unknown): UsernameCheck {
+  const refuse = (reason: UsernameProblem): UsernameCheck => ({
+    ok: false,
+    reason,
+    maxLength: USERNAME_MAX_LENGTH,
+  })
+  if (typeof input !== 'string') return refuse('not_a_string')
+  if (input.length > MAX_INPUT_UNITS) return refuse('too_long')
+  const username = input.trim()
+  if (INVISIBLE_OR_CONTROL.test(username)) return refuse('invalid_characters')
+  const normalized = normalizeUsername(username)
+  if (normalized === '') return refuse('empty')
+  if (INVISIBLE_OR_CONTROL.test(normalized)) return refuse('invalid_characters')
+  // Code points, not UTF-16 units nor graphemes: a stable count that does not depend on the ICU version.
+  if (Array.from(normalized).length > USERNAME_MAX_LENGTH) return refuse('too_long')
+  return { ok: true, username, normalized }
+}

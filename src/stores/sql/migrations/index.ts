@@ -1,0 +1,57 @@
+/**
+ * The migration list (a static provider: no file-system scanning, so it works bundled) and the
+ * functions that apply it. The same migrations run on SQLite and PostgreSQL.
+ */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
+import { initialSchema } from './0001-initial.js'
+
+/** Every migration, by name; names sort in the order they apply. */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-initial': initialSchema,
+})
+
+/** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */
+export const MIGRATION_TABLE = 'tessera_migration'
+/** @see MIGRATION_TABLE */
+export const MIGRATION_LOCK_TABLE = 'tessera_migration_lock'
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) }
+
+/** A Kysely `Migrator` over Tessera's migrations. */
+export function createMigrator<DB>(db: Kysely<DB>): Migrator {
+  return new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  })
+}
+
+/** What {@link migrateToLatest} did. */
+export interface MigrationReport {
+  /** Names of the migrations applied by this call (empty when the schema was current). */
+  applied: string[]
+}
+
+/**
+ * Applies every pending migration, each in its own transaction; a second call is a no-op. Throws the
+ * failing migration's error (with the migration's name in the message) and applies nothing after it.
+ *
+ * @example await migrateToLatest(await openDatabase({ url }))
+ */
+export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<MigrationReport> {
+  const { error, results = [] } = await createMigrator(db).migrateToLatest()
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'the migration lock'
+    throw new Error(`database migration ${failed} failed: ${(error as Error).message}`, {
+      cause: error,
+    })
+  }
+  return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+}
+
+/** Names of the migrations not yet applied to `db`. */
+export async function pendingMigrations<DB>(db: Kysely<DB>): Promise<string[]> {
+  const all = await createMigrator(db).getMigrations()
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name)
+}

@@ -1,0 +1,209 @@
+/**
+ * The user repository. The UNIQUE constraint on `username_normalized` decides duplicates
+ * (`INSERT … ON CONFLICT DO NOTHING`), so concurrent registrations of one name yield exactly one user
+ * on every connection and every dialect, without catching driver-specific error codes.
+ */
+import type { Kysely, Selectable } from 'kysely'
+import { nowSeconds, seconds, type TesseraDatabase, type UsersTable } from './schema.js'
+
+/** A user as stored, password hash included: for login only. Send {@link PublicUser} to clients. */
+export interface UserRecord {
+  id: number
+  /** As entered (trimmed). */
+  username: string
+  /** The unique identity: see `normalizeUsername` in `tessera/server`. */
+  usernameNormalized: string
+  passwordHash: string
+  roles: string[]
+  disabled: boolean
+  createdAt: number
+  updatedAt: number
+  passwordChangedAt: number
+}
+
+/** A user without its password hash. */
+export type PublicUser = Omit<UserRecord, 'passwordHash'>
+
+/** What {@link UserStore.create} needs. The caller normalises and hashes. */
+export interface NewUser {
+  username: string
+  usernameNormalized: string
+  passwordHash: string
+  /** @default [] */
+  roles?: readonly string[]
+  /** @default false */
+  disabled?: boolean
+}
+
+/** The changes {@link UserStore.update} applies, all in one statement. */
+export interface UserPatch {
+  roles?: readonly string[]
+  disabled?: boolean
+  /** Also sets `passwordChangedAt`. */
+  passwordHash?: string
+}
+
+/** Result of {@link UserStore.create}. */
+export type CreateUserResult = { ok: true; user: UserRecord } | { ok: false; reason: 'username_taken' }
+
+/** One page of {@link UserStore.list}. */
+export interface UserPage {
+  users: PublicUser[]
+  /** Number of users in the whole table. */
+  total: number
+}
+
+/** The user repository returned by {@link userStore}. Every time is Unix seconds. */
+export interface UserStore {
+  /** Creates a user, or reports that the normalised name is taken. */
+  create(user: NewUser, now?: number): Promise<CreateUserResult>
+  get(id: number): Promise<UserRecord | undefined>
+  /** Looks a user up by the normalised name. */
+  getByUsername(usernameNormalized: string): Promise<UserRecord | undefined>
+  /** A page ordered by id (stable under inserts), without password hashes. */
+  list(page?: { limit?: number; offset?: number }): Promise<UserPage>
+  /** Applies `patch`; returns the updated user, or `undefined` when there is no such user. */
+  update(id: number, patch: UserPatch, now?: number): Promise<UserRecord | undefined>
+  /** Deletes the user (its sessions go with it); false when there was none. */
+  delete(id: number): Promise<boolean>
+}
+
+/** Largest page {@link UserStore.list} returns. */
+export const MAX_PAGE_SIZE = 500
+
+/**
+ * The user repository over `db` (a Kysely instance or a transaction).
+ *
+ * @example const created = await userStore(db).create({ username, usernameNormalized, passwordHash })
+ */
+export function userStore(db: Kysely<TesseraDatabase>): UserStore {
+  return {
+    async create(user, now = nowSeconds()) {
+      const row = await db
+        .insertInto('users')
+        .values({
+          username: user.username,
+          username_normalized: user.usernameNormalized,
+          password_hash: user.passwordHash,
+          roles: encodeRoles(user.roles ?? []),
+          disabled: user.disabled === true ? 1 : 0,
+          created_at: now,
+          updated_at: now,
+          password_changed_at: now,
+        })
+        .onConflict((oc) => oc.column('username_normalized').doNothing())
+        .returningAll()
+        .executeTakeFirst()
+      return row === undefined ? { ok: false, reason: 'username_taken' } : { ok: true, user: toUser(row) }
+    },
+
+    async get(id) {
+      const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+      return row === undefined ? undefined : toUser(row)
+    },
+
+    async getByUsername(usernameNormalized) {
+      const row = await db
+        .selectFrom('users')
+        .selectAll()
+        .where('username_normalized', '=', usernameNormalized)
+        .executeTakeFirst()
+      return row === undefined ? undefined : toUser(row)
+    },
+
+    async list({ limit = 50, offset = 0 } = {}) {
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
+      if (!Number.isInteger(offset) || offset < 0)
+        throw new RangeError('offset must be a non-negative integer')
+      const rows = await db
+        .selectFrom('users')
+        .select([
+          'id',
+          'username',
+          'username_normalized',
+          'roles',
+          'disabled',
+          'created_at',
+          'updated_at',
+          'password_changed_at',
+        ])
+        .orderBy('id')
+        .limit(Math.min(limit, MAX_PAGE_SIZE))
+        .offset(offset)
+        .execute()
+      const { total } = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll().as('total'))
+        .executeTakeFirstOrThrow()
+      return { users: rows.map((row) => toPublicUser(row)), total: Number(total) }
+    },
+
+    async update(id, patch, now = nowSeconds()) {
+      const row = await db
+        .updateTable('users')
+        .set({
+          updated_at: now,
+          ...(patch.roles === undefined ? {} : { roles: encodeRoles(patch.roles) }),
+          ...(patch.disabled === undefined ? {} : { disabled: patch.disabled ? 1 : 0 }),
+          ...(patch.passwordHash === undefined
+            ? {}
+            : { password_hash: patch.passwordHash, password_changed_at: now }),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst()
+      return row === undefined ? undefined : toUser(row)
+    },
+
+    async delete(id) {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    },
+  } satisfies UserStore
+}
+
+/** Strips the password hash from a user. */
+export function publicUser(user: UserRecord): PublicUser {
+  // Field by field: a secret column added later cannot leak through a spread.
+  return {
+    id: user.id,
+    username: user.username,
+    usernameNormalized: user.usernameNormalized,
+    roles: [...user.roles],
+    disabled: user.disabled,
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
+    passwordChangedAt: user.passwordChangedAt,
+  }
+}
+
+function encodeRoles(roles: readonly string[]): string {
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string' && r !== '')) {
+    throw new TypeError('roles must be an array of non-empty strings')
+  }
+  return JSON.stringify([...new Set(roles)])
+}
+
+function decodeRoles(text: string): string[] {
+  const parsed: unknown = JSON.parse(text)
+  return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : []
+}
+
+type PublicRow = Omit<Selectable<UsersTable>, 'password_hash'>
+
+function toPublicUser(row: PublicRow): PublicUser {
+  return {
+    id: row.id,
+    username: row.username,
+    usernameNormalized: row.username_normalized,
+    roles: decodeRoles(row.roles),
+    disabled: row.disabled !== 0,
+    createdAt: seconds(row.created_at),
+    updatedAt: seconds(row.updated_at),
+    passwordChangedAt: seconds(row.password_changed_at),
+  }
+}
+
+function toUser(row: Selectable<UsersTable>): UserRecord {
+  return { ...toPublicUser(row), passwordHash: row.password_hash }
+}

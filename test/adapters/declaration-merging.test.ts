@@ -1,0 +1,85 @@
+// `declare module 'tessera' { interface TesseraTypes { … } }` must reach `request.jwt` (Fastify) and
+// `req.jwt` (Express). Checked by compiling small programs in isolation, so the augmentation does not
+// leak into the rest of the test suite's types.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const dir = mkdtempSync(join(root, 'test/adapters/.merging-'))
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const AUGMENTATION = `
+declare module 'tessera' {
+  interface TesseraTypes {
+    claims: { roles: string[]; tenant: string }
+    user: { id: number }
+  }
+}
+`
+
+const USE = `
+import Fastify from 'fastify'
+import express from 'express'
+import 'tessera/fastify'
+import 'tessera/express'
+
+const app = Fastify()
+app.get('/', (request) => {
+  const roles: string[] = request.jwt!.claims.roles
+  const tenant: string = request.jwt!.claims.tenant
+  const id: number = request.jwt!.user.id
+  // @ts-expect-error roles is string[]: this fails if claims were typed any
+  const wrong: number = request.jwt!.claims.roles
+  return { roles, tenant, id, wrong }
+})
+express().get('/', (req, res) => {
+  const tenant: string = req.jwt!.claims.tenant
+  const id: number = req.jwt!.user.id
+  // @ts-expect-error the user is { id: number }
+  const name: string = req.jwt!.user.name
+  res.json({ tenant, id, name })
+})
+`
+
+function diagnostics(name: string, source: string): string[] {
+  writeFileSync(join(dir, `${name}.ts`), source)
+  const config = {
+    extends: '../../../tsconfig.json',
+    compilerOptions: {
+      noEmit: true,
+      paths: {
+        tessera: ['../../../src/index.ts'],
+        'tessera/fastify': ['../../../src/adapters/fastify.ts'],
+        'tessera/express': ['../../../src/adapters/express.ts'],
+      },
+    },
+    files: [`${name}.ts`],
+  }
+  const configPath = join(dir, `${name}.tsconfig.json`)
+  writeFileSync(configPath, JSON.stringify(config))
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configPath,
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  )
+  if (parsed === undefined) throw new Error('cannot read the fixture tsconfig')
+  const program = ts.createProgram(parsed.fileNames, parsed.options)
+  // Checking the fixture alone is enough (and far faster than checking every file it imports).
+  const file = program.getSourceFile(join(dir, `${name}.ts`))
+  return [...program.getSyntacticDiagnostics(file), ...program.getSemanticDiagnostics(file)].map((d) =>
+    ts.flattenDiagnosticMessageText(d.messageText, '\n'),
+  )
+}
+
+describe('declaration merging', () => {
+  // One program (about ten seconds): without the declaration the typed assignments fail, and were the
+  // claims typed any, the @ts-expect-error lines would fail instead.
+  it('carries the claims and user declared in TesseraTypes to request.jwt and req.jwt', () => {
+    expect(diagnostics('merged', `${USE}\n${AUGMENTATION}`)).toEqual([])
+  }, 60_000)
+})

@@ -1,0 +1,206 @@
+// The Fastify plugin: the shared suite through inject and over a real socket, then what only Fastify has
+// (route config, decorators, register-time errors, coexistence with @fastify/cookie).
+import fastifyCookie from '@fastify/cookie'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { getJwt, tesseraFastify, type AdapterOptions } from '../../src/adapters/fastify.js'
+import { createTessera, type Tessera } from '../../src/index.js'
+import { SECRET } from '../helpers/forge.js'
+import { echo, normalise, payload, ROUTES, socketClient, type MakeApp, type RouteSpec } from './harness.js'
+import { bearer, runAdapterSuite } from './shared-suite.js'
+
+function handle(spec: RouteSpec) {
+  return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const token = (request.body as { token?: string } | undefined)?.token ?? ''
+    switch (spec.action ?? 'echo') {
+      case 'set-access':
+        return reply.setAccessCookies(token).send({ ok: true })
+      case 'set-refresh':
+        return reply.setRefreshCookies(token).send({ ok: true })
+      case 'unset':
+        return reply.unsetJwtCookies().send({ ok: true })
+      case 'unset-access':
+        return reply.unsetAccessCookies().send({ ok: true })
+      case 'unset-refresh':
+        return reply.unsetRefreshCookies().send({ ok: true })
+      case 'echo':
+        return reply.send(echo(request.jwt))
+    }
+  }
+}
+
+async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyInstance> {
+  const app = Fastify()
+  // Form bodies for csrf.checkForm, without pulling in @fastify/formbody.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)))
+    },
+  )
+  try {
+    await app.register(tesseraFastify, { auth, ...options })
+    for (const spec of ROUTES) {
+      app.route({
+        method: spec.method,
+        url: spec.path,
+        ...(spec.guard === undefined ? {} : { preHandler: app.jwtRequired(spec.guard) }),
+        handler: handle(spec),
+      })
+    }
+    await app.ready()
+  } catch (error) {
+    await app.close()
+    throw error
+  }
+  return app
+}
+
+const viaInject: MakeApp = async (auth, options) => {
+  const app = await build(auth, options)
+  return {
+    close: () => app.close(),
+    async request(method, path, options = {}) {
+      const { body, contentType } = payload(options)
+      const headers = {
+        ...options.headers,
+        ...(contentType === undefined ? {} : { 'content-type': contentType }),
+      }
+      const res = await app.inject({
+        method: method as 'GET',
+        url: path,
+        headers,
+        ...(body === undefined ? {} : { payload: body }),
+      })
+      return normalise(res.statusCode, res.headers, res.body)
+    },
+  }
+}
+
+const viaSocket: MakeApp = async (auth, options) => {
+  const app = await build(auth, options)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return socketClient(address.port, () => app.close())
+}
+
+runAdapterSuite('fastify (inject)', viaInject)
+runAdapterSuite('fastify (socket)', viaSocket)
+
+describe('fastify specifics', () => {
+  const auth = createTessera({ secret: SECRET })
+  const call = async (
+    app: FastifyInstance,
+    url: string,
+    headers: Record<string, string> = {},
+    method: 'GET' | 'POST' = 'GET',
+  ) => {
+    const res = await app.inject({ method, url, headers })
+    return normalise(res.statusCode, res.headers, res.body)
+  }
+
+  it('protects routes declared with config.jwt, before their own preHandlers', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    const seen: unknown[] = []
+    app.get('/plain', { config: { jwt: true } }, (request) => echo(request.jwt))
+    app.get(
+      '/admin',
+      {
+        config: { jwt: { roles: ['admin'] } },
+        preHandler: (request, _reply, done) => {
+          seen.push(request.jwt?.identity)
+          done()
+        },
+      },
+      (request) => echo(request.jwt),
+    )
+    app.get(
+      '/chained',
+      {
+        config: { jwt: {} },
+        preHandler: [
+          (request, _reply, done) => {
+            seen.push(request.jwt?.identity)
+            done()
+          },
+        ],
+      },
+      (request) => echo(request.jwt),
+    )
+    app.get('/off', { config: { jwt: false } }, (request) => echo(request.jwt))
+    const token = await auth.createAccessToken('alice', { claims: { roles: ['admin'] } })
+    expect((await call(app, '/plain')).body.error).toBe('token_missing')
+    expect((await call(app, '/plain', bearer(token))).body.jwt?.identity).toBe('alice')
+    expect((await call(app, '/admin', bearer(token))).status).toBe(200)
+    expect((await call(app, '/chained', bearer(token))).status).toBe(200)
+    expect(seen).toEqual(['alice', 'alice'])
+    expect((await call(app, '/off')).body.jwt).toBeNull()
+    await app.close()
+  })
+
+  it('refuses bad route options when the route is declared, naming the route', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    expect(() => app.jwtRequired({ fresh: true, refresh: true })).toThrow(
+      expect.objectContaining({ option: 'jwtRequired.fresh' }),
+    )
+    expect(() => app.get('/x', { config: { jwt: { roles: [] } } }, () => 'x')).toThrow(
+      expect.objectContaining({ option: 'GET /x config.jwt.roles' }),
+    )
+    await app.close()
+  })
+
+  it('refuses registration without an engine', async () => {
+    const app = Fastify()
+    await expect(app.register(tesseraFastify, {} as never)).rejects.toMatchObject({ option: 'auth' })
+  })
+
+  it('decorates app.tessera with the engine and the error mapping', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth, compat: 'flask-jwt-extended' })
+    expect(app.tessera.auth).toBe(auth)
+    expect(typeof app.tessera.jwtRequired).toBe('function')
+    const [missing] = await Promise.allSettled([auth.verify('nope')])
+    const reason = (missing as PromiseRejectedResult).reason as Parameters<
+      typeof app.tessera.errorResponse
+    >[0]
+    expect(app.tessera.errorResponse(reason)).toMatchObject({
+      status: 422,
+      body: { msg: expect.any(String) as string },
+    })
+    await app.close()
+  })
+
+  it('types request.jwt through getJwt and keeps null on unprotected routes', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    app.get('/p', { preHandler: app.jwtRequired() }, (request) => ({
+      id: getJwt<{ tier: string }>(request)?.claims.tier,
+    }))
+    app.get('/o', (request) => ({ jwt: request.jwt }))
+    const token = await auth.createAccessToken('alice', { claims: { tier: 'gold' } })
+    expect((await call(app, '/p', bearer(token))).body).toEqual({ id: 'gold' })
+    expect((await call(app, '/o', bearer(token))).body).toEqual({ jwt: null })
+    await app.close()
+  })
+
+  it('sends its cookies alongside those of @fastify/cookie', async () => {
+    const app = Fastify()
+    await app.register(fastifyCookie)
+    await app.register(tesseraFastify, { auth, tokenLocations: ['cookies'] })
+    const token = await auth.createAccessToken('alice', { csrf: true })
+    app.post('/login', (_request, reply) =>
+      reply.setCookie('theme', 'dark').setAccessCookies(token).send({ ok: true }),
+    )
+    const res = await call(app, '/login', {}, 'POST')
+    expect(res.cookies.map((c) => c.name).sort()).toEqual([
+      'access_token_cookie',
+      'csrf_access_token',
+      'theme',
+    ])
+    await app.close()
+  })
+})

@@ -1,0 +1,58 @@
+// The behavioural suite every adapter runs: the same requests, the same expected statuses, codes,
+// headers and cookies, whichever framework answers them.
+import { afterEach, describe } from 'vitest'
+import type { AdapterOptions } from '../../src/adapters/fastify.js'
+import { createTessera, type Tessera, type TesseraOptions } from '../../src/index.js'
+import { SECRET } from '../helpers/forge.js'
+import type { MakeApp, TestClient } from './harness.js'
+import { cookieSuite } from './suite-cookies.js'
+import { errorSuite } from './suite-errors.js'
+import { locationSuite } from './suite-locations.js'
+import { routeSuite } from './suite-routes.js'
+
+/** A started app and the engine it uses. */
+export interface Started {
+  client: TestClient
+  auth: Tessera
+}
+
+/** What each part of the suite receives. */
+export interface SuiteContext {
+  /** Starts an app with adapter `options`; the engine uses {@link SECRET} plus `authOptions`. */
+  start(options?: AdapterOptions, authOptions?: Omit<TesseraOptions, 'secret' | 'keys'>): Promise<Started>
+  /** Builds the app without starting a client, for start-up errors. */
+  build(options: AdapterOptions): Promise<TestClient>
+}
+
+/** `Authorization: Bearer <token>`. */
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+
+/** The RFC 6750 challenge of a refused token. */
+export const INVALID_TOKEN = /^Bearer error="invalid_token", error_description="[^"\\]*(?:\\.[^"\\]*)*"$/
+
+/** Runs the whole suite against one adapter (and one way of sending requests). */
+export function runAdapterSuite(name: string, makeApp: MakeApp): void {
+  describe(name, () => {
+    const open: TestClient[] = []
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((client) => client.close()))
+    })
+    const context: SuiteContext = {
+      async start(options = {}, authOptions = {}) {
+        const auth = createTessera({ secret: SECRET, ...authOptions })
+        const client = await makeApp(auth, options)
+        open.push(client)
+        return { client, auth }
+      },
+      async build(options) {
+        const client = await makeApp(createTessera({ secret: SECRET }), options)
+        open.push(client)
+        return client
+      },
+    }
+    locationSuite(context)
+    errorSuite(context)
+    cookieSuite(context)
+    routeSuite(context)
+  })
+}

@@ -1,0 +1,300 @@
+// Cookie mode: the cookie helpers and their attributes, CSRF double submit (missing, mismatch, ok, per
+// method, form field), the Origin / Sec-Fetch-Site check, and implicit refresh.
+import { describe, expect, it } from 'vitest'
+import { getCsrfToken } from '../../src/adapters/fastify.js'
+import { cookieHeader, cookieNamed, type TestResponse } from './harness.js'
+import { bearer, INVALID_TOKEN, type Started, type SuiteContext } from './shared-suite.js'
+
+const COOKIES = { tokenLocations: ['cookies'] as const }
+
+/** Logs in through the cookie helper route and returns the Cookie header and CSRF value. */
+async function login(started: Started, claims: Record<string, unknown> = {}, expiresIn?: number) {
+  const token = await started.auth.createAccessToken('alice', {
+    csrf: true,
+    claims,
+    ...(expiresIn ? { expiresIn } : {}),
+  })
+  const res = await started.client.request('POST', '/cookies/access', { json: { token } })
+  expect(res.status).toBe(200)
+  return { cookie: cookieHeader(res.cookies), csrf: getCsrfToken(token)!, token, res }
+}
+
+// Max-Age counts whole seconds from when the cookie is set, which may be a second after issue.
+function expectLifetime(maxAge: string | true | undefined, seconds: number): void {
+  expect(Number(maxAge)).toBeGreaterThanOrEqual(seconds - 1)
+  expect(Number(maxAge)).toBeLessThanOrEqual(seconds)
+}
+
+export function cookieSuite(ctx: SuiteContext): void {
+  describe('cookie helpers', () => {
+    it('sets an HttpOnly access cookie and a readable CSRF cookie, Lax, expiring with the token', async () => {
+      const started = await ctx.start(COOKIES)
+      const { res, token, csrf } = await login(started)
+      const jwt = cookieNamed(res, 'access_token_cookie')
+      expect(jwt.value).toBe(token)
+      expect(jwt.attributes).toMatchObject({ path: '/', httponly: true, samesite: 'Lax' })
+      expectLifetime(jwt.attributes['max-age'], 900)
+      expect(jwt.attributes.secure).toBeUndefined()
+      const csrfCookie = cookieNamed(res, 'csrf_access_token')
+      expect(csrfCookie.value).toBe(csrf)
+      expect(csrfCookie.attributes).toMatchObject({ path: '/', samesite: 'Lax' })
+      expect(csrfCookie.attributes.httponly).toBeUndefined()
+    })
+
+    it('marks cookies Secure unless the request is plain http to localhost', async () => {
+      const { client, auth } = await ctx.start(COOKIES)
+      const token = await auth.createAccessToken('alice', { csrf: true })
+      const remote = await client.request('POST', '/cookies/access', {
+        json: { token },
+        headers: { host: 'api.example.com' },
+      })
+      expect(remote.cookies.map((c) => c.attributes.secure)).toEqual([true, true])
+      const local = await client.request('POST', '/cookies/access', {
+        json: { token },
+        headers: { host: 'localhost:3000' },
+      })
+      expect(local.cookies.map((c) => c.attributes.secure)).toEqual([undefined, undefined])
+    })
+
+    it('scopes the refresh cookie to the refresh path and keeps its CSRF cookie readable everywhere', async () => {
+      const { client, auth } = await ctx.start(COOKIES)
+      const token = await auth.createRefreshToken('alice', { csrf: true })
+      const res = await client.request('POST', '/cookies/refresh', { json: { token } })
+      expect(cookieNamed(res, 'refresh_token_cookie').attributes).toMatchObject({
+        path: '/auth/refresh',
+        httponly: true,
+      })
+      expect(cookieNamed(res, 'csrf_refresh_token').attributes).toMatchObject({ path: '/' })
+    })
+
+    it('applies configured names, paths, domain, SameSite and session cookies', async () => {
+      const { client, auth } = await ctx.start({
+        cookies: {
+          accessName: 'at',
+          accessPath: '/api',
+          domain: 'example.com',
+          sameSite: 'Strict',
+          session: true,
+        },
+        csrf: { accessCookieName: 'xsrf' },
+      })
+      const token = await auth.createAccessToken('alice', { csrf: true })
+      const res = await client.request('POST', '/cookies/access', { json: { token } })
+      expect(cookieNamed(res, 'at').attributes).toMatchObject({
+        path: '/api',
+        domain: 'example.com',
+        samesite: 'Strict',
+      })
+      expect(cookieNamed(res, 'at').attributes['max-age']).toBeUndefined()
+      expect(cookieNamed(res, 'xsrf').value).toBe(getCsrfToken(token))
+    })
+
+    it('deletes every JWT and CSRF cookie, the refresh cookie at its own path', async () => {
+      const { client } = await ctx.start(COOKIES)
+      const res = await client.request('POST', '/cookies/unset')
+      const names = ['access_token_cookie', 'csrf_access_token', 'refresh_token_cookie', 'csrf_refresh_token']
+      expect(res.cookies.map((c) => c.name).sort()).toEqual([...names].sort())
+      for (const c of res.cookies)
+        expect([c.name, c.value, c.attributes['max-age']]).toEqual([c.name, '', '0'])
+      expect(cookieNamed(res, 'refresh_token_cookie').attributes.path).toBe('/auth/refresh')
+      const access = await client.request('POST', '/cookies/unset-access')
+      expect(access.cookies.map((c) => c.name)).toEqual(['access_token_cookie', 'csrf_access_token'])
+      const refresh = await client.request('POST', '/cookies/unset-refresh')
+      expect(refresh.cookies.map((c) => c.name)).toEqual(['refresh_token_cookie', 'csrf_refresh_token'])
+    })
+
+    it('sets no CSRF cookie when csrf.inCookies is false', async () => {
+      const started = await ctx.start({ ...COOKIES, csrf: { inCookies: false } })
+      const { res } = await login(started)
+      expect(res.cookies.map((c) => c.name)).toEqual(['access_token_cookie'])
+    })
+
+    it('refuses SameSite=None without Secure at start-up', async () => {
+      await expect(ctx.build({ cookies: { sameSite: 'None' } })).rejects.toMatchObject({
+        code: 'configuration_error',
+        option: 'cookies.sameSite',
+      })
+    })
+  })
+
+  describe('CSRF double submit', () => {
+    const send = async (
+      started: Started,
+      method: string,
+      headers: Record<string, string> = {},
+    ): Promise<TestResponse> => {
+      const { cookie } = await login(started)
+      return started.client.request(method, '/protected', { headers: { cookie, ...headers } })
+    }
+
+    it('does not check GET requests', async () => {
+      const started = await ctx.start(COOKIES)
+      const res = await send(started, 'GET')
+      expect([res.status, res.body.jwt?.location]).toEqual([200, 'cookies'])
+    })
+
+    it.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+      'answers %s without the header with 401 csrf_missing naming it',
+      async (method) => {
+        const started = await ctx.start(COOKIES)
+        const res = await send(started, method)
+        expect([res.status, res.body.error]).toEqual([401, 'csrf_missing'])
+        expect(res.body.message).toContain('X-CSRF-TOKEN')
+        expect(res.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+      },
+    )
+
+    it('answers a wrong value with 401 csrf_mismatch naming the header, and lets the right one through', async () => {
+      const started = await ctx.start(COOKIES)
+      const { cookie, csrf } = await login(started)
+      const wrong = await started.client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': `${csrf.slice(1)}x` },
+      })
+      expect([wrong.status, wrong.body.error]).toEqual([401, 'csrf_mismatch'])
+      expect(wrong.body.message).toContain('X-CSRF-TOKEN')
+      const right = await started.client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': csrf },
+      })
+      expect([right.status, right.body.jwt?.identity]).toEqual([200, 'alice'])
+    })
+
+    it('checks only the configured methods, with the configured header', async () => {
+      const started = await ctx.start({ ...COOKIES, csrf: { methods: ['DELETE'], headerName: 'X-XSRF' } })
+      const { cookie, csrf } = await login(started)
+      expect((await started.client.request('POST', '/protected', { headers: { cookie } })).status).toBe(200)
+      const missing = await started.client.request('DELETE', '/protected', {
+        headers: { cookie, 'x-csrf-token': csrf },
+      })
+      expect(missing.body.error).toBe('csrf_missing')
+      expect(missing.body.message).toContain('X-XSRF')
+      expect(
+        (await started.client.request('DELETE', '/protected', { headers: { cookie, 'x-xsrf': csrf } }))
+          .status,
+      ).toBe(200)
+    })
+
+    it('skips the check when csrf.protect is false, and never checks header tokens', async () => {
+      const off = await ctx.start({ ...COOKIES, csrf: { protect: false } })
+      const token = await off.auth.createAccessToken('alice')
+      const set = await off.client.request('POST', '/cookies/access', { json: { token } })
+      const res = await off.client.request('POST', '/protected', {
+        headers: { cookie: cookieHeader(set.cookies) },
+      })
+      expect(res.status).toBe(200)
+      const both = await ctx.start({ tokenLocations: ['headers', 'cookies'] })
+      const header = await both.auth.createAccessToken('alice')
+      expect((await both.client.request('POST', '/protected', { headers: bearer(header) })).status).toBe(200)
+    })
+
+    it('accepts the value from a form field when csrf.checkForm is on', async () => {
+      const started = await ctx.start({ ...COOKIES, csrf: { checkForm: true } })
+      const { cookie, csrf } = await login(started)
+      const res = await started.client.request('POST', '/protected', {
+        headers: { cookie },
+        form: { csrf_token: csrf },
+      })
+      expect(res.status).toBe(200)
+      const wrong = await started.client.request('POST', '/protected', {
+        headers: { cookie },
+        form: { csrf_token: 'no' },
+      })
+      expect(wrong.body.error).toBe('csrf_mismatch')
+    })
+
+    it('refuses a cookie token without a csrf claim as csrf_mismatch', async () => {
+      const { client, auth } = await ctx.start(COOKIES)
+      const cookie = `access_token_cookie=${await auth.createAccessToken('alice')}`
+      const res = await client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': 'anything' },
+      })
+      expect([res.status, res.body.error]).toEqual([401, 'csrf_mismatch'])
+    })
+
+    it('reads the refresh cookie and its CSRF value on refresh routes', async () => {
+      const { client, auth } = await ctx.start(COOKIES)
+      const token = await auth.createRefreshToken('alice', { csrf: true })
+      const set = await client.request('POST', '/cookies/refresh', { json: { token } })
+      const cookie = cookieHeader(set.cookies)
+      const res = await client.request('POST', '/auth/refresh', {
+        headers: { cookie, 'x-csrf-token': getCsrfToken(token)! },
+      })
+      expect([res.status, res.body.jwt?.claims.type]).toEqual([200, 'refresh'])
+    })
+  })
+
+  describe('Origin check', () => {
+    const options = { ...COOKIES, csrf: { checkOrigin: true, trustedOrigins: ['https://app.example.com'] } }
+    const post = async (headers: Record<string, string>) => {
+      const started = await ctx.start(options)
+      const { cookie, csrf } = await login(started)
+      return started.client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': csrf, ...headers },
+      })
+    }
+
+    it('refuses an unsafe request from an untrusted origin or another site', async () => {
+      const refused: Record<string, string>[] = [
+        { origin: 'https://evil.example' },
+        { 'sec-fetch-site': 'cross-site' },
+        { origin: 'null' },
+      ]
+      for (const headers of refused) {
+        const res = await post(headers)
+        expect([JSON.stringify(headers), res.status, res.body.error]).toEqual([
+          JSON.stringify(headers),
+          401,
+          'csrf_origin_rejected',
+        ])
+      }
+    })
+
+    it('lets through same-origin, trusted-origin and non-browser requests', async () => {
+      const allowed: Record<string, string>[] = [
+        { 'sec-fetch-site': 'same-origin', origin: 'https://elsewhere.example' },
+        { origin: 'https://app.example.com', 'sec-fetch-site': 'same-site' },
+        { origin: 'http://api.example.com', host: 'api.example.com' },
+        {},
+      ]
+      for (const headers of allowed) {
+        const res = await post(headers)
+        expect([JSON.stringify(headers), res.status]).toEqual([JSON.stringify(headers), 200])
+      }
+    })
+  })
+
+  describe('implicit refresh', () => {
+    it('re-issues the access cookie within the window, keeping claims and the CSRF value', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m' })
+      const { cookie, csrf, token } = await login(started, { roles: ['admin'] }, 300)
+      const res = await started.client.request('GET', '/protected', { headers: { cookie } })
+      expect(res.status).toBe(200)
+      const fresh = cookieNamed(res, 'access_token_cookie')
+      expect(fresh.value).not.toBe(token)
+      expectLifetime(fresh.attributes['max-age'], 900)
+      expect(cookieNamed(res, 'csrf_access_token').value).toBe(csrf)
+      const { claims } = await started.auth.verify(fresh.value)
+      expect([claims.sub, claims.roles, claims.csrf, claims.fresh]).toEqual(['alice', ['admin'], csrf, false])
+    })
+
+    it('re-issues the cookie on the hook path too, after the user lookup', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m', userLookup: () => ({ id: 1 }) })
+      const { cookie } = await login(started, {}, 60)
+      const res = await started.client.request('GET', '/protected', { headers: { cookie } })
+      expect([res.status, res.body.jwt?.user]).toEqual([200, { id: 1 }])
+      expect(res.cookies.map((c) => c.name)).toEqual(['access_token_cookie', 'csrf_access_token'])
+    })
+
+    it('leaves cookies outside the window and header tokens alone', async () => {
+      const started = await ctx.start({
+        tokenLocations: ['headers', 'cookies'],
+        implicitRefresh: { window: '1m' },
+      })
+      const { cookie } = await login(started)
+      expect((await started.client.request('GET', '/protected', { headers: { cookie } })).cookies).toEqual([])
+      const short = await started.auth.createAccessToken('alice', { expiresIn: 30 })
+      expect((await started.client.request('GET', '/protected', { headers: bearer(short) })).cookies).toEqual(
+        [],
+      )
+    })
+  })
+}

@@ -1,0 +1,162 @@
+// Type-level tests of the adapters' public types (vitest typecheck). Declaration merging through
+// `declare module 'tessera'` is checked in an isolated program by declaration-merging.test.ts, since an
+// augmentation here would leak into every other file of this program.
+import express, { type RequestHandler } from 'express'
+import Fastify, { type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify'
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  getJwt as getExpressJwt,
+  jwtRequired,
+  setAccessCookies,
+  tesseraExpress,
+  type TesseraExpress,
+  type TesseraExpressOptions,
+} from '../../src/adapters/express.js'
+import {
+  getJwt,
+  tesseraFastify,
+  type AdapterOptions,
+  type ErrorResponse,
+  type RequestJwt,
+  type RouteOptions,
+  type TesseraFastify,
+  type TesseraFastifyOptions,
+  type TokenLocation,
+} from '../../src/adapters/fastify.js'
+import {
+  createTessera,
+  type AppClaims,
+  type AppUser,
+  type ForbiddenError,
+  type JwtHeader,
+  type Tessera,
+  type TokenExpiredError,
+  type VerifiedToken,
+} from '../../src/index.js'
+
+const auth = createTessera({ secret: 'x'.repeat(32) })
+declare const request: FastifyRequest
+declare const req: express.Request
+declare const res: express.Response
+declare function typed(options: TesseraFastifyOptions<Claims, User>): void
+declare function adapter(options: AdapterOptions): void
+interface Claims {
+  roles: string[]
+  tenant: string
+}
+interface User {
+  id: number
+}
+
+describe('fastify', () => {
+  it('types request.jwt as the request context or null, with the app types by default', () => {
+    const app = Fastify()
+    app.get('/', { preHandler: app.jwtRequired() }, (request) => {
+      expectTypeOf(request.jwt).toEqualTypeOf<RequestJwt | null>()
+      expectTypeOf(request.jwt!.user).toEqualTypeOf<AppUser>()
+      expectTypeOf(request.jwt!.claims).toExtend<AppClaims>()
+      const jwt = request.jwt!
+      expectTypeOf(jwt.identity).toEqualTypeOf<string>()
+      expectTypeOf(jwt.claims.sub).toEqualTypeOf<string>()
+      expectTypeOf(jwt.claims.exp).toEqualTypeOf<number>()
+      expectTypeOf(jwt.header).toEqualTypeOf<JwtHeader>()
+      expectTypeOf(jwt.location).toEqualTypeOf<TokenLocation>()
+      expectTypeOf(jwt.location).toEqualTypeOf<'headers' | 'cookies' | 'query' | 'json'>()
+      return {}
+    })
+  })
+
+  it('gives explicit claims and user types through getJwt', () => {
+    expectTypeOf(getJwt<Claims, User>(request)).toEqualTypeOf<RequestJwt<Claims, User> | null>()
+    expectTypeOf(getJwt<Claims, User>(request)!.claims.roles).toEqualTypeOf<string[]>()
+    expectTypeOf(getJwt<Claims, User>(request)!.user).toEqualTypeOf<User>()
+    // @ts-expect-error tenant is a string
+    expectTypeOf(getJwt<Claims>(request)!.claims.tenant).toEqualTypeOf<number>()
+  })
+
+  it('returns a preHandler usable on typed routes and as route config', () => {
+    const app = Fastify()
+    expectTypeOf(app.jwtRequired({ roles: ['admin'] })).toEqualTypeOf<preHandlerHookHandler>()
+    app.get<{ Querystring: { page: string } }>(
+      '/typed',
+      { preHandler: [app.jwtRequired()] },
+      (request) => request.query.page,
+    )
+    app.get('/config', { config: { jwt: { fresh: true } } }, () => 'ok')
+    app.get('/on', { config: { jwt: true } }, () => 'ok')
+    // @ts-expect-error unknown route option
+    app.jwtRequired({ role: ['admin'] })
+  })
+
+  it('decorates the reply with chainable cookie helpers', () => {
+    expectTypeOf<FastifyReply['setAccessCookies']>().parameters.toEqualTypeOf<[token: string]>()
+    expectTypeOf<FastifyReply['setAccessCookies']>().returns.toEqualTypeOf<FastifyReply>()
+    expectTypeOf<FastifyReply['unsetJwtCookies']>().parameters.toEqualTypeOf<[]>()
+    expectTypeOf<TesseraFastify['errorResponse']>().returns.toEqualTypeOf<ErrorResponse>()
+    expectTypeOf<TesseraFastify['auth']>().toEqualTypeOf<Tessera>()
+  })
+
+  it('types plugin options, hooks and formatters from the generics', () => {
+    const options: TesseraFastifyOptions<Claims, User> = {
+      auth,
+      userLookup: (token) => {
+        expectTypeOf(token).toEqualTypeOf<VerifiedToken<Claims>>()
+        expectTypeOf(token.claims.tenant).toEqualTypeOf<string>()
+        return { id: 1 }
+      },
+      verifyClaims: (token) => token.claims.roles.includes('user'),
+      errors: {
+        formatters: {
+          token_expired: (error, response) => {
+            expectTypeOf(error).toEqualTypeOf<TokenExpiredError>()
+            return response
+          },
+          forbidden: (error, response) => {
+            expectTypeOf(error).toEqualTypeOf<ForbiddenError>()
+            return { ...response, status: 404 }
+          },
+        },
+      },
+    }
+    expectTypeOf(options).toExtend<AdapterOptions<Claims, User>>()
+    void Fastify().register(tesseraFastify, { auth, tokenLocations: ['headers', 'cookies'] })
+    // @ts-expect-error the user lookup must return the user type
+    typed({ auth, userLookup: () => ({ id: 'one' }) })
+    // @ts-expect-error unknown location
+    adapter({ tokenLocations: ['body'] })
+    // @ts-expect-error SameSite is capitalised, as on the wire
+    adapter({ cookies: { sameSite: 'lax' } })
+  })
+})
+
+describe('express', () => {
+  it('types req.jwt as optional context, and the helpers as Express middleware', () => {
+    const app = express()
+    const jwt = tesseraExpress(auth)
+    expectTypeOf(jwt.required()).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(jwtRequired(auth, { optional: true })).toEqualTypeOf<RequestHandler>()
+    app.get('/', jwt.required(), (req, res) => {
+      expectTypeOf(req.jwt).toEqualTypeOf<RequestJwt | null | undefined>()
+      res.json({ logged_in_as: req.jwt?.identity })
+    })
+  })
+
+  it('flows the integration generics into hooks and getJwt', () => {
+    const jwt = tesseraExpress<Claims, User>(auth, {
+      userLookup: (token) => ({ id: token.claims.tenant.length }),
+    })
+    expectTypeOf(jwt).toEqualTypeOf<TesseraExpress<Claims, User>>()
+    expectTypeOf(jwt.getJwt(req)).toEqualTypeOf<RequestJwt<Claims, User> | null>()
+    expectTypeOf(getExpressJwt<Claims>(req)!.claims.roles).toEqualTypeOf<string[]>()
+    // A typed integration is accepted wherever an integration is expected.
+    expectTypeOf(jwtRequired(jwt)).toEqualTypeOf<RequestHandler>()
+    setAccessCookies(res, 'token', jwt)
+    // @ts-expect-error the engine or an integration is required
+    jwtRequired({ required: true })
+  })
+
+  it('shares one options type with Fastify', () => {
+    expectTypeOf<TesseraExpressOptions>().toEqualTypeOf<AdapterOptions>()
+    expectTypeOf<Parameters<TesseraExpress['required']>[0]>().toEqualTypeOf<RouteOptions | undefined>()
+  })
+})

@@ -1,0 +1,81 @@
+// The error registry: every code unique, with a status, documented in docs/errors.md, and no stale doc.
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import * as tessera from '../../src/index.js'
+import { errorStatus, TesseraError, wwwAuthenticate, type TesseraErrorCode } from '../../src/index.js'
+
+type ErrorClass = abstract new (...args: never[]) => TesseraError
+
+const errorClasses: [string, ErrorClass][] = []
+for (const [name, value] of Object.entries(tessera) as [string, unknown][]) {
+  if (typeof value === 'function' && (value as { prototype?: unknown }).prototype instanceof TesseraError) {
+    errorClasses.push([name, value as ErrorClass])
+  }
+}
+
+function instantiate(Class: ErrorClass): TesseraError {
+  // Abstract bases construct too at run time; they have no code and are filtered out below.
+  return Reflect.construct(Class, ['claim', 'message', { alg: 'HS256' }, { sub: 'a' }]) as TesseraError
+}
+
+const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+const documented = [...docs.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map(
+  (m) => [m[1]!, Number(m[2])] as const,
+)
+
+describe('error registry', () => {
+  const concrete = errorClasses
+    .map(([name, Class]) => [name, instantiate(Class)] as const)
+    .filter(([, error]) => typeof (error as { code?: unknown }).code === 'string')
+
+  it('has one concrete class per code, each code unique', () => {
+    const codes = concrete.map(([, error]) => error.code)
+    expect(new Set(codes).size).toBe(codes.length)
+    expect(new Set(codes)).toEqual(new Set(Object.keys(errorStatus)))
+  })
+
+  it('gives every class the status listed in errorStatus', () => {
+    for (const [name, error] of concrete) {
+      expect([name, error.status]).toEqual([name, errorStatus[error.code]])
+      expect(error.name).toBe(name)
+      expect(error).toBeInstanceOf(Error)
+    }
+  })
+
+  it('documents every code with its status in docs/errors.md, and nothing stale', () => {
+    expect(Object.fromEntries(documented)).toEqual(errorStatus)
+    expect(documented.length).toBe(Object.keys(errorStatus).length)
+  })
+})
+
+describe('wwwAuthenticate', () => {
+  function make(code: TesseraErrorCode): TesseraError {
+    for (const [, Class] of errorClasses) {
+      const error = instantiate(Class)
+      if ((error as { code?: unknown }).code === code) return error
+    }
+    throw new Error(`no class for ${code}`)
+  }
+
+  it('gives a bare Bearer challenge when no token was sent (RFC 6750 §3.1)', () => {
+    expect(wwwAuthenticate(make('token_missing'))).toBe('Bearer')
+    expect(wwwAuthenticate(make('token_missing'), 'api')).toBe('Bearer realm="api"')
+  })
+
+  it('names invalid_token with a quoted description for other 401s', () => {
+    const header = wwwAuthenticate(make('token_expired'))
+    expect(header).toMatch(/^Bearer error="invalid_token", error_description="[^"]+"$/)
+  })
+
+  it('escapes quotes and control characters in descriptions', () => {
+    const error = make('token_expired')
+    error.message = 'a "quoted"\r\nvalue\\'
+    expect(wwwAuthenticate(error)).toBe(
+      'Bearer error="invalid_token", error_description="a \\"quoted\\"  value\\\\"',
+    )
+  })
+
+  it('gives no challenge for configuration errors', () => {
+    expect(wwwAuthenticate(make('configuration_error'))).toBeUndefined()
+  })
+})

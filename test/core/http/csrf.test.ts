@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest'
+import { checkCsrfClaim, checkOrigin, readCsrfValue, safeEqual } from '../../../src/core/http/csrf.js'
+import { resolveAdapterOptions } from '../../../src/core/http/options.js'
+import { CsrfMismatchError, CsrfMissingError, CsrfOriginRejectedError } from '../../../src/index.js'
+import { fakeIO, type FakeRequest } from './fake-io.js'
+
+const { csrf } = resolveAdapterOptions({
+  csrf: { trustedOrigins: ['https://app.example.com'], checkForm: true },
+})
+const token = (value?: string) => ({
+  header: { alg: 'HS256' },
+  claims: { csrf: value } as never,
+  identity: 'a',
+})
+
+describe('safeEqual', () => {
+  it('is true only for identical strings', () => {
+    expect(safeEqual('abc', 'abc')).toBe(true)
+    expect(safeEqual('abc', 'abd')).toBe(false)
+    expect(safeEqual('abc', 'abcd')).toBe(false)
+    expect(safeEqual('', '')).toBe(true)
+    expect(safeEqual('é', 'e')).toBe(false)
+  })
+})
+
+describe('readCsrfValue', () => {
+  it('prefers the header, falls back to the form field when enabled, and names the header when missing', () => {
+    expect(readCsrfValue(fakeIO, { headers: { 'x-csrf-token': 'h' }, body: { csrf_token: 'f' } }, csrf)).toBe(
+      'h',
+    )
+    expect(readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, csrf)).toBe('f')
+    for (const req of [
+      {},
+      { body: { csrf_token: 7 } },
+      { headers: { 'x-csrf-token': '' } },
+      { body: 'csrf_token=f' },
+    ] as FakeRequest[]) {
+      try {
+        readCsrfValue(fakeIO, req, csrf)
+        expect.unreachable()
+      } catch (error) {
+        expect(error).toBeInstanceOf(CsrfMissingError)
+        expect((error as CsrfMissingError).headerName).toBe('X-CSRF-TOKEN')
+        expect((error as Error).message).toContain('X-CSRF-TOKEN')
+      }
+    }
+  })
+
+  it('ignores the form field unless enabled', () => {
+    const { csrf: headerOnly } = resolveAdapterOptions()
+    expect(() => readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, headerOnly)).toThrow(CsrfMissingError)
+  })
+})
+
+describe('checkCsrfClaim', () => {
+  it('passes a matching value and refuses a different or absent claim, naming the header', () => {
+    expect(() => {
+      checkCsrfClaim(token('v'), 'v', csrf)
+    }).not.toThrow()
+    for (const claim of ['w', undefined]) {
+      expect(() => {
+        checkCsrfClaim(token(claim), 'v', csrf)
+      }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))
+    }
+    expect(() => {
+      checkCsrfClaim(token('w'), 'v', csrf)
+    }).toThrow(CsrfMismatchError)
+  })
+})
+
+describe('checkOrigin', () => {
+  it.each<[FakeRequest['headers'], boolean]>([
+    [{}, true],
+    [{ 'sec-fetch-site': 'none' }, true],
+    [{ 'sec-fetch-site': 'same-origin' }, true],
+    [{ 'sec-fetch-site': 'same-origin', origin: 'https://elsewhere.example' }, true],
+    [{ origin: 'http://localhost:3000' }, true],
+    [{ origin: 'https://localhost:3000' }, false],
+    [{ origin: 'https://app.example.com', 'sec-fetch-site': 'same-site' }, true],
+    [{ origin: 'https://app.example.com.evil.example' }, false],
+    [{ origin: 'null' }, false],
+    [{ 'sec-fetch-site': 'same-site' }, false],
+    [{ 'sec-fetch-site': 'cross-site' }, false],
+  ])('%j → %s', (headers, allowed) => {
+    const run = () => {
+      checkOrigin(fakeIO, { method: 'POST', headers }, csrf)
+    }
+    if (allowed) expect(run).not.toThrow()
+    else expect(run).toThrow(CsrfOriginRejectedError)
+  })
+})

@@ -1,0 +1,112 @@
+import { describe, expect, it, vi } from 'vitest'
+import { createHttpAuth } from '../../../src/core/http/engine.js'
+import { createTessera, TokenMalformedError, type Tessera } from '../../../src/index.js'
+import { SECRET } from '../../helpers/forge.js'
+import { fakeIO, reply } from './fake-io.js'
+
+const auth = createTessera({ secret: SECRET })
+
+describe('createHttpAuth', () => {
+  it('refuses anything but a Tessera engine', () => {
+    for (const value of [undefined, null, {}, { verifyInline: 1 }]) {
+      expect(() => createHttpAuth(value as unknown as Tessera)).toThrow(
+        expect.objectContaining({ option: 'auth' }),
+      )
+    }
+  })
+
+  it('answers synchronously on the hot path: header token, memory store, no hooks', async () => {
+    const http = createHttpAuth(auth)
+    const route = http.route()
+    const token = await auth.createAccessToken('alice')
+    const result = http.authenticate(
+      fakeIO,
+      { headers: { authorization: `Bearer ${token}` } },
+      reply(),
+      route,
+    )
+    expect(result).not.toBeInstanceOf(Promise)
+    expect(result).toMatchObject({ identity: 'alice', location: 'headers', user: undefined })
+  })
+
+  it('throws synchronously, with no promise to await, for a missing or bad token', () => {
+    const http = createHttpAuth(auth)
+    const route = http.route()
+    expect(() => http.authenticate(fakeIO, {}, reply(), route)).toThrow(
+      expect.objectContaining({ code: 'token_missing' }),
+    )
+    expect(() =>
+      http.authenticate(fakeIO, { headers: { authorization: 'Bearer x' } }, reply(), route),
+    ).toThrow(TokenMalformedError)
+    expect(http.authenticate(fakeIO, { method: 'OPTIONS' }, reply(), route)).toBeNull()
+    expect(http.authenticate(fakeIO, {}, reply(), http.route({ optional: true }))).toBeNull()
+  })
+
+  it('returns a promise only when a step is asynchronous', async () => {
+    const store = {
+      isRevoked: () => Promise.resolve(false),
+      revokeToken() {},
+      revokeSession() {},
+      revokeUser() {},
+    }
+    const slow = createTessera({ secret: SECRET, revocation: store })
+    const token = await slow.createAccessToken('alice')
+    const req = { headers: { authorization: `Bearer ${token}` } }
+    const viaStore = createHttpAuth(slow)
+    const pending = viaStore.authenticate(fakeIO, req, reply(), viaStore.route())
+    expect(pending).toBeInstanceOf(Promise)
+    await expect(pending).resolves.toMatchObject({ identity: 'alice' })
+    const lookup = vi.fn(() => ({ id: 7 }))
+    const viaHook = createHttpAuth(auth, { userLookup: lookup })
+    const hooked = viaHook.authenticate(
+      fakeIO,
+      { headers: { authorization: `Bearer ${await auth.createAccessToken('bob')}` } },
+      reply(),
+      viaHook.route(),
+    )
+    await expect(hooked).resolves.toMatchObject({ identity: 'bob', user: { id: 7 } })
+    expect(lookup).toHaveBeenCalledWith(expect.objectContaining({ identity: 'bob' }))
+  })
+
+  it('does not call the user lookup for requests it refuses earlier', async () => {
+    const lookup = vi.fn(() => ({}))
+    const http = createHttpAuth(auth, { userLookup: lookup })
+    await expect(
+      Promise.resolve().then(() =>
+        http.authenticate(fakeIO, { headers: { authorization: 'Bearer a.b.c' } }, reply(), http.route()),
+      ),
+    ).rejects.toMatchObject({ code: 'token_malformed' })
+    expect(lookup).not.toHaveBeenCalled()
+  })
+
+  it('lets implicitRefresh.claims choose the claims of the re-issued token', async () => {
+    const http = createHttpAuth(auth, {
+      tokenLocations: ['cookies'],
+      implicitRefresh: { window: '1h', claims: () => ({ v: 2 }) },
+    })
+    const token = await auth.createAccessToken('alice', { csrf: true, claims: { v: 1, secret: 'drop me' } })
+    const res = reply()
+    await http.authenticate(
+      fakeIO,
+      { headers: { cookie: `access_token_cookie=${token}` } },
+      res,
+      http.route(),
+    )
+    const issued = /^access_token_cookie=([^;]+)/.exec(res.cookies[0] ?? '')?.[1] ?? ''
+    const { claims } = await auth.verify(issued)
+    expect([claims.v, claims.secret]).toEqual([2, undefined])
+  })
+
+  it('marks cookies Secure per request under auto, and always or never when configured', () => {
+    const auto = createHttpAuth(auth)
+    expect(auto.isSecure(fakeIO, { host: 'localhost:3000' })).toBe(false)
+    expect(auto.isSecure(fakeIO, { host: 'localhost:3000', protocol: 'https' })).toBe(true)
+    expect(auto.isSecure(fakeIO, { host: 'api.example.com' })).toBe(true)
+    expect(
+      createHttpAuth(auth, { cookies: { secure: false } }).isSecure(fakeIO, { host: 'api.example.com' }),
+    ).toBe(false)
+    expect(createHttpAuth(auth, { cookies: { secure: true } }).isSecure(fakeIO, { host: 'localhost' })).toBe(
+      true,
+    )
+  })
+})

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest'
+import { errorResponse, resolveErrorOptions } from '../../../src/core/http/respond.js'
+import type { ErrorFormatter } from '../../../src/core/http/types.js'
+import * as tessera from '../../../src/index.js'
+import { errorStatus, TesseraError, type AnyTesseraError, type TesseraErrorCode } from '../../../src/index.js'
+
+type ErrorClass = new (...args: never[]) => AnyTesseraError
+
+// One instance of every concrete error class the core exports.
+const errors = new Map<TesseraErrorCode, AnyTesseraError>()
+for (const value of Object.values(tessera)) {
+  if (typeof value !== 'function' || !(value.prototype instanceof TesseraError)) continue
+  try {
+    const error = new (value as ErrorClass)(...(['message', { alg: 'HS256' }, { sub: 'alice' }] as never[]))
+    if (typeof error.code === 'string') errors.set(error.code, error)
+  } catch {
+    // abstract bases
+  }
+}
+const codes = Object.keys(errorStatus) as TesseraErrorCode[]
+
+describe('errorResponse', () => {
+  const defaults = resolveErrorOptions(undefined, false)
+
+  it('knows an error class for every code', () => {
+    expect([...errors.keys()].sort()).toEqual([...codes].sort())
+  })
+
+  it.each(codes)('answers %s with its status, code, message and the matching challenge', (code) => {
+    const response = errorResponse(errors.get(code)!, defaults)
+    expect(response.status).toBe(errorStatus[code])
+    expect(response.body).toEqual({ error: code, message: expect.any(String) as string })
+    const challenge = response.headers['www-authenticate']
+    if (code === 'token_missing') expect(challenge).toBe('Bearer')
+    else if (errorStatus[code] === 401) expect(challenge).toMatch(/^Bearer error="invalid_token"/)
+    else if (errorStatus[code] === 403) expect(challenge).toMatch(/^Bearer error="insufficient_scope"/)
+    else expect(challenge).toBeUndefined()
+  })
+
+  it('follows flask-jwt-extended with the preset: msg only, 422 for invalid tokens, 400 for refused claims', () => {
+    const flask = resolveErrorOptions(undefined, true)
+    const expected: Partial<Record<TesseraErrorCode, number>> = {
+      configuration_error: 500,
+      token_missing: 401,
+      token_expired: 401,
+      token_revoked: 401,
+      fresh_token_required: 401,
+      csrf_missing: 401,
+      csrf_mismatch: 401,
+      csrf_origin_rejected: 401,
+      user_not_found: 401,
+      forbidden: 403,
+      claims_verification_failed: 400,
+    }
+    for (const code of codes) {
+      const response = errorResponse(errors.get(code)!, flask)
+      expect([code, response.status]).toEqual([code, expected[code] ?? 422])
+      expect(Object.keys(response.body)).toEqual(['msg'])
+      if (response.status === 422 || response.status === 400) expect(response.headers).toEqual({})
+    }
+    expect(errorResponse(errors.get('token_expired')!, flask).body).toEqual({ msg: 'Token has expired' })
+    expect(errorResponse(errors.get('csrf_missing')!, flask).body).toEqual({ msg: 'Missing CSRF token' })
+  })
+
+  it('keeps the code key in the preset when asked to', () => {
+    const flask = resolveErrorOptions({ codeKey: 'error' }, true)
+    expect(errorResponse(errors.get('token_malformed')!, flask).body).toEqual({
+      error: 'token_malformed',
+      msg: expect.any(String) as string,
+    })
+  })
+
+  it('prefers the per-code formatter over the catch-all', () => {
+    const o = resolveErrorOptions(
+      {
+        formatters: { token_revoked: ((_error, r) => ({ ...r, status: 410 })) satisfies ErrorFormatter },
+        format: ((_error, r) => ({ ...r, status: 499 })) satisfies ErrorFormatter,
+      },
+      false,
+    )
+    expect(errorResponse(errors.get('token_revoked')!, o).status).toBe(410)
+    expect(errorResponse(errors.get('token_expired')!, o).status).toBe(499)
+  })
+})
+
+describe('resolveErrorOptions', () => {
+  it.each([
+    [{ respond: 'no' }, 'errors.respond'],
+    [{ messageKey: '' }, 'errors.messageKey'],
+    [{ codeKey: 'has space' }, 'errors.codeKey'],
+    [{ status: { token_expired: 301 } }, 'errors.status.token_expired'],
+    [{ status: { nope: 401 } }, 'errors.status.nope'],
+    [{ formatters: { token_expired: 'x' } }, 'errors.formatters.token_expired'],
+    [{ format: 1 }, 'errors.format'],
+    [{ realm: '' }, 'errors.realm'],
+    [{ unknown: true }, 'errors.unknown'],
+  ])('refuses %j naming %s', (options, option) => {
+    expect(() => resolveErrorOptions(options, false)).toThrow(expect.objectContaining({ option }))
+  })
+})

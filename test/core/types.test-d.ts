@@ -1,0 +1,49 @@
+import { describe, expectTypeOf, it } from 'vitest'
+import {
+  createTessera,
+  type AnyTesseraError,
+  type JwtClaims,
+  type Tessera,
+  type TesseraErrorCode,
+  type TokenType,
+  type VerifiedToken,
+} from '../../src/index.js'
+
+const auth = createTessera({ secret: 'x'.repeat(32) })
+
+describe('public types', () => {
+  it('types verified claims with the registered claims and the app claims given as a generic', async () => {
+    const result = await auth.verify<{ roles: string[] }>('token')
+    expectTypeOf(result).toEqualTypeOf<VerifiedToken<{ roles: string[] }>>()
+    expectTypeOf(result.identity).toBeString()
+    expectTypeOf(result.claims.roles).toEqualTypeOf<string[]>()
+    expectTypeOf(result.claims.exp).toBeNumber()
+    expectTypeOf(result.claims.type).toEqualTypeOf<TokenType>()
+    expectTypeOf(result.claims.fresh).toEqualTypeOf<boolean | number>()
+    expectTypeOf(result.claims).toExtend<JwtClaims<{ roles: string[] }>>()
+  })
+
+  it('returns promises from token creation', () => {
+    expectTypeOf(auth.createAccessToken('alice')).toEqualTypeOf<Promise<string>>()
+    expectTypeOf<Parameters<Tessera['createRefreshToken']>[1]>().toExtend<object | undefined>()
+  })
+
+  it('lets callers switch exhaustively on error codes', () => {
+    const describeError = (error: AnyTesseraError): TesseraErrorCode => {
+      switch (error.code) {
+        default:
+          return error.code
+      }
+    }
+    expectTypeOf(describeError).returns.toEqualTypeOf<TesseraErrorCode>()
+  })
+
+  it('refuses unknown verify options and token types at compile time', () => {
+    // @ts-expect-error: 'id' is not a token type
+    void auth.verify('t', { type: 'id' })
+    // @ts-expect-error: misspelt option
+    void auth.verify('t', { skipRevocation: true })
+    // @ts-expect-error: keys or secret must be an object/string, not a number
+    createTessera({ secret: 42 })
+  })
+})

@@ -1,0 +1,62 @@
+// Username normalisation and validation: look-alikes collapse to one identity, invisible characters
+// are refused.
+import { describe, expect, it } from 'vitest'
+import { normalizeUsername, USERNAME_MAX_LENGTH, validateUsername } from '../../src/server/username.js'
+
+describe('normalizeUsername', () => {
+  it('makes "Alice", " alice " and fullwidth "ＡＬＩＣＥ" the same user', () => {
+    for (const name of ['Alice', ' alice ', 'ＡＬＩＣＥ', 'ALICE', '\u3000ａｌｉｃｅ\u3000']) {
+      expect(normalizeUsername(name)).toBe('alice')
+    }
+  })
+
+  it('applies compatibility decompositions and lower-cases beyond ASCII', () => {
+    expect(normalizeUsername('ﬁne')).toBe('fine')
+    expect(normalizeUsername('ÉCOLE')).toBe('école')
+    expect(normalizeUsername('E\u0301cole')).toBe('école')
+  })
+
+  it('collapses runs of whitespace inside the name', () => {
+    expect(normalizeUsername('alice   smith')).toBe('alice smith')
+    expect(normalizeUsername('alice\u00a0smith')).toBe('alice smith')
+  })
+})
+
+describe('validateUsername', () => {
+  it('returns the trimmed display form and the normal form', () => {
+    expect(validateUsername('  Ａlice ')).toEqual({ ok: true, username: 'Ａlice', normalized: 'alice' })
+  })
+
+  it('accepts 1 to 64 code points after normalisation', () => {
+    expect(validateUsername('a')).toMatchObject({ ok: true })
+    expect(validateUsername('a'.repeat(USERNAME_MAX_LENGTH))).toMatchObject({ ok: true })
+    expect(validateUsername('a'.repeat(65))).toEqual({ ok: false, reason: 'too_long', maxLength: 64 })
+    expect(validateUsername('😀'.repeat(64))).toMatchObject({ ok: true })
+    expect(validateUsername('😀'.repeat(65))).toMatchObject({ ok: false, reason: 'too_long' })
+    expect(validateUsername('x'.repeat(100_000))).toMatchObject({ ok: false, reason: 'too_long' })
+  })
+
+  it('refuses empty and whitespace-only names', () => {
+    expect(validateUsername('')).toMatchObject({ ok: false, reason: 'empty' })
+    expect(validateUsername(' \t ')).toMatchObject({ ok: false, reason: 'empty' })
+  })
+
+  it('refuses control and invisible characters that would make look-alikes', () => {
+    for (const name of [
+      'ali\u0000ce',
+      'alice\nbob',
+      'ali\u200bce',
+      'ali\u00adce',
+      'alice\u202e',
+      'a\ud800',
+      'a\ue000',
+    ]) {
+      expect(validateUsername(name)).toMatchObject({ ok: false, reason: 'invalid_characters' })
+    }
+  })
+
+  it('refuses what is not a string', () => {
+    expect(validateUsername(42)).toMatchObject({ ok: false, reason: 'not_a_string' })
+    expect(validateUsername(null)).toMatchObject({ ok: false, reason: 'not_a_string' })
+  })
+})
