@@ -1,12 +1,12 @@
 // Seed 002's quick start on Express: POST /login issues an access token, GET /protected answers
-// { logged_in_as }. Run it with `npx tsx examples/express.ts`, then:
+// { logged_in_as }. Run it with `npm run build && npx tsx examples/express.ts`, then:
 //   curl -s -X POST localhost:3000/login -H 'content-type: application/json' \
 //     -d '{"username":"alice","password":"wonderland"}'
 //   curl -s localhost:3000/protected -H 'Authorization: Bearer <access_token>'
 import type { AddressInfo } from 'node:net'
 import express from 'express'
-import { jwtRequired } from '../src/adapters/express.js'
-import { createTessera } from '../src/index.js'
+import { jwtRequired } from 'tessera/express'
+import { createTessera } from 'tessera'
 
 // Demo users in clear text, as in the seed; a real app stores password hashes (see the server).
 const users = new Map([

@@ -1,11 +1,11 @@
 // Seed 002's quick start on Fastify: POST /login issues an access token, GET /protected answers
-// { logged_in_as }. Run it with `npx tsx examples/fastify.ts`, then:
+// { logged_in_as }. Run it with `npm run build && npx tsx examples/fastify.ts`, then:
 //   curl -s -X POST localhost:3000/login -H 'content-type: application/json' \
 //     -d '{"username":"alice","password":"wonderland"}'
 //   curl -s localhost:3000/protected -H 'Authorization: Bearer <access_token>'
 import Fastify from 'fastify'
-import { tesseraFastify } from '../src/adapters/fastify.js'
-import { createTessera } from '../src/index.js'
+import { tesseraFastify } from 'tessera/fastify'
+import { createTessera } from 'tessera'
 
 // Demo users in clear text, as in the seed; a real app stores password hashes (see the server).
 const users = new Map([

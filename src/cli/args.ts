@@ -43,7 +43,7 @@ export function parseCommand(
   const flags: Record<string, string | boolean | undefined> = {}
   for (const [name, value] of Object.entries(parsed.values)) {
     if (name in SETTING_FLAGS) settings[name] = typeof value === 'string' ? value : undefined
-    else if (name !== 'help') flags[name] = value as string | boolean
+    else if (name !== 'help') flags[name] = value
   }
   return { settings, flags, positionals: parsed.positionals, help: parsed.values.help === true }
 }

@@ -1,6 +1,5 @@
 // The Express middleware: the shared suite over a real socket, then what only Express has (the free
 // functions, the error middleware, respond: false with the app's own error middleware).
-import type { AddressInfo } from 'node:net'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { describe, expect, it } from 'vitest'
 import {
@@ -10,70 +9,14 @@ import {
   setRefreshCookies,
   tesseraExpress,
   unsetJwtCookies,
-  type AdapterOptions,
 } from '../../src/adapters/express.js'
 import { createTessera, isTesseraError, type Tessera } from '../../src/index.js'
 import { SECRET } from '../helpers/forge.js'
-import { cookieHeader, echo, ROUTES, socketClient, type MakeApp, type TestClient } from './harness.js'
+import { listen, makeExpressApp } from './express-app.js'
+import { cookieHeader } from './harness.js'
 import { bearer, runAdapterSuite } from './shared-suite.js'
 
-function listen(app: express.Express): Promise<TestClient> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      resolve(
-        socketClient(
-          port,
-          () =>
-            new Promise<void>((done) =>
-              server.close(() => {
-                done()
-              }),
-            ),
-        ),
-      )
-    })
-    server.on('error', reject)
-  })
-}
-
-const makeApp: MakeApp = async (auth: Tessera, options: AdapterOptions) => {
-  const jwt = tesseraExpress(auth, options)
-  const app = express()
-  app.use(express.json())
-  app.use(express.urlencoded({ extended: false }))
-  for (const spec of ROUTES) {
-    const method = spec.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options'
-    const guards = spec.guard === undefined ? [] : [jwt.required(spec.guard)]
-    app[method](spec.path, ...guards, (req: Request, res: Response) => {
-      const token = (req.body as { token?: string } | undefined)?.token ?? ''
-      switch (spec.action ?? 'echo') {
-        case 'set-access':
-          jwt.setAccessCookies(res, token)
-          break
-        case 'set-refresh':
-          jwt.setRefreshCookies(res, token)
-          break
-        case 'unset':
-          jwt.unsetJwtCookies(res)
-          break
-        case 'unset-access':
-          jwt.unsetAccessCookies(res)
-          break
-        case 'unset-refresh':
-          jwt.unsetRefreshCookies(res)
-          break
-        case 'echo':
-          res.json(echo(req.jwt))
-          return
-      }
-      res.json({ ok: true })
-    })
-  }
-  return listen(app)
-}
-
-runAdapterSuite('express (socket)', makeApp)
+runAdapterSuite('express 5 (socket)', makeExpressApp(express))
 
 describe('express specifics', () => {
   const auth = createTessera({ secret: SECRET })
@@ -164,6 +107,24 @@ describe('express specifics', () => {
     const client = await listen(app)
     try {
       expect((await client.request('GET', '/boom')).status).toBe(503)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('exposes the error mapping and a typed getJwt on the integration', async () => {
+    const jwt = tesseraExpress<{ tier: string }>(auth, { compat: 'flask-jwt-extended' })
+    const error = await auth.verify('nope').catch((reason: unknown) => reason)
+    expect(isTesseraError(error) && jwt.errorResponse(error)).toMatchObject({ status: 422 })
+    const app = express()
+    app.get('/p', jwt.required({ optional: true }), (req, res) => {
+      res.json({ tier: jwt.getJwt(req)?.claims.tier ?? null })
+    })
+    const client = await listen(app)
+    try {
+      const token = await auth.createAccessToken('alice', { claims: { tier: 'gold' } })
+      expect((await client.request('GET', '/p', { headers: bearer(token) })).body).toEqual({ tier: 'gold' })
+      expect((await client.request('GET', '/p')).body).toEqual({ tier: null })
     } finally {
       await client.close()
     }

@@ -89,6 +89,24 @@ export function cookieSuite(ctx: SuiteContext): void {
       expect(cookieNamed(res, 'xsrf').value).toBe(getCsrfToken(token))
     })
 
+    it('applies configured refresh cookie names and paths, and reads them back on refresh routes', async () => {
+      const { client, auth } = await ctx.start({
+        tokenLocations: ['cookies', 'json'],
+        cookies: { refreshName: 'rt', refreshPath: '/auth' },
+        csrf: { refreshCookieName: 'xsrf_rt', cookiePath: '/app' },
+        json: { refreshKey: 'rt' },
+      })
+      const token = await auth.createRefreshToken('alice', { csrf: true })
+      const res = await client.request('POST', '/cookies/refresh', { json: { token } })
+      expect(cookieNamed(res, 'rt').attributes.path).toBe('/auth')
+      expect(cookieNamed(res, 'xsrf_rt').attributes.path).toBe('/app')
+      const headers = { cookie: cookieHeader(res.cookies), 'x-csrf-token': getCsrfToken(token)! }
+      const viaCookie = await client.request('POST', '/auth/refresh', { headers })
+      expect([viaCookie.status, viaCookie.body.jwt?.location]).toEqual([200, 'cookies'])
+      const viaJson = await client.request('POST', '/auth/refresh', { json: { rt: token } })
+      expect([viaJson.status, viaJson.body.jwt?.location]).toEqual([200, 'json'])
+    })
+
     it('deletes every JWT and CSRF cookie, the refresh cookie at its own path', async () => {
       const { client } = await ctx.start(COOKIES)
       const res = await client.request('POST', '/cookies/unset')

@@ -19,7 +19,7 @@ function instantiate(Class: ErrorClass): TesseraError {
 }
 
 const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-const documented = [...docs.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map(
+const documented = [...docs.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map(
   (m) => [m[1]!, Number(m[2])] as const,
 )
 

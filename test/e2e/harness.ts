@@ -233,59 +233,27 @@ function credentialKeys(value: unknown, path = '$'): string[] {
   ])
 }
 
-/** A server for one test file (or one `describe`), with its client. Create it with {@link useServer}. */
-export class E2EServer {
-  readonly overrides: Partial<ServerConfig>
-  /** Violations of the suite-wide rules seen since the last test ended (checked after each test). */
+/**
+ * A client of one base URL: every request goes through {@link E2EClient.api}, which records violations
+ * of the suite-wide rules (a 5xx, a password hash in a body) in {@link E2EClient.problems}.
+ */
+export class E2EClient {
+  /** Violations of the suite-wide rules seen since the last check. */
   readonly problems: string[] = []
-  #server: RunningServer | undefined
-  #dir: string | undefined
+  protected baseUrl: string | undefined
 
-  constructor(overrides: Partial<ServerConfig> = {}) {
-    this.overrides = overrides
+  constructor(baseUrl?: string) {
+    this.baseUrl = baseUrl
   }
 
   get url(): string {
-    if (this.#server === undefined) throw new Error('the server is not running')
-    return this.#server.url
+    if (this.baseUrl === undefined) throw new Error('the server is not running')
+    return this.baseUrl
   }
 
-  get config(): ServerConfig {
-    if (this.#server === undefined) throw new Error('the server is not running')
-    return this.#server.config
-  }
-
-  get dir(): string {
-    if (this.#dir === undefined) throw new Error('the data directory does not exist yet')
-    return this.#dir
-  }
-
-  /** Creates the data directory (once) and starts a server on it. */
-  start = async (): Promise<void> => {
-    this.#dir ??= await mkdtemp(join(tmpdir(), 'tessera-e2e-'))
-    this.#server = await startServer({ ...baseConfig(this.#dir), ...this.overrides })
-  }
-
-  /** Closes the server, keeping the data directory. */
-  stop = async (): Promise<void> => {
-    const server = this.#server
-    this.#server = undefined
-    await server?.close()
-  }
-
-  /** Closes the server and starts a new one on the same data directory (a new port). */
-  restart = async (): Promise<void> => {
-    await this.stop()
-    await this.start()
-  }
-
-  /** Closes the server and removes the data directory. */
-  dispose = async (): Promise<void> => {
-    try {
-      await this.stop()
-    } finally {
-      if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true })
-    }
+  /** Points the client at a server started elsewhere (e.g. a child process). */
+  connect = (url: string): void => {
+    this.baseUrl = url
   }
 
   /** One request; never throws on an HTTP error status. */
@@ -355,6 +323,95 @@ export class E2EServer {
 
   /** `GET /auth/me` with an access token. */
   me = (accessToken: string): Promise<ApiResponse> => this.api('GET', '/auth/me', { token: accessToken })
+}
+
+/** What an in-process CLI run returned and printed. */
+export interface CliResult {
+  code: number
+  output: string
+}
+
+/**
+ * Runs the `tessera` CLI in process with `argv`, its stdout and stderr captured, and `env` set for the
+ * duration of the call (then restored).
+ */
+export async function runCli(argv: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const saved = new Map(Object.keys(env).map((name) => [name, process.env[name]]))
+  const output: string[] = []
+  const capture = (chunk: unknown): boolean => {
+    output.push(String(chunk))
+    return true
+  }
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture)
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture)
+  Object.assign(process.env, env)
+  try {
+    const code = await main(argv)
+    return { code, output: output.join('') }
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Reflect.deleteProperty(process.env, name)
+      else process.env[name] = value
+    }
+    out.mockRestore()
+    err.mockRestore()
+  }
+}
+
+/** A server for one test file (or one `describe`), with its client. Create it with {@link useServer}. */
+export class E2EServer extends E2EClient {
+  readonly overrides: Partial<ServerConfig>
+  #server: RunningServer | undefined
+  #dir: string | undefined
+
+  constructor(overrides: Partial<ServerConfig> = {}) {
+    super()
+    this.overrides = overrides
+  }
+
+  get config(): ServerConfig {
+    if (this.#server === undefined) throw new Error('the server is not running')
+    return this.#server.config
+  }
+
+  get dir(): string {
+    if (this.#dir === undefined) throw new Error('the data directory does not exist yet')
+    return this.#dir
+  }
+
+  /** Creates the data directory (once) and starts a server on it. */
+  start = async (): Promise<void> => {
+    this.#dir ??= await mkdtemp(join(tmpdir(), 'tessera-e2e-'))
+    this.#server = await startServer({ ...baseConfig(this.#dir), ...this.overrides })
+    this.baseUrl = this.#server.url
+  }
+
+  /** Closes the server, keeping the data directory. */
+  stop = async (): Promise<void> => {
+    const server = this.#server
+    this.#server = undefined
+    this.baseUrl = undefined
+    await server?.close()
+  }
+
+  /** Closes the server and starts a new one on the same data directory (a new port). */
+  restart = async (): Promise<void> => {
+    await this.stop()
+    await this.start()
+  }
+
+  /** Closes the server and removes the data directory. */
+  dispose = async (): Promise<void> => {
+    try {
+      await this.stop()
+    } finally {
+      if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true })
+    }
+  }
+
+  /** Runs the CLI in process against this server's data directory (`--data-dir <dir>` appended). */
+  cli = (argv: readonly string[], env: Record<string, string> = {}): Promise<CliResult> =>
+    runCli([...argv, '--data-dir', this.dir], env)
 
   /**
    * Creates a user through the CLI, in process, the way an operator makes the first admin:
@@ -362,25 +419,10 @@ export class E2EServer {
    * The CLI's database is `<dir>/tessera.db`, the same file as {@link baseConfig}'s `databaseUrl`.
    */
   createUserWithCli = async (username: string, password: string, admin = true): Promise<void> => {
-    const saved = process.env.TESSERA_PASSWORD
-    const output: string[] = []
-    const capture = (chunk: unknown): boolean => {
-      output.push(String(chunk))
-      return true
-    }
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture)
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture)
-    process.env.TESSERA_PASSWORD = password
-    let code: number
-    try {
-      code = await main(['users', 'create', username, ...(admin ? ['--admin'] : []), '--data-dir', this.dir])
-    } finally {
-      if (saved === undefined) delete process.env.TESSERA_PASSWORD
-      else process.env.TESSERA_PASSWORD = saved
-      out.mockRestore()
-      err.mockRestore()
-    }
-    expect(code, `tessera users create ${username}: ${output.join('')}`).toBe(0)
+    const { code, output } = await this.cli(['users', 'create', username, ...(admin ? ['--admin'] : [])], {
+      TESSERA_PASSWORD: password,
+    })
+    expect(code, `tessera users create ${username}: ${output}`).toBe(0)
   }
 }
 
@@ -401,12 +443,17 @@ export function tokensOf(res: ApiResponse): Tokens {
 export function useServer(overrides: Partial<ServerConfig> = {}): E2EServer {
   const server = new E2EServer(overrides)
   beforeAll(server.start)
-  afterEach(() => {
-    const problems = server.problems.splice(0)
-    expect(problems, 'suite-wide rules: no 5xx, no password hash in any body').toEqual([])
-  })
+  checkAfterEach(server)
   afterAll(server.dispose)
   return server
+}
+
+/** After each test, fails it if any response of `client` was a 5xx or carried a password hash. */
+export function checkAfterEach(client: E2EClient): void {
+  afterEach(() => {
+    const problems = client.problems.splice(0)
+    expect(problems, 'suite-wide rules: no 5xx, no password hash in any body').toEqual([])
+  })
 }
 
 /** Asserts a contract error: status, `{ error: code, message }` body. */

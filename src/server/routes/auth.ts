@@ -3,15 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 import { notFound } from '../problem.js'
-import {
-  Credentials,
-  errors,
-  Me,
-  PasswordChange,
-  Session,
-  SessionParam,
-  Tokens,
-} from '../schemas.js'
+import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
 import type { AuthService, ClientInfo, IssuedTokens } from '../service.js'
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
@@ -23,7 +15,7 @@ export function userBody(user: {
   roles: string[]
   disabled: boolean
   createdAt: number
-}) {
+}): { id: number; username: string; roles: string[]; disabled: boolean; created_at: string } {
   return {
     id: user.id,
     username: user.username,

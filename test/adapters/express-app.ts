@@ -1,0 +1,65 @@
+// The Express test app, built with whichever Express the caller passes (5 here; 4 for a compatibility
+// run with an aliased install).
+import type { AddressInfo } from 'node:net'
+import type express from 'express'
+import type { Request, Response } from 'express'
+import { tesseraExpress } from '../../src/adapters/express.js'
+import { echo, ROUTES, socketClient, type MakeApp, type TestClient } from './harness.js'
+
+type ExpressFactory = typeof express
+
+/** Listens on a free port of 127.0.0.1 and returns a socket client. */
+export function listen(app: express.Express): Promise<TestClient> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      const close = (): Promise<void> =>
+        new Promise((done) => {
+          server.close(() => {
+            done()
+          })
+        })
+      resolve(socketClient(port, close))
+    })
+    server.on('error', reject)
+  })
+}
+
+/** The shared suite's app factory for one Express version. */
+export function makeExpressApp(createApp: ExpressFactory): MakeApp {
+  return async (auth, options) => {
+    const jwt = tesseraExpress(auth, options)
+    const app = createApp()
+    app.use(createApp.json())
+    app.use(createApp.urlencoded({ extended: false }))
+    for (const spec of ROUTES) {
+      const method = spec.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options'
+      const guards = spec.guard === undefined ? [] : [jwt.required(spec.guard)]
+      app[method](spec.path, ...guards, (req: Request, res: Response) => {
+        const token = (req.body as { token?: string } | undefined)?.token ?? ''
+        switch (spec.action ?? 'echo') {
+          case 'set-access':
+            jwt.setAccessCookies(res, token)
+            break
+          case 'set-refresh':
+            jwt.setRefreshCookies(res, token)
+            break
+          case 'unset':
+            jwt.unsetJwtCookies(res)
+            break
+          case 'unset-access':
+            jwt.unsetAccessCookies(res)
+            break
+          case 'unset-refresh':
+            jwt.unsetRefreshCookies(res)
+            break
+          case 'echo':
+            res.json(echo(req.jwt))
+            return
+        }
+        res.json({ ok: true })
+      })
+    }
+    return listen(app)
+  }
+}

@@ -1,0 +1,281 @@
+// Admin endpoints (role `admin`, the first admin from the CLI): 403 for users, the user list without
+// hashes, PATCH roles/disabled, DELETE with immediate revocation, and the tutorials' /admin.
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  PASSWORD,
+  claimsOf,
+  expectError,
+  expectUnauthorized,
+  uniqueName,
+  useServer,
+  type ApiResponse,
+  type Tokens,
+  type UserBody,
+} from './harness.js'
+
+const ADMIN = 'root'
+const ADMIN_PASSWORD = 'root password for e2e'
+const USER_FIELDS = ['id', 'username', 'roles', 'disabled', 'created_at']
+
+const server = useServer()
+let admin: Tokens
+let user: Tokens
+const username = uniqueName('plain')
+
+beforeAll(async () => {
+  await server.createUserWithCli(ADMIN, ADMIN_PASSWORD)
+  admin = await server.login(ADMIN, ADMIN_PASSWORD)
+  user = await server.register(username)
+})
+
+function expectForbidden(res: ApiResponse): void {
+  expectError(res, 403, 'forbidden')
+  expect(res.headers.get('www-authenticate') ?? '').toMatch(/^Bearer\b.*insufficient_scope/)
+}
+
+function expectNoHash(res: ApiResponse): void {
+  expect(res.text).not.toMatch(/argon2|password_?hash|"password"/i)
+}
+
+describe('the CLI-created admin', () => {
+  it('carries the admin role in its tokens and in /auth/me', async () => {
+    expect(claimsOf(admin.access).roles).toEqual(['admin'])
+    const me = await server.me(admin.access)
+    expect(me.body).toMatchObject({ username: ADMIN, roles: ['admin'] })
+  })
+})
+
+describe('admin routes with a user token', () => {
+  it.each([
+    ['GET', '/users'],
+    ['GET', '/users/1'],
+    ['PATCH', '/users/1'],
+    ['DELETE', '/users/1'],
+    ['GET', '/admin'],
+  ] as const)('%s %s answers 403 forbidden with an insufficient_scope challenge', async (method, path) => {
+    const body = method === 'PATCH' ? { disabled: true } : undefined
+    expectForbidden(await server.api(method, path, { token: user.access, body }))
+  })
+
+  it('cannot grant itself the admin role', async () => {
+    const res = await server.api('PATCH', `/users/${user.userId}`, {
+      token: user.access,
+      body: { roles: ['admin'] },
+    })
+    expectForbidden(res)
+    const fresh = await server.login(username)
+    expect(claimsOf(fresh.access).roles).toEqual([])
+  })
+
+  it.each([
+    ['GET', '/users'],
+    ['GET', '/admin'],
+  ] as const)('%s %s answers 401 without a token', async (method, path) => {
+    expectUnauthorized(await server.api(method, path), 'token_missing')
+  })
+})
+
+describe('GET /admin', () => {
+  it('welcomes the admin', async () => {
+    const res = await server.api('GET', '/admin', { token: admin.access })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.message).toBe('Welcome to the admin panel')
+  })
+})
+
+describe('GET /users', () => {
+  const extra = [uniqueName('page'), uniqueName('page'), uniqueName('page')]
+
+  beforeAll(async () => {
+    for (const name of extra) await server.register(name)
+  })
+
+  it('lists users with total, page and per_page, and no password hash anywhere', async () => {
+    const res = await server.api('GET', '/users', { token: admin.access })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.page).toBe(1)
+    expect(res.body.per_page).toBe(50)
+    const users = res.body.users ?? []
+    expect(res.body.total).toBe(users.length)
+    const names = users.map((u) => u.username)
+    for (const name of [ADMIN, username, ...extra]) expect(names).toContain(name)
+    for (const u of users) expectUserShape(u)
+    expectNoHash(res)
+  })
+
+  it('paginates with page and per_page without overlap', async () => {
+    const all = await server.api('GET', '/users?page=1&per_page=100', { token: admin.access })
+    const total = all.body.total ?? 0
+    expect(total).toBeGreaterThanOrEqual(5)
+
+    const first = await server.api('GET', '/users?page=1&per_page=2', { token: admin.access })
+    const second = await server.api('GET', '/users?page=2&per_page=2', { token: admin.access })
+    for (const res of [first, second]) {
+      expect(res.status, res.text).toBe(200)
+      expect(res.body.users).toHaveLength(2)
+      expect(res.body.total).toBe(total)
+      expect(res.body.per_page).toBe(2)
+      expectNoHash(res)
+    }
+    expect(first.body.page).toBe(1)
+    expect(second.body.page).toBe(2)
+    const ids = [...(first.body.users ?? []), ...(second.body.users ?? [])].map((u) => u.id)
+    expect(new Set(ids).size).toBe(4)
+
+    const beyond = await server.api('GET', `/users?page=${total + 1}&per_page=2`, { token: admin.access })
+    expect(beyond.status).toBe(200)
+    expect(beyond.body.users).toEqual([])
+  })
+
+  it.each(['page=0', 'page=-1', 'per_page=0', 'per_page=100000', 'page=abc', 'per_page=1e3'])(
+    'answers the pagination %s with 200 or 400, never a 5xx',
+    async (query) => {
+      const res = await server.api('GET', `/users?${query}`, { token: admin.access })
+      expect([200, 400]).toContain(res.status)
+      if (res.status === 400) expect(res.body.error).toBe('validation_error')
+    },
+  )
+})
+
+describe('GET /users/:id', () => {
+  it('answers 200 with the user and no hash', async () => {
+    const res = await server.api('GET', `/users/${user.userId}`, { token: admin.access })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body).toMatchObject({ id: user.userId, username, roles: [], disabled: false })
+    expectUserShape(res.body as UserBody)
+    expectNoHash(res)
+  })
+
+  it('answers an unknown id with 404 not_found', async () => {
+    expectError(await server.api('GET', '/users/999999', { token: admin.access }), 404, 'not_found')
+  })
+
+  it('answers a non-numeric id with 400 or 404', async () => {
+    const res = await server.api('GET', "/users/1'%20OR%20'1'='1", { token: admin.access })
+    expect([400, 404]).toContain(res.status)
+  })
+})
+
+describe('PATCH /users/:id', () => {
+  it('sets roles: the user gets them with the next login', async () => {
+    const name = uniqueName('promoted')
+    const target = await server.register(name)
+    const res = await server.api('PATCH', `/users/${target.userId}`, {
+      token: admin.access,
+      body: { roles: ['editor'] },
+    })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body).toMatchObject({ id: target.userId, roles: ['editor'], disabled: false })
+    expectNoHash(res)
+
+    const next = await server.login(name)
+    expect(claimsOf(next.access).roles).toEqual(['editor'])
+    expect((await server.me(next.access)).body.roles).toEqual(['editor'])
+  })
+
+  it('makes another admin who can open /admin after logging in again', async () => {
+    const name = uniqueName('second-admin')
+    const target = await server.register(name)
+    expectForbidden(await server.api('GET', '/admin', { token: target.access }))
+    const res = await server.api('PATCH', `/users/${target.userId}`, {
+      token: admin.access,
+      body: { roles: ['admin'] },
+    })
+    expect(res.status, res.text).toBe(200)
+    const next = await server.login(name)
+    expect((await server.api('GET', '/admin', { token: next.access })).status).toBe(200)
+  })
+
+  it("disables a user: the user's existing tokens stop working at once and the login answers 403", async () => {
+    const name = uniqueName('disabled')
+    const target = await server.register(name)
+    const second = await server.login(name)
+    const res = await server.api('PATCH', `/users/${target.userId}`, {
+      token: admin.access,
+      body: { disabled: true },
+    })
+    expect(res.status, res.text).toBe(200)
+    expect(res.body).toMatchObject({ id: target.userId, disabled: true })
+
+    for (const session of [target, second]) {
+      expectUnauthorized(await server.me(session.access))
+      expectUnauthorized(await server.api('GET', '/protected', { token: session.access }))
+      expectUnauthorized(await server.refresh(session.refresh))
+    }
+    const login = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+    expectError(login, 403, 'account_disabled')
+
+    const listed = await server.api('GET', `/users/${target.userId}`, { token: admin.access })
+    expect(listed.body.disabled).toBe(true)
+  })
+
+  it.each([
+    ['a password', { password: 'hijacked password' }],
+    ['a username', { username: 'renamed' }],
+    ['roles as a string', { roles: 'admin' }],
+    ['roles with a non-string', { roles: [1] }],
+    ['disabled as a string', { disabled: 'yes' }],
+  ])('refuses %s with 400 validation_error and changes nothing', async (_label, body) => {
+    const res = await server.api('PATCH', `/users/${user.userId}`, { token: admin.access, body })
+    expectError(res, 400, 'validation_error')
+    const after = await server.api('GET', `/users/${user.userId}`, { token: admin.access })
+    expect(after.body).toMatchObject({ username, roles: [], disabled: false })
+  })
+
+  it('still lets the user log in with the original password after the refused patches', async () => {
+    await server.login(username)
+  })
+
+  it('answers an unknown id with 404 not_found', async () => {
+    const res = await server.api('PATCH', '/users/999999', { token: admin.access, body: { disabled: true } })
+    expectError(res, 404, 'not_found')
+  })
+})
+
+describe('DELETE /users/:id', () => {
+  it("deletes the user with 204 and refuses that user's tokens at once", async () => {
+    const name = uniqueName('doomed')
+    const target = await server.register(name)
+    const second = await server.login(name)
+    expect((await server.me(target.access)).status).toBe(200)
+
+    const res = await server.api('DELETE', `/users/${target.userId}`, { token: admin.access })
+    expect(res.status, res.text).toBe(204)
+
+    for (const session of [target, second]) {
+      expectUnauthorized(await server.me(session.access))
+      expectUnauthorized(await server.api('GET', '/secret', { token: session.access }))
+      expectUnauthorized(await server.refresh(session.refresh))
+    }
+    expectError(await server.api('GET', `/users/${target.userId}`, { token: admin.access }), 404, 'not_found')
+    const login = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+    expectError(login, 401, 'invalid_credentials')
+  })
+
+  it('does not give a deleted user id (its tokens carry it as sub) to the next account', async () => {
+    const doomed = await server.register(uniqueName('gone'))
+    expect((await server.api('DELETE', `/users/${doomed.userId}`, { token: admin.access })).status).toBe(204)
+    const next = await server.register(uniqueName('next'))
+    expect(next.userId).not.toBe(doomed.userId)
+    expectUnauthorized(await server.me(doomed.access))
+  })
+
+  it('answers a second delete with 404 not_found', async () => {
+    const target = await server.register(uniqueName('twice'))
+    expect((await server.api('DELETE', `/users/${target.userId}`, { token: admin.access })).status).toBe(204)
+    const again = await server.api('DELETE', `/users/${target.userId}`, { token: admin.access })
+    expectError(again, 404, 'not_found')
+  })
+
+  it('leaves the other users alone', async () => {
+    expect((await server.me(user.access)).status).toBe(200)
+    expect((await server.me(admin.access)).status).toBe(200)
+  })
+})
+
+function expectUserShape(u: UserBody): void {
+  for (const field of USER_FIELDS) expect(u, field).toHaveProperty(field)
+  for (const key of Object.keys(u)) expect(key).not.toMatch(/pass|hash|salt/i)
+  expect(Array.isArray(u.roles)).toBe(true)
+  expect(typeof u.disabled).toBe('boolean')
+}

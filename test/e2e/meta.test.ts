@@ -1,0 +1,181 @@
+// Operational endpoints: JWKS (public keys only, verifiable with jose), health, readiness, Prometheus
+// metrics, the OpenAPI document and the docs UI.
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { claimsOf, decode, expectUnauthorized, uniqueName, useServer, type Tokens } from './harness.js'
+
+const server = useServer()
+let alice: Tokens
+const username = uniqueName('alice')
+
+beforeAll(async () => {
+  alice = await server.register(username)
+})
+
+describe('GET /.well-known/jwks.json', () => {
+  it('serves public keys only, with Cache-Control', async () => {
+    const res = await server.api('GET', '/.well-known/jwks.json')
+    expect(res.status, res.text).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^application\/(jwk-set\+)?json/)
+    const cacheControl = res.headers.get('cache-control') ?? ''
+    expect(cacheControl).toMatch(/\bpublic\b/)
+    expect(cacheControl).toMatch(/\bmax-age=\d+/)
+
+    const keys = res.body.keys ?? []
+    expect(keys.length).toBeGreaterThan(0)
+    for (const key of keys) {
+      expect(typeof key.kty).toBe('string')
+      expect(typeof key.kid).toBe('string')
+      for (const privateMember of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']) {
+        expect(key, `private member ${privateMember}`).not.toHaveProperty(privateMember)
+      }
+    }
+    // The active key signs the tokens.
+    const kid = decode(alice.access).header.kid
+    expect(keys.map((k) => k.kid)).toContain(kid)
+  })
+
+  it('lets another service verify an access token with jose', async () => {
+    const res = await server.api('GET', '/.well-known/jwks.json')
+    const jwks = createLocalJWKSet(res.json as JSONWebKeySet)
+    const { payload, protectedHeader } = await jwtVerify(alice.access, jwks, { typ: 'at+jwt' })
+    expect(protectedHeader.alg).toBe(server.config.algorithm)
+    expect(payload.sub).toBe(String(alice.userId))
+    expect(payload.sid).toBe(alice.sessionId)
+  })
+
+  it('gives jose no way to accept a token whose payload was altered', async () => {
+    const res = await server.api('GET', '/.well-known/jwks.json')
+    const jwks = createLocalJWKSet(res.json as JSONWebKeySet)
+    const [header, , signature] = alice.access.split('.') as [string, string, string]
+    const claims = { ...claimsOf(alice.access), roles: ['admin'] }
+    const forged = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`
+    await expect(jwtVerify(forged, jwks)).rejects.toThrow()
+    expectUnauthorized(await server.api('GET', '/admin', { token: forged }), 'token_invalid_signature')
+  })
+})
+
+describe('health and readiness', () => {
+  it('answers GET /healthz with 200 { status: "ok" }', async () => {
+    const res = await server.api('GET', '/healthz')
+    expect(res.status).toBe(200)
+    expect(res.body.status).toBe('ok')
+  })
+
+  it('answers GET /readyz with 200, status "ready" and the database check', async () => {
+    const res = await server.api('GET', '/readyz')
+    expect(res.status, res.text).toBe(200)
+    expect(res.body).toMatchObject({ status: 'ready', checks: { database: 'ok' } })
+  })
+})
+
+describe('GET /metrics', () => {
+  const NAMES = [
+    'tessera_logins_total',
+    'tessera_refreshes_total',
+    'tessera_refresh_reuse_total',
+    'tessera_revocations_total',
+    'tessera_verify_failures_total',
+    'tessera_http_request_duration_seconds',
+  ]
+
+  beforeAll(async () => {
+    // One of each event the metrics count.
+    const login = await server.login(username)
+    await server.api('POST', '/auth/login', { body: { username, password: 'wrong password' } })
+    await server.refresh(login.refresh)
+    await server.api('POST', '/auth/logout', { token: login.access })
+    await server.api('GET', '/protected', { token: 'garbage' })
+  })
+
+  it('serves Prometheus text with every tessera_ metric', async () => {
+    const res = await server.api('GET', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    for (const name of NAMES) expect(res.text, name).toContain(name)
+  })
+
+  it('counts logins by outcome, with a success and a failure series', async () => {
+    const res = await server.api('GET', '/metrics')
+    const series = samples(res.text, 'tessera_logins_total')
+    expect(
+      series.some((s) => /success/.test(s.labels) && s.value >= 1),
+      res.text,
+    ).toBe(true)
+    expect(series.filter((s) => s.value >= 1).length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('counts verify failures by error code', async () => {
+    const res = await server.api('GET', '/metrics')
+    const series = samples(res.text, 'tessera_verify_failures_total')
+    expect(
+      series.some((s) => /token_malformed/.test(s.labels) && s.value >= 1),
+      res.text,
+    ).toBe(true)
+  })
+
+  it('counts refreshes, revocations and request latency', async () => {
+    const res = await server.api('GET', '/metrics')
+    const total = (name: string): number => samples(res.text, name).reduce((sum, s) => sum + s.value, 0)
+    expect(total('tessera_refreshes_total')).toBeGreaterThanOrEqual(1)
+    expect(total('tessera_revocations_total')).toBeGreaterThanOrEqual(1)
+    expect(total('tessera_http_request_duration_seconds_count')).toBeGreaterThanOrEqual(1)
+  })
+
+  it('never exposes a token or a username-password pair', async () => {
+    const res = await server.api('GET', '/metrics')
+    expect(res.text).not.toContain(alice.access)
+    expect(res.text).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
+  })
+})
+
+describe('GET /openapi.json and /docs', () => {
+  it('serves an OpenAPI 3 document that lists the auth endpoints', async () => {
+    const res = await server.api('GET', '/openapi.json')
+    expect(res.status).toBe(200)
+    expect(res.body.openapi).toMatch(/^3\./)
+    const paths = Object.keys(res.body.paths ?? {})
+    for (const path of [
+      '/auth/register',
+      '/auth/login',
+      '/auth/refresh',
+      '/auth/logout',
+      '/auth/logout-all',
+      '/auth/me',
+      '/auth/password',
+      '/auth/sessions',
+      '/users',
+    ]) {
+      expect(paths, path).toContain(path)
+    }
+    expect(paths.some((p) => /^\/users\/\{[^}]+\}$/.test(p))).toBe(true)
+    expect(paths.some((p) => /^\/auth\/sessions\/\{[^}]+\}$/.test(p))).toBe(true)
+  })
+
+  it('serves the docs UI as HTML', async () => {
+    const res = await server.api('GET', '/docs')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/)
+    expect(res.text).toMatch(/<html/i)
+  })
+})
+
+describe('unknown routes', () => {
+  it('answers an unknown path with 404 and a JSON error', async () => {
+    const res = await server.api('GET', '/no/such/path')
+    expect(res.status).toBe(404)
+    expect(typeof res.body.error).toBe('string')
+  })
+})
+
+/** The samples of one metric: its label text and value. */
+function samples(text: string, name: string): { labels: string; value: number }[] {
+  const out: { labels: string; value: number }[] = []
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line)
+    if (match?.[1] !== name) continue
+    out.push({ labels: match[2] ?? '', value: Number(match[3]) })
+  }
+  return out
+}

@@ -1,0 +1,137 @@
+// `tessera serve` as a newcomer runs it: a child process (the CLI through tsx) on a free loopback port.
+// Its log says where everything is, carries structured audit events for the flows, and never a password
+// or a whole token.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from './harness.js'
+
+const PASSWORD = 'serve-test passphrase 9f2c'
+const WRONG_PASSWORD = 'serve-test wrong passphrase 51ab'
+const STARTUP_MS = 20_000
+const URL_PATTERN = /http:\/\/127\.0\.0\.1:\d+/
+
+let child: ChildProcess | undefined
+let dir = ''
+let log = ''
+let stdout = ''
+const client = new E2EClient()
+checkAfterEach(client)
+
+/** Resolves with the first complete log line that satisfies `test`, or rejects after `ms`. */
+async function waitForLine(test: (line: string) => boolean, ms: number): Promise<string> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    // Only complete lines: a chunk may end in the middle of a URL.
+    const line = log.split('\n').slice(0, -1).find(test)
+    if (line !== undefined) return line
+    if (child?.exitCode !== null) throw new Error(`tessera serve exited early:\n${log}`)
+    await sleep(50)
+  }
+  throw new Error(`no such log line within ${ms} ms:\n${log}`)
+}
+
+let startupLine = ''
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-serve-'))
+  // A clean environment: no TESSERA_* setting of the developer's shell leaks in.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')))
+  child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/bin.ts',
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--data-dir',
+      dir,
+      '--log-level',
+      'info',
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+    log += chunk
+  })
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (log += chunk))
+  // The start-up line tells where everything is: the URL and the database (under the data directory).
+  startupLine = await waitForLine((line) => URL_PATTERN.test(line) && line.includes(dir), STARTUP_MS)
+  client.connect(URL_PATTERN.exec(startupLine)![0])
+}, STARTUP_MS + 5_000)
+
+afterAll(async () => {
+  const running = child
+  if (running !== undefined && running.exitCode === null) {
+    const exited = new Promise<void>((resolve) => {
+      running.once('exit', () => {
+        resolve()
+      })
+    })
+    running.kill('SIGTERM')
+    const timer = setTimeout(() => {
+      running.kill('SIGKILL')
+    }, 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('tessera serve', () => {
+  const username = uniqueName('newcomer')
+  let session: Tokens
+
+  it('logs one line saying where the server and the database are', async () => {
+    expect(startupLine).toContain(client.url)
+    expect(startupLine).toContain(dir)
+    expect((await client.api('GET', '/healthz')).status).toBe(200)
+  })
+
+  it('serves the API: register, protected, refresh, logout', async () => {
+    session = await client.register(username, PASSWORD)
+    const protectedRes = await client.api('GET', '/protected', { token: session.access })
+    expect(protectedRes.body.logged_in_as).toBe(username)
+    const refreshed = await client.refresh(session.refresh)
+    expect(refreshed.status).toBe(200)
+    const failed = await client.api('POST', '/auth/login', { body: { username, password: WRONG_PASSWORD } })
+    expect(failed.status).toBe(401)
+    const latest = await client.login(username, PASSWORD)
+    expect((await client.api('POST', '/auth/logout', { token: latest.access })).status).toBe(204)
+  })
+
+  it('writes structured (JSON) log lines', async () => {
+    await waitForLine((line) => /logout/i.test(line), 5_000)
+    const lines = stdout
+      .split('\n')
+      .slice(0, -1)
+      .filter((l) => l.trim() !== '')
+    expect(lines.length).toBeGreaterThan(0)
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow()
+  })
+
+  it('logs audit events for register, login success and failure, refresh and logout', () => {
+    const events = log.toLowerCase()
+    expect(events).toMatch(/register/)
+    expect(events).toMatch(/login/)
+    expect(events).toMatch(/(fail|invalid|wrong)/)
+    expect(events).toMatch(/refresh/)
+    expect(events).toMatch(/logout/)
+  })
+
+  it('never logs a password, a whole token or a password hash', () => {
+    expect(log).not.toContain(PASSWORD)
+    expect(log).not.toContain(WRONG_PASSWORD)
+    expect(log).not.toContain(session.access)
+    expect(log).not.toContain(session.refresh)
+    expect(log).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/)
+    expect(log).not.toMatch(/\$argon2/)
+  })
+})

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { ConfigurationError } from '../../src/index.js'
+import { checkServerConfig, loadServerConfig, SETTINGS } from '../../src/server/config.js'
+import { resolveServerConfig } from '../../src/server/app.js'
+
+describe('server configuration', () => {
+  it('has secure, documented defaults', () => {
+    const config = loadServerConfig({}, {})
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      dataDir: './data',
+      databaseUrl: './data/tessera.db',
+      algorithm: 'EdDSA',
+      accessTokenTtl: 900,
+      refreshTokenTtl: 2_592_000,
+      tokenTransport: 'header',
+      cookieSecure: 'auto',
+      cookieSameSite: 'lax',
+      refreshGraceSeconds: 10,
+    })
+    expect(checkServerConfig(config)).toEqual([])
+  })
+
+  it('reads flags over environment variables over defaults', () => {
+    const config = loadServerConfig(
+      { port: '9000' },
+      { TESSERA_PORT: '7000', TESSERA_ACCESS_TOKEN_TTL: '5m', TESSERA_DATA_DIR: '/srv/t' },
+    )
+    expect(config.port).toBe(9000)
+    expect(config.accessTokenTtl).toBe(300)
+    expect(config.databaseUrl).toBe('/srv/t/tessera.db')
+  })
+
+  it.each([
+    [{ TESSERA_PORT: 'eighty' }, 'TESSERA_PORT'],
+    [{ TESSERA_PORT: '70000' }, 'TESSERA_PORT'],
+    [{ TESSERA_ACCESS_TOKEN_TTL: '15 minutes' }, 'TESSERA_ACCESS_TOKEN_TTL'],
+    [{ TESSERA_ALGORITHM: 'none' }, 'TESSERA_ALGORITHM'],
+    [{ TESSERA_TOKEN_TRANSPORT: 'query' }, 'TESSERA_TOKEN_TRANSPORT'],
+    [{ TESSERA_COOKIE_SECURE: 'maybe' }, 'TESSERA_COOKIE_SECURE'],
+  ])('refuses a bad value with a message naming the variable (%o)', (env, name) => {
+    let error: unknown
+    try {
+      loadServerConfig({}, env)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ConfigurationError)
+    expect((error as ConfigurationError).option).toBe(name)
+  })
+
+  it('names the flag when the bad value came from a flag', () => {
+    expect(() => loadServerConfig({ port: 'x' }, {})).toThrow(/--port/)
+  })
+
+  describe('start-up doctor', () => {
+    const base = loadServerConfig({}, {})
+    const errorsOf = (overrides: object): string[] =>
+      checkServerConfig({ ...base, ...overrides })
+        .filter((f) => f.level === 'error')
+        .map((f) => f.setting)
+
+    it('refuses HS256 without a secret, with a short one, or with a low-variety one', () => {
+      expect(errorsOf({ algorithm: 'HS256' })).toEqual(['TESSERA_SECRET'])
+      expect(errorsOf({ algorithm: 'HS256', secret: 'short' })).toEqual(['TESSERA_SECRET'])
+      expect(errorsOf({ algorithm: 'HS256', secret: 'ab'.repeat(20) })).toEqual(['TESSERA_SECRET'])
+      expect(errorsOf({ algorithm: 'HS256', secret: 'k7Q2m9Xv4Lp8Rz1Tn6Wy3Hs5Bd0Fg2Jc' })).toEqual([])
+    })
+
+    it('refuses SameSite=None cookies without Secure', () => {
+      expect(errorsOf({ tokenTransport: 'cookie', cookieSameSite: 'none' })).toEqual([
+        'TESSERA_COOKIE_SAMESITE',
+      ])
+      expect(errorsOf({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: true })).toEqual([])
+    })
+
+    it('refuses lifetimes above sane bounds unless explicitly allowed', () => {
+      expect(errorsOf({ accessTokenTtl: 7200 })).toEqual(['TESSERA_ACCESS_TOKEN_TTL'])
+      expect(errorsOf({ refreshTokenTtl: 365 * 86_400 })).toEqual(['TESSERA_REFRESH_TOKEN_TTL'])
+      expect(errorsOf({ accessTokenTtl: 7200, allowLongLifetimes: true })).toEqual([])
+      expect(errorsOf({ accessTokenTtl: 600, refreshTokenTtl: 600 })).toEqual(['TESSERA_REFRESH_TOKEN_TTL'])
+    })
+
+    it('warns when listening beyond loopback', () => {
+      expect(checkServerConfig({ ...base, host: '0.0.0.0' })).toEqual([
+        expect.objectContaining({ level: 'warning', setting: 'TESSERA_HOST' }) as unknown,
+      ])
+    })
+
+    it('stops the server from being built when the doctor finds an error', () => {
+      expect(() => resolveServerConfig({ algorithm: 'HS256', secret: 'too-short' }, {})).toThrow(
+        ConfigurationError,
+      )
+    })
+  })
+
+  it('documents every setting in the README configuration table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+    for (const setting of SETTINGS) {
+      expect(readme).toMatch(new RegExp(`^\\|\\s*\`${setting.env}\`\\s*\\|\\s*\`--${setting.flag}\`\\s*\\|`, 'm'))
+    }
+  })
+})
