@@ -99,7 +99,9 @@ describe('server configuration', () => {
   it('documents every setting in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
     for (const setting of SETTINGS) {
-      expect(readme).toMatch(new RegExp(`^\\|\\s*\`${setting.env}\`\\s*\\|\\s*\`--${setting.flag}\`\\s*\\|`, 'm'))
+      expect(readme).toMatch(
+        new RegExp(`^\\|\\s*\`${setting.env}\`\\s*\\|\\s*\`--${setting.flag}\`\\s*\\|`, 'm'),
+      )
     }
   })
 })
