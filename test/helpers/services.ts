@@ -14,6 +14,8 @@ export function serviceAvailable(name: string, available: boolean, reason = 'not
   if (servicesRequired) {
     throw new Error(`${name} is required (CI or TESSERA_REQUIRE_SERVICES=1) but ${reason}`)
   }
-  console.warn(`SKIPPED: the ${name} suite (${reason}); set TESSERA_REQUIRE_SERVICES=1 to make this a failure`)
+  console.warn(
+    `SKIPPED: the ${name} suite (${reason}); set TESSERA_REQUIRE_SERVICES=1 to make this a failure`,
+  )
   return false
 }
