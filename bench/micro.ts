@@ -12,7 +12,9 @@
  *
  * Options (full mode): --runs N (3), --rounds N (3), --time MS per case and round (400),
  * --pin CPU (run the measuring processes under `taskset -c CPU`), --only ID,ID (id prefixes; the
- * group references are always kept; implies --no-write), --no-write, --engine build|src.
+ * group references are always kept; implies --no-write), --no-write, --engine build|src,
+ * --results FILE (where the markdown goes instead of bench/RESULTS.md: bench/run.ts uses it to put
+ * this section after its own).
  */
 import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     engine: { type: 'string' },
+    results: { type: 'string' },
     // Internal: one measuring run, results written as JSON to --out.
     child: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -235,8 +238,9 @@ async function main(): Promise<void> {
     machineBefore,
     machineAfter: machineInfo(),
   })
-  writeFileSync(resultsFile, markdown)
-  log(`wrote ${resultsFile}`)
+  const target = args.results ?? resultsFile
+  writeFileSync(target, markdown)
+  log(`wrote ${target}`)
 }
 
 await main()

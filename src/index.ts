@@ -24,6 +24,23 @@ export type {
   RevocationStore,
   RevocationSubject,
 } from './core/revocation.js'
+// Shared revocation stores for several instances. Only driver *types* are imported: the caller passes
+// its own ioredis client or Kysely instance, so `import 'tessera'` still loads no database driver.
+export { applyRevocation, replicatedRevocationStore } from './stores/replicated-revocation.js'
+export type {
+  DurableRevocationStore,
+  ReplicatedRevocationStore,
+  RevocationEntry,
+  SyncRevocationStore,
+} from './stores/replicated-revocation.js'
+export { redisRevocationStore } from './stores/redis/revocations.js'
+export type {
+  RedisRevocationStore,
+  RedisRevocationStoreOptions,
+  RevocationSubscription,
+} from './stores/redis/revocations.js'
+export { sqlRevocationStore } from './stores/sql/revocations.js'
+export type { SqlRevocationStore } from './stores/sql/revocations.js'
 export {
   ConfigurationError,
   FreshTokenRequiredError,

@@ -128,8 +128,14 @@ function checkAudience(
   }
 }
 
+/** 9999-12-31T23:59:59Z: the last instant a Date and ISO 8601 (and every store column) can represent. */
+const MAX_NUMERIC_DATE = 253_402_300_799
+
+// RFC 7519 §2 NumericDate, bounded: a negative or astronomically large time (1e300, above 2^53) is no
+// real instant; refused rather than read as "expired" or "never expires" (it also broke the SQL
+// revocation store, which needs a safe integer, when such a token was logged out).
 function isNumericDate(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value)
+  return typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE
 }
 
 // Media type names are case-insensitive and "application/" may be omitted (RFC 7515 §4.1.9).

@@ -14,6 +14,7 @@ import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
 import { metaRoutes } from './routes/meta.js'
 import { tutorialRoutes } from './routes/tutorial.js'
+import { webRoutes } from './routes/web.js'
 import { ErrorBody, Tokens, User } from './schemas.js'
 import { createAuthService } from './service.js'
 
@@ -74,7 +75,16 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
       config,
       context,
       async close() {
-        await app.close()
+        // Keep-alive connections that were busy when closing began turn idle only later and would
+        // hold the server open until the client drops them: close each one as soon as it is idle.
+        const sweep = setInterval(() => {
+          app.server.closeIdleConnections()
+        }, 50)
+        try {
+          await app.close()
+        } finally {
+          clearInterval(sweep)
+        }
         await context.close()
       },
     }
@@ -102,11 +112,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   built.app.log.info(
     {
       url,
-      database: built.config.databaseUrl,
+      database: withoutPassword(built.config.databaseUrl),
       keys: built.context.keySource,
       kid: built.context.keys.active.kid,
     },
-    `Tessera listening on ${url} — database ${built.config.databaseUrl}, signing keys from ${built.context.keySource}, API docs at ${url}/docs`,
+    `Tessera listening on ${url} — database ${withoutPassword(built.config.databaseUrl)}, signing keys from ${built.context.keySource}, API docs at ${url}/docs`,
   )
   return { ...built, url }
 }
@@ -155,6 +165,7 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
       sameSite: ({ lax: 'Lax', strict: 'Strict', none: 'None' } as const)[config.cookieSameSite],
       refreshPath: '/auth',
     },
+    csrf: { checkOrigin: config.checkOrigin, trustedOrigins: config.trustedOrigins },
     errors: {
       format: (error, response) => {
         ctx.metrics.verifyFailures.inc({ code: error.code })
@@ -224,12 +235,8 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     }),
   )
 
-  app.get('/', { schema: { hide: true } }, () => ({
-    name: 'Tessera auth server',
-    docs: '/docs',
-    openapi: '/openapi.json',
-    jwks: '/.well-known/jwks.json',
-  }))
+  // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
+  webRoutes(app, config)
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   authRoutes(app, ctx, service)
   adminRoutes(app, ctx, service)
@@ -240,12 +247,43 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
 }
 
 // Connection-level failures of the database drivers: refused, reset, or the pool closed under us.
-function isDatabaseUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return (
-    typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', 'SQLITE_CANTOPEN'].includes(code)
-  )
+// PostgreSQL: class 08 (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too many
+// connections); node-postgres reports a dropped or timed-out connection by message only.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'SQLITE_CANTOPEN',
+])
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly)/
+
+function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 3) return false
+  const { code, message, cause, errors } = error as {
+    code?: unknown
+    message?: unknown
+    cause?: unknown
+    errors?: unknown
+  }
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true
+  // An AggregateError (connecting to ::1 and 127.0.0.1) or a wrapped error.
+  if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true
+  return isDatabaseUnavailable(cause, depth + 1)
+}
+
+// A postgres:// URL may carry a password: never log it.
+function withoutPassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@')
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -18,6 +18,8 @@ export interface ServerConfig {
   databaseUrl: string
   /** `redis://…` to share revocations and rate limits across instances. */
   redisUrl: string | undefined
+  /** Prefix of every Redis key and channel (one per deployment sharing a Redis). */
+  redisPrefix: string
   algorithm: Algorithm
   /** HMAC secret, only with an HS* algorithm (prefer EdDSA: other services verify with the JWKS). */
   secret: string | undefined
@@ -29,6 +31,10 @@ export interface ServerConfig {
   /** `auto`: Secure unless the request is to localhost over plain http. */
   cookieSecure: 'auto' | boolean
   cookieSameSite: 'lax' | 'strict' | 'none'
+  /** Cookie mode: refuse unsafe requests whose Origin / Sec-Fetch-Site names another site. */
+  checkOrigin: boolean
+  /** Origins accepted besides the server's own (a separate front end), comma-separated. */
+  trustedOrigins: string[]
   /** Seconds during which a just-rotated refresh token still yields the same successor (two tabs). */
   refreshGraceSeconds: number
   /** Attempts per minute before 429: per client IP, and per account. */
@@ -130,6 +136,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: str,
   },
   {
+    key: 'redisPrefix',
+    env: 'TESSERA_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    default: 'tessera:',
+    help: 'Prefix of the Redis keys and channel (one per deployment sharing a Redis).',
+    parse: str,
+  },
+  {
     key: 'algorithm',
     env: 'TESSERA_ALGORITHM',
     flag: 'algorithm',
@@ -200,6 +214,26 @@ export const SETTINGS: readonly Setting[] = [
     default: 'lax',
     help: 'SameSite of the cookies: lax, strict or none (none needs Secure).',
     parse: oneOf('lax', 'strict', 'none'),
+  },
+  {
+    key: 'checkOrigin',
+    env: 'TESSERA_CHECK_ORIGIN',
+    flag: 'check-origin',
+    default: 'true',
+    help: 'Cookie mode: also refuse unsafe requests whose Origin or Sec-Fetch-Site names another site.',
+    parse: bool,
+  },
+  {
+    key: 'trustedOrigins',
+    env: 'TESSERA_TRUSTED_ORIGINS',
+    flag: 'trusted-origins',
+    default: '',
+    help: 'Comma-separated origins (https://app.example.com) accepted besides the server’s own.',
+    parse: (value) =>
+      value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== ''),
   },
   {
     key: 'refreshGraceSeconds',

@@ -20,6 +20,7 @@ import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
+import { openRedis, type RedisLink } from './redis.js'
 
 /** How often the key ring is compared with the stored keys. */
 const KEY_SYNC_INTERVAL_MS = 5_000
@@ -36,6 +37,8 @@ export interface ServerContext {
   /** The in-memory replica itself, updated after a transaction that wrote revocations commits. */
   readonly replica: MemoryRevocationStore
   readonly limiter: RateLimiter
+  /** The shared revocations, pub/sub and rate limits when `TESSERA_REDIS_URL` is set. */
+  readonly redis: RedisLink | undefined
   readonly metrics: ServerMetrics
   /** Where the signing keys come from, for the start-up log line. */
   readonly keySource: string
@@ -45,14 +48,33 @@ export interface ServerContext {
 /** Opens the database, migrates it, loads or creates the keys, and builds the token engine. */
 export async function openContext(config: ServerConfig): Promise<ServerContext> {
   const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
-  const db = await openDatabase({ url: config.databaseUrl, option: 'TESSERA_DATABASE_URL' })
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    option: 'TESSERA_DATABASE_URL',
+    poolSize: config.databasePoolSize,
+  })
+  let redis: RedisLink | undefined
   try {
     await migrateToLatest(db)
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
-    const replica = memoryRevocationStore()
+    const memory = memoryRevocationStore()
+    // Fill the in-memory replica from the database (at start; after a Redis outage, too).
+    const syncFromDatabase = (): Promise<number> =>
+      replicatedRevocationStore({ durable: stores.revocations, replica: memory }).sync()
+    await syncFromDatabase()
+    // With Redis, writes to the replica are also written and announced there (queued while it is down).
+    redis =
+      config.redisUrl === undefined
+        ? undefined
+        : await openRedis({
+            url: config.redisUrl,
+            prefix: config.redisPrefix,
+            memory,
+            resync: syncFromDatabase,
+          })
+    const replica = redis?.replica ?? memory
     const revocation = replicatedRevocationStore({ durable: stores.revocations, replica })
-    await revocation.sync()
     const auth = createTessera({
       keys: ring,
       accessTokenTtl: config.accessTokenTtl,
@@ -61,7 +83,7 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       audience: config.audience,
       revocation,
     })
-    const limiter = memoryRateLimiter()
+    const limiter = redis?.limiter ?? memoryRateLimiter()
     // Pick up key rotations made by the CLI or another instance, without a restart.
     const keySync = setInterval(() => {
       stores.keys.syncRing(ring).catch(() => undefined)
@@ -76,16 +98,19 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       revocation,
       replica,
       limiter,
+      redis,
       metrics: createMetrics(),
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
         clearInterval(keySync)
         replica.close()
         await limiter.close?.()
+        await redis?.close()
         await db.destroy()
       },
     }
   } catch (error) {
+    await redis?.close()
     await db.destroy()
     throw error
   }

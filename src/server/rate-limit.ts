@@ -1,6 +1,7 @@
 /**
  * Fixed-window rate limiting for login and registration, per client IP and per account. The store is
- * an interface so the counters can live in Redis when several instances share the limits (issue 5).
+ * an interface so the counters can live in Redis when several instances share the limits
+ * (`rate-limit-redis.ts`).
  */
 
 /** The answer to one counted attempt. */

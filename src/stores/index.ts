@@ -1,6 +1,6 @@
 /**
- * The storage layer: SQL repositories (Kysely over SQLite, PostgreSQL with issue 5) and the replicated
- * revocation store. Imports only from `core/`.
+ * The storage layer: SQL repositories (Kysely over SQLite or PostgreSQL), the Redis revocation store
+ * and the replicated revocation store. Imports only from `core/`.
  *
  * @packageDocumentation
  */
@@ -64,3 +64,9 @@ export type {
   RevocationEntry,
   SyncRevocationStore,
 } from './replicated-revocation.js'
+export { redisRevocationStore } from './redis/revocations.js'
+export type {
+  RedisRevocationStore,
+  RedisRevocationStoreOptions,
+  RevocationSubscription,
+} from './redis/revocations.js'

@@ -1,5 +1,5 @@
 /**
- * A revocation store with two copies: a durable one (SQL now, Redis with issue 5) and an in-memory
+ * A revocation store with two copies: a durable one (SQL or Redis) and an in-memory
  * replica that answers every check synchronously, so a protected request never waits on I/O.
  */
 import type { RevocationStore, RevocationSubject } from '../core/revocation.js'

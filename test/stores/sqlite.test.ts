@@ -121,12 +121,9 @@ describe('parseDatabaseUrl', () => {
     }
   })
 
-  it('refuses PostgreSQL for now with a message that points at issue 5 and hides the password', async () => {
-    const error: unknown = await openDatabase({ url: 'postgres://app:hunter2@127.0.0.1/test' }).catch(
-      (e: unknown) => e,
-    )
-    expect(error).toBeInstanceOf(ConfigurationError)
-    expect((error as Error).message).toMatch(/PostgreSQL.*issue 5/)
-    expect((error as Error).message).not.toContain('hunter2')
+  it('opens PostgreSQL URLs lazily with the postgres dialect (nothing connects before a query)', async () => {
+    const db = await openDatabase({ url: 'postgres://app:hunter2@127.0.0.1:1/test' })
+    expect(dialectOf(db)).toBe('postgres')
+    await db.destroy()
   })
 })

@@ -18,16 +18,20 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(
     '/readyz',
-    { schema: { tags: ['ops'], summary: 'Readiness: the database answers' } },
+    { schema: { tags: ['ops'], summary: 'Readiness: the database answers (and Redis, when configured)' } },
     async (_request, reply) => {
+      // Redis down is `degraded`, still 200: this instance keeps serving (revocations from memory,
+      // queued for Redis; rate limits counted locally), so a load balancer should keep it.
+      const redis = ctx.redis === undefined ? {} : { redis: ctx.redis.status() }
       try {
         await sql`select 1`.execute(ctx.db)
-        return { status: 'ready', checks: { database: 'ok' } }
+        const status = redis.redis === 'down' ? 'degraded' : 'ready'
+        return { status, checks: { database: 'ok', ...redis } }
       } catch {
         return reply
           .code(503)
           .header('retry-after', '5')
-          .send({ status: 'unavailable', checks: { database: 'down' } })
+          .send({ status: 'unavailable', checks: { database: 'down', ...redis } })
       }
     },
   )

@@ -1,13 +1,14 @@
 /**
  * Opening the database from one URL: SQLite (better-sqlite3) for `file:` URLs, plain paths and
- * `:memory:`; `postgres://` is the seam where PostgreSQL plugs in (issue 5).
+ * `:memory:`; PostgreSQL (node-postgres pool) for `postgres://` and `postgresql://`.
  *
  * Drivers are imported lazily so that importing the stores never loads a native module.
  */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Kysely, SqliteDialect } from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import type { TypeOverrides } from 'pg'
 import { ConfigurationError } from '../../core/errors.js'
 import type { TesseraDatabase } from './schema.js'
 
@@ -20,7 +21,7 @@ export type DatabaseLocation = { dialect: 'sqlite'; path: string } | { dialect: 
 /** Options of {@link openDatabase}. */
 export interface OpenDatabaseOptions {
   /**
-   * `file:./data/tessera.db`, `file:///abs/path.db`, a plain path, `:memory:`, or (issue 5)
+   * `file:./data/tessera.db`, `file:///abs/path.db`, a plain path, `:memory:`, or
    * `postgres://user@host/db`.
    * @default DEFAULT_DATABASE_URL
    */
@@ -32,6 +33,11 @@ export interface OpenDatabaseOptions {
    * @default 5000
    */
   busyTimeoutMs?: number
+  /**
+   * PostgreSQL: the most connections the pool opens.
+   * @default 10
+   */
+  poolSize?: number
   /** Option name used in error messages. @default 'databaseUrl' */
   option?: string
 }
@@ -95,7 +101,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<K
     case 'sqlite':
       return openSqlite(location.path, options.busyTimeoutMs ?? 5000, option)
     case 'postgres':
-      return openPostgres(option)
+      return openPostgres(location.url, options.poolSize ?? 10, option)
   }
 }
 
@@ -127,14 +133,46 @@ async function openSqlite(
   return new Kysely<TesseraDatabase>({ dialect: new SqliteDialect({ database: sqlite }) })
 }
 
-// The seam for issue 5: lazily import `pg`, build a Pool (size from options) and return
-// `new Kysely({ dialect: new PostgresDialect({ pool }) })`. Migrations and repositories already run as is.
-function openPostgres(option: string): Promise<Kysely<TesseraDatabase>> {
-  return Promise.reject(
-    new ConfigurationError(
-      option,
-      'PostgreSQL support needs TESSERA_DATABASE_URL=postgres://… and the `pg` driver, which arrive with ' +
-        'issue 5; use a SQLite URL such as file:./data/tessera.db for now',
-    ),
-  )
+/**
+ * PostgreSQL through a node-postgres pool. `int8` columns (the times) come back as numbers: every
+ * time fits a safe integer, and repositories still pass them through `seconds()`. The pool is lazy:
+ * nothing connects until the first query, and a query while the server is down fails with the
+ * driver's connection error (ECONNREFUSED…), which the server maps to 503.
+ */
+async function openPostgres(url: string, poolSize: number, option: string): Promise<Kysely<TesseraDatabase>> {
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new ConfigurationError('poolSize', 'must be a positive whole number of connections')
+  }
+  const { default: pg } = await import('pg')
+  let pool: InstanceType<typeof pg.Pool>
+  try {
+    pool = new pg.Pool({
+      connectionString: url,
+      max: poolSize,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      types: int8AsNumber(new pg.TypeOverrides()),
+    })
+  } catch (error) {
+    // pg's parse errors may quote the URL; keep only that it is invalid.
+    throw new ConfigurationError(option, 'is not a valid postgres:// URL', { cause: error })
+  }
+  // An idle client losing its connection (server restart) emits 'error' on the pool: without a
+  // listener that would crash the process. The next query simply opens a new connection.
+  pool.on('error', () => undefined)
+  return new Kysely<TesseraDatabase>({ dialect: new PostgresDialect({ pool }) })
+}
+
+const INT8_OID = 20
+
+// node-postgres returns int8 as a string (it may exceed 2^53); Tessera's int8 columns are Unix seconds.
+function parseInt8(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new RangeError('an int8 column holds a value beyond 2^53')
+  return n
+}
+
+function int8AsNumber(overrides: TypeOverrides): TypeOverrides {
+  overrides.setTypeParser(INT8_OID, 'text', parseInt8)
+  return overrides
 }

@@ -92,7 +92,14 @@ export async function rotateSession(db: Kysely<TesseraDatabase>, input: RotateIn
       // Only possible if the row changed between the two statements: run the compare-and-swap again.
       if (row.current_jti === presentedJti) continue
       const rotatedAt = optionalSeconds(row.rotated_at)
-      if (row.previous_jti === presentedJti && rotatedAt !== null && now - rotatedAt <= graceSeconds) {
+      // Times are whole seconds: without the `> 0`, a grace of 0 would still forgive a replay made in the
+      // same second as the rotation. 0 means no grace at all.
+      if (
+        graceSeconds > 0 &&
+        row.previous_jti === presentedJti &&
+        rotatedAt !== null &&
+        now - rotatedAt <= graceSeconds
+      ) {
         return {
           status: 'grace',
           userId,

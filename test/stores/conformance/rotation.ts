@@ -74,6 +74,22 @@ export function rotationTests(ctx: () => SuiteContext): void {
       expect(await rotate('j1', 'j2', NOW + GRACE + 2)).toEqual({ status: 'revoked' })
     })
 
+    it('treats any replay as reuse when the grace window is zero, even in the same second', async () => {
+      const userId = await start()
+      const rotateNoGrace = (presentedJti: string, newJti: string, now: number) =>
+        ctx().stores.sessions.rotate({
+          sid: 's1',
+          presentedJti,
+          newJti,
+          newExpiresAt: now + TTL,
+          now,
+          graceSeconds: 0,
+        })
+      expect(await rotateNoGrace('j0', 'j1', NOW)).toEqual({ status: 'rotated', userId, generation: 1 })
+      expect(await rotateNoGrace('j0', 'other', NOW)).toMatchObject({ status: 'reuse', userId })
+      expect(await ctx().stores.sessions.get('s1')).toMatchObject({ revokedReason: 'refresh_reuse' })
+    })
+
     it('treats a token of an older generation as reuse even inside the grace window', async () => {
       await start()
       await rotate('j0', 'j1', NOW)

@@ -1,0 +1,123 @@
+/**
+ * Profiles one protected-route contender under load: the server (compiled, pinned to core 1) runs with
+ * `--cpu-prof`, autocannon (core 0) loads it, and the profile's self time is summarised by function
+ * and by origin (Tessera, the framework, node internals, GC).
+ *
+ *   npx tsx bench/profile.ts tessera-fastify HS256 [--seconds 8] [--token valid|bad] [--no-build]
+ *
+ * The .cpuprofile lands in bench/.out/profiles/ (open it in Chrome DevTools or speedscope for a flame
+ * graph).
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import type * as TesseraModule from '../src/index.js'
+import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
+import { SERVER_CPU, reqPerSec, runLoad, startServer } from './lib/procs.js'
+import { SUB, type Alg, type BenchKeys, type ContenderKind } from './servers/protocol.js'
+
+const { values: args, positionals } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    token: { type: 'string', default: 'valid' },
+    'no-build': { type: 'boolean', default: false },
+    top: { type: 'string', default: '30' },
+  },
+  allowPositionals: true,
+  strict: true,
+})
+const [kind, alg] = positionals as [ContenderKind | undefined, Alg | undefined]
+if (kind === undefined || (alg !== 'HS256' && alg !== 'EdDSA'))
+  throw new Error('usage: npx tsx bench/profile.ts <kind> <HS256|EdDSA>')
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  hitCount?: number
+}
+interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+function origin(url: string, name: string): string {
+  if (name === '(garbage collector)') return 'GC'
+  if (name === '(idle)' || name === '(program)') return name
+  if (url.includes('/bench/.out/build/src/')) return 'Tessera'
+  if (url.includes('/bench/.out/build/bench/')) return 'bench server'
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (pkg !== null) return pkg[1] ?? url
+  if (url.startsWith('node:')) return 'node internals'
+  return url === '' ? 'native / V8' : url
+}
+
+if (!args['no-build']) compileBuild()
+const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
+const ed = generateKeyPairSync('ed25519')
+const keys: BenchKeys = {
+  secret: randomBytes(32).toString('base64url'),
+  privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+  publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+}
+const auth =
+  alg === 'HS256'
+    ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256' })
+    : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+let token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
+if (args.token === 'bad') {
+  const at = token.lastIndexOf('.') + 1
+  token = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`
+}
+const dir = `${outDir}profiles/${kind}-${alg}-${args.token}`
+rmSync(dir, { recursive: true, force: true })
+mkdirSync(dir, { recursive: true })
+const server = await startServer(serverScript('http'), [kind, alg], {
+  env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
+  cpu: SERVER_CPU,
+  nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
+})
+const load = {
+  url: `${server.url}/protected`,
+  connections: 50,
+  headers: { authorization: `Bearer ${token}` },
+}
+await runLoad({ ...load, seconds: 1 })
+const before = await server.ask({ cmd: 'cpu' }, 'cpu')
+const result = await runLoad({ ...load, seconds: Number(args.seconds) })
+const after = await server.ask({ cmd: 'cpu' }, 'cpu')
+await server.stop()
+const cpuUs = ((after.user - before.user + after.system - before.system) / result.requests.total).toFixed(1)
+console.log(
+  `${kind} ${alg} ${args.token}: ${Math.round(reqPerSec(result))} req/s, server ${cpuUs} µs CPU/request, statuses ${JSON.stringify(result.statusCodeStats)}`,
+)
+
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+if (file === undefined) throw new Error(`no profile written in ${dir}`)
+const profile = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as Profile
+const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+const self = new Map<number, number>()
+profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+const fns = new Map<string, number>()
+const origins = new Map<string, number>()
+let total = 0
+for (const [id, us] of self) {
+  const node = byId.get(id)
+  if (node === undefined) continue
+  const { functionName, url, lineNumber } = node.callFrame
+  if (functionName === '(idle)') continue
+  total += us
+  const where = url.replace(/^.*\/(node_modules|bench\/\.out\/build)\//, '')
+  const key = `${functionName || '(anonymous)'}  ${where}:${lineNumber + 1}`
+  fns.set(key, (fns.get(key) ?? 0) + us)
+  const o = origin(url, functionName)
+  origins.set(o, (origins.get(o) ?? 0) + us)
+}
+const pct = (us: number): string => `${((100 * us) / total).toFixed(1).padStart(5)} %`
+console.log(`\nself time by origin (busy time only, ${(total / 1000).toFixed(0)} ms):`)
+for (const [o, us] of [...origins].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${pct(us)}  ${o}`)
+console.log('\nself time by function:')
+for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top)))
+  console.log(`${pct(us)}  ${f}`)
+console.log(`\nprofile: ${dir}/${file}`)

@@ -1,0 +1,111 @@
+/**
+ * The Tessera auth server (`startServer`) as a benchmark subject: a temporary data directory, silent
+ * logs, rate limits out of the way, and a side channel (IPC) exposing what only the process itself can
+ * see: its event-loop delay histogram (perf_hooks.monitorEventLoopDelay, 1 ms resolution), CPU time,
+ * memory, and the cost of one argon2id hash and verification measured in place.
+ *
+ *   BENCH_DATA_DIR=/tmp/x node bench/.out/build/bench/servers/auth.js
+ *
+ * Commands (IPC): { cmd: 'lag-reset' } → { result: true }; { cmd: 'lag' } → { lag }; { cmd: 'cpu' } →
+ * { cpu, rss }; { cmd: 'memory' } → { result: process.memoryUsage() after a GC when exposed };
+ * { cmd: 'argon2', n } → { result: { hashMs: number[], verifyMs: number[] } }.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { sql } from 'kysely'
+import { startServer } from '../../src/server/index.js'
+import { hashPassword, verifyPassword } from '../../src/server/passwords.js'
+import type { ServerMessage } from './protocol.js'
+
+const send = (message: ServerMessage): void => {
+  process.send?.(message)
+}
+
+const dataDir = process.env.BENCH_DATA_DIR
+if (dataDir === undefined) throw new Error('BENCH_DATA_DIR is required')
+
+const histogram = monitorEventLoopDelay({ resolution: 1 })
+histogram.enable()
+
+const server = await startServer({
+  dataDir,
+  host: '127.0.0.1',
+  port: 0,
+  logLevel: 'silent',
+  algorithm: 'EdDSA',
+  loginRatePerIp: 100_000,
+  loginRatePerAccount: 100_000,
+  registerRatePerIp: 100_000,
+})
+
+// Experiment hook (not used by `npm run bench`): another SQLite durability level, to tell how much of
+// the login's event-loop delay is the synchronous commit (better-sqlite3 runs on the event loop).
+const synchronous = process.env.BENCH_SQLITE_SYNCHRONOUS
+if (synchronous !== undefined) {
+  if (!/^(OFF|NORMAL|FULL)$/.test(synchronous))
+    throw new Error('BENCH_SQLITE_SYNCHRONOUS: OFF, NORMAL or FULL')
+  await sql.raw(`PRAGMA synchronous = ${synchronous}`).execute(server.context.db)
+}
+
+async function argon2(n: number): Promise<{ hashMs: number[]; verifyMs: number[] }> {
+  const hashMs: number[] = []
+  const verifyMs: number[] = []
+  const password = 'correct horse battery staple'
+  for (let i = 0; i < n; i++) {
+    let t = performance.now()
+    const phc = await hashPassword(password)
+    hashMs.push(performance.now() - t)
+    t = performance.now()
+    const check = await verifyPassword(phc, password)
+    verifyMs.push(performance.now() - t)
+    if (!check.ok) throw new Error('verifyPassword refused its own hash')
+  }
+  return { hashMs, verifyMs }
+}
+
+const ms = (ns: number): number => ns / 1e6
+
+process.on('message', (message: { cmd?: string; n?: number }) => {
+  switch (message.cmd) {
+    case 'lag-reset':
+      histogram.reset()
+      send({ result: true })
+      break
+    case 'lag':
+      send({
+        lag: {
+          p50: ms(histogram.percentile(50)),
+          p99: ms(histogram.percentile(99)),
+          max: ms(histogram.max),
+          count: histogram.count,
+        },
+      })
+      break
+    case 'cpu':
+      send({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })
+      break
+    case 'memory':
+      globalThis.gc?.()
+      send({ result: process.memoryUsage() })
+      break
+    case 'argon2':
+      argon2(message.n ?? 5).then(
+        (result) => {
+          send({ result })
+        },
+        (error: unknown) => {
+          send({ error: String(error) })
+        },
+      )
+      break
+  }
+})
+
+const shutdown = (): void => {
+  server.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  )
+}
+process.on('SIGTERM', shutdown)
+process.on('disconnect', shutdown)
+send({ port: Number(new URL(server.url).port) })

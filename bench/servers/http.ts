@@ -1,0 +1,166 @@
+/**
+ * One contender of the protected-route benchmark, as its own process (started by bench/run.ts, pinned
+ * with taskset): `GET /protected` answers `{"logged_in_as": sub}` behind the contender's JWT check.
+ *
+ *   node bench/.out/build/bench/servers/http.js <kind> <alg>
+ *
+ * Key material comes from BENCH_KEYS (JSON: { secret, privatePem, publicPem }). The process listens on
+ * 127.0.0.1, an ephemeral port, and talks to its parent over IPC: it sends `{ port }` once listening and
+ * answers `{ cmd: 'cpu' }` with its CPU time so far (to tell whether the server's core was saturated).
+ */
+import { Hono } from 'hono'
+import { jwt as honoJwt } from 'hono/jwt'
+import { serve } from '@hono/node-server'
+import express, { type ErrorRequestHandler } from 'express'
+import { expressjwt, type Request as JwtRequest } from 'express-jwt'
+import Fastify from 'fastify'
+import fastifyJwt from '@fastify/jwt'
+import type { AddressInfo } from 'node:net'
+import { createTessera, importKey, type TesseraKey } from '../../src/index.js'
+import { tesseraFastify } from '../../src/adapters/fastify.js'
+import { jwtRequired } from '../../src/adapters/express.js'
+import { SUB, type Alg, type ContenderKind, type BenchKeys } from './protocol.js'
+
+const [kind, alg] = process.argv.slice(2) as [ContenderKind, Alg]
+const keys = JSON.parse(process.env.BENCH_KEYS ?? '{}') as BenchKeys
+
+const sigcache = kind.endsWith('-sigcache')
+
+function tessera(): ReturnType<typeof createTessera> {
+  if (sigcache) {
+    const key =
+      alg === 'HS256'
+        ? importKey({ alg: 'HS256', secret: keys.secret })
+        : importKey({ alg: 'EdDSA', privateKey: keys.privatePem })
+    return createTessera({ keys: withSignatureCache(key) })
+  }
+  return alg === 'HS256'
+    ? createTessera({ secret: keys.secret, algorithm: 'HS256' })
+    : createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+}
+
+/**
+ * EXPERIMENT, not shipped: a key whose `verify` remembers the signatures it accepted, keyed by the whole
+ * token (signing input + signature, compared as a string: no collisions), bounded (oldest out first).
+ * Tessera's pipeline runs unchanged around it (header checks, payload parse, exp/nbf/type/… claims,
+ * revocation on every request); only the HMAC or Ed25519 computation is skipped on a hit. It measures
+ * what the safe verified-token cache issue 6 allows would buy; see RESULTS.md.
+ */
+function withSignatureCache(key: TesseraKey, max = 10_000): TesseraKey {
+  const verified = new Map<string, true>()
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    canSign: key.canSign,
+    publicJwk: key.publicJwk,
+    sign: key.sign,
+    verify(signingInput, signature) {
+      const token = `${signingInput}.${signature}`
+      if (verified.has(token)) return true
+      const ok = key.verify(signingInput, signature)
+      if (ok) {
+        if (verified.size >= max) verified.delete(verified.keys().next().value as string)
+        verified.set(token, true)
+      }
+      return ok
+    },
+  }
+}
+
+type Listening = () => number
+
+async function fastifyServer(): Promise<Listening> {
+  const app = Fastify({ logger: false })
+  if (kind === 'fastify-bare') {
+    app.get('/protected', () => ({ logged_in_as: SUB }))
+  } else if (kind === 'fastify-jwt' || kind === 'fastify-jwt-cache') {
+    const cache = kind === 'fastify-jwt-cache'
+    await app.register(fastifyJwt, {
+      secret: alg === 'HS256' ? keys.secret : { private: keys.privatePem, public: keys.publicPem },
+      sign: { algorithm: alg },
+      verify: { algorithms: [alg], ...(cache ? { cache: true } : {}) },
+    })
+    app.get(
+      '/protected',
+      {
+        preHandler: async (request) => {
+          await request.jwtVerify()
+        },
+      },
+      (request) => ({ logged_in_as: (request.user as { sub: string }).sub }),
+    )
+  } else {
+    await app.register(tesseraFastify, { auth: tessera() })
+    app.get('/protected', { preHandler: app.jwtRequired() }, (request) => ({
+      logged_in_as: request.jwt?.identity,
+    }))
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return () => (app.server.address() as AddressInfo).port
+}
+
+function expressServer(): Promise<Listening> {
+  const app = express()
+  app.disable('x-powered-by')
+  if (kind === 'express-bare') {
+    app.get('/protected', (_req, res) => {
+      res.json({ logged_in_as: SUB })
+    })
+  } else if (kind === 'express-jwt') {
+    if (alg !== 'HS256') throw new Error('express-jwt (jsonwebtoken 9) implements no EdDSA')
+    app.get('/protected', expressjwt({ secret: keys.secret, algorithms: ['HS256'] }), (req, res) => {
+      res.json({ logged_in_as: (req as JwtRequest).auth?.sub })
+    })
+    // Four parameters: that is how Express tells an error handler.
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const onError: ErrorRequestHandler = (error: { status?: number; code?: string }, _req, res, _next) => {
+      res.status(error.status ?? 500).json({ error: error.code ?? 'error' })
+    }
+    app.use(onError)
+  } else {
+    const auth = tessera()
+    app.get('/protected', jwtRequired(auth), (req, res) => {
+      res.json({ logged_in_as: req.jwt?.identity })
+    })
+  }
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, '127.0.0.1', (error?: Error) => {
+      if (error === undefined) resolve(() => (server.address() as AddressInfo).port)
+      else reject(error)
+    })
+  })
+}
+
+function honoServer(): Promise<Listening> {
+  const app = new Hono()
+  const secret = alg === 'HS256' ? keys.secret : keys.publicPem
+  app.use('/protected', honoJwt({ secret, alg, verification: { typ: 'at+jwt' } }))
+  app.get('/protected', (c) => c.json({ logged_in_as: (c.get('jwtPayload') as { sub: string }).sub }))
+  return new Promise((resolve) => {
+    serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+      resolve(() => info.port)
+    })
+  })
+}
+
+const start: Record<ContenderKind, () => Promise<Listening>> = {
+  'fastify-bare': fastifyServer,
+  'fastify-jwt': fastifyServer,
+  'fastify-jwt-cache': fastifyServer,
+  'tessera-fastify': fastifyServer,
+  'tessera-fastify-sigcache': fastifyServer,
+  'tessera-express-sigcache': expressServer,
+  'express-bare': expressServer,
+  'express-jwt': expressServer,
+  'tessera-express': expressServer,
+  'hono-jwt': honoServer,
+}
+
+const port = (await start[kind]())()
+process.on('message', (message: { cmd?: string }) => {
+  if (message.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage(), rss: process.memoryUsage().rss })
+})
+// A normal exit, so that --cpu-prof writes its profile.
+process.on('disconnect', () => process.exit(0))
+process.on('SIGTERM', () => process.exit(0))
+process.send?.({ port })

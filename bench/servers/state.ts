@@ -1,0 +1,176 @@
+/**
+ * Scale-of-state measurements, each in a fresh process (started by bench/run.ts, pinned, with
+ * --expose-gc), the result sent once over IPC as `{ result }`:
+ *
+ *   state.js revocation <entries>          memoryRevocationStore with <entries> revoked jtis: heap and
+ *                                          RSS growth, isRevoked time for hits and for misses
+ *   state.js sqlite <users> <dataDir>      a migrated SQLite database in <dataDir> holding <users>
+ *                                          users (one precomputed argon2id hash, raw INSERTs in
+ *                                          transactions of 50k), the query plans of the login and
+ *                                          refresh lookups, and their time through the Kysely stores
+ */
+import { randomBytes } from 'node:crypto'
+import Database from 'better-sqlite3'
+import { memoryRevocationStore, type RevocationSubject } from '../../src/index.js'
+import { migrateToLatest, openDatabase, userStore } from '../../src/stores/index.js'
+import { hashPassword } from '../../src/server/passwords.js'
+import type { ServerMessage } from './protocol.js'
+
+/** The password of every seeded user (they share one hash). */
+export const SEED_PASSWORD = 'correct horse battery staple'
+export const seedUsername = (i: number): string => `user${i}`
+
+const send = (message: ServerMessage): void => {
+  process.send?.(message)
+}
+
+const gc = (): void => {
+  globalThis.gc?.()
+  globalThis.gc?.()
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? NaN)
+    : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2
+}
+
+function revocation(entries: number): unknown {
+  gc()
+  const before = process.memoryUsage()
+  const store = memoryRevocationStore({ sweepIntervalSeconds: 0 })
+  const expiresAt = Math.floor(Date.now() / 1000) + 3600
+  const SAMPLE = 4096
+  const hits: RevocationSubject[] = []
+  const started = performance.now()
+  for (let i = 0; i < entries; i++) {
+    const jti = randomBytes(16).toString('base64url')
+    store.revokeToken(jti, expiresAt)
+    if (i % Math.max(1, Math.floor(entries / SAMPLE)) === 0 && hits.length < SAMPLE)
+      hits.push({ jti, sid: 'session-1', sub: 'user-1', iat: 1 })
+  }
+  const fillMs = performance.now() - started
+  // A few session and user entries too, so every grain's map is non-empty (the real shape).
+  store.revokeSession('other-session', expiresAt)
+  store.revokeUser('other-user', 1, expiresAt)
+  const misses: RevocationSubject[] = Array.from({ length: SAMPLE }, () => ({
+    jti: randomBytes(16).toString('base64url'),
+    sid: 'session-1',
+    sub: 'user-1',
+    iat: 1,
+  }))
+  gc()
+  const after = process.memoryUsage()
+  const time = (subjects: RevocationSubject[], expect: boolean): number[] => {
+    const perRound: number[] = []
+    const calls = Math.min(1_000_000, Math.max(100_000, entries))
+    for (let round = 0; round < 7; round++) {
+      let wrong = 0
+      const t = process.hrtime.bigint()
+      for (let i = 0; i < calls; i++) {
+        if (store.isRevoked(subjects[i % subjects.length] as RevocationSubject) !== expect) wrong++
+      }
+      const ns = Number(process.hrtime.bigint() - t) / calls
+      if (wrong > 0) throw new Error(`isRevoked answered ${String(!expect)} ${wrong} times`)
+      perRound.push(ns)
+    }
+    return perRound.slice(2)
+  }
+  const missNs = time(misses, false)
+  const hitNs = time(hits, true)
+  const size = store.size()
+  store.close()
+  return {
+    entries: size.tokens,
+    fillMs,
+    heapBytes: after.heapUsed - before.heapUsed,
+    rssBytes: after.rss - before.rss,
+    hitNs: median(hitNs),
+    hitNsRange: [Math.min(...hitNs), Math.max(...hitNs)],
+    missNs: median(missNs),
+    missNsRange: [Math.min(...missNs), Math.max(...missNs)],
+  }
+}
+
+async function sqlite(users: number, dataDir: string): Promise<unknown> {
+  const file = `${dataDir}/tessera.db`
+  let db = await openDatabase({ url: file })
+  await migrateToLatest(db)
+  await db.destroy()
+  const hashStarted = performance.now()
+  const phc = await hashPassword(SEED_PASSWORD)
+  const hashMs = performance.now() - hashStarted
+
+  const raw = new Database(file)
+  raw.pragma('journal_mode = WAL')
+  raw.pragma('synchronous = NORMAL')
+  const insert = raw.prepare(
+    'INSERT INTO users (username, username_normalized, password_hash, roles, disabled, created_at, updated_at, password_changed_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)',
+  )
+  const now = Math.floor(Date.now() / 1000)
+  const BATCH = 50_000
+  const batch = raw.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const name = seedUsername(i)
+      insert.run(name, name, phc, '["user"]', now, now, now)
+    }
+  })
+  const started = performance.now()
+  for (let from = 0; from < users; from += BATCH) batch(from, Math.min(users, from + BATCH))
+  const insertMs = performance.now() - started
+  raw.pragma('wal_checkpoint(TRUNCATE)')
+  const plan = (query: string, ...params: unknown[]): string =>
+    (raw.prepare(`EXPLAIN QUERY PLAN ${query}`).all(...params) as { detail: string }[])
+      .map((r) => r.detail)
+      .join('; ')
+  const plans = {
+    login: plan('SELECT * FROM users WHERE username_normalized = ?', seedUsername(1)),
+    refresh: plan('SELECT * FROM users WHERE id = ?', 1),
+  }
+  const count = (raw.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n
+  raw.close()
+
+  // Lookups through the repositories the server uses.
+  db = await openDatabase({ url: file })
+  const store = userStore(db)
+  const byName: number[] = []
+  const byId: number[] = []
+  for (let i = 0; i < 2000; i++) {
+    const n = Math.floor(Math.random() * users)
+    let t = performance.now()
+    const user = await store.getByUsername(seedUsername(n))
+    byName.push((performance.now() - t) * 1000)
+    if (user === undefined) throw new Error(`user ${n} not found`)
+    t = performance.now()
+    await store.get(user.id)
+    byId.push((performance.now() - t) * 1000)
+  }
+  await db.destroy()
+  const tail = (values: number[]): { p50: number; p99: number } => {
+    const sorted = [...values].sort((a, b) => a - b)
+    return {
+      p50: median(sorted.slice(200)),
+      p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN,
+    }
+  }
+  return {
+    users: count,
+    hashMs,
+    insertMs,
+    plans,
+    byNameUs: tail(byName),
+    byIdUs: tail(byId),
+  }
+}
+
+const [mode, a, b] = process.argv.slice(2)
+try {
+  if (mode === 'revocation') send({ result: revocation(Number(a)) })
+  else if (mode === 'sqlite') send({ result: await sqlite(Number(a), String(b)) })
+  else throw new Error(`unknown mode ${String(mode)}`)
+} catch (error) {
+  send({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
+}
+if (process.connected) process.disconnect()

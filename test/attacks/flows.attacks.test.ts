@@ -1,0 +1,318 @@
+// Flow attacks over HTTP (issue 8, "Flows"): token type confusion, refresh replay, reuse after logout,
+// password change or deletion, mass assignment of a role, privilege escalation on admin routes, hash
+// leaks. Sources: RFC 8725 §3.11 (explicit typing), OAuth 2.0 Security BCP §4.14 (refresh token
+// rotation and reuse detection), OWASP ASVS V3 (session termination), OWASP API3 (mass assignment).
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  PASSWORD,
+  claimsOf,
+  expectError,
+  expectRefused,
+  expectUnauthorized,
+  tokensOf,
+  uniqueName,
+  useAttackServer,
+  type Tokens,
+} from './harness.js'
+
+// Grace 0: a spent refresh token presented again is theft at once (the 10 s default is for two tabs).
+const server = useAttackServer({ refreshGraceSeconds: 0 })
+const ADMIN = uniqueName('flow-admin')
+const ADMIN_PASSWORD = 'admin password for the flow attacks'
+let admin: Tokens
+
+beforeAll(async () => {
+  await server.createUserWithCli(ADMIN, ADMIN_PASSWORD, true)
+  admin = await server.login(ADMIN, ADMIN_PASSWORD)
+})
+
+/** Every protected read a stolen token could be used for. */
+async function expectDead(access: string, refresh?: string): Promise<void> {
+  for (const path of ['/protected', '/auth/me', '/auth/sessions', '/secret']) {
+    const res = await server.api('GET', path, { token: access })
+    expectUnauthorized(res)
+    expectRefused(res)
+  }
+  if (refresh !== undefined) {
+    const res = await server.refresh(refresh)
+    expectUnauthorized(res)
+    expectRefused(res)
+  }
+}
+
+describe('token type confusion', () => {
+  let user: Tokens
+  beforeAll(async () => {
+    user = await server.register(uniqueName('flow-types'))
+  })
+
+  it.each([
+    ['GET', '/protected'],
+    ['GET', '/auth/me'],
+    ['GET', '/secret'],
+    ['GET', '/auth/sessions'],
+    ['POST', '/auth/logout'],
+    ['POST', '/auth/logout-all'],
+    ['POST', '/logout/access'],
+  ] as const)(
+    'refuses a refresh token used as an access token on %s %s with 401 token_wrong_type',
+    async (method, path) => {
+      const res = await server.api(method, path, { token: user.refresh })
+      expectUnauthorized(res, 'token_wrong_type')
+      expectRefused(res)
+    },
+  )
+
+  it.each([
+    ['POST', '/auth/refresh', 'header'],
+    ['POST', '/token/refresh', 'header'],
+    ['POST', '/logout/refresh', 'header'],
+    ['POST', '/auth/refresh', 'body'],
+  ] as const)(
+    'refuses an access token used as a refresh token on %s %s (%s) with 401 token_wrong_type',
+    async (method, path, where) => {
+      const res =
+        where === 'header'
+          ? await server.api(method, path, { token: user.access })
+          : await server.api(method, path, { body: { refresh_token: user.access } })
+      expectUnauthorized(res, 'token_wrong_type')
+      expectRefused(res)
+    },
+  )
+
+  it('changed nothing: both tokens still work for their own purpose', async () => {
+    expect((await server.me(user.access)).status).toBe(200)
+    const res = await server.refresh(user.refresh)
+    expect(res.status, res.text).toBe(200)
+  })
+})
+
+describe('refresh token replay after rotation', () => {
+  it('answers the replay with 401 refresh_token_reused and revokes the whole family', async () => {
+    const user = await server.register(uniqueName('flow-replay'))
+    const first = await server.refresh(user.refresh)
+    expect(first.status, first.text).toBe(200)
+    const successor = tokensOf(first)
+    // The thief replays the spent token.
+    const replay = await server.refresh(user.refresh)
+    expectError(replay, 401, 'refresh_token_reused')
+    expectRefused(replay)
+    // Every token of the session is dead: the successor pair, and the original access token.
+    await expectDead(successor.access, successor.refresh)
+    await expectDead(user.access)
+    // The replay does not touch the user's other sessions.
+    const other = await server.login(String(claimsOf(user.access).username))
+    expect((await server.me(other.access)).status).toBe(200)
+  })
+
+  it('refuses a replay of the successor after it was itself rotated, and kills the newest pair', async () => {
+    const user = await server.register(uniqueName('flow-replay2'))
+    const second = tokensOf(await server.refresh(user.refresh))
+    const third = tokensOf(await server.refresh(second.refresh))
+    expectError(await server.refresh(second.refresh), 401, 'refresh_token_reused')
+    await expectDead(third.access, third.refresh)
+  })
+})
+
+describe('reuse after the end of a session', () => {
+  it('refuses the access and refresh tokens after POST /auth/logout', async () => {
+    const user = await server.register(uniqueName('flow-logout'))
+    expect((await server.api('POST', '/auth/logout', { token: user.access })).status).toBe(204)
+    await expectDead(user.access, user.refresh)
+    // A second logout with the dead token is refused too (no double free of anything).
+    expectUnauthorized(await server.api('POST', '/auth/logout', { token: user.access }))
+  })
+
+  it('refuses every token of the session after POST /logout/refresh', async () => {
+    const user = await server.register(uniqueName('flow-logout-refresh'))
+    expect((await server.api('POST', '/logout/refresh', { token: user.refresh })).status).toBeLessThan(300)
+    await expectDead(user.access, user.refresh)
+  })
+
+  it('refuses the tokens of every other session after a password change', async () => {
+    const name = uniqueName('flow-password')
+    const phone = await server.register(name)
+    const laptop = await server.login(name)
+    const res = await server.api('POST', '/auth/password', {
+      token: laptop.access,
+      body: { current_password: PASSWORD, new_password: 'a brand new password 2026' },
+    })
+    expect(res.status, res.text).toBe(204)
+    // The stolen phone tokens are dead, and the old password no longer logs in.
+    await expectDead(phone.access, phone.refresh)
+    const old = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+    expectError(old, 401, 'invalid_credentials')
+    expect(old.body.access_token).toBeUndefined()
+  })
+
+  it('refuses every token of a deleted user at once, including a refresh', async () => {
+    const user = await server.register(uniqueName('flow-deleted'))
+    const res = await server.api('DELETE', `/users/${String(user.userId)}`, { token: admin.access })
+    expect(res.status, res.text).toBe(204)
+    await expectDead(user.access, user.refresh)
+  })
+
+  it('refuses every token of a disabled user at once, including a refresh', async () => {
+    const user = await server.register(uniqueName('flow-disabled'))
+    const res = await server.api('PATCH', `/users/${String(user.userId)}`, {
+      token: admin.access,
+      body: { disabled: true },
+    })
+    expect(res.status, res.text).toBe(200)
+    await expectDead(user.access, user.refresh)
+  })
+
+  it('refuses the tokens of a session ended from another device (DELETE /auth/sessions/:id)', async () => {
+    const name = uniqueName('flow-session')
+    const stolen = await server.register(name)
+    const mine = await server.login(name)
+    const res = await server.api('DELETE', `/auth/sessions/${stolen.sessionId}`, { token: mine.access })
+    expect(res.status).toBe(204)
+    await expectDead(stolen.access, stolen.refresh)
+  })
+
+  it("refuses to end another user's session (404) and that session lives on", async () => {
+    const victim = await server.register(uniqueName('flow-victim'))
+    const attacker = await server.register(uniqueName('flow-attacker'))
+    const res = await server.api('DELETE', `/auth/sessions/${victim.sessionId}`, { token: attacker.access })
+    expectError(res, 404, 'not_found')
+    expect((await server.me(victim.access)).status).toBe(200)
+  })
+})
+
+describe('injection in path parameters', () => {
+  it.each(["1' OR '1'='1", '1 OR 1=1', '-1', '0x1', '1e3', '1;DROP TABLE users', '../1', '%00'])(
+    'answers the admin GET /users/%s with 400 or 404 and no user data',
+    async (id) => {
+      const res = await server.api('GET', `/users/${encodeURIComponent(id)}`, { token: admin.access })
+      expectRefused(res, [400, 404])
+      expect(res.body.id).toBeUndefined()
+    },
+  )
+
+  it.each([
+    ["' OR '1'='1", "' OR '1'='1"],
+    ['%', '%'],
+    ['*', '*'],
+    ['a 129-character id', 'x'.repeat(129)],
+  ])(
+    'answers DELETE /auth/sessions/ with %s with 400, 404 or 414 and ends no session',
+    async (_label, id) => {
+      const user = await server.register(uniqueName('flow-sessions-inj'))
+      const res = await server.api('DELETE', `/auth/sessions/${encodeURIComponent(id)}`, {
+        token: user.access,
+      })
+      expect([400, 404, 414]).toContain(res.status)
+      expect((await server.me(user.access)).status).toBe(200)
+      expect((await server.me(admin.access)).status).toBe(200)
+    },
+  )
+})
+
+describe('role escalation by registration (mass assignment)', () => {
+  it.each([
+    ['role', { role: 'admin' }],
+    ['roles', { roles: ['admin'] }],
+    ['is_admin', { is_admin: true }],
+    ['admin', { admin: true }],
+    ['id', { id: 1 }],
+    ['disabled', { disabled: false }],
+  ])('refuses a register body with %s with 400 and creates nothing', async (_field, extra) => {
+    const username = uniqueName('flow-escalate')
+    const res = await server.api('POST', '/auth/register', {
+      body: { username, password: PASSWORD, ...extra },
+    })
+    expectError(res, 400, 'validation_error')
+    expectRefused(res, [400])
+    const login = await server.api('POST', '/auth/login', { body: { username, password: PASSWORD } })
+    expectError(login, 401, 'invalid_credentials')
+  })
+
+  it.each([
+    [
+      '__proto__',
+      (u: string) => `{"username":"${u}","password":"${PASSWORD}","__proto__":{"roles":["admin"]}}`,
+    ],
+    [
+      'constructor',
+      (u: string) =>
+        `{"username":"${u}","password":"${PASSWORD}","constructor":{"prototype":{"roles":["admin"]}}}`,
+    ],
+  ])('refuses a %s pollution body and no later account is an admin', async (_label, body) => {
+    const res = await server.api('POST', '/auth/register', { raw: body(uniqueName('flow-proto')) })
+    expectRefused(res, [400])
+    const later = await server.register(uniqueName('flow-after-proto'))
+    expect(claimsOf(later.access).roles).toEqual([])
+    expectError(await server.api('GET', '/admin', { token: later.access }), 403, 'forbidden')
+  })
+})
+
+describe('admin routes with a user token', () => {
+  let user: Tokens
+  beforeAll(async () => {
+    user = await server.register(uniqueName('flow-user'))
+  })
+
+  it.each([
+    ['GET', '/admin', undefined],
+    ['GET', '/users', undefined],
+    ['GET', '/users?page=1&per_page=200', undefined],
+    ['GET', '/users/1', undefined],
+    ['PATCH', '/users/self', { roles: ['admin'] }],
+    ['PATCH', '/users/1', { disabled: true }],
+    ['DELETE', '/users/1', undefined],
+  ] as const)('answers %s %s with 403 forbidden', async (method, rawPath, body) => {
+    const path = rawPath.replace('self', String(user.userId))
+    const res = await server.api(method, path, {
+      token: user.access,
+      ...(body === undefined ? {} : { body }),
+    })
+    expectError(res, 403, 'forbidden')
+    expectRefused(res, [403])
+    expect(res.headers.get('www-authenticate') ?? '').toMatch(/insufficient_scope/)
+  })
+
+  it('changed nothing: the user is still not an admin, the admin is still enabled and still an admin', async () => {
+    const me = await server.me(user.access)
+    expect(me.body.roles).toEqual([])
+    const relogin = await server.login(String(claimsOf(user.access).username))
+    expect(claimsOf(relogin.access).roles).toEqual([])
+    const adminMe = await server.me(admin.access)
+    expect(adminMe.status).toBe(200)
+    expect(adminMe.body.roles).toEqual(['admin'])
+  })
+
+  it('refuses a user token whose roles were edited by hand (signature) on every admin route', async () => {
+    const [h, p, s] = user.access.split('.') as [string, string, string]
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>
+    const edited = `${h}.${Buffer.from(JSON.stringify({ ...claims, roles: ['admin'] })).toString('base64url')}.${s}`
+    for (const path of ['/admin', '/users'])
+      expectUnauthorized(await server.api('GET', path, { token: edited }))
+  })
+})
+
+describe('user data leaks', () => {
+  it('lists users without any password hash or credential-like field (the harness checks every body too)', async () => {
+    await server.register(uniqueName('flow-leak'))
+    const res = await server.api('GET', '/users?per_page=200', { token: admin.access })
+    expect(res.status).toBe(200)
+    expect(res.text).not.toMatch(/\$argon2|password_?hash|"salt"/i)
+    for (const user of res.body.users ?? []) {
+      expect(Object.keys(user).sort()).toEqual(['created_at', 'disabled', 'id', 'roles', 'username'])
+    }
+  })
+
+  it('answers /users/:id, /auth/me, register and login without a hash', async () => {
+    const name = uniqueName('flow-leak2')
+    const created = await server.register(name)
+    const login = await server.login(name)
+    for (const res of [
+      await server.api('GET', `/users/${String(created.userId)}`, { token: admin.access }),
+      await server.me(login.access),
+    ]) {
+      expect(res.status).toBe(200)
+      expect(res.text).not.toMatch(/\$argon2|password_?hash|"salt"/i)
+    }
+    expect(JSON.stringify(created.body)).not.toMatch(/\$argon2|password_?hash|"salt"/i)
+  })
+})

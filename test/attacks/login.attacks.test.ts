@@ -1,0 +1,265 @@
+// Login attacks over HTTP (issue 8, "Login"): username enumeration by body, status, headers or timing;
+// brute force on one account from many IPs and on many accounts from one IP; oversized passwords; SQL
+// injection in the username. Sources: OWASP Authentication and Credential Stuffing cheat sheets, OWASP
+// ASVS V2.2 (anti-automation), NIST SP 800-63B §5.2.2 (rate limiting).
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  PASSWORD,
+  expectError,
+  expectRefused,
+  median,
+  uniqueName,
+  useAttackServer,
+  type ApiResponse,
+} from './harness.js'
+
+/** Headers that legitimately differ between two responses. */
+const VOLATILE = new Set(['date', 'keep-alive', 'connection'])
+const headerNames = (res: ApiResponse): string[] =>
+  [...res.headers.keys()].filter((name) => !VOLATILE.has(name)).sort()
+
+const login = (
+  server: { api: (m: 'POST', p: string, o: object) => Promise<ApiResponse> },
+  username: string,
+  password: string,
+  ip?: string,
+): Promise<ApiResponse> =>
+  server.api('POST', '/auth/login', {
+    body: { username, password },
+    ...(ip === undefined ? {} : { headers: { 'x-forwarded-for': ip } }),
+  })
+
+describe('username enumeration', () => {
+  const server = useAttackServer()
+  const known = uniqueName('enum-known')
+  const disabled = uniqueName('enum-disabled')
+
+  beforeAll(async () => {
+    await server.register(known)
+    const victim = await server.register(disabled)
+    const adminName = uniqueName('enum-admin')
+    await server.createUserWithCli(adminName, 'enumeration admin password', true)
+    const admin = await server.login(adminName, 'enumeration admin password')
+    const res = await server.api('PATCH', `/users/${String(victim.userId)}`, {
+      token: admin.access,
+      body: { disabled: true },
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it.each([['/auth/login'], ['/login']])(
+    'answers an unknown user and a wrong password identically on %s (status, body, header names)',
+    async (path) => {
+      const unknown = await server.api('POST', path, {
+        body: { username: uniqueName('nobody'), password: 'wrong password!' },
+      })
+      const wrong = await server.api('POST', path, { body: { username: known, password: 'wrong password!' } })
+      const wrongDisabled = await server.api('POST', path, {
+        body: { username: disabled, password: 'wrong password!' },
+      })
+      for (const res of [unknown, wrong, wrongDisabled]) {
+        expectError(res, 401, 'invalid_credentials')
+        expectRefused(res)
+      }
+      expect(wrong.text).toBe(unknown.text)
+      expect(wrongDisabled.text).toBe(unknown.text)
+      expect(headerNames(wrong)).toEqual(headerNames(unknown))
+      expect(wrong.headers.get('www-authenticate')).toBe(unknown.headers.get('www-authenticate'))
+      expect(wrong.headers.get('content-length')).toBe(unknown.headers.get('content-length'))
+    },
+  )
+
+  it('answers an empty, a whitespace-only and a look-alike unknown username like any unknown user', async () => {
+    const reference = await login(server, uniqueName('nobody'), 'wrong password!')
+    for (const username of ['   ', `${known}\u200b`, `${known}x`]) {
+      const res = await login(server, username, 'wrong password!')
+      expect([400, 401]).toContain(res.status)
+      if (res.status === 401) expect(res.text).toBe(reference.text)
+    }
+  })
+
+  // A real difference fails every attempt; a retry only absorbs a burst of load from other test files.
+  it(
+    'takes the same time for an unknown user as for a wrong password (median paired difference below 5 ms)',
+    { retry: 2 },
+    async () => {
+      // Interleaved pairs so that load from other test files hits both samples alike; bounded samples.
+      const samples = Number(process.env.TESSERA_TIMING_SAMPLES ?? 41)
+      const bound = Number(process.env.TESSERA_TIMING_BOUND_MS ?? 5)
+      const unknownTimes: number[] = []
+      const wrongTimes: number[] = []
+      const time = async (username: string): Promise<number> => {
+        const start = performance.now()
+        const res = await login(server, username, 'wrong password!')
+        const elapsed = performance.now() - start
+        expect(res.status).toBe(401)
+        return elapsed
+      }
+      await time(known) // warm-up
+      await time(uniqueName('nobody'))
+      for (let i = 0; i < samples; i++) {
+        if (i % 2 === 0) {
+          unknownTimes.push(await time(uniqueName('nobody')))
+          wrongTimes.push(await time(known))
+        } else {
+          wrongTimes.push(await time(known))
+          unknownTimes.push(await time(uniqueName('nobody')))
+        }
+      }
+      const difference = Math.abs(median(unknownTimes) - median(wrongTimes))
+      // The median of the paired differences is the statistic tested: pairing cancels the load drift
+      // other test files put on both samples alike. The plain difference of medians is reported too.
+      const paired = Math.abs(median(unknownTimes.map((u, i) => u - (wrongTimes[i] ?? u))))
+      expect(
+        paired,
+        `medians: unknown ${median(unknownTimes).toFixed(1)} ms, wrong password ${median(wrongTimes).toFixed(1)} ms (difference ${difference.toFixed(1)} ms); median paired difference ${paired.toFixed(1)} ms`,
+      ).toBeLessThan(bound)
+    },
+  )
+})
+
+describe('brute force on one account from many IPs (behind a trusted proxy)', () => {
+  const server = useAttackServer({ trustProxy: true, loginRatePerAccount: 5, loginRatePerIp: 1000 })
+  const victim = uniqueName('brute-victim')
+
+  beforeAll(async () => {
+    await server.register(victim)
+  })
+
+  it('answers 429 rate_limited with Retry-After once the account saw 5 attempts, whatever the IP', async () => {
+    for (let i = 1; i <= 5; i++) {
+      expectError(
+        await login(server, victim, `guess number ${i}`, `203.0.113.${i}`),
+        401,
+        'invalid_credentials',
+      )
+    }
+    const res = await login(server, victim, 'guess number 6', '203.0.113.6')
+    expectError(res, 429, 'rate_limited')
+    expectRefused(res, [429])
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+  })
+
+  it('keeps refusing with 429 even the right password from a fresh IP, and with look-alike spellings', async () => {
+    for (const [i, username] of [
+      victim,
+      victim.toUpperCase(),
+      ` ${victim} `,
+      victim.replace('b', 'ｂ'),
+    ].entries()) {
+      const res = await login(server, username, PASSWORD, `198.51.100.${i + 1}`)
+      expectError(res, 429, 'rate_limited')
+      expectRefused(res, [429])
+    }
+  })
+
+  it('does not lock other accounts', async () => {
+    const other = uniqueName('brute-other')
+    await server.register(other)
+    const res = await login(server, other, PASSWORD, '203.0.113.1')
+    expect(res.status, res.text).toBe(200)
+  })
+})
+
+describe('many accounts from one IP (credential stuffing)', () => {
+  const server = useAttackServer({ trustProxy: true, loginRatePerIp: 5, loginRatePerAccount: 1000 })
+
+  it('answers 429 once one IP made 5 attempts, whatever the usernames; another IP is not affected', async () => {
+    for (let i = 0; i < 5; i++) {
+      expectError(
+        await login(server, uniqueName('stuffed'), 'leaked password', '192.0.2.7'),
+        401,
+        'invalid_credentials',
+      )
+    }
+    const res = await login(server, uniqueName('stuffed'), 'leaked password', '192.0.2.7')
+    expectError(res, 429, 'rate_limited')
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    expectError(
+      await login(server, uniqueName('stuffed'), 'leaked password', '192.0.2.8'),
+      401,
+      'invalid_credentials',
+    )
+  })
+})
+
+describe('many accounts from one IP without a trusted proxy', () => {
+  const server = useAttackServer({ loginRatePerIp: 5, loginRatePerAccount: 1000 })
+
+  it('is not bypassed by rotating X-Forwarded-For: the socket address is counted', async () => {
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) {
+      statuses.push((await login(server, uniqueName('spoof'), 'leaked password', `10.9.8.${i}`)).status)
+    }
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401])
+    expect(statuses.slice(5)).toEqual([429, 429])
+  })
+})
+
+describe('oversized passwords and injection strings', () => {
+  const server = useAttackServer()
+  const name = 'sqli-victim'
+
+  beforeAll(async () => {
+    await server.register(name)
+  })
+
+  it.each([
+    ['1 MB', 'x'.repeat(1024 * 1024), [413]],
+    ['100 KB', 'x'.repeat(100 * 1024), [413]],
+    ['4,097 characters', 'x'.repeat(4097), [400]],
+    ['4,096 four-byte characters (16 KB of UTF-8)', '😀'.repeat(4096), [400, 401]],
+    ['4,096 characters', 'x'.repeat(4096), [401]],
+  ] as const)(
+    'answers a %s password on login with a 4xx, no token and no echo',
+    async (_label, password, statuses) => {
+      const res = await login(server, name, password)
+      expectRefused(res, statuses)
+      expect(res.text.length).toBeLessThan(1000)
+    },
+  )
+
+  it.each([
+    ['1,025 bytes', 'x'.repeat(1025), [400]],
+    ['1 MB', 'x'.repeat(1024 * 1024), [413]],
+    ['lone surrogates', '\ud800\ud800\ud800\ud800\ud800\ud800\ud800\ud800', [400]],
+  ] as const)(
+    'refuses a %s password on register with a 4xx and creates nothing',
+    async (_label, password, statuses) => {
+      const username = uniqueName('oversized-new')
+      const res = await server.api('POST', '/auth/register', { body: { username, password } })
+      expectRefused(res, statuses)
+      expectError(await login(server, username, PASSWORD), 401, 'invalid_credentials')
+    },
+  )
+
+  const INJECTIONS = [
+    "' OR '1'='1",
+    "' OR 1=1 --",
+    `${name}' --`,
+    `${name}'/*`,
+    "admin'; DROP TABLE users; --",
+    '" OR ""="',
+    "') OR ('a'='a",
+    '%',
+    '_',
+    `${name.slice(0, 4)}%`,
+    '*',
+    '\\',
+    "1' UNION SELECT password_hash FROM users --",
+  ]
+
+  it.each(INJECTIONS)('answers the username %j on login with 401 invalid_credentials', async (username) => {
+    const res = await login(server, username, PASSWORD)
+    expectError(res, 401, 'invalid_credentials')
+    expectRefused(res)
+  })
+
+  it('stores injection strings literally at registration, and the tables survive', async () => {
+    const username = `${uniqueName('inj')}'; DROP TABLE users; --`
+    const created = await server.register(username)
+    expect(created.body.user?.username).toBe(username)
+    expect((await login(server, username, PASSWORD)).status).toBe(200)
+    expect((await login(server, name, PASSWORD)).status).toBe(200)
+  })
+})

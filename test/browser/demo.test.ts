@@ -1,0 +1,297 @@
+// The demo page and `tessera/client` in a real headless Chromium against a cookie-mode server with 3-second
+// access tokens: login through the page, HttpOnly JWT and readable CSRF cookies, CSRF refusal, silent
+// refresh, single-flight refresh across tabs (Web Locks, and the BroadcastChannel fallback), logout across
+// tabs, and revoking a session from the list.
+import { writeFile } from 'node:fs/promises'
+import type { BrowserContext, Page } from 'playwright-core'
+import { describe, expect, it } from 'vitest'
+import { PASSWORD, uniqueName, useServer, type E2EServer } from '../e2e/harness.js'
+import { chromiumAvailable, countRequests, pageErrors, useBrowser } from './browser.js'
+
+const TTL = 3
+
+// The page's globals that the callbacks of page.evaluate read (this file compiles without the DOM lib;
+// the casts vanish when the callbacks are serialised into the page).
+interface PageGlobals {
+  document: { cookie: string; querySelector(selector: string): { textContent: string | null } | null }
+  navigator: { locks?: unknown }
+  Navigator: { prototype: object }
+  localStorage: { length: number }
+  sessionStorage: { length: number }
+}
+
+// The screenshot in docs/ is rewritten only on request, so that a test run leaves the tree clean.
+const SCREENSHOT = process.env.TESSERA_UPDATE_SCREENSHOT === '1' ? 'docs/demo.png' : undefined
+
+/** Opens the demo page and waits for it to settle on a view. */
+async function open(context: BrowserContext, server: E2EServer): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${server.url}/`)
+  await page.waitForSelector('body[data-view="signed-in"], body[data-view="signed-out"]')
+  return page
+}
+
+/** Fills the form and signs in (or creates the account), then waits for the identity. */
+async function signIn(page: Page, username: string, how: 'login' | 'register' = 'login'): Promise<void> {
+  await page.fill('#username', username)
+  await page.fill('#password', PASSWORD)
+  await page.click(how === 'login' ? '#login' : '#register')
+  await page.waitForSelector('body[data-view="signed-in"]')
+  await expect.poll(() => page.textContent('#me-username')).toBe(username)
+}
+
+/** Waits until the access token's cookies expired (the CSRF twin has the same Max-Age). */
+async function waitForAccessExpiry(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => !(globalThis as unknown as PageGlobals).document.cookie.includes('csrf_access_token='),
+    undefined,
+    {
+      polling: 100,
+      timeout: (TTL + 5) * 1000,
+    },
+  )
+}
+
+/** Clicks a resource button and returns what the page shows for the answer. */
+async function call(page: Page, which: 'protected' | 'secret'): Promise<string> {
+  await page.click(`#call-${which}`)
+  await page.waitForFunction(
+    () =>
+      !(globalThis as unknown as PageGlobals).document
+        .querySelector('#api-result')
+        ?.textContent?.endsWith('…'),
+  )
+  return (await page.textContent('#api-result')) ?? ''
+}
+
+describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', () => {
+  const server = useServer({ tokenTransport: 'cookie', accessTokenTtl: TTL, refreshGraceSeconds: 0 })
+  const chromium = useBrowser()
+
+  it('creates an account and signs in through the page, and shows the identity and the session', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    const errors = pageErrors(page)
+    expect(await page.getAttribute('body', 'data-view')).toBe('signed-out')
+    expect(await page.isHidden('#mode-hint')).toBe(true)
+
+    const username = uniqueName('page')
+    await signIn(page, username, 'register')
+    expect(await page.textContent('#me-roles')).toBe('none')
+    await expect.poll(() => page.locator('#sessions tr').count()).toBe(1)
+    expect(await page.textContent('#sessions tr')).toContain('this browser')
+
+    // A reload keeps the session: it lives in the cookies, not in the page.
+    await page.reload()
+    await page.waitForSelector('body[data-view="signed-in"]')
+    await expect.poll(() => page.textContent('#me-username')).toBe(username)
+
+    // Signing in again with the same form works, and a wrong password is shown as an error.
+    await page.click('#logout')
+    await page.waitForSelector('body[data-view="signed-out"]')
+    await page.fill('#username', username)
+    await page.fill('#password', 'wrong password!')
+    await page.press('#password', 'Enter')
+    await page.waitForSelector('#auth-error:not([hidden])')
+    expect(await page.textContent('#auth-error')).toContain('invalid_credentials')
+    await signIn(page, username)
+    expect(errors).toEqual([])
+    await context.close()
+  })
+
+  it('keeps the JWT cookies HttpOnly (unreadable by the page) and the CSRF cookies readable', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    await signIn(page, uniqueName('cookies'), 'register')
+
+    const visible = await page.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie)
+    expect(visible).toContain('csrf_access_token=')
+    expect(visible).toContain('csrf_refresh_token=')
+    expect(visible).not.toContain('access_token_cookie')
+    expect(visible).not.toContain('refresh_token_cookie')
+
+    const cookies = await context.cookies()
+    const byName = new Map(cookies.map((c) => [c.name, c]))
+    expect(byName.get('access_token_cookie')?.httpOnly).toBe(true)
+    expect(byName.get('refresh_token_cookie')?.httpOnly).toBe(true)
+    expect(byName.get('refresh_token_cookie')?.path).toBe('/auth')
+    expect(byName.get('csrf_access_token')?.httpOnly).toBe(false)
+    await context.close()
+  })
+
+  it('refuses a POST that carries the cookies but not the X-CSRF-TOKEN header (401 csrf_missing)', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    await signIn(page, uniqueName('csrf'), 'register')
+
+    // What a forged request can do: the browser attaches the cookies, but the page cannot add the header.
+    const forged = await page.evaluate(async () => {
+      const response = await fetch('/auth/logout-all', { method: 'POST', credentials: 'include' })
+      return { status: response.status, body: (await response.json()) as { error?: string } }
+    })
+    expect({ status: forged.status, error: forged.body.error }).toEqual({
+      status: 401,
+      error: 'csrf_missing',
+    })
+
+    // The session lives on.
+    expect(await call(page, 'protected')).toMatch(/^200 .*logged_in_as/)
+    await context.close()
+  })
+
+  it('keeps working after the access token expires, through one silent refresh', async () => {
+    const context = await chromium.browser.newContext()
+    const refreshes = countRequests(context, '/auth/refresh')
+    const page = await open(context, server)
+    const errors = pageErrors(page)
+    const username = uniqueName('silent')
+    await signIn(page, username, 'register')
+    expect(await call(page, 'protected')).toContain(`"logged_in_as":"${username}"`)
+    expect(refreshes.count).toBe(0)
+
+    await waitForAccessExpiry(page)
+    expect(await call(page, 'secret')).toBe('200 {"answer":42}')
+    expect(refreshes.count).toBe(1)
+    expect(await page.textContent('#refresh-count')).toBe('1')
+    expect(await page.textContent('#events')).toContain('Access token refreshed silently')
+    expect(await page.textContent('#token-state')).toMatch(/expires in \d s/)
+    expect(errors).toEqual([])
+    await context.close()
+  })
+
+  for (const fallback of [false, true]) {
+    const how = fallback ? 'the BroadcastChannel fallback (no Web Locks)' : 'Web Locks'
+    it(`sends ONE refresh when two tabs need it at the same moment, and both stay signed in (${how})`, async () => {
+      const context = await chromium.browser.newContext()
+      if (fallback) {
+        await context.addInitScript(() => {
+          Object.defineProperty((globalThis as unknown as PageGlobals).Navigator.prototype, 'locks', {
+            get: () => undefined,
+            configurable: true,
+          })
+        })
+      }
+      const refreshes = countRequests(context, '/auth/refresh')
+      const first = await open(context, server)
+      const username = uniqueName('tabs')
+      await signIn(first, username, 'register')
+      const second = await open(context, server)
+      await expect.poll(() => second.textContent('#me-username')).toBe(username)
+      if (fallback)
+        expect(
+          await second.evaluate(() => (globalThis as unknown as PageGlobals).navigator.locks === undefined),
+        ).toBe(true)
+
+      await waitForAccessExpiry(first)
+      const answers = await Promise.all([call(first, 'protected'), call(second, 'protected')])
+      for (const answer of answers) expect(answer).toContain(`"logged_in_as":"${username}"`)
+      expect(refreshes.count).toBe(1)
+
+      // Both tabs go on working with the one new access token (a second refresh with the spent token
+      // would have revoked the session: the grace window is 0 here).
+      const again = await Promise.all([call(first, 'secret'), call(second, 'secret')])
+      expect(again).toEqual(['200 {"answer":42}', '200 {"answer":42}'])
+      expect(refreshes.count).toBe(1)
+      // One tab refreshed; the other reused its result (which one wins the lock is up to the browser).
+      const logs = [await first.textContent('#events'), await second.textContent('#events')].join('\n')
+      expect(logs).toContain('Access token refreshed silently')
+      expect(logs).toContain('refreshed by another tab')
+      await context.close()
+    })
+  }
+
+  it('signs the other tab out on its next call after a logout in one tab', async () => {
+    const context = await chromium.browser.newContext()
+    const first = await open(context, server)
+    const username = uniqueName('logout')
+    await signIn(first, username, 'register')
+    const second = await open(context, server)
+    await expect.poll(() => second.textContent('#me-username')).toBe(username)
+
+    await first.click('#logout')
+    await first.waitForSelector('body[data-view="signed-out"]')
+    expect(await second.getAttribute('body', 'data-view')).toBe('signed-in')
+
+    await second.click('#call-protected')
+    await second.waitForSelector('body[data-view="signed-out"]')
+    expect(await second.textContent('#banner')).toContain('Your session ended')
+    await context.close()
+  })
+
+  it('ends a session revoked from the list, and "sign out everywhere" ends them all', async () => {
+    const context = await chromium.browser.newContext({ viewport: { width: 1200, height: 640 } })
+    const page = await open(context, server)
+    const username = uniqueName('revoke')
+    await signIn(page, username, 'register')
+
+    // A second session of the same user, from another client (a script with its own cookies).
+    const other = await server.api('POST', '/auth/login', {
+      body: { username, password: PASSWORD },
+      headers: { 'user-agent': 'curl/8.5.0' },
+    })
+    expect(other.status, other.text).toBe(200)
+    const otherCookies = Object.fromEntries(other.cookies.map((c) => [c.name, c.value]))
+    expect((await server.api('GET', '/auth/me', { cookies: otherCookies })).status).toBe(200)
+
+    await page.click('#sessions-reload')
+    await expect.poll(() => page.locator('#sessions tr').count()).toBe(2)
+    const otherRow = page.locator(`#sessions tr[data-session-id="${String(other.body.session_id)}"]`)
+    expect(await otherRow.textContent()).toContain('curl 8.5.0')
+
+    if (SCREENSHOT !== undefined) {
+      // The picture in the README: after a silent refresh, with a resource called.
+      await waitForAccessExpiry(page)
+      expect(await call(page, 'protected')).toMatch(/^200 /)
+      await page.mouse.move(0, 0)
+      await writeFile(SCREENSHOT, await page.screenshot({ fullPage: true }))
+    }
+
+    await otherRow.locator('button').click()
+    await expect.poll(() => page.locator('#sessions tr').count()).toBe(1)
+    // Both of its tokens stopped working at once.
+    expect((await server.api('GET', '/auth/me', { cookies: otherCookies })).status).toBe(401)
+    const refresh = await server.api('POST', '/auth/refresh', {
+      cookies: otherCookies,
+      headers: { 'x-csrf-token': otherCookies.csrf_refresh_token ?? '' },
+    })
+    expect({ status: refresh.status, error: refresh.body.error }).toEqual({
+      status: 401,
+      error: 'token_revoked',
+    })
+    expect(await call(page, 'protected')).toMatch(/^200 /)
+
+    // Sign out everywhere: this browser too.
+    const third = await server.api('POST', '/auth/login', { body: { username, password: PASSWORD } })
+    const thirdCookies = Object.fromEntries(third.cookies.map((c) => [c.name, c.value]))
+    await page.click('#logout-all')
+    await page.waitForSelector('body[data-view="signed-out"]')
+    expect((await server.api('GET', '/auth/me', { cookies: thirdCookies })).status).toBe(401)
+    await context.close()
+  })
+})
+
+describe.skipIf(!chromiumAvailable)('the demo page in Chromium (header mode)', () => {
+  const server = useServer({ tokenTransport: 'header', accessTokenTtl: TTL })
+  const chromium = useBrowser()
+
+  it('shows the cookie-mode hint, and works with the tokens in memory only', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    expect(await page.isVisible('#mode-hint')).toBe(true)
+    expect(await page.textContent('#mode-hint')).toContain('TESSERA_TOKEN_TRANSPORT=cookie')
+
+    const username = uniqueName('header')
+    await signIn(page, username, 'register')
+    await page.waitForTimeout(TTL * 1000 + 200)
+    expect(await call(page, 'protected')).toContain(`"logged_in_as":"${username}"`)
+    expect(await page.textContent('#refresh-count')).toBe('1')
+
+    // Nothing was stored: no cookie, no Web Storage.
+    const stored = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals
+      return { cookie: g.document.cookie, local: g.localStorage.length, session: g.sessionStorage.length }
+    })
+    expect(stored).toEqual({ cookie: '', local: 0, session: 0 })
+    await context.close()
+  })
+})

@@ -1,0 +1,343 @@
+// `tessera/client` against a fake server, fake Web Locks and a fake BroadcastChannel bus: CSRF headers,
+// refresh on 401 and ahead of expiry with one retry, single-flight refresh in a tab and across tabs, header
+// mode in memory, and the session-ended events.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  broadcastLocks,
+  createClient,
+  readCookie,
+  TesseraHttpError,
+  type ClientEvent,
+  type ClientOptions,
+  type TesseraClient,
+} from '../../src/client/index.js'
+import { environment, fakeBus, fakeLocks, FakeServer } from './fakes.js'
+
+const clients: TesseraClient[] = []
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close()
+})
+
+function make(server: FakeServer, options: Partial<ClientOptions> = {}): TesseraClient {
+  const client = createClient({
+    mode: server.mode,
+    baseUrl: 'http://app.test',
+    ...options,
+    env: environment(server, options.env),
+  })
+  clients.push(client)
+  return client
+}
+
+function events(client: TesseraClient): ClientEvent[] {
+  const seen: ClientEvent[] = []
+  client.subscribe((event) => seen.push(event))
+  return seen
+}
+
+describe('readCookie', () => {
+  it('finds a cookie among others, decodes it, and treats an empty value as absent', () => {
+    const jar = 'a=1; csrf_access_token=abc%2Fd; csrf_refresh_token=; other=x=y'
+    expect(readCookie(jar, 'csrf_access_token')).toBe('abc/d')
+    expect(readCookie(jar, 'csrf_refresh_token')).toBeUndefined()
+    expect(readCookie(jar, 'other')).toBe('x=y')
+    expect(readCookie(jar, 'missing')).toBeUndefined()
+    expect(readCookie('', 'a')).toBeUndefined()
+  })
+})
+
+describe('cookie mode', () => {
+  it('logs in with credentials included and reports the user, session and expiry', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    const seen = events(client)
+    const result = await client.login('alice', 'password123')
+    expect(result.user.username).toBe('alice')
+    expect(result.sessionId).toBe('sid-1')
+    expect(result.expiresAt).toBeGreaterThan(Date.now() + 800_000)
+    expect(server.seen[0]?.credentials).toBe('include')
+    expect(seen.map((e) => e.type)).toEqual(['login'])
+    expect(client.maybeAuthenticated).toBe(true)
+  })
+
+  it('sends X-CSRF-TOKEN from the readable CSRF cookie on unsafe methods only', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    await client.login('alice', 'password123')
+    expect((await client.fetch('/protected')).status).toBe(200)
+    expect((await client.fetch('/things', { method: 'POST' })).status).toBe(200)
+    const [get, post] = server.seen.slice(1)
+    expect(get?.headers.has('x-csrf-token')).toBe(false)
+    expect(post?.headers.get('x-csrf-token')).toBe('ca1')
+    expect(post?.credentials).toBe('include')
+  })
+
+  it('refreshes on a 401 token_expired (with the refresh CSRF value) and retries the request once', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    const seen = events(client)
+    await client.login('alice', 'password123')
+    server.expire()
+    const response = await client.fetch('/things', { method: 'POST' })
+    expect(response.status).toBe(200)
+    expect(server.seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      'POST /auth/login',
+      'POST /things',
+      'POST /auth/refresh',
+      'POST /things',
+    ])
+    expect(server.seen[2]?.headers.get('x-csrf-token')).toBe('cr1')
+    expect(server.seen[3]?.headers.get('x-csrf-token')).toBe('ca2')
+    expect(seen.map((e) => e.type)).toEqual(['login', 'refresh'])
+  })
+
+  it('retries only once: a second 401 is returned as it is', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    await client.login('alice', 'password123')
+    server.expire()
+    // The refresh succeeds but the new token is refused too.
+    server.afterRefresh = () => {
+      server.expire()
+    }
+    const response = await client.fetch('/protected')
+    expect(response.status).toBe(401)
+    expect(((await response.json()) as { error: string }).error).toBe('token_expired')
+    expect(server.refreshes).toBe(1)
+  })
+
+  it('refreshes before the request when the access cookie is gone (expired at its Max-Age)', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    await client.login('alice', 'password123')
+    server.dropAccessCookie()
+    expect((await client.fetch('/protected')).status).toBe(200)
+    expect(server.seen.map((s) => s.path)).toEqual(['/auth/login', '/auth/refresh', '/protected'])
+  })
+
+  it('refreshes ahead of expiry, within a fifth of the lifetime (at most refreshMargin)', async () => {
+    const server = new FakeServer('cookie')
+    server.ttl = 100
+    let now = 1_000_000
+    const client = make(server, { env: { now: () => now } })
+    await client.login('alice', 'password123')
+    now += 75_000 // 25 s left: more than a fifth (20 s), no refresh
+    await client.fetch('/protected')
+    expect(server.refreshes).toBe(0)
+    now += 6_000 // 19 s left
+    await client.fetch('/protected')
+    expect(server.refreshes).toBe(1)
+    expect(client.expiresAt).toBe(now + 100_000)
+  })
+
+  it('sends one refresh for many concurrent requests of a tab', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    await client.login('alice', 'password123')
+    server.expire()
+    const responses = await Promise.all(Array.from({ length: 5 }, () => client.fetch('/protected')))
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200])
+    expect(server.refreshes).toBe(1)
+  })
+
+  it('ends the session when the refresh is refused, and returns the original 401', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    const seen = events(client)
+    await client.login('alice', 'password123')
+    server.expire()
+    server.revoked = true
+    const response = await client.fetch('/protected')
+    expect(response.status).toBe(401)
+    expect(seen.at(-1)).toEqual({ type: 'logout', reason: 'session-ended' })
+  })
+
+  it('logs out with the CSRF header and reports the logout', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    const seen = events(client)
+    await client.login('alice', 'password123')
+    await client.logout()
+    const logout = server.seen.at(-1)
+    expect(logout?.path).toBe('/auth/logout')
+    expect(logout?.headers.get('x-csrf-token')).toBe('ca1')
+    expect(seen.at(-1)).toEqual({ type: 'logout', reason: 'logout' })
+    expect(client.maybeAuthenticated).toBe(false)
+  })
+
+  it('reports the end of a session ended elsewhere on the next call (no refresh cookie left)', async () => {
+    const server = new FakeServer('cookie')
+    const first = make(server)
+    const second = make(server)
+    const seen = events(second)
+    await first.login('alice', 'password123')
+    expect((await second.fetch('/protected')).status).toBe(200)
+    await first.logout()
+    expect((await second.fetch('/protected')).status).toBe(401)
+    expect(seen).toEqual([{ type: 'logout', reason: 'session-ended' }])
+    expect(server.refreshes).toBe(0)
+  })
+
+  it('abandons a hung refresh after refreshTimeout, releasing the lock for the next attempt', async () => {
+    const server = new FakeServer('cookie')
+    const locks = fakeLocks()
+    let hang = true
+    const fetch = (input: string, init?: RequestInit): Promise<Response> =>
+      hang && input.endsWith('/auth/refresh')
+        ? new Promise((_resolve, reject) => {
+            init?.signal?.addEventListener('abort', () => {
+              reject(new Error('aborted'))
+            })
+          })
+        : server.fetch(input, init)
+    const client = make(server, { refreshTimeout: 50, env: { fetch, locks } })
+    await client.login('alice', 'password123')
+    server.expire()
+    await expect(client.refresh()).rejects.toThrow('aborted')
+    hang = false
+    expect(await client.refresh()).toBe(true)
+    expect(server.refreshes).toBe(1)
+  })
+
+  it('json() throws a TesseraHttpError with the code and message of the body', async () => {
+    const server = new FakeServer('cookie')
+    const client = make(server)
+    const error = await client.json('/nowhere').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TesseraHttpError)
+    expect(error).toMatchObject({ status: 404, code: 'not_found', message: 'nope' })
+    await expect(client.login('alice', 'password123')).resolves.toBeDefined()
+  })
+})
+
+describe('credentials stay with the server', () => {
+  it('sends no token and no CSRF value to another origin, and does not refresh for it', async () => {
+    const server = new FakeServer('header')
+    const client = make(server)
+    await client.login('alice', 'password123')
+    server.expire()
+    await client.fetch('https://elsewhere.example/protected', { method: 'POST' })
+    await client.fetch('//elsewhere.example/protected')
+    await client.fetch('http://app.test.evil.example/protected')
+    for (const request of server.seen.slice(1)) expect(request.headers.has('authorization')).toBe(false)
+    expect(server.refreshes).toBe(0)
+    // Its own absolute URLs are authenticated.
+    await client.fetch('http://app.test/protected')
+    expect(server.seen.at(-1)?.headers.get('authorization')).toBe('Bearer A2')
+  })
+})
+
+describe('single-flight refresh across tabs', () => {
+  it('Web Locks: two tabs needing a refresh at once send one; the other reuses it', async () => {
+    const server = new FakeServer('cookie')
+    const locks = fakeLocks()
+    const channel = fakeBus()
+    const first = make(server, { env: { locks, channel } })
+    const second = make(server, { env: { locks, channel } })
+    const secondEvents = events(second)
+    await first.login('alice', 'password123')
+    expect((await second.fetch('/protected')).status).toBe(200)
+    server.dropAccessCookie()
+    const responses = await Promise.all([first.fetch('/protected'), second.fetch('/protected')])
+    expect(responses.map((r) => r.status)).toEqual([200, 200])
+    expect(server.refreshes).toBe(1)
+    expect(locks.requests).toEqual(['tessera:http://app.test:refresh', 'tessera:http://app.test:refresh'])
+    await vi.waitFor(() => {
+      expect(secondEvents.some((e) => e.type === 'refresh' && e.source === 'other-tab')).toBe(true)
+    })
+  })
+
+  it('without coordination, both tabs would refresh (the failure the lock prevents)', async () => {
+    const server = new FakeServer('cookie')
+    const first = make(server, { crossTab: false })
+    const second = make(server, { crossTab: false })
+    await first.login('alice', 'password123')
+    await second.fetch('/protected')
+    server.dropAccessCookie()
+    await Promise.all([first.fetch('/protected'), second.fetch('/protected')])
+    expect(server.refreshes).toBe(2)
+  })
+
+  it('BroadcastChannel fallback: three tabs, one refresh', async () => {
+    const server = new FakeServer('cookie')
+    const channel = fakeBus()
+    const tabs = [0, 1, 2].map(() => make(server, { env: { channel }, election: { claimWindow: 20 } }))
+    await tabs[0]!.login('alice', 'password123')
+    for (const tab of tabs.slice(1)) await tab.fetch('/protected')
+    server.dropAccessCookie()
+    const responses = await Promise.all(tabs.map((tab) => tab.fetch('/protected')))
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200])
+    expect(server.refreshes).toBe(1)
+  })
+
+  it('broadcastLocks serialises holders across channels: the lowest claim goes first', async () => {
+    const bus = fakeBus()
+    const a = broadcastLocks(bus('l'), { claimWindow: 10 })
+    const b = broadcastLocks(bus('l'), { claimWindow: 10 })
+    let inside = 0
+    let maxInside = 0
+    const task = async (): Promise<void> => {
+      inside += 1
+      maxInside = Math.max(maxInside, inside)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      inside -= 1
+    }
+    await Promise.all([a('x', task), b('x', task), a('x', task), b('x', task)])
+    expect(maxInside).toBe(1)
+  })
+})
+
+describe('header mode', () => {
+  it('keeps the tokens in memory and sends them as Bearer tokens', async () => {
+    const storage = { setItem: vi.fn(), getItem: vi.fn() }
+    vi.stubGlobal('localStorage', storage)
+    vi.stubGlobal('sessionStorage', storage)
+    try {
+      const server = new FakeServer('header')
+      const client = make(server)
+      await client.login('alice', 'password123')
+      await client.fetch('/protected')
+      expect(server.seen[1]?.headers.get('authorization')).toBe('Bearer A1')
+      expect(server.seen[1]?.credentials).toBe('same-origin')
+      server.expire()
+      expect((await client.fetch('/protected')).status).toBe(200)
+      expect(server.seen.slice(2).map((s) => `${s.path} ${s.headers.get('authorization') ?? ''}`)).toEqual([
+        '/protected Bearer A1',
+        '/auth/refresh Bearer R1',
+        '/protected Bearer A2',
+      ])
+      expect(storage.setItem).not.toHaveBeenCalled()
+      expect(storage.getItem).not.toHaveBeenCalled()
+    } finally {
+      vi.unstubAllGlobals()
+    }
+  })
+
+  it('keeps tabs of different sessions apart: a refresh in one is not adopted by another', async () => {
+    const server = new FakeServer('header')
+    const locks = fakeLocks()
+    const channel = fakeBus()
+    const first = make(server, { env: { locks, channel } })
+    const second = make(server, { env: { locks, channel } })
+    await first.login('alice', 'password123')
+    // The second tab never logged in: it has no session and adopts nothing.
+    expect((await second.fetch('/protected')).status).toBe(401)
+    expect(await first.refresh()).toBe(true)
+    expect(server.version).toBe(2)
+    await first.fetch('/protected')
+    expect(server.seen.at(-1)?.headers.get('authorization')).toBe('Bearer A2')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect((await second.fetch('/protected')).status).toBe(401)
+    expect(server.seen.at(-1)?.headers.has('authorization')).toBe(false)
+  })
+
+  it('does not refresh without a refresh token, and logs out locally even when the server refuses', async () => {
+    const server = new FakeServer('header')
+    const client = make(server)
+    expect(await client.refresh()).toBe(false)
+    expect(server.refreshes).toBe(0)
+    await client.login('alice', 'password123')
+    server.revoked = true
+    await client.logout()
+    expect(client.maybeAuthenticated).toBe(false)
+  })
+})

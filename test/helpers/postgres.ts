@@ -1,0 +1,81 @@
+// Throwaway PostgreSQL databases for the suites that need one: each gets a fresh database on the
+// server named by TESSERA_TEST_POSTGRES_URL (default: the local trust-auth server, database `test`),
+// dropped afterwards, so parallel runs and files never collide.
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+
+/** The maintenance connection: a database that always exists, used to create and drop the others. */
+export const POSTGRES_ADMIN_URL =
+  process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** True when the PostgreSQL server answers within `timeoutMs`. */
+export async function postgresReachable(url = POSTGRES_ADMIN_URL, timeoutMs = 2_000): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs })
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    await client.query('select 1')
+    return true
+  } catch {
+    return false
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** Runs one statement on the maintenance database. */
+async function admin(statement: string, url = POSTGRES_ADMIN_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+  client.on('error', () => undefined)
+  await client.connect()
+  try {
+    await client.query(statement)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** A fresh database and its URL; `drop()` removes it, closing any connection left open. */
+export interface TestDatabase {
+  name: string
+  url: string
+  drop(): Promise<void>
+}
+
+/** Creates an empty database named `tessera_<prefix>_<random>` next to the maintenance database. */
+export async function createTestDatabase(prefix = 't', adminUrl = POSTGRES_ADMIN_URL): Promise<TestDatabase> {
+  const name = `tessera_${prefix}_${randomBytes(6).toString('hex')}`
+  // CREATE DATABASE copies template1 and fails while another session uses it: retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin(`create database ${name}`, adminUrl)
+      break
+    } catch (error) {
+      if (attempt >= 20 || !/being accessed by other users/.test((error as Error).message)) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100))
+    }
+  }
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    name,
+    url: url.toString(),
+    drop: () => admin(`drop database if exists ${name} with (force)`, adminUrl),
+  }
+}
+
+/**
+ * An empty schema in an existing database and a URL whose connections use it (`search_path`), for
+ * suites that need a fresh namespace per test more cheaply than a database. Drop it with `drop()`.
+ */
+export async function createTestSchema(databaseUrl: string, prefix = 's'): Promise<TestDatabase> {
+  const name = `tessera_${prefix}_${randomBytes(6).toString('hex')}`
+  await admin(`create schema ${name}`, databaseUrl)
+  const url = new URL(databaseUrl)
+  url.searchParams.set('options', `-c search_path=${name}`)
+  return {
+    name,
+    url: url.toString(),
+    drop: () => admin(`drop schema if exists ${name} cascade`, databaseUrl),
+  }
+}

@@ -1,0 +1,95 @@
+// PostgreSQL: the conformance suite against a real server, one fresh database per test (dropped
+// afterwards), plus what only PostgreSQL has (int8 as numbers, the pool, connection errors).
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigurationError } from '../../src/core/errors.js'
+import { openDatabase } from '../../src/stores/sql/database.js'
+import { dialectOf } from '../../src/stores/sql/dialect.js'
+import { migrateToLatest } from '../../src/stores/sql/migrations/index.js'
+import { sqlStores } from '../../src/stores/sql/stores.js'
+import {
+  createTestDatabase,
+  createTestSchema,
+  postgresReachable,
+  type TestDatabase,
+} from '../helpers/postgres.js'
+import { serviceAvailable } from '../helpers/services.js'
+import { runStoreSuite } from './conformance.js'
+
+const available = serviceAvailable('PostgreSQL', await postgresReachable())
+
+describe.skipIf(!available)('PostgreSQL', () => {
+  // One database for the file, one schema per test (cheaper than a database each). Tests in a file run
+  // one after the other and each schema is dropped after its test, so introspection sees only one.
+  let database: TestDatabase | undefined
+  beforeAll(async () => {
+    database = await createTestDatabase('conf')
+  })
+  afterAll(async () => {
+    await database?.drop()
+  })
+
+  runStoreSuite('PostgreSQL', async () => {
+    if (database === undefined) throw new Error('no database: beforeAll did not run')
+    const schema = await createTestSchema(database.url, 'conf')
+    return {
+      connect: () => openDatabase({ url: schema.url, poolSize: 5 }),
+      destroy: () => schema.drop(),
+    }
+  })
+
+  describe('openDatabase (PostgreSQL)', () => {
+    it('speaks the postgres dialect and returns int8 times as numbers', async () => {
+      const database = await createTestDatabase('open')
+      const db = await openDatabase({ url: database.url })
+      try {
+        expect(dialectOf(db)).toBe('postgres')
+        await migrateToLatest(db)
+        const created = await sqlStores(db).users.create(
+          { username: 'Ann', usernameNormalized: 'ann', passwordHash: '$h', roles: [] },
+          1_800_000_000,
+        )
+        expect(created.ok).toBe(true)
+        const row = await db.selectFrom('users').select('created_at').executeTakeFirstOrThrow()
+        expect(row.created_at).toBe(1_800_000_000)
+        const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(db)
+        expect(rows[0]?.n).toBe(Number.MAX_SAFE_INTEGER)
+      } finally {
+        await db.destroy()
+        await database.drop()
+      }
+    })
+
+    it('opens at most poolSize connections', async () => {
+      const database = await createTestDatabase('pool')
+      const db = await openDatabase({ url: database.url, poolSize: 2 })
+      try {
+        await Promise.all(Array.from({ length: 6 }, () => sql`select pg_sleep(0.05)`.execute(db)))
+        const { rows } = await sql<{ n: number }>`
+          select count(*)::int as n from pg_stat_activity where datname = current_database()`.execute(db)
+        expect(rows[0]?.n).toBeLessThanOrEqual(2)
+        expect(rows[0]?.n).toBeGreaterThanOrEqual(1)
+      } finally {
+        await db.destroy()
+        await database.drop()
+      }
+    })
+
+    it('refuses a pool size that is not a positive whole number', async () => {
+      await expect(openDatabase({ url: 'postgres://127.0.0.1/x', poolSize: 0 })).rejects.toBeInstanceOf(
+        ConfigurationError,
+      )
+    })
+
+    it('fails a query with a connection error code when the server is unreachable', async () => {
+      // Port 1 on loopback: nothing listens there.
+      const db = await openDatabase({ url: 'postgres://app:hunter2@127.0.0.1:1/none' })
+      try {
+        const error: unknown = await sql`select 1`.execute(db).catch((e: unknown) => e)
+        expect((error as { code?: string }).code).toBe('ECONNREFUSED')
+      } finally {
+        await db.destroy()
+      }
+    })
+  })
+})
