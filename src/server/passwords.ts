@@ -6,7 +6,31 @@
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
-import { hash, verify } from '@node-rs/argon2'
+import { availableParallelism } from 'node:os'
+import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2'
+
+// At most one argon2 computation per core at a time: libuv's pool has four threads, and four 19 MiB
+// hashes on a 2-core machine starve the event loop (bench/RESULTS.md: login-load lag p99 66.7 ms with
+// four threads, 12.4 ms with one). Further logins queue, first come first served.
+const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism())
+let running = 0
+const waiting: (() => void)[] = []
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running < MAX_CONCURRENT_HASHES) running++
+  else await new Promise<void>((resolve) => waiting.push(resolve)) // the slot is handed over
+  try {
+    return await work()
+  } finally {
+    const next = waiting.shift()
+    if (next === undefined) running--
+    else next()
+  }
+}
+
+const hash = (...args: Parameters<typeof argonHash>): Promise<string> => limited(() => argonHash(...args))
+const verify = (...args: Parameters<typeof argonVerify>): Promise<boolean> =>
+  limited(() => argonVerify(...args))
 
 /** argon2id cost parameters. */
 export interface PasswordHashParams {

@@ -63,6 +63,34 @@ export function jwtOf(request: FastifyRequest): NonNullable<FastifyRequest['jwt'
   return request.jwt
 }
 
+type RouteHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
+
+/** The register, login and refresh handlers, shared by `/auth/*` and the tutorials' paths. */
+export function tokenHandlers(
+  ctx: ServerContext,
+  service: AuthService,
+): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler } {
+  const credentials = (request: FastifyRequest): { username: string; password: string } =>
+    request.body as { username: string; password: string }
+  return {
+    async register(request, reply) {
+      const tokens = await service.register(credentials(request), clientOf(request))
+      return sendTokens(ctx, reply, tokens, {
+        status: 201,
+        message: `User ${tokens.user.username} was created`,
+      })
+    },
+    async login(request, reply) {
+      const tokens = await service.login(credentials(request), clientOf(request))
+      return sendTokens(ctx, reply, tokens, { message: `Logged in as ${tokens.user.username}` })
+    },
+    async refresh(request, reply) {
+      const tokens = await service.refresh(jwtOf(request).claims, clientOf(request))
+      return sendTokens(ctx, reply, tokens, { includeUser: false })
+    },
+  }
+}
+
 /** Registers the `/auth` routes. */
 export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
   const refreshLocations =
@@ -71,6 +99,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
       : (['headers', 'json'] as const)
   const tags = ['auth']
   const bearer = [{ bearerAuth: [] }]
+  const handlers = tokenHandlers(ctx, service)
 
   app.post(
     '/auth/register',
@@ -82,14 +111,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
         response: { 201: Tokens, ...errors(400, 409, 429) },
       },
     },
-    async (request, reply) => {
-      const body = request.body as { username: string; password: string }
-      const tokens = await service.register(body, clientOf(request))
-      return sendTokens(ctx, reply, tokens, {
-        status: 201,
-        message: `User ${tokens.user.username} was created`,
-      })
-    },
+    handlers.register,
   )
 
   app.post(
@@ -102,13 +124,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
         response: { 200: Tokens, ...errors(400, 401, 403, 429) },
       },
     },
-    async (request, reply) => {
-      const tokens = await service.login(
-        request.body as { username: string; password: string },
-        clientOf(request),
-      )
-      return sendTokens(ctx, reply, tokens, { message: `Logged in as ${tokens.user.username}` })
-    },
+    handlers.login,
   )
 
   app.post(
@@ -122,10 +138,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
         response: { 200: Tokens, ...errors(401) },
       },
     },
-    async (request, reply) => {
-      const tokens = await service.refresh(jwtOf(request).claims, clientOf(request))
-      return sendTokens(ctx, reply, tokens, { includeUser: false })
-    },
+    handlers.refresh,
   )
 
   const endSession = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {

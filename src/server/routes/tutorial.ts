@@ -2,53 +2,35 @@
  * The tutorials' own paths (seeds 000–002), answering as the `/auth` endpoints do, so their clients run
  * against Tessera unchanged.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { Credentials, errors, Tokens } from '../schemas.js'
 import type { AuthService } from '../service.js'
-import { clientOf, jwtOf, sendTokens } from './auth.js'
+import { jwtOf, tokenHandlers } from './auth.js'
 
 /** Registers the tutorial aliases. */
 export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
   const tags = ['tutorials']
-  const register = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const tokens = await service.register(
-      request.body as { username: string; password: string },
-      clientOf(request),
-    )
-    return sendTokens(ctx, reply, tokens, {
-      status: 201,
-      message: `User ${tokens.user.username} was created`,
-    })
-  }
+  const handlers = tokenHandlers(ctx, service)
   const schema = {
     tags,
     body: Credentials,
     response: { 200: Tokens, 201: Tokens, ...errors(400, 401, 409, 429) },
   }
-  app.post('/register', { schema: { ...schema, summary: 'Alias of POST /auth/register' } }, register)
-  app.post('/registration', { schema: { ...schema, summary: 'Alias of POST /auth/register' } }, register)
+  app.post('/register', { schema: { ...schema, summary: 'Alias of POST /auth/register' } }, handlers.register)
   app.post(
-    '/login',
-    { schema: { ...schema, summary: 'Alias of POST /auth/login' } },
-    async (request, reply) => {
-      const tokens = await service.login(
-        request.body as { username: string; password: string },
-        clientOf(request),
-      )
-      return sendTokens(ctx, reply, tokens, { message: `Logged in as ${tokens.user.username}` })
-    },
+    '/registration',
+    { schema: { ...schema, summary: 'Alias of POST /auth/register' } },
+    handlers.register,
   )
+  app.post('/login', { schema: { ...schema, summary: 'Alias of POST /auth/login' } }, handlers.login)
   app.post(
     '/token/refresh',
     {
       preHandler: app.jwtRequired({ refresh: true, locations: ['headers', 'json'] }),
       schema: { tags, summary: 'Alias of POST /auth/refresh' },
     },
-    async (request, reply) =>
-      sendTokens(ctx, reply, await service.refresh(jwtOf(request).claims, clientOf(request)), {
-        includeUser: false,
-      }),
+    handlers.refresh,
   )
   app.post(
     '/logout/access',
