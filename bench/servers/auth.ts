@@ -4,7 +4,7 @@
  * see: its event-loop delay histogram (perf_hooks.monitorEventLoopDelay, 1 ms resolution), CPU time,
  * memory, and the cost of one argon2id hash and verification measured in place.
  *
- *   BENCH_DATA_DIR=/tmp/x node bench/.out/build/bench/servers/auth.js
+ *   BENCH_DATA_DIR="$(mktemp -d)" node bench/.out/build/bench/servers/auth.js
  *
  * Commands (IPC): { cmd: 'lag-reset' } → { result: true }; { cmd: 'lag' } → { lag }; { cmd: 'cpu' } →
  * { cpu, rss }; { cmd: 'memory' } → { result: process.memoryUsage() after a GC when exposed };
