@@ -16,7 +16,7 @@ import { expressjwt, type Request as JwtRequest } from 'express-jwt'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { AddressInfo } from 'node:net'
-import { createTessera, importKey, type TesseraKey } from '../../src/index.js'
+import { createTessera } from '../../src/index.js'
 import { tesseraFastify } from '../../src/adapters/fastify.js'
 import { jwtRequired } from '../../src/adapters/express.js'
 import { SUB, type Alg, type ContenderKind, type BenchKeys } from './protocol.js'
@@ -24,47 +24,14 @@ import { SUB, type Alg, type ContenderKind, type BenchKeys } from './protocol.js
 const [kind, alg] = process.argv.slice(2) as [ContenderKind, Alg]
 const keys = JSON.parse(process.env.BENCH_KEYS ?? '{}') as BenchKeys
 
-const sigcache = kind.endsWith('-sigcache')
+// Tessera as an application gets it (the verified-token cache on, its default), and for information
+// with the cache off: every request then pays the whole verification.
+const verifyCache = kind.endsWith('-nocache') ? false : undefined
 
 function tessera(): ReturnType<typeof createTessera> {
-  if (sigcache) {
-    const key =
-      alg === 'HS256'
-        ? importKey({ alg: 'HS256', secret: keys.secret })
-        : importKey({ alg: 'EdDSA', privateKey: keys.privatePem })
-    return createTessera({ keys: withSignatureCache(key) })
-  }
   return alg === 'HS256'
-    ? createTessera({ secret: keys.secret, algorithm: 'HS256' })
-    : createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
-}
-
-/**
- * EXPERIMENT, not shipped: a key whose `verify` remembers the signatures it accepted, keyed by the whole
- * token (signing input + signature, compared as a string: no collisions), bounded (oldest out first).
- * Tessera's pipeline runs unchanged around it (header checks, payload parse, exp/nbf/type/… claims,
- * revocation on every request); only the HMAC or Ed25519 computation is skipped on a hit. It measures
- * what the safe verified-token cache issue 6 allows would buy; see RESULTS.md.
- */
-function withSignatureCache(key: TesseraKey, max = 10_000): TesseraKey {
-  const verified = new Map<string, true>()
-  return {
-    kid: key.kid,
-    alg: key.alg,
-    canSign: key.canSign,
-    publicJwk: key.publicJwk,
-    sign: key.sign,
-    verify(signingInput, signature) {
-      const token = `${signingInput}.${signature}`
-      if (verified.has(token)) return true
-      const ok = key.verify(signingInput, signature)
-      if (ok) {
-        if (verified.size >= max) verified.delete(verified.keys().next().value as string)
-        verified.set(token, true)
-      }
-      return ok
-    },
-  }
+    ? createTessera({ secret: keys.secret, algorithm: 'HS256', verifyCache })
+    : createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, verifyCache })
 }
 
 type Listening = () => number
@@ -148,8 +115,8 @@ const start: Record<ContenderKind, () => Promise<Listening>> = {
   'fastify-jwt': fastifyServer,
   'fastify-jwt-cache': fastifyServer,
   'tessera-fastify': fastifyServer,
-  'tessera-fastify-sigcache': fastifyServer,
-  'tessera-express-sigcache': expressServer,
+  'tessera-fastify-nocache': fastifyServer,
+  'tessera-express-nocache': expressServer,
   'express-bare': expressServer,
   'express-jwt': expressServer,
   'tessera-express': expressServer,

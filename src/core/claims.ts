@@ -40,29 +40,30 @@ export function checkClaims(
   now: number,
 ): JwtClaims {
   const claims = payload as JwtClaims
-  const missing = (claim: string): TokenClaimMissingError => new TokenClaimMissingError(claim, header, claims)
-  const invalid = (claim: string, what: string): TokenClaimInvalidError =>
-    new TokenClaimInvalidError(claim, `The "${claim}" claim ${what}`, header, claims)
 
   const { exp, nbf, iat, jti, type, fresh } = payload
-  if (exp === undefined) throw missing('exp')
-  if (!isNumericDate(exp)) throw invalid('exp', 'is not a NumericDate')
-  if (nbf !== undefined && !isNumericDate(nbf)) throw invalid('nbf', 'is not a NumericDate')
-  if (iat !== undefined && !isNumericDate(iat)) throw invalid('iat', 'is not a NumericDate')
+  if (exp === undefined) throw new TokenClaimMissingError('exp', header, claims)
+  if (!isNumericDate(exp)) throw invalidClaim('exp', 'is not a NumericDate', header, claims)
+  if (nbf !== undefined && !isNumericDate(nbf))
+    throw invalidClaim('nbf', 'is not a NumericDate', header, claims)
+  if (iat !== undefined && !isNumericDate(iat))
+    throw invalidClaim('iat', 'is not a NumericDate', header, claims)
   const identity = payload[rules.identityClaim]
-  if (identity === undefined) throw missing(rules.identityClaim)
+  if (identity === undefined) throw new TokenClaimMissingError(rules.identityClaim, header, claims)
   // RFC 7519 §4.1.2: "sub" is a StringOrURI; a number or object is refused rather than coerced.
   if (typeof identity !== 'string' || identity === '')
-    throw invalid(rules.identityClaim, 'is not a non-empty string')
-  if (jti === undefined) throw missing('jti')
-  if (typeof jti !== 'string' || jti === '') throw invalid('jti', 'is not a non-empty string')
-  if (type === undefined) throw missing('type')
-  if (type !== 'access' && type !== 'refresh') throw invalid('type', 'is neither "access" nor "refresh"')
+    throw invalidClaim(rules.identityClaim, 'is not a non-empty string', header, claims)
+  if (jti === undefined) throw new TokenClaimMissingError('jti', header, claims)
+  if (typeof jti !== 'string' || jti === '')
+    throw invalidClaim('jti', 'is not a non-empty string', header, claims)
+  if (type === undefined) throw new TokenClaimMissingError('type', header, claims)
+  if (type !== 'access' && type !== 'refresh')
+    throw invalidClaim('type', 'is neither "access" nor "refresh"', header, claims)
   if (fresh !== undefined && typeof fresh !== 'boolean' && !isNumericDate(fresh)) {
-    throw invalid('fresh', 'is neither a boolean nor a NumericDate')
+    throw invalidClaim('fresh', 'is neither a boolean nor a NumericDate', header, claims)
   }
   for (const claim of rules.requiredClaims) {
-    if (payload[claim] === undefined) throw missing(claim)
+    if (payload[claim] === undefined) throw new TokenClaimMissingError(claim, header, claims)
   }
 
   if (rules.type !== 'any') {
@@ -90,7 +91,7 @@ export function checkClaims(
 
   checkAudience(payload.aud, rules.audience, header, claims)
   if (rules.issuer !== undefined) {
-    if (payload.iss === undefined) throw missing('iss')
+    if (payload.iss === undefined) throw new TokenClaimMissingError('iss', header, claims)
     if (typeof payload.iss !== 'string' || !rules.issuer.includes(payload.iss)) {
       throw new TokenWrongIssuerError('The token was issued by an unexpected issuer', header, claims)
     }
@@ -100,6 +101,15 @@ export function checkClaims(
     throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, claims)
   }
   return claims
+}
+
+function invalidClaim(
+  claim: string,
+  what: string,
+  header: JwtHeader,
+  claims: JwtClaims,
+): TokenClaimInvalidError {
+  return new TokenClaimInvalidError(claim, `The "${claim}" claim ${what}`, header, claims)
 }
 
 function checkAudience(

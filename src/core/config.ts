@@ -44,6 +44,12 @@ export interface TesseraOptions {
   issuer?: string | readonly string[]
   /** Longest token accepted, checked before any parsing. @default 8192 */
   maxTokenLength?: number
+  /**
+   * How many verified tokens to remember, so that the same token presented again skips the signature
+   * computation (claims, expiry and revocation are still checked on every request). `false` or `0`
+   * turns it off. @default 10000
+   */
+  verifyCache?: number | boolean
   /** Where revocations live; `false` turns revocation checks off. @default memoryRevocationStore() */
   revocation?: RevocationStore | false
   /** Turns a user object into the identity string (flask-jwt-extended's `user_identity_loader`). */
@@ -71,6 +77,8 @@ export interface ResolvedConfig {
   readonly audience: readonly string[] | undefined
   readonly issuer: readonly string[] | undefined
   readonly maxTokenLength: number
+  /** Verified tokens remembered; 0 when the cache is off. */
+  readonly verifyCache: number
   readonly revocation: RevocationStore | undefined
   readonly identityFrom: TesseraOptions['identityFrom']
   readonly additionalClaims: TesseraOptions['additionalClaims']
@@ -89,6 +97,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'audience',
   'issuer',
   'maxTokenLength',
+  'verifyCache',
   'revocation',
   'identityFrom',
   'additionalClaims',
@@ -117,6 +126,7 @@ export function resolveConfig(options: TesseraOptions): ResolvedConfig {
     audience: stringList(options.audience, 'audience'),
     issuer: stringList(options.issuer, 'issuer'),
     maxTokenLength: positiveInteger(options.maxTokenLength ?? 8192, 'maxTokenLength'),
+    verifyCache: resolveVerifyCache(options.verifyCache),
     revocation: resolveRevocation(options.revocation),
     identityFrom: fn(options.identityFrom, 'identityFrom'),
     additionalClaims: fn(options.additionalClaims, 'additionalClaims'),
@@ -188,6 +198,21 @@ function bool(value: unknown, option: string): boolean {
 function positiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
     throw new ConfigurationError(option, `must be a positive whole number, got ${String(value)}`)
+  }
+  return value
+}
+
+/** Default size of the verified-token cache: about 8 MB with Tessera's ~400-character tokens. */
+export const DEFAULT_VERIFY_CACHE = 10_000
+
+function resolveVerifyCache(value: unknown): number {
+  if (value === undefined || value === true) return DEFAULT_VERIFY_CACHE
+  if (value === false || value === 0) return 0
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigurationError(
+      'verifyCache',
+      `must be a whole number of tokens (0 or false: off), got ${JSON.stringify(value)}`,
+    )
   }
   return value
 }

@@ -33,27 +33,58 @@ interface HeaderEntry {
   key: TesseraKey
 }
 
+interface VerifiedEntry extends HeaderEntry {
+  /** The whole token: a hit must be this very string, not just the same signature. */
+  token: string
+  /** Parsed and deeply frozen, so every caller can share it. */
+  payload: Record<string, unknown>
+}
+
 /** Upper bound of distinct header segments remembered; tokens of one key share one header segment. */
 const HEADER_CACHE_LIMIT = 256
 
 /**
- * Creates the verifier for a key ring. It remembers parsed headers (keyed by their exact text, so the
- * result is a pure function of it) and forgets them whenever the ring changes.
+ * Longest token the verified-token cache remembers. Tessera's tokens are 300–600 characters; a bound
+ * keeps the cache's memory predictable (at most `cacheSize` × ~2 × this many characters).
  */
-export function createJwsVerifier(ring: KeyRing, maxTokenLength: number): (token: unknown) => VerifiedJws {
-  const cache = new Map<string, HeaderEntry>()
+export const CACHEABLE_TOKEN_LENGTH = 2048
+
+/** Options of {@link createJwsVerifier}. */
+export interface JwsVerifierOptions {
+  /** Longer tokens are refused before any parsing. */
+  maxTokenLength: number
+  /** Verified tokens remembered (0: none); see `verifyCache` in docs/options.md. */
+  cacheSize: number
+}
+
+/**
+ * Creates the verifier for a key ring. It remembers parsed headers (keyed by their exact text, so the
+ * result is a pure function of it) and, when `cacheSize` > 0, the tokens whose signature it verified,
+ * keyed by the whole token string: a later call with the very same string skips the signature
+ * computation. Both forget everything whenever the ring changes (a key added, removed or rotated).
+ *
+ * The cache only ever saves the cryptography. Failures are never remembered, and everything that
+ * depends on time or state (exp, nbf, iat, type, audience, issuer, freshness, revocation) is checked by
+ * the caller on every call, hit or miss. Entries are found by the signature segment (short, so cheap
+ * to hash) and then compared with the whole token string, so a hit is the very same token: no
+ * collisions. The bound evicts the oldest entry first.
+ *
+ * Payloads are returned deeply frozen (hit or miss, cache or not): one object may serve many requests.
+ */
+export function createJwsVerifier(
+  ring: KeyRing,
+  { maxTokenLength, cacheSize }: JwsVerifierOptions,
+): (token: unknown) => VerifiedJws {
+  const headers = new Map<string, HeaderEntry>()
+  const verified = cacheSize > 0 ? new Map<string, VerifiedEntry>() : undefined
   let cachedVersion = ring.version
 
   const headerFor = (segment: string): HeaderEntry => {
-    if (cachedVersion !== ring.version) {
-      cache.clear()
-      cachedVersion = ring.version
-    }
-    let entry = cache.get(segment)
+    let entry = headers.get(segment)
     if (entry === undefined) {
       entry = checkHeader(parseSegment(segment, 'header'), ring)
-      if (cache.size >= HEADER_CACHE_LIMIT) cache.clear()
-      cache.set(segment, entry)
+      if (headers.size >= HEADER_CACHE_LIMIT) headers.clear()
+      headers.set(segment, entry)
     }
     return entry
   }
@@ -65,16 +96,32 @@ export function createJwsVerifier(ring: KeyRing, maxTokenLength: number): (token
     if (token.length > maxTokenLength) {
       throw new TokenMalformedError(`The token is longer than ${maxTokenLength} characters`)
     }
+    if (cachedVersion !== ring.version) {
+      headers.clear()
+      verified?.clear()
+      cachedVersion = ring.version
+    }
+    const lastDot = token.lastIndexOf('.')
+    if (verified !== undefined) {
+      const hit = verified.get(token.slice(lastDot + 1))
+      if (hit?.token === token) return hit
+    }
     if (!COMPACT_JWS.test(token)) {
       throw new TokenMalformedError('The token is not a compact JWS: three base64url segments joined by dots')
     }
     const firstDot = token.indexOf('.')
-    const secondDot = token.indexOf('.', firstDot + 1)
     const { header, key } = headerFor(token.slice(0, firstDot))
-    if (!key.verify(token.slice(0, secondDot), token.slice(secondDot + 1))) {
+    const signature = token.slice(lastDot + 1)
+    if (!key.verify(token.slice(0, lastDot), signature)) {
       throw new TokenInvalidSignatureError('The token signature is invalid')
     }
-    return { header, key, payload: parseSegment(token.slice(firstDot + 1, secondDot), 'payload') }
+    const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
+    const result: VerifiedEntry = { header, key, payload, token }
+    if (verified !== undefined && token.length <= CACHEABLE_TOKEN_LENGTH) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string)
+      verified.set(signature, result)
+    }
+    return result
   }
 }
 
@@ -116,7 +163,9 @@ function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntr
         : `The token's algorithm is not supported`,
     )
   }
-  return { header: header as JwtHeader, key }
+  // One header object is shared by every token with this header segment: frozen, so a caller that
+  // modifies `request.jwt.header` cannot change what other requests see.
+  return { header: deepFreeze(header) as JwtHeader, key }
 }
 
 function parseSegment(segment: string, part: 'header' | 'payload'): Record<string, unknown> {
@@ -130,6 +179,14 @@ function parseSegment(segment: string, part: 'header' | 'payload'): Record<strin
     throw new TokenMalformedError(`The token ${part} is not a JSON object`)
   }
   return value as Record<string, unknown>
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const member of Object.values(value)) deepFreeze(member)
+  }
+  return value
 }
 
 /**

@@ -109,7 +109,10 @@ const RESERVED_HEADERS = new Set(['alg', 'kid', 'typ', 'crit', 'jwk', 'jku', 'x5
 export function createTessera(options: TesseraOptions): Tessera {
   const config = resolveConfig(options)
   const ring = config.keyRing
-  const verifyJws = createJwsVerifier(ring, config.maxTokenLength)
+  const verifyJws = createJwsVerifier(ring, {
+    maxTokenLength: config.maxTokenLength,
+    cacheSize: config.verifyCache,
+  })
   const revocation = config.revocation
   const defaultRules: ClaimRules = Object.freeze({
     type: 'access',

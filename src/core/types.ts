@@ -52,10 +52,14 @@ export interface RegisteredClaims {
 /** Claims of a verified token: registered claims plus the application's claims. */
 export type JwtClaims<C = AppClaims> = RegisteredClaims & C & Record<string, unknown>
 
-/** The result of a successful verification. */
+/**
+ * The result of a successful verification. `header` and `claims` are deeply frozen: they are what the
+ * token says, and the same objects may be handed to every request that presents the same token (the
+ * verified-token cache). Copy them to build something else (`{ ...claims, extra }`).
+ */
 export interface VerifiedToken<C = AppClaims> {
-  header: JwtHeader
-  claims: JwtClaims<C>
+  readonly header: Readonly<JwtHeader>
+  readonly claims: Readonly<JwtClaims<C>>
   /** The identity claim's value (`sub` unless configured otherwise). */
-  identity: string
+  readonly identity: string
 }

@@ -1,36 +1,20 @@
 /**
- * Password hashing: argon2id with the OWASP parameters, computed on the libuv thread pool (off the
- * event loop) by @node-rs/argon2.
+ * Password hashing: argon2id with the OWASP parameters, computed by @node-rs/argon2 off the event
+ * loop, in low-priority worker threads (password-pool.ts).
  *
  * Passwords are NFKC-normalised before hashing (NIST SP 800-63B §5.1.1.2), so one password typed on
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
-import { availableParallelism } from 'node:os'
-import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2'
+import { createPasswordPool, type PasswordPool } from './password-pool.js'
 
-// At most one argon2 computation per core at a time: libuv's pool has four threads, and four 19 MiB
-// hashes on a 2-core machine starve the event loop (bench/RESULTS.md: login-load lag p99 66.7 ms with
-// four threads, 12.4 ms with one). Further logins queue, first come first served.
-const MAX_CONCURRENT_HASHES = Math.max(1, availableParallelism())
-let running = 0
-const waiting: (() => void)[] = []
-
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running < MAX_CONCURRENT_HASHES) running++
-  else await new Promise<void>((resolve) => waiting.push(resolve)) // the slot is handed over
-  try {
-    return await work()
-  } finally {
-    const next = waiting.shift()
-    if (next === undefined) running--
-    else next()
-  }
-}
-
-const hash = (...args: Parameters<typeof argonHash>): Promise<string> => limited(() => argonHash(...args))
-const verify = (...args: Parameters<typeof argonVerify>): Promise<boolean> =>
-  limited(() => argonVerify(...args))
+// Every argon2 computation of the process runs in one pool of low-priority threads, one per core
+// (see password-pool.ts for why not the libuv pool), created on first use.
+let pool: PasswordPool | undefined
+const hash = (password: string, opts: ReturnType<typeof options>): Promise<string> =>
+  (pool ??= createPasswordPool()).hash(password, opts)
+const verify = (stored: string, password: string): Promise<boolean> =>
+  (pool ??= createPasswordPool()).verify(stored, password)
 
 /** argon2id cost parameters. */
 export interface PasswordHashParams {

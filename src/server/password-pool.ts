@@ -1,0 +1,157 @@
+/**
+ * Where argon2 runs: a few worker threads of the lowest CPU priority, one per available core.
+ *
+ * Why not the libuv pool (what `@node-rs/argon2`'s async functions use): it has four threads whatever
+ * the core count, they run at the event loop's priority, and a 19 MiB argon2id computation is ~20 ms
+ * of solid CPU. On a server with one or two cores, four of them leave the event loop a fraction of the
+ * CPU, so every request in flight waits behind the logins (bench/RESULTS.md measured an event-loop
+ * delay p99 of 66.7 ms with 20 concurrent logins). Here each worker thread runs the synchronous
+ * argon2 functions and, on Linux, lowers its own priority to nice 19 (`os.setPriority` changes only
+ * the calling thread there): the kernel then runs the event loop first whenever it has work, and
+ * hashing takes every cycle left over, so login throughput stays bound by the cores.
+ *
+ * Jobs queue first come, first served. Idle workers do not keep the process alive; a worker that dies
+ * fails its job and is replaced.
+ */
+import { availableParallelism } from 'node:os'
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
+
+/** The options passed through to `@node-rs/argon2` (plain data: they cross a thread boundary). */
+export interface Argon2Options {
+  memoryCost: number
+  timeCost: number
+  parallelism: number
+  outputLen: number
+}
+
+type Job =
+  { op: 'hash'; password: string; options: Argon2Options } | { op: 'verify'; hash: string; password: string }
+
+interface Pending {
+  job: Job
+  resolve: (value: string | boolean) => void
+  reject: (error: Error) => void
+}
+
+interface Slot {
+  worker: Worker
+  current: Pending | undefined
+}
+
+// CommonJS run by `new Worker(..., { eval: true })`: no separate file, so it works the same from
+// `dist/` and from the TypeScript sources under a test runner.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads')
+if (workerData.nice !== 0) {
+  try { require('node:os').setPriority(workerData.nice) } catch {}
+}
+const argon2 = require(workerData.argon2)
+parentPort.on('message', (job) => {
+  try {
+    const result = job.op === 'hash'
+      ? argon2.hashSync(job.password, job.options)
+      : argon2.verifySync(job.hash, job.password)
+    parentPort.postMessage({ ok: true, result })
+  } catch (error) {
+    parentPort.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) })
+  }
+})
+`
+
+/** A fixed set of low-priority threads computing argon2 jobs in order. */
+export interface PasswordPool {
+  readonly size: number
+  hash(password: string, options: Argon2Options): Promise<string>
+  verify(hash: string, password: string): Promise<boolean>
+  /** Stops the threads; jobs still queued or running are rejected. */
+  close(): Promise<void>
+}
+
+/**
+ * Creates a pool. `size` defaults to `os.availableParallelism()` (which honours CPU affinity, so a
+ * pinned or cgroup-limited server gets what it may use); `nice` is applied on Linux only, where it is
+ * per thread (elsewhere it would lower the whole process).
+ */
+export function createPasswordPool({
+  size = availableParallelism(),
+  nice = 19,
+}: { size?: number; nice?: number } = {}): PasswordPool {
+  const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2')
+  const workerData = { argon2, nice: process.platform === 'linux' ? nice : 0 }
+  const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
+  const queue: Pending[] = []
+  let closed = false
+
+  const start = (index: number): Slot => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData })
+    const slot: Slot = { worker, current: undefined }
+    worker.unref()
+    worker.on(
+      'message',
+      (message: { ok: true; result: string | boolean } | { ok: false; message: string }) => {
+        const pending = slot.current
+        slot.current = undefined
+        if (pending !== undefined) {
+          if (message.ok) pending.resolve(message.result)
+          else pending.reject(new Error(message.message))
+        }
+        next(slot)
+      },
+    )
+    const lost = (error: Error): void => {
+      if (slots[index] !== slot) return
+      slots[index] = undefined
+      const pending = slot.current
+      slot.current = undefined
+      pending?.reject(error)
+      // A replacement takes the queue over.
+      if (!closed && queue.length > 0) next(start(index))
+    }
+    worker.on('error', lost)
+    worker.on('exit', (code) => {
+      lost(new Error(`the password worker thread exited (${String(code)})`))
+    })
+    slots[index] = slot
+    return slot
+  }
+
+  const next = (slot: Slot): void => {
+    const pending = queue.shift()
+    if (pending === undefined) {
+      // Idle: an idle thread must not keep a finished CLI command alive.
+      slot.worker.unref()
+      return
+    }
+    slot.current = pending
+    slot.worker.ref()
+    slot.worker.postMessage(pending.job)
+  }
+
+  const submit = (job: Job): Promise<string | boolean> =>
+    new Promise((resolve, reject) => {
+      if (closed) {
+        reject(new Error('the password pool is closed'))
+        return
+      }
+      queue.push({ job, resolve, reject })
+      for (let i = 0; i < slots.length; i++) {
+        const slot = slots[i] ?? start(i)
+        if (slot.current === undefined) {
+          next(slot)
+          return
+        }
+      }
+    })
+
+  return {
+    size: slots.length,
+    hash: (password, options) => submit({ op: 'hash', password, options }) as Promise<string>,
+    verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
+    async close() {
+      closed = true
+      for (const pending of queue.splice(0)) pending.reject(new Error('the password pool is closed'))
+      await Promise.all(slots.flatMap((slot) => (slot === undefined ? [] : [slot.worker.terminate()])))
+    },
+  }
+}

@@ -1,0 +1,83 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createPasswordPool, type PasswordPool } from '../../src/server/password-pool.js'
+
+// Small parameters: these tests are about the pool, not argon2's cost.
+const FAST = { memoryCost: 1024, timeCost: 1, parallelism: 1, outputLen: 32 }
+
+let pools: PasswordPool[] = []
+const pool = (options?: Parameters<typeof createPasswordPool>[0]): PasswordPool => {
+  const created = createPasswordPool(options)
+  pools.push(created)
+  return created
+}
+afterEach(async () => {
+  await Promise.all(pools.map((p) => p.close()))
+  pools = []
+})
+
+/** Nice value of every thread of this process, by thread id. */
+function threadNices(): Map<string, number> {
+  const nices = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${String(process.pid)}/task`)) {
+    const stat = readFileSync(`/proc/${String(process.pid)}/task/${tid}/stat`, 'utf8')
+    // Fields after "(comm) ": state is field 3, nice is field 19.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    nices.set(tid, Number(fields[16]))
+  }
+  return nices
+}
+
+describe('password pool', () => {
+  it('hashes and verifies argon2id in its threads', async () => {
+    const p = pool({ size: 1 })
+    const phc = await p.hash('correct horse battery staple', FAST)
+    expect(phc).toMatch(/^\$argon2id\$v=19\$m=1024,t=1,p=1\$/)
+    await expect(p.verify(phc, 'correct horse battery staple')).resolves.toBe(true)
+    await expect(p.verify(phc, 'correct horse battery stapler')).resolves.toBe(false)
+  })
+
+  it('runs at most `size` jobs at once and answers in submission order', async () => {
+    const p = pool({ size: 1 })
+    const order: number[] = []
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        p.hash(`password-${String(i)}`, FAST).then(() => {
+          order.push(i)
+        }),
+      ),
+    )
+    expect(order).toEqual([0, 1, 2, 3])
+    expect(p.size).toBe(1)
+  })
+
+  it('rejects a job that argon2 refuses and keeps serving the next ones', async () => {
+    const p = pool({ size: 1 })
+    await expect(p.verify('$argon2id$not-a-hash', 'password')).rejects.toThrow(Error)
+    await expect(p.hash('password', FAST)).resolves.toMatch(/^\$argon2id\$/)
+  })
+
+  it('rejects queued jobs and new ones once closed', async () => {
+    const p = pool({ size: 1 })
+    const settled = Promise.allSettled([p.hash('first', FAST), p.hash('second', FAST)])
+    await p.close()
+    const [, queued] = await settled
+    expect(queued.status).toBe('rejected')
+    expect(String((queued as PromiseRejectedResult).reason)).toMatch(/closed/)
+    await expect(p.hash('third', FAST)).rejects.toThrow(/closed/)
+  })
+
+  // The priority is a Linux feature (per-thread nice); CI and the servers this targets run Linux.
+  it.runIf(process.platform === 'linux')(
+    'runs its threads at nice 19 and leaves the event loop thread at its own priority',
+    async () => {
+      const before = threadNices()
+      const p = pool({ size: 2 })
+      await Promise.all([p.hash('a', FAST), p.hash('b', FAST)])
+      const after = threadNices()
+      const added = [...after].filter(([tid]) => !before.has(tid))
+      expect(added.filter(([, nice]) => nice === 19).length).toBeGreaterThanOrEqual(2)
+      expect(after.get(String(process.pid))).toBe(before.get(String(process.pid)))
+    },
+  )
+})
