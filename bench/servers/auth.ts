@@ -6,6 +6,10 @@
  *
  *   BENCH_DATA_DIR="$(mktemp -d)" node bench/.out/build/bench/servers/auth.js
  *
+ * Optional (bench/lib/scaleout.ts): BENCH_DATABASE_URL (`postgres://…`; default: SQLite in
+ * BENCH_DATA_DIR), BENCH_REDIS_URL and BENCH_REDIS_PREFIX (shared revocations over Redis; default:
+ * none), passed to `startServer` as `databaseUrl`, `redisUrl` and `redisPrefix`.
+ *
  * Commands (IPC): { cmd: 'lag-reset' } → { result: true }; { cmd: 'lag' } → { lag }; { cmd: 'cpu' } →
  * { cpu, rss }; { cmd: 'memory' } → { result: process.memoryUsage() after a GC when exposed };
  * { cmd: 'argon2', n } → { result: { hashMs: number[], verifyMs: number[] } }.
@@ -23,9 +27,19 @@ const send = (message: ServerMessage): void => {
 const dataDir = process.env.BENCH_DATA_DIR
 if (dataDir === undefined) throw new Error('BENCH_DATA_DIR is required')
 
+// Unset or empty: the server's defaults (SQLite under dataDir, no Redis).
+const optional = (name: string): string | undefined => {
+  const value = process.env[name]
+  return value === undefined || value === '' ? undefined : value
+}
+const databaseUrl = optional('BENCH_DATABASE_URL')
+const redisUrl = optional('BENCH_REDIS_URL')
+const redisPrefix = optional('BENCH_REDIS_PREFIX')
+
 const histogram = monitorEventLoopDelay({ resolution: 1 })
 histogram.enable()
 
+// A start-up failure (database or configuration) goes to the parent as `{ error }`, not only to stderr.
 const server = await startServer({
   dataDir,
   host: '127.0.0.1',
@@ -35,6 +49,20 @@ const server = await startServer({
   loginRatePerIp: 100_000,
   loginRatePerAccount: 100_000,
   registerRatePerIp: 100_000,
+  ...(databaseUrl === undefined ? {} : { databaseUrl }),
+  ...(redisUrl === undefined ? {} : { redisUrl }),
+  ...(redisPrefix === undefined ? {} : { redisPrefix }),
+}).catch((error: unknown): Promise<never> => {
+  const failure = error instanceof Error ? error : new Error(String(error))
+  const message: ServerMessage = { error: `startServer: ${failure.message}` }
+  // Rethrown once the message is out (the process then exits with the stack on stderr).
+  return new Promise((_, reject) => {
+    if (process.send === undefined) reject(failure)
+    else
+      process.send(message, undefined, {}, () => {
+        reject(failure)
+      })
+  })
 })
 
 // Experiment hook (not used by `npm run bench`): another SQLite durability level, to tell how much of

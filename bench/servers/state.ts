@@ -8,9 +8,14 @@
  *                                          users (one precomputed argon2id hash, raw INSERTs in
  *                                          transactions of 50k), the query plans of the login and
  *                                          refresh lookups, and their time through the Kysely stores
+ *   state.js postgres <users> <url> [n]    the same in the (empty, scratch) PostgreSQL database <url>:
+ *                                          migrateToLatest, one INSERT … SELECT over generate_series,
+ *                                          ANALYZE, EXPLAIN (ANALYZE, BUFFERS) of the two lookups as
+ *                                          Kysely compiles them, then n (2000) timed lookups of each
  */
 import { randomBytes } from 'node:crypto'
 import Database from 'better-sqlite3'
+import pg from 'pg'
 import { memoryRevocationStore, type RevocationSubject } from '../../src/index.js'
 import { migrateToLatest, openDatabase, userStore } from '../../src/stores/index.js'
 import { hashPassword } from '../../src/server/passwords.js'
@@ -165,10 +170,107 @@ async function sqlite(users: number, dataDir: string): Promise<unknown> {
   }
 }
 
-const [mode, a, b] = process.argv.slice(2)
+async function postgres(users: number, url: string, lookups: number): Promise<unknown> {
+  let db = await openDatabase({ url, poolSize: 2 })
+  await migrateToLatest(db)
+  // The statements userStore.getByUsername / userStore.get run (Kysely compiles them the same way).
+  const byNameQuery = (name: string) =>
+    db.selectFrom('users').selectAll().where('username_normalized', '=', name).compile()
+  const byIdQuery = (id: number) => db.selectFrom('users').selectAll().where('id', '=', id).compile()
+  const hashStarted = performance.now()
+  const phc = await hashPassword(SEED_PASSWORD)
+  const hashMs = performance.now() - hashStarted
+
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+  client.on('error', () => undefined)
+  await client.connect()
+  try {
+    const existing = await client.query<{ n: string }>('SELECT count(*) AS n FROM users')
+    if (Number(existing.rows[0]?.n) !== 0) throw new Error(`${url}: users is not empty`)
+    const now = Math.floor(Date.now() / 1000)
+    const started = performance.now()
+    // user0 … user<n-1>, ids 1 … n (a fresh identity), every one with the same hash.
+    await client.query(
+      `INSERT INTO users (username, username_normalized, password_hash, roles, disabled, created_at, updated_at, password_changed_at)
+       SELECT 'user' || g, 'user' || g, $1, '["user"]', 0, $2, $2, $2 FROM generate_series(0, $3::integer - 1) AS g`,
+      [phc, now, users],
+    )
+    const insertMs = performance.now() - started
+    const analyzeStarted = performance.now()
+    await client.query('ANALYZE users')
+    const analyzeMs = performance.now() - analyzeStarted
+
+    const plan = async (query: { sql: string; parameters: readonly unknown[] }): Promise<string> => {
+      const rows = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, BUFFERS) ${query.sql}`,
+        query.parameters as unknown[],
+      )
+      return rows.rows.map((r) => r['QUERY PLAN']).join('\n')
+    }
+    const probe = seedUsername(Math.floor(users / 2))
+    const probeRow = await client.query<{ id: number }>(
+      'SELECT id FROM users WHERE username_normalized = $1',
+      [probe],
+    )
+    const probeId = probeRow.rows[0]?.id
+    if (probeId === undefined) throw new Error(`${probe} not found after seeding`)
+    const plans = {
+      loginSql: byNameQuery(probe).sql,
+      byIdSql: byIdQuery(probeId).sql,
+      login: await plan(byNameQuery(probe)),
+      byId: await plan(byIdQuery(probeId)),
+    }
+    const sizes = await client.query<{ n: string; table: string; indexes: string; version: string }>(
+      `SELECT (SELECT count(*) FROM users) AS n, pg_table_size('users') AS table,
+              pg_indexes_size('users') AS indexes, current_setting('server_version') AS version`,
+    )
+    const info = sizes.rows[0]
+    if (info === undefined) throw new Error('no size row')
+    await db.destroy()
+
+    // Lookups through the repositories the server uses (a pool of 2, like a quiet server).
+    db = await openDatabase({ url, poolSize: 2 })
+    const store = userStore(db)
+    const byName: number[] = []
+    const byId: number[] = []
+    for (let i = 0; i < lookups; i++) {
+      const n = Math.floor(Math.random() * users)
+      let t = performance.now()
+      const user = await store.getByUsername(seedUsername(n))
+      byName.push((performance.now() - t) * 1000)
+      if (user === undefined) throw new Error(`user ${n} not found`)
+      t = performance.now()
+      await store.get(user.id)
+      byId.push((performance.now() - t) * 1000)
+    }
+    const tail = (values: number[]): { p50: number; p99: number } => {
+      const sorted = [...values].sort((a, b) => a - b)
+      return { p50: median(sorted), p99: sorted[Math.floor(sorted.length * 0.99)] ?? NaN }
+    }
+    return {
+      users: Number(info.n),
+      version: info.version,
+      tableBytes: Number(info.table),
+      indexBytes: Number(info.indexes),
+      hashMs,
+      insertMs,
+      analyzeMs,
+      plans,
+      lookups,
+      byNameUs: tail(byName),
+      byIdUs: tail(byId),
+    }
+  } finally {
+    await client.end().catch(() => undefined)
+    await db.destroy().catch(() => undefined)
+  }
+}
+
+const [mode, a, b, c] = process.argv.slice(2)
 try {
   if (mode === 'revocation') send({ result: revocation(Number(a)) })
   else if (mode === 'sqlite') send({ result: await sqlite(Number(a), String(b)) })
+  else if (mode === 'postgres') send({ result: await postgres(Number(a), String(b), Number(c ?? 2000)) })
   else throw new Error(`unknown mode ${String(mode)}`)
 } catch (error) {
   send({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) })
