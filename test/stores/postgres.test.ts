@@ -1,9 +1,10 @@
 // PostgreSQL: the conformance suite against a real server, one fresh database per test (dropped
 // afterwards), plus what only PostgreSQL has (int8 as numbers, the pool, connection errors).
+import { userInfo } from 'node:os'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../src/core/errors.js'
-import { openDatabase } from '../../src/stores/sql/database.js'
+import { openDatabase, withDefaultUser } from '../../src/stores/sql/database.js'
 import { dialectOf } from '../../src/stores/sql/dialect.js'
 import { migrateToLatest } from '../../src/stores/sql/migrations/index.js'
 import { sqlStores } from '../../src/stores/sql/stores.js'
@@ -91,5 +92,29 @@ describe.skipIf(!available)('PostgreSQL', () => {
         await db.destroy()
       }
     })
+  })
+})
+
+// No server needed: how a URL without a user name is completed.
+describe('PostgreSQL URL without a user name', () => {
+  const noUser = { PGUSER: '', USER: '' }
+
+  it('connects as the OS user, as psql does, when neither $PGUSER nor $USER is set', () => {
+    const url = withDefaultUser('postgres://127.0.0.1:5432/test', noUser)
+    expect(new URL(url).username).toBe(encodeURIComponent(userInfo().username))
+    expect(new URL(url).host).toBe('127.0.0.1:5432')
+    expect(new URL(url).pathname).toBe('/test')
+  })
+
+  it('leaves the URL alone when it names a user, or when $PGUSER or $USER will be used', () => {
+    expect(withDefaultUser('postgres://alice@127.0.0.1/test', noUser)).toBe('postgres://alice@127.0.0.1/test')
+    expect(withDefaultUser('postgres://127.0.0.1/test', { USER: 'bob' })).toBe('postgres://127.0.0.1/test')
+    expect(withDefaultUser('postgres://127.0.0.1/test', { PGUSER: 'carol' })).toBe(
+      'postgres://127.0.0.1/test',
+    )
+  })
+
+  it('leaves an unparsable URL for the driver to refuse', () => {
+    expect(withDefaultUser('not a url', noUser)).toBe('not a url')
   })
 })

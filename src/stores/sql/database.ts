@@ -5,6 +5,7 @@
  * Drivers are imported lazily so that importing the stores never loads a native module.
  */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { userInfo } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
@@ -147,7 +148,7 @@ async function openPostgres(url: string, poolSize: number, option: string): Prom
   let pool: InstanceType<typeof pg.Pool>
   try {
     pool = new pg.Pool({
-      connectionString: url,
+      connectionString: withDefaultUser(url),
       max: poolSize,
       connectionTimeoutMillis: 5_000,
       idleTimeoutMillis: 30_000,
@@ -161,6 +162,28 @@ async function openPostgres(url: string, poolSize: number, option: string): Prom
   // listener that would crash the process. The next query simply opens a new connection.
   pool.on('error', () => undefined)
   return new Kysely<TesseraDatabase>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/**
+ * A URL without a user name connects as the OS user, as psql (libpq) does. node-postgres would only
+ * look at $PGUSER and $USER, which services, containers and CI jobs often do not set, and then fail
+ * with "no PostgreSQL user name specified in startup packet".
+ */
+export function withDefaultUser(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  if ((env.PGUSER ?? '') !== '' || (env.USER ?? '') !== '') return url
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return url // pg reports an invalid URL itself
+  }
+  if (parsed.username !== '' || parsed.hostname === '') return url
+  try {
+    parsed.username = encodeURIComponent(userInfo().username)
+  } catch {
+    return url // no passwd entry for this uid: nothing better to offer
+  }
+  return parsed.toString()
 }
 
 const INT8_OID = 20
