@@ -84,7 +84,7 @@ export function createJwsVerifier(
     if (entry === undefined) {
       entry = checkHeader(parseSegment(segment, 'header'), ring)
       if (headers.size >= HEADER_CACHE_LIMIT) headers.clear()
-      headers.set(segment, entry)
+      headers.set(detached(segment), entry)
     }
     return entry
   }
@@ -116,12 +116,16 @@ export function createJwsVerifier(
       throw new TokenInvalidSignatureError('The token signature is invalid')
     }
     const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
-    const result: VerifiedEntry = { header, key, payload, token }
-    if (verified !== undefined && token.length <= CACHEABLE_TOKEN_LENGTH) {
-      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string)
-      verified.set(signature, result)
-    }
-    return result
+    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH)
+      return { header, key, payload, token }
+    // The token is usually a slice of a whole Cookie header, URL or Authorization value, and a slice
+    // keeps its parent string alive: store a copy of its own, so an entry costs the token, not the
+    // request's headers.
+    const own = detached(token)
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string)
+    const entry: VerifiedEntry = { header, key, payload, token: own }
+    verified.set(own.slice(lastDot + 1), entry)
+    return entry
   }
 }
 
@@ -181,10 +185,20 @@ function parseSegment(segment: string, part: 'header' | 'payload'): Record<strin
   return value as Record<string, unknown>
 }
 
+/** A copy of `text` that shares no memory with the string it was sliced from (base64url is ASCII). */
+function detached(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1')
+}
+
+// Iterative, not recursive: a header is frozen before its signature is checked, and a deeply nested
+// one must not overflow the stack (a RangeError would surface as a 500 instead of a 401).
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const member of Object.values(value)) deepFreeze(member)
+  const pending: unknown[] = [value]
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    if (typeof item === 'object' && item !== null && !Object.isFrozen(item)) {
+      Object.freeze(item)
+      for (const member of Object.values(item)) pending.push(member)
+    }
   }
   return value
 }

@@ -9,6 +9,7 @@ import { ConfigurationError, isTesseraError, wwwAuthenticate } from '../index.js
 import { tesseraFastify } from '../adapters/fastify.js'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
+import { PasswordPoolError } from './password-pool.js'
 import { Problem } from './problem.js'
 import { adminRoutes } from './routes/admin.js'
 import { authRoutes } from './routes/auth.js'
@@ -217,6 +218,14 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     }
     if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
       return reply.code(400).send({ error: 'invalid_json', message: 'The request body is not valid JSON' })
+    }
+    if (error instanceof PasswordPoolError) {
+      // Same answer for every login (known user or not): no enumeration through a broken pool.
+      request.log.error({ err: error }, 'password hashing unavailable')
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ error: 'service_unavailable', message: 'Password checks are unavailable; retry shortly' })
     }
     if (isDatabaseUnavailable(error)) {
       request.log.error({ err: error }, 'database unavailable')

@@ -11,11 +11,25 @@
  * hashing takes every cycle left over, so login throughput stays bound by the cores.
  *
  * Jobs queue first come, first served. Idle workers do not keep the process alive; a worker that dies
- * fails its job and is replaced.
+ * fails its job and is replaced. Failures of the pool itself are {@link PasswordPoolError}s, never
+ * a "wrong password".
+ *
+ * The trade-off of nice 19: when the event loop alone saturates the cores, hashing gets only the
+ * scheduler's minimum share, so logins slow down before requests of users already signed in do. For
+ * an auth server that is the order we want (a login flood must not starve authenticated traffic);
+ * give the server more cores, or rate-limit logins harder, if logins must stay fast under such load.
  */
 import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
+
+/**
+ * The pool itself failed (a worker could not start or died, or the pool is closed), as opposed to
+ * argon2 refusing its input. Callers must not read it as "wrong password".
+ */
+export class PasswordPoolError extends Error {
+  override name = 'PasswordPoolError'
+}
 
 /** The options passed through to `@node-rs/argon2` (plain data: they cross a thread boundary). */
 export interface Argon2Options {
@@ -76,8 +90,13 @@ export interface PasswordPool {
 export function createPasswordPool({
   size = availableParallelism(),
   nice = 19,
-}: { size?: number; nice?: number } = {}): PasswordPool {
-  const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2')
+  argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
+}: {
+  size?: number
+  nice?: number
+  /** Absolute path of `@node-rs/argon2`'s entry point, where a bundler moved it. */
+  argon2?: string
+} = {}): PasswordPool {
   const workerData = { argon2, nice: process.platform === 'linux' ? nice : 0 }
   const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
   const queue: Pending[] = []
@@ -104,13 +123,19 @@ export function createPasswordPool({
       slots[index] = undefined
       const pending = slot.current
       slot.current = undefined
-      pending?.reject(error)
-      // A replacement takes the queue over.
-      if (!closed && queue.length > 0) next(start(index))
+      pending?.reject(error instanceof PasswordPoolError ? error : new PasswordPoolError(error.message))
+      // A replacement takes the queue over; if none can start, the queue fails rather than waits.
+      if (!closed && queue.length > 0) {
+        try {
+          next(start(index))
+        } catch (cause) {
+          failQueue(cause)
+        }
+      }
     }
     worker.on('error', lost)
     worker.on('exit', (code) => {
-      lost(new Error(`the password worker thread exited (${String(code)})`))
+      lost(new PasswordPoolError(`the password worker thread exited (${String(code)})`))
     })
     slots[index] = slot
     return slot
@@ -128,19 +153,31 @@ export function createPasswordPool({
     slot.worker.postMessage(pending.job)
   }
 
+  const failQueue = (cause: unknown): void => {
+    const error = new PasswordPoolError(
+      `a password worker thread could not start: ${cause instanceof Error ? cause.message : String(cause)}`,
+    )
+    for (const pending of queue.splice(0)) pending.reject(error)
+  }
+
   const submit = (job: Job): Promise<string | boolean> =>
     new Promise((resolve, reject) => {
       if (closed) {
-        reject(new Error('the password pool is closed'))
+        reject(new PasswordPoolError('the password pool is closed'))
         return
       }
       queue.push({ job, resolve, reject })
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[i] ?? start(i)
-        if (slot.current === undefined) {
-          next(slot)
-          return
+      try {
+        for (let i = 0; i < slots.length; i++) {
+          const slot = slots[i] ?? start(i)
+          if (slot.current === undefined) {
+            next(slot)
+            return
+          }
         }
+      } catch (cause) {
+        // No job may stay queued (holding a password) behind a worker that never started.
+        failQueue(cause)
       }
     })
 
@@ -150,7 +187,8 @@ export function createPasswordPool({
     verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
     async close() {
       closed = true
-      for (const pending of queue.splice(0)) pending.reject(new Error('the password pool is closed'))
+      for (const pending of queue.splice(0))
+        pending.reject(new PasswordPoolError('the password pool is closed'))
       await Promise.all(slots.flatMap((slot) => (slot === undefined ? [] : [slot.worker.terminate()])))
     },
   }

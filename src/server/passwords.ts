@@ -6,15 +6,33 @@
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
-import { createPasswordPool, type PasswordPool } from './password-pool.js'
+import { createPasswordPool, PasswordPoolError, type PasswordPool } from './password-pool.js'
 
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
 let pool: PasswordPool | undefined
-const hash = (password: string, opts: ReturnType<typeof options>): Promise<string> =>
-  (pool ??= createPasswordPool()).hash(password, opts)
-const verify = (stored: string, password: string): Promise<boolean> =>
-  (pool ??= createPasswordPool()).verify(stored, password)
+// Async, so even a pool that cannot be created fails as a rejected promise, the same way for every
+// caller (a synchronous throw here once turned an unknown user's login into a 500 and a known
+// user's into a 401).
+function getPool(): PasswordPool {
+  try {
+    return (pool ??= createPasswordPool())
+  } catch (error) {
+    throw new PasswordPoolError('the password pool could not be created', { cause: error })
+  }
+}
+async function hash(password: string, opts: ReturnType<typeof options>): Promise<string> {
+  return getPool().hash(password, opts)
+}
+async function verify(stored: string, password: string): Promise<boolean> {
+  return getPool().verify(stored, password)
+}
+
+/** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */
+function refused(error: unknown): false {
+  if (error instanceof PasswordPoolError) throw error
+  return false
+}
 
 /** argon2id cost parameters. */
 export interface PasswordHashParams {
@@ -120,12 +138,7 @@ export async function verifyPassword(
     await verifyAgainstDummy(undefined, params)
     return { ok: false, needsRehash: false }
   }
-  let ok: boolean
-  try {
-    ok = await verify(storedHash, password.normalize('NFKC'))
-  } catch {
-    return { ok: false, needsRehash: false }
-  }
+  const ok = await verify(storedHash, password.normalize('NFKC')).catch(refused)
   return { ok, needsRehash: ok && !sameParams(parsed, params) }
 }
 
@@ -140,7 +153,7 @@ export async function verifyAgainstDummy(
   params: PasswordHashParams = OWASP_ARGON2ID,
 ): Promise<PasswordVerification> {
   const dummy = await dummyHash(params)
-  await verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(() => false)
+  await verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(refused)
   return { ok: false, needsRehash: false }
 }
 

@@ -204,6 +204,18 @@ describe('verified-token cache', () => {
     expect(calls()).toBe(4)
   })
 
+  it('refuses a deeply nested header with a token error, not a stack overflow', async () => {
+    const auth = createTessera({ secret: SECRET, maxTokenLength: 400_000 })
+    const depth = 100_000
+    const header = Buffer.from(`{"alg":"HS256","x":${'['.repeat(depth)}${']'.repeat(depth)}}`).toString(
+      'base64url',
+    )
+    const [, payload, signature] = (await auth.createAccessToken('alice')).split('.')
+    await expect(auth.verify(`${header}.${String(payload)}.${String(signature)}`)).rejects.toMatchObject({
+      code: 'token_invalid_signature',
+    })
+  })
+
   it(`does not remember tokens longer than ${String(CACHEABLE_TOKEN_LENGTH)} characters`, async () => {
     const { auth, calls } = engine()
     const big = await auth.createAccessToken('alice', {

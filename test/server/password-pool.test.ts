@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPasswordPool, type PasswordPool } from '../../src/server/password-pool.js'
+import { createPasswordPool, PasswordPoolError, type PasswordPool } from '../../src/server/password-pool.js'
 
 // Small parameters: these tests are about the pool, not argon2's cost.
 const FAST = { memoryCost: 1024, timeCost: 1, parallelism: 1, outputLen: 32 }
@@ -57,12 +57,25 @@ describe('password pool', () => {
     await expect(p.hash('password', FAST)).resolves.toMatch(/^\$argon2id\$/)
   })
 
+  it('fails every job with a PasswordPoolError, never a verdict, when its threads cannot load argon2', async () => {
+    const p = pool({ size: 1, argon2: '/nonexistent/argon2/index.js' })
+    const results = await Promise.allSettled([
+      p.verify('$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA', 'password'),
+      p.hash('password', FAST),
+    ])
+    for (const result of results) {
+      expect(result.status).toBe('rejected')
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(PasswordPoolError)
+    }
+  })
+
   it('rejects queued jobs and new ones once closed', async () => {
     const p = pool({ size: 1 })
     const settled = Promise.allSettled([p.hash('first', FAST), p.hash('second', FAST)])
     await p.close()
     const [, queued] = await settled
     expect(queued.status).toBe('rejected')
+    expect((queued as PromiseRejectedResult).reason).toBeInstanceOf(PasswordPoolError)
     expect(String((queued as PromiseRejectedResult).reason)).toMatch(/closed/)
     await expect(p.hash('third', FAST)).rejects.toThrow(/closed/)
   })
