@@ -33,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { format, resolveConfig } from 'prettier'
 import type * as TesseraModule from '../src/index.js'
+import { latencies, loginRefresh, post, type Latencies } from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import {
   LOAD_CPU,
@@ -508,20 +509,6 @@ const PROTECTED_RATE = 400
 const LOGIN_CONNECTIONS = 20
 const PASSWORD = 'correct horse battery staple'
 
-async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const json = (await response.json()) as Record<string, unknown>
-  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${JSON.stringify(json)}`)
-  return json
-}
-
 async function startAuthServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
   return startServer(serverScript('auth'), [], {
     // The server reads TESSERA_* underneath its options: none from the caller's shell may leak in.
@@ -625,12 +612,6 @@ interface SqliteSeed {
   byIdUs: { p50: number; p99: number }
 }
 
-interface Latencies {
-  p50: number
-  p99: number
-  n: number
-}
-
 interface ScaleResults {
   revocation: RevocationResult
   sqlite: SqliteSeed
@@ -640,41 +621,6 @@ interface ScaleResults {
   small: { login: Latencies; refresh: Latencies; idleRss: number }
   /** The same on PostgreSQL (bench/lib/scaleout.ts), or why it was not measured. */
   postgres: PostgresScaleResult | string
-}
-
-function latencies(values: number[]): Latencies {
-  const sorted = [...values].sort((a, b) => a - b)
-  return {
-    p50: median(sorted),
-    p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? NaN,
-    n: sorted.length,
-  }
-}
-
-/** Sequential logins as `username` and refreshes along one session's chain; milliseconds each. */
-async function loginRefresh(
-  server: ServerProcess,
-  usernames: () => string,
-  password: string,
-  logins: number,
-  refreshes: number,
-): Promise<{ login: number[]; refresh: number[] }> {
-  const login: number[] = []
-  const refresh: number[] = []
-  let refreshToken = ''
-  for (let i = 0; i < logins; i++) {
-    const t = performance.now()
-    const body = await post(`${server.url}/auth/login`, { username: usernames(), password })
-    login.push(performance.now() - t)
-    refreshToken = String(body.refresh_token)
-  }
-  for (let i = 0; i < refreshes; i++) {
-    const t = performance.now()
-    const body = await post(`${server.url}/auth/refresh`, undefined, refreshToken)
-    refresh.push(performance.now() - t)
-    refreshToken = String(body.refresh_token)
-  }
-  return { login, refresh }
 }
 
 async function runScale(): Promise<ScaleResults> {

@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { latencies, loginRefresh, post, type Latencies } from './auth-client.js'
 import { serverScript } from './build.js'
 import {
   LOAD_CPU,
@@ -48,11 +49,7 @@ const CONNECTIONS = 50
 
 // --- shared types ------------------------------------------------------------------------------------
 
-export interface Latencies {
-  p50: number
-  p99: number
-  n: number
-}
+export type { Latencies } from './auth-client.js'
 
 /** A row of the targets table. */
 export interface TargetRow {
@@ -305,20 +302,6 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
   return { status: response.status, body: (await response.json()) as Record<string, unknown> }
 }
 
-async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await response.text()
-  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${text}`)
-  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
-}
-
 /** GET /protected with the token; the status (the body is read and dropped). */
 async function protectedStatus(url: string, token: string): Promise<number> {
   const response = await fetch(`${url}/protected`, { headers: { authorization: `Bearer ${token}` } })
@@ -328,15 +311,6 @@ async function protectedStatus(url: string, token: string): Promise<number> {
 
 const idleRss = async (server: ServerProcess): Promise<number> =>
   ((await server.ask({ cmd: 'memory' }, 'result')) as NodeJS.MemoryUsage).rss
-
-function latencies(values: readonly number[]): Latencies {
-  const sorted = [...values].sort((a, b) => a - b)
-  return {
-    p50: median(sorted),
-    p99: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? NaN,
-    n: sorted.length,
-  }
-}
 
 /** Nearest-rank quantile (0..1) of a non-empty sample. */
 function quantile(values: readonly number[], q: number): number {
@@ -352,31 +326,6 @@ const quantiles = (values: readonly number[]): Quantiles => ({
 })
 
 // --- PostgreSQL, 1 M users ---------------------------------------------------------------------------
-
-/** Sequential logins (as `usernames()`) and refreshes along the last login's chain; ms each. */
-async function loginRefresh(
-  server: ServerProcess,
-  usernames: () => string,
-  logins: number,
-  refreshes: number,
-): Promise<{ login: number[]; refresh: number[] }> {
-  const login: number[] = []
-  const refresh: number[] = []
-  let refreshToken = ''
-  for (let i = 0; i < logins; i++) {
-    const t = performance.now()
-    const body = await post(`${server.url}/auth/login`, { username: usernames(), password: PASSWORD })
-    login.push(performance.now() - t)
-    refreshToken = String(body.refresh_token)
-  }
-  for (let i = 0; i < refreshes; i++) {
-    const t = performance.now()
-    const body = await post(`${server.url}/auth/refresh`, undefined, refreshToken)
-    refresh.push(performance.now() - t)
-    refreshToken = String(body.refresh_token)
-  }
-  return { login, refresh }
-}
 
 /**
  * Seeds a scratch database with `users` users and another with 1 (bench/servers/state.ts `postgres`),
@@ -437,7 +386,7 @@ export async function runPostgresScale(opts: {
         ['small', one],
       ] as const) {
         const pick = name === 'large' ? () => `user${Math.floor(Math.random() * users)}` : () => 'user0'
-        const r = await loginRefresh(server, pick, perBlock.logins, perBlock.refreshes)
+        const r = await loginRefresh(server, pick, PASSWORD, perBlock.logins, perBlock.refreshes)
         acc[name].login.push(...r.login)
         acc[name].refresh.push(...r.refresh)
       }
