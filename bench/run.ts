@@ -33,7 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { format, resolveConfig } from 'prettier'
 import type * as TesseraModule from '../src/index.js'
-import { latencies, loginRefresh, post, type Latencies } from './lib/auth-client.js'
+import { compareLoginRefresh, post, type Latencies } from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import {
   LOAD_CPU,
@@ -650,30 +650,13 @@ async function runScale(): Promise<ScaleResults> {
       ((await s.ask({ cmd: 'memory' }, 'result')) as NodeJS.MemoryUsage).rss
     const largeRss = await rss(large)
     const smallRss = await rss(one)
-    // Alternate the two servers in blocks so drift hits both.
-    const blocks = smoke ? 1 : 4
-    const per = smoke ? { logins: 2, refreshes: 10 } : { logins: 10, refreshes: 100 }
-    const acc = {
-      large: { login: [] as number[], refresh: [] as number[] },
-      small: { login: [] as number[], refresh: [] as number[] },
-    }
-    for (let b = 0; b < blocks; b++) {
-      for (const [name, server] of [
-        ['large', large],
-        ['small', one],
-      ] as const) {
-        const pick = name === 'large' ? () => `user${Math.floor(Math.random() * USERS)}` : () => 'user0'
-        const r = await loginRefresh(server, pick, PASSWORD, per.logins, per.refreshes)
-        acc[name].login.push(...r.login)
-        acc[name].refresh.push(...r.refresh)
-      }
-    }
+    const measured = await compareLoginRefresh({ large, small: one, users: USERS, password: PASSWORD, smoke })
     return {
       revocation,
       sqlite,
       seedMs,
-      large: { login: latencies(acc.large.login), refresh: latencies(acc.large.refresh), idleRss: largeRss },
-      small: { login: latencies(acc.small.login), refresh: latencies(acc.small.refresh), idleRss: smallRss },
+      large: { ...measured.large, idleRss: largeRss },
+      small: { ...measured.small, idleRss: smallRss },
       postgres: await withServices('PostgreSQL 1 M users', () =>
         runPostgresScale({ users: USERS, smoke, log }),
       ),

@@ -13,7 +13,7 @@ export interface Latencies {
   n: number
 }
 
-export function latencies(values: readonly number[]): Latencies {
+function latencies(values: readonly number[]): Latencies {
   const sorted = [...values].sort((a, b) => a - b)
   return {
     p50: median(sorted),
@@ -38,7 +38,7 @@ export async function post(url: string, body: unknown, token?: string): Promise<
 }
 
 /** Sequential logins as `usernames()` and refreshes along the last login's chain; milliseconds each. */
-export async function loginRefresh(
+async function loginRefresh(
   server: ServerProcess,
   usernames: () => string,
   password: string,
@@ -61,4 +61,42 @@ export async function loginRefresh(
     refreshToken = String(body.refresh_token)
   }
   return { login, refresh }
+}
+
+/**
+ * Login and refresh latency on a server holding `users` seeded users (`user0`…) against one holding
+ * only `user0`, alternated in blocks so the machine's drift hits both alike.
+ */
+export async function compareLoginRefresh(opts: {
+  large: ServerProcess
+  small: ServerProcess
+  users: number
+  password: string
+  smoke: boolean
+}): Promise<{
+  large: { login: Latencies; refresh: Latencies }
+  small: { login: Latencies; refresh: Latencies }
+  blocks: number
+  perBlock: { logins: number; refreshes: number }
+}> {
+  const blocks = opts.smoke ? 1 : 4
+  const per = opts.smoke ? { logins: 2, refreshes: 10 } : { logins: 10, refreshes: 100 }
+  const acc = {
+    large: { login: [] as number[], refresh: [] as number[] },
+    small: { login: [] as number[], refresh: [] as number[] },
+  }
+  for (let b = 0; b < blocks; b++) {
+    for (const name of ['large', 'small'] as const) {
+      const pick =
+        name === 'large' ? () => `user${String(Math.floor(Math.random() * opts.users))}` : () => 'user0'
+      const r = await loginRefresh(opts[name], pick, opts.password, per.logins, per.refreshes)
+      acc[name].login.push(...r.login)
+      acc[name].refresh.push(...r.refresh)
+    }
+  }
+  const summary = (x: { login: number[]; refresh: number[] }) => ({
+    login: latencies(x.login),
+    refresh: latencies(x.refresh),
+  })
+  return { large: summary(acc.large), small: summary(acc.small), blocks, perBlock: per }
 }

@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir, userInfo } from 'node:os'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { latencies, loginRefresh, post, type Latencies } from './auth-client.js'
+import { compareLoginRefresh, post, type Latencies } from './auth-client.js'
 import { serverScript } from './build.js'
 import {
   LOAD_CPU,
@@ -372,34 +372,23 @@ export async function runPostgresScale(opts: {
     await sleep(smoke ? 200 : 3000)
     const bigRss = await idleRss(big)
     const oneRss = await idleRss(one)
-    // Alternate the two servers in blocks so drift hits both.
-    const blocks = smoke ? 1 : 4
-    const perBlock = smoke ? { logins: 2, refreshes: 10 } : { logins: 10, refreshes: 100 }
-    const acc = {
-      large: { login: [] as number[], refresh: [] as number[] },
-      small: { login: [] as number[], refresh: [] as number[] },
-    }
-    log(`postgres: ${blocks} blocks of logins and refreshes`)
-    for (let b = 0; b < blocks; b++) {
-      for (const [name, server] of [
-        ['large', big],
-        ['small', one],
-      ] as const) {
-        const pick = name === 'large' ? () => `user${Math.floor(Math.random() * users)}` : () => 'user0'
-        const r = await loginRefresh(server, pick, PASSWORD, perBlock.logins, perBlock.refreshes)
-        acc[name].login.push(...r.login)
-        acc[name].refresh.push(...r.refresh)
-      }
-    }
+    log('postgres: alternating blocks of logins and refreshes')
+    const measured = await compareLoginRefresh({
+      large: big,
+      small: one,
+      users,
+      password: PASSWORD,
+      smoke,
+    })
     return {
       smoke,
       users,
       seed,
       seedMs,
-      blocks,
-      perBlock,
-      large: { login: latencies(acc.large.login), refresh: latencies(acc.large.refresh), idleRss: bigRss },
-      small: { login: latencies(acc.small.login), refresh: latencies(acc.small.refresh), idleRss: oneRss },
+      blocks: measured.blocks,
+      perBlock: measured.perBlock,
+      large: { ...measured.large, idleRss: bigRss },
+      small: { ...measured.small, idleRss: oneRss },
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()))

@@ -102,8 +102,9 @@ export function createJwsVerifier(
       cachedVersion = ring.version
     }
     const lastDot = token.lastIndexOf('.')
+    const signature = token.slice(lastDot + 1)
     if (verified !== undefined) {
-      const hit = verified.get(token.slice(lastDot + 1))
+      const hit = verified.get(signature)
       if (hit?.token === token) return hit
     }
     if (!COMPACT_JWS.test(token)) {
@@ -111,13 +112,11 @@ export function createJwsVerifier(
     }
     const firstDot = token.indexOf('.')
     const { header, key } = headerFor(token.slice(0, firstDot))
-    const signature = token.slice(lastDot + 1)
     if (!key.verify(token.slice(0, lastDot), signature)) {
       throw new TokenInvalidSignatureError('The token signature is invalid')
     }
     const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
-    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH)
-      return { header, key, payload, token }
+    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH) return { header, key, payload }
     // The token is usually a slice of a whole Cookie header, URL or Authorization value, and a slice
     // keeps its parent string alive: store a copy of its own, so an entry costs the token, not the
     // request's headers.
