@@ -83,16 +83,16 @@ function compileEngine(): void {
   writeFileSync(
     tsconfig,
     JSON.stringify({
-      extends: '../../tsconfig.build.json',
+      extends: '../../packages/tessera/tsconfig.build.json',
       compilerOptions: {
-        rootDir: '../../src',
+        rootDir: '../../packages/tessera/src',
         outDir: './engine',
         declaration: false,
         declarationMap: false,
         sourceMap: false,
       },
       include: [],
-      files: ['../../src/index.ts'],
+      files: ['../../packages/tessera/src/index.ts'],
     }),
   )
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
@@ -129,7 +129,7 @@ async function loadEngine(kind: EngineKind | 'buffer'): Promise<Engine | undefin
   if (kind === 'buffer' && !existsSync(bufferEngineDir)) return undefined
   const url =
     kind === 'src'
-      ? new URL('../src/index.js', import.meta.url)
+      ? new URL('../packages/tessera/src/index.js', import.meta.url)
       : pathToFileURL(`${kind === 'build' ? engineDir : bufferEngineDir}index.js`)
   return (await import(url.href)) as Engine
 }

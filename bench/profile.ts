@@ -12,7 +12,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import type * as TesseraModule from '../src/index.js'
+import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import { SERVER_CPU, reqPerSec, runLoad, startServer } from './lib/procs.js'
 import { SUB, type Alg, type BenchKeys, type ContenderKind } from './servers/protocol.js'
@@ -45,7 +45,7 @@ interface Profile {
 function origin(url: string, name: string): string {
   if (name === '(garbage collector)') return 'GC'
   if (name === '(idle)' || name === '(program)') return name
-  if (url.includes('/bench/.out/build/src/')) return 'Tessera'
+  if (url.includes('/packages/tessera/dist/') || url.includes('/bench/.out/build/packages/')) return 'Tessera'
   if (url.includes('/bench/.out/build/bench/')) return 'bench server'
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (pkg !== null) return pkg[1] ?? url

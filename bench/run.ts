@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { format, resolveConfig } from 'prettier'
-import type * as TesseraModule from '../src/index.js'
+import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { compareLoginRefresh, post, type Latencies } from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import {

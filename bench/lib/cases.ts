@@ -19,8 +19,8 @@ import {
 import { createSigner, createVerifier } from 'fast-jwt'
 import { SignJWT, importPKCS8, importSPKI, jwtVerify, type CryptoKey } from 'jose'
 import jsonwebtoken from 'jsonwebtoken'
-import type * as TesseraModule from '../../src/index.js'
-import type { Tessera } from '../../src/index.js'
+import type * as TesseraModule from '../../packages/tessera/src/index.js'
+import type { Tessera } from '../../packages/tessera/src/index.js'
 
 /** The Tessera module under test: tsc's output (as shipped) or src/ through tsx. */
 export type Engine = typeof TesseraModule

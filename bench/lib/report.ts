@@ -72,10 +72,19 @@ function packageVersion(name: string): string {
 }
 
 function tesseraVersion(): string {
-  const pkg = JSON.parse(readFileSync(`${repoDir}package.json`, 'utf8')) as { version?: string }
+  const pkg = JSON.parse(readFileSync(`${repoDir}packages/tessera/package.json`, 'utf8')) as {
+    version?: string
+  }
   const commit = run('git', ['rev-parse', '--short', 'HEAD'])
   const changed = (
-    run('git', ['status', '--porcelain', '--untracked-files=all', '--', 'src/core', 'src/index.ts']) ?? ''
+    run('git', [
+      'status',
+      '--porcelain',
+      '--untracked-files=all',
+      '--',
+      'packages/tessera/src/core',
+      'packages/tessera/src/index.ts',
+    ]) ?? ''
   )
     .split('\n')
     .filter((line) => line !== '')
@@ -84,7 +93,7 @@ function tesseraVersion(): string {
       line
         .trim()
         .replace(/^\S+\s+/, '')
-        .replace(/^src\//, ''),
+        .replace(/^packages\/tessera\/src\//, ''),
     )
   const state =
     commit === undefined

@@ -16,8 +16,8 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { sql } from 'kysely'
-import { startServer } from '../../src/server/index.js'
-import { hashPassword, verifyPassword } from '../../src/server/passwords.js'
+import { startServer } from '../../packages/server/src/server/index.js'
+import { hashPassword, verifyPassword } from '../../packages/server/src/server/passwords.js'
 import type { ServerMessage } from './protocol.js'
 
 const send = (message: ServerMessage): void => {

@@ -16,9 +16,9 @@ import { expressjwt, type Request as JwtRequest } from 'express-jwt'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import type { AddressInfo } from 'node:net'
-import { createTessera } from '../../src/index.js'
-import { tesseraFastify } from '../../src/adapters/fastify.js'
-import { jwtRequired } from '../../src/adapters/express.js'
+import { createTessera } from 'tessera'
+import { tesseraFastify } from 'tessera/fastify'
+import { jwtRequired } from 'tessera/express'
 import { SUB, type Alg, type ContenderKind, type BenchKeys } from './protocol.js'
 
 const [kind, alg] = process.argv.slice(2) as [ContenderKind, Alg]

@@ -16,9 +16,9 @@
 import { randomBytes } from 'node:crypto'
 import Database from 'better-sqlite3'
 import pg from 'pg'
-import { memoryRevocationStore, type RevocationSubject } from '../../src/index.js'
-import { migrateToLatest, openDatabase, userStore } from '../../src/stores/index.js'
-import { hashPassword } from '../../src/server/passwords.js'
+import { memoryRevocationStore, type RevocationSubject } from 'tessera'
+import { migrateToLatest, openDatabase, userStore } from '../../packages/server/src/stores/index.js'
+import { hashPassword } from '../../packages/server/src/server/passwords.js'
 import type { ServerMessage } from './protocol.js'
 
 /** The password of every seeded user (they share one hash). */

@@ -53,9 +53,9 @@ function diagnostics(name: string, source: string): string[] {
     compilerOptions: {
       noEmit: true,
       paths: {
-        tessera: ['../../../src/index.ts'],
-        'tessera/fastify': ['../../../src/adapters/fastify.ts'],
-        'tessera/express': ['../../../src/adapters/express.ts'],
+        tessera: ['../../../packages/tessera/src/index.ts'],
+        'tessera/fastify': ['../../../packages/tessera/src/adapters/fastify.ts'],
+        'tessera/express': ['../../../packages/tessera/src/adapters/express.ts'],
       },
     },
     files: [`${name}.ts`],

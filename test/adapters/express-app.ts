@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net'
 import type express from 'express'
 import type { Request, Response } from 'express'
-import { tesseraExpress } from '../../src/adapters/express.js'
+import { tesseraExpress } from '../../packages/tessera/src/adapters/express.js'
 import { echo, ROUTES, socketClient, type MakeApp, type TestClient } from './harness.js'
 
 type ExpressFactory = typeof express

@@ -9,8 +9,8 @@ import {
   setRefreshCookies,
   tesseraExpress,
   unsetJwtCookies,
-} from '../../src/adapters/express.js'
-import { createTessera, isTesseraError, type Tessera } from '../../src/index.js'
+} from '../../packages/tessera/src/adapters/express.js'
+import { createTessera, isTesseraError, type Tessera } from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
 import { listen, makeExpressApp } from './express-app.js'
 import { cookieHeader } from './harness.js'

@@ -1,9 +1,9 @@
 // The framework-neutral side of the adapter tests: one route table, one client interface (Fastify
 // inject or a real socket), cookie parsing, and the app factory type each adapter test implements.
 import { request as httpRequest } from 'node:http'
-import type { AdapterOptions } from '../../src/adapters/fastify.js'
-import type { RequestJwt, RouteOptions } from '../../src/adapters/fastify.js'
-import type { Tessera } from '../../src/index.js'
+import type { AdapterOptions } from '../../packages/tessera/src/adapters/fastify.js'
+import type { RequestJwt, RouteOptions } from '../../packages/tessera/src/adapters/fastify.js'
+import type { Tessera } from '../../packages/tessera/src/index.js'
 
 /** What a route's handler does besides echoing the request context. */
 export type Action = 'echo' | 'set-access' | 'set-refresh' | 'unset' | 'unset-access' | 'unset-refresh'

@@ -1,8 +1,8 @@
 // The behavioural suite every adapter runs: the same requests, the same expected statuses, codes,
 // headers and cookies, whichever framework answers them.
 import { afterEach, describe } from 'vitest'
-import type { AdapterOptions } from '../../src/adapters/fastify.js'
-import { createTessera, type Tessera, type TesseraOptions } from '../../src/index.js'
+import type { AdapterOptions } from '../../packages/tessera/src/adapters/fastify.js'
+import { createTessera, type Tessera, type TesseraOptions } from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
 import type { MakeApp, TestClient } from './harness.js'
 import { cookieSuite } from './suite-cookies.js'

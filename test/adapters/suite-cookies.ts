@@ -1,7 +1,7 @@
 // Cookie mode: the cookie helpers and their attributes, CSRF double submit (missing, mismatch, ok, per
 // method, form field), the Origin / Sec-Fetch-Site check, and implicit refresh.
 import { describe, expect, it } from 'vitest'
-import { getCsrfToken } from '../../src/adapters/fastify.js'
+import { getCsrfToken } from '../../packages/tessera/src/adapters/fastify.js'
 import { cookieHeader, cookieNamed, type TestResponse } from './harness.js'
 import { bearer, INVALID_TOKEN, type Started, type SuiteContext } from './shared-suite.js'
 

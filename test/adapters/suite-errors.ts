@@ -1,7 +1,7 @@
 // Every token error code with its status, body and WWW-Authenticate header; the error options
 // (formatters, keys, status, realm, respond: false) and the flask-jwt-extended preset.
 import { describe, expect, it } from 'vitest'
-import type { Tessera, TesseraErrorCode, TesseraOptions } from '../../src/index.js'
+import type { Tessera, TesseraErrorCode, TesseraOptions } from '../../packages/tessera/src/index.js'
 import { accessClaims, forge, SECRET } from '../helpers/forge.js'
 import { bearer, INVALID_TOKEN, type SuiteContext } from './shared-suite.js'
 

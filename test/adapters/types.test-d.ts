@@ -11,7 +11,7 @@ import {
   tesseraExpress,
   type TesseraExpress,
   type TesseraExpressOptions,
-} from '../../src/adapters/express.js'
+} from '../../packages/tessera/src/adapters/express.js'
 import {
   getJwt,
   tesseraFastify,
@@ -22,7 +22,7 @@ import {
   type TesseraFastify,
   type TesseraFastifyOptions,
   type TokenLocation,
-} from '../../src/adapters/fastify.js'
+} from '../../packages/tessera/src/adapters/fastify.js'
 import {
   createTessera,
   type AppClaims,
@@ -32,7 +32,7 @@ import {
   type Tessera,
   type TokenExpiredError,
   type VerifiedToken,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 
 const auth = createTessera({ secret: 'x'.repeat(32) })
 declare const request: FastifyRequest

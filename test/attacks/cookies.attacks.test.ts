@@ -3,7 +3,7 @@
 // Sources: OWASP CSRF Prevention cheat sheet (double submit, Origin / Fetch Metadata checks), RFC 6265bis
 // (SameSite), flask-jwt-extended's cookie CSRF design.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createTessera, generateKey } from '../../src/index.js'
+import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
 import {
   AttackServer,
   PASSWORD,

@@ -6,7 +6,7 @@
 import { createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTessera, generateKey, type Algorithm } from '../../src/index.js'
+import { createTessera, generateKey, type Algorithm } from '../../packages/tessera/src/index.js'
 import {
   b64,
   expectRefused,

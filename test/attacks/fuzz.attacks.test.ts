@@ -4,7 +4,7 @@
 // TESSERA_FUZZ_RUNS sets the number of runs per property (default 100).
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createTessera, generateKey } from '../../src/index.js'
+import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
 import {
   FUZZ_RUNS,
   PASSWORD,

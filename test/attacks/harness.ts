@@ -14,12 +14,12 @@ import { join } from 'node:path'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
-import { tesseraExpress } from '../../src/adapters/express.js'
-import { tesseraFastify } from '../../src/adapters/fastify.js'
-import type { AdapterOptions } from '../../src/core/http/options.js'
-import type { Tessera, TesseraKey } from '../../src/index.js'
-import { startServer, type RunningServer } from '../../src/server/app.js'
-import type { ServerConfig } from '../../src/server/config.js'
+import { tesseraExpress } from '../../packages/tessera/src/adapters/express.js'
+import { tesseraFastify } from '../../packages/tessera/src/adapters/fastify.js'
+import type { AdapterOptions } from '../../packages/tessera/src/core/http/options.js'
+import type { Tessera, TesseraKey } from '../../packages/tessera/src/index.js'
+import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
+import type { ServerConfig } from '../../packages/server/src/server/config.js'
 import {
   E2EClient,
   baseConfig,

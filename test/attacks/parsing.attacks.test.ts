@@ -2,7 +2,7 @@
 // header lines, deeply nested JSON and invalid UTF-8, against the server and the two adapters. Sources:
 // RFC 7515 §7.1 (compact form), RFC 8725 §3.2 (validate all input), jwt_tool's tamper list, OWASP.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createTessera, generateKey } from '../../src/index.js'
+import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
 import {
   b64,
   expectRefused,

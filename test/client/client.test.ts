@@ -10,7 +10,7 @@ import {
   type ClientEvent,
   type ClientOptions,
   type TesseraClient,
-} from '../../src/client/index.js'
+} from '../../packages/tessera/src/client/index.js'
 import { environment, fakeBus, fakeLocks, FakeServer } from './fakes.js'
 
 const clients: TesseraClient[] = []

@@ -5,7 +5,7 @@ import type {
   ChannelLike,
   ClientEnvironment,
   LockManagerLike,
-} from '../../src/client/index.js'
+} from '../../packages/tessera/src/client/index.js'
 
 /** One request the fake server received. */
 export interface Seen {

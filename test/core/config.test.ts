@@ -5,7 +5,7 @@ import {
   generateKey,
   memoryRevocationStore,
   parseDuration,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
 
 function configError(fn: () => unknown): ConfigurationError {

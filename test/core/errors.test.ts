@@ -1,8 +1,13 @@
 // The error registry: every code unique, with a status, documented in docs/errors.md, and no stale doc.
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import * as tessera from '../../src/index.js'
-import { errorStatus, TesseraError, wwwAuthenticate, type TesseraErrorCode } from '../../src/index.js'
+import * as tessera from '../../packages/tessera/src/index.js'
+import {
+  errorStatus,
+  TesseraError,
+  wwwAuthenticate,
+  type TesseraErrorCode,
+} from '../../packages/tessera/src/index.js'
 
 type ErrorClass = abstract new (...args: never[]) => TesseraError
 

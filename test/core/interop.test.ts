@@ -19,7 +19,7 @@ import {
   SUPPORTED_ALGORITHMS,
   type Algorithm,
   type TesseraKey,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth', 'r', 't'] as const
 const PUBLIC_JWK_MEMBERS = new Set(['kty', 'kid', 'alg', 'use', 'n', 'e', 'crv', 'x', 'y'])

@@ -12,7 +12,7 @@ import {
   isKeyRing,
   type KeyRing,
   type TesseraKey,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 
 const SECRET_A = 'key-ring-test-secret-number-one-0123456789'
 const SECRET_B = 'key-ring-test-secret-number-two-0123456789'

@@ -26,7 +26,7 @@ import {
   type Algorithm,
   type KeyInput,
   type TesseraKey,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 
 const INPUT = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9'
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'] as const

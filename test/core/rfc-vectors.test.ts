@@ -5,7 +5,13 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
 import { compactVerify, importJWK } from 'jose'
 import { describe, expect, it } from 'vitest'
-import { decodeUnverified, importKey, thumbprint, type Algorithm, type TesseraKey } from '../../src/index.js'
+import {
+  decodeUnverified,
+  importKey,
+  thumbprint,
+  type Algorithm,
+  type TesseraKey,
+} from '../../packages/tessera/src/index.js'
 import rfc7515 from '../fixtures/rfc7515.json' with { type: 'json' }
 import rfc7520 from '../fixtures/rfc7520.json' with { type: 'json' }
 import rfc7638 from '../fixtures/rfc7638.json' with { type: 'json' }

@@ -5,7 +5,7 @@ import {
   decodeUnverified,
   generateKey,
   TOKEN_TYP,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
 
 afterEach(() => {

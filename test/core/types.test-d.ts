@@ -7,7 +7,7 @@ import {
   type TesseraErrorCode,
   type TokenType,
   type VerifiedToken,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 
 const auth = createTessera({ secret: 'x'.repeat(32) })
 

@@ -10,8 +10,8 @@ import {
   importKey,
   type TesseraKey,
   type TesseraOptions,
-} from '../../src/index.js'
-import { CACHEABLE_TOKEN_LENGTH } from '../../src/core/jws.js'
+} from '../../packages/tessera/src/index.js'
+import { CACHEABLE_TOKEN_LENGTH } from '../../packages/tessera/src/core/jws.js'
 import { SECRET } from '../helpers/forge.js'
 
 afterEach(() => {

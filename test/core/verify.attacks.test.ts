@@ -1,7 +1,13 @@
 // Classic JWT attacks against the core verifier: each must be refused with a typed error.
 import { createPrivateKey, createSign, generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { createKeyRing, createTessera, exportKey, generateKey, type Tessera } from '../../src/index.js'
+import {
+  createKeyRing,
+  createTessera,
+  exportKey,
+  generateKey,
+  type Tessera,
+} from '../../packages/tessera/src/index.js'
 import { accessClaims, b64, forge, SECRET } from '../helpers/forge.js'
 
 async function code(auth: Tessera, token: string): Promise<string> {

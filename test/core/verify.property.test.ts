@@ -2,7 +2,7 @@
 // with one of Tessera's typed errors. Never a TypeError, never a crash, never an accepted forgery.
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { createTessera, generateKey, isTesseraError, type Tessera } from '../../src/index.js'
+import { createTessera, generateKey, isTesseraError, type Tessera } from '../../packages/tessera/src/index.js'
 import { b64, forge, SECRET } from '../helpers/forge.js'
 
 const RUNS = Number(process.env.TESSERA_FUZZ_RUNS ?? 300)

@@ -7,7 +7,7 @@ import {
   TokenExpiredError,
   type RevocationStore,
   type Tessera,
-} from '../../src/index.js'
+} from '../../packages/tessera/src/index.js'
 import { accessClaims, forge, SECRET } from '../helpers/forge.js'
 
 const T0 = Date.parse('2026-06-01T12:00:00Z')

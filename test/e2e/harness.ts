@@ -5,10 +5,10 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest'
-import { main } from '../../src/cli/main.js'
-import { decodeUnverified } from '../../src/index.js'
-import { startServer, type RunningServer } from '../../src/server/app.js'
-import type { ServerConfig } from '../../src/server/config.js'
+import { main } from '../../packages/server/src/cli/main.js'
+import { decodeUnverified } from '../../packages/tessera/src/index.js'
+import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
+import type { ServerConfig } from '../../packages/server/src/server/config.js'
 
 // Argon2id costs 40–80 ms per hash on a small machine, more when files run in parallel.
 vi.setConfig({ testTimeout: 20_000, hookTimeout: 30_000 })

@@ -44,7 +44,7 @@ beforeAll(async () => {
     [
       '--import',
       'tsx',
-      'src/cli/bin.ts',
+      'packages/server/src/cli/bin.ts',
       'serve',
       '--host',
       '127.0.0.1',

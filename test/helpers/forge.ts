@@ -1,6 +1,6 @@
 // Builds tokens by hand, for tests that need headers, claims or signatures Tessera would never produce.
 import { createHmac } from 'node:crypto'
-import type { TesseraKey } from '../../src/index.js'
+import type { TesseraKey } from '../../packages/tessera/src/index.js'
 
 export const b64 = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')

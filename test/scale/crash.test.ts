@@ -2,7 +2,7 @@
 // same PostgreSQL: every user that got a 201 exists exactly once, every refresh chain continues from
 // its last acknowledged token (no half-rotated session), and every acknowledged logout still holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase } from '../../src/stores/sql/database.js'
+import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { PASSWORD, expectUnauthorized, sleep, type E2EClient } from '../e2e/harness.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { freePort } from '../helpers/processes.js'

@@ -1,7 +1,7 @@
 // Faults with real processes: a Redis of our own stopped under two instances, a PostgreSQL of our own
 // stopped under one, and SIGTERM to a served process. Each test starts what it breaks; loops are bounded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openDatabase } from '../../src/stores/sql/database.js'
+import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { expectUnauthorized, sleep, type ApiResponse, type E2EClient } from '../e2e/harness.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
 import {

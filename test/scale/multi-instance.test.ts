@@ -2,7 +2,7 @@
 // revocations (measured), refresh-reuse detection, key rotation through the CLI and the per-account
 // login rate limit all hold across the instances.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../../src/cli/main.js'
+import { main } from '../../packages/server/src/cli/main.js'
 import { PASSWORD, claimsOf, decode, expectUnauthorized, sleep, type E2EClient } from '../e2e/harness.js'
 import { postgresReachable } from '../helpers/postgres.js'
 import { redisReachable } from '../helpers/redis.js'

@@ -20,7 +20,7 @@ export async function bundleCli(): Promise<BundledCli> {
   const dir = await mkdtemp(join('node_modules/.cache', 'tessera-cli-'))
   const path = join(dir, 'bin.mjs')
   await build({
-    entryPoints: ['src/cli/bin.ts'],
+    entryPoints: ['packages/server/src/cli/bin.ts'],
     bundle: true,
     platform: 'node',
     format: 'esm',

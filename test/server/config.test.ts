@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ConfigurationError } from '../../src/index.js'
-import { checkServerConfig, loadServerConfig, SETTINGS } from '../../src/server/config.js'
-import { resolveServerConfig } from '../../src/server/app.js'
+import { ConfigurationError } from '../../packages/tessera/src/index.js'
+import { checkServerConfig, loadServerConfig, SETTINGS } from '../../packages/server/src/server/config.js'
+import { resolveServerConfig } from '../../packages/server/src/server/app.js'
 
 describe('server configuration', () => {
   it('has secure, documented defaults', () => {

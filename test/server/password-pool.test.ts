@@ -1,6 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createPasswordPool, PasswordPoolError, type PasswordPool } from '../../src/server/password-pool.js'
+import {
+  createPasswordPool,
+  PasswordPoolError,
+  type PasswordPool,
+} from '../../packages/server/src/server/password-pool.js'
 
 // Small parameters: these tests are about the pool, not argon2's cost.
 const FAST = { memoryCost: 1024, timeCost: 1, parallelism: 1, outputLen: 32 }

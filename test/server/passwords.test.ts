@@ -11,7 +11,7 @@ import {
   validatePassword,
   verifyAgainstDummy,
   verifyPassword,
-} from '../../src/server/passwords.js'
+} from '../../packages/server/src/server/passwords.js'
 
 const CHEAP = { memoryCost: 8192, timeCost: 1, parallelism: 1 }
 

@@ -2,7 +2,7 @@
 // concurrency, and the window expires.
 import type { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { redisRateLimiter } from '../../src/server/rate-limit-redis.js'
+import { redisRateLimiter } from '../../packages/server/src/server/rate-limit-redis.js'
 import { deletePrefix, redisReachable, testRedisClient, uniquePrefix } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 

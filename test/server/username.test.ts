@@ -1,7 +1,11 @@
 // Username normalisation and validation: look-alikes collapse to one identity, invisible characters
 // are refused.
 import { describe, expect, it } from 'vitest'
-import { normalizeUsername, USERNAME_MAX_LENGTH, validateUsername } from '../../src/server/username.js'
+import {
+  normalizeUsername,
+  USERNAME_MAX_LENGTH,
+  validateUsername,
+} from '../../packages/server/src/server/username.js'
 
 describe('normalizeUsername', () => {
   it('makes "Alice", " alice " and fullwidth "ＡＬＩＣＥ" the same user', () => {

@@ -2,9 +2,9 @@
 // (SQLite in sqlite.test.ts; PostgreSQL with issue 5). No mocks: real databases, real connections.
 import type { Kysely } from 'kysely'
 import { afterEach, beforeEach, describe } from 'vitest'
-import { migrateToLatest } from '../../src/stores/sql/migrations/index.js'
-import type { TesseraDatabase } from '../../src/stores/sql/schema.js'
-import { sqlStores } from '../../src/stores/sql/stores.js'
+import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
+import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
+import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import type { StoreHarnessFactory, SuiteContext } from './conformance/context.js'
 import { keyAndAuditTests } from './conformance/keys.js'
 import { migrationTests } from './conformance/migrations.js'

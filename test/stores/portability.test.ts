@@ -12,10 +12,10 @@ import {
   SqliteQueryCompiler,
 } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { dialectOf } from '../../src/stores/sql/dialect.js'
-import { migrations } from '../../src/stores/sql/migrations/index.js'
-import type { TesseraDatabase } from '../../src/stores/sql/schema.js'
-import { sqlStores } from '../../src/stores/sql/stores.js'
+import { dialectOf } from '../../packages/server/src/stores/sql/dialect.js'
+import { migrations } from '../../packages/server/src/stores/sql/migrations/index.js'
+import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
+import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 
 type Flavour = 'postgres' | 'sqlite'
 

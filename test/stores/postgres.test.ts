@@ -3,11 +3,11 @@
 import { userInfo } from 'node:os'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConfigurationError } from '../../src/core/errors.js'
-import { openDatabase, withDefaultUser } from '../../src/stores/sql/database.js'
-import { dialectOf } from '../../src/stores/sql/dialect.js'
-import { migrateToLatest } from '../../src/stores/sql/migrations/index.js'
-import { sqlStores } from '../../src/stores/sql/stores.js'
+import { ConfigurationError } from '../../packages/tessera/src/core/errors.js'
+import { openDatabase, withDefaultUser } from '../../packages/server/src/stores/sql/database.js'
+import { dialectOf } from '../../packages/server/src/stores/sql/dialect.js'
+import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
+import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import {
   createTestDatabase,
   createTestSchema,

@@ -3,14 +3,17 @@
 // built on it. Each test uses its own key prefix, deleted afterwards.
 import type { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createTessera } from '../../src/core/tessera.js'
-import { memoryRevocationStore } from '../../src/core/revocation.js'
-import { redisRevocationStore, type RevocationSubscription } from '../../src/stores/redis/revocations.js'
+import { createTessera } from '../../packages/tessera/src/core/tessera.js'
+import { memoryRevocationStore } from '../../packages/tessera/src/core/revocation.js'
+import {
+  redisRevocationStore,
+  type RevocationSubscription,
+} from '../../packages/tessera/src/stores/redis/revocations.js'
 import {
   applyRevocation,
   replicatedRevocationStore,
   type RevocationEntry,
-} from '../../src/stores/replicated-revocation.js'
+} from '../../packages/tessera/src/stores/replicated-revocation.js'
 import { deletePrefix, redisReachable, testRedisClient, uniquePrefix, waitFor } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 

@@ -7,9 +7,9 @@ import {
   resolveCookieOptions,
   serializeCookie,
   tokenCookies,
-} from '../../../src/core/http/cookies.js'
-import { resolveAdapterOptions } from '../../../src/core/http/options.js'
-import { ConfigurationError, createTessera } from '../../../src/index.js'
+} from '../../../packages/tessera/src/core/http/cookies.js'
+import { resolveAdapterOptions } from '../../../packages/tessera/src/core/http/options.js'
+import { ConfigurationError, createTessera } from '../../../packages/tessera/src/index.js'
 import { SECRET } from '../../helpers/forge.js'
 
 const auth = createTessera({ secret: SECRET })

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { checkCsrfClaim, checkOrigin, readCsrfValue, safeEqual } from '../../../src/core/http/csrf.js'
-import { resolveAdapterOptions } from '../../../src/core/http/options.js'
-import { CsrfMismatchError, CsrfMissingError, CsrfOriginRejectedError } from '../../../src/index.js'
+import {
+  checkCsrfClaim,
+  checkOrigin,
+  readCsrfValue,
+  safeEqual,
+} from '../../../packages/tessera/src/core/http/csrf.js'
+import { resolveAdapterOptions } from '../../../packages/tessera/src/core/http/options.js'
+import {
+  CsrfMismatchError,
+  CsrfMissingError,
+  CsrfOriginRejectedError,
+} from '../../../packages/tessera/src/index.js'
 import { fakeIO, type FakeRequest } from './fake-io.js'
 
 const { csrf } = resolveAdapterOptions({

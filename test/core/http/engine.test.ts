@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
-import { createHttpAuth } from '../../../src/core/http/engine.js'
-import { createTessera, TokenMalformedError, type Tessera } from '../../../src/index.js'
+import { createHttpAuth } from '../../../packages/tessera/src/core/http/engine.js'
+import { createTessera, TokenMalformedError, type Tessera } from '../../../packages/tessera/src/index.js'
 import { SECRET } from '../../helpers/forge.js'
 import { fakeIO, reply } from './fake-io.js'
 

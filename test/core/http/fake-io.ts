@@ -1,5 +1,5 @@
 // A framework-free HttpIO over plain objects, for unit tests of the HTTP layer.
-import type { HttpIO } from '../../../src/core/http/types.js'
+import type { HttpIO } from '../../../packages/tessera/src/core/http/types.js'
 
 export interface FakeRequest {
   method?: string

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { resolveAdapterOptions } from '../../../src/core/http/options.js'
-import { resolveRoute } from '../../../src/core/http/route.js'
+import { resolveAdapterOptions } from '../../../packages/tessera/src/core/http/options.js'
+import { resolveRoute } from '../../../packages/tessera/src/core/http/route.js'
 
 describe('resolveAdapterOptions', () => {
   it("applies flask-jwt-extended's defaults and freezes the result", () => {

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { errorResponse, resolveErrorOptions } from '../../../src/core/http/respond.js'
-import type { ErrorFormatter } from '../../../src/core/http/types.js'
-import * as tessera from '../../../src/index.js'
-import { errorStatus, TesseraError, type AnyTesseraError, type TesseraErrorCode } from '../../../src/index.js'
+import { errorResponse, resolveErrorOptions } from '../../../packages/tessera/src/core/http/respond.js'
+import type { ErrorFormatter } from '../../../packages/tessera/src/core/http/types.js'
+import * as tessera from '../../../packages/tessera/src/index.js'
+import {
+  errorStatus,
+  TesseraError,
+  type AnyTesseraError,
+  type TesseraErrorCode,
+} from '../../../packages/tessera/src/index.js'
 
 type ErrorClass = new (...args: never[]) => AnyTesseraError
 

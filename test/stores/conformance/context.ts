@@ -1,9 +1,9 @@
 // What every part of the store conformance suite receives: a migrated database and ways to open more
 // connections to it.
 import type { Kysely } from 'kysely'
-import type { MigrationReport } from '../../../src/stores/sql/migrations/index.js'
-import type { TesseraDatabase } from '../../../src/stores/sql/schema.js'
-import type { SqlStores } from '../../../src/stores/sql/stores.js'
+import type { MigrationReport } from '../../../packages/server/src/stores/sql/migrations/index.js'
+import type { TesseraDatabase } from '../../../packages/server/src/stores/sql/schema.js'
+import type { SqlStores } from '../../../packages/server/src/stores/sql/stores.js'
 
 /** One throwaway database, provided by a backend's test file. */
 export interface StoreHarness {

@@ -1,9 +1,9 @@
 // The signing-key repository and the audit log.
 import type { JsonWebKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { createKeyRing } from '../../../src/core/key-ring.js'
-import { generateKey, importKey } from '../../../src/core/keys.js'
-import { createTessera } from '../../../src/core/tessera.js'
+import { createKeyRing } from '../../../packages/tessera/src/core/key-ring.js'
+import { generateKey, importKey } from '../../../packages/tessera/src/core/keys.js'
+import { createTessera } from '../../../packages/tessera/src/core/tessera.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 

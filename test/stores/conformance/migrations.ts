@@ -5,8 +5,8 @@ import {
   migrateToLatest,
   migrations,
   pendingMigrations,
-} from '../../../src/stores/sql/migrations/index.js'
-import { sqlStores } from '../../../src/stores/sql/stores.js'
+} from '../../../packages/server/src/stores/sql/migrations/index.js'
+import { sqlStores } from '../../../packages/server/src/stores/sql/stores.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 

@@ -1,9 +1,9 @@
 // The durable revocation store and the replicated store built on it.
 import { describe, expect, it } from 'vitest'
-import { createTessera } from '../../../src/core/tessera.js'
-import { memoryRevocationStore } from '../../../src/core/revocation.js'
-import { replicatedRevocationStore } from '../../../src/stores/replicated-revocation.js'
-import { sqlRevocationStore } from '../../../src/stores/sql/revocations.js'
+import { createTessera } from '../../../packages/tessera/src/core/tessera.js'
+import { memoryRevocationStore } from '../../../packages/tessera/src/core/revocation.js'
+import { replicatedRevocationStore } from '../../../packages/tessera/src/stores/replicated-revocation.js'
+import { sqlRevocationStore } from '../../../packages/tessera/src/stores/sql/revocations.js'
 import type { SuiteContext } from './context.js'
 import { realNow } from './context.js'
 

@@ -1,6 +1,6 @@
 // The refresh rotation state machine, including races between connections.
 import { describe, expect, it } from 'vitest'
-import { sessionStore } from '../../../src/stores/sql/sessions.js'
+import { sessionStore } from '../../../packages/server/src/stores/sql/sessions.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 import { makeUser } from './sessions.js'

@@ -1,6 +1,6 @@
 // The session repository (rotation has its own part).
 import { describe, expect, it } from 'vitest'
-import type { SqlStores } from '../../../src/stores/sql/stores.js'
+import type { SqlStores } from '../../../packages/server/src/stores/sql/stores.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 import { newUser } from './migrations.js'

@@ -1,7 +1,7 @@
 // The user repository.
 import { describe, expect, it } from 'vitest'
-import { sessionStore } from '../../../src/stores/sql/sessions.js'
-import { userStore } from '../../../src/stores/sql/users.js'
+import { sessionStore } from '../../../packages/server/src/stores/sql/sessions.js'
+import { userStore } from '../../../packages/server/src/stores/sql/users.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 import { newUser } from './migrations.js'

@@ -1,0 +1,394 @@
+/**
+ * The auth server's configuration: one table of settings, read from (in rising priority) defaults, an
+ * optional `.env` file, `TESSERA_*` environment variables and command-line flags, validated at start
+ * with one clear message per bad value.
+ */
+import { ALGORITHMS, ConfigurationError, isAlgorithm, parseDuration, type Algorithm } from 'tessera'
+
+/** Token transport between the server and its clients. */
+export type TokenTransport = 'header' | 'cookie'
+
+/** Resolved server settings. */
+export interface ServerConfig {
+  host: string
+  port: number
+  /** Directory of the embedded database and key files. */
+  dataDir: string
+  /** `file:…` / a path for SQLite (default `<dataDir>/tessera.db`), or `postgres://…`. */
+  databaseUrl: string
+  /** `redis://…` to share revocations and rate limits across instances. */
+  redisUrl: string | undefined
+  /** Prefix of every Redis key and channel (one per deployment sharing a Redis). */
+  redisPrefix: string
+  algorithm: Algorithm
+  /** HMAC secret, only with an HS* algorithm (prefer EdDSA: other services verify with the JWKS). */
+  secret: string | undefined
+  accessTokenTtl: number
+  refreshTokenTtl: number
+  issuer: string | undefined
+  audience: string | undefined
+  tokenTransport: TokenTransport
+  /** `auto`: Secure unless the request is to localhost over plain http. */
+  cookieSecure: 'auto' | boolean
+  cookieSameSite: 'lax' | 'strict' | 'none'
+  /** Cookie mode: refuse unsafe requests whose Origin / Sec-Fetch-Site names another site. */
+  checkOrigin: boolean
+  /** Origins accepted besides the server's own (a separate front end), comma-separated. */
+  trustedOrigins: string[]
+  /** Seconds during which a just-rotated refresh token still yields the same successor (two tabs). */
+  refreshGraceSeconds: number
+  /** Attempts per minute before 429: per client IP, and per account. */
+  loginRatePerIp: number
+  loginRatePerAccount: number
+  registerRatePerIp: number
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** Trust `X-Forwarded-*` from a proxy in front (true, a hop count, or addresses). */
+  trustProxy: boolean | number | string
+  /** Allow lifetimes above the sane bounds (access > 1 h, refresh > 90 d). */
+  allowLongLifetimes: boolean
+  /** Database connection pool size (PostgreSQL). */
+  databasePoolSize: number
+}
+
+interface Setting {
+  key: keyof ServerConfig
+  env: string
+  flag: string
+  default: string | undefined
+  help: string
+  parse: (value: string, name: string) => unknown
+}
+
+const str = (value: string): string => value
+const int =
+  (min: number, max: number) =>
+  (value: string, name: string): number => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new ConfigurationError(
+        name,
+        `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      )
+    }
+    return n
+  }
+const bool = (value: string, name: string): boolean => {
+  const v = value.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  if (['0', 'false', 'no', 'off'].includes(v)) return false
+  throw new ConfigurationError(name, `expected true or false, got ${JSON.stringify(value)}`)
+}
+const oneOf =
+  <T extends string>(...values: T[]) =>
+  (value: string, name: string): T => {
+    const v = value.trim().toLowerCase() as T
+    if (!values.includes(v))
+      throw new ConfigurationError(name, `expected one of ${values.join(', ')}, got ${JSON.stringify(value)}`)
+    return v
+  }
+const duration = (value: string, name: string): number => parseDuration(value, name)
+const algorithm = (value: string, name: string): Algorithm => {
+  if (!isAlgorithm(value))
+    throw new ConfigurationError(name, `unsupported algorithm ${JSON.stringify(value)}`)
+  return value
+}
+
+/** Every setting, its variable, flag, default and meaning: the README's configuration table is made from it. */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'host',
+    env: 'TESSERA_HOST',
+    flag: 'host',
+    default: '127.0.0.1',
+    help: 'Address to listen on.',
+    parse: str,
+  },
+  {
+    key: 'port',
+    env: 'TESSERA_PORT',
+    flag: 'port',
+    default: '8080',
+    help: 'Port to listen on (0: any free port).',
+    parse: int(0, 65_535),
+  },
+  {
+    key: 'dataDir',
+    env: 'TESSERA_DATA_DIR',
+    flag: 'data-dir',
+    default: './data',
+    help: 'Directory of the SQLite database.',
+    parse: str,
+  },
+  {
+    key: 'databaseUrl',
+    env: 'TESSERA_DATABASE_URL',
+    flag: 'database-url',
+    default: undefined,
+    help: 'SQLite path or `postgres://…`. Default `<data-dir>/tessera.db`.',
+    parse: str,
+  },
+  {
+    key: 'redisUrl',
+    env: 'TESSERA_REDIS_URL',
+    flag: 'redis-url',
+    default: undefined,
+    help: '`redis://…`: shared revocations, pub/sub and rate limits.',
+    parse: str,
+  },
+  {
+    key: 'redisPrefix',
+    env: 'TESSERA_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    default: 'tessera:',
+    help: 'Prefix of the Redis keys and channel (one per deployment sharing a Redis).',
+    parse: str,
+  },
+  {
+    key: 'algorithm',
+    env: 'TESSERA_ALGORITHM',
+    flag: 'algorithm',
+    default: 'EdDSA',
+    help: 'Signing algorithm (EdDSA, ES256, RS256, PS256, HS256, …).',
+    parse: algorithm,
+  },
+  {
+    key: 'secret',
+    env: 'TESSERA_SECRET',
+    flag: 'secret',
+    default: undefined,
+    help: 'HMAC secret for HS* algorithms (≥ 32 bytes). Not needed for EdDSA.',
+    parse: str,
+  },
+  {
+    key: 'accessTokenTtl',
+    env: 'TESSERA_ACCESS_TOKEN_TTL',
+    flag: 'access-token-ttl',
+    default: '15m',
+    help: 'Access token lifetime.',
+    parse: duration,
+  },
+  {
+    key: 'refreshTokenTtl',
+    env: 'TESSERA_REFRESH_TOKEN_TTL',
+    flag: 'refresh-token-ttl',
+    default: '30d',
+    help: 'Refresh token lifetime.',
+    parse: duration,
+  },
+  {
+    key: 'issuer',
+    env: 'TESSERA_ISSUER',
+    flag: 'issuer',
+    default: undefined,
+    help: '`iss` written and required.',
+    parse: str,
+  },
+  {
+    key: 'audience',
+    env: 'TESSERA_AUDIENCE',
+    flag: 'audience',
+    default: undefined,
+    help: '`aud` written and required.',
+    parse: str,
+  },
+  {
+    key: 'tokenTransport',
+    env: 'TESSERA_TOKEN_TRANSPORT',
+    flag: 'token-transport',
+    default: 'header',
+    help: '`header` (JSON bodies + Authorization) or `cookie` (HttpOnly cookies + CSRF).',
+    parse: oneOf('header', 'cookie'),
+  },
+  {
+    key: 'cookieSecure',
+    env: 'TESSERA_COOKIE_SECURE',
+    flag: 'cookie-secure',
+    default: 'auto',
+    help: '`auto` (Secure except localhost over http), `true` or `false`.',
+    parse: (v, n) => (v.trim().toLowerCase() === 'auto' ? 'auto' : bool(v, n)),
+  },
+  {
+    key: 'cookieSameSite',
+    env: 'TESSERA_COOKIE_SAMESITE',
+    flag: 'cookie-samesite',
+    default: 'lax',
+    help: 'SameSite of the cookies: lax, strict or none (none needs Secure).',
+    parse: oneOf('lax', 'strict', 'none'),
+  },
+  {
+    key: 'checkOrigin',
+    env: 'TESSERA_CHECK_ORIGIN',
+    flag: 'check-origin',
+    default: 'true',
+    help: 'Cookie mode: also refuse unsafe requests whose Origin or Sec-Fetch-Site names another site.',
+    parse: bool,
+  },
+  {
+    key: 'trustedOrigins',
+    env: 'TESSERA_TRUSTED_ORIGINS',
+    flag: 'trusted-origins',
+    default: '',
+    help: 'Comma-separated origins (https://app.example.com) accepted besides the server’s own.',
+    parse: (value) =>
+      value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== ''),
+  },
+  {
+    key: 'refreshGraceSeconds',
+    env: 'TESSERA_REFRESH_GRACE',
+    flag: 'refresh-grace',
+    default: '10',
+    help: 'Seconds a rotated refresh token still yields the same successor.',
+    parse: int(0, 300),
+  },
+  {
+    key: 'loginRatePerIp',
+    env: 'TESSERA_LOGIN_RATE_PER_IP',
+    flag: 'login-rate-per-ip',
+    default: '20',
+    help: 'Login attempts per minute per client IP.',
+    parse: int(1, 100_000),
+  },
+  {
+    key: 'loginRatePerAccount',
+    env: 'TESSERA_LOGIN_RATE_PER_ACCOUNT',
+    flag: 'login-rate-per-account',
+    default: '10',
+    help: 'Login attempts per minute per account.',
+    parse: int(1, 100_000),
+  },
+  {
+    key: 'registerRatePerIp',
+    env: 'TESSERA_REGISTER_RATE_PER_IP',
+    flag: 'register-rate-per-ip',
+    default: '10',
+    help: 'Registrations per minute per client IP.',
+    parse: int(1, 100_000),
+  },
+  {
+    key: 'logLevel',
+    env: 'TESSERA_LOG_LEVEL',
+    flag: 'log-level',
+    default: 'info',
+    help: 'fatal, error, warn, info, debug, trace or silent.',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  {
+    key: 'trustProxy',
+    env: 'TESSERA_TRUST_PROXY',
+    flag: 'trust-proxy',
+    default: 'false',
+    help: 'Trust X-Forwarded-For: true, a hop count, or addresses.',
+    parse: (v) => (/^\d+$/.test(v) ? Number(v) : /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v),
+  },
+  {
+    key: 'allowLongLifetimes',
+    env: 'TESSERA_ALLOW_LONG_LIFETIMES',
+    flag: 'allow-long-lifetimes',
+    default: 'false',
+    help: 'Start even with access > 1 h or refresh > 90 d.',
+    parse: bool,
+  },
+  {
+    key: 'databasePoolSize',
+    env: 'TESSERA_DATABASE_POOL_SIZE',
+    flag: 'database-pool-size',
+    default: '10',
+    help: 'PostgreSQL connection pool size.',
+    parse: int(1, 1000),
+  },
+]
+
+/**
+ * Resolves the configuration from flags (already split into `name → value`), the environment and
+ * defaults. Throws a {@link ConfigurationError} naming the variable or flag at fault.
+ */
+export function loadServerConfig(
+  flags: Readonly<Record<string, string | undefined>> = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ServerConfig {
+  const out: Record<string, unknown> = {}
+  for (const setting of SETTINGS) {
+    const fromFlag = flags[setting.flag]
+    const fromEnv = env[setting.env]
+    const [raw, name] =
+      fromFlag !== undefined
+        ? [fromFlag, `--${setting.flag}`]
+        : fromEnv !== undefined && fromEnv !== ''
+          ? [fromEnv, setting.env]
+          : [setting.default, setting.env]
+    out[setting.key] = raw === undefined ? undefined : setting.parse(raw, name)
+  }
+  out.databaseUrl ??= `${String(out.dataDir).replace(/\/$/, '')}/tessera.db`
+  return out as unknown as ServerConfig
+}
+
+/** A finding of the start-up doctor. */
+export interface DoctorFinding {
+  level: 'error' | 'warning'
+  setting: string
+  message: string
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost'])
+
+/**
+ * The start-up doctor: refuses to start on a weak HS secret, cookie mode with SameSite=None without
+ * Secure, lifetimes above sane bounds without an explicit override; warns when listening beyond
+ * loopback (put TLS in front).
+ */
+export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
+  const findings: DoctorFinding[] = []
+  const error = (setting: string, message: string): void => {
+    findings.push({ level: 'error', setting, message })
+  }
+  if (config.algorithm.startsWith('HS')) {
+    const need = ALGORITHMS[config.algorithm].minSecretBytes ?? 32
+    if (config.secret === undefined)
+      error('TESSERA_SECRET', `${config.algorithm} needs a secret of at least ${need} bytes`)
+    else if (Buffer.byteLength(config.secret) < need)
+      error('TESSERA_SECRET', `the secret is shorter than ${need} bytes`)
+    else if (new Set(config.secret).size < 8)
+      error('TESSERA_SECRET', 'the secret repeats too few characters to be random')
+  } else if (config.secret !== undefined) {
+    findings.push({
+      level: 'warning',
+      setting: 'TESSERA_SECRET',
+      message: `ignored: ${config.algorithm} uses a key pair`,
+    })
+  }
+  if (
+    config.tokenTransport === 'cookie' &&
+    config.cookieSameSite === 'none' &&
+    config.cookieSecure !== true
+  ) {
+    error('TESSERA_COOKIE_SAMESITE', 'SameSite=None cookies must be Secure: set TESSERA_COOKIE_SECURE=true')
+  }
+  if (!config.allowLongLifetimes) {
+    if (config.accessTokenTtl > 3600) {
+      error(
+        'TESSERA_ACCESS_TOKEN_TTL',
+        'access tokens above 1 hour defeat revocation; set TESSERA_ALLOW_LONG_LIFETIMES=true to insist',
+      )
+    }
+    if (config.refreshTokenTtl > 90 * 86_400) {
+      error(
+        'TESSERA_REFRESH_TOKEN_TTL',
+        'refresh tokens above 90 days; set TESSERA_ALLOW_LONG_LIFETIMES=true to insist',
+      )
+    }
+  }
+  if (config.refreshTokenTtl <= config.accessTokenTtl) {
+    error('TESSERA_REFRESH_TOKEN_TTL', 'must be longer than the access token lifetime')
+  }
+  if (!LOOPBACK.has(config.host)) {
+    findings.push({
+      level: 'warning',
+      setting: 'TESSERA_HOST',
+      message: `listening on ${config.host} beyond loopback: put TLS (a reverse proxy) in front`,
+    })
+  }
+  return findings
+}

@@ -1,0 +1,138 @@
+/**
+ * Everything a server instance holds: the database and its repositories, the key ring (loaded from the
+ * database, or made and stored on first start), the token engine with its revocation replica, the rate
+ * limiter and the metrics. Built once at start, closed once at stop.
+ */
+import type { Kysely } from 'kysely'
+import {
+  createKeyRing,
+  createTessera,
+  generateKey,
+  memoryRevocationStore,
+  replicatedRevocationStore,
+  type KeyRing,
+  type MemoryRevocationStore,
+  type ReplicatedRevocationStore,
+  type Tessera,
+} from 'tessera'
+import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
+import type { TesseraDatabase } from '../stores/sql/schema.js'
+import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
+import type { ServerConfig } from './config.js'
+import { createMetrics, type ServerMetrics } from './metrics.js'
+import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
+import { openRedis, type RedisLink } from './redis.js'
+
+/** How often the key ring is compared with the stored keys. */
+const KEY_SYNC_INTERVAL_MS = 5_000
+
+/** The state of one running server instance. */
+export interface ServerContext {
+  readonly config: ServerConfig
+  readonly db: Kysely<TesseraDatabase>
+  readonly stores: SqlStores
+  readonly auth: Tessera
+  readonly keys: KeyRing
+  /** Revocations: answered from the in-memory replica, written through to the database. */
+  readonly revocation: ReplicatedRevocationStore
+  /** The in-memory replica itself, updated after a transaction that wrote revocations commits. */
+  readonly replica: MemoryRevocationStore
+  readonly limiter: RateLimiter
+  /** The shared revocations, pub/sub and rate limits when `TESSERA_REDIS_URL` is set. */
+  readonly redis: RedisLink | undefined
+  readonly metrics: ServerMetrics
+  /** Where the signing keys come from, for the start-up log line. */
+  readonly keySource: string
+  close(): Promise<void>
+}
+
+/** Opens the database, migrates it, loads or creates the keys, and builds the token engine. */
+export async function openContext(config: ServerConfig): Promise<ServerContext> {
+  const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    option: 'TESSERA_DATABASE_URL',
+    poolSize: config.databasePoolSize,
+  })
+  let redis: RedisLink | undefined
+  try {
+    await migrateToLatest(db)
+    const stores = sqlStores(db)
+    const { ring, source } = await loadKeys(config, stores)
+    const memory = memoryRevocationStore()
+    // Fill the in-memory replica from the database (at start; after a Redis outage, too).
+    const syncFromDatabase = (): Promise<number> =>
+      replicatedRevocationStore({ durable: stores.revocations, replica: memory }).sync()
+    await syncFromDatabase()
+    // With Redis, writes to the replica are also written and announced there (queued while it is down).
+    redis =
+      config.redisUrl === undefined
+        ? undefined
+        : await openRedis({
+            url: config.redisUrl,
+            prefix: config.redisPrefix,
+            memory,
+            resync: syncFromDatabase,
+          })
+    const replica = redis?.replica ?? memory
+    const revocation = replicatedRevocationStore({ durable: stores.revocations, replica })
+    const auth = createTessera({
+      keys: ring,
+      accessTokenTtl: config.accessTokenTtl,
+      refreshTokenTtl: config.refreshTokenTtl,
+      issuer: config.issuer,
+      audience: config.audience,
+      revocation,
+    })
+    const limiter = redis?.limiter ?? memoryRateLimiter()
+    // Pick up key rotations made by the CLI or another instance, without a restart.
+    const keySync = setInterval(() => {
+      stores.keys.syncRing(ring).catch(() => undefined)
+    }, KEY_SYNC_INTERVAL_MS)
+    keySync.unref()
+    return {
+      config,
+      db,
+      stores,
+      auth,
+      keys: ring,
+      revocation,
+      replica,
+      limiter,
+      redis,
+      metrics: createMetrics(),
+      keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
+      async close() {
+        clearInterval(keySync)
+        replica.close()
+        await limiter.close?.()
+        await redis?.close()
+        await db.destroy()
+      },
+    }
+  } catch (error) {
+    await redis?.close()
+    await db.destroy()
+    throw error
+  }
+}
+
+async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring: KeyRing; source: string }> {
+  // An HMAC secret is configuration, not data: it is never written to the database.
+  if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
+    return { ring: createKeyRing({ alg: config.algorithm, secret: config.secret }), source: 'TESSERA_SECRET' }
+  }
+  const stored = await stores.keys.loadRing()
+  if (stored !== undefined) {
+    if (stored.active.alg !== config.algorithm) {
+      // The algorithm changed in configuration: start signing with a new key, keep the old ones verifying.
+      const key = await generateKey(config.algorithm)
+      await stores.keys.save(key, { activate: true })
+      stored.add(key, { activate: true })
+    }
+    return { ring: stored, source: 'the database' }
+  }
+  const key = await generateKey(config.algorithm)
+  await stores.keys.save(key, { activate: true })
+  return { ring: createKeyRing(key), source: 'the database (generated on first start)' }
+}

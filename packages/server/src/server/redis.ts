@@ -1,0 +1,201 @@
+/**
+ * The server's link to Redis (`TESSERA_REDIS_URL`): the shared revocation store with its pub/sub fan-out,
+ * and the shared rate-limit counters. The protected-request path never waits on it: revocations are
+ * answered from the in-memory replica, which this module keeps current.
+ *
+ * When Redis is unreachable nothing fails: revocations still reach the replica at once (and the
+ * database, in the service's transaction), queue here, and are written and announced when Redis is
+ * back; rate limits fall back to this instance's own counters; `/readyz` reports `degraded`.
+ */
+import type { Redis } from 'ioredis'
+import { applyRevocation, type MemoryRevocationStore, type RevocationEntry } from 'tessera'
+import { redisRevocationStore, type RevocationSubscription } from 'tessera/redis'
+import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
+import { redisRateLimiter } from './rate-limit-redis.js'
+
+/** Bound on revocations queued while Redis is down (each is also in the database). */
+const MAX_QUEUED = 100_000
+
+/** What the server context holds of Redis. */
+export interface RedisLink {
+  /**
+   * The replica the service writes to: the in-memory store, plus a copy of every write queued for
+   * Redis. Reads are the in-memory store's.
+   */
+  readonly replica: MemoryRevocationStore
+  /** Shared counters, falling back to per-instance ones while Redis is down. */
+  readonly limiter: RateLimiter
+  /** `ok` while the command connection is ready. */
+  status(): 'ok' | 'down'
+  /** Revocations written locally but not yet in Redis. */
+  pending(): number
+  close(): Promise<void>
+}
+
+/** Options of {@link openRedis}. */
+export interface OpenRedisOptions {
+  url: string
+  /** This instance's in-memory replica. */
+  memory: MemoryRevocationStore
+  /** Re-fills the replica from the database (after an outage, announcements were missed). */
+  resync: () => Promise<unknown>
+  /** Key and channel prefix. @default 'tessera:' */
+  prefix?: string
+  /** How long start-up waits for a first connection before going on degraded. @default 3000 */
+  connectTimeoutMs?: number
+  onError?: (message: string, error: unknown) => void
+}
+
+/** Connects (lazily importing ioredis), loads the live revocations, and subscribes to the channel. */
+export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
+  const { memory } = options
+  const { Redis: RedisClient } = await import('ioredis')
+  const client: Redis = new RedisClient(options.url, {
+    lazyConnect: true,
+    // Fail fast while disconnected: the caller queues (revocations) or falls back (rate limits), so
+    // no request ever waits for Redis to come back.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+    retryStrategy: (times: number) => Math.min(50 * times, 1_000),
+  })
+  client.on('error', () => undefined)
+  const store = redisRevocationStore({ client, prefix: options.prefix })
+  const queue: RevocationEntry[] = []
+  let flushing = false
+  let closed = false
+
+  const report = (message: string, error: unknown): void => options.onError?.(message, error)
+
+  const flush = async (): Promise<void> => {
+    if (flushing || closed) return
+    flushing = true
+    try {
+      while (queue.length > 0 && client.status === 'ready') {
+        const entry = queue[0]
+        if (entry === undefined) break
+        try {
+          await store.write(entry)
+          queue.shift()
+        } catch (error) {
+          report('redis revocation write failed; queued until redis is back', error)
+          break
+        }
+      }
+    } finally {
+      flushing = false
+    }
+  }
+
+  const enqueue = (entry: RevocationEntry): void => {
+    if (queue.length >= MAX_QUEUED) queue.shift()
+    queue.push(entry)
+    void flush()
+  }
+
+  // Fill the replica from Redis as well as the database: entries written by instances whose database
+  // write has not been read yet, or by library users sharing this Redis.
+  const loadFromRedis = async (): Promise<void> => {
+    for (const entry of await store.loadLive()) await applyRevocation(memory, entry)
+  }
+  const resync = async (): Promise<void> => {
+    try {
+      await options.resync()
+      await loadFromRedis()
+    } catch (error) {
+      report('revocation re-sync failed', error)
+    }
+  }
+
+  client.on('ready', () => {
+    void flush()
+  })
+
+  await Promise.race([
+    client.connect().catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, options.connectTimeoutMs ?? 3_000).unref()),
+  ])
+  if (client.status === 'ready') {
+    await loadFromRedis().catch((error: unknown) => {
+      report('redis load failed', error)
+    })
+  }
+
+  let subscription: RevocationSubscription | undefined
+  // Redis down at start: the subscription is made whenever it comes up, and what was announced until
+  // then was missed, so re-sync at that moment.
+  const late = client.status !== 'ready'
+  const subscribing = store
+    .subscribe(
+      (entry) => {
+        void applyRevocation(memory, entry)
+      },
+      { onReconnect: () => void resync() },
+    )
+    .then((s) => {
+      if (closed) {
+        void s.close()
+        return
+      }
+      subscription = s
+      if (late) void resync()
+    })
+    .catch((error: unknown) => {
+      report('redis subscribe failed', error)
+    })
+  // Wait for the subscription while Redis is up, so the first revocation after start is not missed.
+  if (client.status === 'ready') await subscribing
+
+  const replica: MemoryRevocationStore = {
+    isRevoked: (subject) => memory.isRevoked(subject),
+    revokeToken(jti, expiresAt) {
+      memory.revokeToken(jti, expiresAt)
+      enqueue({ kind: 'token', id: jti, expiresAt })
+    },
+    revokeSession(sid, expiresAt) {
+      memory.revokeSession(sid, expiresAt)
+      enqueue({ kind: 'session', id: sid, expiresAt })
+    },
+    revokeUser(sub, before, expiresAt) {
+      memory.revokeUser(sub, before, expiresAt)
+      enqueue({ kind: 'user', id: sub, before, expiresAt })
+    },
+    size: () => memory.size(),
+    sweep: (now) => memory.sweep(now),
+    close() {
+      memory.close()
+    },
+  }
+
+  const shared = redisRateLimiter({ client, prefix: options.prefix })
+  const local = memoryRateLimiter()
+  const limiter: RateLimiter = {
+    async hit(key, limit, windowSeconds) {
+      if (client.status === 'ready') {
+        try {
+          return await shared.hit(key, limit, windowSeconds)
+        } catch (error) {
+          report('redis rate limit failed; counting locally', error)
+        }
+      }
+      return local.hit(key, limit, windowSeconds)
+    },
+  }
+
+  return {
+    replica,
+    limiter,
+    status: () => (client.status === 'ready' ? 'ok' : 'down'),
+    pending: () => queue.length,
+    async close() {
+      closed = true
+      await subscription?.close()
+      // Give queued revocations one chance to reach Redis (they are in the database regardless).
+      if (client.status === 'ready' && queue.length > 0) {
+        await Promise.race([flush(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
+      }
+      client.disconnect()
+    },
+  }
+}

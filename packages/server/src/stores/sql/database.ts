@@ -1,0 +1,201 @@
+/**
+ * Opening the database from one URL: SQLite (better-sqlite3) for `file:` URLs, plain paths and
+ * `:memory:`; PostgreSQL (node-postgres pool) for `postgres://` and `postgresql://`.
+ *
+ * Drivers are imported lazily so that importing the stores never loads a native module.
+ */
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
+import { userInfo } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import type { TypeOverrides } from 'pg'
+import { ConfigurationError } from 'tessera'
+import type { TesseraDatabase } from './schema.js'
+
+/** The embedded default: a SQLite file under `./data/`. */
+export const DEFAULT_DATABASE_URL = 'file:./data/tessera.db'
+
+/** Where a database URL points. `path` is absolute, or `:memory:`. */
+export type DatabaseLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string }
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /**
+   * `file:./data/tessera.db`, `file:///abs/path.db`, a plain path, `:memory:`, or
+   * `postgres://user@host/db`.
+   * @default DEFAULT_DATABASE_URL
+   */
+  url?: string
+  /**
+   * SQLite: milliseconds a statement waits for a lock held by another connection. better-sqlite3 waits
+   * synchronously, blocking its event loop, so in-process extra connections should use 0 and let
+   * {@link inTransaction} retry instead.
+   * @default 5000
+   */
+  busyTimeoutMs?: number
+  /**
+   * PostgreSQL: the most connections the pool opens.
+   * @default 10
+   */
+  poolSize?: number
+  /** Option name used in error messages. @default 'databaseUrl' */
+  option?: string
+}
+
+const MEMORY = new Set([':memory:', 'file::memory:', 'sqlite::memory:'])
+
+/**
+ * Parses a database URL without opening anything. Error messages never echo the URL, which may carry
+ * a password.
+ *
+ * @example parseDatabaseUrl('file:./data/tessera.db') // { dialect: 'sqlite', path: '/srv/app/data/tessera.db' }
+ */
+export function parseDatabaseUrl(url: string, option = 'databaseUrl'): DatabaseLocation {
+  const text = url.trim()
+  if (text === '') throw new ConfigurationError(option, 'is empty; use e.g. file:./data/tessera.db')
+  if (MEMORY.has(text.toLowerCase())) return { dialect: 'sqlite', path: ':memory:' }
+  if (/^postgres(ql)?:\/\//i.test(text)) return { dialect: 'postgres', url: text }
+  if (/^file:\/\//i.test(text)) {
+    if (text.includes('?')) throw new ConfigurationError(option, 'query parameters are not supported')
+    try {
+      return { dialect: 'sqlite', path: fileURLToPath(new URL(text)) }
+    } catch {
+      throw new ConfigurationError(
+        option,
+        'is not a valid file: URL; use file:./relative.db or file:///abs.db',
+      )
+    }
+  }
+  const prefixed = /^(file|sqlite):(?:\/\/)?/i.exec(text)
+  if (prefixed !== null) {
+    const path = text.slice(prefixed[0].length)
+    if (path.includes('?')) throw new ConfigurationError(option, 'query parameters are not supported')
+    if (path === '') throw new ConfigurationError(option, 'names no file')
+    return { dialect: 'sqlite', path: resolve(path) }
+  }
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(text)
+  if (scheme !== null) {
+    throw new ConfigurationError(
+      option,
+      `unsupported scheme "${scheme[1] ?? ''}:"; use file:… (SQLite) or postgres://… (PostgreSQL)`,
+    )
+  }
+  return { dialect: 'sqlite', path: resolve(text) }
+}
+
+/**
+ * Opens the database named by `url` and returns a Kysely instance (close it with `destroy()`).
+ * Migrations are separate: call {@link migrateToLatest}.
+ *
+ * SQLite: the parent directory is created (mode 0700) and the file (mode 0600, inherited by its
+ * `-wal` and `-shm` files) since it holds password hashes and private keys; WAL journal, foreign keys
+ * on, a busy timeout. Use one instance per process: better-sqlite3 has one connection and Kysely
+ * serialises queries on it.
+ *
+ * @example const db = await openDatabase({ url: 'file:./data/tessera.db' }); await migrateToLatest(db)
+ */
+export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Kysely<TesseraDatabase>> {
+  const option = options.option ?? 'databaseUrl'
+  const location = parseDatabaseUrl(options.url ?? DEFAULT_DATABASE_URL, option)
+  switch (location.dialect) {
+    case 'sqlite':
+      return openSqlite(location.path, options.busyTimeoutMs ?? 5000, option)
+    case 'postgres':
+      return openPostgres(location.url, options.poolSize ?? 10, option)
+  }
+}
+
+async function openSqlite(
+  path: string,
+  busyTimeoutMs: number,
+  option: string,
+): Promise<Kysely<TesseraDatabase>> {
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new ConfigurationError('busyTimeoutMs', 'must be a non-negative integer of milliseconds')
+  }
+  const { default: Database } = await import('better-sqlite3')
+  let sqlite: InstanceType<typeof Database>
+  try {
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+      if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600))
+    }
+    sqlite = new Database(path, { timeout: busyTimeoutMs })
+  } catch (error) {
+    throw new ConfigurationError(
+      option,
+      `cannot open the SQLite database at ${path}: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
+  if (path !== ':memory:') sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('foreign_keys = ON')
+  return new Kysely<TesseraDatabase>({ dialect: new SqliteDialect({ database: sqlite }) })
+}
+
+/**
+ * PostgreSQL through a node-postgres pool. `int8` columns (the times) come back as numbers: every
+ * time fits a safe integer, and repositories still pass them through `seconds()`. The pool is lazy:
+ * nothing connects until the first query, and a query while the server is down fails with the
+ * driver's connection error (ECONNREFUSED…), which the server maps to 503.
+ */
+async function openPostgres(url: string, poolSize: number, option: string): Promise<Kysely<TesseraDatabase>> {
+  if (!Number.isInteger(poolSize) || poolSize < 1) {
+    throw new ConfigurationError('poolSize', 'must be a positive whole number of connections')
+  }
+  const { default: pg } = await import('pg')
+  let pool: InstanceType<typeof pg.Pool>
+  try {
+    pool = new pg.Pool({
+      connectionString: withDefaultUser(url),
+      max: poolSize,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      types: int8AsNumber(new pg.TypeOverrides()),
+    })
+  } catch (error) {
+    // pg's parse errors may quote the URL; keep only that it is invalid.
+    throw new ConfigurationError(option, 'is not a valid postgres:// URL', { cause: error })
+  }
+  // An idle client losing its connection (server restart) emits 'error' on the pool: without a
+  // listener that would crash the process. The next query simply opens a new connection.
+  pool.on('error', () => undefined)
+  return new Kysely<TesseraDatabase>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/**
+ * A URL without a user name connects as the OS user, as psql (libpq) does. node-postgres would only
+ * look at $PGUSER and $USER, which services, containers and CI jobs often do not set, and then fail
+ * with "no PostgreSQL user name specified in startup packet".
+ */
+export function withDefaultUser(url: string, env: NodeJS.ProcessEnv = process.env): string {
+  if ((env.PGUSER ?? '') !== '' || (env.USER ?? '') !== '') return url
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return url // pg reports an invalid URL itself
+  }
+  if (parsed.username !== '' || parsed.hostname === '') return url
+  try {
+    parsed.username = encodeURIComponent(userInfo().username)
+  } catch {
+    return url // no passwd entry for this uid: nothing better to offer
+  }
+  return parsed.toString()
+}
+
+const INT8_OID = 20
+
+// node-postgres returns int8 as a string (it may exceed 2^53); Tessera's int8 columns are Unix seconds.
+function parseInt8(value: string): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new RangeError('an int8 column holds a value beyond 2^53')
+  return n
+}
+
+function int8AsNumber(overrides: TypeOverrides): TypeOverrides {
+  overrides.setTypeParser(INT8_OID, 'text', parseInt8)
+  return overrides
+}

@@ -1,0 +1,84 @@
+/**
+ * The SQL schema as Kysely sees it: one interface per table, column names as in the database.
+ *
+ * Times are Unix seconds in `bigint` columns. PostgreSQL returns `int8` as a string (it may exceed
+ * 2^53), SQLite as a number, so every time column is read through {@link seconds} in the repositories.
+ */
+import type { ColumnType, Generated } from 'kysely'
+import type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tessera/sql'
+
+export { optionalSeconds, seconds } from 'tessera/sql'
+export type { BigIntColumn, NullableBigIntColumn, RevocationKind, RevocationsTable } from 'tessera/sql'
+
+/** `users`: one row per account. `username_normalized` is UNIQUE and decides duplicates. */
+export interface UsersTable {
+  id: Generated<number>
+  /** As entered (trimmed), for display. */
+  username: string
+  /** NFKC + lower case + trim: the identity that must be unique. */
+  username_normalized: string
+  /** argon2id PHC string. */
+  password_hash: string
+  /** JSON array of role names. */
+  roles: string
+  /** 0 or 1: integers because SQLite has no boolean and better-sqlite3 cannot bind one. */
+  disabled: ColumnType<number, number | undefined, number>
+  created_at: BigIntColumn
+  updated_at: BigIntColumn
+  password_changed_at: BigIntColumn
+}
+
+/** `sessions`: one row per refresh-token family (a login). `id` is the tokens' `sid`. */
+export interface SessionsTable {
+  id: string
+  user_id: number
+  created_at: BigIntColumn
+  last_used_at: BigIntColumn
+  /** Expiry of the family's current refresh token. */
+  expires_at: BigIntColumn
+  user_agent: string | null
+  ip: string | null
+  /** `jti` of the only refresh token that may rotate the family. */
+  current_jti: string
+  /** `jti` spent by the last rotation, honoured during the grace window. */
+  previous_jti: string | null
+  generation: ColumnType<number, number | undefined, number>
+  rotated_at: NullableBigIntColumn
+  revoked_at: NullableBigIntColumn
+  revoked_reason: string | null
+}
+
+/** `signing_keys`: the key ring, private material included. */
+export interface SigningKeysTable {
+  kid: string
+  alg: string
+  /** The private (or secret) JWK as JSON text. */
+  private_jwk: string
+  created_at: BigIntColumn
+  activated_at: NullableBigIntColumn
+  retired_at: NullableBigIntColumn
+}
+
+/** `audit_events`: an append-only log. No foreign key: events outlive the users they mention. */
+export interface AuditEventsTable {
+  id: Generated<number>
+  at: BigIntColumn
+  event: string
+  user_id: number | null
+  /** JSON object, or null. */
+  detail: string | null
+}
+
+/** Every table Tessera owns. */
+export interface TesseraDatabase {
+  users: UsersTable
+  sessions: SessionsTable
+  revocations: RevocationsTable
+  signing_keys: SigningKeysTable
+  audit_events: AuditEventsTable
+}
+
+/** The current time in Unix seconds. */
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000)
+}

@@ -1,0 +1,223 @@
+/**
+ * `tessera/fastify`: the Fastify 5 plugin. It finds the token, runs the core pipeline, sets
+ * `request.jwt` and answers failures; everything else lives in `core/http`.
+ *
+ * @packageDocumentation
+ */
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  preHandlerHookHandler,
+} from 'fastify'
+import { isTesseraError, type AnyTesseraError } from '../core/errors.js'
+import { createHttpAuth, type HttpAuth } from '../core/http/engine.js'
+import type { AdapterOptions } from '../core/http/options.js'
+import type { ResolvedRoute, RouteOptions } from '../core/http/route.js'
+import type { ErrorResponse, HttpIO, RequestJwt } from '../core/http/types.js'
+import type { Tessera } from '../core/tessera.js'
+import type { AppClaims, AppUser } from '../core/types.js'
+
+/** Options of {@link tesseraFastify}: the engine plus the adapter options shared with Express. */
+export interface TesseraFastifyOptions<C = AppClaims, U = AppUser> extends AdapterOptions<C, U> {
+  /** The engine returned by `createTessera()`. */
+  auth: Tessera
+}
+
+/** What the plugin decorates the instance with as `app.tessera`. */
+export interface TesseraFastify {
+  /** The core engine: create tokens in login routes with `app.tessera.auth.createAccessToken()`. */
+  readonly auth: Tessera
+  /** A `preHandler` protecting a route (the same as `app.jwtRequired`). */
+  jwtRequired(options?: RouteOptions): preHandlerHookHandler
+  /** The response the plugin would send for `error`, for apps that set `errors.respond: false`. */
+  errorResponse(error: AnyTesseraError): ErrorResponse
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The verified token of a route protected by `jwtRequired`: claims, header, identity, location and
+     * user. `null` on unprotected routes, OPTIONS requests and optional routes without a token.
+     */
+    jwt: RequestJwt | null
+  }
+  interface FastifyReply {
+    /** Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`). */
+    setAccessCookies(token: string): FastifyReply
+    /** Sets the HttpOnly refresh token cookie, scoped to the refresh path, and its CSRF cookie. */
+    setRefreshCookies(token: string): FastifyReply
+    /** Deletes the access and refresh cookies and their CSRF cookies (`unset_jwt_cookies`). */
+    unsetJwtCookies(): FastifyReply
+    /** Deletes the access token cookie and its CSRF cookie. */
+    unsetAccessCookies(): FastifyReply
+    /** Deletes the refresh token cookie and its CSRF cookie. */
+    unsetRefreshCookies(): FastifyReply
+  }
+  interface FastifyInstance {
+    /**
+     * A `preHandler` that protects a route (`@jwt_required()`).
+     *
+     * @example app.get('/admin', { preHandler: app.jwtRequired({ roles: ['admin'] }) }, handler)
+     */
+    jwtRequired(options?: RouteOptions): preHandlerHookHandler
+    /** The engine and helpers registered by the Tessera plugin. */
+    tessera: TesseraFastify
+  }
+  interface FastifyContextConfig {
+    /** Protect this route: `true` or `jwtRequired` options (`{ config: { jwt: { fresh: true } } }`). */
+    jwt?: boolean | RouteOptions
+  }
+}
+
+const io: HttpIO<FastifyRequest, FastifyReply> = {
+  method: (request) => request.method,
+  header: (request, name) => {
+    const value = request.headers[name]
+    return typeof value === 'string' ? value : undefined
+  },
+  query: (request, name) => {
+    const query = request.query
+    return typeof query === 'object' && query !== null && Object.hasOwn(query, name)
+      ? (query as Record<string, unknown>)[name]
+      : undefined
+  },
+  body: (request) => request.body,
+  protocol: (request) => request.protocol,
+  host: (request) => request.host,
+  appendSetCookie: (reply, cookie) => {
+    // Fastify appends repeated set-cookie headers instead of replacing them.
+    void reply.header('set-cookie', cookie)
+  },
+}
+
+// Fastify passes its own register options to the plugin along with ours.
+const REGISTER_KEYS = ['auth', 'prefix', 'logLevel', 'logSerializers']
+
+const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done) => {
+  let engine: HttpAuth<AppClaims, AppUser>
+  try {
+    engine = createHttpAuth(options.auth, options, REGISTER_KEYS)
+  } catch (error) {
+    // avvio does not catch a callback plugin's synchronous throw: report it as a registration error.
+    done(error as Error)
+    return
+  }
+  const respond = engine.options.errors.respond
+
+  const fail = (error: unknown, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
+    if (!respond || !isTesseraError(error)) {
+      next(error instanceof Error ? error : new Error(String(error)))
+      return
+    }
+    const response = engine.errorResponse(error)
+    void reply.code(response.status).headers(response.headers).send(response.body)
+  }
+
+  const preHandler = (route: ResolvedRoute): preHandlerHookHandler =>
+    function tesseraJwtRequired(request, reply, next) {
+      let result: RequestJwt | null | Promise<RequestJwt | null>
+      try {
+        result = engine.authenticate(io, request, reply, route)
+      } catch (error) {
+        fail(error, reply, next)
+        return
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (jwt) => {
+            request.jwt = jwt
+            next()
+          },
+          (error: unknown) => {
+            fail(error, reply, next)
+          },
+        )
+        return
+      }
+      request.jwt = result
+      next()
+    }
+
+  const jwtRequired = (routeOptions?: RouteOptions): preHandlerHookHandler =>
+    preHandler(engine.route(routeOptions))
+
+  app.decorateRequest('jwt', null)
+  app.decorate('jwtRequired', jwtRequired)
+  app.decorate('tessera', {
+    auth: engine.auth,
+    jwtRequired,
+    errorResponse: (error: AnyTesseraError) => engine.errorResponse(error),
+  } satisfies TesseraFastify)
+  app.decorateReply('setAccessCookies', function (this: FastifyReply, token: string) {
+    engine.setCookies(io, this.request, this, 'access', token)
+    return this
+  })
+  app.decorateReply('setRefreshCookies', function (this: FastifyReply, token: string) {
+    engine.setCookies(io, this.request, this, 'refresh', token)
+    return this
+  })
+  app.decorateReply('unsetJwtCookies', function (this: FastifyReply) {
+    engine.clearCookies(io, this.request, this, ['access', 'refresh'])
+    return this
+  })
+  app.decorateReply('unsetAccessCookies', function (this: FastifyReply) {
+    engine.clearCookies(io, this.request, this, ['access'])
+    return this
+  })
+  app.decorateReply('unsetRefreshCookies', function (this: FastifyReply) {
+    engine.clearCookies(io, this.request, this, ['refresh'])
+    return this
+  })
+
+  // Routes declared with `config: { jwt }` get the preHandler first, before their own.
+  app.addHook('onRoute', (routeOptions) => {
+    const jwt = routeOptions.config?.jwt
+    if (jwt === undefined || jwt === false) return
+    const path = `${String(routeOptions.method)} ${routeOptions.url} config.jwt`
+    const guard = preHandler(engine.route(jwt === true ? undefined : jwt, path))
+    const existing = routeOptions.preHandler
+    routeOptions.preHandler =
+      existing === undefined ? [guard] : Array.isArray(existing) ? [guard, ...existing] : [guard, existing]
+  })
+  done()
+}
+
+/**
+ * The Fastify plugin. Register it once (it is not encapsulated); protect routes with
+ * `app.jwtRequired(options)` as a `preHandler` or with `config: { jwt: options }`.
+ *
+ * @example
+ * const auth = createTessera({ secret: process.env.JWT_SECRET })
+ * await app.register(tesseraFastify, { auth })
+ * app.get('/protected', { preHandler: app.jwtRequired() }, (request) => ({
+ *   logged_in_as: request.jwt?.identity,
+ * }))
+ */
+export const tesseraFastify: FastifyPluginCallback<TesseraFastifyOptions> = Object.assign(plugin, {
+  // What fastify-plugin would set, without the dependency: the decorators and hooks reach the parent
+  // scope (no encapsulation), and Fastify checks the version range when the plugin is registered.
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'tessera',
+  [Symbol.for('plugin-meta')]: { fastify: '5.x', name: 'tessera' },
+})
+
+/** `request.jwt` typed with explicit claims and user types (instead of those declared in `TesseraTypes`). */
+export function getJwt<C = AppClaims, U = AppUser>(request: FastifyRequest): RequestJwt<C, U> | null {
+  return request.jwt as unknown as RequestJwt<C, U> | null
+}
+
+export { getCsrfToken } from '../core/http/cookies.js'
+export type {
+  AdapterOptions,
+  CsrfOptions,
+  HeaderOptions,
+  ImplicitRefreshOptions,
+  JsonOptions,
+  QueryOptions,
+} from '../core/http/options.js'
+export type { CookieOptions } from '../core/http/cookies.js'
+export type { ErrorFormatters, ErrorOptions } from '../core/http/respond.js'
+export type { RouteOptions } from '../core/http/route.js'
+export type { ErrorFormatter, ErrorResponse, RequestJwt, TokenLocation } from '../core/http/types.js'

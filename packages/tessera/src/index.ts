@@ -1,0 +1,78 @@
+/**
+ * Tessera: JWT authentication for TypeScript APIs. This is the framework-free core; the adapters live
+ * at `tessera/fastify` and `tessera/express`.
+ *
+ * @packageDocumentation
+ */
+export { createTessera } from './core/tessera.js'
+export type { CreateTokenOptions, Tessera, VerifyOptions } from './core/tessera.js'
+export type { ClaimsHookContext, ResolvedConfig, TesseraOptions } from './core/config.js'
+export { ALGORITHMS, SUPPORTED_ALGORITHMS, isAlgorithm } from './core/algorithms.js'
+export type { Algorithm, AlgorithmFamily, AlgorithmSpec } from './core/algorithms.js'
+export { exportKey, generateKey, importKey, thumbprint } from './core/keys.js'
+export type { ExportedKey, KeyInput, KeyMaterial, PublicJwk, TesseraKey } from './core/keys.js'
+export { createKeyRing, isKeyRing, isTesseraKey } from './core/key-ring.js'
+export type { Jwks, KeyRing, KeyRingEntry, KeyRingInput } from './core/key-ring.js'
+export { decodeUnverified } from './core/jws.js'
+export { TOKEN_TYP } from './core/claims.js'
+export { parseDuration } from './core/duration.js'
+export type { Duration } from './core/duration.js'
+export { memoryRevocationStore } from './core/revocation.js'
+export type {
+  MemoryRevocationStore,
+  MemoryRevocationStoreOptions,
+  RevocationStore,
+  RevocationSubject,
+} from './core/revocation.js'
+// Replication of revocations between instances. The durable stores behind it live at their own
+// subpaths (`tessera/redis`, `tessera/sql`), so `import 'tessera'` loads and type-references no driver.
+export { applyRevocation, replicatedRevocationStore } from './stores/replicated-revocation.js'
+export type {
+  DurableRevocationStore,
+  ReplicatedRevocationStore,
+  RevocationEntry,
+  SyncRevocationStore,
+} from './stores/replicated-revocation.js'
+export {
+  ConfigurationError,
+  FreshTokenRequiredError,
+  TesseraError,
+  TokenAlgorithmRejectedError,
+  TokenClaimInvalidError,
+  TokenClaimMissingError,
+  TokenError,
+  TokenExpiredError,
+  TokenHeaderRejectedError,
+  TokenInvalidSignatureError,
+  TokenMalformedError,
+  TokenMissingError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+  TokenUnknownKeyError,
+  TokenWrongAudienceError,
+  TokenWrongIssuerError,
+  TokenWrongTypeError,
+  VerifiedTokenError,
+  errorStatus,
+  isTesseraError,
+  wwwAuthenticate,
+} from './core/errors.js'
+export type { AnyTesseraError, TesseraErrorCode } from './core/errors.js'
+export type {
+  AppClaims,
+  AppUser,
+  JwtClaims,
+  JwtHeader,
+  RegisteredClaims,
+  TesseraTypes,
+  TokenType,
+  VerifiedToken,
+} from './core/types.js'
+export {
+  ClaimsVerificationFailedError,
+  CsrfMismatchError,
+  CsrfMissingError,
+  CsrfOriginRejectedError,
+  ForbiddenError,
+  UserNotFoundError,
+} from './core/errors.js'
