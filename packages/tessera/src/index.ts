@@ -13,6 +13,11 @@ export { exportKey, generateKey, importKey, thumbprint } from './core/keys.js'
 export type { ExportedKey, KeyInput, KeyMaterial, PublicJwk, TesseraKey } from './core/keys.js'
 export { createKeyRing, isKeyRing, isTesseraKey } from './core/key-ring.js'
 export type { Jwks, KeyRing, KeyRingEntry, KeyRingInput } from './core/key-ring.js'
+// Resource servers: verify with the issuer's public keys alone, given or fetched.
+export { ASYMMETRIC_ALGORITHMS, importJwks } from './core/jwks.js'
+export type { ImportJwksOptions } from './core/jwks.js'
+export { isRemoteJwks, remoteJwks } from './core/remote-jwks.js'
+export type { RemoteJwks, RemoteJwksOptions, RemoteJwksStatus } from './core/remote-jwks.js'
 export { decodeUnverified } from './core/jws.js'
 export { TOKEN_TYP } from './core/claims.js'
 export { parseDuration } from './core/duration.js'
@@ -74,5 +79,6 @@ export {
   CsrfMissingError,
   CsrfOriginRejectedError,
   ForbiddenError,
+  JwksUnavailableError,
   UserNotFoundError,
 } from './core/errors.js'

@@ -32,6 +32,7 @@ export type TesseraErrorCode =
   | 'claims_verification_failed'
   | 'user_not_found'
   | 'forbidden'
+  | 'jwks_unavailable'
 
 /** Base class of every error Tessera throws on purpose. Switch on `code`, not on the message. */
 export abstract class TesseraError extends Error {
@@ -218,6 +219,17 @@ export class ForbiddenError extends TesseraError {
   }
 }
 
+/**
+ * A remote JWKS could not be fetched or was refused (network failure, timeout, HTTP error, not JSON, no
+ * usable key, a refused key). Reported to `remoteJwks`'s `onError` and by `ready()`/`refresh()`; never
+ * thrown by verification, where a key still unknown is `token_unknown_key`. HTTP 503.
+ */
+export class JwksUnavailableError extends TesseraError {
+  readonly code = 'jwks_unavailable'
+  readonly status = 503
+  override name = 'JwksUnavailableError'
+}
+
 /** Union of every concrete Tessera error, for exhaustive `switch (err.code)`. */
 export type AnyTesseraError =
   | ConfigurationError
@@ -242,6 +254,7 @@ export type AnyTesseraError =
   | ClaimsVerificationFailedError
   | UserNotFoundError
   | ForbiddenError
+  | JwksUnavailableError
 
 /** True when `value` is an error Tessera raised on purpose (as opposed to a bug or an I/O failure). */
 export function isTesseraError(value: unknown): value is AnyTesseraError {
@@ -272,6 +285,7 @@ export const errorStatus = {
   claims_verification_failed: 401,
   user_not_found: 401,
   forbidden: 403,
+  jwks_unavailable: 503,
 } as const satisfies Record<TesseraErrorCode, number>
 
 /**

@@ -22,7 +22,10 @@ export interface KeyRingEntry {
 
 /** A mutable set of keys with one active signer. Changes bump `version` and notify listeners. */
 export interface KeyRing {
-  /** The key that signs new tokens. */
+  /**
+   * The key that signs new tokens, and verifies tokens without a `kid`. In a ring of public keys only
+   * (a resource server's), the first key: it verifies and cannot sign.
+   */
   readonly active: TesseraKey
   /** Increases on every change; caches keyed on the ring compare it. */
   readonly version: number
@@ -51,7 +54,8 @@ export interface KeyRing {
 export type KeyRingInput = TesseraKey | KeyInput | readonly (TesseraKey | KeyInput)[]
 
 /**
- * Builds a key ring. The first key (or the one named by `active`) signs; every key verifies.
+ * Builds a key ring. The first key (or the one named by `active`) signs; every key verifies. A ring of
+ * public keys only verifies: an engine built on it refuses to create tokens.
  *
  * @example createKeyRing([{ alg: 'EdDSA', privateKey: current }, { alg: 'EdDSA', publicKey: previous }])
  */
@@ -84,7 +88,9 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
       throw new ConfigurationError('active', `no key has kid ${JSON.stringify(options.active)}`)
     active = chosen.key
   }
-  if (!active.canSign) {
+  // Public keys only make a verify-only ring (a resource server's); a signer that is not the active key
+  // is a mistake in the order of the list, refused here.
+  if (!active.canSign && [...byKid.values()].some((e) => e.key.canSign)) {
     throw new ConfigurationError(
       'keys',
       `the active key ${JSON.stringify(active.kid)} cannot sign (no private key)`,

@@ -6,9 +6,11 @@ import { randomBytes } from 'node:crypto'
 import { checkClaims, TOKEN_TYP, type ClaimRules } from './claims.js'
 import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './config.js'
 import { parseDuration, type Duration } from './duration.js'
-import { ConfigurationError, TokenRevokedError } from './errors.js'
-import { createJwsVerifier } from './jws.js'
+import { ConfigurationError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
+import { createJwsVerifier, type VerifiedJws } from './jws.js'
 import type { Jwks, KeyRing } from './key-ring.js'
+import type { TesseraKey } from './keys.js'
+import { isRemoteJwks } from './remote-jwks.js'
 import type { AppClaims, JwtClaims, TokenType, VerifiedToken } from './types.js'
 
 /** Per-call options of {@link Tessera.createAccessToken} and {@link Tessera.createRefreshToken}. */
@@ -109,6 +111,7 @@ const RESERVED_HEADERS = new Set(['alg', 'kid', 'typ', 'crit', 'jwk', 'jku', 'x5
 export function createTessera(options: TesseraOptions): Tessera {
   const config = resolveConfig(options)
   const ring = config.keyRing
+  const remote = isRemoteJwks(ring) ? ring : undefined
   const verifyJws = createJwsVerifier(ring, {
     maxTokenLength: config.maxTokenLength,
     cacheSize: config.verifyCache,
@@ -167,7 +170,25 @@ export function createTessera(options: TesseraOptions): Tessera {
     opts?: VerifyOptions,
   ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
     const rules = rulesFor(opts)
-    const { header, payload } = verifyJws(token)
+    let jws: VerifiedJws
+    try {
+      jws = verifyJws(token)
+    } catch (error) {
+      // A remote key set may not hold the key yet (first request, or the first after a rotation): wait
+      // for its one shared fetch, then verify once more. A token whose kid is known never comes here.
+      const fetching =
+        remote !== undefined && error instanceof TokenUnknownKeyError ? remote.whenKeyMissing() : undefined
+      if (fetching === undefined) throw error
+      return fetching.then(() => checkVerified<C>(verifyJws(token), rules, opts))
+    }
+    return checkVerified<C>(jws, rules, opts)
+  }
+
+  function checkVerified<C>(
+    { header, payload }: VerifiedJws,
+    rules: ClaimRules,
+    opts: VerifyOptions | undefined,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
     const claims = checkClaims(header, payload, rules, Date.now() / 1000) as JwtClaims<C>
     const result: VerifiedToken<C> = { header, claims, identity: claims[config.identityClaim] as string }
     if (revocation === undefined || opts?.skipRevocationCheck === true) return result
@@ -197,11 +218,24 @@ export function createTessera(options: TesseraOptions): Tessera {
     return value
   }
 
+  // A verify-only engine (public keys, importJwks, remoteJwks) is refused here, at the call that signs.
+  const signer = (): TesseraKey => {
+    const key = remote === undefined ? ring.active : undefined
+    if (key?.canSign !== true) {
+      throw new ConfigurationError(
+        'keys',
+        'this engine only verifies: its keys are public keys (importJwks, remoteJwks or a publicKey), so it cannot create tokens; only the issuer, with the private key, signs',
+      )
+    }
+    return key
+  }
+
   async function createToken(
     type: TokenType,
     identity: unknown,
     opts: CreateTokenOptions = {},
   ): Promise<string> {
+    signer()
     const sub = toIdentity(identity)
     const now = Math.floor(Date.now() / 1000)
     const ttl =
@@ -245,7 +279,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     const issuer = opts.issuer ?? config.issuer?.[0]
     if (issuer !== undefined) claims.iss = issuer
 
-    const key = ring.active
+    const key = signer()
     const extraHeaders = { ...hookedHeaders, ...opts.headers }
     let headerSegment: string
     if (Object.keys(extraHeaders).length === 0) {

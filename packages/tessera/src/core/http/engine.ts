@@ -13,6 +13,7 @@ import {
   UserNotFoundError,
   type AnyTesseraError,
 } from '../errors.js'
+import { isRemoteJwks } from '../remote-jwks.js'
 import type { Tessera } from '../tessera.js'
 import type { TokenType, VerifiedToken } from '../types.js'
 import { clearCookies, isLoopbackHost, tokenCookies } from './cookies.js'
@@ -68,6 +69,13 @@ export function createHttpAuth<C, U>(
     throw new ConfigurationError('auth', 'expected the engine returned by createTessera()')
   }
   const o = resolveAdapterOptions(options, extraKeys)
+  // A resource server's engine holds public keys only: refuse at start-up what would need to sign.
+  if (o.implicitRefresh !== undefined && (isRemoteJwks(auth.keys) || !auth.keys.active.canSign)) {
+    throw new ConfigurationError(
+      'implicitRefresh',
+      'the engine only verifies (public keys): it cannot issue the refreshed access token',
+    )
+  }
   const csrf = o.csrf
   const hooks = o.userLookup !== undefined || o.verifyClaims !== undefined || o.tokenInBlocklist !== undefined
   const identityClaim = auth.config.identityClaim
