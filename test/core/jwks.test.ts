@@ -30,16 +30,19 @@ const rsaJwk = (): JsonWebKey => ({
 })
 const edJwk = (): PublicJwk => ({ ...(published.keys[0] as PublicJwk) })
 
-/** The ConfigurationError `importJwks` throws for a one-key set holding `jwk`. */
-function refusal(jwk: unknown): ConfigurationError {
+/** The ConfigurationError `run` throws. */
+function thrown(run: () => unknown): ConfigurationError {
   try {
-    importJwks({ keys: [jwk] })
+    run()
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigurationError)
     return error as ConfigurationError
   }
-  throw new Error('the key was accepted')
+  throw new Error('nothing was thrown')
 }
+
+/** The ConfigurationError `importJwks` throws for a one-key set holding `jwk`. */
+const refusal = (jwk: unknown): ConfigurationError => thrown(() => importJwks({ keys: [jwk] }))
 
 describe('importJwks', () => {
   it("imports the issuer's own Jwks (no cast) as verification-only keys", () => {
@@ -58,21 +61,18 @@ describe('importJwks', () => {
   })
 
   it('gives an EC or OKP key without alg the algorithm of its curve', () => {
-    const { alg: _alg, ...noAlg } = edJwk()
-    expect(importJwks({ keys: [noAlg] })[0]?.alg).toBe('EdDSA')
+    expect(importJwks({ keys: [{ ...edJwk(), alg: undefined }] })[0]?.alg).toBe('EdDSA')
     const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' })
     expect(importJwks({ keys: [{ ...p384, kid: 'p384' }] })[0]?.alg).toBe('ES384')
   })
 
   const privateJwk = rsaPair.privateKey.export({ format: 'jwk' })
   const refused: [string, () => unknown, RegExp][] = [
-    ...(['d', 'p', 'q', 'dp', 'dq', 'qi'] as const).map(
-      (member): [string, () => unknown, RegExp] => [
-        `a private RSA member "${member}"`,
-        () => ({ ...rsaJwk(), [member]: privateJwk[member] }),
-        new RegExp(`key "rsa-1": carries the private member "${member}"`),
-      ],
-    ),
+    ...(['d', 'p', 'q', 'dp', 'dq', 'qi'] as const).map((member): [string, () => unknown, RegExp] => [
+      `a private RSA member "${member}"`,
+      () => ({ ...rsaJwk(), [member]: privateJwk[member] }),
+      new RegExp(`key "rsa-1": carries the private member "${member}"`),
+    ]),
     ['an EdDSA private key (d)', () => ({ ...edJwk(), d: 'AAAA' }), /key "current": carries the private/],
     [
       'a symmetric secret (kty oct, k)',
@@ -107,9 +107,11 @@ describe('importJwks', () => {
   })
 
   it('refuses a duplicate kid, an empty set and a document that is not a JWKS', () => {
-    expect(() => importJwks({ keys: [edJwk(), edJwk()] })).toThrow(
-      expect.objectContaining({ option: 'jwks.keys[1]', message: expect.stringMatching(/duplicate kid "current"/) }),
-    )
+    const duplicate = thrown(() => importJwks({ keys: [edJwk(), edJwk()] }))
+    expect([duplicate.option, duplicate.message]).toEqual([
+      'jwks.keys[1]',
+      'jwks.keys[1]: duplicate kid "current"',
+    ])
     expect(() => importJwks({ keys: [] })).toThrow(expect.objectContaining({ option: 'jwks.keys' }))
     for (const document of [null, [], 'jwks', { keys: {} }]) {
       expect(() => importJwks(document)).toThrow(ConfigurationError)
@@ -117,9 +119,9 @@ describe('importJwks', () => {
   })
 
   it('honours an algorithms allow-list and refuses a list naming an HMAC algorithm', () => {
-    expect(() => importJwks(published, { algorithms: ['EdDSA'] })).toThrow(
-      expect.objectContaining({ option: 'jwks.keys[1]', message: expect.stringMatching(/"ES256" is not allowed/) }),
-    )
+    const outside = thrown(() => importJwks(published, { algorithms: ['EdDSA'] }))
+    expect(outside.option).toBe('jwks.keys[1]')
+    expect(outside.message).toMatch(/key "previous": algorithm "ES256" is not allowed/)
     expect(() => importJwks(published, { algorithms: ['HS256'] })).toThrow(
       expect.objectContaining({ option: 'algorithms' }),
     )
@@ -142,8 +144,16 @@ describe('a verify-only engine', () => {
     const token = await issuer.createAccessToken('alice', { claims: { roles: ['admin'] } })
     const { identity, claims } = await resource.verify(token)
     expect([identity, claims.roles]).toEqual(['alice', ['admin']])
-    const older = createTessera({ keys: createKeyRing(issuer.keys.entries().map((e) => e.key), { active: 'previous' }) })
-    const byPrevious = await older.createAccessToken('bob', { audience: 'orders-api', issuer: 'https://auth.example.com' })
+    const older = createTessera({
+      keys: createKeyRing(
+        issuer.keys.entries().map((e) => e.key),
+        { active: 'previous' },
+      ),
+    })
+    const byPrevious = await older.createAccessToken('bob', {
+      audience: 'orders-api',
+      issuer: 'https://auth.example.com',
+    })
     expect((await resource.verify(byPrevious)).identity).toBe('bob')
     expect(resource.verifyInline(token)).not.toBeInstanceOf(Promise)
   })
@@ -157,8 +167,8 @@ describe('a verify-only engine', () => {
     await expect(resource.createAccessToken('alice')).rejects.toMatchObject({
       code: 'configuration_error',
       option: 'keys',
-      message: expect.stringMatching(/only verifies/),
     })
+    await expect(resource.createAccessToken('alice')).rejects.toThrow(/only verifies/)
     await expect(resource.createRefreshToken('alice')).rejects.toBeInstanceOf(ConfigurationError)
     const pem = createTessera({ keys: { alg: 'EdDSA', publicKey: generateKeyPairSync('ed25519').publicKey } })
     await expect(pem.createAccessToken('alice')).rejects.toMatchObject({ option: 'keys' })
@@ -166,8 +176,8 @@ describe('a verify-only engine', () => {
 
   it('still refuses a ring whose first key is public while another could sign', async () => {
     const signer = await generateKey('EdDSA')
-    expect(() => createTessera({ keys: [importJwks(published)[0]!, signer] })).toThrow(
-      expect.objectContaining({ option: 'keys', message: expect.stringMatching(/cannot sign/) }),
-    )
+    const error = thrown(() => createTessera({ keys: [importJwks(published)[0]!, signer] }))
+    expect(error.option).toBe('keys')
+    expect(error.message).toMatch(/cannot sign/)
   })
 })

@@ -69,12 +69,19 @@ describe('createKeyRing', () => {
     expectConfigurationError(() => createKeyRing([]), 'keys')
   })
 
-  it('refuses a verification-only key as the active signer', async () => {
+  it('refuses a verification-only key as the active signer when another key could sign', async () => {
     const verifier = await verificationOnly()
-    expectConfigurationError(() => createKeyRing([verifier]), 'keys')
     const signer = await generateKey('EdDSA')
     expectConfigurationError(() => createKeyRing([signer, verifier], { active: verifier.kid }), 'keys')
     expect(createKeyRing([signer, verifier]).get(verifier.kid)).toBe(verifier)
+  })
+
+  it('builds a verify-only ring from public keys alone, which refuses to activate a public key', async () => {
+    const verifier = await verificationOnly()
+    const ring = createKeyRing([verifier])
+    expect([ring.active, ring.active.canSign]).toEqual([verifier, false])
+    const other = await verificationOnly()
+    expectConfigurationError(() => ring.add(other, { activate: true }), 'key')
   })
 
   it('refuses a duplicate kid', async () => {

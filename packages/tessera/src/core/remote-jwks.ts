@@ -217,7 +217,8 @@ function createRemote(source: Source, options: RemoteJwksOptions = {}): RemoteJw
         const published = JSON.stringify(jwk)
         const known = previous.get(published)
         const key = known?.key ?? importPublicJwk(jwk, `keys[${index}]`, allowed)
-        if (next.has(key.kid)) throw new ConfigurationError(`keys[${index}]`, `duplicate kid ${JSON.stringify(key.kid)}`)
+        if (next.has(key.kid))
+          throw new ConfigurationError(`keys[${index}]`, `duplicate kid ${JSON.stringify(key.kid)}`)
         next.set(key.kid, { key, published, addedAt: known?.addedAt ?? at })
       } catch (error) {
         if (!(error instanceof ConfigurationError)) throw error
@@ -298,9 +299,16 @@ function createRemote(source: Source, options: RemoteJwksOptions = {}): RemoteJw
     },
     get: (kid) => held.get(kid)?.key,
     entries: (): KeyRingEntry[] =>
-      [...held.values()].map((h) => ({ key: h.key, addedAt: Math.floor(h.addedAt / 1000), retiredAt: undefined })),
+      [...held.values()].map((h) => ({
+        key: h.key,
+        addedAt: Math.floor(h.addedAt / 1000),
+        retiredAt: undefined,
+      })),
     add: readOnly,
-    rotate: () => Promise.reject(new ConfigurationError('keys', 'a remote JWKS is read-only: its keys change at the issuer')),
+    rotate: () =>
+      Promise.reject(
+        new ConfigurationError('keys', 'a remote JWKS is read-only: its keys change at the issuer'),
+      ),
     remove: readOnly,
     prune: readOnly,
     jwks: (): Jwks => ({
@@ -371,7 +379,7 @@ async function readBounded(response: Response): Promise<string> {
   if (response.body === null) return ''
   const chunks: Uint8Array[] = []
   let size = 0
-  for await (const chunk of response.body) {
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength
     if (size > MAX_DOCUMENT_BYTES) throw new Error(`answered more than ${MAX_DOCUMENT_BYTES} bytes`)
     chunks.push(chunk)
@@ -399,7 +407,10 @@ function millis(value: unknown, option: string, fallback: number): number {
     if (ms !== null && Number(ms[1]) > 0) return Number(ms[1])
     return parseDuration(value, option) * 1000
   }
-  throw new ConfigurationError(option, `expected a positive duration (seconds, '500ms', '5s'), got ${String(value)}`)
+  throw new ConfigurationError(
+    option,
+    `expected a positive duration (seconds, '500ms', '5s'), got ${JSON.stringify(value)}`,
+  )
 }
 
 function fn<T>(value: T | undefined, option: string): T | undefined {
