@@ -8,6 +8,7 @@ import type { MakeApp, TestClient } from './harness.js'
 import { cookieSuite } from './suite-cookies.js'
 import { errorSuite } from './suite-errors.js'
 import { locationSuite } from './suite-locations.js'
+import { remoteSuite } from './suite-remote.js'
 import { routeSuite } from './suite-routes.js'
 
 /** A started app and the engine it uses. */
@@ -22,6 +23,8 @@ export interface SuiteContext {
   start(options?: AdapterOptions, authOptions?: Omit<TesseraOptions, 'secret' | 'keys'>): Promise<Started>
   /** Builds the app without starting a client, for start-up errors. */
   build(options: AdapterOptions): Promise<TestClient>
+  /** Starts an app on a given engine (a verify-only or remote one). */
+  startWith(auth: Tessera, options?: AdapterOptions): Promise<TestClient>
 }
 
 /** `Authorization: Bearer <token>`. */
@@ -49,10 +52,16 @@ export function runAdapterSuite(name: string, makeApp: MakeApp): void {
         open.push(client)
         return client
       },
+      async startWith(auth, options = {}) {
+        const client = await makeApp(auth, options)
+        open.push(client)
+        return client
+      },
     }
     locationSuite(context)
     errorSuite(context)
     cookieSuite(context)
     routeSuite(context)
+    remoteSuite(context)
   })
 }
