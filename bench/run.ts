@@ -131,6 +131,12 @@ const ALL_CONTENDERS: readonly Contender[] = [
   { kind: 'tessera-fastify', label: '**Tessera, Fastify adapter**', algs: ['HS256', 'EdDSA'], bare: false },
   { kind: 'tessera-express', label: '**Tessera, Express adapter**', algs: ['HS256', 'EdDSA'], bare: false },
   {
+    kind: 'tessera-fastify-remote',
+    label: '_Tessera, Fastify adapter, resource server: `remoteJwks` (issue 13)_',
+    algs: ['EdDSA'],
+    bare: false,
+  },
+  {
     kind: 'tessera-fastify-nocache',
     label: '_Tessera, Fastify adapter, `verifyCache: false`_',
     algs: ['HS256', 'EdDSA'],
@@ -357,6 +363,7 @@ function smokePlan(): Set<string> {
     cellKey(0, 'fastify-bare'),
     cellKey(0, 'tessera-fastify'),
     cellKey(0, 'hono-jwt'),
+    cellKey(1, 'tessera-fastify-remote'),
     cellKey(3, 'tessera-express'),
   ])
 }
@@ -476,7 +483,26 @@ function httpTargets(results: HttpResults): Target[] {
       'e',
       0.85,
     ),
+    remoteTarget(results),
   ]
+}
+
+/** Issue 13: a resource server on a remote JWKS costs what the same service with local keys costs. */
+function remoteTarget(results: HttpResults): Target {
+  const name = 'Tessera/Fastify EdDSA, remote JWKS ≥ 0.95 × the same service with local keys'
+  const remote = results.cells.get(cellKey(1, 'tessera-fastify-remote')) ?? []
+  const local = results.cells.get(cellKey(1, 'tessera-fastify')) ?? []
+  if (remote.length === 0 || local.length === 0) return { name, value: 'n/a', ok: undefined }
+  // Paired round by round, like the ceilings: both were measured in the same round.
+  const rps = remote.map((cell, r) => cell.rps / (local[r]?.rps ?? NaN))
+  const cap = remote.map((cell, r) => (local[r]?.cpuUs ?? NaN) / cell.cpuUs)
+  const c = median(cap)
+  const q = median(rps)
+  return {
+    name,
+    value: `capacity ${fmt(c)} (rounds ${fmt(Math.min(...cap))}–${fmt(Math.max(...cap))}); req/s ${fmt(q)} (${q >= 0.95 ? 'met' : 'not met'} by req/s)`,
+    ok: c >= 0.95,
+  }
 }
 
 // --- section 3: login under load ------------------------------------------------------------------

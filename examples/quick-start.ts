@@ -1,5 +1,5 @@
 // The README's library quick start, runnable as written: `npm run example`.
-import { createTessera, generateKey, isTesseraError } from 'tessera'
+import { createTessera, generateKey, importJwks, isTesseraError } from 'tessera'
 
 // 1. An engine with an HS256 secret (at least 32 bytes) or, better, an EdDSA key pair.
 const auth = createTessera({
@@ -32,5 +32,13 @@ try {
   if (isTesseraError(error)) console.log('after logout:', error.code) // token_revoked
 }
 
-// 5. Other services verify with the public keys alone.
+// 5. Other services verify with the public keys alone: the JWKS (the server serves it at
+//    /.well-known/jwks.json; remoteJwks(url) fetches and refreshes it). They cannot sign.
 console.log(JSON.stringify(auth.jwks()))
+const resource = createTessera({ keys: importJwks(auth.jwks()) })
+console.log('resource server:', (await resource.verify(await auth.createAccessToken('bob'))).identity)
+try {
+  await resource.createAccessToken('mallory')
+} catch (error) {
+  if (isTesseraError(error)) console.log('resource server cannot sign:', error.code) // configuration_error
+}

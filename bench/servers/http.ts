@@ -15,8 +15,9 @@ import express, { type ErrorRequestHandler } from 'express'
 import { expressjwt, type Request as JwtRequest } from 'express-jwt'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
+import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createTessera } from 'tessera'
+import { createTessera, remoteJwks } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
 import { jwtRequired } from 'tessera/express'
 import { SUB, type Alg, type ContenderKind, type BenchKeys } from './protocol.js'
@@ -35,6 +36,25 @@ function tessera(): ReturnType<typeof createTessera> {
 }
 
 type Listening = () => number
+
+/**
+ * The resource server of issue 13: the same Fastify service with the issuer's public keys fetched from a
+ * JWKS, served here by a tiny node:http server on another port (fetched once, at start).
+ */
+async function remoteTessera(): Promise<ReturnType<typeof createTessera>> {
+  const issuer = createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+  const body = JSON.stringify(issuer.jwks())
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' }).end(body)
+  })
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  server.unref()
+  const jwks = remoteJwks(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`)
+  await jwks.ready()
+  return createTessera({ keys: jwks })
+}
 
 async function fastifyServer(): Promise<Listening> {
   const app = Fastify({ logger: false })
@@ -57,7 +77,8 @@ async function fastifyServer(): Promise<Listening> {
       (request) => ({ logged_in_as: (request.user as { sub: string }).sub }),
     )
   } else {
-    await app.register(tesseraFastify, { auth: tessera() })
+    const auth = kind === 'tessera-fastify-remote' ? await remoteTessera() : tessera()
+    await app.register(tesseraFastify, { auth })
     app.get('/protected', { preHandler: app.jwtRequired() }, (request) => ({
       logged_in_as: request.jwt?.identity,
     }))
@@ -116,6 +137,7 @@ const start: Record<ContenderKind, () => Promise<Listening>> = {
   'fastify-jwt-cache': fastifyServer,
   'tessera-fastify': fastifyServer,
   'tessera-fastify-nocache': fastifyServer,
+  'tessera-fastify-remote': fastifyServer,
   'tessera-express-nocache': expressServer,
   'express-bare': expressServer,
   'express-jwt': expressServer,

@@ -10,6 +10,7 @@ export type ContenderKind =
   | 'fastify-jwt-cache'
   | 'tessera-fastify'
   | 'tessera-fastify-nocache'
+  | 'tessera-fastify-remote'
   | 'tessera-express-nocache'
   | 'express-bare'
   | 'express-jwt'
