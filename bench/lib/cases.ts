@@ -462,6 +462,47 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
     (t) => edCached.verifyInline(t),
     claimsOf,
   )
+  // Issue 13: the same verification in a resource server whose key ring is a remote JWKS. Its fetch is
+  // answered in process (the `fetch` option), once, before timing; the timed calls never fetch.
+  const remoteKeys = async (): Promise<ReturnType<Engine['remoteJwks']>> => {
+    const body = JSON.stringify(ed.jwks())
+    const keys = engine.remoteJwks('http://127.0.0.1/.well-known/jwks.json', {
+      fetch: () =>
+        Promise.resolve(
+          new Response(body, {
+            headers: { 'content-type': 'application/json', 'cache-control': 'max-age=3600' },
+          }),
+        ),
+    })
+    await keys.ready()
+    return keys
+  }
+  const edRemote = createTessera({ keys: await remoteKeys(), verifyCache: false })
+  const edRemoteCached = createTessera({ keys: await remoteKeys() })
+  if (edRemote.verifyInline(edToken) instanceof Promise)
+    throw new Error('bench: remote verifyInline is not synchronous')
+  verifyCase(
+    {
+      id: 'ed-verify/tessera-remote',
+      group: ev,
+      role: 'variant',
+      label: 'Tessera verifyInline, resource server on `remoteJwks` (verifyCache off)',
+    },
+    edToken,
+    (t) => edRemote.verifyInline(t),
+    claimsOf,
+  )
+  verifyCase(
+    {
+      id: 'ed-verify/tessera-remote-cached',
+      group: ev,
+      role: 'variant',
+      label: 'Tessera verifyInline, resource server on `remoteJwks`, verifyCache hit',
+    },
+    edToken,
+    (t) => edRemoteCached.verifyInline(t),
+    claimsOf,
+  )
   verifyCase(
     { id: 'ed-verify/fast-jwt', group: ev, role: 'library', label: 'fast-jwt createVerifier (cache: false)' },
     edToken,
