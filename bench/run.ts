@@ -123,6 +123,8 @@ interface Contender {
   bare: boolean
   /** Variants measured with the valid token only (a cache changes nothing for a bad signature). */
   validOnly?: boolean
+  /** Why the algorithms not in `algs` are not run. */
+  notRun?: string
 }
 
 const ALL_CONTENDERS: readonly Contender[] = [
@@ -135,6 +137,7 @@ const ALL_CONTENDERS: readonly Contender[] = [
     label: '_Tessera, Fastify adapter, resource server: `remoteJwks` (issue 13)_',
     algs: ['EdDSA'],
     bare: false,
+    notRun: 'an HMAC secret is never published in a JWKS',
   },
   {
     kind: 'tessera-fastify-nocache',
@@ -158,7 +161,13 @@ const ALL_CONTENDERS: readonly Contender[] = [
     bare: false,
     validOnly: true,
   },
-  { kind: 'express-jwt', label: 'Express + express-jwt', algs: ['HS256'], bare: false },
+  {
+    kind: 'express-jwt',
+    label: 'Express + express-jwt',
+    algs: ['HS256'],
+    bare: false,
+    notRun: 'jsonwebtoken 9, under express-jwt, implements no EdDSA',
+  },
   { kind: 'hono-jwt', label: 'Hono + hono/jwt (@hono/node-server)', algs: ['HS256', 'EdDSA'], bare: false },
 ]
 
@@ -288,7 +297,7 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
     for (const c of CONTENDERS) {
       for (const alg of ['HS256', 'EdDSA'] as const) {
         if (!c.algs.includes(alg)) {
-          unsupported.push(`${c.label.replace(/[*_]/g, '')} with ${alg}`)
+          unsupported.push(`${c.label.replace(/[*_]/g, '')} with ${alg} (${c.notRun ?? 'unsupported'})`)
           continue
         }
         // Smoke: EdDSA servers only for Tessera (every other contender is still checked with HS256).
@@ -930,7 +939,7 @@ ${table(
 
 \`GET /protected\` with \`Authorization: Bearer <token>\`, answering \`{"logged_in_as": sub}\`; ${CONNECTIONS} connections, autocannon ${packageVersion('autocannon')} (CLI, pipelining 1). Each server is a separate node process with its framework's defaults (no logger) and the revocation check on where the library has one (Tessera: the default in-memory store, empty). ${ROUNDS} rounds; in each round every group measures its contenders one after the other (the order rotated every round), each for ${DURATION} s after a ${WARMUP} s untimed warm-up on the same server. **× bare** is paired round by round with the ceiling measured in the same round and group, then the median over rounds. "Server core busy" is the server process's CPU time over wall time: near 100 % means the server, not the load generator, was the bottleneck.
 
-Tokens: made by Tessera, header \`alg\`, \`kid\`, \`typ: at+jwt\`; claims \`roles\`, \`sub\`, \`iat\`, \`nbf\`, \`exp\` (6 h), \`jti\`, \`type\`, \`fresh\` (HS256 ${r.http.tokens.HS256.valid.length} characters, EdDSA ${r.http.tokens.EdDSA.valid.length}). The bad-signature token is the same token with its first signature character changed. Before timing, ${r.http.checks.join('; ')}. Not run: ${r.http.unsupported.join('; ')} (jsonwebtoken 9, under express-jwt, implements no EdDSA).
+Tokens: made by Tessera, header \`alg\`, \`kid\`, \`typ: at+jwt\`; claims \`roles\`, \`sub\`, \`iat\`, \`nbf\`, \`exp\` (6 h), \`jti\`, \`type\`, \`fresh\` (HS256 ${r.http.tokens.HS256.valid.length} characters, EdDSA ${r.http.tokens.EdDSA.valid.length}). The bad-signature token is the same token with its first signature character changed. Before timing, ${r.http.checks.join('; ')}. Not run: ${r.http.unsupported.join('; ')}.
 
 Contenders: @fastify/jwt with its defaults (fast-jwt, no token cache) and, for information, with \`verify: { cache: true }\`; express-jwt 8 (jsonwebtoken); hono/jwt (WebCrypto, key imported per request); Tessera's \`tesseraFastify\` plugin with \`preHandler: app.jwtRequired()\` and its Express \`jwtRequired(auth)\`, with Tessera's defaults (the verified-token cache on) and, in italics, with \`verifyCache: false\` (every request pays the whole verification). Issue 6's earlier measurements, for comparison: @fastify/jwt HS256 0.52 and EdDSA 0.16 × bare Fastify; fast-jwt with its cache 0.72 / 0.64; express-jwt 0.055 × bare Fastify (0.16 × bare Express).
 `)
