@@ -56,6 +56,7 @@ describe('errorResponse', () => {
       user_not_found: 401,
       forbidden: 403,
       claims_verification_failed: 400,
+      jwks_unavailable: 503,
     }
     for (const code of codes) {
       const response = errorResponse(errors.get(code)!, flask)

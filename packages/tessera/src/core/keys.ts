@@ -54,7 +54,7 @@ export interface KeyInput {
   secret?: string | Uint8Array | KeyObject
   /** PEM (PKCS#8 or PKCS#1/SEC1), a private JWK, or a private KeyObject. */
   privateKey?: string | KeyObject | JsonWebKey
-  /** PEM (SPKI or an X.509 certificate), a public JWK (a JWKS entry), or a public KeyObject. Verification only. */
+  /** PEM (SPKI or an X.509 certificate), a public JWK (a JWKS entry) or KeyObject. Verification only. */
   publicKey?: string | KeyObject | JsonWebKey | PublicJwk
 }
 

@@ -234,8 +234,8 @@ function createRemote(source: Source, options: RemoteJwksOptions = {}): RemoteJw
     staleAt = at + Math.min(maxAge, Math.max(minAge, maxAgeOf(cacheControl)))
     const same = next.size === held.size && [...next].every(([kid, h]) => held.get(kid)?.key === h.key)
     held = next
-    if (same) return
     order = [...next.values()].map((h) => h.key)
+    if (same) return
     // A new version makes the verifier forget its caches, so a key removed at the issuer stops verifying.
     version++
     for (const listener of listeners) listener()
@@ -250,7 +250,7 @@ function createRemote(source: Source, options: RemoteJwksOptions = {}): RemoteJw
       const { body, headers } = await fetchJson(jwksUrl as URL, signal)
       install(body, headers.get('cache-control'))
     } catch (error) {
-      throw new JwksUnavailableError(`JWKS ${where()}: ${describe(error, timeout)}`, { cause: error })
+      throw new JwksUnavailableError(`JWKS ${where()}: ${failureReason(error, timeout)}`, { cause: error })
     }
   }
 
@@ -387,7 +387,7 @@ async function readBounded(response: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function describe(error: unknown, timeout: number): string {
+function failureReason(error: unknown, timeout: number): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
     return `no answer within ${timeout} ms`
   }
