@@ -1,6 +1,12 @@
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   createTessera,
+  importJwks,
+  remoteJwks,
+  type KeyInput,
+  type KeyRing,
+  type PublicJwk,
+  type TesseraKey,
   type AnyTesseraError,
   type JwtClaims,
   type Tessera,
@@ -36,6 +42,15 @@ describe('public types', () => {
       }
     }
     expectTypeOf(describeError).returns.toEqualTypeOf<TesseraErrorCode>()
+  })
+
+  it("takes the engine's own JWKS and PublicJwk back without a cast (resource servers)", () => {
+    expectTypeOf(importJwks(auth.jwks())).toEqualTypeOf<TesseraKey[]>()
+    expectTypeOf<PublicJwk>().toExtend<NonNullable<KeyInput['publicKey']>>()
+    expectTypeOf(remoteJwks('https://auth.example.com/jwks')).toExtend<KeyRing>()
+    expectTypeOf(
+      createTessera({ keys: remoteJwks.fromIssuer('https://auth.example.com') }),
+    ).toEqualTypeOf<Tessera>()
   })
 
   it('refuses unknown verify options and token types at compile time', () => {
