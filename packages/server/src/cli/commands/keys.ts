@@ -81,9 +81,11 @@ async function generate(stores: SqlStores, config: ServerConfig): Promise<number
   return 0
 }
 
-async function rotate(stores: SqlStores, config: ServerConfig, immediate: boolean): Promise<number> {
+async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean): Promise<number> {
   const now = Math.floor(Date.now() / 1000)
   const keys = await stores.keys.list(now)
+  // With no key signing yet (a new database) there is nothing to wait for.
+  const immediate = urgent || !keys.some((k) => k.state === 'active')
   const pending = keys.find((k) => k.state === 'pending')
   if (pending !== undefined && !immediate) {
     process.stdout.write(
