@@ -39,7 +39,9 @@ describe('discovery without a configured issuer', () => {
 
   it('is listed in the OpenAPI document', async () => {
     const res = await server.api('GET', '/openapi.json')
-    expect(Object.keys(res.body.paths ?? {})).toEqual(expect.arrayContaining([PATH, '/.well-known/jwks.json']))
+    expect(Object.keys(res.body.paths ?? {})).toEqual(
+      expect.arrayContaining([PATH, '/.well-known/jwks.json']),
+    )
   })
 })
 

@@ -14,7 +14,8 @@ const kids = async (target: E2EServer): Promise<string[]> =>
   ((await target.api('GET', '/.well-known/jwks.json')).body.keys ?? []).map((k) => String(k.kid))
 const signingKid = async (target: E2EServer): Promise<string> =>
   String(decode((await target.register(uniqueName('kid'))).access).header.kid)
-const lineOf = (output: string, kid: string): string => output.split('\n').find((l) => l.startsWith(kid)) ?? ''
+const lineOf = (output: string, kid: string): string =>
+  output.split('\n').find((l) => l.startsWith(kid)) ?? ''
 
 describe('tessera keys', () => {
   it('lists --data-dir and --database-url in its help', async () => {
@@ -29,7 +30,12 @@ describe('tessera keys', () => {
 
   it('refuses an unknown action, a stray argument and --now outside rotate, changing nothing', async () => {
     const before = await server.cli(['keys', 'list'])
-    for (const argv of [['keys', 'drop'], ['keys', 'list', 'extra'], ['keys', 'prune', '--now'], ['keys', 'revoke']]) {
+    for (const argv of [
+      ['keys', 'drop'],
+      ['keys', 'list', 'extra'],
+      ['keys', 'prune', '--now'],
+      ['keys', 'revoke'],
+    ]) {
       const result = await server.cli(argv)
       expect(result.code, argv.join(' ')).toBe(1)
     }

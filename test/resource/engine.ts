@@ -18,7 +18,7 @@ import { redisRevocationStore } from 'tessera/redis'
 export interface ResourceEngine {
   auth: Tessera
   jwks: RemoteJwks
-  close(): Promise<void>
+  close: () => Promise<void>
 }
 
 function required(name: string): string {

@@ -192,7 +192,8 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
           const responses = await Promise.all(services.map((s) => orders(s, token)))
           requests += responses.length
           responses.forEach((res, i) => {
-            if (res.status !== 200) failures.push(`${services[i]!.name} → ${res.status} ${res.text} (kid ${kid})`)
+            if (res.status !== 200)
+              failures.push(`${services[i]!.name} → ${res.status} ${res.text} (kid ${kid})`)
           })
         }
       }
@@ -239,7 +240,9 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
       async () => {
         const checks = [
           ['auth', await auth.me(oldTokens.access)] as const,
-          ...(await Promise.all(services.map(async (s) => [s.name, await orders(s, oldTokens.access)] as const))),
+          ...(await Promise.all(
+            services.map(async (s) => [s.name, await orders(s, oldTokens.access)] as const),
+          )),
         ]
         for (const [name, res] of checks) {
           if (res.status === 401 && refusedAt[name] === undefined) {

@@ -43,7 +43,12 @@ describe('key lifecycle', () => {
     await keys.save(await generateKey('EdDSA', { kid: 'old' }), { activate: true, now: t - 1000 })
     await keys.save(await generateKey('EdDSA', { kid: 'k1' }), { activate: true, now: t - 500 })
     const ring = (await keys.loadRing())!
-    expect(ring.jwks().keys.map((k) => k.kid).sort()).toEqual(['k1', 'old'])
+    expect(
+      ring
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual(['k1', 'old'])
     lifecycle = startKeyLifecycle({ keys, ring, retentionSeconds: 100, intervalMs: 60_000 })
 
     await keys.save(await generateKey('EdDSA', { kid: 'k2' }), { activate: true, now: t })
@@ -51,7 +56,12 @@ describe('key lifecycle', () => {
     const first = await lifecycle.refresh()
     expect(first).toEqual({ pruned: ['old'], changed: true })
     expect(ring.active.kid).toBe('k2')
-    expect(ring.jwks().keys.map((k) => k.kid).sort()).toEqual(['k1', 'k2', 'k3'])
+    expect(
+      ring
+        .jwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual(['k1', 'k2', 'k3'])
 
     expect(await keys.revoke('k3')).toBe('revoked')
     expect(await lifecycle.refresh()).toEqual({ pruned: [], changed: true })

@@ -28,7 +28,12 @@ export function keyLifecycleTests(ctx: () => SuiteContext): void {
       ])
       const before = (await keys.loadRing(NOW + 50))!
       expect(before.active.kid).toBe('k1')
-      expect(before.jwks().keys.map((k) => k.kid).sort()).toEqual(['k1', 'k2'])
+      expect(
+        before
+          .jwks()
+          .keys.map((k) => k.kid)
+          .sort(),
+      ).toEqual(['k1', 'k2'])
       expect((await keys.list(NOW + 50))[0]).toMatchObject({ kid: 'k1', retiredAt: NOW + 100 })
 
       expect(await states(NOW + 100)).toEqual([

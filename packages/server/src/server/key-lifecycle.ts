@@ -61,7 +61,9 @@ export function keyRetentionSeconds(
  * How long `tessera keys rotate` waits before the new key signs: every instance publishes it within one
  * refresh interval, and a service that fetched the JWKS just before keeps its copy for `max-age`.
  */
-export function rotationDelaySeconds(config: Pick<ServerConfig, 'jwksMaxAge' | 'keyRefreshInterval'>): number {
+export function rotationDelaySeconds(
+  config: Pick<ServerConfig, 'jwksMaxAge' | 'keyRefreshInterval'>,
+): number {
   return config.jwksMaxAge + config.keyRefreshInterval
 }
 

@@ -45,6 +45,7 @@ export const keysCommand: Command = {
   async run(argv) {
     const { settings, flags, positionals, help } = parseCommand(argv, { now: { type: 'boolean' } })
     const [action, ...rest] = positionals
+    const [kid] = rest
     if (help || action === undefined) {
       process.stdout.write(HELP)
       return help ? 0 : 1
@@ -54,7 +55,8 @@ export const keysCommand: Command = {
     }
     if (flags.now !== undefined && action !== 'rotate') throw new UsageError('--now only applies to rotate')
     if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
-    if (action === 'revoke' && rest.length !== 1) throw new UsageError('usage: tessera keys revoke <kid>')
+    if (action === 'revoke' && (kid === undefined || rest.length !== 1))
+      throw new UsageError('usage: tessera keys revoke <kid>')
     return withStores(settings, async (stores, config) => {
       switch (action) {
         case 'generate':
@@ -64,7 +66,7 @@ export const keysCommand: Command = {
         case 'list':
           return list(stores)
         case 'revoke':
-          return revoke(stores, rest[0]!)
+          return revoke(stores, kid ?? '')
         default:
           return prune(stores, config)
       }
@@ -137,9 +139,7 @@ async function revoke(stores: SqlStores, kid: string): Promise<number> {
     case 'unknown':
       throw new UsageError(`no key has kid "${kid}" (see "tessera keys list")`)
     case 'active':
-      throw new UsageError(
-        `${kid} is the signing key: run "tessera keys rotate --now" first, then revoke it`,
-      )
+      throw new UsageError(`${kid} is the signing key: run "tessera keys rotate --now" first, then revoke it`)
     case 'already_revoked':
       process.stdout.write(`${kid} was already revoked\n`)
       return 0

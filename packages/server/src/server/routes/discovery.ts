@@ -53,7 +53,8 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
       const algorithms = new Set<string>()
       for (const { key } of ctx.keys.entries()) if (key.publicJwk !== undefined) algorithms.add(key.alg)
       // Without a configured issuer the document mirrors the Host header: a shared cache must key on it.
-      if (ctx.config.issuer === undefined) void reply.header('vary', 'host, x-forwarded-host, x-forwarded-proto')
+      if (ctx.config.issuer === undefined)
+        void reply.header('vary', 'host, x-forwarded-host, x-forwarded-proto')
       return reply.header('cache-control', `public, max-age=${ctx.config.jwksMaxAge}`).send({
         issuer: ctx.config.issuer ?? origin,
         jwks_uri: `${origin}/.well-known/jwks.json`,

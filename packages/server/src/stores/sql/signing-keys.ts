@@ -112,7 +112,11 @@ function activeRow<R extends KeyRow>(rows: readonly R[], now: number): R | undef
   let best: R | undefined
   for (const row of rows) {
     if (stateOf(row, now) !== 'active') continue
-    if (best === undefined || seconds(row.activated_at!) > seconds(best.activated_at!)) best = row
+    if (
+      best === undefined ||
+      (optionalSeconds(row.activated_at) ?? 0) > (optionalSeconds(best.activated_at) ?? 0)
+    )
+      best = row
   }
   return best
 }
@@ -183,7 +187,8 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
         if (row === undefined) return 'unknown'
         if (row.revoked_at !== null) return 'already_revoked'
         if (activeRow(rows, now)?.kid === kid) return 'active'
-        if (stateOf(row, now) === 'pending') {
+        const activatedAt = optionalSeconds(row.activated_at)
+        if (activatedAt !== null && stateOf(row, now) === 'pending') {
           // Cancel the rotation: the keys whose turn this one would have ended keep theirs until the
           // end of its own turn (a later scheduled key, or never).
           await trx
@@ -191,7 +196,7 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
             .set({ retired_at: optionalSeconds(row.retired_at) })
             .where('kid', '!=', kid)
             .where('revoked_at', 'is', null)
-            .where('retired_at', '=', seconds(row.activated_at!))
+            .where('retired_at', '=', activatedAt)
             .execute()
         }
         await trx
@@ -211,7 +216,8 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
         .map((row) => ({
           kid: row.kid,
           alg: row.alg,
-          state: row.kid === activeKid ? 'active' : stateOf(row, now) === 'active' ? 'retired' : stateOf(row, now),
+          state:
+            row.kid === activeKid ? 'active' : stateOf(row, now) === 'active' ? 'retired' : stateOf(row, now),
           createdAt: seconds(row.created_at),
           activatedAt: optionalSeconds(row.activated_at),
           retiredAt: optionalSeconds(row.retired_at),
@@ -241,10 +247,7 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
       const rows = await db
         .deleteFrom('signing_keys')
         .where((eb) =>
-          eb.or([
-            eb('retired_at', '<', now - maxAgeSeconds),
-            eb('revoked_at', '<', now - maxAgeSeconds),
-          ]),
+          eb.or([eb('retired_at', '<', now - maxAgeSeconds), eb('revoked_at', '<', now - maxAgeSeconds)]),
         )
         .returning('kid')
         .execute()
