@@ -40,8 +40,8 @@ const iso = (seconds: number | null): string =>
   seconds === null ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
 
 export const keysCommand: Command = {
-  usage: 'keys <generate|rotate|list|revoke|prune>',
-  summary: 'Generate, rotate, list, revoke or prune signing keys',
+  usage: 'keys <action> [--data-dir DIR]',
+  summary: 'Signing keys: list, rotate [--now], revoke <kid>, prune, generate',
   async run(argv) {
     const { settings, flags, positionals, help } = parseCommand(argv, { now: { type: 'boolean' } })
     const [action, ...rest] = positionals
