@@ -188,6 +188,7 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
         const access = String(refreshed.body.access_token)
         const kid = String(decode(access).header.kid)
         seen.set(kid, (seen.get(kid) ?? 0) + 1)
+        if (!signedAt.has(kid)) signedAt.set(kid, Date.now())
         for (const token of [access, oldTokens.access]) {
           const responses = await Promise.all(services.map((s) => orders(s, token)))
           requests += responses.length
@@ -198,7 +199,18 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
         }
       }
     }
-    const running = workers.map(loop)
+    // When each kid first appears in the auth server's JWKS, and first signs a token.
+    const publishedAt = new Map<string, number>()
+    const signedAt = new Map<string, number>()
+    const watch = async (): Promise<void> => {
+      while (Date.now() < stopAt) {
+        const jwks = await auth.api('GET', '/.well-known/jwks.json')
+        for (const key of jwks.body.keys ?? [])
+          if (!publishedAt.has(String(key.kid))) publishedAt.set(String(key.kid), Date.now())
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    const running = [...workers.map(loop), watch()]
     await new Promise((resolve) => setTimeout(resolve, 500))
     const rotation = await runCli(['keys', 'rotate', ...settings])
     expect(rotation.code, rotation.output).toBe(0)
@@ -221,6 +233,10 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
     expect(seen.get(oldKid)).toBeGreaterThan(0)
     expect(seen.get(newKid!)).toBeGreaterThan(0)
     expect(requests).toBeGreaterThan(50)
+    // Published first; signing only once a JWKS copy fetched before the publication has expired.
+    const published = publishedAt.get(newKid!)
+    expect(published).toBeDefined()
+    expect(signedAt.get(newKid!)! - published!).toBeGreaterThanOrEqual(JWKS_MAX_AGE * 1000)
     const list = await runCli(['keys', 'list', ...settings])
     expect(list.output).toMatch(new RegExp(`${newKid!}\\s+EdDSA\\s+active`))
     expect(list.output).toMatch(new RegExp(`${oldKid}\\s+EdDSA\\s+retired`))
