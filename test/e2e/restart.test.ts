@@ -48,8 +48,8 @@ beforeAll(async () => {
   expect(patch.status).toBe(200)
   kidBefore = decode(kept.access).header.kid
 
-  // `tessera keys rotate` while the server runs: nobody is logged out.
-  const rotation = await server.cli(['keys', 'rotate'])
+  // `tessera keys rotate --now` while the server runs: nobody is logged out.
+  const rotation = await server.cli(['keys', 'rotate', '--now'])
   expect(rotation.code, rotation.output).toBe(0)
   expect((await server.me(kept.access)).status).toBe(200)
 

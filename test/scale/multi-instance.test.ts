@@ -127,7 +127,7 @@ describe.skipIf(!available)('three instances on one PostgreSQL and one Redis', {
     const user = name('keys')
     const before = await a.register(user)
     const oldKid = decode(before.access).header.kid
-    const code = await main(['keys', 'rotate', '--database-url', cluster.databaseUrl])
+    const code = await main(['keys', 'rotate', '--now', '--database-url', cluster.databaseUrl])
     expect(code).toBe(0)
     for (const client of [a, b, c]) {
       // Each instance re-reads the stored keys every 5 s.

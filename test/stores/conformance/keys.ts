@@ -6,6 +6,7 @@ import { generateKey, importKey } from '../../../packages/tessera/src/core/keys.
 import { createTessera } from '../../../packages/tessera/src/core/tessera.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
+import { keyLifecycleTests } from './key-lifecycle.js'
 
 export function keyAndAuditTests(ctx: () => SuiteContext): void {
   describe('keyStore', () => {
@@ -14,7 +15,7 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       const before = createTessera({ keys: key, revocation: false })
       const token = await before.createAccessToken('alice')
       await ctx().stores.keys.save(key, { activate: true, now: NOW })
-      const ring = await (await ctx().reopen()).keys.loadRing()
+      const ring = await (await ctx().reopen()).keys.loadRing(NOW)
       expect(ring?.active.kid).toBe(key.kid)
       const after = createTessera({ keys: ring!, revocation: false })
       expect((await after.verify(token)).identity).toBe('alice')
@@ -41,17 +42,35 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       const second = await generateKey('EdDSA', { kid: 'k2' })
       await keys.save(first, { activate: true, now: NOW })
       await keys.save(second, { now: NOW + 1 })
-      expect((await keys.list()).map((k) => [k.kid, k.active])).toEqual([
-        ['k1', true],
-        ['k2', false],
+      expect((await keys.list(NOW + 1)).map((k) => [k.kid, k.active, k.state])).toEqual([
+        ['k1', true, 'active'],
+        ['k2', false, 'generated'],
       ])
       expect(await keys.activate('k2', NOW + 2)).toBe(true)
       expect(await keys.activate('nope', NOW + 2)).toBe(false)
-      expect(await keys.list()).toEqual([
-        { kid: 'k2', alg: 'EdDSA', createdAt: NOW + 1, activatedAt: NOW + 2, retiredAt: null, active: true },
-        { kid: 'k1', alg: 'EdDSA', createdAt: NOW, activatedAt: NOW, retiredAt: NOW + 2, active: false },
+      expect(await keys.list(NOW + 2)).toEqual([
+        {
+          kid: 'k2',
+          alg: 'EdDSA',
+          state: 'active',
+          createdAt: NOW + 1,
+          activatedAt: NOW + 2,
+          retiredAt: null,
+          revokedAt: null,
+          active: true,
+        },
+        {
+          kid: 'k1',
+          alg: 'EdDSA',
+          state: 'retired',
+          createdAt: NOW,
+          activatedAt: NOW,
+          retiredAt: NOW + 2,
+          revokedAt: null,
+          active: false,
+        },
       ])
-      expect((await keys.loadRing())?.active.kid).toBe('k2')
+      expect((await keys.loadRing(NOW + 2))?.active.kid).toBe('k2')
       expect(await keys.pruneRetired(10, NOW + 12)).toEqual([])
       expect(await keys.pruneRetired(10, NOW + 13)).toEqual(['k1'])
     })
@@ -60,14 +79,14 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       const { keys } = ctx().stores
       const first = await generateKey('EdDSA', { kid: 'k1' })
       await keys.save(first, { activate: true, now: NOW })
-      const ring = (await keys.loadRing())!
-      expect(await keys.syncRing(ring)).toBe(false)
+      const ring = (await keys.loadRing(NOW))!
+      expect(await keys.syncRing(ring, NOW)).toBe(false)
       await keys.save(await generateKey('EdDSA', { kid: 'k2' }), { activate: true, now: NOW + 1 })
-      expect(await keys.syncRing(ring)).toBe(true)
+      expect(await keys.syncRing(ring, NOW + 1)).toBe(true)
       expect(ring.active.kid).toBe('k2')
       expect(ring.get('k1')).toBeDefined()
       await keys.pruneRetired(0, NOW + 2)
-      expect(await keys.syncRing(ring)).toBe(true)
+      expect(await keys.syncRing(ring, NOW + 2)).toBe(true)
       expect(ring.get('k1')).toBeUndefined()
       expect(createKeyRing(ring.active).active.kid).toBe('k2')
     })
@@ -86,6 +105,8 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       expect(await keys.list()).toHaveLength(1)
     })
   })
+
+  keyLifecycleTests(ctx)
 
   describe('auditStore', () => {
     it('records events and lists them newest first, by user, page by page', async () => {

@@ -48,6 +48,10 @@ export interface ServerConfig {
   allowLongLifetimes: boolean
   /** Database connection pool size (PostgreSQL). */
   databasePoolSize: number
+  /** Seconds the JWKS may be cached (`Cache-Control: max-age`); a scheduled rotation waits this long. */
+  jwksMaxAge: number
+  /** Seconds between two key-ring refreshes from the database (rotation, revocation, pruning). */
+  keyRefreshInterval: number
 }
 
 interface Setting {
@@ -298,6 +302,22 @@ export const SETTINGS: readonly Setting[] = [
     default: '10',
     help: 'PostgreSQL connection pool size.',
     parse: int(1, 1000),
+  },
+  {
+    key: 'jwksMaxAge',
+    env: 'TESSERA_JWKS_MAX_AGE',
+    flag: 'jwks-max-age',
+    default: '5m',
+    help: 'How long services may cache the JWKS; `keys rotate` signs with the new key only after it (+ the key refresh interval).',
+    parse: (v, n) => parseDuration(v, n, { allowZero: true }),
+  },
+  {
+    key: 'keyRefreshInterval',
+    env: 'TESSERA_KEY_REFRESH_INTERVAL',
+    flag: 'key-refresh-interval',
+    default: '5s',
+    help: 'How often every instance reloads the signing keys (rotations, revocations, pruning) from the database.',
+    parse: duration,
   },
 ]
 

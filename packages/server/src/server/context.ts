@@ -19,12 +19,10 @@ import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
+import { keyRetentionSeconds, startKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
-
-/** How often the key ring is compared with the stored keys. */
-const KEY_SYNC_INTERVAL_MS = 5_000
 
 /** The state of one running server instance. */
 export interface ServerContext {
@@ -33,6 +31,8 @@ export interface ServerContext {
   readonly stores: SqlStores
   readonly auth: Tessera
   readonly keys: KeyRing
+  /** The periodic key refresh: rotations, revocations and pruning made by the CLI or another instance. */
+  readonly keyLifecycle: KeyLifecycle
   /** Revocations: answered from the in-memory replica, written through to the database. */
   readonly revocation: ReplicatedRevocationStore
   /** The in-memory replica itself, updated after a transaction that wrote revocations commits. */
@@ -85,17 +85,21 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       revocation,
     })
     const limiter = redis?.limiter ?? memoryRateLimiter()
-    // Pick up key rotations made by the CLI or another instance, without a restart.
-    const keySync = setInterval(() => {
-      stores.keys.syncRing(ring).catch(() => undefined)
-    }, KEY_SYNC_INTERVAL_MS)
-    keySync.unref()
+    // Pick up key rotations and revocations made by the CLI or another instance, without a restart,
+    // and prune the keys whose tokens have all expired. An HMAC secret from configuration is not stored.
+    const keyLifecycle = startKeyLifecycle({
+      keys: stores.keys,
+      ring,
+      retentionSeconds: keyRetentionSeconds(config),
+      intervalMs: config.keyRefreshInterval * 1000,
+    })
     return {
       config,
       db,
       stores,
       auth,
       keys: ring,
+      keyLifecycle,
       revocation,
       replica,
       limiter,
@@ -103,7 +107,7 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       metrics: createMetrics(),
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
-        clearInterval(keySync)
+        keyLifecycle.stop()
         replica.close()
         await limiter.close?.()
         await redis?.close()

@@ -1,69 +1,160 @@
-/** `tessera keys generate|rotate|list`: manage the signing keys stored in the database. */
+/**
+ * `tessera keys generate|rotate|list|revoke|prune`: manage the signing keys stored in the database.
+ * Every running instance applies the change on its next key refresh (TESSERA_KEY_REFRESH_INTERVAL).
+ */
 import { generateKey } from 'tessera'
+import type { ServerConfig } from '../../server/config.js'
+import { keyRetentionSeconds, rotationDelaySeconds } from '../../server/key-lifecycle.js'
+import type { StoredKeyInfo } from '../../stores/sql/signing-keys.js'
+import type { SqlStores } from '../../stores/sql/stores.js'
 import { parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 
-const HELP = `Usage: tessera keys <generate|rotate|list> [options]
+const HELP = `Usage: tessera keys <action> [--data-dir DIR | --database-url URL] [options]
 
-  generate   Add a new key that verifies but does not sign yet (publish it in the JWKS before use)
-  rotate     Make a new key (or the newest generated one) the signer; older keys keep verifying
-  list       Show every key: kid, algorithm, state
-Running servers pick up a rotation within seconds, without a restart.
+Actions:
+  generate       Add a key that is published and verifies but does not sign
+  rotate         Schedule a new key (or the newest generated one): published now, signing once every
+                 service's JWKS copy has expired (TESSERA_JWKS_MAX_AGE + TESSERA_KEY_REFRESH_INTERVAL)
+  rotate --now   Sign with it at once (emergency: services refetch the JWKS on the unknown kid)
+  list           Every key with its state (generated, pending, active, retired, revoked) and dates
+  revoke <kid>   Compromise: drop the key from the JWKS and every instance, refuse every token it signed
+                 (the active key cannot be revoked: "rotate --now" first)
+  prune          Delete keys retired longer than the refresh token lifetime + margin (servers do it too)
+
+Options:
+  --data-dir DIR              The SQLite database's directory (TESSERA_DATA_DIR, default ./data)
+  --database-url URL          SQLite path or postgres://… (TESSERA_DATABASE_URL)
+  --algorithm ALG             Algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)
+  --jwks-max-age DURATION     As configured on the servers (TESSERA_JWKS_MAX_AGE, default 5m)
+  --key-refresh-interval DUR  As configured on the servers (TESSERA_KEY_REFRESH_INTERVAL, default 5s)
+  --refresh-token-ttl DUR     As configured on the servers (TESSERA_REFRESH_TOKEN_TTL, default 30d)
+Running servers apply every change within one key refresh interval, without a restart.
 `
 
+const ACTIONS = ['generate', 'rotate', 'list', 'revoke', 'prune'] as const
+
+const iso = (seconds: number | null): string =>
+  seconds === null ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
+
 export const keysCommand: Command = {
-  usage: 'keys <generate|rotate|list>',
-  summary: 'Generate, rotate or list signing keys',
+  usage: 'keys <action> [--data-dir DIR]',
+  summary: 'Signing keys: list, rotate [--now], revoke <kid>, prune, generate',
   async run(argv) {
-    const { settings, positionals, help } = parseCommand(argv)
-    const [action] = positionals
+    const { settings, flags, positionals, help } = parseCommand(argv, { now: { type: 'boolean' } })
+    const [action, ...rest] = positionals
+    const [kid] = rest
     if (help || action === undefined) {
       process.stdout.write(HELP)
       return help ? 0 : 1
     }
+    if (!(ACTIONS as readonly string[]).includes(action)) {
+      throw new UsageError(`unknown action "${action}"; use ${ACTIONS.join(', ')}`)
+    }
+    if (flags.now !== undefined && action !== 'rotate') throw new UsageError('--now only applies to rotate')
+    if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
+    if (action === 'revoke' && (kid === undefined || rest.length !== 1))
+      throw new UsageError('usage: tessera keys revoke <kid>')
     return withStores(settings, async (stores, config) => {
       switch (action) {
-        case 'generate': {
-          const key = await generateKey(config.algorithm)
-          await stores.keys.save(key)
-          process.stdout.write(
-            `Generated ${key.alg} key ${key.kid} (not signing yet; run "tessera keys rotate" to use it)\n`,
-          )
-          return 0
-        }
-        case 'rotate': {
-          const keys = await stores.keys.list()
-          const waiting = keys.find((k) => !k.active && k.activatedAt === null && k.alg === config.algorithm)
-          let kid = waiting?.kid
-          if (kid === undefined) {
-            const key = await generateKey(config.algorithm)
-            await stores.keys.save(key)
-            kid = key.kid
-          }
-          await stores.keys.activate(kid)
-          process.stdout.write(
-            `Signing with ${kid}; previous keys keep verifying until their tokens expire\n`,
-          )
-          return 0
-        }
-        case 'list': {
-          const keys = await stores.keys.list()
-          if (keys.length === 0) process.stdout.write('No keys yet: the server makes one on first start.\n')
-          for (const k of keys) {
-            const state = k.active
-              ? 'active'
-              : k.retiredAt !== null
-                ? `retired ${new Date(k.retiredAt * 1000).toISOString()}`
-                : 'generated'
-            process.stdout.write(`${k.kid}  ${k.alg.padEnd(6)} ${state}\n`)
-          }
-          return 0
-        }
+        case 'generate':
+          return generate(stores, config)
+        case 'rotate':
+          return rotate(stores, config, flags.now === true)
+        case 'list':
+          return list(stores)
+        case 'revoke':
+          return revoke(stores, kid ?? '')
         default:
-          throw new UsageError(`unknown action "${action}"; use generate, rotate or list`)
+          return prune(stores, config)
       }
     })
   },
+}
+
+async function generate(stores: SqlStores, config: ServerConfig): Promise<number> {
+  const key = await generateKey(config.algorithm)
+  await stores.keys.save(key)
+  process.stdout.write(
+    `Generated ${key.alg} key ${key.kid}: published, not signing ("tessera keys rotate" schedules it)\n`,
+  )
+  return 0
+}
+
+async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean): Promise<number> {
+  const now = Math.floor(Date.now() / 1000)
+  const keys = await stores.keys.list(now)
+  // With no key signing yet (a new database) there is nothing to wait for.
+  const immediate = urgent || !keys.some((k) => k.state === 'active')
+  const pending = keys.find((k) => k.state === 'pending')
+  if (pending !== undefined && !immediate) {
+    process.stdout.write(
+      `A rotation is already scheduled: ${pending.kid} signs from ${iso(pending.activatedAt)} (use --now to sign with it at once)\n`,
+    )
+    return 0
+  }
+  // A pending key, then the newest generated one, has been published longest; else a new key.
+  let next: Pick<StoredKeyInfo, 'kid' | 'createdAt'> | undefined =
+    pending ?? keys.find((k) => k.state === 'generated' && k.alg === config.algorithm)
+  if (next === undefined) {
+    const key = await generateKey(config.algorithm)
+    await stores.keys.save(key, { now })
+    next = { kid: key.kid, createdAt: now }
+  }
+  // Safe: every instance publishes the key within one refresh interval, and a service that fetched the
+  // JWKS just before keeps its copy for max-age; a key stored earlier has already waited part of that.
+  // Plus one second: times are whole seconds, so the wait is never shorter than configured.
+  const at = immediate ? now : Math.max(now, next.createdAt + 1 + rotationDelaySeconds(config))
+  if (!(await stores.keys.activate(next.kid, at))) throw new UsageError(`key ${next.kid} vanished; run again`)
+  await stores.audit.record({
+    event: immediate ? 'key_rotated' : 'key_rotation_scheduled',
+    detail: { kid: next.kid, activates_at: at },
+    at: now,
+  })
+  process.stdout.write(
+    immediate
+      ? `Signing with ${next.kid} now; previous keys keep verifying until their tokens expire\n`
+      : `Scheduled ${next.kid}: published now, signing from ${iso(at)} (in ${at - now} s); previous keys keep verifying until their tokens expire\n`,
+  )
+  return 0
+}
+
+async function list(stores: SqlStores): Promise<number> {
+  const keys = await stores.keys.list()
+  if (keys.length === 0) process.stdout.write('No keys yet: the server makes one on first start.\n')
+  else process.stdout.write('kid  alg  state  created  activates/activated  retires/retired  revoked\n')
+  for (const k of keys) {
+    process.stdout.write(
+      `${k.kid}  ${k.alg.padEnd(6)} ${k.state.padEnd(9)} ${iso(k.createdAt)}  ${iso(k.activatedAt)}  ${iso(k.retiredAt)}  ${iso(k.revokedAt)}\n`,
+    )
+  }
+  return 0
+}
+
+async function revoke(stores: SqlStores, kid: string): Promise<number> {
+  const result = await stores.keys.revoke(kid)
+  switch (result) {
+    case 'unknown':
+      throw new UsageError(`no key has kid "${kid}" (see "tessera keys list")`)
+    case 'active':
+      throw new UsageError(`${kid} is the signing key: run "tessera keys rotate --now" first, then revoke it`)
+    case 'already_revoked':
+      process.stdout.write(`${kid} was already revoked\n`)
+      return 0
+    default:
+      await stores.audit.record({ event: 'key_revoked', detail: { kid } })
+      process.stdout.write(
+        `Revoked ${kid}: out of the JWKS, its tokens refused by every instance within one key refresh interval\n`,
+      )
+      return 0
+  }
+}
+
+async function prune(stores: SqlStores, config: ServerConfig): Promise<number> {
+  const pruned = await stores.keys.pruneRetired(keyRetentionSeconds(config))
+  if (pruned.length > 0) await stores.audit.record({ event: 'keys_pruned', detail: { kids: pruned } })
+  process.stdout.write(pruned.length === 0 ? 'Nothing to prune.\n' : `Pruned ${pruned.join(', ')}\n`)
+  return 0
 }

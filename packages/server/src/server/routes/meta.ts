@@ -1,18 +1,21 @@
-/** JWKS, health, readiness, metrics, and the tutorials' demo resources. */
+/** JWKS and discovery, health, readiness, metrics, and the tutorials' demo resources. */
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 import { errors } from '../schemas.js'
 import { jwtOf } from './auth.js'
+import { discoveryRoutes } from './discovery.js'
 
 /** Registers the operational and demo routes. */
 export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(
     '/.well-known/jwks.json',
     { schema: { tags: ['keys'], summary: 'Public signing keys (JWKS)' } },
-    async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send(ctx.auth.jwks()),
+    async (_request, reply) =>
+      reply.header('cache-control', `public, max-age=${ctx.config.jwksMaxAge}`).send(ctx.auth.jwks()),
   )
+  discoveryRoutes(app, ctx)
 
   app.get('/healthz', { schema: { tags: ['ops'], summary: 'Liveness' } }, () => ({ status: 'ok' }))
 

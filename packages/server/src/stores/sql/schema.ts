@@ -55,8 +55,12 @@ export interface SigningKeysTable {
   /** The private (or secret) JWK as JSON text. */
   private_jwk: string
   created_at: BigIntColumn
+  /** When the key starts (or started) signing; in the future for a pending key. */
   activated_at: NullableBigIntColumn
+  /** When the key stops (or stopped) signing; in the future while a successor is pending. */
   retired_at: NullableBigIntColumn
+  /** When the key was revoked (compromise): out of the JWKS and every ring, material erased. */
+  revoked_at: NullableBigIntColumn
 }
 
 /** `audit_events`: an append-only log. No foreign key: events outlive the users they mention. */

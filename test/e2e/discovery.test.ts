@@ -1,0 +1,73 @@
+// Discovery (RFC 8414): `/.well-known/oauth-authorization-server` names the issuer and where its keys
+// are, behind a trusted proxy too; the JWKS cache lifetime is a setting; the OpenAPI document lists both.
+import { describe, expect, it } from 'vitest'
+import { useServer } from './harness.js'
+
+const PATH = '/.well-known/oauth-authorization-server'
+
+describe('discovery without a configured issuer', () => {
+  const server = useServer({ jwksMaxAge: 7 })
+
+  it('names the origin the client used as issuer, and the JWKS under it', async () => {
+    const res = await server.api('GET', PATH)
+    expect(res.status, res.text).toBe(200)
+    expect(res.body).toEqual({
+      issuer: server.url,
+      jwks_uri: `${server.url}/.well-known/jwks.json`,
+      tessera_access_token_signing_alg_values_supported: ['EdDSA'],
+      tessera_login_endpoint: `${server.url}/auth/login`,
+      tessera_refresh_endpoint: `${server.url}/auth/refresh`,
+      tessera_logout_endpoint: `${server.url}/auth/logout`,
+    })
+    // Tessera speaks no OAuth 2 grant: no token endpoint or response types are advertised.
+    expect(res.body).not.toHaveProperty('token_endpoint')
+    expect(res.body).not.toHaveProperty('response_types_supported')
+    expect(res.headers.get('cache-control')).toBe('public, max-age=7')
+    expect(res.headers.get('vary')).toMatch(/host/)
+    const jwks = await server.api('GET', String(res.body.jwks_uri))
+    expect(jwks.status).toBe(200)
+    expect(jwks.headers.get('cache-control')).toBe('public, max-age=7')
+  })
+
+  it('ignores X-Forwarded-* headers when no proxy is trusted', async () => {
+    const res = await server.api('GET', PATH, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+    })
+    expect(res.body.issuer).toBe(server.url)
+    expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
+  })
+
+  it('is listed in the OpenAPI document', async () => {
+    const res = await server.api('GET', '/openapi.json')
+    expect(Object.keys(res.body.paths ?? {})).toEqual(
+      expect.arrayContaining([PATH, '/.well-known/jwks.json']),
+    )
+  })
+})
+
+describe('discovery behind a trusted proxy', () => {
+  const server = useServer({ trustProxy: true })
+
+  it('names the origin the proxy received the request on', async () => {
+    const res = await server.api('GET', PATH, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'auth.example.com' },
+    })
+    expect(res.body).toMatchObject({
+      issuer: 'https://auth.example.com',
+      jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
+    })
+  })
+})
+
+describe('discovery with TESSERA_ISSUER', () => {
+  const server = useServer({ issuer: 'https://auth.example.com', algorithm: 'ES256' })
+
+  it('names the configured issuer exactly, the one the tokens carry', async () => {
+    const res = await server.api('GET', PATH)
+    expect(res.body.issuer).toBe('https://auth.example.com')
+    expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
+    expect(res.body.tessera_access_token_signing_alg_values_supported).toEqual(['ES256'])
+    expect(res.headers.get('vary')).toBeNull()
+    expect(res.headers.get('cache-control')).toBe('public, max-age=300')
+  })
+})
