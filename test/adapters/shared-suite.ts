@@ -8,6 +8,7 @@ import type { MakeApp, TestClient } from './harness.js'
 import { cookieSuite } from './suite-cookies.js'
 import { errorSuite } from './suite-errors.js'
 import { locationSuite } from './suite-locations.js'
+import { paritySuite } from './suite-parity.js'
 import { routeSuite } from './suite-routes.js'
 
 /** A started app and the engine it uses. */
@@ -54,5 +55,6 @@ export function runAdapterSuite(name: string, makeApp: MakeApp): void {
     errorSuite(context)
     cookieSuite(context)
     routeSuite(context)
+    paritySuite(context)
   })
 }

@@ -19,9 +19,11 @@ import {
   type ErrorResponse,
   type RequestJwt,
   type RouteOptions,
+  type SetCookieOptions,
   type TesseraFastify,
   type TesseraFastifyOptions,
   type TokenLocation,
+  type UnsetCookieOptions,
 } from '../../packages/tessera/src/adapters/fastify.js'
 import {
   createTessera,
@@ -89,9 +91,11 @@ describe('fastify', () => {
   })
 
   it('decorates the reply with chainable cookie helpers', () => {
-    expectTypeOf<FastifyReply['setAccessCookies']>().parameters.toEqualTypeOf<[token: string]>()
+    expectTypeOf<FastifyReply['setAccessCookies']>().parameters.toEqualTypeOf<
+      [token: string, options?: SetCookieOptions]
+    >()
     expectTypeOf<FastifyReply['setAccessCookies']>().returns.toEqualTypeOf<FastifyReply>()
-    expectTypeOf<FastifyReply['unsetJwtCookies']>().parameters.toEqualTypeOf<[]>()
+    expectTypeOf<FastifyReply['unsetJwtCookies']>().parameters.toEqualTypeOf<[options?: UnsetCookieOptions]>()
     expectTypeOf<TesseraFastify['errorResponse']>().returns.toEqualTypeOf<ErrorResponse>()
     expectTypeOf<TesseraFastify['auth']>().toEqualTypeOf<Tessera>()
   })
