@@ -95,31 +95,39 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
   }
 }
 
-/** Builds and starts the server, and logs where everything is. */
+/** Builds and starts the server, and logs where everything is, in one line. */
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const built = await buildServer(overrides)
+  const { config, context } = built
+  // Fastify's own "Server listening at" line becomes Tessera's: one line saying where everything is.
+  const summary = (at: string): string =>
+    `Tessera listening on ${at} — database ${withoutPassword(config.databaseUrl)}, ${config.tokenTransport} ` +
+    `transport, access tokens ${lifetime(config.accessTokenTtl)}, refresh tokens ` +
+    `${lifetime(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}, API docs at ${at}/docs`
   try {
-    await built.app.listen({ host: built.config.host, port: built.config.port })
+    await built.app.listen({ host: config.host, port: config.port, listenTextResolver: summary })
   } catch (error) {
     await built.close()
     throw error
   }
   const address = built.app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : built.config.port
-  const host = built.config.host.includes(':') ? `[${built.config.host}]` : built.config.host
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
-  for (const finding of checkServerConfig(built.config))
-    built.app.log.warn({ setting: finding.setting }, finding.message)
-  built.app.log.info(
-    {
-      url,
-      database: withoutPassword(built.config.databaseUrl),
-      keys: built.context.keySource,
-      kid: built.context.keys.active.kid,
-    },
-    `Tessera listening on ${url} — database ${withoutPassword(built.config.databaseUrl)}, signing keys from ${built.context.keySource}, API docs at ${url}/docs`,
-  )
+  for (const finding of checkServerConfig(config)) built.app.log.warn({ setting: finding.setting }, finding.message)
   return { ...built, url }
+}
+
+/** `900` → `15m`, `2592000` → `30d`: the largest unit that divides the lifetime. */
+function lifetime(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
 }
 
 async function createApp(config: ServerConfig, ctx: ServerContext): Promise<FastifyInstance> {
