@@ -198,7 +198,9 @@ export function paritySuite(ctx: SuiteContext): void {
 
     // test_cookies.py::test_csrf_with_custom_header_names (JWT_ACCESS_CSRF_HEADER_NAME, JWT_REFRESH_CSRF_HEADER_NAME)
     it('reads each token type from its own header', async () => {
-      const s = await login({ csrf: { accessHeaderName: 'X-ACCESS-CSRF', refreshHeaderName: 'X-REFRESH-CSRF' } })
+      const s = await login({
+        csrf: { accessHeaderName: 'X-ACCESS-CSRF', refreshHeaderName: 'X-REFRESH-CSRF' },
+      })
       expect(await s.post('/protected', { 'x-access-csrf': s.access })).toBe(200)
       expect(await s.post('/protected', { 'x-csrf-token': s.access })).toBe(401)
       expect(await s.post('/protected', { 'x-refresh-csrf': s.access })).toBe(401)
@@ -219,11 +221,17 @@ export function paritySuite(ctx: SuiteContext): void {
       const token = await auth.createRefreshToken('alice', { csrf: true })
       const cookie = `refresh_token_cookie=${token}`
       const missing = await client.request('POST', '/auth/refresh', { headers: { cookie } })
-      expect([missing.body.error, missing.body.message]).toEqual(['csrf_missing', expect.stringContaining('X-REFRESH-CSRF')])
+      expect([missing.body.error, missing.body.message]).toEqual([
+        'csrf_missing',
+        expect.stringContaining('X-REFRESH-CSRF'),
+      ])
       const wrong = await client.request('POST', '/auth/refresh', {
         headers: { cookie, 'x-refresh-csrf': 'wrong' },
       })
-      expect([wrong.body.error, wrong.body.message]).toEqual(['csrf_mismatch', expect.stringContaining('X-REFRESH-CSRF')])
+      expect([wrong.body.error, wrong.body.message]).toEqual([
+        'csrf_mismatch',
+        expect.stringContaining('X-REFRESH-CSRF'),
+      ])
     })
 
     // test_cookies.py::test_csrf_with_custom_form_field (JWT_ACCESS_CSRF_FIELD_NAME, JWT_REFRESH_CSRF_FIELD_NAME)
@@ -271,7 +279,11 @@ export function paritySuite(ctx: SuiteContext): void {
       [{ cookies: { JWT_SESSION_COOKIE: true } }, 'cookies.JWT_SESSION_COOKIE', '"session"'],
       [{ cookies: { samesite: 'Lax' } }, 'cookies.samesite', '"sameSite"'],
       [{ csrf: { acessHeaderName: 'X' } }, 'csrf.acessHeaderName', '"accessHeaderName"'],
-      [{ csrf: { JWT_REFRESH_CSRF_COOKIE_PATH: '/' } }, 'csrf.JWT_REFRESH_CSRF_COOKIE_PATH', '"refreshCookiePath"'],
+      [
+        { csrf: { JWT_REFRESH_CSRF_COOKIE_PATH: '/' } },
+        'csrf.JWT_REFRESH_CSRF_COOKIE_PATH',
+        '"refreshCookiePath"',
+      ],
       [{ errors: { message_key: 'msg' } }, 'errors.message_key', '"messageKey"'],
     ])('%j: names %s and suggests %s', async (options, option, hint) => {
       await expect(ctx.build(options as never)).rejects.toMatchObject({

@@ -21,7 +21,9 @@ describe('allowExpired', () => {
     const r = await auth.verify(refresh, { type: 'refresh', allowExpired: true })
     expect(r.claims.type).toBe('refresh')
     await expect(auth.verify(access)).rejects.toMatchObject({ code: 'token_expired' })
-    await expect(auth.verify(access, { allowExpired: false })).rejects.toMatchObject({ code: 'token_expired' })
+    await expect(auth.verify(access, { allowExpired: false })).rejects.toMatchObject({
+      code: 'token_expired',
+    })
   })
 
   it('reads a token the engine issued once it has expired', async () => {
@@ -47,7 +49,10 @@ describe('allowExpired', () => {
     await expect(auth.verify(none, { allowExpired: true })).rejects.toMatchObject({
       code: 'token_algorithm_rejected',
     })
-    const hs512 = forge({ alg: 'HS512', typ: 'at+jwt' }, expiredClaims(), { hmacSecret: SECRET, hash: 'sha512' })
+    const hs512 = forge({ alg: 'HS512', typ: 'at+jwt' }, expiredClaims(), {
+      hmacSecret: SECRET,
+      hash: 'sha512',
+    })
     await expect(auth.verify(hs512, { allowExpired: true })).rejects.toMatchObject({
       code: 'token_algorithm_rejected',
     })
@@ -60,15 +65,21 @@ describe('allowExpired', () => {
 
   it('still checks the type, nbf, audience and issuer', async () => {
     const refresh = signed({ alg: 'HS256', typ: 'refresh+jwt' }, expiredClaims({ type: 'refresh' }))
-    await expect(auth.verify(refresh, { allowExpired: true })).rejects.toMatchObject({ code: 'token_wrong_type' })
+    await expect(auth.verify(refresh, { allowExpired: true })).rejects.toMatchObject({
+      code: 'token_wrong_type',
+    })
     const confused = signed({ alg: 'HS256', typ: 'refresh+jwt' }, expiredClaims())
-    await expect(auth.verify(confused, { allowExpired: true })).rejects.toMatchObject({ code: 'token_wrong_type' })
+    await expect(auth.verify(confused, { allowExpired: true })).rejects.toMatchObject({
+      code: 'token_wrong_type',
+    })
     const future = signed({ alg: 'HS256', typ: 'at+jwt' }, expiredClaims({ nbf: now() + 600 }))
     await expect(auth.verify(future, { allowExpired: true })).rejects.toMatchObject({
       code: 'token_not_yet_valid',
     })
     const aud = signed({ alg: 'HS256', typ: 'at+jwt' }, expiredClaims({ aud: 'elsewhere' }))
-    await expect(auth.verify(aud, { allowExpired: true })).rejects.toMatchObject({ code: 'token_wrong_audience' })
+    await expect(auth.verify(aud, { allowExpired: true })).rejects.toMatchObject({
+      code: 'token_wrong_audience',
+    })
     const issuing = createTessera({ secret: SECRET, issuer: 'https://auth.example.com' })
     const noIss = signed({ alg: 'HS256', typ: 'at+jwt' }, expiredClaims())
     await expect(issuing.verify(noIss, { allowExpired: true })).rejects.toMatchObject({
@@ -80,7 +91,9 @@ describe('allowExpired', () => {
     const engine = createTessera({ secret: SECRET })
     const token = await engine.createAccessToken('carol', { sid: 's-1' })
     await engine.revokeSession('s-1')
-    await expect(engine.verify(token, { allowExpired: true })).rejects.toMatchObject({ code: 'token_revoked' })
+    await expect(engine.verify(token, { allowExpired: true })).rejects.toMatchObject({
+      code: 'token_revoked',
+    })
   })
 
   it('refuses a non-boolean allowExpired', async () => {

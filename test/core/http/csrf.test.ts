@@ -34,9 +34,14 @@ describe('safeEqual', () => {
 
 describe('readCsrfValue', () => {
   it('prefers the header, falls back to the form field when enabled, and names the header when missing', () => {
-    expect(readCsrfValue(fakeIO, { headers: { 'x-csrf-token': 'h' }, body: { csrf_token: 'f' } }, csrf, csrf.access)).toBe(
-      'h',
-    )
+    expect(
+      readCsrfValue(
+        fakeIO,
+        { headers: { 'x-csrf-token': 'h' }, body: { csrf_token: 'f' } },
+        csrf,
+        csrf.access,
+      ),
+    ).toBe('h')
     expect(readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, csrf, csrf.access)).toBe('f')
     for (const req of [
       {},
@@ -57,7 +62,9 @@ describe('readCsrfValue', () => {
 
   it('ignores the form field unless enabled', () => {
     const { csrf: headerOnly } = resolveAdapterOptions()
-    expect(() => readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, headerOnly, headerOnly.access)).toThrow(CsrfMissingError)
+    expect(() => readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, headerOnly, headerOnly.access)).toThrow(
+      CsrfMissingError,
+    )
   })
 })
 

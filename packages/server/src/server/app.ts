@@ -114,7 +114,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const port = typeof address === 'object' && address !== null ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
-  for (const finding of checkServerConfig(config)) built.app.log.warn({ setting: finding.setting }, finding.message)
+  for (const finding of checkServerConfig(config))
+    built.app.log.warn({ setting: finding.setting }, finding.message)
   return { ...built, url }
 }
 

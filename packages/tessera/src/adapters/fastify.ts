@@ -34,7 +34,11 @@ export interface TesseraFastify {
   /** A `preHandler` protecting a route (the same as `app.jwtRequired`). */
   jwtRequired(options?: RouteOptions): preHandlerHookHandler
   /** Authenticates a request from your own code (the same as `app.verifyRequest`). */
-  verifyRequest(request: FastifyRequest, reply: FastifyReply, options?: RouteOptions): Promise<RequestJwt | null>
+  verifyRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options?: RouteOptions,
+  ): Promise<RequestJwt | null>
   /** The response the plugin would send for `error`, for apps that set `errors.respond: false`. */
   errorResponse(error: AnyTesseraError): ErrorResponse
   /**
@@ -88,7 +92,11 @@ declare module 'fastify' {
      *   return jwt === null ? publicFeed() : feedFor(jwt.identity)
      * })
      */
-    verifyRequest(request: FastifyRequest, reply: FastifyReply, options?: RouteOptions): Promise<RequestJwt | null>
+    verifyRequest(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      options?: RouteOptions,
+    ): Promise<RequestJwt | null>
     /** The engine and helpers registered by the Tessera plugin. */
     tessera: TesseraFastify
   }

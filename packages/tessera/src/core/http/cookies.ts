@@ -254,7 +254,9 @@ export function tokenCookies(
     }
     if (csrf.inCookies) {
       const names = csrf[type]
-      out.push(serializeCookie(names.cookieName, payload.csrf, { ...base, path: names.cookiePath, httpOnly: false }))
+      out.push(
+        serializeCookie(names.cookieName, payload.csrf, { ...base, path: names.cookiePath, httpOnly: false }),
+      )
     }
   }
   return out

@@ -39,7 +39,10 @@ export function readCsrfValue<Req>(
     }
   }
   const form = csrf.checkForm ? ` or the ${names.fieldName} field` : ''
-  throw new CsrfMissingError(`Missing CSRF token: send the ${names.headerName} header${form}`, names.headerName)
+  throw new CsrfMissingError(
+    `Missing CSRF token: send the ${names.headerName} header${form}`,
+    names.headerName,
+  )
 }
 
 /** Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming the header. */

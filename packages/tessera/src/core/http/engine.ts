@@ -260,7 +260,8 @@ export function createHttpAuth<C, U>(
       const { domain } = resolveSetCookieOptions(callOptions, 'unsetCookies', false)
       const secure = isSecure(io, req)
       for (const type of types)
-        for (const cookie of clearCookies(type, secure, o.cookies, csrf, domain)) io.appendSetCookie(res, cookie)
+        for (const cookie of clearCookies(type, secure, o.cookies, csrf, domain))
+          io.appendSetCookie(res, cookie)
     },
   }
 }

@@ -336,7 +336,9 @@ function resolveImplicitRefresh<C>(
   if (typeof value === 'number' || typeof value === 'string') {
     return Object.freeze({ window: parseDuration(value, 'implicitRefresh'), claims: undefined })
   }
-  const r = section(value, 'implicitRefresh', ADAPTER_OPTIONS.implicitRefresh) as Partial<ImplicitRefreshOptions<C>>
+  const r = section(value, 'implicitRefresh', ADAPTER_OPTIONS.implicitRefresh) as Partial<
+    ImplicitRefreshOptions<C>
+  >
   return Object.freeze({
     window: parseDuration(r.window, 'implicitRefresh.window'),
     claims: fn(r.claims, 'implicitRefresh.claims'),
