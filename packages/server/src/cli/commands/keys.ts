@@ -11,6 +11,11 @@ const HELP = `Usage: tessera keys <generate|rotate|list> [options]
   rotate     Make a new key (or the newest generated one) the signer; older keys keep verifying
   list       Show every key: kid, algorithm, state
 Running servers pick up a rotation within seconds, without a restart.
+
+Options (each also a TESSERA_* variable, as for "tessera serve"):
+  --database-url <url>   Where the keys are stored: SQLite path or postgres://… (default <data-dir>/tessera.db)
+  --data-dir <dir>       Directory of the default SQLite database (default ./data)
+  --algorithm <alg>      Algorithm of generated and rotated-in keys (default EdDSA)
 `
 
 export const keysCommand: Command = {
