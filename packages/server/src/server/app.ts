@@ -3,7 +3,7 @@
  * database and keys (context), the Tessera plugin, OpenAPI, the routes, errors and metrics.
  */
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { ConfigurationError, isTesseraError, wwwAuthenticate } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
@@ -165,7 +165,7 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
   const cookieMode = config.tokenTransport === 'cookie'
   await app.register(tesseraFastify, {
     auth: ctx.auth,
@@ -306,4 +306,23 @@ function withoutPassword(url: string): string {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+// /docs as Tessera's own page: its title and icon, no Fastify logo, and no topbar with a spec URL box
+// (BaseLayout): the page documents this server, not any spec a visitor might type in.
+const TESSERA_ICON = Buffer.from(
+  "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='3' fill='#4f46e5'/><path d='M4 4h8v2H9v6H7V6H4z' fill='white'/></svg>",
+)
+function docsBranding(): Pick<FastifySwaggerUiOptions, 'logo' | 'theme' | 'uiConfig'> {
+  return {
+    logo: { type: 'image/svg+xml', content: TESSERA_ICON, href: '/', target: '_self' },
+    theme: {
+      title: 'Tessera auth server — API docs',
+      favicon: [
+        { filename: 'favicon.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: TESSERA_ICON },
+      ],
+      css: [{ filename: 'tessera.css', content: '.swagger-ui .info .title { color: #4f46e5; }' }],
+    },
+    uiConfig: { layout: 'BaseLayout', deepLinking: true, persistAuthorization: false },
+  }
 }
