@@ -214,6 +214,28 @@ describe('fastify specifics', () => {
     await app.close()
   })
 
+  it('app.tessera.errorHandler answers Tessera errors and hands others to Fastify as before', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    app.setErrorHandler(app.tessera.errorHandler)
+    app.get('/verify', async (request, reply) => {
+      await app.tessera.verifyRequest(request, reply)
+      return echo(request.jwt)
+    })
+    app.get('/boom', () => {
+      throw Object.assign(new Error('teapot'), { statusCode: 418 })
+    })
+    const missing = await call(app, '/verify')
+    expect([missing.status, missing.body.error, missing.headers['www-authenticate']]).toEqual([
+      401,
+      'token_missing',
+      'Bearer',
+    ])
+    const other = await call(app, '/boom')
+    expect([other.status, other.body.message]).toEqual([418, 'teapot'])
+    await app.close()
+  })
+
   it('sends its cookies alongside those of @fastify/cookie', async () => {
     const app = Fastify()
     await app.register(fastifyCookie)
