@@ -52,7 +52,7 @@ async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyIns
   try {
     await app.register(tesseraFastify, { auth, ...options })
     // verifyRequest routes live in a context whose error handler answers their failures.
-    await app.register(async (scope) => {
+    await app.register((scope, _options, done) => {
       scope.setErrorHandler(app.tessera.errorHandler)
       for (const spec of ROUTES) {
         const { verify } = spec
@@ -66,6 +66,7 @@ async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyIns
           },
         })
       }
+      done()
     })
     for (const spec of ROUTES) {
       if (spec.verify !== undefined) continue

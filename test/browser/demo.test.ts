@@ -253,7 +253,10 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
         return root.scrollWidth - root.clientWidth
       })
       // The sessions table fits its card too (it would scroll inside it otherwise).
-      const table = await page.$eval('.table-wrap', (wrap) => wrap.scrollWidth - wrap.clientWidth)
+      const table = await page.$eval('.table-wrap', (wrap) => {
+        const box = wrap as unknown as { scrollWidth: number; clientWidth: number }
+        return box.scrollWidth - box.clientWidth
+      })
       await writeFile(`${LAYOUT_SHOTS}/demo-${String(width)}.png`, await page.screenshot({ fullPage: true }))
       expect({ width, overflow, table }).toEqual({ width, overflow: 0, table: 0 })
       const badge = await page.locator('#token-state').boundingBox()

@@ -58,7 +58,7 @@ describe('route option hints', () => {
     ['Optional', 'optional'],
     ['locaitons', 'locations'],
   ])('%s → "%s"', (name, hint) => {
-    expect(() => resolveRoute(app, { [name]: true } as never)).toThrow(
+    expect(() => resolveRoute(app, { [name]: true })).toThrow(
       expect.objectContaining({
         option: `jwtRequired.${name}`,
         message: `jwtRequired.${name}: unknown option; did you mean "${hint}"?`,

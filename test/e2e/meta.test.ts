@@ -170,7 +170,9 @@ describe('GET /openapi.json and /docs', () => {
     expect(init.text).toContain('data:image/svg+xml;base64,')
     const spec = await server.api('GET', '/docs/json')
     expect(spec.body.info).toMatchObject({ title: 'Tessera auth server' })
-    expect(spec.body.components?.securitySchemes).toHaveProperty('bearerAuth')
+    expect(
+      (spec.body as { components?: { securitySchemes?: object } }).components?.securitySchemes,
+    ).toHaveProperty('bearerAuth')
   })
 })
 

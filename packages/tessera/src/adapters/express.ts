@@ -218,17 +218,14 @@ export function jwtRequired(source: Tessera | AnyTesseraExpress, options?: Route
  * Authenticates a request from your own code (`verify_jwt_in_request()`), from the engine (default
  * options) or an integration; see {@link TesseraExpress.verifyRequest}.
  */
-export function verifyRequest(
+export async function verifyRequest(
   req: Request,
   res: Response,
   source: Tessera | AnyTesseraExpress,
   options?: RouteOptions,
 ): Promise<RequestJwt | null> {
-  try {
-    return from(source, 'verifyRequest').verifyRequest(req, res, options) as Promise<RequestJwt | null>
-  } catch (error) {
-    return Promise.reject(error as Error)
-  }
+  // async: a bad `source` rejects like every other failure instead of throwing.
+  return (await from(source, 'verifyRequest').verifyRequest(req, res, options)) as RequestJwt | null
 }
 
 /** Sets the access token cookies on `res` (`set_access_cookies(response, token, max_age, domain)`). */

@@ -47,7 +47,7 @@ export interface TesseraFastify {
    *
    * @example app.setErrorHandler(app.tessera.errorHandler)
    */
-  errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void
+  readonly errorHandler: (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => void
 }
 
 declare module 'fastify' {

@@ -134,24 +134,20 @@ export function unknownOption(
 /** Levenshtein distance with adjacent transpositions (optimal string alignment). */
 export function editDistance(a: string, b: string): number {
   if (a === b) return 0
-  const rows = a.length + 1
   const cols = b.length + 1
-  const d: number[] = Array.from({ length: rows * cols }, () => 0)
-  for (let i = 0; i < rows; i++) d[i * cols] = i
+  const d = new Uint16Array((a.length + 1) * cols)
+  const at = (i: number, j: number): number => d[i * cols + j] ?? 0
+  for (let i = 0; i <= a.length; i++) d[i * cols] = i
   for (let j = 0; j < cols; j++) d[j] = j
-  for (let i = 1; i < rows; i++) {
+  for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let value = Math.min(
-        d[(i - 1) * cols + j]! + 1,
-        d[i * cols + j - 1]! + 1,
-        d[(i - 1) * cols + j - 1]! + cost,
-      )
+      let value = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        value = Math.min(value, d[(i - 2) * cols + j - 2]! + 1)
+        value = Math.min(value, at(i - 2, j - 2) + 1)
       }
       d[i * cols + j] = value
     }
   }
-  return d[rows * cols - 1]!
+  return at(a.length, b.length)
 }

@@ -268,7 +268,7 @@ export function clearCookies(
   secure: boolean,
   cookies: ResolvedCookieOptions,
   csrf: ResolvedCsrfOptions,
-  domain: string | undefined = undefined,
+  domain?: string,
 ): string[] {
   const base = { domain: domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge: 0 }
   const out = [
