@@ -2,9 +2,9 @@
 // run with an aliased install).
 import type { AddressInfo } from 'node:net'
 import type express from 'express'
-import type { Request, Response } from 'express'
+import type { NextFunction, Request, Response } from 'express'
 import { tesseraExpress } from '../../packages/tessera/src/adapters/express.js'
-import { echo, ROUTES, socketClient, type MakeApp, type TestClient } from './harness.js'
+import { cookieCallOptions, echo, ROUTES, socketClient, type MakeApp, type TestClient } from './harness.js'
 
 type ExpressFactory = typeof express
 
@@ -32,26 +32,37 @@ export function makeExpressApp(createApp: ExpressFactory): MakeApp {
     const app = createApp()
     app.use(createApp.json())
     app.use(createApp.urlencoded({ extended: false }))
+    // verifyRequest routes live on a router whose error middleware answers their failures.
+    const verifying = createApp.Router()
     for (const spec of ROUTES) {
       const method = spec.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete' | 'options'
+      const { verify } = spec
+      if (verify !== undefined) {
+        verifying[method](spec.path, (req: Request, res: Response, next: NextFunction) => {
+          // .then(…, next): Express 4 does not catch a handler's rejected promise.
+          jwt.verifyRequest(req, res, verify).then(() => res.json(echo(req.jwt)), next)
+        })
+        continue
+      }
       const guards = spec.guard === undefined ? [] : [jwt.required(spec.guard)]
       app[method](spec.path, ...guards, (req: Request, res: Response) => {
         const token = (req.body as { token?: string } | undefined)?.token ?? ''
+        const options = cookieCallOptions(req.body)
         switch (spec.action ?? 'echo') {
           case 'set-access':
-            jwt.setAccessCookies(res, token)
+            jwt.setAccessCookies(res, token, options)
             break
           case 'set-refresh':
-            jwt.setRefreshCookies(res, token)
+            jwt.setRefreshCookies(res, token, options)
             break
           case 'unset':
-            jwt.unsetJwtCookies(res)
+            jwt.unsetJwtCookies(res, options)
             break
           case 'unset-access':
-            jwt.unsetAccessCookies(res)
+            jwt.unsetAccessCookies(res, options)
             break
           case 'unset-refresh':
-            jwt.unsetRefreshCookies(res)
+            jwt.unsetRefreshCookies(res, options)
             break
           case 'echo':
             res.json(echo(req.jwt))
@@ -60,6 +71,8 @@ export function makeExpressApp(createApp: ExpressFactory): MakeApp {
         res.json({ ok: true })
       })
     }
+    verifying.use(jwt.errorHandler())
+    app.use(verifying)
     return listen(app)
   }
 }

@@ -9,6 +9,7 @@ import {
   setRefreshCookies,
   tesseraExpress,
   unsetJwtCookies,
+  verifyRequest,
 } from '../../packages/tessera/src/adapters/express.js'
 import { createTessera, isTesseraError, type Tessera } from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
@@ -20,6 +21,34 @@ runAdapterSuite('express 5 (socket)', makeExpressApp(express))
 
 describe('express specifics', () => {
   const auth = createTessera({ secret: SECRET })
+
+  it('verifyRequest(req, res, auth) uses the default options, and rejects what jwt.errorHandler() answers', async () => {
+    const app = express()
+    app.get('/maybe', (req, res, next) => {
+      verifyRequest(req, res, auth, { optional: true }).then((jwt) => {
+        res.json({ who: jwt?.identity ?? null, same: jwt === req.jwt })
+      }, next)
+    })
+    app.get('/bad-source', (req, res, next) => {
+      verifyRequest(req, res, {} as never).then(() => res.json({}), next)
+    })
+    app.use(tesseraExpress(auth).errorHandler())
+    const client = await listen(app)
+    try {
+      expect((await client.request('GET', '/maybe')).body).toEqual({ who: null, same: true })
+      const token = await auth.createAccessToken('alice')
+      expect((await client.request('GET', '/maybe', { headers: bearer(token) })).body).toEqual({
+        who: 'alice',
+        same: true,
+      })
+      const bad = await client.request('GET', '/maybe', { headers: bearer('nope') })
+      expect([bad.status, bad.body.error]).toEqual([401, 'token_malformed'])
+      const misuse = await client.request('GET', '/bad-source')
+      expect([misuse.status, misuse.body.error]).toEqual([500, 'configuration_error'])
+    } finally {
+      await client.close()
+    }
+  })
 
   it('protects routes with jwtRequired(auth) and sets cookies with the free functions', async () => {
     const app = express()

@@ -6,23 +6,33 @@ import { describe, expect, it } from 'vitest'
 import { getJwt, tesseraFastify, type AdapterOptions } from '../../packages/tessera/src/adapters/fastify.js'
 import { createTessera, type Tessera } from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
-import { echo, normalise, payload, ROUTES, socketClient, type MakeApp, type RouteSpec } from './harness.js'
+import {
+  cookieCallOptions,
+  echo,
+  normalise,
+  payload,
+  ROUTES,
+  socketClient,
+  type MakeApp,
+  type RouteSpec,
+} from './harness.js'
 import { bearer, runAdapterSuite } from './shared-suite.js'
 
 function handle(spec: RouteSpec) {
   return (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const token = (request.body as { token?: string } | undefined)?.token ?? ''
+    const options = cookieCallOptions(request.body)
     switch (spec.action ?? 'echo') {
       case 'set-access':
-        return reply.setAccessCookies(token).send({ ok: true })
+        return reply.setAccessCookies(token, options).send({ ok: true })
       case 'set-refresh':
-        return reply.setRefreshCookies(token).send({ ok: true })
+        return reply.setRefreshCookies(token, options).send({ ok: true })
       case 'unset':
-        return reply.unsetJwtCookies().send({ ok: true })
+        return reply.unsetJwtCookies(options).send({ ok: true })
       case 'unset-access':
-        return reply.unsetAccessCookies().send({ ok: true })
+        return reply.unsetAccessCookies(options).send({ ok: true })
       case 'unset-refresh':
-        return reply.unsetRefreshCookies().send({ ok: true })
+        return reply.unsetRefreshCookies(options).send({ ok: true })
       case 'echo':
         return reply.send(echo(request.jwt))
     }
@@ -41,7 +51,25 @@ async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyIns
   )
   try {
     await app.register(tesseraFastify, { auth, ...options })
+    // verifyRequest routes live in a context whose error handler answers their failures.
+    await app.register((scope, _options, done) => {
+      scope.setErrorHandler(app.tessera.errorHandler)
+      for (const spec of ROUTES) {
+        const { verify } = spec
+        if (verify === undefined) continue
+        scope.route({
+          method: spec.method,
+          url: spec.path,
+          handler: async (request, reply) => {
+            await app.verifyRequest(request, reply, verify)
+            return echo(request.jwt)
+          },
+        })
+      }
+      done()
+    })
     for (const spec of ROUTES) {
+      if (spec.verify !== undefined) continue
       app.route({
         method: spec.method,
         url: spec.path,
@@ -184,6 +212,28 @@ describe('fastify specifics', () => {
     const token = await auth.createAccessToken('alice', { claims: { tier: 'gold' } })
     expect((await call(app, '/p', bearer(token))).body).toEqual({ id: 'gold' })
     expect((await call(app, '/o', bearer(token))).body).toEqual({ jwt: null })
+    await app.close()
+  })
+
+  it('app.tessera.errorHandler answers Tessera errors and hands others to Fastify as before', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    app.setErrorHandler(app.tessera.errorHandler)
+    app.get('/verify', async (request, reply) => {
+      await app.tessera.verifyRequest(request, reply)
+      return echo(request.jwt)
+    })
+    app.get('/boom', () => {
+      throw Object.assign(new Error('teapot'), { statusCode: 418 })
+    })
+    const missing = await call(app, '/verify')
+    expect([missing.status, missing.body.error, missing.headers['www-authenticate']]).toEqual([
+      401,
+      'token_missing',
+      'Bearer',
+    ])
+    const other = await call(app, '/boom')
+    expect([other.status, other.body.message]).toEqual([418, 'teapot'])
     await app.close()
   })
 

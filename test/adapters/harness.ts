@@ -8,11 +8,16 @@ import type { Tessera } from '../../packages/tessera/src/index.js'
 /** What a route's handler does besides echoing the request context. */
 export type Action = 'echo' | 'set-access' | 'set-refresh' | 'unset' | 'unset-access' | 'unset-refresh'
 
-/** One route of the test app. `guard` undefined means unprotected. */
+/**
+ * One route of the test app. `guard` undefined means unprotected; `verify` routes call `verifyRequest`
+ * with those options from the handler instead, and answer its failures through the adapter's error
+ * handler (`app.tessera.errorHandler`, `jwt.errorHandler()`).
+ */
 export interface RouteSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
   path: string
   guard?: RouteOptions
+  verify?: RouteOptions
   action?: Action
 }
 
@@ -38,7 +43,22 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/cookies/unset', action: 'unset' },
   { method: 'POST', path: '/cookies/unset-access', action: 'unset-access' },
   { method: 'POST', path: '/cookies/unset-refresh', action: 'unset-refresh' },
+  { method: 'GET', path: '/verify', verify: {} },
+  { method: 'POST', path: '/verify', verify: {} },
+  { method: 'OPTIONS', path: '/verify', verify: {} },
+  { method: 'GET', path: '/verify/optional', verify: { optional: true } },
+  { method: 'GET', path: '/verify/fresh', verify: { fresh: true } },
+  { method: 'POST', path: '/verify/refresh', verify: { refresh: true } },
+  { method: 'GET', path: '/verify/admin', verify: { roles: ['admin'] } },
+  { method: 'GET', path: '/verify/query-only', verify: { locations: ['query'] } },
+  { method: 'GET', path: '/verify/expired-allowed', verify: { allowExpired: true } as RouteOptions },
 ]
+
+/** The per-call cookie options a cookie route received in its JSON body (`{ token, options }`). */
+export function cookieCallOptions(body: unknown): Record<string, unknown> | undefined {
+  const options = (body as { options?: Record<string, unknown> } | undefined)?.options
+  return options
+}
 
 /** The request context as the echo handlers return it. */
 export interface EchoJwt {

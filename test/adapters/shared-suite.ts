@@ -9,6 +9,7 @@ import { cookieSuite } from './suite-cookies.js'
 import { errorSuite } from './suite-errors.js'
 import { locationSuite } from './suite-locations.js'
 import { remoteSuite } from './suite-remote.js'
+import { paritySuite } from './suite-parity.js'
 import { routeSuite } from './suite-routes.js'
 
 /** A started app and the engine it uses. */
@@ -63,5 +64,6 @@ export function runAdapterSuite(name: string, makeApp: MakeApp): void {
     cookieSuite(context)
     routeSuite(context)
     remoteSuite(context)
+    paritySuite(context)
   })
 }

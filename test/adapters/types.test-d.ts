@@ -2,13 +2,19 @@
 // `declare module 'tessera'` is checked in an isolated program by declaration-merging.test.ts, since an
 // augmentation here would leak into every other file of this program.
 import express, { type RequestHandler } from 'express'
-import Fastify, { type FastifyReply, type FastifyRequest, type preHandlerHookHandler } from 'fastify'
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type preHandlerHookHandler,
+} from 'fastify'
 import { describe, expectTypeOf, it } from 'vitest'
 import {
   getJwt as getExpressJwt,
   jwtRequired,
   setAccessCookies,
   tesseraExpress,
+  verifyRequest,
   type TesseraExpress,
   type TesseraExpressOptions,
 } from '../../packages/tessera/src/adapters/express.js'
@@ -19,9 +25,11 @@ import {
   type ErrorResponse,
   type RequestJwt,
   type RouteOptions,
+  type SetCookieOptions,
   type TesseraFastify,
   type TesseraFastifyOptions,
   type TokenLocation,
+  type UnsetCookieOptions,
 } from '../../packages/tessera/src/adapters/fastify.js'
 import {
   createTessera,
@@ -89,11 +97,15 @@ describe('fastify', () => {
   })
 
   it('decorates the reply with chainable cookie helpers', () => {
-    expectTypeOf<FastifyReply['setAccessCookies']>().parameters.toEqualTypeOf<[token: string]>()
+    expectTypeOf<FastifyReply['setAccessCookies']>().parameters.toEqualTypeOf<
+      [token: string, options?: SetCookieOptions]
+    >()
     expectTypeOf<FastifyReply['setAccessCookies']>().returns.toEqualTypeOf<FastifyReply>()
-    expectTypeOf<FastifyReply['unsetJwtCookies']>().parameters.toEqualTypeOf<[]>()
+    expectTypeOf<FastifyReply['unsetJwtCookies']>().parameters.toEqualTypeOf<[options?: UnsetCookieOptions]>()
     expectTypeOf<TesseraFastify['errorResponse']>().returns.toEqualTypeOf<ErrorResponse>()
     expectTypeOf<TesseraFastify['auth']>().toEqualTypeOf<Tessera>()
+    expectTypeOf<ReturnType<TesseraFastify['verifyRequest']>>().toEqualTypeOf<Promise<RequestJwt | null>>()
+    expectTypeOf<FastifyInstance['verifyRequest']>().toEqualTypeOf<TesseraFastify['verifyRequest']>()
   })
 
   it('types plugin options, hooks and formatters from the generics', () => {
@@ -150,7 +162,12 @@ describe('express', () => {
     expectTypeOf(getExpressJwt<Claims>(req)!.claims.roles).toEqualTypeOf<string[]>()
     // A typed integration is accepted wherever an integration is expected.
     expectTypeOf(jwtRequired(jwt)).toEqualTypeOf<RequestHandler>()
-    setAccessCookies(res, 'token', jwt)
+    setAccessCookies(res, 'token', jwt, { maxAge: '30d', domain: 'example.com' })
+    // verifyRequest resolves to the integration's typed context, like the guard's req.jwt.
+    expectTypeOf(jwt.verifyRequest(req, res)).toEqualTypeOf<Promise<RequestJwt<Claims, User> | null>>()
+    expectTypeOf(verifyRequest(req, res, jwt, { optional: true })).toEqualTypeOf<Promise<RequestJwt | null>>()
+    // @ts-expect-error a route option a guard does not take
+    void jwt.verifyRequest(req, res, { allowExpired: true })
     // @ts-expect-error the engine or an integration is required
     jwtRequired({ required: true })
   })

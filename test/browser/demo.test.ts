@@ -2,7 +2,7 @@
 // access tokens: login through the page, HttpOnly JWT and readable CSRF cookies, CSRF refusal, silent
 // refresh, single-flight refresh across tabs (Web Locks, and the BroadcastChannel fallback), logout across
 // tabs, and revoking a session from the list.
-import { writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
 import { PASSWORD, uniqueName, useServer, type E2EServer } from '../e2e/harness.js'
@@ -13,7 +13,11 @@ const TTL = 3
 // The page's globals that the callbacks of page.evaluate read (this file compiles without the DOM lib;
 // the casts vanish when the callbacks are serialised into the page).
 interface PageGlobals {
-  document: { cookie: string; querySelector(selector: string): { textContent: string | null } | null }
+  document: {
+    cookie: string
+    querySelector(selector: string): { textContent: string | null } | null
+    documentElement: { scrollWidth: number; clientWidth: number }
+  }
   navigator: { locks?: unknown }
   Navigator: { prototype: object }
   localStorage: { length: number }
@@ -22,6 +26,8 @@ interface PageGlobals {
 
 // The screenshot in docs/ is rewritten only on request, so that a test run leaves the tree clean.
 const SCREENSHOT = process.env.TESSERA_UPDATE_SCREENSHOT === '1' ? 'docs/demo.png' : undefined
+// Layout screenshots of every run, for a person to look at (git-ignored).
+const LAYOUT_SHOTS = 'test/browser/.screenshots'
 
 /** Opens the demo page and waits for it to settle on a view. */
 async function open(context: BrowserContext, server: E2EServer): Promise<Page> {
@@ -93,7 +99,10 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
     await page.fill('#password', 'wrong password!')
     await page.press('#password', 'Enter')
     await page.waitForSelector('#auth-error:not([hidden])')
-    expect(await page.textContent('#auth-error')).toContain('invalid_credentials')
+    // End users read a sentence, never the status and code.
+    const shown = (await page.textContent('#auth-error')) ?? ''
+    expect(shown).toBe('Wrong username or password.')
+    expect(shown).not.toMatch(/invalid_credentials|401/)
     await signIn(page, username)
     expect(errors).toEqual([])
     await context.close()
@@ -215,6 +224,79 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
     await second.click('#call-protected')
     await second.waitForSelector('body[data-view="signed-out"]')
     expect(await second.textContent('#banner')).toContain('Your session ended')
+    await context.close()
+  })
+
+  it('lays out at 390 px and 1280 px without horizontal overflow, the expired badge inside its card', async () => {
+    const context = await chromium.browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const page = await open(context, server)
+    const errors = pageErrors(page)
+    const username = uniqueName('layout')
+    await signIn(page, username, 'register')
+    // A second session with a long user agent, and the longest badge text: the token has expired.
+    const agent =
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+    const other = await server.api('POST', '/auth/login', {
+      body: { username, password: PASSWORD },
+      headers: { 'user-agent': agent },
+    })
+    expect(other.status).toBe(200)
+    await page.click('#sessions-reload')
+    await expect.poll(() => page.locator('#sessions tr').count()).toBe(2)
+    await waitForAccessExpiry(page)
+    await expect.poll(() => page.textContent('#token-state')).toBe('expired: refreshes on the next call')
+    await mkdir(LAYOUT_SHOTS, { recursive: true })
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 })
+      const overflow = await page.evaluate(() => {
+        const root = (globalThis as unknown as PageGlobals).document.documentElement
+        return root.scrollWidth - root.clientWidth
+      })
+      // The sessions table fits its card too (it would scroll inside it otherwise).
+      const table = await page.$eval('.table-wrap', (wrap) => {
+        const box = wrap as unknown as { scrollWidth: number; clientWidth: number }
+        return box.scrollWidth - box.clientWidth
+      })
+      await writeFile(`${LAYOUT_SHOTS}/demo-${String(width)}.png`, await page.screenshot({ fullPage: true }))
+      expect({ width, overflow, table }).toEqual({ width, overflow: 0, table: 0 })
+      const badge = await page.locator('#token-state').boundingBox()
+      const card = await page.locator('section[aria-labelledby="token-title"]').boundingBox()
+      const heading = await page.locator('#token-title').boundingBox()
+      expect(badge !== null && card !== null && heading !== null).toBe(true)
+      if (badge === null || card === null || heading === null) return
+      expect({ width, inside: badge.x >= card.x && badge.x + badge.width <= card.x + card.width }).toEqual({
+        width,
+        inside: true,
+      })
+      // The heading keeps its one line (it is not squeezed by the badge).
+      expect({ width, headingHeight: Math.round(heading.height) <= 24 }).toEqual({
+        width,
+        headingHeight: true,
+      })
+    }
+    expect(errors).toEqual([])
+    await context.close()
+  })
+
+  it('marks the current session, asks to confirm its Sign out, and keeps "Last used" current', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    await signIn(page, uniqueName('current'), 'register')
+    await expect.poll(() => page.locator('#sessions tr').count()).toBe(1)
+    const row = page.locator('#sessions tr.current-session')
+    expect(await row.getAttribute('aria-current')).toBe('true')
+    expect(await row.textContent()).toContain('this browser')
+    // "Last used" is relative and moves by itself, without a reload.
+    const lastUsed = row.locator('td[data-at]')
+    const first = await lastUsed.textContent()
+    await expect.poll(() => lastUsed.textContent(), { timeout: 15_000 }).not.toBe(first)
+    // The first click only asks; the page is still signed in.
+    const button = row.locator('button')
+    await button.click()
+    expect(await button.textContent()).toBe('Confirm sign out')
+    expect(await page.getAttribute('body', 'data-view')).toBe('signed-in')
+    await button.click()
+    await page.waitForSelector('body[data-view="signed-out"]')
     await context.close()
   })
 

@@ -158,6 +158,22 @@ describe('GET /openapi.json and /docs', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/html/)
     expect(res.text).toMatch(/<html/i)
   })
+
+  it('brands the docs as Tessera: its title and icon, no Fastify logo, no spec URL box', async () => {
+    const page = await server.api('GET', '/docs/')
+    expect(page.text).toContain('<title>Tessera auth server — API docs</title>')
+    expect(page.text).toContain('favicon.svg')
+    const init = await server.api('GET', '/docs/static/swagger-initializer.js')
+    expect(init.status).toBe(200)
+    // BaseLayout has no topbar: neither the Fastify logo nor the URL box of another spec.
+    expect(init.text).toMatch(/"layout":\s*"BaseLayout"/)
+    expect(init.text).toContain('data:image/svg+xml;base64,')
+    const spec = await server.api('GET', '/docs/json')
+    expect(spec.body.info).toMatchObject({ title: 'Tessera auth server' })
+    expect(
+      (spec.body as { components?: { securitySchemes?: object } }).components?.securitySchemes,
+    ).toHaveProperty('bearerAuth')
+  })
 })
 
 describe('unknown routes', () => {

@@ -92,6 +92,11 @@ describe('tessera serve', () => {
   it('logs one line saying where the server and the database are', async () => {
     expect(startupLine).toContain(client.url)
     expect(startupLine).toContain(dir)
+    // The README's claim: one line (Fastify's own "Server listening" line is replaced), stating the
+    // transport, the token lifetimes and the docs address too.
+    expect(log.split('\n').filter((line) => /listening/i.test(line))).toEqual([startupLine])
+    for (const part of ['header transport', 'access tokens 15m', 'refresh tokens 30d', `${client.url}/docs`])
+      expect(startupLine).toContain(part)
     expect((await client.api('GET', '/healthz')).status).toBe(200)
   })
 

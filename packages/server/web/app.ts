@@ -65,9 +65,30 @@ const ui = {
 
 let refreshes = 0
 
+// What end users read: plain sentences, never status numbers or error codes (those stay in the
+// "Protected resources" card, which shows raw answers on purpose, and in the console).
+const FRIENDLY: Readonly<Record<string, string>> = {
+  invalid_credentials: 'Wrong username or password.',
+  username_taken: 'That username is taken. Sign in instead, or choose another one.',
+  rate_limited: 'Too many attempts. Wait a minute, then try again.',
+  account_disabled: 'This account is disabled.',
+  validation_error: 'Check the username and password, then try again.',
+  csrf_missing: 'This page lost its security token. Reload the page and try again.',
+  csrf_mismatch: 'This page lost its security token. Reload the page and try again.',
+  csrf_origin_rejected: 'The request came from another site and was refused.',
+  service_unavailable: 'The server is busy. Try again in a moment.',
+}
+
 function describe(error: unknown): string {
-  if (error instanceof TesseraHttpError) return `${error.message} (${error.status} ${error.code})`
-  if (error instanceof Error) return `Could not reach the server: ${error.message}`
+  if (error instanceof TesseraHttpError) {
+    console.warn(`${String(error.status)} ${error.code}: ${error.message}`)
+    const friendly = FRIENDLY[error.code]
+    if (friendly !== undefined) return friendly
+    if (error.status === 401) return 'Your session has ended. Sign in again.'
+    if (error.status >= 500) return 'Something went wrong on the server. Try again in a moment.'
+    return error.message
+  }
+  if (error instanceof Error) return 'Could not reach the server. Check your connection and try again.'
   return String(error)
 }
 
@@ -94,6 +115,23 @@ async function busy<T>(button: HTMLButtonElement, label: string, task: () => Pro
 
 function time(at: number): string {
   return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+}
+
+/** "just now", "42 s ago", "5 min ago", or the time of day for older instants. */
+function ago(at: number): string {
+  const seconds = Math.max(0, Math.round((Date.now() - at) / 1000))
+  if (seconds < 5) return 'just now'
+  if (seconds < 60) return `${String(seconds)} s ago`
+  if (seconds < 3600) return `${String(Math.floor(seconds / 60))} min ago`
+  return time(at)
+}
+
+/** Re-renders every relative time on the page ("Last used"), from the instant each element keeps. */
+function renderAges(): void {
+  for (const node of document.querySelectorAll<HTMLElement>('[data-at]')) {
+    const text = ago(Number(node.dataset.at))
+    if (node.textContent !== text) node.textContent = text
+  }
 }
 
 function logEvent(text: string): void {
@@ -173,6 +211,12 @@ async function loadSessions(): Promise<void> {
   }
 }
 
+function lastUsed(iso: string): HTMLTableCellElement {
+  const td = cell(ago(Date.parse(iso)), iso)
+  td.dataset.at = String(Date.parse(iso))
+  return td
+}
+
 function cell(text: string, title?: string): HTMLTableCellElement {
   const td = document.createElement('td')
   td.textContent = text
@@ -183,8 +227,14 @@ function cell(text: string, title?: string): HTMLTableCellElement {
 function sessionRow(session: SessionRow): HTMLTableRowElement {
   const tr = document.createElement('tr')
   tr.dataset.sessionId = session.id
-  const first = cell(device(session.user_agent), session.user_agent ?? '')
+  const first = cell('', session.user_agent ?? '')
+  const name = document.createElement('span')
+  name.className = 'device'
+  name.textContent = device(session.user_agent)
+  first.append(name)
   if (session.current) {
+    tr.className = 'current-session'
+    tr.setAttribute('aria-current', 'true')
     const badge = document.createElement('span')
     badge.className = 'pill ok current'
     badge.textContent = 'this browser'
@@ -193,13 +243,30 @@ function sessionRow(session: SessionRow): HTMLTableRowElement {
   const action = document.createElement('td')
   const button = document.createElement('button')
   button.type = 'button'
-  button.className = 'small danger'
-  button.textContent = 'Sign out'
+  button.className = session.current ? 'small danger strong' : 'small danger'
+  const label = session.current ? 'Sign out here' : 'Sign out'
+  button.textContent = label
   button.setAttribute(
     'aria-label',
-    `Sign out session ${device(session.user_agent)} from ${session.ip ?? '?'}`,
+    session.current
+      ? 'Sign out this browser'
+      : `Sign out session ${device(session.user_agent)} from ${session.ip ?? '?'}`,
   )
+  let confirmTimer: ReturnType<typeof setTimeout> | undefined
   button.addEventListener('click', () => {
+    // Ending this browser's own session signs you out here: ask once more, in place.
+    if (session.current && button.dataset.confirm !== 'true') {
+      button.dataset.confirm = 'true'
+      button.textContent = 'Confirm sign out'
+      button.setAttribute('aria-label', 'Confirm: sign out this browser')
+      confirmTimer = setTimeout(() => {
+        delete button.dataset.confirm
+        button.textContent = label
+        button.setAttribute('aria-label', 'Sign out this browser')
+      }, 5000)
+      return
+    }
+    clearTimeout(confirmTimer)
     void busy(button, 'Signing out…', async () => {
       try {
         await client.json(`/auth/sessions/${encodeURIComponent(session.id)}`, { method: 'DELETE' })
@@ -221,7 +288,7 @@ function sessionRow(session: SessionRow): HTMLTableRowElement {
     first,
     cell(session.ip ?? '—'),
     cell(time(Date.parse(session.created_at)), session.created_at),
-    cell(time(Date.parse(session.last_used_at)), session.last_used_at),
+    lastUsed(session.last_used_at),
     action,
   )
   return tr
@@ -324,8 +391,14 @@ function wire(): void {
     void busy(ui.sessionsReload, 'Loading…', loadSessions)
   })
   client.subscribe(onClientEvent)
+  let ticks = 0
   setInterval(() => {
-    if (!ui.signedIn.hidden) renderToken()
+    if (ui.signedIn.hidden) return
+    renderToken()
+    renderAges()
+    // Other devices use their sessions too: reload the list now and then, while the page is visible.
+    ticks += 1
+    if (ticks % 30 === 0 && document.visibilityState === 'visible') void loadSessions()
   }, 1000)
 }
 

@@ -34,10 +34,15 @@ describe('safeEqual', () => {
 
 describe('readCsrfValue', () => {
   it('prefers the header, falls back to the form field when enabled, and names the header when missing', () => {
-    expect(readCsrfValue(fakeIO, { headers: { 'x-csrf-token': 'h' }, body: { csrf_token: 'f' } }, csrf)).toBe(
-      'h',
-    )
-    expect(readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, csrf)).toBe('f')
+    expect(
+      readCsrfValue(
+        fakeIO,
+        { headers: { 'x-csrf-token': 'h' }, body: { csrf_token: 'f' } },
+        csrf,
+        csrf.access,
+      ),
+    ).toBe('h')
+    expect(readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, csrf, csrf.access)).toBe('f')
     for (const req of [
       {},
       { body: { csrf_token: 7 } },
@@ -45,7 +50,7 @@ describe('readCsrfValue', () => {
       { body: 'csrf_token=f' },
     ] as FakeRequest[]) {
       try {
-        readCsrfValue(fakeIO, req, csrf)
+        readCsrfValue(fakeIO, req, csrf, csrf.access)
         expect.unreachable()
       } catch (error) {
         expect(error).toBeInstanceOf(CsrfMissingError)
@@ -57,22 +62,24 @@ describe('readCsrfValue', () => {
 
   it('ignores the form field unless enabled', () => {
     const { csrf: headerOnly } = resolveAdapterOptions()
-    expect(() => readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, headerOnly)).toThrow(CsrfMissingError)
+    expect(() => readCsrfValue(fakeIO, { body: { csrf_token: 'f' } }, headerOnly, headerOnly.access)).toThrow(
+      CsrfMissingError,
+    )
   })
 })
 
 describe('checkCsrfClaim', () => {
   it('passes a matching value and refuses a different or absent claim, naming the header', () => {
     expect(() => {
-      checkCsrfClaim(token('v'), 'v', csrf)
+      checkCsrfClaim(token('v'), 'v', csrf.access)
     }).not.toThrow()
     for (const claim of ['w', undefined]) {
       expect(() => {
-        checkCsrfClaim(token(claim), 'v', csrf)
+        checkCsrfClaim(token(claim), 'v', csrf.access)
       }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))
     }
     expect(() => {
-      checkCsrfClaim(token('w'), 'v', csrf)
+      checkCsrfClaim(token('w'), 'v', csrf.access)
     }).toThrow(CsrfMismatchError)
   })
 })

@@ -18,17 +18,16 @@ describe('resolveAdapterOptions', () => {
       scopeClaim: 'scope',
       implicitRefresh: undefined,
     })
-    expect(o.csrf).toMatchObject({
-      protect: true,
+    expect(o.csrf).toMatchObject({ protect: true, checkForm: false, inCookies: true, checkOrigin: false })
+    // One header, field and cookie path for both token types unless split (JWT_ACCESS_CSRF_* / JWT_REFRESH_CSRF_*).
+    expect(o.csrf.access).toEqual({
       headerName: 'X-CSRF-TOKEN',
-      checkForm: false,
+      headerKey: 'x-csrf-token',
       fieldName: 'csrf_token',
-      inCookies: true,
-      accessCookieName: 'csrf_access_token',
-      refreshCookieName: 'csrf_refresh_token',
+      cookieName: 'csrf_access_token',
       cookiePath: '/',
-      checkOrigin: false,
     })
+    expect(o.csrf.refresh).toEqual({ ...o.csrf.access, cookieName: 'csrf_refresh_token' })
     expect([...o.csrf.methods]).toEqual(['POST', 'PUT', 'PATCH', 'DELETE'])
     expect(o.errors).toMatchObject({ respond: true, messageKey: 'message', codeKey: 'error', flask: false })
     expect(Object.isFrozen(o)).toBe(true)

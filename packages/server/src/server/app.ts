@@ -3,7 +3,7 @@
  * database and keys (context), the Tessera plugin, OpenAPI, the routes, errors and metrics.
  */
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { ConfigurationError, isTesseraError, wwwAuthenticate } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
@@ -95,31 +95,40 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
   }
 }
 
-/** Builds and starts the server, and logs where everything is. */
+/** Builds and starts the server, and logs where everything is, in one line. */
 export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<RunningServer> {
   const built = await buildServer(overrides)
+  const { config, context } = built
+  // Fastify's own "Server listening at" line becomes Tessera's: one line saying where everything is.
+  const summary = (at: string): string =>
+    `Tessera listening on ${at} — database ${withoutPassword(config.databaseUrl)}, ${config.tokenTransport} ` +
+    `transport, access tokens ${lifetime(config.accessTokenTtl)}, refresh tokens ` +
+    `${lifetime(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}, API docs at ${at}/docs`
   try {
-    await built.app.listen({ host: built.config.host, port: built.config.port })
+    await built.app.listen({ host: config.host, port: config.port, listenTextResolver: summary })
   } catch (error) {
     await built.close()
     throw error
   }
   const address = built.app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : built.config.port
-  const host = built.config.host.includes(':') ? `[${built.config.host}]` : built.config.host
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
-  for (const finding of checkServerConfig(built.config))
+  for (const finding of checkServerConfig(config))
     built.app.log.warn({ setting: finding.setting }, finding.message)
-  built.app.log.info(
-    {
-      url,
-      database: withoutPassword(built.config.databaseUrl),
-      keys: built.context.keySource,
-      kid: built.context.keys.active.kid,
-    },
-    `Tessera listening on ${url} — database ${withoutPassword(built.config.databaseUrl)}, signing keys from ${built.context.keySource}, API docs at ${url}/docs`,
-  )
   return { ...built, url }
+}
+
+/** `900` → `15m`, `2592000` → `30d`: the largest unit that divides the lifetime. */
+function lifetime(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
 }
 
 async function createApp(config: ServerConfig, ctx: ServerContext): Promise<FastifyInstance> {
@@ -156,7 +165,7 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
       },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
   const cookieMode = config.tokenTransport === 'cookie'
   await app.register(tesseraFastify, {
     auth: ctx.auth,
@@ -297,4 +306,23 @@ function withoutPassword(url: string): string {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+// /docs as Tessera's own page: its title and icon, no Fastify logo, and no topbar with a spec URL box
+// (BaseLayout): the page documents this server, not any spec a visitor might type in.
+const TESSERA_ICON = Buffer.from(
+  "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><rect width='16' height='16' rx='3' fill='#4f46e5'/><path d='M4 4h8v2H9v6H7V6H4z' fill='white'/></svg>",
+)
+function docsBranding(): Pick<FastifySwaggerUiOptions, 'logo' | 'theme' | 'uiConfig'> {
+  return {
+    logo: { type: 'image/svg+xml', content: TESSERA_ICON, href: '/', target: '_self' },
+    theme: {
+      title: 'Tessera auth server — API docs',
+      favicon: [
+        { filename: 'favicon.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: TESSERA_ICON },
+      ],
+      css: [{ filename: 'tessera.css', content: '.swagger-ui .info .title { color: #4f46e5; }' }],
+    },
+    uiConfig: { layout: 'BaseLayout', deepLinking: true, persistAuthorization: false },
+  }
 }

@@ -8,6 +8,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
 import { ConfigurationError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
 import { createHttpAuth } from '../core/http/engine.js'
+import type { SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 import type { AdapterOptions } from '../core/http/options.js'
 import type { ResolvedRoute, RouteOptions } from '../core/http/route.js'
 import type { ErrorResponse, HttpIO, RequestJwt } from '../core/http/types.js'
@@ -37,16 +38,33 @@ export interface TesseraExpress<C = AppClaims, U = AppUser> {
    * @example router.get('/admin', jwt.required({ roles: ['admin'] }), handler)
    */
   required(options?: RouteOptions): RequestHandler
-  /** Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`). */
-  setAccessCookies(res: Response, token: string): void
+  /**
+   * Authenticates a request from your own code, with the options of `required`
+   * (`verify_jwt_in_request()`): resolves to the context it also sets as `req.jwt` (`null` for an
+   * optional call without a token), or rejects with the error a guard would have answered; pass it to
+   * `next` and `app.use(jwt.errorHandler())` answers it the same way.
+   *
+   * @example
+   * app.get('/feed', (req, res, next) => {
+   *   jwt.verifyRequest(req, res, { optional: true }).then((ctx) => {
+   *     res.json(ctx === null ? publicFeed() : feedFor(ctx.identity))
+   *   }, next)
+   * })
+   */
+  verifyRequest(req: Request, res: Response, options?: RouteOptions): Promise<RequestJwt<C, U> | null>
+  /**
+   * Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`);
+   * `options.maxAge` and `options.domain` override the configured values for this response.
+   */
+  setAccessCookies(res: Response, token: string, options?: SetCookieOptions): void
   /** Sets the HttpOnly refresh token cookie, scoped to the refresh path, and its CSRF cookie. */
-  setRefreshCookies(res: Response, token: string): void
+  setRefreshCookies(res: Response, token: string, options?: SetCookieOptions): void
   /** Deletes the access and refresh cookies and their CSRF cookies (`unset_jwt_cookies`). */
-  unsetJwtCookies(res: Response): void
+  unsetJwtCookies(res: Response, options?: UnsetCookieOptions): void
   /** Deletes the access token cookie and its CSRF cookie. */
-  unsetAccessCookies(res: Response): void
+  unsetAccessCookies(res: Response, options?: UnsetCookieOptions): void
   /** Deletes the refresh token cookie and its CSRF cookie. */
-  unsetRefreshCookies(res: Response): void
+  unsetRefreshCookies(res: Response, options?: UnsetCookieOptions): void
   /** Error middleware answering Tessera errors passed to `next(err)`; others go on to the next handler. */
   errorHandler(): ErrorRequestHandler
   /** The response the middleware would send for `error`. */
@@ -128,20 +146,25 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
   const integration: TesseraExpress<C, U> = {
     auth,
     required: (routeOptions) => middleware(engine.route(routeOptions)),
-    setAccessCookies(res, token) {
-      engine.setCookies(io, res.req, res, 'access', token)
+    async verifyRequest(req, res, routeOptions) {
+      const jwt = await engine.authenticate(io, req, res, engine.callRoute(routeOptions, 'verifyRequest'))
+      req.jwt = jwt as RequestJwt | null
+      return jwt
     },
-    setRefreshCookies(res, token) {
-      engine.setCookies(io, res.req, res, 'refresh', token)
+    setAccessCookies(res, token, cookieOptions) {
+      engine.setCookies(io, res.req, res, 'access', token, cookieOptions)
     },
-    unsetJwtCookies(res) {
-      engine.clearCookies(io, res.req, res, ['access', 'refresh'])
+    setRefreshCookies(res, token, cookieOptions) {
+      engine.setCookies(io, res.req, res, 'refresh', token, cookieOptions)
     },
-    unsetAccessCookies(res) {
-      engine.clearCookies(io, res.req, res, ['access'])
+    unsetJwtCookies(res, cookieOptions) {
+      engine.clearCookies(io, res.req, res, ['access', 'refresh'], cookieOptions)
     },
-    unsetRefreshCookies(res) {
-      engine.clearCookies(io, res.req, res, ['refresh'])
+    unsetAccessCookies(res, cookieOptions) {
+      engine.clearCookies(io, res.req, res, ['access'], cookieOptions)
+    },
+    unsetRefreshCookies(res, cookieOptions) {
+      engine.clearCookies(io, res.req, res, ['refresh'], cookieOptions)
     },
     errorHandler: () =>
       function tesseraErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction) {
@@ -156,7 +179,9 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
 }
 
 /** Any integration, whatever its claims and user types. */
-export type AnyTesseraExpress = Omit<TesseraExpress, 'getJwt'>
+export type AnyTesseraExpress = Omit<TesseraExpress, 'getJwt' | 'verifyRequest'> & {
+  verifyRequest(req: Request, res: Response, options?: RouteOptions): Promise<unknown>
+}
 
 const integrations = new WeakSet<object>()
 const defaults = new WeakMap<Tessera, TesseraExpress>()
@@ -189,19 +214,47 @@ export function jwtRequired(source: Tessera | AnyTesseraExpress, options?: Route
   return from(source, 'jwtRequired').required(options)
 }
 
-/** Sets the access token cookies on `res` (`set_access_cookies(response, token)`). */
-export function setAccessCookies(res: Response, token: string, source: Tessera | AnyTesseraExpress): void {
-  from(source, 'setAccessCookies').setAccessCookies(res, token)
+/**
+ * Authenticates a request from your own code (`verify_jwt_in_request()`), from the engine (default
+ * options) or an integration; see {@link TesseraExpress.verifyRequest}.
+ */
+export async function verifyRequest(
+  req: Request,
+  res: Response,
+  source: Tessera | AnyTesseraExpress,
+  options?: RouteOptions,
+): Promise<RequestJwt | null> {
+  // async: a bad `source` rejects like every other failure instead of throwing.
+  return (await from(source, 'verifyRequest').verifyRequest(req, res, options)) as RequestJwt | null
 }
 
-/** Sets the refresh token cookies on `res` (`set_refresh_cookies(response, token)`). */
-export function setRefreshCookies(res: Response, token: string, source: Tessera | AnyTesseraExpress): void {
-  from(source, 'setRefreshCookies').setRefreshCookies(res, token)
+/** Sets the access token cookies on `res` (`set_access_cookies(response, token, max_age, domain)`). */
+export function setAccessCookies(
+  res: Response,
+  token: string,
+  source: Tessera | AnyTesseraExpress,
+  options?: SetCookieOptions,
+): void {
+  from(source, 'setAccessCookies').setAccessCookies(res, token, options)
 }
 
-/** Deletes every JWT and CSRF cookie (`unset_jwt_cookies(response)`). */
-export function unsetJwtCookies(res: Response, source: Tessera | AnyTesseraExpress): void {
-  from(source, 'unsetJwtCookies').unsetJwtCookies(res)
+/** Sets the refresh token cookies on `res` (`set_refresh_cookies(response, token, max_age, domain)`). */
+export function setRefreshCookies(
+  res: Response,
+  token: string,
+  source: Tessera | AnyTesseraExpress,
+  options?: SetCookieOptions,
+): void {
+  from(source, 'setRefreshCookies').setRefreshCookies(res, token, options)
+}
+
+/** Deletes every JWT and CSRF cookie (`unset_jwt_cookies(response, domain)`). */
+export function unsetJwtCookies(
+  res: Response,
+  source: Tessera | AnyTesseraExpress,
+  options?: UnsetCookieOptions,
+): void {
+  from(source, 'unsetJwtCookies').unsetJwtCookies(res, options)
 }
 
 /** `req.jwt` typed with explicit claims and user types (instead of those declared in `TesseraTypes`). */
@@ -218,7 +271,7 @@ export type {
   JsonOptions,
   QueryOptions,
 } from '../core/http/options.js'
-export type { CookieOptions } from '../core/http/cookies.js'
+export type { CookieOptions, SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 export type { ErrorFormatters, ErrorOptions } from '../core/http/respond.js'
 export type { RouteOptions } from '../core/http/route.js'
 export type { ErrorFormatter, ErrorResponse, RequestJwt, TokenLocation } from '../core/http/types.js'

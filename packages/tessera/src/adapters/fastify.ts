@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type {
+  FastifyError,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
@@ -13,6 +14,7 @@ import type {
 } from 'fastify'
 import { isTesseraError, type AnyTesseraError } from '../core/errors.js'
 import { createHttpAuth, type HttpAuth } from '../core/http/engine.js'
+import type { SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 import type { AdapterOptions } from '../core/http/options.js'
 import type { ResolvedRoute, RouteOptions } from '../core/http/route.js'
 import type { ErrorResponse, HttpIO, RequestJwt } from '../core/http/types.js'
@@ -31,8 +33,21 @@ export interface TesseraFastify {
   readonly auth: Tessera
   /** A `preHandler` protecting a route (the same as `app.jwtRequired`). */
   jwtRequired(options?: RouteOptions): preHandlerHookHandler
+  /** Authenticates a request from your own code (the same as `app.verifyRequest`). */
+  verifyRequest(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    options?: RouteOptions,
+  ): Promise<RequestJwt | null>
   /** The response the plugin would send for `error`, for apps that set `errors.respond: false`. */
   errorResponse(error: AnyTesseraError): ErrorResponse
+  /**
+   * An error handler answering Tessera errors as a route guard does (for `verifyRequest` failures and
+   * `errors.respond: false`); other errors go on to Fastify's default handler.
+   *
+   * @example app.setErrorHandler(app.tessera.errorHandler)
+   */
+  readonly errorHandler: (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => void
 }
 
 declare module 'fastify' {
@@ -44,16 +59,19 @@ declare module 'fastify' {
     jwt: RequestJwt | null
   }
   interface FastifyReply {
-    /** Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`). */
-    setAccessCookies(token: string): FastifyReply
+    /**
+     * Sets the HttpOnly access token cookie and its readable CSRF cookie (`set_access_cookies`);
+     * `options.maxAge` and `options.domain` override the configured values for this reply.
+     */
+    setAccessCookies(token: string, options?: SetCookieOptions): FastifyReply
     /** Sets the HttpOnly refresh token cookie, scoped to the refresh path, and its CSRF cookie. */
-    setRefreshCookies(token: string): FastifyReply
+    setRefreshCookies(token: string, options?: SetCookieOptions): FastifyReply
     /** Deletes the access and refresh cookies and their CSRF cookies (`unset_jwt_cookies`). */
-    unsetJwtCookies(): FastifyReply
+    unsetJwtCookies(options?: UnsetCookieOptions): FastifyReply
     /** Deletes the access token cookie and its CSRF cookie. */
-    unsetAccessCookies(): FastifyReply
+    unsetAccessCookies(options?: UnsetCookieOptions): FastifyReply
     /** Deletes the refresh token cookie and its CSRF cookie. */
-    unsetRefreshCookies(): FastifyReply
+    unsetRefreshCookies(options?: UnsetCookieOptions): FastifyReply
   }
   interface FastifyInstance {
     /**
@@ -62,6 +80,23 @@ declare module 'fastify' {
      * @example app.get('/admin', { preHandler: app.jwtRequired({ roles: ['admin'] }) }, handler)
      */
     jwtRequired(options?: RouteOptions): preHandlerHookHandler
+    /**
+     * Authenticates a request from your own code, with the options of `jwtRequired`
+     * (`verify_jwt_in_request()`): resolves to the context it also sets as `request.jwt` (`null` for an
+     * optional call without a token), or rejects with the error a guard would have answered; let it
+     * reach `app.setErrorHandler(app.tessera.errorHandler)` to answer it the same way.
+     *
+     * @example
+     * app.get('/feed', async (request, reply) => {
+     *   const jwt = await app.verifyRequest(request, reply, { optional: true })
+     *   return jwt === null ? publicFeed() : feedFor(jwt.identity)
+     * })
+     */
+    verifyRequest(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      options?: RouteOptions,
+    ): Promise<RequestJwt | null>
     /** The engine and helpers registered by the Tessera plugin. */
     tessera: TesseraFastify
   }
@@ -143,31 +178,57 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
   const jwtRequired = (routeOptions?: RouteOptions): preHandlerHookHandler =>
     preHandler(engine.route(routeOptions))
 
+  const verifyRequest = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    routeOptions?: RouteOptions,
+  ): Promise<RequestJwt | null> => {
+    const jwt = await engine.authenticate(io, request, reply, engine.callRoute(routeOptions, 'verifyRequest'))
+    request.jwt = jwt
+    return jwt
+  }
+
+  const errorHandler = (error: FastifyError | Error, _request: FastifyRequest, reply: FastifyReply): void => {
+    // Thrown on: Fastify hands an error handler's own error to its default handler.
+    if (!isTesseraError(error)) throw error
+    const response = engine.errorResponse(error)
+    void reply.code(response.status).headers(response.headers).send(response.body)
+  }
+
   app.decorateRequest('jwt', null)
   app.decorate('jwtRequired', jwtRequired)
+  app.decorate('verifyRequest', verifyRequest)
   app.decorate('tessera', {
     auth: engine.auth,
     jwtRequired,
+    verifyRequest,
     errorResponse: (error: AnyTesseraError) => engine.errorResponse(error),
+    errorHandler,
   } satisfies TesseraFastify)
-  app.decorateReply('setAccessCookies', function (this: FastifyReply, token: string) {
-    engine.setCookies(io, this.request, this, 'access', token)
+  app.decorateReply(
+    'setAccessCookies',
+    function (this: FastifyReply, token: string, cookieOptions?: SetCookieOptions) {
+      engine.setCookies(io, this.request, this, 'access', token, cookieOptions)
+      return this
+    },
+  )
+  app.decorateReply(
+    'setRefreshCookies',
+    function (this: FastifyReply, token: string, cookieOptions?: SetCookieOptions) {
+      engine.setCookies(io, this.request, this, 'refresh', token, cookieOptions)
+      return this
+    },
+  )
+  app.decorateReply('unsetJwtCookies', function (this: FastifyReply, cookieOptions?: UnsetCookieOptions) {
+    engine.clearCookies(io, this.request, this, ['access', 'refresh'], cookieOptions)
     return this
   })
-  app.decorateReply('setRefreshCookies', function (this: FastifyReply, token: string) {
-    engine.setCookies(io, this.request, this, 'refresh', token)
+  app.decorateReply('unsetAccessCookies', function (this: FastifyReply, cookieOptions?: UnsetCookieOptions) {
+    engine.clearCookies(io, this.request, this, ['access'], cookieOptions)
     return this
   })
-  app.decorateReply('unsetJwtCookies', function (this: FastifyReply) {
-    engine.clearCookies(io, this.request, this, ['access', 'refresh'])
-    return this
-  })
-  app.decorateReply('unsetAccessCookies', function (this: FastifyReply) {
-    engine.clearCookies(io, this.request, this, ['access'])
-    return this
-  })
-  app.decorateReply('unsetRefreshCookies', function (this: FastifyReply) {
-    engine.clearCookies(io, this.request, this, ['refresh'])
+  app.decorateReply('unsetRefreshCookies', function (this: FastifyReply, cookieOptions?: UnsetCookieOptions) {
+    engine.clearCookies(io, this.request, this, ['refresh'], cookieOptions)
     return this
   })
 
@@ -217,7 +278,7 @@ export type {
   JsonOptions,
   QueryOptions,
 } from '../core/http/options.js'
-export type { CookieOptions } from '../core/http/cookies.js'
+export type { CookieOptions, SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 export type { ErrorFormatters, ErrorOptions } from '../core/http/respond.js'
 export type { RouteOptions } from '../core/http/route.js'
 export type { ErrorFormatter, ErrorResponse, RequestJwt, TokenLocation } from '../core/http/types.js'

@@ -30,6 +30,8 @@ export interface ClaimRules {
   issuer: readonly string[] | undefined
   fresh: boolean
   requiredClaims: readonly string[]
+  /** Accept a token past its `exp` (flask-jwt-extended's `decode_token(allow_expired=True)`). */
+  allowExpired?: boolean
 }
 
 /** Checks claims in place and returns them typed. `now` is Unix seconds (fractional allowed). */
@@ -81,7 +83,9 @@ export function checkClaims(
     throw new TokenWrongTypeError('The token header "typ" does not match its type', header, claims)
   }
 
-  if (now >= exp + rules.leeway) throw new TokenExpiredError('The token has expired', header, claims)
+  if (now >= exp + rules.leeway && rules.allowExpired !== true) {
+    throw new TokenExpiredError('The token has expired', header, claims)
+  }
   if (nbf !== undefined && now + rules.leeway < nbf) {
     throw new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
   }

@@ -7,6 +7,7 @@ import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError } from './errors.js'
 import { createKeyRing, isKeyRing, type KeyRing, type KeyRingInput } from './key-ring.js'
 import { memoryRevocationStore, type RevocationStore } from './revocation.js'
+import { unknownOption } from './suggest.js'
 import type { TokenType } from './types.js'
 
 /** Context passed to the claim and header hooks. */
@@ -85,7 +86,8 @@ export interface ResolvedConfig {
   readonly additionalHeaders: TesseraOptions['additionalHeaders']
 }
 
-const KNOWN_OPTIONS = new Set<string>([
+/** Every option name of {@link TesseraOptions}. */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set<string>([
   'keys',
   'secret',
   'algorithm',
@@ -109,11 +111,7 @@ export function resolveConfig(options: TesseraOptions): ResolvedConfig {
   if (typeof options !== 'object') throw new ConfigurationError('options', 'expected an options object')
   for (const name of Object.keys(options)) {
     if (!KNOWN_OPTIONS.has(name)) {
-      const hint = [...KNOWN_OPTIONS].find((known) => known.toLowerCase() === name.toLowerCase())
-      throw new ConfigurationError(
-        name,
-        `unknown option${hint === undefined ? '' : `; did you mean "${hint}"?`}`,
-      )
+      throw new ConfigurationError(name, unknownOption(name, [...KNOWN_OPTIONS], 'engine'))
     }
   }
   return Object.freeze({

@@ -54,6 +54,14 @@ export interface VerifyOptions {
   requiredClaims?: readonly string[]
   /** Skip the revocation store for this call. @default false */
   skipRevocationCheck?: boolean
+  /**
+   * Accept a token whose `exp` has passed, to read an expired token's claims (which session ended,
+   * "continue as …"): flask-jwt-extended's `decode_token(token, allow_expired=True)`. Every other check
+   * still applies: signature with the key its `kid` selects, algorithm pinned by the key, structure,
+   * `type`/`typ`, `nbf`/`iat`, audience, issuer, freshness and revocation. Never accepted by a route guard
+   * or `verifyRequest`. @default false
+   */
+  allowExpired?: boolean
 }
 
 /** The engine returned by {@link createTessera}. */
@@ -131,8 +139,9 @@ export function createTessera(options: TesseraOptions): Tessera {
 
   const rulesFor = (opts: VerifyOptions | undefined): ClaimRules => {
     if (opts === undefined) return defaultRules
-    const { type = 'access', fresh, audience, issuer, leeway, requiredClaims } = opts
+    const { type = 'access', fresh, audience, issuer, leeway, requiredClaims, allowExpired } = opts
     if (
+      allowExpired === undefined &&
       fresh === undefined &&
       audience === undefined &&
       issuer === undefined &&
@@ -141,6 +150,9 @@ export function createTessera(options: TesseraOptions): Tessera {
     ) {
       if (type === 'access') return defaultRules
       if (type === 'refresh') return refreshRules
+    }
+    if (allowExpired !== undefined && typeof allowExpired !== 'boolean') {
+      throw new ConfigurationError('verify.allowExpired', `must be true or false, got ${typeof allowExpired}`)
     }
     // Runtime guard for JavaScript callers.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -157,6 +169,7 @@ export function createTessera(options: TesseraOptions): Tessera {
       issuer: issuer === undefined ? config.issuer : typeof issuer === 'string' ? [issuer] : issuer,
       fresh: fresh ?? false,
       requiredClaims: requiredClaims ?? [],
+      allowExpired: allowExpired === true,
     }
   }
 

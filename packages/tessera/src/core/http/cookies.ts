@@ -3,6 +3,7 @@
  * and reading one cookie from a `Cookie` header without parsing the rest.
  */
 import { ConfigurationError } from '../errors.js'
+import { parseDuration, type Duration } from '../duration.js'
 import { decodeUnverified } from '../jws.js'
 import type { TokenType } from '../types.js'
 import type { ResolvedCsrfOptions } from './options.js'
@@ -40,18 +41,70 @@ export interface ResolvedCookieOptions {
   readonly session: boolean
 }
 
+/** The option names of {@link CookieOptions}. */
+export const COOKIE_OPTIONS = Object.freeze([
+  'accessName',
+  'refreshName',
+  'accessPath',
+  'refreshPath',
+  'domain',
+  'secure',
+  'sameSite',
+  'session',
+] as const)
+
+/**
+ * Per-call options of the cookie setters (`set_access_cookies(response, token, max_age=…, domain=…)`).
+ */
+export interface SetCookieOptions {
+  /**
+   * `Max-Age` of both cookies, instead of the token's remaining lifetime (or none with `cookies.session`).
+   * Seconds or a duration string (`'30d'`).
+   */
+  maxAge?: Duration
+  /** `Domain` of both cookies instead of `cookies.domain`. */
+  domain?: string
+}
+
+/** Per-call options of the cookie removers (`unset_jwt_cookies(response, domain=…)`). */
+export interface UnsetCookieOptions {
+  /** `Domain` of the cookies to delete, when they were set with a per-call domain. */
+  domain?: string
+}
+
+/** Per-call cookie options after validation. */
+export interface ResolvedSetCookieOptions {
+  readonly maxAge: number | undefined
+  readonly domain: string | undefined
+}
+
+const NO_CALL_OPTIONS: ResolvedSetCookieOptions = Object.freeze({ maxAge: undefined, domain: undefined })
+
+/** Validates a setter's (or, without `maxAge`, a remover's) per-call options; `fn` names it in messages. */
+export function resolveSetCookieOptions(
+  value: unknown,
+  fn: string,
+  allowMaxAge: boolean,
+): ResolvedSetCookieOptions {
+  if (value === undefined) return NO_CALL_OPTIONS
+  const c = section(value, fn, allowMaxAge ? ['maxAge', 'domain'] : ['domain'])
+  return Object.freeze({
+    maxAge: c.maxAge === undefined ? undefined : parseDuration(c.maxAge, `${fn}.maxAge`),
+    domain: cookieDomain(c.domain, `${fn}.domain`),
+  })
+}
+
+function cookieDomain(value: unknown, path: string): string | undefined {
+  const domain = optionalStr(value, path)
+  if (domain !== undefined && !/^\.?[A-Za-z0-9.-]+$/.test(domain)) {
+    throw new ConfigurationError(path, `${JSON.stringify(domain)} is not a domain name`)
+  }
+  return domain
+}
+
 /** Validates cookie options. Refuses `SameSite=None` without `secure: true` (browsers drop such cookies). */
 export function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
-  const c = section(value, 'cookies', [
-    'accessName',
-    'refreshName',
-    'accessPath',
-    'refreshPath',
-    'domain',
-    'secure',
-    'sameSite',
-    'session',
-  ])
+  const c = section(value, 'cookies', COOKIE_OPTIONS)
   const secure = c.secure ?? 'auto'
   if (secure !== 'auto' && typeof secure !== 'boolean') {
     throw new ConfigurationError('cookies.secure', 'must be true, false or "auto"')
@@ -63,10 +116,7 @@ export function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
   if (sameSite === 'None' && secure !== true) {
     throw new ConfigurationError('cookies.sameSite', 'SameSite=None requires cookies.secure: true')
   }
-  const domain = optionalStr(c.domain, 'cookies.domain')
-  if (domain !== undefined && !/^\.?[A-Za-z0-9.-]+$/.test(domain)) {
-    throw new ConfigurationError('cookies.domain', `${JSON.stringify(domain)} is not a domain name`)
-  }
+  const domain = cookieDomain(c.domain, 'cookies.domain')
   const resolved = Object.freeze({
     accessName: name(c.accessName, 'access_token_cookie', 'cookies.accessName'),
     refreshName: name(c.refreshName, 'refresh_token_cookie', 'cookies.refreshName'),
@@ -175,15 +225,18 @@ export function tokenCookies(
   cookies: ResolvedCookieOptions,
   csrf: ResolvedCsrfOptions,
   now = Date.now() / 1000,
+  call: ResolvedSetCookieOptions = NO_CALL_OPTIONS,
 ): string[] {
   const helper = type === 'access' ? 'setAccessCookies' : 'setRefreshCookies'
   if (typeof token !== 'string') throw new ConfigurationError(helper, 'expected a token string')
   const { payload } = decodeUnverified(token)
   if (payload.type !== type) throw new ConfigurationError(helper, `expected a ${type} token`)
   const exp = payload.exp
+  // A per-call max_age wins over the session setting, as in flask-jwt-extended.
   const maxAge =
-    cookies.session || typeof exp !== 'number' ? undefined : Math.max(0, Math.floor(exp) - Math.floor(now))
-  const base = { domain: cookies.domain, secure, sameSite: cookies.sameSite, maxAge }
+    call.maxAge ??
+    (cookies.session || typeof exp !== 'number' ? undefined : Math.max(0, Math.floor(exp) - Math.floor(now)))
+  const base = { domain: call.domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge }
   const jwtName = type === 'access' ? cookies.accessName : cookies.refreshName
   const out = [
     serializeCookie(jwtName, token, {
@@ -200,8 +253,10 @@ export function tokenCookies(
       )
     }
     if (csrf.inCookies) {
-      const csrfName = type === 'access' ? csrf.accessCookieName : csrf.refreshCookieName
-      out.push(serializeCookie(csrfName, payload.csrf, { ...base, path: csrf.cookiePath, httpOnly: false }))
+      const names = csrf[type]
+      out.push(
+        serializeCookie(names.cookieName, payload.csrf, { ...base, path: names.cookiePath, httpOnly: false }),
+      )
     }
   }
   return out
@@ -213,8 +268,9 @@ export function clearCookies(
   secure: boolean,
   cookies: ResolvedCookieOptions,
   csrf: ResolvedCsrfOptions,
+  domain?: string,
 ): string[] {
-  const base = { domain: cookies.domain, secure, sameSite: cookies.sameSite, maxAge: 0 }
+  const base = { domain: domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge: 0 }
   const out = [
     serializeCookie(type === 'access' ? cookies.accessName : cookies.refreshName, '', {
       ...base,
@@ -223,8 +279,8 @@ export function clearCookies(
     }),
   ]
   if (csrf.protect && csrf.inCookies) {
-    const csrfName = type === 'access' ? csrf.accessCookieName : csrf.refreshCookieName
-    out.push(serializeCookie(csrfName, '', { ...base, path: csrf.cookiePath, httpOnly: false }))
+    const names = csrf[type]
+    out.push(serializeCookie(names.cookieName, '', { ...base, path: names.cookiePath, httpOnly: false }))
   }
   return out
 }

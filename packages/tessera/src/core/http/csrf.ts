@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { CsrfMismatchError, CsrfMissingError, CsrfOriginRejectedError } from '../errors.js'
 import type { VerifiedToken } from '../types.js'
-import type { ResolvedCsrfOptions } from './options.js'
+import type { ResolvedCsrfNames, ResolvedCsrfOptions } from './options.js'
 import type { HttpIO } from './types.js'
 
 /**
@@ -19,30 +19,41 @@ export function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right)
 }
 
-/** The double-submit value sent with the request; throws `csrf_missing` naming the header when absent. */
-export function readCsrfValue<Req>(io: HttpIO<Req, never>, req: Req, csrf: ResolvedCsrfOptions): string {
-  const header = io.header(req, csrf.headerKey)
+/**
+ * The double-submit value sent with the request, read with the names of the token type the route
+ * accepts; throws `csrf_missing` naming the header when absent.
+ */
+export function readCsrfValue<Req>(
+  io: HttpIO<Req, never>,
+  req: Req,
+  csrf: ResolvedCsrfOptions,
+  names: ResolvedCsrfNames,
+): string {
+  const header = io.header(req, names.headerKey)
   if (header !== undefined && header !== '') return header
   if (csrf.checkForm) {
     const body = io.body(req)
-    if (typeof body === 'object' && body !== null && Object.hasOwn(body, csrf.fieldName)) {
-      const field = (body as Record<string, unknown>)[csrf.fieldName]
+    if (typeof body === 'object' && body !== null && Object.hasOwn(body, names.fieldName)) {
+      const field = (body as Record<string, unknown>)[names.fieldName]
       if (typeof field === 'string' && field !== '') return field
     }
   }
-  const form = csrf.checkForm ? ` or the ${csrf.fieldName} field` : ''
-  throw new CsrfMissingError(`Missing CSRF token: send the ${csrf.headerName} header${form}`, csrf.headerName)
+  const form = csrf.checkForm ? ` or the ${names.fieldName} field` : ''
+  throw new CsrfMissingError(
+    `Missing CSRF token: send the ${names.headerName} header${form}`,
+    names.headerName,
+  )
 }
 
 /** Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming the header. */
-export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, csrf: ResolvedCsrfOptions): void {
+export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, names: ResolvedCsrfNames): void {
   const expected = token.claims.csrf
   if (typeof expected !== 'string' || !safeEqual(sent, expected)) {
     throw new CsrfMismatchError(
-      `The ${csrf.headerName} header does not match the token's CSRF value`,
+      `The ${names.headerName} header does not match the token's CSRF value`,
       token.header,
       token.claims,
-      csrf.headerName,
+      names.headerName,
     )
   }
 }

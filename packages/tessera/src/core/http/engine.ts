@@ -16,7 +16,14 @@ import {
 import { isRemoteJwks } from '../remote-jwks.js'
 import type { Tessera } from '../tessera.js'
 import type { TokenType, VerifiedToken } from '../types.js'
-import { clearCookies, isLoopbackHost, tokenCookies } from './cookies.js'
+import {
+  clearCookies,
+  isLoopbackHost,
+  resolveSetCookieOptions,
+  tokenCookies,
+  type SetCookieOptions,
+  type UnsetCookieOptions,
+} from './cookies.js'
 import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
 import { readToken } from './locate.js'
 import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
@@ -33,6 +40,11 @@ export interface HttpAuth<C, U> {
   /** Validates a route's options once, at declaration. */
   route(options?: RouteOptions, path?: string): ResolvedRoute
   /**
+   * The route options of one `verifyRequest` call, validated on first use and remembered per options
+   * object, so a call site passing the same object pays once. `fn` names the call in messages.
+   */
+  callRoute(options: RouteOptions | undefined, fn: string): ResolvedRoute
+  /**
    * Authenticates a request: the context, `null` (OPTIONS, or optional without a token), or a promise
    * of either when a step was asynchronous. Throws (or rejects with) a Tessera error or a hook's error.
    */
@@ -47,9 +59,22 @@ export interface HttpAuth<C, U> {
   /** Whether cookies set in answer to `req` get the `Secure` attribute. */
   isSecure<Req>(io: HttpIO<Req, unknown>, req: Req): boolean
   /** Appends the cookies storing `token` (an access or refresh token) to the reply. */
-  setCookies<Req, Res>(io: HttpIO<Req, Res>, req: Req, res: Res, type: TokenType, token: string): void
+  setCookies<Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    type: TokenType,
+    token: string,
+    options?: SetCookieOptions,
+  ): void
   /** Appends the cookies deleting the JWT (and CSRF) cookies of each type. */
-  clearCookies<Req, Res>(io: HttpIO<Req, Res>, req: Req, res: Res, types: readonly TokenType[]): void
+  clearCookies<Req, Res>(
+    io: HttpIO<Req, Res>,
+    req: Req,
+    res: Res,
+    types: readonly TokenType[],
+    options?: UnsetCookieOptions,
+  ): void
 }
 
 // Claims the core writes itself; an implicit refresh carries every other claim over.
@@ -178,17 +203,30 @@ export function createHttpAuth<C, U>(
     location: TokenLocation,
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
-    if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, csrf)
+    if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, route.csrf)
     if (hooks) return withHooks(io, req, res, route, v, location)
     checkAccess(v, route)
     const ctx = context(v, location, undefined as U)
     return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
   }
 
+  const defaultCallRoutes = new Map<string, ResolvedRoute>()
+  const callRoutes = new WeakMap<object, ResolvedRoute>()
+
   return {
     auth,
     options: o,
     route: (routeOptions, path) => resolveRoute(o, routeOptions, path),
+    callRoute(routeOptions, fn) {
+      if (routeOptions === undefined) {
+        let route = defaultCallRoutes.get(fn)
+        if (route === undefined) defaultCallRoutes.set(fn, (route = resolveRoute(o, undefined, fn)))
+        return route
+      }
+      let route = callRoutes.get(routeOptions)
+      if (route === undefined) callRoutes.set(routeOptions, (route = resolveRoute(o, routeOptions, fn)))
+      return route
+    },
     authenticate(io, req, res, route) {
       const method = io.method(req)
       // CORS preflights carry no credentials (flask-jwt-extended's exempt methods).
@@ -209,7 +247,7 @@ export function createHttpAuth<C, U>(
       let csrfValue: string | undefined
       if (location === 'cookies' && csrf.protect && csrf.methods.has(method)) {
         if (csrf.checkOrigin) checkOrigin(io, req, csrf)
-        csrfValue = readCsrfValue(io, req, csrf)
+        csrfValue = readCsrfValue(io, req, csrf, route.csrf)
       }
       const verified = auth.verifyInline<C>(token, route.verify)
       if (isPromiseLike(verified)) {
@@ -220,14 +258,18 @@ export function createHttpAuth<C, U>(
     },
     errorResponse: (error) => errorResponse(error, o.errors),
     isSecure,
-    setCookies(io, req, res, type, token) {
-      for (const cookie of tokenCookies(type, token, isSecure(io, req), o.cookies, csrf))
+    setCookies(io, req, res, type, token, callOptions) {
+      const fn = type === 'access' ? 'setAccessCookies' : 'setRefreshCookies'
+      const call = resolveSetCookieOptions(callOptions, fn, true)
+      for (const cookie of tokenCookies(type, token, isSecure(io, req), o.cookies, csrf, undefined, call))
         io.appendSetCookie(res, cookie)
     },
-    clearCookies(io, req, res, types) {
+    clearCookies(io, req, res, types, callOptions) {
+      const { domain } = resolveSetCookieOptions(callOptions, 'unsetCookies', false)
       const secure = isSecure(io, req)
       for (const type of types)
-        for (const cookie of clearCookies(type, secure, o.cookies, csrf)) io.appendSetCookie(res, cookie)
+        for (const cookie of clearCookies(type, secure, o.cookies, csrf, domain))
+          io.appendSetCookie(res, cookie)
     },
   }
 }

@@ -3,11 +3,22 @@
  * (flask-jwt-extended's where they are safe), validated once, resolved and frozen. Every message names the
  * option path.
  */
+import { KNOWN_OPTIONS } from '../config.js'
 import { parseDuration, type Duration } from '../duration.js'
 import { ConfigurationError } from '../errors.js'
 import type { AppClaims, AppUser, JwtClaims, VerifiedToken } from '../types.js'
-import { resolveCookieOptions, type CookieOptions, type ResolvedCookieOptions } from './cookies.js'
-import { resolveErrorOptions, type ErrorOptions, type ResolvedErrorOptions } from './respond.js'
+import {
+  COOKIE_OPTIONS,
+  resolveCookieOptions,
+  type CookieOptions,
+  type ResolvedCookieOptions,
+} from './cookies.js'
+import {
+  ERROR_OPTIONS,
+  resolveErrorOptions,
+  type ErrorOptions,
+  type ResolvedErrorOptions,
+} from './respond.js'
 import { TOKEN_LOCATIONS, type TokenLocation } from './types.js'
 import { bool, cookiePath, fn, name, section, str, strList } from './validate.js'
 
@@ -41,12 +52,20 @@ export interface CsrfOptions {
   protect?: boolean
   /** Methods checked. @default ['POST', 'PUT', 'PATCH', 'DELETE'] */
   methods?: readonly string[]
-  /** Header carrying the value. @default 'X-CSRF-TOKEN' */
+  /** Header carrying the value, on access and refresh routes alike. @default 'X-CSRF-TOKEN' */
   headerName?: string
+  /** Header on routes reading access tokens (`JWT_ACCESS_CSRF_HEADER_NAME`). @default headerName */
+  accessHeaderName?: string
+  /** Header on `refresh: true` routes (`JWT_REFRESH_CSRF_HEADER_NAME`). @default headerName */
+  refreshHeaderName?: string
   /** Also accept the value from a form field when the header is absent. @default false */
   checkForm?: boolean
-  /** Form field name. @default 'csrf_token' */
+  /** Form field name, on access and refresh routes alike. @default 'csrf_token' */
   fieldName?: string
+  /** Form field on routes reading access tokens (`JWT_ACCESS_CSRF_FIELD_NAME`). @default fieldName */
+  accessFieldName?: string
+  /** Form field on `refresh: true` routes (`JWT_REFRESH_CSRF_FIELD_NAME`). @default fieldName */
+  refreshFieldName?: string
   /** Set a readable cookie with the value beside each JWT cookie. @default true */
   inCookies?: boolean
   /** Readable cookie carrying the access token's value. @default 'csrf_access_token' */
@@ -55,6 +74,10 @@ export interface CsrfOptions {
   refreshCookieName?: string
   /** Path of both CSRF cookies (scripts on every page must read them). @default '/' */
   cookiePath?: string
+  /** Path of the access token's CSRF cookie (`JWT_ACCESS_CSRF_COOKIE_PATH`). @default cookiePath */
+  accessCookiePath?: string
+  /** Path of the refresh token's CSRF cookie (`JWT_REFRESH_CSRF_COOKIE_PATH`). @default cookiePath */
+  refreshCookiePath?: string
   /**
    * Second line of defence: refuse unsafe cookie requests whose `Origin` is neither this server nor a
    * trusted origin, or whose `Sec-Fetch-Site` says another site sent them. @default false
@@ -128,49 +151,93 @@ export interface ResolvedAdapterOptions<C = AppClaims, U = AppUser> {
   readonly errors: ResolvedErrorOptions
 }
 
+/** The CSRF names of one token type, after validation. */
+export interface ResolvedCsrfNames {
+  /** The header name as configured, for messages. */
+  readonly headerName: string
+  /** `headerName` in lower case, for lookups. */
+  readonly headerKey: string
+  readonly fieldName: string
+  readonly cookieName: string
+  readonly cookiePath: string
+}
+
 /** CSRF options after validation. */
 export interface ResolvedCsrfOptions {
   readonly protect: boolean
   readonly methods: ReadonlySet<string>
-  readonly headerName: string
-  /** `headerName` in lower case, for lookups. */
-  readonly headerKey: string
   readonly checkForm: boolean
-  readonly fieldName: string
   readonly inCookies: boolean
-  readonly accessCookieName: string
-  readonly refreshCookieName: string
-  readonly cookiePath: string
+  /** Names used with access tokens. */
+  readonly access: ResolvedCsrfNames
+  /** Names used with refresh tokens (`refresh: true` routes). */
+  readonly refresh: ResolvedCsrfNames
   readonly checkOrigin: boolean
   readonly trustedOrigins: ReadonlySet<string>
 }
 
-const TOP = [
-  'tokenLocations',
-  'header',
-  'query',
-  'json',
-  'cookies',
-  'csrf',
-  'implicitRefresh',
-  'userLookup',
-  'tokenInBlocklist',
-  'verifyClaims',
-  'claimNames',
-  'compat',
-  'errors',
-] as const
+/** Every adapter option name, top level first, then each section's (`cookies.domain`). */
+export const ADAPTER_OPTIONS = Object.freeze({
+  '': [
+    'tokenLocations',
+    'header',
+    'query',
+    'json',
+    'cookies',
+    'csrf',
+    'implicitRefresh',
+    'userLookup',
+    'tokenInBlocklist',
+    'verifyClaims',
+    'claimNames',
+    'compat',
+    'errors',
+  ],
+  header: ['name', 'type'],
+  query: ['name', 'prefix'],
+  json: ['accessKey', 'refreshKey'],
+  claimNames: ['roles', 'scope'],
+  cookies: COOKIE_OPTIONS,
+  errors: ERROR_OPTIONS,
+  csrf: [
+    'protect',
+    'methods',
+    'headerName',
+    'accessHeaderName',
+    'refreshHeaderName',
+    'checkForm',
+    'fieldName',
+    'accessFieldName',
+    'refreshFieldName',
+    'inCookies',
+    'accessCookieName',
+    'refreshCookieName',
+    'cookiePath',
+    'accessCookiePath',
+    'refreshCookiePath',
+    'checkOrigin',
+    'trustedOrigins',
+  ],
+  implicitRefresh: ['window', 'claims'],
+} as const satisfies Record<string, readonly string[]>)
 
 /** Validates adapter options and applies defaults. `extraKeys` are adapter-specific keys to let through. */
 export function resolveAdapterOptions<C, U>(
   options: AdapterOptions<C, U> = {},
   extraKeys: readonly string[] = [],
 ): ResolvedAdapterOptions<C, U> {
-  const o = section(options, '', [...TOP, ...extraKeys]) as AdapterOptions<C, U>
-  const header = section(o.header, 'header', ['name', 'type'])
-  const query = section(o.query, 'query', ['name', 'prefix'])
-  const json = section(o.json, 'json', ['accessKey', 'refreshKey'])
-  const claimNames = section(o.claimNames, 'claimNames', ['roles', 'scope'])
+  if (typeof options === 'object' && (options as object | null) !== null) {
+    for (const key of Object.keys(options)) {
+      if (KNOWN_OPTIONS.has(key) && !extraKeys.includes(key)) {
+        throw new ConfigurationError(key, 'is an option of createTessera(), not of the adapter')
+      }
+    }
+  }
+  const o = section(options, '', [...ADAPTER_OPTIONS[''], ...extraKeys]) as AdapterOptions<C, U>
+  const header = section(o.header, 'header', ADAPTER_OPTIONS.header)
+  const query = section(o.query, 'query', ADAPTER_OPTIONS.query)
+  const json = section(o.json, 'json', ADAPTER_OPTIONS.json)
+  const claimNames = section(o.claimNames, 'claimNames', ADAPTER_OPTIONS.claimNames)
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guard for JavaScript callers
   if (o.compat !== undefined && o.compat !== 'flask-jwt-extended') {
     throw new ConfigurationError('compat', `must be "flask-jwt-extended", got ${JSON.stringify(o.compat)}`)
@@ -180,7 +247,7 @@ export function resolveAdapterOptions<C, U>(
   const headerName = name(header.name, 'Authorization', 'header.name')
   const cookies = resolveCookieOptions(o.cookies)
   const csrf = resolveCsrf(o.csrf)
-  for (const csrfName of [csrf.accessCookieName, csrf.refreshCookieName]) {
+  for (const csrfName of [csrf.access.cookieName, csrf.refresh.cookieName]) {
     if (csrfName === cookies.accessName || csrfName === cookies.refreshName) {
       throw new ConfigurationError('csrf', `the CSRF cookie name "${csrfName}" is also a JWT cookie name`)
     }
@@ -224,19 +291,7 @@ export function resolveLocations(value: unknown, path: string): readonly TokenLo
 }
 
 function resolveCsrf(value: unknown): ResolvedCsrfOptions {
-  const c = section(value, 'csrf', [
-    'protect',
-    'methods',
-    'headerName',
-    'checkForm',
-    'fieldName',
-    'inCookies',
-    'accessCookieName',
-    'refreshCookieName',
-    'cookiePath',
-    'checkOrigin',
-    'trustedOrigins',
-  ])
+  const c = section(value, 'csrf', ADAPTER_OPTIONS.csrf)
   const methods = strList(c.methods, 'csrf.methods', true) ?? ['POST', 'PUT', 'PATCH', 'DELETE']
   const trusted = strList(c.trustedOrigins, 'csrf.trustedOrigins', true) ?? []
   for (const origin of trusted) {
@@ -248,18 +303,27 @@ function resolveCsrf(value: unknown): ResolvedCsrfOptions {
       )
     }
   }
+  // The shared names are the defaults of the per-type ones (flask-jwt-extended has only those).
   const headerName = name(c.headerName, 'X-CSRF-TOKEN', 'csrf.headerName')
+  const fieldName = name(c.fieldName, 'csrf_token', 'csrf.fieldName')
+  const path = cookiePath(c.cookiePath, '/', 'csrf.cookiePath')
+  const names = (type: 'access' | 'refresh'): ResolvedCsrfNames => {
+    const header = name(c[`${type}HeaderName`], headerName, `csrf.${type}HeaderName`)
+    return Object.freeze({
+      headerName: header,
+      headerKey: header.toLowerCase(),
+      fieldName: name(c[`${type}FieldName`], fieldName, `csrf.${type}FieldName`),
+      cookieName: name(c[`${type}CookieName`], `csrf_${type}_token`, `csrf.${type}CookieName`),
+      cookiePath: cookiePath(c[`${type}CookiePath`], path, `csrf.${type}CookiePath`),
+    })
+  }
   return Object.freeze({
     protect: bool(c.protect, true, 'csrf.protect'),
     methods: new Set(methods.map((m) => m.toUpperCase())),
-    headerName,
-    headerKey: headerName.toLowerCase(),
     checkForm: bool(c.checkForm, false, 'csrf.checkForm'),
-    fieldName: name(c.fieldName, 'csrf_token', 'csrf.fieldName'),
     inCookies: bool(c.inCookies, true, 'csrf.inCookies'),
-    accessCookieName: name(c.accessCookieName, 'csrf_access_token', 'csrf.accessCookieName'),
-    refreshCookieName: name(c.refreshCookieName, 'csrf_refresh_token', 'csrf.refreshCookieName'),
-    cookiePath: cookiePath(c.cookiePath, '/', 'csrf.cookiePath'),
+    access: names('access'),
+    refresh: names('refresh'),
     checkOrigin: bool(c.checkOrigin, false, 'csrf.checkOrigin'),
     trustedOrigins: new Set(trusted),
   })
@@ -272,7 +336,9 @@ function resolveImplicitRefresh<C>(
   if (typeof value === 'number' || typeof value === 'string') {
     return Object.freeze({ window: parseDuration(value, 'implicitRefresh'), claims: undefined })
   }
-  const r = section(value, 'implicitRefresh', ['window', 'claims']) as Partial<ImplicitRefreshOptions<C>>
+  const r = section(value, 'implicitRefresh', ADAPTER_OPTIONS.implicitRefresh) as Partial<
+    ImplicitRefreshOptions<C>
+  >
   return Object.freeze({
     window: parseDuration(r.window, 'implicitRefresh.window'),
     claims: fn(r.claims, 'implicitRefresh.claims'),

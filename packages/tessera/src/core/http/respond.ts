@@ -80,17 +80,20 @@ const FLASK_MESSAGES: Partial<Record<TesseraErrorCode, string>> = {
   token_invalid_signature: 'Signature verification failed',
 }
 
+/** The option names of {@link ErrorOptions}. */
+export const ERROR_OPTIONS = Object.freeze([
+  'respond',
+  'messageKey',
+  'codeKey',
+  'status',
+  'realm',
+  'formatters',
+  'format',
+] as const)
+
 /** Validates error options; `flask` applies the flask-jwt-extended preset under them. */
 export function resolveErrorOptions(value: unknown, flask: boolean): ResolvedErrorOptions {
-  const e = section(value, 'errors', [
-    'respond',
-    'messageKey',
-    'codeKey',
-    'status',
-    'realm',
-    'formatters',
-    'format',
-  ])
+  const e = section(value, 'errors', ERROR_OPTIONS)
   const status: Record<string, number> = { ...errorStatus, ...(flask ? FLASK_STATUS : {}) }
   for (const [code, s] of Object.entries(section(e.status, 'errors.status', Object.keys(errorStatus)))) {
     if (typeof s !== 'number' || !Number.isInteger(s) || s < 400 || s > 599) {

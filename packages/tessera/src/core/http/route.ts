@@ -4,7 +4,7 @@
  */
 import { ConfigurationError } from '../errors.js'
 import type { VerifyOptions } from '../tessera.js'
-import { resolveLocations, type ResolvedAdapterOptions } from './options.js'
+import { resolveLocations, type ResolvedAdapterOptions, type ResolvedCsrfNames } from './options.js'
 import type { TokenLocation } from './types.js'
 import { bool, join, section, strList } from './validate.js'
 
@@ -46,11 +46,14 @@ export interface ResolvedRoute {
   readonly cookieName: string
   /** The JSON body key this route reads. */
   readonly jsonKey: string
+  /** The CSRF header, field and cookie names of the token type this route reads. */
+  readonly csrf: ResolvedCsrfNames
   /** The `token_missing` message, naming every location tried. */
   readonly missingMessage: string
 }
 
-const KEYS = [
+/** The option names of {@link RouteOptions}. */
+export const ROUTE_OPTIONS: readonly string[] = Object.freeze([
   'optional',
   'fresh',
   'refresh',
@@ -59,7 +62,7 @@ const KEYS = [
   'skipRevocationCheck',
   'roles',
   'scopes',
-]
+])
 
 /** Validates one route's options against the app's. `path` prefixes option names in messages. */
 export function resolveRoute<C, U>(
@@ -67,7 +70,14 @@ export function resolveRoute<C, U>(
   options: RouteOptions | undefined,
   path = 'jwtRequired',
 ): ResolvedRoute {
-  const r = section(options, path, KEYS) as RouteOptions
+  if (Object.hasOwn(Object(options) as object, 'allowExpired')) {
+    // decode_token(allow_expired=True) reads an expired token's claims; no guard ever accepts one.
+    throw new ConfigurationError(
+      join(path, 'allowExpired'),
+      'a route never accepts an expired token; read one with auth.verify(token, { allowExpired: true })',
+    )
+  }
+  const r = section(options, path, ROUTE_OPTIONS, 'route') as RouteOptions
   const fresh = bool(r.fresh, false, join(path, 'fresh'))
   const refresh = bool(r.refresh, false, join(path, 'refresh'))
   const verifyType = bool(r.verifyType, true, join(path, 'verifyType'))
@@ -96,6 +106,7 @@ export function resolveRoute<C, U>(
     scopes: strList(r.scopes, join(path, 'scopes')),
     cookieName,
     jsonKey,
+    csrf: refresh ? app.csrf.refresh : app.csrf.access,
     missingMessage: `No token found: looked in ${locations
       .map((location) => describe(location, app, cookieName, jsonKey))
       .join(', ')}`,

@@ -3,19 +3,27 @@
  * so misuse fails at start-up with a message that says which option to fix.
  */
 import { ConfigurationError } from '../errors.js'
+import { unknownOption, type OptionScope } from '../suggest.js'
 
-/** A plain object (or `undefined`), with no key outside `known`; the hint catches wrong capitalisation. */
-export function section(value: unknown, path: string, known: readonly string[]): Record<string, unknown> {
+/**
+ * A plain object (or `undefined`), with no key outside `known`. An unknown key's message names the option
+ * probably meant: a misspelling, another capitalisation, or a flask-jwt-extended name (see suggest.ts).
+ */
+export function section(
+  value: unknown,
+  path: string,
+  known: readonly string[],
+  scope: OptionScope = 'adapter',
+): Record<string, unknown> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigurationError(path === '' ? 'options' : path, 'expected an options object')
   }
   for (const name of Object.keys(value)) {
     if (!known.includes(name)) {
-      const hint = known.find((k) => k.toLowerCase() === name.toLowerCase())
       throw new ConfigurationError(
         join(path, name),
-        `unknown option${hint === undefined ? '' : `; did you mean "${hint}"?`}`,
+        unknownOption(name, known, scope, scope === 'adapter' ? path : ''),
       )
     }
   }
