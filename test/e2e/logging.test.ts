@@ -73,7 +73,11 @@ async function serve(level: Level, transport: Transport): Promise<Served> {
 async function stop(served: Served): Promise<string> {
   const { child } = served
   if (child.exitCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        resolve()
+      }),
+    )
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
     await exited
@@ -201,7 +205,9 @@ describe('the access log', () => {
     let userId = 0
     try {
       const username = uniqueName('access')
-      const registered = await client.api('POST', '/auth/register', { body: { username, password: PASSWORD } })
+      const registered = await client.api('POST', '/auth/register', {
+        body: { username, password: PASSWORD },
+      })
       userId = Number(registered.body.user?.id)
       const access = String(registered.body.access_token)
       for (let i = 0; i < 50; i++)
@@ -209,9 +215,9 @@ describe('the access log', () => {
           200,
         )
       expect((await client.api('GET', '/protected')).status).toBe(401)
-      expect((await client.api('DELETE', `/auth/sessions/abc?token=${access}`, { token: access })).status).toBe(
-        404,
-      )
+      expect(
+        (await client.api('DELETE', `/auth/sessions/abc?token=${access}`, { token: access })).status,
+      ).toBe(404)
     } finally {
       const log = await stop(served)
       const lines = log

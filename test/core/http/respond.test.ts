@@ -109,7 +109,9 @@ describe('errorResponse challenges', () => {
 
   it('builds a new challenge when the message differs, and stays correct past its bound', () => {
     for (let i = 0; i < 600; i++) {
-      const error = new tessera.CsrfOriginRejectedError(`Cross-site request refused (Sec-Fetch-Site: "x${i}")`)
+      const error = new tessera.CsrfOriginRejectedError(
+        `Cross-site request refused (Sec-Fetch-Site: "x${i}")`,
+      )
       expect(errorResponse(error, defaults).headers['www-authenticate']).toBe(
         `Bearer error="invalid_token", error_description="Cross-site request refused (Sec-Fetch-Site: \\"x${i}\\")"`,
       )

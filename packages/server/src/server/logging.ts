@@ -92,8 +92,7 @@ export function createServerLogger(
   level: ServerConfig['logLevel'],
   destination?: DestinationStream,
 ): ServerLogger {
-  const stream =
-    destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false }))
+  const stream = destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false }))
   const logger = pino(
     {
       level,
