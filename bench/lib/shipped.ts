@@ -90,7 +90,7 @@ export async function startShipped(options: {
       })
       child.kill('SIGTERM')
     })
-  const deadline = Date.now() + 60_000
+  const deadline = Date.now() + 120_000
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`tessera serve exited (${String(child.exitCode)}) before listening`)
@@ -101,7 +101,7 @@ export async function startShipped(options: {
     if (up) break
     if (Date.now() > deadline) {
       await stop()
-      throw new Error('tessera serve did not answer /healthz within 60 s')
+      throw new Error('tessera serve did not answer /healthz within 120 s')
     }
     await sleep(100)
   }
