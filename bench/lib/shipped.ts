@@ -54,9 +54,15 @@ function freePort(): Promise<number> {
 export async function startShipped(options: {
   cpu: string | undefined
   tamper(token: string): string
+  /** Extra node flags (bench/profile.ts: `--cpu-prof`). */
+  nodeArgs?: readonly string[]
+  /** Experiments only: settings over the defaults (e.g. `TESSERA_LOG_LEVEL`). */
+  env?: Record<string, string>
+  /** Where stdout goes: a file in the data directory (default), or e.g. `/dev/null`. */
+  logTo?: string
 }): Promise<ShippedServer> {
   const dir = mkdtempSync(`${tmpdir()}/tessera-bench-shipped-`)
-  const logFile = `${dir}/server.log`
+  const logFile = options.logTo ?? `${dir}/server.log`
   const port = await freePort()
   const fd = openSync(logFile, 'w')
   // Only where it listens and where its data goes: every other setting is the default.
@@ -65,8 +71,9 @@ export async function startShipped(options: {
     TESSERA_HOST: '127.0.0.1',
     TESSERA_PORT: String(port),
     TESSERA_DATA_DIR: dir,
+    ...options.env,
   }
-  const command = [process.execPath, cliScript(), 'serve']
+  const command = [process.execPath, ...(options.nodeArgs ?? []), cliScript(), 'serve']
   const child =
     options.cpu === undefined
       ? spawn(command[0] ?? '', command.slice(1), { env, stdio: ['ignore', fd, 'inherit'] })
