@@ -82,9 +82,7 @@ if (args.token === 'bad') token = tamper(token)
 const profiling = ['--cpu-prof', '--cpu-prof-dir', dir]
 // tessera-server: the auth server as `npm start` runs it (its own EdDSA keys and token).
 const shipped =
-  kind === 'tessera-server'
-    ? await startShipped({ cpu: SERVER_CPU, tamper, nodeArgs: profiling })
-    : undefined
+  kind === 'tessera-server' ? await startShipped({ cpu: SERVER_CPU, tamper, nodeArgs: profiling }) : undefined
 if (shipped !== undefined) token = args.token === 'bad' ? shipped.tokens.bad : shipped.tokens.valid
 const server =
   shipped?.server ??

@@ -1009,6 +1009,8 @@ function gitDescribe(): string {
 }
 
 interface Report {
+  /** The command's arguments (absent in runs saved before they were recorded). */
+  argv?: string[]
   http: HttpResults | undefined
   login: LoginResults | undefined
   scale: ScaleResults | undefined
@@ -1127,12 +1129,12 @@ function render(r: Report): string {
 
 Written by \`npm run bench\` (\`bench/run.ts\`); re-run it rather than editing this file. Issue 6 defines what is measured and the targets.
 
-- **Command:** \`npm run bench\` (full; ${fmt((r.finishedAt.getTime() - r.startedAt.getTime()) / 60_000, 1)} min). CI runs \`npm run bench -- --smoke\`, which checks every harness path briefly and writes nothing.
+- **Command:** \`npm run bench${r.argv === undefined || r.argv.length === 0 ? '' : ` -- ${r.argv.join(' ')}`}\` (${fmt((r.finishedAt.getTime() - r.startedAt.getTime()) / 60_000, 1)} min; ${ROUNDS} rounds, ${DURATION} s windows after ${WARMUP} s warm-ups). CI runs \`npm run bench -- --smoke\`, which checks every harness path briefly and writes nothing.
 - **Date:** ${r.startedAt.toISOString()}
 - **Machine:** \`nproc\` ${m.nproc}, ${m.cpu} (shared cores, a noisy neighbour machine), Linux ${m.kernel}; load average 1/5/15 min ${m.loadavg} before, ${r.machineAfter.loadavg} after. Servers pinned to core ${SERVER_CPU} (\`taskset -c ${SERVER_CPU}\`), the load generator to core ${LOAD_CPU}.
 - **Runtime:** Node ${m.node} (V8 ${m.v8}, OpenSSL ${m.openssl})
 - **Packages:** tessera ${packageVersion('../packages/tessera')} (${gitDescribe()}), fastify ${packageVersion('fastify')}, @fastify/jwt ${packageVersion('@fastify/jwt')}, fast-jwt ${packageVersion('fast-jwt')}, express ${packageVersion('express')}, express-jwt ${packageVersion('express-jwt')}, jsonwebtoken ${packageVersion('jsonwebtoken')}, hono ${packageVersion('hono')}, @hono/node-server ${packageVersion('@hono/node-server')}, autocannon ${packageVersion('autocannon')}, @node-rs/argon2 ${packageVersion('@node-rs/argon2')}, better-sqlite3 ${packageVersion('better-sqlite3')}, typescript ${packageVersion('typescript')}
-- **Build:** every server runs tsc's output of the working tree (\`src/\` entry points and \`bench/servers/*.ts\`, \`tsconfig.build.json\`'s settings, into \`bench/.out/build\`), so Tessera is measured as \`dist/\` ships it (no tsx \`__name\` wrappers).${r.buildWarning === undefined ? '' : ` tsc reported type errors elsewhere in the tree (files were emitted anyway).`}
+- **Build:** the library as \`npm run build -w tessera\` writes \`packages/tessera/dist\` (what npm ships; the bench servers import \`tessera\` by name); \`bench/servers/*.ts\` and the server package's sources (its CLI included) compiled by tsc with the build's settings into \`bench/.out/build\` (no tsx \`__name\` wrappers).${r.buildWarning === undefined ? '' : ` tsc reported type errors elsewhere in the tree (files were emitted anyway).`}
 
 Absolute numbers drift a lot on this machine; the targets are ratios measured in the same run, contenders interleaved so drift hits all of them. Read the min–max columns before trusting a difference under ~5 %.
 
@@ -1148,7 +1150,7 @@ ${table(
   if (r.http !== undefined) {
     out.push(`## 1. Protected route over HTTP
 
-\`GET /protected\` with \`Authorization: Bearer <token>\`, answering \`{"logged_in_as": sub}\`; ${CONNECTIONS} connections, autocannon ${packageVersion('autocannon')} (CLI, pipelining 1). Each server is a separate node process with its framework's defaults (no logger) and the revocation check on where the library has one (Tessera: the default in-memory store, empty). ${ROUNDS} rounds; in each round every group measures its contenders one after the other (the order rotated every round), each for ${DURATION} s after a ${WARMUP} s untimed warm-up on the same server. **× bare** is paired round by round with the ceiling measured in the same round and group, then the median over rounds. "Server core busy" is the server process's CPU time over wall time: near 100 % means the server, not the load generator, was the bottleneck.
+\`GET /protected\` with \`Authorization: Bearer <token>\`, answering \`{"logged_in_as": sub}\`; ${CONNECTIONS} connections, autocannon ${packageVersion('autocannon')} (CLI, pipelining 1). Each server is a separate node process with its framework's defaults (no logger; the auth server row excepted, see below) and the revocation check on where the library has one (Tessera: the default in-memory store, empty). ${ROUNDS} rounds; in each round every group measures its contenders one after the other (the order rotated every round), each for ${DURATION} s after a ${WARMUP} s untimed warm-up on the same server. **× bare** is paired round by round with the ceiling measured in the same round and group, then the median over rounds. "Server core busy" is the server process's CPU time over wall time: near 100 % means the server, not the load generator, was the bottleneck.
 
 Tokens: made by Tessera, header \`alg\`, \`kid\`, \`typ: at+jwt\`; claims \`roles\`, \`sub\`, \`iat\`, \`nbf\`, \`exp\` (6 h), \`jti\`, \`type\`, \`fresh\` (HS256 ${r.http.tokens.HS256.valid.length} characters, EdDSA ${r.http.tokens.EdDSA.valid.length}). The bad-signature token is the same token with its first signature character changed. Before timing, ${r.http.checks.join('; ')}. Not run: ${r.http.unsupported.join('; ')} (jsonwebtoken 9, under express-jwt, implements no EdDSA).
 
@@ -1349,6 +1351,7 @@ async function main(): Promise<void> {
   const redis = sections.has('redis') ? await phase('redis', runRedis) : undefined
   const micro = await phase('micro', () => Promise.resolve(runMicro()))
   const report: Report = {
+    argv: process.argv.slice(2),
     http,
     login,
     scale,
