@@ -171,7 +171,7 @@ const RUNS: [Level, Transport][] = [
 ]
 
 describe('tessera serve logs no credentials', () => {
-  it.concurrent.each(RUNS)(
+  it.each(RUNS)(
     'at %s with %s transport, the captured log contains no token, cookie, query value or password',
     async (level, transport) => {
       const served = await serve(level, transport)

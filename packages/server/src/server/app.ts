@@ -175,7 +175,7 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     },
   })
 
-  recordRequests(app, ctx.metrics, config.logLevel)
+  recordRequests(app, ctx.metrics, logging.access)
   app.addHook('onClose', (_instance, done) => {
     logging.flush()
     done()
