@@ -2,7 +2,7 @@
  * `npm run bench`: Tessera side by side with the tools users would pick instead, in one run on this
  * machine (issue 6), written to bench/RESULTS.md.
  *
- *   npm run bench                 full run (~15 min): every section, then bench/micro.ts; writes RESULTS.md
+ *   npm run bench                 full run (~65-70 min with 10 s windows): every section, then bench/micro.ts; writes RESULTS.md
  *   npm run bench -- --smoke      CI: every harness path, briefly; checks and exits 0; writes nothing
  *
  * 1. Protected GET route, 50 connections: bare Fastify and bare Express (the ceilings), @fastify/jwt
@@ -19,7 +19,11 @@
  *    latency, query plans); idle RSS of the server.
  * 5. Multi-instance over Redis: reported as not measured until src/stores/redis exists.
  *
- * Options: --rounds N (5), --duration S per measurement (3), --warmup S (1), --connections N (50),
+ * Section 1 also measures the auth server exactly as `npm start` runs it (bench/lib/shipped.ts), a
+ * node:crypto ceiling, and many distinct tokens in rotation (bench/servers/rotating-load.ts).
+ *
+ * Options: --rounds N (5), --duration S per measurement (10), --warmup S (2), --connections N (50),
+ * --tokens N (100000 distinct tokens per algorithm in the many-tokens groups),
  * --users N (1000000), --entries N (1000000), --sections http,login,scale,redis,micro (all),
  * --no-write (print only), --render-only (rewrite RESULTS.md from the last full run's raw numbers,
  * bench/.out/last-run.json, after editing the report's text), --kinds a,b (development: only these
@@ -1279,7 +1283,7 @@ ${
 **Login under load.** Event-loop delay p99 ${fmtMs(login.loaded.lag.p99)} ms with 20 logins in flight (${fmtMs(login.idle.lag.p99)} ms with the protected stream alone: the idle figure is the fixed-rate stream's own bursts plus this shared machine's scheduling noise), ${fmt(login.loaded.loginsPerSec, 1)} logins/s against ${fmt(1000 / median(login.verifyMs), 1)}/s for one core fully spent on argon2id. History of this row: with argon2 on libuv's pool (4 threads at normal priority on the one pinned core) the first full run measured a lag p99 of 66.7 ms (2026-11-23 12:21, a loaded machine); bounding the concurrent hashes to the core count brought it to 8.09 ms (same day, quiet machine, \`--sections login --no-write\`), still above 5 ms because the hashing thread and the event loop then share the core as equals. Tessera now hashes in its own pool (\`src/server/password-pool.ts\`): one worker thread per available core (\`os.availableParallelism()\`, which honours CPU affinity and cgroups), each running \`@node-rs/argon2\`'s synchronous functions after lowering its own priority to nice 19 (on Linux \`os.setPriority\` changes only the calling thread; the test suite checks the event-loop thread keeps its priority). The kernel then runs the event loop first whenever it has work, and hashing gets every cycle left over, so login throughput still follows the cores. Jobs queue first come, first served; the dummy verification for unknown users goes through the same queue, so timing stays uniform.
 `
 }
-**Reproduce.** \`npm run bench\` (about 25 minutes), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
+**Reproduce.** \`npm run bench\` (about 65–70 minutes on a quiet machine with 10 s windows), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
 `
 }
 
