@@ -4,6 +4,7 @@
  * and by origin (Tessera, the framework, node internals, GC).
  *
  *   npx tsx bench/profile.ts tessera-fastify HS256 [--seconds 8] [--token valid|bad] [--no-build]
+ *   npx tsx bench/profile.ts tessera-server EdDSA   (the auth server as `npm start` runs it, logs to a file)
  *
  * The .cpuprofile lands in bench/.out/profiles/ (open it in Chrome DevTools or speedscope for a flame
  * graph).
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import { SERVER_CPU, reqPerSec, runLoad, startServer } from './lib/procs.js'
+import { startShipped } from './lib/shipped.js'
 import { SUB, type Alg, type BenchKeys, type ContenderKind } from './servers/protocol.js'
 
 const { values: args, positionals } = parseArgs({
@@ -37,6 +39,8 @@ interface ProfileNode {
   hitCount?: number
 }
 interface Profile {
+  startTime: number
+  endTime: number
   nodes: ProfileNode[]
   samples: number[]
   timeDeltas: number[]
@@ -45,7 +49,8 @@ interface Profile {
 function origin(url: string, name: string): string {
   if (name === '(garbage collector)') return 'GC'
   if (name === '(idle)' || name === '(program)') return name
-  if (url.includes('/packages/tessera/dist/') || url.includes('/bench/.out/build/packages/')) return 'Tessera'
+  if (url.includes('/packages/tessera/dist/')) return 'Tessera'
+  if (url.includes('/bench/.out/build/packages/server/')) return 'Tessera server'
   if (url.includes('/bench/.out/build/bench/')) return 'bench server'
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (pkg !== null) return pkg[1] ?? url
@@ -66,18 +71,26 @@ const auth =
     ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256' })
     : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
 let token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
-if (args.token === 'bad') {
-  const at = token.lastIndexOf('.') + 1
-  token = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`
-}
 const dir = `${outDir}profiles/${kind}-${alg}-${args.token}`
 rmSync(dir, { recursive: true, force: true })
 mkdirSync(dir, { recursive: true })
-const server = await startServer(serverScript('http'), [kind, alg], {
-  env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
-  cpu: SERVER_CPU,
-  nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
-})
+const tamper = (t: string): string => {
+  const at = t.lastIndexOf('.') + 1
+  return `${t.slice(0, at)}${t[at] === 'A' ? 'B' : 'A'}${t.slice(at + 1)}`
+}
+if (args.token === 'bad') token = tamper(token)
+const profiling = ['--cpu-prof', '--cpu-prof-dir', dir]
+// tessera-server: the auth server as `npm start` runs it (its own EdDSA keys and token).
+const shipped =
+  kind === 'tessera-server' ? await startShipped({ cpu: SERVER_CPU, tamper, nodeArgs: profiling }) : undefined
+if (shipped !== undefined) token = args.token === 'bad' ? shipped.tokens.bad : shipped.tokens.valid
+const server =
+  shipped?.server ??
+  (await startServer(serverScript('http'), [kind, alg], {
+    env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
+    cpu: SERVER_CPU,
+    nodeArgs: profiling,
+  }))
 const load = {
   url: `${server.url}/protected`,
   connections: 50,
@@ -87,7 +100,11 @@ await runLoad({ ...load, seconds: 1 })
 const before = await server.ask({ cmd: 'cpu' }, 'cpu')
 const result = await runLoad({ ...load, seconds: Number(args.seconds) })
 const after = await server.ask({ cmd: 'cpu' }, 'cpu')
+const loadEnded = performance.now()
 await server.stop()
+// Only the timed window counts: start-up (module loading, migrations) and shutdown are left out.
+const afterLoadUs = (performance.now() - loadEnded) * 1000
+const windowUs = Number(args.seconds) * 1e6
 const cpuUs = ((after.user - before.user + after.system - before.system) / result.requests.total).toFixed(1)
 console.log(
   `${kind} ${alg} ${args.token}: ${Math.round(reqPerSec(result))} req/s, server ${cpuUs} µs CPU/request, statuses ${JSON.stringify(result.statusCodeStats)}`,
@@ -98,7 +115,15 @@ if (file === undefined) throw new Error(`no profile written in ${dir}`)
 const profile = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))
 const self = new Map<number, number>()
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)))
+const stamps: number[] = []
+let clock = profile.startTime
+for (const delta of profile.timeDeltas) stamps.push((clock += delta))
+const windowEnd = profile.endTime - afterLoadUs
+profile.samples.forEach((id, i) => {
+  const at = stamps[i] ?? 0
+  if (at < windowEnd - windowUs || at > windowEnd) return
+  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+})
 const fns = new Map<string, number>()
 const origins = new Map<string, number>()
 let total = 0

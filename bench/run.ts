@@ -2,7 +2,7 @@
  * `npm run bench`: Tessera side by side with the tools users would pick instead, in one run on this
  * machine (issue 6), written to bench/RESULTS.md.
  *
- *   npm run bench                 full run (~15 min): every section, then bench/micro.ts; writes RESULTS.md
+ *   npm run bench                 full run (~65-70 min with 10 s windows): every section, then bench/micro.ts; writes RESULTS.md
  *   npm run bench -- --smoke      CI: every harness path, briefly; checks and exits 0; writes nothing
  *
  * 1. Protected GET route, 50 connections: bare Fastify and bare Express (the ceilings), @fastify/jwt
@@ -19,7 +19,11 @@
  *    latency, query plans); idle RSS of the server.
  * 5. Multi-instance over Redis: reported as not measured until src/stores/redis exists.
  *
- * Options: --rounds N (5), --duration S per measurement (3), --warmup S (1), --connections N (50),
+ * Section 1 also measures the auth server exactly as `npm start` runs it (bench/lib/shipped.ts), a
+ * node:crypto ceiling, and many distinct tokens in rotation (bench/servers/rotating-load.ts).
+ *
+ * Options: --rounds N (5), --duration S per measurement (10), --warmup S (2), --connections N (50),
+ * --tokens N (100000 distinct tokens per algorithm in the many-tokens groups),
  * --users N (1000000), --entries N (1000000), --sections http,login,scale,redis,micro (all),
  * --no-write (print only), --render-only (rewrite RESULTS.md from the last full run's raw numbers,
  * bench/.out/last-run.json, after editing the report's text), --kinds a,b (development: only these
@@ -47,6 +51,7 @@ import {
   type ServerProcess,
 } from './lib/procs.js'
 import { machineInfo } from './lib/report.js'
+import { startShipped, type ShippedServer } from './lib/shipped.js'
 import {
   postgresTargetRow,
   redisTargetRows,
@@ -68,8 +73,9 @@ const { values: args } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '1' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    tokens: { type: 'string', default: '100000' },
     connections: { type: 'string', default: '50' },
     users: { type: 'string', default: '1000000' },
     entries: { type: 'string', default: '1000000' },
@@ -99,7 +105,10 @@ const WARMUP = smoke ? 0 : positive(args.warmup, 'warmup')
 const CONNECTIONS = positive(args.connections, 'connections')
 const USERS = smoke ? 5000 : positive(args.users, 'users')
 const ENTRIES = smoke ? 20_000 : positive(args.entries, 'entries')
-
+/** Distinct valid tokens of the many-tokens groups: more than Tessera's verify cache holds (10,000). */
+const MANY_TOKENS = smoke ? 12_000 : positive(args.tokens, 'tokens')
+/** A ceiling whose core was less busy than this was capped by the load generator: the rows say so. */
+const SATURATED = 0.97
 // --- formatting ------------------------------------------------------------------------------------
 
 const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a')
@@ -125,12 +134,42 @@ interface Contender {
   validOnly?: boolean
   /** Why the algorithms not in `algs` are not run. */
   notRun?: string
+  /** Also measured with many tokens in rotation (more than a verify cache holds). */
+  many?: boolean
+  /** A reference measured whatever `--kinds` says (like the ceilings, but it authenticates). */
+  reference?: boolean
 }
 
 const ALL_CONTENDERS: readonly Contender[] = [
-  { kind: 'fastify-bare', label: 'Fastify, no auth (ceiling)', algs: ['HS256', 'EdDSA'], bare: true },
+  {
+    kind: 'fastify-bare',
+    label: 'Fastify, no auth (ceiling)',
+    algs: ['HS256', 'EdDSA'],
+    bare: true,
+    many: true,
+  },
   { kind: 'express-bare', label: 'Express, no auth (ceiling)', algs: ['HS256', 'EdDSA'], bare: true },
-  { kind: 'tessera-fastify', label: '**Tessera, Fastify adapter**', algs: ['HS256', 'EdDSA'], bare: false },
+  {
+    kind: 'tessera-fastify',
+    label: '**Tessera, Fastify adapter**',
+    algs: ['HS256', 'EdDSA'],
+    bare: false,
+    many: true,
+  },
+  {
+    kind: 'tessera-server',
+    label: '**Tessera auth server as `npm start` runs it** (logs to a file)',
+    algs: ['EdDSA'],
+    bare: false,
+  },
+  {
+    kind: 'fastify-crypto',
+    label: '_Fastify + bare node:crypto verify (no checks, no cache: the physical ceiling)_',
+    algs: ['HS256', 'EdDSA'],
+    bare: false,
+    many: true,
+    reference: true,
+  },
   { kind: 'tessera-express', label: '**Tessera, Express adapter**', algs: ['HS256', 'EdDSA'], bare: false },
   {
     kind: 'tessera-fastify-remote',
@@ -160,6 +199,7 @@ const ALL_CONTENDERS: readonly Contender[] = [
     algs: ['HS256', 'EdDSA'],
     bare: false,
     validOnly: true,
+    many: true,
   },
   {
     kind: 'express-jwt',
@@ -171,14 +211,14 @@ const ALL_CONTENDERS: readonly Contender[] = [
   { kind: 'hono-jwt', label: 'Hono + hono/jwt (@hono/node-server)', algs: ['HS256', 'EdDSA'], bare: false },
 ]
 
-type TokenKind = 'valid' | 'bad signature'
+type TokenKind = 'valid' | 'bad signature' | 'many valid'
 interface Group {
   alg: Alg
   token: TokenKind
 }
 // --kinds a,b (development): only these contenders, plus the ceilings.
 const CONTENDERS = ALL_CONTENDERS.filter(
-  (c) => c.bare || args.kinds === undefined || args.kinds.split(',').includes(c.kind),
+  (c) => c.bare || c.reference === true || args.kinds === undefined || args.kinds.split(',').includes(c.kind),
 )
 
 const GROUPS: readonly Group[] = [
@@ -186,8 +226,20 @@ const GROUPS: readonly Group[] = [
   { alg: 'EdDSA', token: 'valid' },
   { alg: 'HS256', token: 'bad signature' },
   { alg: 'EdDSA', token: 'bad signature' },
+  { alg: 'HS256', token: 'many valid' },
+  { alg: 'EdDSA', token: 'many valid' },
 ]
-const groupName = (g: Group): string => `${g.alg}, ${g.token} token`
+const groupName = (g: Group): string =>
+  g.token === 'many valid' ? `${g.alg}, many valid tokens in rotation` : `${g.alg}, ${g.token} token`
+
+/** The contenders of a group. */
+function membersOf(group: Group): Contender[] {
+  return CONTENDERS.filter((c) => {
+    if (!c.algs.includes(group.alg)) return false
+    if (group.token === 'many valid') return c.many === true
+    return group.token === 'valid' || c.validOnly !== true
+  })
+}
 
 interface Cell {
   rps: number
@@ -197,6 +249,8 @@ interface Cell {
   cpu: number
   /** Server CPU time (all threads, user + system) per response, µs: robust to a contended core. */
   cpuUs: number
+  /** Responses in the timed window (warm-up excluded). */
+  responses: number
   /** Every response had the expected status (200 valid, 401 bad signature). */
   statusOk: boolean
   statuses: string
@@ -206,6 +260,10 @@ interface HttpResults {
   /** cells[groupIndex][kind][round] */
   cells: Map<string, Cell[]>
   tokens: Record<Alg, { valid: string; bad: string }>
+  /** Distinct tokens of the many-tokens groups (absent in runs older than that scenario). */
+  manyTokens?: number
+  /** The shipped server's log: bytes written over the run and responses it answered. */
+  shippedLog?: { bytes: number; responses: number }
   unsupported: string[]
   checks: string[]
 }
@@ -251,11 +309,15 @@ async function expectStatus(
     throw new Error(`${what}: unexpected body ${text}`)
 }
 
-async function measureCell(server: ServerProcess, token: string, expected: number): Promise<Cell> {
+async function measureCell(
+  server: ServerProcess,
+  token: string | { tokensFile: string },
+  expected: number,
+): Promise<Cell> {
   const options = {
     url: `${server.url}/protected`,
     connections: CONNECTIONS,
-    headers: { authorization: `Bearer ${token}` },
+    ...(typeof token === 'string' ? { headers: { authorization: `Bearer ${token}` } } : token),
   }
   if (WARMUP > 0) await runLoad({ ...options, seconds: WARMUP })
   const before = await server.ask({ cmd: 'cpu' }, 'cpu')
@@ -270,6 +332,7 @@ async function measureCell(server: ServerProcess, token: string, expected: numbe
     p99: result.latency.p99,
     cpu: cpuMs / Math.max(1, wall - 400),
     cpuUs: (cpuMs * 1000) / Math.max(1, result.requests.total),
+    responses: result.requests.total,
     statusOk: statusesOk(result, expected),
     statuses: Object.entries(result.statusCodeStats)
       .map(([code, s]) => `${code}×${s.count}`)
@@ -282,8 +345,40 @@ function statusesOk(result: LoadResult, expected: number): boolean {
   return result.errors === 0 && codes.length === 1 && codes[0] === String(expected)
 }
 
+/** `count` distinct valid tokens per algorithm (same subject, each its own `jti`), one per line in a file. */
+async function makeManyTokens(
+  engine: Engine,
+  keys: BenchKeys,
+  count: number,
+  dir: string,
+): Promise<Record<Alg, string>> {
+  const files = { HS256: `${dir}/many-HS256.txt`, EdDSA: `${dir}/many-EdDSA.txt` }
+  const issuers = {
+    HS256: engine.createTessera({ secret: keys.secret, algorithm: 'HS256' }),
+    EdDSA: engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } }),
+  }
+  for (const alg of ['HS256', 'EdDSA'] as const) {
+    const lines: string[] = []
+    for (let i = 0; i < count; i++)
+      lines.push(
+        await issuers[alg].createAccessToken(SUB, {
+          expiresIn: '6h',
+          claims: { roles: ['admin', 'editor'] },
+        }),
+      )
+    if (new Set(lines).size !== count) throw new Error(`many tokens: ${alg} tokens are not all distinct`)
+    writeFileSync(files[alg], `${lines.join('\n')}\n`)
+  }
+  return files
+}
+
 async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
   const tokens = await makeTokens(engine, keys)
+  const scratch = mkdtempSync(`${tmpdir()}/tessera-bench-http-`)
+  const wantsMany = GROUPS.some((g) => g.token === 'many valid' && membersOf(g).some((c) => !c.bare))
+  if (wantsMany) log(`http: signing ${fmtInt(MANY_TOKENS)} distinct tokens per algorithm`)
+  const manyFiles = wantsMany ? await makeManyTokens(engine, keys, MANY_TOKENS, scratch) : undefined
+  let shipped: ShippedServer | undefined
   const env = { ...process.env, BENCH_KEYS: JSON.stringify(keys) }
   const servers = new Map<string, ServerProcess>()
   const serverKey = (kind: ContenderKind, alg: Alg): string =>
@@ -305,6 +400,15 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
         const key = serverKey(c.kind, alg)
         if (started.has(key)) continue
         started.add(key)
+        if (c.kind === 'tessera-server') {
+          starting.push(
+            startShipped({ cpu: smoke ? undefined : SERVER_CPU, tamper }).then((s) => {
+              shipped = s
+              servers.set(key, s.server)
+            }),
+          )
+          continue
+        }
         starting.push(
           // Smoke starts them unpinned: a dozen processes booting on one core is most of its time.
           startServer(serverScript('http'), [c.kind, alg], {
@@ -321,13 +425,15 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
     if (failed !== undefined) throw failed.reason as Error
     // Before anything is timed: every contender accepts the valid token and refuses the bad one.
+    const tokensOf = (kind: ContenderKind, alg: Alg): { valid: string; bad: string } =>
+      kind === 'tessera-server' && shipped !== undefined ? shipped.tokens : tokens[alg]
     for (const c of CONTENDERS) {
       for (const alg of c.algs) {
         const server = servers.get(serverKey(c.kind, alg))
         if (server === undefined) continue
-        await expectStatus(server.url, tokens[alg].valid, 200, `${c.kind} ${alg} valid token`)
+        await expectStatus(server.url, tokensOf(c.kind, alg).valid, 200, `${c.kind} ${alg} valid token`)
         if (c.bare) continue
-        await expectStatus(server.url, tokens[alg].bad, 401, `${c.kind} ${alg} bad signature`)
+        await expectStatus(server.url, tokensOf(c.kind, alg).bad, 401, `${c.kind} ${alg} bad signature`)
         await expectStatus(server.url, undefined, 401, `${c.kind} ${alg} no token`)
       }
     }
@@ -337,20 +443,27 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
 
     const cells = new Map<string, Cell[]>()
     const plan = smoke ? smokePlan() : undefined
+    const shippedBytes = shipped?.logBytes() ?? 0
+    let shippedResponses = 0
     for (let round = 0; round < ROUNDS; round++) {
       for (const [g, group] of GROUPS.entries()) {
-        const members = CONTENDERS.filter(
-          (c) => c.algs.includes(group.alg) && (group.token === 'valid' || c.validOnly !== true),
-        )
+        const members = membersOf(group)
         // Rotate the order every round: A B C …, B C … A, …
         const order = members.map((_, i) => members[(i + round) % members.length] as Contender)
         for (const c of order) {
           if (plan !== undefined && !plan.has(cellKey(g, c.kind))) continue
           const server = servers.get(serverKey(c.kind, group.alg))
           if (server === undefined) continue
-          const token = group.token === 'valid' ? tokens[group.alg].valid : tokens[group.alg].bad
-          const expected = group.token === 'valid' || c.bare ? 200 : 401
+          const own = tokensOf(c.kind, group.alg)
+          const token =
+            group.token === 'many valid' && manyFiles !== undefined
+              ? { tokensFile: manyFiles[group.alg] }
+              : group.token === 'bad signature'
+                ? own.bad
+                : own.valid
+          const expected = group.token !== 'bad signature' || c.bare ? 200 : 401
           const cell = await measureCell(server, token, expected)
+          if (c.kind === 'tessera-server') shippedResponses += cell.responses
           log(
             `http round ${round + 1}/${ROUNDS} ${groupName(group)} ${c.kind}: ${fmtInt(cell.rps)} req/s, p99 ${cell.p99} ms, server cpu ${fmt(cell.cpu)}, ${fmt(cell.cpuUs, 1)} µs cpu/req${cell.statusOk ? '' : ` UNEXPECTED STATUSES ${cell.statuses}`}`,
           )
@@ -360,9 +473,21 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
         }
       }
     }
-    return { cells, tokens, unsupported, checks }
+    const shippedLog =
+      shipped === undefined
+        ? undefined
+        : { bytes: shipped.logBytes() - shippedBytes, responses: shippedResponses }
+    return {
+      cells,
+      tokens,
+      unsupported,
+      checks,
+      manyTokens: manyFiles === undefined ? undefined : MANY_TOKENS,
+      shippedLog,
+    }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()))
+    rmSync(scratch, { recursive: true, force: true })
   }
 }
 
@@ -373,7 +498,11 @@ function smokePlan(): Set<string> {
     cellKey(0, 'tessera-fastify'),
     cellKey(0, 'hono-jwt'),
     cellKey(1, 'tessera-fastify-remote'),
+    cellKey(1, 'tessera-server'),
     cellKey(3, 'tessera-express'),
+    cellKey(3, 'tessera-server'),
+    cellKey(4, 'fastify-crypto'),
+    cellKey(5, 'tessera-fastify'),
   ])
 }
 
@@ -447,7 +576,7 @@ function renderHttpGroup(results: HttpResults, g: number): string {
       'server core busy',
     ],
     rows.map((r) => [
-      `${r.contender.label}${r.statusOk ? '' : ' ⚠ unexpected statuses'}`,
+      `${r.contender.label}${r.statusOk ? '' : ' ⚠ unexpected statuses'}${r.contender.bare && r.cpu < SATURATED ? ` (capped: core ${Math.round(r.cpu * 100)} % busy)` : ''}`,
       fmtInt(r.rps),
       `${fmtInt(r.min)}–${fmtInt(r.max)}`,
       range(r.vsFastify, r.vsFastifyRange),
@@ -466,33 +595,149 @@ interface Target {
   name: string
   value: string
   ok: boolean | undefined
+  /** A verdict other than met / NOT met (e.g. within noise). */
+  verdict?: string
 }
+
+/**
+ * The verdict of a ratio measured over rounds against a goal: **met** when every round reached it,
+ * **NOT met** when none did, **within noise** when the rounds' range straddles it (the median says on
+ * which side it leans). `atMost`: the goal is an upper bound.
+ */
+function rangeVerdict(
+  median: number,
+  [lo, hi]: [number, number],
+  goal: number,
+  atMost = false,
+): Target['verdict'] {
+  const pass = (x: number): boolean => (atMost ? x <= goal : x >= goal)
+  if (!Number.isFinite(median)) return 'not measured'
+  if (pass(lo) && pass(hi)) return '**met**'
+  if (!pass(lo) && !pass(hi)) return '**NOT met**'
+  return `**within noise** (median ${pass(median) ? 'meets' : 'misses'} it)`
+}
+
+/** Per-round ratio a/b of CPU per response (a's capacity relative to b's), paired by round. */
+function pairedCapacity(
+  results: HttpResults,
+  [ga, ka]: [number, ContenderKind],
+  [gb, kb]: [number, ContenderKind],
+): { median: number; range: [number, number] } | undefined {
+  const a = results.cells.get(cellKey(ga, ka)) ?? []
+  const b = results.cells.get(cellKey(gb, kb)) ?? []
+  const ratios = a.map((x, r) => (b[r]?.cpuUs ?? NaN) / x.cpuUs).filter((x) => Number.isFinite(x))
+  if (ratios.length === 0) return undefined
+  return { median: median(ratios), range: [Math.min(...ratios), Math.max(...ratios)] }
+}
+
+/** How busy the bare-Fastify ceiling's core was in group g (median), and whether that capped it. */
+function ceilingNote(results: HttpResults, g: number): string {
+  const bare = results.cells.get(cellKey(g, 'fastify-bare')) ?? []
+  if (bare.length === 0) return ''
+  const busy = median(bare.map((c) => c.cpu))
+  return busy >= SATURATED
+    ? ''
+    : `; ceiling capped: bare Fastify's core ${Math.round(busy * 100)} % busy (< ${SATURATED * 100} %), its req/s is the load generator's limit — capacity (CPU per response) is the figure to read`
+}
+
+const GROUP = {
+  hsValid: 0,
+  edValid: 1,
+  hsBad: 2,
+  edBad: 3,
+  hsMany: 4,
+  edMany: 5,
+} as const
 
 function httpTargets(results: HttpResults): Target[] {
   const row = (g: number, kind: ContenderKind): HttpRow | undefined =>
     httpRows(results, g).find((r) => r.contender.kind === kind)
-  const target = (name: string, r: HttpRow | undefined, vs: 'f' | 'e', goal: number): Target => {
+  const target = (name: string, g: number, kind: ContenderKind, vs: 'f' | 'e', goal: number): Target => {
+    const r = row(g, kind)
     if (r === undefined) return { name, value: 'n/a', ok: undefined }
     const cap = vs === 'f' ? r.capFastify : r.capExpress
     const capRange = vs === 'f' ? r.capFastifyRange : r.capExpressRange
     const rps = vs === 'f' ? r.vsFastify : r.vsExpress
     return {
       name,
-      value: `capacity ${fmt(cap)} (rounds ${fmt(capRange[0])}–${fmt(capRange[1])}); req/s ${fmt(rps)} (${rps >= goal ? 'met' : 'not met'} by req/s)`,
+      value: `capacity ${fmt(cap)} (rounds ${fmt(capRange[0])}–${fmt(capRange[1])}); req/s ${fmt(rps)}${ceilingNote(results, g)}`,
       ok: cap >= goal,
+      verdict: rangeVerdict(cap, capRange, goal),
+    }
+  }
+  const paired = (
+    name: string,
+    a: [number, ContenderKind],
+    b: [number, ContenderKind],
+    goal: number,
+    atMost = false,
+    invert = false,
+  ): Target => {
+    const p = pairedCapacity(results, a, b)
+    if (p === undefined) return { name, value: 'n/a', ok: undefined }
+    // invert: the ratio of CPU per response a / b (cost), rather than capacity.
+    const m = invert ? 1 / p.median : p.median
+    const range: [number, number] = invert ? [1 / p.range[1], 1 / p.range[0]] : p.range
+    return {
+      name,
+      value: `${fmt(m)} (rounds ${fmt(range[0])}–${fmt(range[1])})`,
+      ok: atMost ? m <= goal : m >= goal,
+      verdict: rangeVerdict(m, range, goal, atMost),
     }
   }
   return [
-    target('Tessera/Fastify HS256 ≥ 0.90 × bare Fastify', row(0, 'tessera-fastify'), 'f', 0.9),
-    target('Tessera/Fastify EdDSA ≥ 0.80 × bare Fastify', row(1, 'tessera-fastify'), 'f', 0.8),
-    target('Tessera/Express HS256 ≥ 0.85 × bare Express', row(0, 'tessera-express'), 'e', 0.85),
+    target('Tessera/Fastify HS256 ≥ 0.90 × bare Fastify', GROUP.hsValid, 'tessera-fastify', 'f', 0.9),
+    target('Tessera/Fastify EdDSA ≥ 0.80 × bare Fastify', GROUP.edValid, 'tessera-fastify', 'f', 0.8),
+    target('Tessera/Express HS256 ≥ 0.85 × bare Express', GROUP.hsValid, 'tessera-express', 'e', 0.85),
     target(
       'Tessera/Express EdDSA ≥ 0.85 × bare Express (same target, EdDSA)',
-      row(1, 'tessera-express'),
+      GROUP.edValid,
+      'tessera-express',
       'e',
       0.85,
     ),
     remoteTarget(results),
+    target(
+      'Auth server as `npm start` runs it (log level info, to a file), EdDSA, ≥ 0.80 × bare Fastify',
+      GROUP.edValid,
+      'tessera-server',
+      'f',
+      0.8,
+    ),
+    paired(
+      'Auth server as shipped ≥ 0.95 × the Fastify adapter alone (EdDSA, capacity paired by round)',
+      [GROUP.edValid, 'tessera-server'],
+      [GROUP.edValid, 'tessera-fastify'],
+      0.95,
+    ),
+    target(
+      'Bad-signature 401, Tessera/Fastify HS256, ≥ 0.65 × bare Fastify',
+      GROUP.hsBad,
+      'tessera-fastify',
+      'f',
+      0.65,
+    ),
+    paired(
+      'A refused request ≤ 1.3 × an accepted one (Tessera/Fastify HS256, CPU per response, bad ÷ valid)',
+      [GROUP.hsBad, 'tessera-fastify'],
+      [GROUP.hsValid, 'tessera-fastify'],
+      1.3,
+      true,
+      true,
+    ),
+    target(
+      `Many tokens (cache overflowing), Tessera/Fastify HS256 ≥ 0.65 × bare Fastify`,
+      GROUP.hsMany,
+      'tessera-fastify',
+      'f',
+      0.65,
+    ),
+    paired(
+      'Many tokens, Tessera/Fastify EdDSA ≥ 0.90 × the node:crypto ceiling (capacity paired by round)',
+      [GROUP.edMany, 'tessera-fastify'],
+      [GROUP.edMany, 'fastify-crypto'],
+      0.9,
+    ),
   ]
 }
 
@@ -790,14 +1035,21 @@ function packageVersion(name: string): string {
   }
 }
 
+// The commit measured; uncommitted changes to the code under test (the packages, bench/ except this
+// file's output) are counted, so a report never names a commit it did not measure without saying so.
 function gitDescribe(): string {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoDir, encoding: 'utf8' })
-  const dirty = spawnSync('git', ['status', '--porcelain', 'src'], { cwd: repoDir, encoding: 'utf8' })
+  const dirty = spawnSync('git', ['status', '--porcelain', '--', 'packages', 'bench', ':!bench/RESULTS.md'], {
+    cwd: repoDir,
+    encoding: 'utf8',
+  })
   const changed = dirty.stdout.split('\n').filter((l) => l.trim() !== '').length
-  return `commit ${head.stdout.trim()}${changed > 0 ? `, ${changed} uncommitted paths under src/` : ''}`
+  return `commit ${head.stdout.trim()}${changed > 0 ? `, ⚠ ${changed} uncommitted paths under packages/ and bench/` : ''}`
 }
 
 interface Report {
+  /** The command's arguments (absent in runs saved before they were recorded). */
+  argv?: string[]
   http: HttpResults | undefined
   login: LoginResults | undefined
   scale: ScaleResults | undefined
@@ -916,12 +1168,12 @@ function render(r: Report): string {
 
 Written by \`npm run bench\` (\`bench/run.ts\`); re-run it rather than editing this file. Issue 6 defines what is measured and the targets.
 
-- **Command:** \`npm run bench\` (full; ${fmt((r.finishedAt.getTime() - r.startedAt.getTime()) / 60_000, 1)} min). CI runs \`npm run bench -- --smoke\`, which checks every harness path briefly and writes nothing.
+- **Command:** \`npm run bench${r.argv === undefined || r.argv.length === 0 ? '' : ` -- ${r.argv.join(' ')}`}\` (${fmt((r.finishedAt.getTime() - r.startedAt.getTime()) / 60_000, 1)} min; ${ROUNDS} rounds, ${DURATION} s windows after ${WARMUP} s warm-ups). CI runs \`npm run bench -- --smoke\`, which checks every harness path briefly and writes nothing.
 - **Date:** ${r.startedAt.toISOString()}
 - **Machine:** \`nproc\` ${m.nproc}, ${m.cpu} (shared cores, a noisy neighbour machine), Linux ${m.kernel}; load average 1/5/15 min ${m.loadavg} before, ${r.machineAfter.loadavg} after. Servers pinned to core ${SERVER_CPU} (\`taskset -c ${SERVER_CPU}\`), the load generator to core ${LOAD_CPU}.
 - **Runtime:** Node ${m.node} (V8 ${m.v8}, OpenSSL ${m.openssl})
-- **Packages:** tessera ${packageVersion('../')} (${gitDescribe()}), fastify ${packageVersion('fastify')}, @fastify/jwt ${packageVersion('@fastify/jwt')}, fast-jwt ${packageVersion('fast-jwt')}, express ${packageVersion('express')}, express-jwt ${packageVersion('express-jwt')}, jsonwebtoken ${packageVersion('jsonwebtoken')}, hono ${packageVersion('hono')}, @hono/node-server ${packageVersion('@hono/node-server')}, autocannon ${packageVersion('autocannon')}, @node-rs/argon2 ${packageVersion('@node-rs/argon2')}, better-sqlite3 ${packageVersion('better-sqlite3')}, typescript ${packageVersion('typescript')}
-- **Build:** every server runs tsc's output of the working tree (\`src/\` entry points and \`bench/servers/*.ts\`, \`tsconfig.build.json\`'s settings, into \`bench/.out/build\`), so Tessera is measured as \`dist/\` ships it (no tsx \`__name\` wrappers).${r.buildWarning === undefined ? '' : ` tsc reported type errors elsewhere in the tree (files were emitted anyway).`}
+- **Packages:** tessera ${packageVersion('../packages/tessera')} (${gitDescribe()}), fastify ${packageVersion('fastify')}, @fastify/jwt ${packageVersion('@fastify/jwt')}, fast-jwt ${packageVersion('fast-jwt')}, express ${packageVersion('express')}, express-jwt ${packageVersion('express-jwt')}, jsonwebtoken ${packageVersion('jsonwebtoken')}, hono ${packageVersion('hono')}, @hono/node-server ${packageVersion('@hono/node-server')}, autocannon ${packageVersion('autocannon')}, @node-rs/argon2 ${packageVersion('@node-rs/argon2')}, better-sqlite3 ${packageVersion('better-sqlite3')}, typescript ${packageVersion('typescript')}
+- **Build:** the library as \`npm run build -w tessera\` writes \`packages/tessera/dist\` (what npm ships; the bench servers import \`tessera\` by name); \`bench/servers/*.ts\` and the server package's sources (its CLI included) compiled by tsc with the build's settings into \`bench/.out/build\` (no tsx \`__name\` wrappers).${r.buildWarning === undefined ? '' : ` tsc reported type errors elsewhere in the tree (files were emitted anyway).`}
 
 Absolute numbers drift a lot on this machine; the targets are ratios measured in the same run, contenders interleaved so drift hits all of them. Read the min–max columns before trusting a difference under ~5 %.
 
@@ -929,7 +1181,7 @@ Absolute numbers drift a lot on this machine; the targets are ratios measured in
 
 ${table(
   ['Target', 'Measured', 'Verdict'],
-  targets.map((t) => [t.name, t.value, t.ok === undefined ? 'not measured' : met(t.ok)]),
+  targets.map((t) => [t.name, t.value, t.verdict ?? (t.ok === undefined ? 'not measured' : met(t.ok))]),
   ['l', 'l', 'l'],
 )}
 `)
@@ -937,11 +1189,17 @@ ${table(
   if (r.http !== undefined) {
     out.push(`## 1. Protected route over HTTP
 
-\`GET /protected\` with \`Authorization: Bearer <token>\`, answering \`{"logged_in_as": sub}\`; ${CONNECTIONS} connections, autocannon ${packageVersion('autocannon')} (CLI, pipelining 1). Each server is a separate node process with its framework's defaults (no logger) and the revocation check on where the library has one (Tessera: the default in-memory store, empty). ${ROUNDS} rounds; in each round every group measures its contenders one after the other (the order rotated every round), each for ${DURATION} s after a ${WARMUP} s untimed warm-up on the same server. **× bare** is paired round by round with the ceiling measured in the same round and group, then the median over rounds. "Server core busy" is the server process's CPU time over wall time: near 100 % means the server, not the load generator, was the bottleneck.
+\`GET /protected\` with \`Authorization: Bearer <token>\`, answering \`{"logged_in_as": sub}\`; ${CONNECTIONS} connections, autocannon ${packageVersion('autocannon')} (CLI, pipelining 1). Each server is a separate node process with its framework's defaults (no logger; the auth server row excepted, see below) and the revocation check on where the library has one (Tessera: the default in-memory store, empty). ${ROUNDS} rounds; in each round every group measures its contenders one after the other (the order rotated every round), each for ${DURATION} s after a ${WARMUP} s untimed warm-up on the same server. **× bare** is paired round by round with the ceiling measured in the same round and group, then the median over rounds. "Server core busy" is the server process's CPU time over wall time: near 100 % means the server, not the load generator, was the bottleneck.
 
 Tokens: made by Tessera, header \`alg\`, \`kid\`, \`typ: at+jwt\`; claims \`roles\`, \`sub\`, \`iat\`, \`nbf\`, \`exp\` (6 h), \`jti\`, \`type\`, \`fresh\` (HS256 ${r.http.tokens.HS256.valid.length} characters, EdDSA ${r.http.tokens.EdDSA.valid.length}). The bad-signature token is the same token with its first signature character changed. Before timing, ${r.http.checks.join('; ')}. Not run: ${r.http.unsupported.join('; ')}.
 
 Contenders: @fastify/jwt with its defaults (fast-jwt, no token cache) and, for information, with \`verify: { cache: true }\`; express-jwt 8 (jsonwebtoken); hono/jwt (WebCrypto, key imported per request); Tessera's \`tesseraFastify\` plugin with \`preHandler: app.jwtRequired()\` and its Express \`jwtRequired(auth)\`, with Tessera's defaults (the verified-token cache on) and, in italics, with \`verifyCache: false\` (every request pays the whole verification). Issue 6's earlier measurements, for comparison: @fastify/jwt HS256 0.52 and EdDSA 0.16 × bare Fastify; fast-jwt with its cache 0.72 / 0.64; express-jwt 0.055 × bare Fastify (0.16 × bare Express).
+
+**The auth server as shipped** (the bold \`npm start\` row, EdDSA groups): \`node packages/server/src/cli/bin.js serve\` compiled by the bench build from the sources \`npm start\` runs, with every setting at its default (log level \`info\`: one access line per request; EdDSA; SQLite in a fresh data directory; metrics, OpenAPI, rate limits on login) except host, port and data directory, and its stdout redirected to a file, as \`npm start > server.log\` would.${r.http.shippedLog === undefined ? '' : ` It wrote ${fmtInt(r.http.shippedLog.bytes)} bytes of log for ${fmtInt(r.http.shippedLog.responses)} timed responses (${fmt(r.http.shippedLog.bytes / Math.max(1, r.http.shippedLog.responses), 0)} bytes per response, warm-ups included in the bytes).`} Its token is one the server issued to a user registered over HTTP; its CPU time is read from \`/proc/<pid>/stat\` (it runs no benchmark code).
+
+**Many tokens** (the last two groups${r.http.manyTokens === undefined ? ', not measured in this run' : `: ${fmtInt(r.http.manyTokens)} distinct valid tokens per algorithm`}, same subject, each its own \`jti\`, presented in rotation — more than Tessera's verify cache holds, 10,000 by default — through autocannon's API with a \`setupRequest\` per request, bench/servers/rotating-load.ts): every request is a cache miss, as for an application whose active tokens outnumber the cache. The italic node:crypto row is the physical ceiling of any verifier that checks every signature: \`createHmac\` + \`timingSafeEqual\` or \`crypto.verify\` and \`JSON.parse\` in a Fastify preHandler, no header or claim checks. Rebuilding each request costs the load generator more than the CLI's fixed request, so check the ceiling's "server core busy" (marked capped below ${SATURATED * 100} %).
+
+**Verdicts.** A target is **met** when every round's ratio reaches it, **NOT met** when no round does, and **within noise** when the rounds' range straddles it (with cached tokens HS256 and EdDSA run the same code path, so two such rows differing is noise).
 `)
     for (const [g, group] of GROUPS.entries())
       out.push(`### ${groupName(group)}\n\n${renderHttpGroup(r.http, g)}\n`)
@@ -1060,7 +1318,7 @@ ${
 **Login under load.** Event-loop delay p99 ${fmtMs(login.loaded.lag.p99)} ms with 20 logins in flight (${fmtMs(login.idle.lag.p99)} ms with the protected stream alone: the idle figure is the fixed-rate stream's own bursts plus this shared machine's scheduling noise), ${fmt(login.loaded.loginsPerSec, 1)} logins/s against ${fmt(1000 / median(login.verifyMs), 1)}/s for one core fully spent on argon2id. History of this row: with argon2 on libuv's pool (4 threads at normal priority on the one pinned core) the first full run measured a lag p99 of 66.7 ms (2026-11-23 12:21, a loaded machine); bounding the concurrent hashes to the core count brought it to 8.09 ms (same day, quiet machine, \`--sections login --no-write\`), still above 5 ms because the hashing thread and the event loop then share the core as equals. Tessera now hashes in its own pool (\`src/server/password-pool.ts\`): one worker thread per available core (\`os.availableParallelism()\`, which honours CPU affinity and cgroups), each running \`@node-rs/argon2\`'s synchronous functions after lowering its own priority to nice 19 (on Linux \`os.setPriority\` changes only the calling thread; the test suite checks the event-loop thread keeps its priority). The kernel then runs the event loop first whenever it has work, and hashing gets every cycle left over, so login throughput still follows the cores. Jobs queue first come, first served; the dummy verification for unknown users goes through the same queue, so timing stays uniform.
 `
 }
-**Reproduce.** \`npm run bench\` (about 25 minutes), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
+**Reproduce.** \`npm run bench\` (about 65–70 minutes on a quiet machine with 10 s windows), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
 `
 }
 
@@ -1132,6 +1390,7 @@ async function main(): Promise<void> {
   const redis = sections.has('redis') ? await phase('redis', runRedis) : undefined
   const micro = await phase('micro', () => Promise.resolve(runMicro()))
   const report: Report = {
+    argv: process.argv.slice(2),
     http,
     login,
     scale,

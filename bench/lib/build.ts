@@ -19,6 +19,8 @@ export const serverScript = (name: string): string => `${buildDir}bench/servers/
 const root = fileURLToPath(new URL('../../', import.meta.url))
 /** A module of the built library (path relative to packages/tessera/dist/, `.js`): what npm ships. */
 export const srcModule = (path: string): string => `${root}packages/tessera/dist/${path}`
+/** The compiled `tessera` CLI: what `npm start` runs (`bin.js serve`), from the same sources. */
+export const cliScript = (): string => `${buildDir}packages/server/src/cli/bin.js`
 /** Where a compiled module of the server package lands (path relative to its src/, `.js`). */
 export const serverModule = (path: string): string => `${buildDir}packages/server/src/${path}`
 
@@ -57,6 +59,8 @@ export function compileBuild(): { warning: string | undefined; ms: number } {
         '../../packages/tessera/src/adapters/fastify.ts',
         '../../packages/tessera/src/adapters/express.ts',
         '../../packages/server/src/server/index.ts',
+        // The `tessera` executable: the auth server as `npm start` runs it (bench/lib/shipped.ts).
+        '../../packages/server/src/cli/bin.ts',
         ...servers,
       ],
     }),

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import type { ServerMessage } from '../servers/protocol.js'
+import { serverScript } from './build.js'
 
 /** The two cores: the server gets one, the load generator the other. */
 export const SERVER_CPU = '1'
@@ -132,24 +133,32 @@ export interface LoadOptions {
   /** Requests per second over all connections (autocannon -R). */
   rate?: number
   cpu?: string
+  /**
+   * One token per line: each request presents the next one as `Authorization: Bearer` (autocannon's
+   * API through bench/servers/rotating-load.ts instead of its CLI; `method`, `body`, `rate` unused).
+   */
+  tokensFile?: string
 }
 
 /** Runs autocannon's CLI (`--json`) pinned to `cpu`; resolves with its result. */
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const args = [
-    autocannonCli,
-    '-j',
-    '-n',
-    '-c',
-    String(options.connections),
-    '-d',
-    String(options.seconds),
-    ...(options.method === undefined ? [] : ['-m', options.method]),
-    ...(options.body === undefined ? [] : ['-b', options.body]),
-    ...(options.rate === undefined ? [] : ['-R', String(options.rate)]),
-    ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
-    options.url,
-  ]
+  const args =
+    options.tokensFile !== undefined
+      ? rotatingArgs(options, options.tokensFile)
+      : [
+          autocannonCli,
+          '-j',
+          '-n',
+          '-c',
+          String(options.connections),
+          '-d',
+          String(options.seconds),
+          ...(options.method === undefined ? [] : ['-m', options.method]),
+          ...(options.body === undefined ? [] : ['-b', options.body]),
+          ...(options.rate === undefined ? [] : ['-R', String(options.rate)]),
+          ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+          options.url,
+        ]
   const cpu = options.cpu ?? LOAD_CPU
   const child = spawn('taskset', ['-c', cpu, process.execPath, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -173,6 +182,11 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       }
     })
   })
+}
+
+function rotatingArgs(options: LoadOptions, tokensFile: string): string[] {
+  const { url, connections, seconds } = options
+  return [serverScript('rotating-load'), JSON.stringify({ url, connections, seconds, tokensFile })]
 }
 
 /** Requests per second of a result (all status codes). */

@@ -16,6 +16,7 @@ import { expressjwt, type Request as JwtRequest } from 'express-jwt'
 import Fastify from 'fastify'
 import fastifyJwt from '@fastify/jwt'
 import { createServer } from 'node:http'
+import { createHmac, createPublicKey, createSecretKey, timingSafeEqual, verify } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { createTessera, remoteJwks } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
@@ -56,10 +57,55 @@ async function remoteTessera(): Promise<ReturnType<typeof createTessera>> {
   return createTessera({ keys: jwks })
 }
 
+/**
+ * node:crypto's own verification and nothing else (no header or claim checks, no cache): the physical
+ * ceiling of any verifier that checks every token's signature. `sub` of a verified token, or undefined.
+ */
+function bareVerifier(): (token: string) => string | undefined {
+  const key = alg === 'HS256' ? createSecretKey(Buffer.from(keys.secret)) : createPublicKey(keys.publicPem)
+  return (token) => {
+    const dot2 = token.lastIndexOf('.')
+    const dot1 = token.indexOf('.')
+    if (dot1 < 0 || dot2 <= dot1) return undefined
+    const input = token.slice(0, dot2)
+    const signature = Buffer.from(token.slice(dot2 + 1), 'base64url')
+    const ok =
+      alg === 'HS256'
+        ? (() => {
+            const mac = createHmac('sha256', key).update(input).digest()
+            return mac.length === signature.length && timingSafeEqual(mac, signature)
+          })()
+        : verify(null, Buffer.from(input), key, signature)
+    if (!ok) return undefined
+    const payload = JSON.parse(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url').toString()) as {
+      sub?: string
+    }
+    return payload.sub
+  }
+}
+
 async function fastifyServer(): Promise<Listening> {
   const app = Fastify({ logger: false })
   if (kind === 'fastify-bare') {
     app.get('/protected', () => ({ logged_in_as: SUB }))
+  } else if (kind === 'fastify-crypto') {
+    const verifyToken = bareVerifier()
+    app.get(
+      '/protected',
+      {
+        preHandler: (request, reply, done) => {
+          const header = request.headers.authorization
+          const sub = typeof header === 'string' ? verifyToken(header.slice(7)) : undefined
+          if (sub === undefined) {
+            void reply.code(401).send({ error: 'invalid_token' })
+            return
+          }
+          ;(request as { sub?: string }).sub = sub
+          done()
+        },
+      },
+      (request) => ({ logged_in_as: (request as { sub?: string }).sub }),
+    )
   } else if (kind === 'fastify-jwt' || kind === 'fastify-jwt-cache') {
     const cache = kind === 'fastify-jwt-cache'
     await app.register(fastifyJwt, {
@@ -143,6 +189,8 @@ const start: Record<ContenderKind, () => Promise<Listening>> = {
   'express-jwt': expressServer,
   'tessera-express': expressServer,
   'hono-jwt': honoServer,
+  'fastify-crypto': fastifyServer,
+  'tessera-server': () => Promise.reject(new Error('tessera-server runs the CLI (bench/lib/shipped.ts)')),
 }
 
 const port = (await start[kind]())()

@@ -16,6 +16,8 @@ export type ContenderKind =
   | 'express-jwt'
   | 'tessera-express'
   | 'hono-jwt'
+  | 'fastify-crypto'
+  | 'tessera-server'
 
 /** Key material handed to the servers through BENCH_KEYS. */
 export interface BenchKeys {

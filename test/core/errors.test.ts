@@ -47,6 +47,22 @@ describe('error registry', () => {
     }
   })
 
+  it('builds refusals (token errors, forbidden) without stack frames, and keeps the stack of configuration errors', () => {
+    for (const [name, error] of concrete) {
+      const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
+      if (error.code === 'configuration_error') expect([name, frames.length > 0]).toEqual([name, true])
+      else expect([name, error.stack]).toEqual([name, `${name}: ${error.message}`])
+    }
+  })
+
+  it('leaves Error.stackTraceLimit as it found it', () => {
+    const before = Error.stackTraceLimit
+    instantiate(tessera.TokenInvalidSignatureError)
+    instantiate(tessera.ForbiddenError)
+    expect(Error.stackTraceLimit).toBe(before)
+    expect(new Error('x').stack).toMatch(/\n\s+at /)
+  })
+
   it('documents every code with its status in docs/errors.md, and nothing stale', () => {
     expect(Object.fromEntries(documented)).toEqual(errorStatus)
     expect(documented.length).toBe(Object.keys(errorStatus).length)

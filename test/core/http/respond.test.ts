@@ -89,6 +89,37 @@ describe('errorResponse', () => {
   })
 })
 
+describe('errorResponse challenges', () => {
+  const defaults = resolveErrorOptions(undefined, false)
+  const api = resolveErrorOptions({ realm: 'api' }, false)
+
+  it('gives the same challenge wwwAuthenticate builds, per realm and per message, when answered again', () => {
+    for (const round of [1, 2]) {
+      for (const code of codes) {
+        const error = errors.get(code)!
+        expect([round, errorResponse(error, defaults).headers['www-authenticate']]).toEqual([
+          round,
+          errorStatus[code] === 500 ? undefined : tessera.wwwAuthenticate(error),
+        ])
+        expect(errorResponse(error, api).headers['www-authenticate']).toBe(
+          errorStatus[code] === 500 ? undefined : tessera.wwwAuthenticate(error, 'api'),
+        )
+      }
+    }
+  })
+
+  it('builds a new challenge when the message differs, and stays correct past its bound', () => {
+    for (let i = 0; i < 600; i++) {
+      const error = new tessera.CsrfOriginRejectedError(
+        `Cross-site request refused (Sec-Fetch-Site: "x${i}")`,
+      )
+      expect(errorResponse(error, defaults).headers['www-authenticate']).toBe(
+        `Bearer error="invalid_token", error_description="Cross-site request refused (Sec-Fetch-Site: \\"x${i}\\")"`,
+      )
+    }
+  })
+})
+
 describe('resolveErrorOptions', () => {
   it.each([
     [{ respond: 'no' }, 'errors.respond'],

@@ -18,6 +18,7 @@ import { tutorialRoutes } from './routes/tutorial.js'
 import { webRoutes } from './routes/web.js'
 import { ErrorBody, Tokens, User } from './schemas.js'
 import { createAuthService } from './service.js'
+import { createServerLogger, recordRequests } from './logging.js'
 
 /** A server built but not listening (use `app.inject`). */
 export interface BuiltServer {
@@ -132,11 +133,10 @@ function lifetime(seconds: number): string {
 }
 
 async function createApp(config: ServerConfig, ctx: ServerContext): Promise<FastifyInstance> {
+  const logging = createServerLogger(config.logLevel)
   const app = Fastify({
-    logger: {
-      level: config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
-    },
+    loggerInstance: logging.logger,
+    logController: logging.logController,
     // A hop count is valid at run time (proxy-addr); the typings omit it.
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: BODY_LIMIT,
@@ -184,15 +184,9 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     },
   })
 
-  app.addHook('onResponse', (request, reply, done) => {
-    ctx.metrics.requestDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: String(reply.statusCode),
-      },
-      reply.elapsedTime / 1000,
-    )
+  recordRequests(app, ctx.metrics, logging.access)
+  app.addHook('onClose', (_instance, done) => {
+    logging.flush()
     done()
   })
 

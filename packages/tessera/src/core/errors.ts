@@ -56,10 +56,23 @@ export class ConfigurationError extends TesseraError {
   }
 }
 
-/** Base of every failure to authenticate a token (HTTP 401). */
+/**
+ * Base of every failure to authenticate a token (HTTP 401).
+ *
+ * Refusing a token is expected control flow, not a bug: every request with an expired, forged or
+ * revoked token makes one of these. They are built without capturing a stack trace (V8 walks and
+ * records up to `Error.stackTraceLimit` frames per `new Error`, several µs under a framework's deep
+ * call stack), so `stack` is only `Name: message`. Switch on `code`; see docs/errors.md.
+ */
 export abstract class TokenError extends TesseraError {
   readonly status: number = 401
   override name = 'TokenError'
+  constructor(message?: string, options?: ErrorOptions) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    super(message, options)
+    Error.stackTraceLimit = limit
+  }
 }
 
 /**
@@ -204,7 +217,8 @@ export class UserNotFoundError extends VerifiedTokenError {
 }
 /**
  * A valid token lacks a role or scope the route requires (HTTP 403, RFC 6750 `insufficient_scope`).
- * Not a {@link TokenError}: authentication succeeded, authorization did not.
+ * Not a {@link TokenError}: authentication succeeded, authorization did not. Expected control flow
+ * too, so it is built without a stack trace, like the token errors.
  */
 export class ForbiddenError extends TesseraError {
   readonly code = 'forbidden'
@@ -213,7 +227,10 @@ export class ForbiddenError extends TesseraError {
   readonly header: JwtHeader
   readonly claims: JwtClaims
   constructor(message: string, header: JwtHeader, claims: JwtClaims) {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message)
+    Error.stackTraceLimit = limit
     this.header = header
     this.claims = claims
   }

@@ -118,6 +118,22 @@ export function resolveErrorOptions(value: unknown, flask: boolean): ResolvedErr
   })
 }
 
+// Challenges already built, by realm, code and message: token failures repeat a handful of fixed
+// messages, so a refused request reuses the quoted header value instead of escaping it again. Bounded
+// (a message can carry a client-sent value, e.g. Sec-Fetch-Site): emptied when full.
+const CHALLENGES_MAX = 256
+const challenges = new Map<string, string | undefined>()
+
+function challengeFor(error: AnyTesseraError, realm: string | undefined): string | undefined {
+  const key = `${realm ?? ''}\u0000${error.code}\u0000${error.message}`
+  const cached = challenges.get(key)
+  if (cached !== undefined || challenges.has(key)) return cached
+  const challenge = wwwAuthenticate(error, realm)
+  if (challenges.size >= CHALLENGES_MAX) challenges.clear()
+  challenges.set(key, challenge)
+  return challenge
+}
+
 /** The HTTP answer to `error`. Status and challenge come from the code; formatters have the last word. */
 export function errorResponse(error: AnyTesseraError, o: ResolvedErrorOptions): ErrorResponse {
   const status = o.status[error.code]
@@ -127,7 +143,7 @@ export function errorResponse(error: AnyTesseraError, o: ResolvedErrorOptions): 
   const headers: Record<string, string> = {}
   // RFC 7235 §3.1/RFC 6750 §3: the challenge belongs to 401 (and 403 insufficient_scope) answers only.
   if (status === 401 || status === 403) {
-    const challenge = wwwAuthenticate(error, o.realm)
+    const challenge = challengeFor(error, o.realm)
     if (challenge !== undefined) headers['www-authenticate'] = challenge
   }
   const response: ErrorResponse = { status, body, headers }

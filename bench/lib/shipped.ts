@@ -1,0 +1,142 @@
+/**
+ * The auth server exactly as `npm start` runs it, as a contender of the protected-route benchmark:
+ * `node …/cli/bin.js serve` (the same sources `npm start` runs, compiled by the bench build) with the
+ * default settings — log level `info`, EdDSA, the default rate limits, SQLite in a fresh data directory —
+ * and its stdout redirected to a file, as `npm start > server.log` would (the rows say so). Nothing in it
+ * is instrumented: its CPU time is read from /proc/<pid>/stat (user + system ticks, all threads), so the
+ * process answers no IPC.
+ */
+import { spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { SUB } from '../servers/protocol.js'
+import { cliScript } from './build.js'
+import { sleep, type ServerProcess } from './procs.js'
+
+/** The shipped server, its tokens (issued by itself), and the log it wrote. */
+export interface ShippedServer {
+  server: ServerProcess
+  tokens: { valid: string; bad: string }
+  /** Bytes of log written so far. */
+  logBytes(): number
+}
+
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+
+function cpuOf(pid: number): NodeJS.CpuUsage {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const us = (ticks: string | undefined): number => (Number(ticks) * 1e6) / TICKS
+  return { user: us(fields[11]), system: us(fields[12]) }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      probe.close(() => {
+        resolve(port)
+      })
+    })
+  })
+}
+
+/**
+ * Starts the server pinned to `cpu`, registers the user {@link SUB} over HTTP and returns the access
+ * token the server issued (and the same token with its first signature character changed).
+ */
+export async function startShipped(options: {
+  cpu: string | undefined
+  tamper(token: string): string
+  /** Extra node flags (bench/profile.ts: `--cpu-prof`). */
+  nodeArgs?: readonly string[]
+  /** Experiments only: settings over the defaults (e.g. `TESSERA_LOG_LEVEL`). */
+  env?: Record<string, string>
+  /** Where stdout goes: a file in the data directory (default), or e.g. `/dev/null`. */
+  logTo?: string
+}): Promise<ShippedServer> {
+  const dir = mkdtempSync(`${tmpdir()}/tessera-bench-shipped-`)
+  const logFile = options.logTo ?? `${dir}/server.log`
+  const port = await freePort()
+  const fd = openSync(logFile, 'w')
+  // Only where it listens and where its data goes: every other setting is the default.
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_'))),
+    TESSERA_HOST: '127.0.0.1',
+    TESSERA_PORT: String(port),
+    TESSERA_DATA_DIR: dir,
+    ...options.env,
+  }
+  const command = [process.execPath, ...(options.nodeArgs ?? []), cliScript(), 'serve']
+  const child =
+    options.cpu === undefined
+      ? spawn(command[0] ?? '', command.slice(1), { env, stdio: ['ignore', fd, 'inherit'] })
+      : spawn('taskset', ['-c', options.cpu, ...command], { env, stdio: ['ignore', fd, 'inherit'] })
+  closeSync(fd)
+  const url = `http://127.0.0.1:${port}`
+  const stop = (): Promise<void> =>
+    new Promise((done) => {
+      const finish = (): void => {
+        rmSync(dir, { recursive: true, force: true })
+        done()
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        finish()
+        return
+      }
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      child.once('exit', () => {
+        clearTimeout(t)
+        finish()
+      })
+      child.kill('SIGTERM')
+    })
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`tessera serve exited (${String(child.exitCode)}) before listening`)
+    const up = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (up) break
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error('tessera serve did not answer /healthz within 120 s')
+    }
+    await sleep(100)
+  }
+  const registered = await fetch(`${url}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: SUB, password: 'correct horse battery staple' }),
+  })
+  const body = (await registered.json()) as { access_token?: string }
+  if (registered.status !== 201 || typeof body.access_token !== 'string') {
+    await stop()
+    throw new Error(`tessera serve: register answered ${registered.status} ${JSON.stringify(body)}`)
+  }
+  const pid = child.pid ?? 0
+  const server: ServerProcess = {
+    child,
+    port,
+    url,
+    ask(message, field) {
+      if (message.cmd !== 'cpu' || field !== 'cpu')
+        return Promise.reject(new Error(`the shipped server answers only cpu, not ${String(message.cmd)}`))
+      return Promise.resolve(cpuOf(pid) as never)
+    },
+    stop,
+  }
+  return {
+    server,
+    tokens: { valid: body.access_token, bad: options.tamper(body.access_token) },
+    logBytes: () => statSync(logFile).size,
+  }
+}
