@@ -19,6 +19,7 @@ import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
+import { createMaintenance, serverMaintenanceTasks, type Maintenance } from './maintenance.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
@@ -43,6 +44,10 @@ export interface ServerContext {
   readonly metrics: ServerMetrics
   /** Where the signing keys come from, for the start-up log line. */
   readonly keySource: string
+  /** The periodic purges and gauges (register more tasks with `maintenance.register`). */
+  readonly maintenance: Maintenance
+  /** `draining` from SIGTERM on: `/readyz` answers 503 while requests are still served. */
+  readonly lifecycle: { draining: boolean }
   close(): Promise<void>
 }
 
@@ -53,6 +58,8 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
     url: config.databaseUrl,
     option: 'TESSERA_DATABASE_URL',
     poolSize: config.databasePoolSize,
+    timeoutMs: config.databaseTimeoutMs,
+    busyTimeoutMs: Math.min(config.databaseTimeoutMs, 5_000),
   })
   let redis: RedisLink | undefined
   try {
@@ -85,6 +92,14 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       revocation,
     })
     const limiter = redis?.limiter ?? memoryRateLimiter()
+    const metrics = createMetrics({ replicaSize: () => memory.size() })
+    const maintenance = createMaintenance({
+      intervalMs: config.maintenanceIntervalMs,
+      onError: (task) => metrics.maintenanceFailures.inc({ task }),
+      onPass: (report) => metrics.maintenanceLastRun.set(report.at),
+    })
+    serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
+    maintenance.start()
     // Pick up key rotations made by the CLI or another instance, without a restart.
     const keySync = setInterval(() => {
       stores.keys.syncRing(ring).catch(() => undefined)
@@ -100,10 +115,13 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       replica,
       limiter,
       redis,
-      metrics: createMetrics(),
+      metrics,
+      maintenance,
+      lifecycle: { draining: false },
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
         clearInterval(keySync)
+        await maintenance.stop()
         replica.close()
         await limiter.close?.()
         await redis?.close()

@@ -27,7 +27,13 @@ export const keysCommand: Command = {
       switch (action) {
         case 'generate': {
           const key = await generateKey(config.algorithm)
-          await stores.keys.save(key)
+          await stores.transaction(async (tx) => {
+            await tx.keys.save(key)
+            await tx.audit.record({
+              event: 'key_generated',
+              detail: { kid: key.kid, alg: key.alg, by: 'cli' },
+            })
+          })
           process.stdout.write(
             `Generated ${key.alg} key ${key.kid} (not signing yet; run "tessera keys rotate" to use it)\n`,
           )
@@ -36,13 +42,22 @@ export const keysCommand: Command = {
         case 'rotate': {
           const keys = await stores.keys.list()
           const waiting = keys.find((k) => !k.active && k.activatedAt === null && k.alg === config.algorithm)
-          let kid = waiting?.kid
-          if (kid === undefined) {
-            const key = await generateKey(config.algorithm)
-            await stores.keys.save(key)
-            kid = key.kid
-          }
-          await stores.keys.activate(kid)
+          const fresh = waiting === undefined ? await generateKey(config.algorithm) : undefined
+          const kid = waiting?.kid ?? fresh?.kid ?? ''
+          // The rotation and its audit event commit together.
+          await stores.transaction(async (tx) => {
+            if (fresh !== undefined) await tx.keys.save(fresh)
+            await tx.keys.activate(kid)
+            await tx.audit.record({
+              event: 'key_rotated',
+              detail: {
+                kid,
+                alg: config.algorithm,
+                previous: keys.find((k) => k.active)?.kid ?? null,
+                by: 'cli',
+              },
+            })
+          })
           process.stdout.write(
             `Signing with ${kid}; previous keys keep verifying until their tokens expire\n`,
           )
