@@ -184,6 +184,7 @@ async function openPostgres(
   // An idle client losing its connection (server restart) emits 'error' on the pool: without a
   // listener that would crash the process. The next query simply opens a new connection.
   pool.on('error', () => undefined)
+  pool.on('connect', dropOnQueryTimeout)
   return new Kysely<TesseraDatabase>({ dialect: new PostgresDialect({ pool }) })
 }
 
@@ -207,6 +208,34 @@ export function withDefaultUser(url: string, env: NodeJS.ProcessEnv = process.en
     return url // no passwd entry for this uid: nothing better to offer
   }
   return parsed.toString()
+}
+
+/**
+ * Makes a node-postgres client drop its connection when a query times out on the client side. pg would
+ * keep the connection, with the late query still pending on it: once the server answers, a `BEGIN`
+ * given up for lost would open a transaction that the next user of the connection writes into. A
+ * destroyed connection fails at once (the query and anything queued behind it), the pool discards it,
+ * and the server rolls back whatever it held.
+ */
+function dropOnQueryTimeout(client: {
+  query: unknown
+  on(event: 'error', listener: () => void): unknown
+}): void {
+  // The destroyed connection reports an error on the client, which may be checked out (no pool
+  // listener then): the query has already failed with it, so nothing more to do.
+  client.on('error', () => undefined)
+  const query = (client.query as (...args: unknown[]) => unknown).bind(client)
+  client.query = (...args: unknown[]): unknown => {
+    const result = query(...args)
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if ((error as Error | undefined)?.message === 'Query read timeout') {
+          ;(client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+        }
+      })
+    }
+    return result
+  }
 }
 
 const INT8_OID = 20
