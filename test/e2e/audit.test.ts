@@ -166,7 +166,7 @@ describe('GET /audit after a full run', () => {
       const res = await audit(`?user=${userId}&limit=5${cursor}`)
       paged.push(...eventsOf(res).map((e) => e.id))
       if (res.body.next_before === null) break
-      cursor = `&before=${String(res.body.next_before)}`
+      cursor = `&before=${res.body.next_before as number}`
     }
     expect(paged).toEqual(all)
   })

@@ -137,7 +137,13 @@ export async function throwawayPostgres(): Promise<FreezableServer> {
   const pids = (): number[] => {
     const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
     const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
-    return [postmaster, ...children.stdout.split('\n').filter((l) => l.trim() !== '').map(Number)]
+    return [
+      postmaster,
+      ...children.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map(Number),
+    ]
   }
   const server: FreezableServer = {
     port,

@@ -5,9 +5,12 @@
 // - PostgreSQL down while Redis comes back: a revocation made during the Redis outage by an instance
 //   that then died reaches every live instance once PostgreSQL returns, without restarts;
 // - SIGTERM under load, ten times: no request sent before the signal is reset.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PASSWORD, type ApiResponse, type E2EClient } from '../e2e/harness.js'
-import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
+import { createTestDatabase } from '../helpers/postgres.js'
 import {
   canRunPostgres,
   commandExists,
@@ -29,7 +32,6 @@ const postgresServer = serviceAvailable(
 )
 const redisServer = serviceAvailable('redis-server', commandExists('redis-server'), 'not installed')
 const redis = serviceAvailable('Redis', await redisReachable())
-void postgresReachable
 
 const BOUND_MS = 3_000
 // The bound is the server's; the client adds its own latency on a loaded 2-core machine.
@@ -233,3 +235,73 @@ describe.skipIf(!(postgresServer && redisServer))(
     })
   },
 )
+
+describe('SIGTERM under load', { timeout: 240_000 }, () => {
+  let cli: BundledCli
+  beforeAll(async () => {
+    cli = await bundleCli()
+  })
+  afterAll(async () => {
+    await cli.remove()
+  })
+
+  it('resets no request sent before the signal, over ten runs, and exits 0 each time', async () => {
+    const summary: { sentBefore: number; failedBefore: number; sentAfter: number; code: number | null }[] = []
+    for (let run = 0; run < 10; run++) {
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-sigterm-'))
+      const port = await freePort()
+      let served: ServedProcess | undefined
+      try {
+        served = await serve(cli, port, {
+          TESSERA_DATABASE_URL: join(dir, 'db.sqlite'),
+          TESSERA_SHUTDOWN_DELAY: '300ms',
+          TESSERA_LOG_LEVEL: 'warn',
+          TESSERA_REGISTER_RATE_PER_IP: '1000',
+        })
+        const { child, client, exit } = served
+        const user = await client.register(`sigterm-${run}`)
+        let signalAt = Number.POSITIVE_INFINITY
+        let exited = false
+        void exit.then(() => (exited = true))
+        const requests: { sentAt: number; ok: boolean }[] = []
+        const loop = async (i: number): Promise<void> => {
+          while (!exited) {
+            const sentAt = performance.now()
+            const path = ['/secret', '/auth/me', '/readyz', '/healthz'][i % 4]!
+            try {
+              const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+                headers: { authorization: `Bearer ${user.access}` },
+              })
+              await res.arrayBuffer()
+              requests.push({ sentAt, ok: true })
+            } catch {
+              requests.push({ sentAt, ok: false })
+              if (sentAt > signalAt) await new Promise((resolve) => setTimeout(resolve, 20))
+            }
+          }
+        }
+        const loops = Array.from({ length: 8 }, (_, i) => loop(i))
+        await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300))
+        signalAt = performance.now()
+        child.kill('SIGTERM')
+        const code = await exit
+        await Promise.all(loops)
+        const before = requests.filter((r) => r.sentAt < signalAt)
+        summary.push({
+          sentBefore: before.length,
+          failedBefore: before.filter((r) => !r.ok).length,
+          sentAfter: requests.length - before.length,
+          code,
+        })
+        client.problems.splice(0)
+      } finally {
+        if (served?.child.exitCode === null) served.child.kill('SIGKILL')
+        await rm(dir, { recursive: true, force: true })
+      }
+    }
+    console.info('SIGTERM runs', JSON.stringify(summary))
+    expect(summary.map((s) => s.failedBefore)).toEqual(Array(10).fill(0))
+    expect(summary.map((s) => s.code)).toEqual(Array(10).fill(0))
+    expect(summary.every((s) => s.sentBefore > 0)).toBe(true)
+  })
+})

@@ -131,7 +131,7 @@ function suite(name: string, target: () => Target): void {
       expect(failures).toEqual(['broken'])
       expect(report.deleted.revocations).toBe(6)
       expect(() => {
-        maintenance.register('broken', () => Promise.resolve())
+        maintenance.register('broken', () => Promise.resolve(0))
       }).toThrow(/already registered/)
     })
   })

@@ -102,12 +102,16 @@ const oneOf =
 const duration = (value: string, name: string): number => parseDuration(value, name)
 /** Milliseconds from `250ms`, or any duration in whole seconds (`5s`, `1m`, `0`). */
 const millis =
-  (max: number) =>
+  (min: number, max: number) =>
   (value: string, name: string): number => {
     const ms = /^\s*(\d+)\s*ms\s*$/.exec(value)
     const n = ms === null ? parseDuration(value, name, { allowZero: true }) * 1000 : Number(ms[1])
-    if (n > max)
-      throw new ConfigurationError(name, `must be at most ${max / 1000} s, got ${JSON.stringify(value)}`)
+    if (n < min || n > max) {
+      throw new ConfigurationError(
+        name,
+        `expected from ${min} ms to ${max / 1000} s (250ms, 5s, 1m), got ${JSON.stringify(value)}`,
+      )
+    }
     return n
   }
 const algorithm = (value: string, name: string): Algorithm => {
@@ -328,11 +332,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'database-timeout',
     default: '5s',
     help: 'Longest wait on the database (statement, connection, SQLite lock); a request still waiting answers 503.',
-    parse: (value, name) => {
-      const ms = millis(600_000)(value, name)
-      if (ms < 100) throw new ConfigurationError(name, 'must be at least 100ms')
-      return ms
-    },
+    parse: millis(100, 600_000),
   },
   {
     key: 'maintenanceIntervalMs',
@@ -340,7 +340,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'maintenance-interval',
     default: '60s',
     help: 'Time between maintenance runs (purge expired rows, refresh gauges); 0 disables them.',
-    parse: millis(86_400_000),
+    parse: millis(0, 86_400_000),
   },
   {
     key: 'sessionRetention',
@@ -364,7 +364,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'shutdown-delay',
     default: '5s',
     help: 'On SIGTERM, time spent answering not-ready on /readyz while still serving, before closing.',
-    parse: millis(600_000),
+    parse: millis(0, 600_000),
   },
 ]
 

@@ -95,8 +95,12 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
     const metrics = createMetrics({ replicaSize: () => memory.size() })
     const maintenance = createMaintenance({
       intervalMs: config.maintenanceIntervalMs,
-      onError: (task) => metrics.maintenanceFailures.inc({ task }),
-      onPass: (report) => metrics.maintenanceLastRun.set(report.at),
+      onError: (task) => {
+        metrics.maintenanceFailures.inc({ task })
+      },
+      onPass: (report) => {
+        metrics.maintenanceLastRun.set(report.at)
+      },
     })
     serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
     maintenance.start()

@@ -19,7 +19,7 @@ import type { SqlStores } from '../stores/sql/stores.js'
 import type { ServerMetrics } from './metrics.js'
 
 /** A task: does one bounded round of work at `now` (Unix seconds); returns the rows it deleted. */
-export type MaintenanceTask = (now: number) => Promise<number | void>
+export type MaintenanceTask = (now: number) => Promise<number | undefined>
 
 /** What one pass did. */
 export interface MaintenanceReport {
@@ -167,5 +167,6 @@ export function serverMaintenanceTasks(
     for (const [table, rows] of Object.entries(await countRows(stores.db))) {
       metrics.tableRows.set({ table }, rows)
     }
+    return undefined
   })
 }

@@ -112,20 +112,21 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
   // The re-sync after a reconnect must succeed eventually, even when the database is down at that
   // moment (both outages at once): it is retried with backoff until it does, or the link closes. A
   // request for another re-sync while one runs makes it run once more.
+  const isClosed = (): boolean => closed
   let resyncing: Promise<void> | undefined
-  let again = false
+  let requested = 0
   const resync = (): Promise<void> => {
     if (resyncing !== undefined) {
-      again = true
+      requested++
       return resyncing
     }
     resyncing = (async () => {
-      for (let attempt = 0; !closed;) {
-        again = false
+      for (let attempt = 0; !isClosed();) {
+        const seen = requested
         try {
           await options.resync()
           await loadFromRedis()
-          if (!again) return
+          if (requested === seen) return
         } catch (error) {
           report('revocation re-sync failed; retrying', error)
           await pause(backoffMs(attempt++))

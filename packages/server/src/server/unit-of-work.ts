@@ -55,16 +55,18 @@ export function createUnitOfWork(options: UnitOfWorkOptions): UnitOfWorkRunner {
         // A retried attempt starts over: only the committed attempt's effects are published.
         revoked = []
         events = []
-        const { revocations, audit, transaction: _transaction, ...repositories } = trx
         const tx: UnitOfWork = {
-          ...repositories,
+          db: trx.db,
+          users: trx.users,
+          sessions: trx.sessions,
+          keys: trx.keys,
           async revoke(entry) {
-            await applyRevocation(revocations, entry)
+            await applyRevocation(trx.revocations, entry)
             revoked.push(entry)
           },
           async audit(event) {
             const recorded = { ...event, at: event.at ?? Math.floor(Date.now() / 1000) }
-            await audit.record(recorded)
+            await trx.audit.record(recorded)
             events.push(recorded)
           },
         }
