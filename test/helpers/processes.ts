@@ -2,7 +2,7 @@
 // loopback port, in a temporary directory, that a test can stop and start again. Only processes started
 // here are ever stopped, by their own pid or data directory; every wait is bounded.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -54,6 +54,14 @@ export interface ThrowawayServer {
   stop(): Promise<void>
   /** Stops it for good and removes its files. */
   dispose(): Promise<void>
+}
+
+/** A throwaway PostgreSQL that can also be frozen in place (every process of it stopped, sockets open). */
+export interface FreezableServer extends ThrowawayServer {
+  /** SIGSTOP to the postmaster and every backend: connections stay open, nothing answers. */
+  freeze(): void
+  /** SIGCONT to the same processes. */
+  thaw(): void
 }
 
 /** True when `command` runs here. */
@@ -110,7 +118,7 @@ export function canRunPostgres(): boolean {
 }
 
 /** A PostgreSQL cluster of its own (initdb into a temporary directory, trust auth) on a spare port. */
-export async function throwawayPostgres(): Promise<ThrowawayServer> {
+export async function throwawayPostgres(): Promise<FreezableServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tessera-pg-'))
   chmodSync(dir, 0o700)
@@ -124,9 +132,30 @@ export async function throwawayPostgres(): Promise<ThrowawayServer> {
   if (init.status !== 0) throw new Error(`initdb failed: ${init.output}`)
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`
-  const server: ThrowawayServer = {
+  let frozen: number[] = []
+  // The postmaster (first line of postmaster.pid) and its children: only this cluster's processes.
+  const pids = (): number[] => {
+    const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+    return [
+      postmaster,
+      ...children.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map(Number),
+    ]
+  }
+  const server: FreezableServer = {
     port,
     url,
+    freeze() {
+      frozen = pids()
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP')
+    },
+    thaw() {
+      for (const pid of frozen) process.kill(pid, 'SIGCONT')
+      frozen = []
+    },
     async start() {
       const started = pgCommand(['pg_ctl', '-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start'])
       if (started.status !== 0) throw new Error(`pg_ctl start failed: ${started.output}`)
@@ -137,6 +166,7 @@ export async function throwawayPostgres(): Promise<ThrowawayServer> {
       return Promise.resolve()
     },
     async dispose() {
+      if (frozen.length > 0) server.thaw()
       pgCommand(['pg_ctl', '-D', data, '-m', 'immediate', '-w', 'stop'])
       rmSync(dir, { recursive: true, force: true })
       await Promise.resolve()

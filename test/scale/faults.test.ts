@@ -195,6 +195,7 @@ describe.skipIf(!(postgres && redis))('SIGTERM', { timeout: 90_000 }, () => {
         TESSERA_REDIS_URL: REDIS_URL,
         TESSERA_REDIS_PREFIX: `tessera-test:sigterm-${process.pid}:`,
         TESSERA_REGISTER_RATE_PER_IP: '1000',
+        TESSERA_SHUTDOWN_DELAY: '200ms',
       })
       const { child, client, exit } = served
       const output = served.output

@@ -96,6 +96,51 @@ describe('server configuration', () => {
     })
   })
 
+  it('reads the operations settings: timeouts in ms or seconds, retentions, the shutdown delay', () => {
+    const defaults = loadServerConfig({}, {})
+    expect(defaults).toMatchObject({
+      databaseTimeoutMs: 5_000,
+      maintenanceIntervalMs: 60_000,
+      sessionRetention: 7 * 86_400,
+      auditRetention: 90 * 86_400,
+      shutdownDelayMs: 5_000,
+    })
+    const config = loadServerConfig(
+      {},
+      {
+        TESSERA_DATABASE_TIMEOUT: '250ms',
+        TESSERA_SHUTDOWN_DELAY: '0',
+        TESSERA_MAINTENANCE_INTERVAL: '2m',
+        TESSERA_AUDIT_RETENTION: '30d',
+      },
+    )
+    expect(config).toMatchObject({
+      databaseTimeoutMs: 250,
+      shutdownDelayMs: 0,
+      maintenanceIntervalMs: 120_000,
+      auditRetention: 30 * 86_400,
+    })
+    for (const [name, value] of [
+      ['TESSERA_DATABASE_TIMEOUT', '50ms'],
+      ['TESSERA_DATABASE_TIMEOUT', '0'],
+      ['TESSERA_DATABASE_TIMEOUT', 'soon'],
+      ['TESSERA_SHUTDOWN_DELAY', '-1s'],
+      ['TESSERA_AUDIT_RETENTION', '0'],
+    ] as const) {
+      expect(() => loadServerConfig({}, { [name]: value }), `${name}=${value}`).toThrow(ConfigurationError)
+    }
+  })
+
+  it('warns when PostgreSQL is used without Redis (revocations would not reach other instances)', () => {
+    const base = loadServerConfig({}, {})
+    const pg = { ...base, databaseUrl: 'postgres://tessera@db.internal/tessera' }
+    expect(checkServerConfig(pg)).toEqual([
+      expect.objectContaining({ level: 'warning', setting: 'TESSERA_REDIS_URL' }),
+    ])
+    expect(checkServerConfig({ ...pg, redisUrl: 'redis://cache:6379' })).toEqual([])
+    expect(checkServerConfig(base)).toEqual([])
+  })
+
   it('documents every setting in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
     for (const setting of SETTINGS) {

@@ -31,6 +31,7 @@ export function migrationTests(ctx: () => SuiteContext): void {
 
     it('can be rolled back and applied again', async () => {
       const { db } = ctx()
+      // Every migration down, the newest first.
       const down = await createMigrator(db).migrateTo(NO_MIGRATIONS)
       expect(down.error).toBeUndefined()
       const tables = (await db.introspection.getTables()).map((t) => t.name)

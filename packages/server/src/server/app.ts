@@ -12,11 +12,13 @@ import { openContext, type ServerContext } from './context.js'
 import { PasswordPoolError } from './password-pool.js'
 import { Problem } from './problem.js'
 import { adminRoutes } from './routes/admin.js'
+import { auditRoutes } from './routes/audit.js'
 import { authRoutes } from './routes/auth.js'
 import { metaRoutes } from './routes/meta.js'
 import { tutorialRoutes } from './routes/tutorial.js'
 import { webRoutes } from './routes/web.js'
 import { ErrorBody, Tokens, User } from './schemas.js'
+import { requestDeadline } from './deadline.js'
 import { createAuthService } from './service.js'
 import { createServerLogger, recordRequests } from './logging.js'
 
@@ -27,6 +29,12 @@ export interface BuiltServer {
   context: ServerContext
   /** Stops accepting, finishes in-flight requests, closes the database. */
   close(): Promise<void>
+  /**
+   * The graceful stop (SIGTERM): `/readyz` answers 503 at once and responses ask clients to close
+   * their connections, for `delayMs` (default `TESSERA_SHUTDOWN_DELAY`) while everything is still
+   * served so a load balancer drains the instance; then {@link BuiltServer.close}.
+   */
+  shutdown(delayMs?: number): Promise<void>
 }
 
 /** A listening server. */
@@ -72,22 +80,28 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
   const context = await openContext(config)
   try {
     const app = await createApp(config, context)
+    const close = async (): Promise<void> => {
+      // Keep-alive connections that were busy when closing began turn idle only later and would
+      // hold the server open until the client drops them: close each one as soon as it is idle.
+      const sweep = setInterval(() => {
+        app.server.closeIdleConnections()
+      }, 50)
+      try {
+        await app.close()
+      } finally {
+        clearInterval(sweep)
+      }
+      await context.close()
+    }
     return {
       app,
       config,
       context,
-      async close() {
-        // Keep-alive connections that were busy when closing began turn idle only later and would
-        // hold the server open until the client drops them: close each one as soon as it is idle.
-        const sweep = setInterval(() => {
-          app.server.closeIdleConnections()
-        }, 50)
-        try {
-          await app.close()
-        } finally {
-          clearInterval(sweep)
-        }
-        await context.close()
+      close,
+      async shutdown(delayMs = config.shutdownDelayMs) {
+        context.lifecycle.draining = true
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs))
+        await close()
       },
     }
   } catch (error) {
@@ -148,6 +162,15 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     app.log.info({ audit: true, event, ...detail }, event)
   }
   const service = createAuthService(ctx, audit)
+  requestDeadline(app, config.databaseTimeoutMs, (reply) => {
+    ctx.metrics.deadlineExceeded.inc()
+    reply.log.warn({ url: reply.request.url }, 'request deadline exceeded: answered 503')
+  })
+  // Draining: every response asks its client to open a new connection (to another instance).
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (ctx.lifecycle.draining) void reply.header('connection', 'close')
+    done(null, payload)
+  })
 
   app.addSchema(ErrorBody)
   app.addSchema(User)
@@ -252,6 +275,7 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   authRoutes(app, ctx, service)
   adminRoutes(app, ctx, service)
+  auditRoutes(app, ctx)
   metaRoutes(app, ctx)
   tutorialRoutes(app, ctx, service)
   await app.ready()
@@ -273,10 +297,15 @@ const UNAVAILABLE_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  // statement_timeout, lock_timeout, idle-in-transaction timeout (TESSERA_DATABASE_TIMEOUT).
+  '57014',
+  '55P03',
+  '25P03',
   'SQLITE_CANTOPEN',
+  'SQLITE_BUSY',
 ])
 const UNAVAILABLE_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly)/
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout)/
 
 function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (error === null || typeof error !== 'object' || depth > 3) return false

@@ -52,6 +52,19 @@ export interface ServerConfig {
   jwksMaxAge: number
   /** Seconds between two key-ring refreshes from the database (rotation, revocation, pruning). */
   keyRefreshInterval: number
+  /**
+   * Milliseconds a request may wait on the database in all (statement and connection timeouts, SQLite
+   * busy timeout, and the deadline after which a request answers 503 + Retry-After).
+   */
+  databaseTimeoutMs: number
+  /** Milliseconds between maintenance runs (purges, gauges) on this instance; 0: never. */
+  maintenanceIntervalMs: number
+  /** Seconds expired or revoked sessions are kept before the maintenance job deletes them. */
+  sessionRetention: number
+  /** Seconds audit events are kept before the maintenance job deletes them. */
+  auditRetention: number
+  /** Milliseconds between SIGTERM (`/readyz` answers 503 at once) and closing the listener. */
+  shutdownDelayMs: number
 }
 
 interface Setting {
@@ -91,6 +104,20 @@ const oneOf =
     return v
   }
 const duration = (value: string, name: string): number => parseDuration(value, name)
+/** Milliseconds from `250ms`, or any duration in whole seconds (`5s`, `1m`, `0`). */
+const millis =
+  (min: number, max: number) =>
+  (value: string, name: string): number => {
+    const ms = /^\s*(\d+)\s*ms\s*$/.exec(value)
+    const n = ms === null ? parseDuration(value, name, { allowZero: true }) * 1000 : Number(ms[1])
+    if (n < min || n > max) {
+      throw new ConfigurationError(
+        name,
+        `expected from ${min} ms to ${max / 1000} s (250ms, 5s, 1m), got ${JSON.stringify(value)}`,
+      )
+    }
+    return n
+  }
 const algorithm = (value: string, name: string): Algorithm => {
   if (!isAlgorithm(value))
     throw new ConfigurationError(name, `unsupported algorithm ${JSON.stringify(value)}`)
@@ -319,6 +346,46 @@ export const SETTINGS: readonly Setting[] = [
     help: 'How often every instance reloads the signing keys (rotations, revocations, pruning) from the database.',
     parse: duration,
   },
+  {
+    key: 'databaseTimeoutMs',
+    env: 'TESSERA_DATABASE_TIMEOUT',
+    flag: 'database-timeout',
+    default: '5s',
+    help: 'Longest wait on the database (statement, connection, SQLite lock); a request still waiting answers 503.',
+    parse: millis(100, 600_000),
+  },
+  {
+    key: 'maintenanceIntervalMs',
+    env: 'TESSERA_MAINTENANCE_INTERVAL',
+    flag: 'maintenance-interval',
+    default: '60s',
+    help: 'Time between maintenance runs (purge expired rows, refresh gauges); 0 disables them.',
+    parse: millis(0, 86_400_000),
+  },
+  {
+    key: 'sessionRetention',
+    env: 'TESSERA_SESSION_RETENTION',
+    flag: 'session-retention',
+    default: '7d',
+    help: 'How long expired or revoked sessions are kept (shown to nobody; for investigations).',
+    parse: (value, name) => parseDuration(value, name, { allowZero: true }),
+  },
+  {
+    key: 'auditRetention',
+    env: 'TESSERA_AUDIT_RETENTION',
+    flag: 'audit-retention',
+    default: '90d',
+    help: 'How long audit events are kept.',
+    parse: duration,
+  },
+  {
+    key: 'shutdownDelayMs',
+    env: 'TESSERA_SHUTDOWN_DELAY',
+    flag: 'shutdown-delay',
+    default: '5s',
+    help: 'On SIGTERM, time spent answering not-ready on /readyz while still serving, before closing.',
+    parse: millis(0, 600_000),
+  },
 ]
 
 /**
@@ -402,6 +469,14 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
   }
   if (config.refreshTokenTtl <= config.accessTokenTtl) {
     error('TESSERA_REFRESH_TOKEN_TTL', 'must be longer than the access token lifetime')
+  }
+  if (/^postgres(ql)?:\/\//i.test(config.databaseUrl.trim()) && config.redisUrl === undefined) {
+    findings.push({
+      level: 'warning',
+      setting: 'TESSERA_REDIS_URL',
+      message:
+        'PostgreSQL without Redis: a revocation reaches the other instances only when they restart; set TESSERA_REDIS_URL when running more than one instance',
+    })
   }
   if (!LOOPBACK.has(config.host)) {
     findings.push({

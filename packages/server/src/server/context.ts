@@ -20,6 +20,7 @@ import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
 import { keyRetentionSeconds, startKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
+import { createMaintenance, serverMaintenanceTasks, type Maintenance } from './maintenance.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
@@ -43,6 +44,10 @@ export interface ServerContext {
   readonly metrics: ServerMetrics
   /** Where the signing keys come from, for the start-up log line. */
   readonly keySource: string
+  /** The periodic purges and gauges (register more tasks with `maintenance.register`). */
+  readonly maintenance: Maintenance
+  /** `draining` from SIGTERM on: `/readyz` answers 503 while requests are still served. */
+  readonly lifecycle: { draining: boolean }
   close(): Promise<void>
 }
 
@@ -53,6 +58,8 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
     url: config.databaseUrl,
     option: 'TESSERA_DATABASE_URL',
     poolSize: config.databasePoolSize,
+    timeoutMs: config.databaseTimeoutMs,
+    busyTimeoutMs: Math.min(config.databaseTimeoutMs, 5_000),
   })
   let redis: RedisLink | undefined
   try {
@@ -93,6 +100,18 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       retentionSeconds: keyRetentionSeconds(config),
       intervalMs: config.keyRefreshInterval * 1000,
     })
+    const metrics = createMetrics({ replicaSize: () => memory.size() })
+    const maintenance = createMaintenance({
+      intervalMs: config.maintenanceIntervalMs,
+      onError: (task) => {
+        metrics.maintenanceFailures.inc({ task })
+      },
+      onPass: (report) => {
+        metrics.maintenanceLastRun.set(report.at)
+      },
+    })
+    serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
+    maintenance.start()
     return {
       config,
       db,
@@ -104,10 +123,13 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       replica,
       limiter,
       redis,
-      metrics: createMetrics(),
+      metrics,
+      maintenance,
+      lifecycle: { draining: false },
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
         keyLifecycle.stop()
+        await maintenance.stop()
         replica.close()
         await limiter.close?.()
         await redis?.close()

@@ -16,6 +16,14 @@ import { redisRateLimiter } from './rate-limit-redis.js'
 /** Bound on revocations queued while Redis is down (each is also in the database). */
 const MAX_QUEUED = 100_000
 
+/** Backoff of the re-sync retries: 250 ms doubling to 10 s, with jitter. */
+const backoffMs = (attempt: number): number =>
+  Math.min(250 * 2 ** attempt, 10_000) * (0.5 + Math.random() / 2)
+const pause = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms).unref()
+  })
+
 /** What the server context holds of Redis. */
 export interface RedisLink {
   /**
@@ -29,6 +37,8 @@ export interface RedisLink {
   status(): 'ok' | 'down'
   /** Revocations written locally but not yet in Redis. */
   pending(): number
+  /** True while a re-sync (after a reconnect) has not succeeded yet. */
+  resyncing(): boolean
   close(): Promise<void>
 }
 
@@ -99,13 +109,33 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
   const loadFromRedis = async (): Promise<void> => {
     for (const entry of await store.loadLive()) await applyRevocation(memory, entry)
   }
-  const resync = async (): Promise<void> => {
-    try {
-      await options.resync()
-      await loadFromRedis()
-    } catch (error) {
-      report('revocation re-sync failed', error)
+  // The re-sync after a reconnect must succeed eventually, even when the database is down at that
+  // moment (both outages at once): it is retried with backoff until it does, or the link closes. A
+  // request for another re-sync while one runs makes it run once more.
+  const isClosed = (): boolean => closed
+  let resyncing: Promise<void> | undefined
+  let requested = 0
+  const resync = (): Promise<void> => {
+    if (resyncing !== undefined) {
+      requested++
+      return resyncing
     }
+    resyncing = (async () => {
+      for (let attempt = 0; !isClosed();) {
+        const seen = requested
+        try {
+          await options.resync()
+          await loadFromRedis()
+          if (requested === seen) return
+        } catch (error) {
+          report('revocation re-sync failed; retrying', error)
+          await pause(backoffMs(attempt++))
+        }
+      }
+    })().finally(() => {
+      resyncing = undefined
+    })
+    return resyncing
   }
 
   client.on('ready', () => {
@@ -188,6 +218,7 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
     limiter,
     status: () => (client.status === 'ready' ? 'ok' : 'down'),
     pending: () => queue.length,
+    resyncing: () => resyncing !== undefined,
     async close() {
       closed = true
       await subscription?.close()

@@ -1,15 +1,18 @@
 /**
  * The auth service: what register, login, refresh, logout and the admin actions do, independent of
- * HTTP. Every multi-step change runs in one database transaction; the in-memory revocation replica is
- * updated after the commit, so the very next request sees the revocation.
+ * HTTP. Every change runs as one unit of work (unit-of-work.ts): one database transaction that also
+ * records its revocations (`tx.revoke`) and audit events (`tx.audit`); the revocations reach the
+ * in-memory replica after the commit, so the very next request sees them.
  */
 import { randomBytes } from 'node:crypto'
 import { decodeUnverified, type JwtClaims } from 'tessera'
-import type { RevokedSession } from '../stores/sql/sessions.js'
+import type { NewAuditEvent } from '../stores/sql/audit.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
 import { hashPassword, validatePassword, verifyAgainstDummy, verifyPassword } from './passwords.js'
 import { invalidCredentials, Problem, rateLimited, validation } from './problem.js'
+import { revocations } from './revocations.js'
+import { createUnitOfWork, replicaPublisher, type UnitOfWork } from './unit-of-work.js'
 import { normalizeUsername, validateUsername } from './username.js'
 
 /** Who is asking: for rate limits, sessions and the audit log. */
@@ -28,8 +31,33 @@ export interface IssuedTokens {
   user: UserRecord
 }
 
-/** Audit events, written as structured log lines (never a password or a whole token). */
+/**
+ * Audit events, also written as structured log lines once their transaction committed (the
+ * `audit_events` row is written in it). Never a password or a whole token.
+ */
 export type AuditLog = (event: string, detail: Record<string, unknown>) => void
+
+/** Who made an admin change: the admin's user id and client. */
+export interface Actor {
+  userId: number
+  client?: ClientInfo
+}
+
+/** The audit fields of a request by `client` (about `userId`, by `actorId` when not the user). */
+const audited = (
+  event: string,
+  userId: number | null,
+  client: ClientInfo | undefined,
+  detail?: Record<string, unknown>,
+  actorId?: number,
+): NewAuditEvent => ({
+  event,
+  userId,
+  actorId: actorId ?? null,
+  ip: client?.ip ?? null,
+  userAgent: client?.userAgent ?? null,
+  detail,
+})
 
 const randomId = (): string => randomBytes(16).toString('base64url')
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
@@ -37,19 +65,33 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 /** Builds the service over a server context. */
 // eslint-disable-next-line @typescript-eslint/explicit-module-boundary-types -- exported as AuthService below
 export function createAuthService(ctx: ServerContext, audit: AuditLog) {
-  const { stores, auth, config, metrics, replica, limiter } = ctx
+  const { stores, auth, config, metrics, limiter } = ctx
   // Cookie mode: tokens carry the double-submit value their CSRF cookie repeats.
   const csrf = config.tokenTransport === 'cookie'
+  const entries = revocations({ accessTokenTtl: config.accessTokenTtl, leeway: auth.config.leeway })
+  const work = createUnitOfWork({
+    stores,
+    publish: replicaPublisher(ctx.replica, metrics),
+    log: ({ event, userId, actorId, ip, detail }) => {
+      audit(event, { user_id: userId, ...(actorId == null ? {} : { actor_id: actorId }), ip, ...detail })
+    },
+  })
 
   const limit = async (key: string, max: number): Promise<void> => {
     const decision = await limiter.hit(key, max, 60)
     if (!decision.allowed) throw rateLimited(decision.retryAfter)
   }
 
-  /** Revokes sessions in the replica (after the transaction that revoked them durably committed). */
-  const replicateSessions = (sessions: readonly RevokedSession[]): void => {
-    for (const s of sessions) replica.revokeSession(s.id, s.expiresAt)
-    if (sessions.length > 0) metrics.revocations.inc({ grain: 'session' }, sessions.length)
+  /** Revokes every live session of a user (but `exceptId`) with their tokens; returns how many. */
+  const endSessions = async (
+    tx: UnitOfWork,
+    userId: number,
+    reason: string,
+    exceptId?: string,
+  ): Promise<number> => {
+    const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId })
+    for (const s of sessions) await tx.revoke(entries.session(s))
+    return sessions.length
   }
 
   const accessClaims = (user: UserRecord): Record<string, unknown> => ({
@@ -57,12 +99,23 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     roles: user.roles,
   })
 
-  async function issue(user: UserRecord, client: ClientInfo, fresh: boolean): Promise<IssuedTokens> {
+  /** Revokes every session of a user and every token issued before the next second. */
+  async function revokeEverything(tx: UnitOfWork, userId: number): Promise<void> {
+    await endSessions(tx, userId, 'user_revoked')
+    await tx.revoke(entries.user(userId))
+  }
+
+  async function issue(
+    tx: UnitOfWork,
+    user: UserRecord,
+    client: ClientInfo,
+    fresh: boolean,
+  ): Promise<IssuedTokens> {
     const sessionId = randomId()
     const jti = randomId()
     const refreshToken = await auth.createRefreshToken(String(user.id), { sid: sessionId, jti, csrf })
     const expiresAt = decodeUnverified(refreshToken).payload.exp as number
-    await stores.sessions.create({
+    await tx.sessions.create({
       id: sessionId,
       userId: user.id,
       jti,
@@ -97,18 +150,22 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const password = validatePassword(body.password)
       if (!password.ok) throw validation(`password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
       const passwordHash = await hashPassword(body.password)
-      const created = await stores.users.create({
-        username: body.username.trim(),
-        usernameNormalized: name.normalized,
-        passwordHash,
+      const issued = await work.run(async (tx) => {
+        const created = await tx.users.create({
+          username: body.username.trim(),
+          usernameNormalized: name.normalized,
+          passwordHash,
+        })
+        if (!created.ok) return undefined
+        await tx.audit(audited('register', created.user.id, client))
+        return issue(tx, created.user, client, true)
       })
-      if (!created.ok) {
+      if (issued === undefined) {
         metrics.registrations.inc({ outcome: 'username_taken' })
         throw new Problem(409, 'username_taken', 'This username is already taken')
       }
       metrics.registrations.inc({ outcome: 'created' })
-      audit('register', { user_id: created.user.id, ip: client.ip })
-      return issue(created.user, client, true)
+      return issued
     },
 
     async login(body: { username: string; password: string }, client: ClientInfo): Promise<IssuedTokens> {
@@ -117,38 +174,45 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
         await limit(`login:ip:${client.ip}`, config.loginRatePerIp)
         await limit(`login:account:${normalized}`, config.loginRatePerAccount)
       } catch (error) {
+        // Logged only: a flood of refused attempts must not become a flood of writes.
         metrics.logins.inc({ outcome: 'rate_limited' })
         audit('login_failed', { reason: 'rate_limited', ip: client.ip })
         throw error
       }
+      // A failed login's unit of work is just its audit event.
+      const failed = (reason: string, userId: number | null): Promise<void> =>
+        work.run((tx) => tx.audit(audited('login_failed', userId, client, { reason })))
       const user = normalized === '' ? undefined : await stores.users.getByUsername(normalized)
       if (user === undefined) {
         // Same work as a real check, so timing does not tell which usernames exist.
         await verifyAgainstDummy(body.password)
         metrics.logins.inc({ outcome: 'invalid_credentials' })
-        audit('login_failed', { reason: 'unknown_user', ip: client.ip })
+        await failed('unknown_user', null)
         throw invalidCredentials()
       }
       const check = await verifyPassword(user.passwordHash, body.password)
       if (!check.ok) {
         metrics.logins.inc({ outcome: 'invalid_credentials' })
-        audit('login_failed', { reason: 'wrong_password', user_id: user.id, ip: client.ip })
+        await failed('wrong_password', user.id)
         throw invalidCredentials()
       }
       if (user.disabled) {
         metrics.logins.inc({ outcome: 'disabled' })
-        audit('login_failed', { reason: 'disabled', user_id: user.id, ip: client.ip })
+        await failed('disabled', user.id)
         throw new Problem(403, 'account_disabled', 'This account is disabled')
       }
-      let current = user
-      if (check.needsRehash) {
-        current =
-          (await stores.users.update(user.id, { passwordHash: await hashPassword(body.password) })) ?? user
-        audit('password_rehashed', { user_id: user.id })
-      }
+      const rehashed = check.needsRehash ? await hashPassword(body.password) : undefined
+      const issued = await work.run(async (tx) => {
+        let current = user
+        if (rehashed !== undefined) {
+          current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? user
+          await tx.audit(audited('password_rehashed', user.id, client))
+        }
+        await tx.audit(audited('login', user.id, client))
+        return issue(tx, current, client, true)
+      })
       metrics.logins.inc({ outcome: 'success' })
-      audit('login', { user_id: user.id, ip: client.ip })
-      return issue(current, client, true)
+      return issued
     },
 
     async refresh(claims: JwtClaims, client: ClientInfo): Promise<IssuedTokens> {
@@ -162,19 +226,29 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const newJti = randomId()
       const candidate = await auth.createRefreshToken(claims.sub, { sid, jti: newJti, csrf })
       const newExpiresAt = decodeUnverified(candidate).payload.exp as number
-      const outcome = await stores.sessions.rotate({
-        sid,
-        presentedJti: claims.jti,
-        newJti,
-        newExpiresAt,
-        graceSeconds: config.refreshGraceSeconds,
+      const { outcome, user } = await work.run(async (tx) => {
+        const rotation = await tx.sessions.rotate({
+          sid,
+          presentedJti: claims.jti,
+          newJti,
+          newExpiresAt,
+          graceSeconds: config.refreshGraceSeconds,
+        })
+        if (rotation.status === 'reuse') {
+          // The rotation revoked the family in this transaction: revoke its tokens with it.
+          await tx.revoke(entries.session({ id: sid, expiresAt: rotation.expiresAt }))
+          await tx.audit(audited('refresh_reuse_detected', rotation.userId, client, { session_id: sid }))
+        }
+        if (rotation.status !== 'rotated' && rotation.status !== 'grace') return { outcome: rotation }
+        const owner = await tx.users.get(rotation.userId)
+        if (owner !== undefined && !owner.disabled) {
+          await tx.audit(audited('refresh', owner.id, client, { session_id: sid, outcome: rotation.status }))
+        }
+        return { outcome: rotation, user: owner }
       })
       metrics.refreshes.inc({ outcome: outcome.status })
       if (outcome.status === 'reuse') {
-        await stores.revocations.revokeSession(sid, outcome.expiresAt)
-        replicateSessions([{ id: sid, expiresAt: outcome.expiresAt }])
         metrics.refreshReuse.inc()
-        audit('refresh_reuse_detected', { user_id: outcome.userId, session_id: sid, ip: client.ip })
         throw new Problem(
           401,
           'refresh_token_reused',
@@ -189,7 +263,6 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
           'www-authenticate': 'Bearer error="invalid_token"',
         })
       }
-      const user = await stores.users.get(outcome.userId)
       if (user === undefined || user.disabled) {
         metrics.refreshes.inc({ outcome: 'user_gone' })
         throw new Problem(401, 'token_revoked', 'The user of this session no longer exists or is disabled')
@@ -205,7 +278,6 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
           csrf,
         })
       }
-      audit('refresh', { user_id: user.id, session_id: sid, outcome: outcome.status })
       const accessToken = await auth.createAccessToken(claims.sub, {
         sid,
         fresh: false,
@@ -223,42 +295,49 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     },
 
     /** Ends the session of `claims` (an access or a refresh token) and revokes the token itself. */
-    async logout(claims: JwtClaims, reason = 'logout'): Promise<void> {
-      const sid = claims.sid
-      const revoked = await stores.transaction(async (tx) => {
-        await tx.revocations.revokeToken(claims.jti, claims.exp)
-        if (typeof sid !== 'string') return undefined
-        const session = await tx.sessions.revoke(sid, { reason, userId: Number(claims.sub) })
-        if (session !== undefined) await tx.revocations.revokeSession(session.id, session.expiresAt)
-        return session
+    async logout(claims: JwtClaims, reason = 'logout', client?: ClientInfo): Promise<void> {
+      const sid = typeof claims.sid === 'string' ? claims.sid : null
+      const userId = Number(claims.sub)
+      await work.run(async (tx) => {
+        await tx.revoke(entries.token(claims))
+        const session =
+          sid === null ? undefined : await tx.sessions.revoke(sid, { reason, userId: Number(claims.sub) })
+        if (session !== undefined) await tx.revoke(entries.session(session))
+        await tx.audit(
+          audited('logout', Number.isSafeInteger(userId) ? userId : null, client, {
+            session_id: sid,
+            token: claims.type,
+          }),
+        )
       })
-      replica.revokeToken(claims.jti, claims.exp)
-      metrics.revocations.inc({ grain: 'token' })
-      replicateSessions(revoked === undefined ? [] : [revoked])
-      audit('logout', { user_id: claims.sub, session_id: sid ?? null })
     },
 
-    async logoutAll(userId: number, reason = 'logout_all', exceptSessionId?: string): Promise<number> {
-      const revoked = await stores.transaction(async (tx) => {
-        const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId: exceptSessionId })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
-        return sessions
+    /**
+     * Ends every session of the user but `exceptSessionId`; with `token`, revokes that token as well
+     * (the one the request came with). Returns how many sessions ended.
+     */
+    async logoutAll(
+      userId: number,
+      reason = 'logout_all',
+      exceptSessionId?: string,
+      request: { client?: ClientInfo; token?: JwtClaims } = {},
+    ): Promise<number> {
+      return work.run(async (tx) => {
+        const ended = await endSessions(tx, userId, reason, exceptSessionId)
+        if (request.token !== undefined) await tx.revoke(entries.token(request.token))
+        await tx.audit(audited(reason, userId, request.client, { sessions: ended }))
+        return ended
       })
-      replicateSessions(revoked)
-      audit(reason, { user_id: userId, sessions: revoked.length })
-      return revoked.length
     },
 
-    async revokeOwnSession(userId: number, sessionId: string): Promise<boolean> {
-      const session = await stores.transaction(async (tx) => {
-        const s = await tx.sessions.revoke(sessionId, { reason: 'logout', userId })
-        if (s !== undefined) await tx.revocations.revokeSession(s.id, s.expiresAt)
-        return s
+    async revokeOwnSession(userId: number, sessionId: string, client?: ClientInfo): Promise<boolean> {
+      return work.run(async (tx) => {
+        const session = await tx.sessions.revoke(sessionId, { reason: 'logout', userId })
+        if (session === undefined) return false
+        await tx.revoke(entries.session(session))
+        await tx.audit(audited('session_revoked', userId, client, { session_id: sessionId }))
+        return true
       })
-      if (session === undefined) return false
-      replicateSessions([session])
-      audit('session_revoked', { user_id: userId, session_id: sessionId })
-      return true
     },
 
     async changePassword(
@@ -266,50 +345,64 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       sessionId: string | undefined,
       current: string,
       next: string,
+      client?: ClientInfo,
     ): Promise<void> {
       const user = await stores.users.get(userId)
       if (user === undefined) throw invalidCredentials()
       const check = await verifyPassword(user.passwordHash, current)
       if (!check.ok) {
-        audit('password_change_failed', { user_id: userId })
+        await work.run((tx) => tx.audit(audited('password_change_failed', userId, client)))
         throw invalidCredentials()
       }
       const password = validatePassword(next)
       if (!password.ok)
         throw validation(`new_password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
       const passwordHash = await hashPassword(next)
-      const revoked = await stores.transaction(async (tx) => {
+      await work.run(async (tx) => {
         await tx.users.update(userId, { passwordHash })
-        const sessions = await tx.sessions.revokeAllForUser(userId, {
-          reason: 'password_change',
-          exceptId: sessionId,
-        })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
-        return sessions
+        const ended = await endSessions(tx, userId, 'password_change', sessionId)
+        await tx.audit(audited('password_changed', userId, client, { sessions_revoked: ended }))
       })
-      replicateSessions(revoked)
-      audit('password_changed', { user_id: userId, sessions_revoked: revoked.length })
     },
 
     /** Revokes every token of a user (disable, demotion, deletion) and, with `remove`, deletes the user. */
-    async revokeUser(userId: number, reason: string, remove = false): Promise<boolean> {
-      const before = nowSeconds() + 1
-      const expiresAt = before + Math.max(config.accessTokenTtl, config.refreshTokenTtl)
-      const result = await stores.transaction(async (tx) => {
+    async revokeUser(userId: number, reason: string, remove = false, actor?: Actor): Promise<boolean> {
+      return work.run(async (tx) => {
         const user = await tx.users.get(userId)
-        if (user === undefined) return undefined
-        const sessions = await tx.sessions.revokeAllForUser(userId, { reason: 'user_revoked' })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
-        await tx.revocations.revokeUser(String(userId), before, expiresAt)
+        if (user === undefined) return false
+        await revokeEverything(tx, userId)
         if (remove) await tx.users.delete(userId)
-        return sessions
+        await tx.audit(audited(reason, userId, actor?.client, undefined, actor?.userId))
+        return true
       })
-      if (result === undefined) return false
-      replicateSessions(result)
-      replica.revokeUser(String(userId), before, expiresAt)
-      metrics.revocations.inc({ grain: 'user' })
-      audit(reason, { user_id: userId })
-      return true
+    },
+
+    /**
+     * An admin's change of roles or the disabled flag. Removing a role or disabling revokes every token
+     * of the user (least privilege: the change must not live on in unexpired tokens). Returns the
+     * updated user, or `undefined` when there is none.
+     */
+    async updateUser(
+      userId: number,
+      patch: { roles?: string[]; disabled?: boolean },
+      actor?: Actor,
+    ): Promise<UserRecord | undefined> {
+      return work.run(async (tx) => {
+        const before = await tx.users.get(userId)
+        if (before === undefined) return undefined
+        const updated = await tx.users.update(userId, patch)
+        if (updated === undefined) return undefined
+        const demoted = patch.roles !== undefined && before.roles.some((role) => !patch.roles?.includes(role))
+        const disabled = patch.disabled === true && !before.disabled
+        if (demoted || disabled) await revokeEverything(tx, userId)
+        const detail = {
+          roles: updated.roles,
+          disabled: updated.disabled,
+          tokens_revoked: demoted || disabled,
+        }
+        await tx.audit(audited('user_updated', userId, actor?.client, detail, actor?.userId))
+        return updated
+      })
     },
   }
 }

@@ -77,6 +77,7 @@ export const keysCommand: Command = {
 async function generate(stores: SqlStores, config: ServerConfig): Promise<number> {
   const key = await generateKey(config.algorithm)
   await stores.keys.save(key)
+  await stores.audit.record({ event: 'key_generated', detail: { kid: key.kid, alg: key.alg, by: 'cli' } })
   process.stdout.write(
     `Generated ${key.alg} key ${key.kid}: published, not signing ("tessera keys rotate" schedules it)\n`,
   )

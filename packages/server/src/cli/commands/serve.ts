@@ -4,7 +4,7 @@ import { startServer } from '../../server/app.js'
 import { parseCommand, settingsHelp } from '../args.js'
 import type { Command } from './index.js'
 
-/** How long in-flight requests may take to finish after SIGTERM. */
+/** How long in-flight requests may take to finish once the listener is closed (after the delay). */
 const SHUTDOWN_GRACE_MS = 10_000
 
 export const serveCommand: Command = {
@@ -21,13 +21,16 @@ export const serveCommand: Command = {
     const server = await startServer(loadServerConfig(settings))
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
-        server.app.log.info(`${signal}: finishing in-flight requests, then stopping`)
+        const delay = server.config.shutdownDelayMs
+        server.app.log.info(
+          `${signal}: not ready; serving for ${delay} ms more, then finishing in-flight requests and stopping`,
+        )
         const timer = setTimeout(() => {
           server.app.log.error('in-flight requests did not finish in time; exiting')
           process.exit(1)
-        }, SHUTDOWN_GRACE_MS)
+        }, delay + SHUTDOWN_GRACE_MS)
         timer.unref()
-        server.close().then(resolve, (error: unknown) => {
+        server.shutdown(delay).then(resolve, (error: unknown) => {
           server.app.log.error({ err: error }, 'error while stopping')
           resolve()
         })

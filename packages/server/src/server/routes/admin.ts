@@ -1,11 +1,16 @@
 /** `/users`: the admin's user management (role `admin`; 403 otherwise). */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 import { notFound } from '../problem.js'
 import { errors, IdParam, Pagination, User, UserPatch } from '../schemas.js'
-import type { AuthService } from '../service.js'
-import { jwtOf, userBody } from './auth.js'
+import type { Actor, AuthService } from '../service.js'
+import { clientOf, jwtOf, userBody } from './auth.js'
+
+/** The admin making a change. */
+export function actorOf(request: FastifyRequest): Actor {
+  return { userId: Number(jwtOf(request).claims.sub), client: clientOf(request) }
+}
 
 /** Registers the admin routes. */
 export function adminRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
@@ -77,23 +82,8 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext, service: A
     async (request) => {
       const id = Number((request.params as { id: string }).id)
       const patch = request.body as { roles?: string[]; disabled?: boolean }
-      const before = await ctx.stores.users.get(id)
-      if (before === undefined) throw notFound('User')
-      const updated = await ctx.stores.users.update(id, patch)
+      const updated = await service.updateUser(id, patch, actorOf(request))
       if (updated === undefined) throw notFound('User')
-      const demoted = patch.roles !== undefined && before.roles.some((role) => !patch.roles?.includes(role))
-      // Least privilege: a removed role or a disabled account must not live on in unexpired tokens.
-      if (demoted || (patch.disabled === true && !before.disabled)) {
-        await service.revokeUser(id, patch.disabled === true ? 'user_disabled' : 'roles_changed')
-      }
-      request.log.info({
-        audit: true,
-        event: 'user_updated',
-        user_id: id,
-        by: jwtOf(request).identity,
-        roles: updated.roles,
-        disabled: updated.disabled,
-      })
       return userBody(updated)
     },
   )
@@ -112,7 +102,7 @@ export function adminRoutes(app: FastifyInstance, ctx: ServerContext, service: A
     },
     async (request, reply) => {
       const id = Number((request.params as { id: string }).id)
-      if (!(await service.revokeUser(id, 'user_deleted', true))) throw notFound('User')
+      if (!(await service.revokeUser(id, 'user_deleted', true, actorOf(request)))) throw notFound('User')
       return reply.code(204).send()
     },
   )

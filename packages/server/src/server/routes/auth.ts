@@ -142,7 +142,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
   )
 
   const endSession = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    await service.logout(jwtOf(request).claims)
+    await service.logout(jwtOf(request).claims, 'logout', clientOf(request))
     if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
     return reply.code(204).send()
   }
@@ -173,8 +173,10 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
     },
     async (request, reply) => {
       const { claims } = jwtOf(request)
-      await service.logoutAll(Number(claims.sub))
-      await ctx.auth.revokeToken(claims)
+      await service.logoutAll(Number(claims.sub), 'logout_all', undefined, {
+        client: clientOf(request),
+        token: claims,
+      })
       if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
       return reply.code(204).send()
     },
@@ -186,19 +188,20 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
       preHandler: app.jwtRequired(),
       schema: {
         tags,
-        summary: 'Who the token belongs to',
+        summary: 'Who the token belongs to (from the verified token: no database read)',
         security: bearer,
         response: { 200: Me, ...errors(401) },
       },
     },
-    async (request) => {
+    (request) => {
+      // A protected route like any other: it answers from the token, so it keeps working while the
+      // database is down. The token's roles are the ones every protected route enforces; a change of
+      // roles or a deletion revokes the user's tokens.
       const { claims } = jwtOf(request)
-      const user = await ctx.stores.users.get(Number(claims.sub))
-      if (user === undefined) throw notFound('User')
       return {
-        id: user.id,
-        username: user.username,
-        roles: user.roles,
+        id: Number(claims.sub),
+        username: typeof claims.username === 'string' ? claims.username : claims.sub,
+        roles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string') : [],
         session_id: typeof claims.sid === 'string' ? claims.sid : null,
       }
     },
@@ -224,6 +227,7 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
         typeof claims.sid === 'string' ? claims.sid : undefined,
         body.current_password,
         body.new_password,
+        clientOf(request),
       )
       return reply.code(204).send()
     },
@@ -272,7 +276,8 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
     async (request, reply) => {
       const { claims } = jwtOf(request)
       const { id } = request.params as { id: string }
-      if (!(await service.revokeOwnSession(Number(claims.sub), id))) throw notFound('Session')
+      if (!(await service.revokeOwnSession(Number(claims.sub), id, clientOf(request))))
+        throw notFound('Session')
       return reply.code(204).send()
     },
   )

@@ -26,6 +26,13 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // Redis down is `degraded`, still 200: this instance keeps serving (revocations from memory,
       // queued for Redis; rate limits counted locally), so a load balancer should keep it.
       const redis = ctx.redis === undefined ? {} : { redis: ctx.redis.status() }
+      // Stopping (SIGTERM): still serving, but a load balancer should send nothing new.
+      if (ctx.lifecycle.draining) {
+        return reply
+          .code(503)
+          .header('retry-after', '5')
+          .send({ status: 'draining', checks: { ...redis } })
+      }
       try {
         await sql`select 1`.execute(ctx.db)
         const status = redis.redis === 'down' ? 'degraded' : 'ready'

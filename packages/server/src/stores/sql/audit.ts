@@ -1,10 +1,26 @@
 /**
  * The audit log table: an append-only list of security events (register, login, refresh, reuse,
- * logout, revocation, password and role changes, key rotation). Details must never carry a password
- * or a whole token; the server decides what goes in.
+ * logout, revocation, password and role changes, key rotation), each with its subject (the user it is
+ * about), its actor (who made the change, when not the subject), and the client's IP and user agent.
+ * Details must never carry a password or a whole token; the server decides what goes in.
  */
-import type { Kysely } from 'kysely'
-import { nowSeconds, seconds, type TesseraDatabase } from './schema.js'
+import type { Kysely, Selectable } from 'kysely'
+import { nowSeconds, seconds, type AuditEventsTable, type TesseraDatabase } from './schema.js'
+
+/** One event to record. */
+export interface NewAuditEvent {
+  /** The event type, e.g. `login`, `login_failed`, `logout`, `user_updated`. */
+  event: string
+  /** The subject: the user the event is about. */
+  userId?: number | null
+  /** Who made the change, when not the subject's own request (an admin). */
+  actorId?: number | null
+  ip?: string | null
+  userAgent?: string | null
+  detail?: Record<string, unknown>
+  /** Unix seconds. @default now */
+  at?: number
+}
 
 /** One recorded event. */
 export interface AuditEvent {
@@ -13,56 +29,112 @@ export interface AuditEvent {
   at: number
   event: string
   userId: number | null
+  actorId: number | null
+  ip: string | null
+  userAgent: string | null
   detail: Record<string, unknown> | null
+}
+
+/** Filters of {@link AuditStore.list}. */
+export interface AuditQuery {
+  /** Events whose subject or actor is this user. */
+  userId?: number
+  event?: string
+  /** Events at or after this time (Unix seconds). */
+  since?: number
+  /** Continues a listing: events with a smaller id. */
+  beforeId?: number
+  /** 1 to 1000. @default 100 */
+  limit?: number
 }
 
 /** The audit repository returned by {@link auditStore}. */
 export interface AuditStore {
-  record(event: {
-    event: string
-    userId?: number | null
-    detail?: Record<string, unknown>
-    at?: number
-  }): Promise<void>
+  record(event: NewAuditEvent): Promise<void>
   /** Newest first; `beforeId` continues from the last page. */
-  list(query?: { userId?: number; limit?: number; beforeId?: number }): Promise<AuditEvent[]>
-  /** Deletes events older than `at`; returns how many. */
-  purgeBefore(at: number): Promise<number>
+  list(query?: AuditQuery): Promise<AuditEvent[]>
+  /** Deletes events older than `at`, at most `limit` of them when given; returns how many. */
+  purgeBefore(at: number, limit?: number): Promise<number>
+  /** Rows in the table. */
+  count(): Promise<number>
 }
 
 /**
- * The audit repository over `db` (a Kysely instance or a transaction).
+ * The audit repository over `db` (a Kysely instance or a transaction: record an event in the
+ * transaction of the change it describes).
  *
- * @example await auditStore(db).record({ event: 'refresh_reuse', userId, detail: { sid } })
+ * @example await auditStore(trx).record({ event: 'refresh_reuse_detected', userId, ip, detail: { session_id } })
  */
 export function auditStore(db: Kysely<TesseraDatabase>): AuditStore {
   return {
-    async record({ event, userId = null, detail, at = nowSeconds() }) {
+    async record({
+      event,
+      userId = null,
+      actorId = null,
+      ip = null,
+      userAgent = null,
+      detail,
+      at = nowSeconds(),
+    }) {
       await db
         .insertInto('audit_events')
-        .values({ at, event, user_id: userId, detail: detail === undefined ? null : JSON.stringify(detail) })
+        .values({
+          at,
+          event,
+          user_id: userId,
+          actor_id: actorId,
+          ip,
+          user_agent: userAgent,
+          detail: detail === undefined ? null : JSON.stringify(detail),
+        })
         .execute()
     },
-    async list({ userId, limit = 100, beforeId } = {}) {
+    async list({ userId, event, since, beforeId, limit = 100 } = {}) {
       let query = db
         .selectFrom('audit_events')
         .selectAll()
         .orderBy('id', 'desc')
         .limit(Math.max(1, Math.min(limit, 1000)))
-      if (userId !== undefined) query = query.where('user_id', '=', userId)
+      if (userId !== undefined)
+        query = query.where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
+      if (event !== undefined) query = query.where('event', '=', event)
+      if (since !== undefined) query = query.where('at', '>=', since)
       if (beforeId !== undefined) query = query.where('id', '<', beforeId)
-      const rows = await query.execute()
-      return rows.map((row) => ({
-        id: row.id,
-        at: seconds(row.at),
-        event: row.event,
-        userId: row.user_id,
-        detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
-      }))
+      return (await query.execute()).map(toAuditEvent)
     },
-    async purgeBefore(at) {
-      const result = await db.deleteFrom('audit_events').where('at', '<', at).executeTakeFirst()
+    async purgeBefore(at, limit) {
+      if (limit === undefined) {
+        const result = await db.deleteFrom('audit_events').where('at', '<', at).executeTakeFirst()
+        return Number(result.numDeletedRows)
+      }
+      // A batch: the oldest ids first (ids grow with time), so each call is short and repeatable.
+      const result = await db
+        .deleteFrom('audit_events')
+        .where('id', 'in', (eb) =>
+          eb.selectFrom('audit_events').select('id').where('at', '<', at).orderBy('id').limit(limit),
+        )
+        .executeTakeFirst()
       return Number(result.numDeletedRows)
     },
+    async count() {
+      const row = await db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
+    },
   } satisfies AuditStore
+}
+
+function toAuditEvent(row: Selectable<AuditEventsTable>): AuditEvent {
+  return {
+    id: row.id,
+    at: seconds(row.at),
+    event: row.event,
+    userId: row.user_id,
+    actorId: row.actor_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    detail: row.detail === null ? null : (JSON.parse(row.detail) as Record<string, unknown>),
+  }
 }

@@ -39,6 +39,14 @@ export interface OpenDatabaseOptions {
    * @default 10
    */
   poolSize?: number
+  /**
+   * PostgreSQL: milliseconds any one wait may last — a statement on the server (`statement_timeout`,
+   * `lock_timeout`), a query on the client (`query_timeout`: the server may be frozen and never
+   * answer), a connection or a free pool slot (`connectionTimeoutMillis`), an idle transaction.
+   * A wait that runs out fails with an error the server maps to 503.
+   * @default 5000
+   */
+  timeoutMs?: number
   /** Option name used in error messages. @default 'databaseUrl' */
   option?: string
 }
@@ -102,7 +110,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<K
     case 'sqlite':
       return openSqlite(location.path, options.busyTimeoutMs ?? 5000, option)
     case 'postgres':
-      return openPostgres(location.url, options.poolSize ?? 10, option)
+      return openPostgres(location.url, options.poolSize ?? 10, options.timeoutMs ?? 5_000, option)
   }
 }
 
@@ -140,9 +148,17 @@ async function openSqlite(
  * nothing connects until the first query, and a query while the server is down fails with the
  * driver's connection error (ECONNREFUSED…), which the server maps to 503.
  */
-async function openPostgres(url: string, poolSize: number, option: string): Promise<Kysely<TesseraDatabase>> {
+async function openPostgres(
+  url: string,
+  poolSize: number,
+  timeoutMs: number,
+  option: string,
+): Promise<Kysely<TesseraDatabase>> {
   if (!Number.isInteger(poolSize) || poolSize < 1) {
     throw new ConfigurationError('poolSize', 'must be a positive whole number of connections')
+  }
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+    throw new ConfigurationError('timeoutMs', 'must be a positive whole number of milliseconds')
   }
   const { default: pg } = await import('pg')
   let pool: InstanceType<typeof pg.Pool>
@@ -150,8 +166,15 @@ async function openPostgres(url: string, poolSize: number, option: string): Prom
     pool = new pg.Pool({
       connectionString: withDefaultUser(url),
       max: poolSize,
-      connectionTimeoutMillis: 5_000,
+      connectionTimeoutMillis: timeoutMs,
       idleTimeoutMillis: 30_000,
+      // The server-side limits end a slow statement cleanly; the client-side one also ends a wait on a
+      // server that does not answer at all (frozen, or a network partition without a reset).
+      statement_timeout: timeoutMs,
+      lock_timeout: timeoutMs,
+      idle_in_transaction_session_timeout: Math.max(timeoutMs * 2, 10_000),
+      query_timeout: timeoutMs + 250,
+      keepAlive: true,
       types: int8AsNumber(new pg.TypeOverrides()),
     })
   } catch (error) {
@@ -161,6 +184,7 @@ async function openPostgres(url: string, poolSize: number, option: string): Prom
   // An idle client losing its connection (server restart) emits 'error' on the pool: without a
   // listener that would crash the process. The next query simply opens a new connection.
   pool.on('error', () => undefined)
+  pool.on('connect', dropOnQueryTimeout)
   return new Kysely<TesseraDatabase>({ dialect: new PostgresDialect({ pool }) })
 }
 
@@ -184,6 +208,34 @@ export function withDefaultUser(url: string, env: NodeJS.ProcessEnv = process.en
     return url // no passwd entry for this uid: nothing better to offer
   }
   return parsed.toString()
+}
+
+/**
+ * Makes a node-postgres client drop its connection when a query times out on the client side. pg would
+ * keep the connection, with the late query still pending on it: once the server answers, a `BEGIN`
+ * given up for lost would open a transaction that the next user of the connection writes into. A
+ * destroyed connection fails at once (the query and anything queued behind it), the pool discards it,
+ * and the server rolls back whatever it held.
+ */
+function dropOnQueryTimeout(client: {
+  query: unknown
+  on(event: 'error', listener: () => void): unknown
+}): void {
+  // The destroyed connection reports an error on the client, which may be checked out (no pool
+  // listener then): the query has already failed with it, so nothing more to do.
+  client.on('error', () => undefined)
+  const query = (client.query as (...args: unknown[]) => unknown).bind(client)
+  client.query = (...args: unknown[]): unknown => {
+    const result = query(...args)
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if ((error as Error | undefined)?.message === 'Query read timeout') {
+          ;(client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+        }
+      })
+    }
+    return result
+  }
 }
 
 const INT8_OID = 20

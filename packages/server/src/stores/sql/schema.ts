@@ -68,9 +68,14 @@ export interface AuditEventsTable {
   id: Generated<number>
   at: BigIntColumn
   event: string
+  /** The subject: the user the event is about. */
   user_id: number | null
   /** JSON object, or null. */
   detail: string | null
+  /** Who made the change when not the subject's own request (an admin); null for the CLI or the system. */
+  actor_id: ColumnType<number | null, number | null | undefined, number | null>
+  ip: ColumnType<string | null, string | null | undefined, string | null>
+  user_agent: ColumnType<string | null, string | null | undefined, string | null>
 }
 
 /** Every table Tessera owns. */

@@ -5,11 +5,13 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import { initialSchema } from './0001-initial.js'
 import { keyLifecycle } from './0002-key-lifecycle.js'
+import { auditActor } from './0003-audit-actor.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initialSchema,
   '0002-key-lifecycle': keyLifecycle,
+  '0003-audit-actor': auditActor,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */

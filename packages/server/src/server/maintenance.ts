@@ -1,0 +1,172 @@
+/**
+ * The maintenance job: every instance runs the registered tasks every `intervalMs` (with ±25 % jitter,
+ * so instances drift apart), one pass at a time. There is no leader: every task must be idempotent and
+ * light — batched deletes of what has expired, which any number of instances may run at the same
+ * moment (a row deleted twice is simply gone). A failing task is reported and the others still run;
+ * the next pass tries again.
+ *
+ * The server registers its purges and gauges with {@link serverMaintenanceTasks}; other periodic work
+ * (key pruning) joins with `register`.
+ *
+ * @example
+ * const maintenance = createMaintenance({ intervalMs: 60_000 })
+ * maintenance.register('keys', async (now) => (await stores.keys.pruneRetired(ttl, now)).length)
+ * maintenance.start()
+ */
+import type { MemoryRevocationStore } from 'tessera'
+import { countRows, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
+import type { SqlStores } from '../stores/sql/stores.js'
+import type { ServerMetrics } from './metrics.js'
+
+/** A task: does one bounded round of work at `now` (Unix seconds); returns the rows it deleted. */
+export type MaintenanceTask = (now: number) => Promise<number | undefined>
+
+/** What one pass did. */
+export interface MaintenanceReport {
+  /** Unix seconds the pass started at. */
+  at: number
+  /** Rows deleted, by task. */
+  deleted: Record<string, number>
+  /** Tasks that failed, with their error. */
+  failed: Record<string, unknown>
+}
+
+/** The job returned by {@link createMaintenance}. */
+export interface Maintenance {
+  /** Adds a task (names are unique); it runs from the next pass on. */
+  register(name: string, task: MaintenanceTask): void
+  /** Runs every task once now (waiting for a pass already running first). */
+  runOnce(now?: number): Promise<MaintenanceReport>
+  /** Starts the periodic passes (no-op when `intervalMs` is 0 or already started). */
+  start(): void
+  /** Stops the passes and waits for one in progress. */
+  stop(): Promise<void>
+  /** The last finished pass, if any. */
+  last(): MaintenanceReport | undefined
+}
+
+/** Options of {@link createMaintenance}. */
+export interface MaintenanceOptions {
+  /** Milliseconds between passes; 0 never runs them by itself. */
+  intervalMs: number
+  /** Told about each failing task. */
+  onError?: (task: string, error: unknown) => void
+  /** Told about each finished pass. */
+  onPass?: (report: MaintenanceReport) => void
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+/** Creates the job (not started). */
+export function createMaintenance(options: MaintenanceOptions): Maintenance {
+  const tasks = new Map<string, MaintenanceTask>()
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<MaintenanceReport> | undefined
+  let stopped = false
+  let lastReport: MaintenanceReport | undefined
+
+  const pass = async (now: number): Promise<MaintenanceReport> => {
+    const report: MaintenanceReport = { at: now, deleted: {}, failed: {} }
+    for (const [name, task] of tasks) {
+      try {
+        const deleted = await task(now)
+        if (typeof deleted === 'number') report.deleted[name] = deleted
+      } catch (error) {
+        report.failed[name] = error
+        options.onError?.(name, error)
+      }
+    }
+    lastReport = report
+    options.onPass?.(report)
+    return report
+  }
+
+  const runOnce = async (now = nowSeconds()): Promise<MaintenanceReport> => {
+    while (running !== undefined) await running.catch(() => undefined)
+    running = pass(now)
+    try {
+      return await running
+    } finally {
+      running = undefined
+    }
+  }
+
+  const schedule = (): void => {
+    if (stopped || options.intervalMs <= 0) return
+    const delay = options.intervalMs * (0.75 + Math.random() * 0.5)
+    timer = setTimeout(() => {
+      void runOnce().finally(schedule)
+    }, delay)
+    timer.unref()
+  }
+
+  return {
+    register(name, task) {
+      if (tasks.has(name)) throw new Error(`maintenance task "${name}" is already registered`)
+      tasks.set(name, task)
+    },
+    runOnce,
+    start() {
+      if (timer === undefined && !stopped) schedule()
+    },
+    async stop() {
+      stopped = true
+      clearTimeout(timer)
+      await running?.catch(() => undefined)
+    },
+    last: () => lastReport,
+  }
+}
+
+/** Retention and batch settings of the server's own tasks. */
+export interface ServerMaintenanceSettings {
+  /** Seconds expired or revoked sessions are kept. */
+  sessionRetention: number
+  /** Seconds audit events are kept. */
+  auditRetention: number
+  /** Rows per delete statement. @default 1000 */
+  batchSize?: number
+  /** Statements per table per pass, so one pass stays light; the next pass continues. @default 50 */
+  maxBatches?: number
+}
+
+/**
+ * Registers the server's tasks: purge expired revocations, sessions past their retention and audit
+ * events past theirs (in batches), drop expired entries from the in-memory replica, and refresh the
+ * row-count gauges.
+ */
+export function serverMaintenanceTasks(
+  maintenance: Maintenance,
+  deps: { stores: SqlStores; replica: MemoryRevocationStore; metrics: ServerMetrics },
+  settings: ServerMaintenanceSettings,
+): void {
+  const { stores, replica, metrics } = deps
+  const batch = settings.batchSize ?? 1000
+  const maxBatches = settings.maxBatches ?? 50
+  const batched = async (table: string, purge: () => Promise<number>): Promise<number> => {
+    let total = 0
+    for (let i = 0; i < maxBatches; i++) {
+      const deleted = await purge()
+      total += deleted
+      if (deleted < batch) break
+    }
+    if (total > 0) metrics.maintenanceDeleted.inc({ table }, total)
+    return total
+  }
+  maintenance.register('revocations', (now) =>
+    batched('revocations', () => purgeRevocations(stores.db, now, batch)),
+  )
+  maintenance.register('sessions', (now) =>
+    batched('sessions', () => purgeSessions(stores.db, now - settings.sessionRetention, batch)),
+  )
+  maintenance.register('audit_events', (now) =>
+    batched('audit_events', () => stores.audit.purgeBefore(now - settings.auditRetention, batch)),
+  )
+  maintenance.register('replica', (now) => Promise.resolve(replica.sweep(now)))
+  maintenance.register('gauges', async () => {
+    for (const [table, rows] of Object.entries(await countRows(stores.db))) {
+      metrics.tableRows.set({ table }, rows)
+    }
+    return undefined
+  })
+}

@@ -1,0 +1,63 @@
+/**
+ * What a revocation is and how long it is remembered: the one place the server computes a
+ * revocation's expiry. Entries are recorded by a unit of work (`tx.revoke(entry)`, see
+ * unit-of-work.ts) and reach the in-memory replica and Redis only after their transaction commits.
+ *
+ * How long: until the last token the entry can affect would be refused anyway, plus the verification
+ * leeway. Refresh tokens are never accepted on the replica alone: every refresh is checked against the
+ * `sessions` row (revoked, expired or deleted sessions are refused), so a session- or user-grain entry
+ * only has to outlive the access tokens issued before it — at most the access token lifetime. The
+ * replica, the `revocations` table and Redis thus hold about (revocation rate × access lifetime)
+ * entries, instead of keeping each logout for the refresh lifetime (30 days by default).
+ */
+import type { JwtClaims, RevocationEntry } from 'tessera'
+import type { RevokedSession } from '../stores/sql/sessions.js'
+
+/** The lifetimes a revocation's expiry depends on, in seconds. */
+export interface RevocationLifetimes {
+  accessTokenTtl: number
+  /** The verifier's clock leeway: a token is accepted until `exp + leeway`. */
+  leeway: number
+}
+
+/** The one expiry rule: a revocation lasts until `exp + leeway` of the last token it can affect. */
+export function revocationExpiry(lastExp: number, lifetimes: RevocationLifetimes): number {
+  return lastExp + lifetimes.leeway
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+/** Builds the revocation entries of the server, each with its expiry from {@link revocationExpiry}. */
+export interface Revocations {
+  /** One token (its `jti`), until it expires. A refresh token's entry is capped like a session's. */
+  token(claims: Pick<JwtClaims, 'jti' | 'exp' | 'type'>, now?: number): RevocationEntry
+  /** Every token of a session, until its last access token expires (refreshes are checked in SQL). */
+  session(session: RevokedSession, now?: number): RevocationEntry
+  /** Every token of a user issued before the next second (disable, demotion, deletion). */
+  user(userId: number, now?: number): Extract<RevocationEntry, { kind: 'user' }>
+}
+
+/** The entry builders over the server's lifetimes. */
+export function revocations(lifetimes: RevocationLifetimes): Revocations {
+  const accessEnd = (now: number): number => now + lifetimes.accessTokenTtl
+  return {
+    token(claims, now = nowSeconds()) {
+      const last = claims.type === 'refresh' ? Math.min(claims.exp, accessEnd(now)) : claims.exp
+      return { kind: 'token', id: claims.jti, expiresAt: revocationExpiry(last, lifetimes) }
+    },
+    session(session, now = nowSeconds()) {
+      const last = Math.min(session.expiresAt, accessEnd(now))
+      return { kind: 'session', id: session.id, expiresAt: revocationExpiry(last, lifetimes) }
+    },
+    user(userId, now = nowSeconds()) {
+      // Tokens issued in the second `before` itself stay valid (a login right after the revocation).
+      const before = now + 1
+      return {
+        kind: 'user',
+        id: String(userId),
+        before,
+        expiresAt: revocationExpiry(before + lifetimes.accessTokenTtl, lifetimes),
+      }
+    },
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Batched deletes of what has expired, for the maintenance job: each call deletes at most `limit` rows
+ * in one short statement, so it never holds a lock for long, and running it again (or on another
+ * instance at the same moment) is harmless: a row deleted twice is simply gone.
+ */
+import type { ExpressionBuilder, Kysely } from 'kysely'
+import type { TesseraDatabase } from './schema.js'
+
+/** Deletes up to `limit` revocations that expired before `now`; returns how many. */
+export async function purgeRevocations(
+  db: Kysely<TesseraDatabase>,
+  now: number,
+  limit: number,
+): Promise<number> {
+  const result = await db
+    .deleteFrom('revocations')
+    .where('expires_at', '<', now)
+    .where((eb) =>
+      eb(
+        eb.refTuple('kind', 'id'),
+        'in',
+        eb
+          .selectFrom('revocations')
+          .select(['kind', 'id'])
+          .where('expires_at', '<', now)
+          .limit(limit)
+          .$asTuple('kind', 'id'),
+      ),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/**
+ * Deletes up to `limit` sessions that expired, or were revoked, at or before `cutoff` (now minus the
+ * retention); returns how many. A refresh token of a deleted session is refused (`not_found`), and its
+ * access tokens stay refused by the session's own revocation entry.
+ */
+export async function purgeSessions(
+  db: Kysely<TesseraDatabase>,
+  cutoff: number,
+  limit: number,
+): Promise<number> {
+  const stale = (eb: ExpressionBuilder<TesseraDatabase, 'sessions'>) =>
+    eb.or([eb('expires_at', '<=', cutoff), eb('revoked_at', '<=', cutoff)])
+  const result = await db
+    .deleteFrom('sessions')
+    .where('id', 'in', (eb) => eb.selectFrom('sessions').select('id').where(stale).limit(limit))
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
+/** Rows per table, for the `tessera_table_rows` gauge. */
+export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<string, number>> {
+  const tables = ['users', 'sessions', 'revocations', 'signing_keys', 'audit_events'] as const
+  const counts: Record<string, number> = {}
+  for (const table of tables) {
+    const row = await db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .executeTakeFirstOrThrow()
+    counts[table] = Number(row.n)
+  }
+  return counts
+}

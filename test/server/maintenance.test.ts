@@ -1,0 +1,204 @@
+// The maintenance job over a real database (SQLite, and PostgreSQL when reachable): a pass deletes what
+// has expired (revocations, sessions and audit events past their retention), in batches, keeps every
+// live row, sweeps the replica, counts rows for the gauges; two instances purging at once are harmless.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Kysely } from 'kysely'
+import { afterEach, describe, expect, it } from 'vitest'
+import { memoryRevocationStore } from '../../packages/tessera/src/index.js'
+import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
+import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
+import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
+import { sqlStores, type SqlStores } from '../../packages/server/src/stores/sql/stores.js'
+import { createMaintenance, serverMaintenanceTasks } from '../../packages/server/src/server/maintenance.js'
+import { createMetrics } from '../../packages/server/src/server/metrics.js'
+import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
+import { serviceAvailable } from '../helpers/services.js'
+
+const NOW = 2_000_000_000
+const DAY = 86_400
+const settings = { sessionRetention: 7 * DAY, auditRetention: 90 * DAY }
+
+interface Target {
+  open(): Promise<Kysely<TesseraDatabase>>
+  cleanup(): Promise<void>
+}
+
+/** Rows of each kind, expired and live, relative to NOW. */
+async function seed(stores: SqlStores): Promise<{ userId: number }> {
+  const created = await stores.users.create(
+    { username: 'm', usernameNormalized: 'm', passwordHash: 'x' },
+    NOW,
+  )
+  if (!created.ok) throw new Error('seed user')
+  const userId = created.user.id
+  for (let i = 0; i < 5; i++) await stores.revocations.revokeToken(`expired-${i}`, NOW - 10 - i)
+  await stores.revocations.revokeSession('expired-session', NOW - 1)
+  await stores.revocations.revokeToken('live', NOW + 100)
+  await stores.revocations.revokeToken('edge', NOW) // expires at NOW: still live at NOW
+  await stores.revocations.revokeUser(String(userId), NOW - 5, NOW + 900)
+  const session = (id: string, expiresAt: number) =>
+    stores.sessions.create({ id, userId, jti: `${id}-jti`, expiresAt }, NOW - 60 * DAY)
+  await session('live', NOW + DAY)
+  await session('expired-recently', NOW - DAY) // within the retention: kept
+  await session('expired-long-ago', NOW - 8 * DAY)
+  await session('revoked-long-ago', NOW + DAY)
+  await stores.sessions.revoke('revoked-long-ago', { reason: 'logout', now: NOW - 8 * DAY })
+  await session('revoked-recently', NOW + DAY)
+  await stores.sessions.revoke('revoked-recently', { reason: 'logout', now: NOW - DAY })
+  for (let i = 0; i < 3; i++) await stores.audit.record({ event: 'old', userId, at: NOW - 91 * DAY - i })
+  await stores.audit.record({ event: 'recent', userId, at: NOW - 89 * DAY })
+  return { userId }
+}
+
+function suite(name: string, target: () => Target): void {
+  describe(name, () => {
+    let current: Target | undefined
+    const dbs: Kysely<TesseraDatabase>[] = []
+    const open = async (): Promise<SqlStores> => {
+      current ??= target()
+      const db = await current.open()
+      dbs.push(db)
+      await migrateToLatest(db)
+      return sqlStores(db)
+    }
+    afterEach(async () => {
+      for (const db of dbs.splice(0)) await db.destroy()
+      await current?.cleanup()
+      current = undefined
+    })
+
+    it('deletes expired rows in batches and keeps every live one', async () => {
+      const stores = await open()
+      await seed(stores)
+      const metrics = createMetrics()
+      const replica = memoryRevocationStore({ sweepIntervalSeconds: 0 })
+      replica.revokeToken('gone', 1) // long expired
+      replica.revokeToken('kept', NOW * 2)
+      const maintenance = createMaintenance({ intervalMs: 0 })
+      serverMaintenanceTasks(maintenance, { stores, replica, metrics }, { ...settings, batchSize: 2 })
+      const report = await maintenance.runOnce(NOW)
+
+      expect(report.failed).toEqual({})
+      expect(report.deleted).toEqual({ revocations: 6, sessions: 2, audit_events: 3, replica: 1 })
+      const revocations = await stores.db.selectFrom('revocations').select('id').orderBy('id').execute()
+      expect(revocations.map((r) => r.id)).toEqual(['1', 'edge', 'live'])
+      const sessions = await stores.db.selectFrom('sessions').select('id').orderBy('id').execute()
+      expect(sessions.map((s) => s.id)).toEqual(['expired-recently', 'live', 'revoked-recently'])
+      const events = await stores.audit.list()
+      expect(events.map((e) => e.event)).toEqual(['recent'])
+      expect(replica.size()).toEqual({ tokens: 1, sessions: 0, users: 0 })
+
+      const text = await metrics.registry.metrics()
+      expect(text).toMatch(/tessera_table_rows\{table="revocations"\} 3\b/)
+      expect(text).toMatch(/tessera_table_rows\{table="sessions"\} 3\b/)
+      expect(text).toMatch(/tessera_maintenance_deleted_rows_total\{table="revocations"\} 6\b/)
+
+      // Idempotent: a second pass finds nothing more.
+      const again = await maintenance.runOnce(NOW)
+      expect(again.deleted).toEqual({ revocations: 0, sessions: 0, audit_events: 0, replica: 0 })
+    })
+
+    it('stops after maxBatches and continues at the next pass', async () => {
+      const stores = await open()
+      await seed(stores)
+      const maintenance = createMaintenance({ intervalMs: 0 })
+      serverMaintenanceTasks(
+        maintenance,
+        { stores, replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }), metrics: createMetrics() },
+        { ...settings, batchSize: 2, maxBatches: 1 },
+      )
+      expect((await maintenance.runOnce(NOW)).deleted.revocations).toBe(2)
+      expect((await maintenance.runOnce(NOW)).deleted.revocations).toBe(2)
+      expect((await maintenance.runOnce(NOW)).deleted.revocations).toBe(2)
+      expect((await maintenance.runOnce(NOW)).deleted.revocations).toBe(0)
+    })
+
+    it('reports a failing task and still runs the others', async () => {
+      const stores = await open()
+      await seed(stores)
+      const failures: string[] = []
+      const maintenance = createMaintenance({ intervalMs: 0, onError: (task) => failures.push(task) })
+      maintenance.register('broken', () => Promise.reject(new Error('boom')))
+      serverMaintenanceTasks(
+        maintenance,
+        { stores, replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }), metrics: createMetrics() },
+        settings,
+      )
+      const report = await maintenance.runOnce(NOW)
+      expect(Object.keys(report.failed)).toEqual(['broken'])
+      expect(failures).toEqual(['broken'])
+      expect(report.deleted.revocations).toBe(6)
+      expect(() => {
+        maintenance.register('broken', () => Promise.resolve(0))
+      }).toThrow(/already registered/)
+    })
+  })
+}
+
+suite('SQLite', () => {
+  let dir: string | undefined
+  return {
+    async open() {
+      dir ??= await mkdtemp(join(tmpdir(), 'tessera-maint-'))
+      return openDatabase({ url: join(dir, 'db.sqlite') })
+    },
+    async cleanup() {
+      if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+    },
+  }
+})
+
+const postgres = serviceAvailable('PostgreSQL', await postgresReachable())
+if (postgres) {
+  suite('PostgreSQL', () => {
+    let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined
+    return {
+      async open() {
+        database ??= await createTestDatabase('maint')
+        return openDatabase({ url: database.url, poolSize: 4 })
+      },
+      async cleanup() {
+        await database?.drop()
+      },
+    }
+  })
+
+  describe('PostgreSQL, two instances at once', () => {
+    it('purges each row once between them, without errors', async () => {
+      const database = await createTestDatabase('maint2')
+      const dbs = [
+        await openDatabase({ url: database.url, poolSize: 2 }),
+        await openDatabase({ url: database.url, poolSize: 2 }),
+      ]
+      try {
+        await migrateToLatest(dbs[0]!)
+        const stores = dbs.map((db) => sqlStores(db))
+        for (let i = 0; i < 200; i++) await stores[0]!.revocations.revokeToken(`t${i}`, NOW - 1 - (i % 7))
+        await stores[0]!.revocations.revokeToken('live', NOW + 60)
+        const jobs = stores.map((s) => {
+          const m = createMaintenance({ intervalMs: 0 })
+          serverMaintenanceTasks(
+            m,
+            {
+              stores: s,
+              replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }),
+              metrics: createMetrics(),
+            },
+            { ...settings, batchSize: 10 },
+          )
+          return m
+        })
+        const reports = await Promise.all(jobs.map((m) => m.runOnce(NOW)))
+        expect(reports.map((r) => r.failed)).toEqual([{}, {}])
+        expect(reports.reduce((sum, r) => sum + (r.deleted.revocations ?? 0), 0)).toBe(200)
+        const left = await dbs[0]!.selectFrom('revocations').select('id').execute()
+        expect(left.map((r) => r.id)).toEqual(['live'])
+      } finally {
+        for (const db of dbs) await db.destroy()
+        await database.drop()
+      }
+    })
+  })
+}
