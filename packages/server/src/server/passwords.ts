@@ -6,6 +6,7 @@
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
+import { parseForeignHash, type ForeignHash } from './foreign-hashes.js'
 import { createPasswordPool, PasswordPoolError, type PasswordPool } from './password-pool.js'
 
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
@@ -26,6 +27,9 @@ async function hash(password: string, opts: ReturnType<typeof options>): Promise
 }
 async function verify(stored: string, password: string): Promise<boolean> {
   return getPool().verify(stored, password)
+}
+async function verifyForeign(foreign: ForeignHash, password: string): Promise<boolean> {
+  return getPool().verifyForeign(foreign, password)
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */
@@ -122,8 +126,9 @@ export async function hashPassword(
 
 /**
  * Verifies `password` against a stored hash. `needsRehash` is true after a successful check when the
- * hash was made with other parameters than `params` (or another argon2 variant): rehash and store.
- * A malformed hash verifies nothing.
+ * hash was made with other parameters than `params` (or another argon2 variant), or is an imported
+ * foreign hash (foreign-hashes.ts): rehash with {@link rehashPassword} and store. A malformed hash
+ * verifies nothing.
  *
  * @default params OWASP_ARGON2ID
  */
@@ -133,6 +138,10 @@ export async function verifyPassword(
   params: PasswordHashParams = OWASP_ARGON2ID,
 ): Promise<PasswordVerification> {
   const parsed = parsePasswordHash(storedHash)
+  if (parsed === undefined && verifiable(password)) {
+    const foreign = parseForeignHash(storedHash)
+    if (foreign !== undefined) return verifyImported(foreign, password, params)
+  }
   if (parsed === undefined || !verifiable(password)) {
     // Spend the same time as a real check so a malformed input says nothing through timing.
     await verifyAgainstDummy(undefined, params)
@@ -140,6 +149,42 @@ export async function verifyPassword(
   }
   const ok = await verify(storedHash, password.normalize('NFKC')).catch(refused)
   return { ok, needsRehash: ok && !sameParams(parsed, params) }
+}
+
+/**
+ * An imported hash: the old system hashed the password exactly as typed (no NFKC), so that is what is
+ * checked. The argon2 dummy runs alongside (another worker when one is free), so a wrong password for
+ * an imported user costs at least what an unknown user's login costs: with pbkdf2-sha256 at 29 000
+ * rounds (cheaper than argon2id) the two are indistinguishable by time; a foreign hash slower than
+ * argon2id (bcrypt cost 12, Werkzeug's 600 000 rounds) stays measurably slower until the user's first
+ * login migrates it (docs/migrating-from-flask.md, "Timing").
+ */
+async function verifyImported(
+  foreign: ForeignHash,
+  password: string,
+  params: PasswordHashParams,
+): Promise<PasswordVerification> {
+  const [ok] = await Promise.all([
+    verifyForeign(foreign, password).catch(refused),
+    verifyAgainstDummy(password, params),
+  ])
+  return { ok, needsRehash: ok }
+}
+
+/**
+ * Hashes the password of a login that just verified (a rehash), into argon2id. Unlike
+ * {@link hashPassword} it does not apply the length policy for new passwords: an imported user whose
+ * old system allowed a 6-character password keeps logging in with it (the policy applies at the next
+ * password change). Throws a TypeError only for input no login could have verified.
+ *
+ * @default params OWASP_ARGON2ID
+ */
+export async function rehashPassword(
+  password: string,
+  params: PasswordHashParams = OWASP_ARGON2ID,
+): Promise<string> {
+  if (!verifiable(password) || password === '') throw new TypeError('refusing to rehash this password')
+  return hash(password.normalize('NFKC'), options(params))
 }
 
 /**

@@ -8,7 +8,14 @@ import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
-import { hashPassword, validatePassword, verifyAgainstDummy, verifyPassword } from './passwords.js'
+import type { SqlStores } from '../stores/sql/stores.js'
+import {
+  hashPassword,
+  rehashPassword,
+  validatePassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from './passwords.js'
 import { invalidCredentials, Problem, rateLimited, validation } from './problem.js'
 import { normalizeUsername, validateUsername } from './username.js'
 
@@ -57,12 +64,17 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     roles: user.roles,
   })
 
-  async function issue(user: UserRecord, client: ClientInfo, fresh: boolean): Promise<IssuedTokens> {
+  async function issue(
+    user: UserRecord,
+    client: ClientInfo,
+    fresh: boolean,
+    db: SqlStores = stores,
+  ): Promise<IssuedTokens> {
     const sessionId = randomId()
     const jti = randomId()
     const refreshToken = await auth.createRefreshToken(String(user.id), { sid: sessionId, jti, csrf })
     const expiresAt = decodeUnverified(refreshToken).payload.exp as number
-    await stores.sessions.create({
+    await db.sessions.create({
       id: sessionId,
       userId: user.id,
       jti,
@@ -140,15 +152,22 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
         audit('login_failed', { reason: 'disabled', user_id: user.id, ip: client.ip })
         throw new Problem(403, 'account_disabled', 'This account is disabled')
       }
-      let current = user
       if (check.needsRehash) {
-        current =
-          (await stores.users.update(user.id, { passwordHash: await hashPassword(body.password) })) ?? user
-        audit('password_rehashed', { user_id: user.id })
+        // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
+        // transaction that creates the session: both happen, or neither.
+        const passwordHash = await rehashPassword(body.password)
+        const tokens = await stores.transaction(async (tx) => {
+          const updated = (await tx.users.update(user.id, { passwordHash })) ?? user
+          return issue(updated, client, true, tx)
+        })
+        metrics.logins.inc({ outcome: 'success' })
+        audit('password_rehashed', { user_id: user.id, from: hashScheme(user.passwordHash) })
+        audit('login', { user_id: user.id, ip: client.ip })
+        return tokens
       }
       metrics.logins.inc({ outcome: 'success' })
       audit('login', { user_id: user.id, ip: client.ip })
-      return issue(current, client, true)
+      return issue(user, client, true)
     },
 
     async refresh(claims: JwtClaims, client: ClientInfo): Promise<IssuedTokens> {
@@ -312,6 +331,15 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       return true
     },
   }
+}
+
+/** The scheme of a stored hash, for the audit log (never the hash itself). */
+function hashScheme(stored: string): string {
+  return (
+    /^\$(argon2id|argon2i|argon2d|pbkdf2-sha256|pbkdf2-sha512|2[aby])\$/.exec(stored)?.[1] ??
+    /^(pbkdf2:sha256|pbkdf2:sha512|scrypt):/.exec(stored)?.[1] ??
+    'unknown'
+  )
 }
 
 /** The service returned by {@link createAuthService}. */
