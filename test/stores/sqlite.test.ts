@@ -52,7 +52,7 @@ describe('openDatabase (SQLite)', () => {
 
   it('opens an in-memory database for :memory:', async () => {
     const db = await openDatabase({ url: ':memory:' })
-    expect((await migrateToLatest(db)).applied).toEqual(['0001-initial'])
+    expect((await migrateToLatest(db)).applied).toEqual(['0001-initial', '0002-legacy-import'])
     await db.destroy()
   })
 

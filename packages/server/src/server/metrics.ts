@@ -14,6 +14,8 @@ export interface ServerMetrics {
   readonly revocations: Counter<'grain'>
   readonly verifyFailures: Counter<'code'>
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>
+  /** Tokens of the previous system (legacy window): exchanges of refresh tokens, access verifications. */
+  readonly legacyTokens: Counter<'kind' | 'outcome'>
 }
 
 /** Creates the metrics with the `tessera_` prefix, plus Node's default process metrics. */
@@ -63,6 +65,12 @@ export function createMetrics(): ServerMetrics {
       help: 'HTTP request latency by method, route and status.',
       labelNames: ['method', 'route', 'status'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    legacyTokens: new Counter({
+      name: 'tessera_legacy_tokens_total',
+      help: 'Tokens of the previous system by kind (exchange: a refresh token for a session; access) and outcome (exchanged, accepted, reused, revoked, refused, window_closed). When exchanges stop, the legacy window can close.',
+      labelNames: ['kind', 'outcome'],
       registers,
     }),
   }

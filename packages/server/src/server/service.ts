@@ -8,6 +8,7 @@ import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
+import { legacyTokenOf, type LegacyToken } from './legacy.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import {
   hashPassword,
@@ -98,6 +99,110 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     }
   }
 
+  /** The refusal of a spent refresh token: the same answer for Tessera's and the old system's. */
+  const reused = (): Problem =>
+    new Problem(401, 'refresh_token_reused', 'This refresh token was already used: the session is revoked', {
+      'www-authenticate': 'Bearer error="invalid_token", error_description="refresh token reused"',
+    })
+
+  /**
+   * A refresh token of the previous system (legacy.ts verified it) becomes a Tessera session, once:
+   * the exchange is recorded and its jti revoked in the transaction that creates the session. A
+   * second presentation is reuse, and ends the session the first one made.
+   */
+  async function exchangeLegacy(legacy: LegacyToken, client: ClientInfo): Promise<IssuedTokens> {
+    const count = (outcome: string): void => {
+      metrics.legacyTokens.inc({ kind: 'exchange', outcome })
+    }
+    type Outcome =
+      | { status: 'exchanged'; tokens: IssuedTokens }
+      | { status: 'reuse'; sessionId: string | undefined }
+      | { status: 'revoked' | 'user_gone' }
+    class Spent extends Error {}
+    const spent = new Spent('legacy refresh token exchanged concurrently')
+    let outcome: Outcome
+    try {
+      outcome = await stores.transaction(async (tx): Promise<Outcome> => {
+        const previous = await tx.db
+          .selectFrom('legacy_exchanges')
+          .select('session_id')
+          .where('jti', '=', legacy.jti)
+          .executeTakeFirst()
+        if (previous !== undefined) return { status: 'reuse', sessionId: previous.session_id }
+        // The old app's logouts (imported revoked_tokens) and any revocation of this jti since.
+        const revoked = await tx.db
+          .selectFrom('revocations')
+          .select('id')
+          .where('kind', '=', 'token')
+          .where('id', '=', legacy.jti)
+          .executeTakeFirst()
+        if (revoked !== undefined) return { status: 'revoked' }
+        const user = await tx.users.get(legacy.userId)
+        if (user === undefined || user.disabled) return { status: 'user_gone' }
+        const tokens = await issue(user, client, false, tx)
+        const recorded = await tx.db
+          .insertInto('legacy_exchanges')
+          .values({
+            jti: legacy.jti,
+            user_id: user.id,
+            session_id: tokens.sessionId,
+            exchanged_at: nowSeconds(),
+            expires_at: legacy.exp,
+          })
+          .onConflict((oc) => oc.column('jti').doNothing())
+          .returning('jti')
+          .executeTakeFirst()
+        // A concurrent exchange of the same token committed first: undo this one entirely.
+        if (recorded === undefined) throw spent
+        await tx.revocations.revokeToken(legacy.jti, legacy.exp)
+        return { status: 'exchanged', tokens }
+      })
+    } catch (error) {
+      if (error !== spent) throw error
+      outcome = { status: 'reuse', sessionId: undefined }
+    }
+    switch (outcome.status) {
+      case 'exchanged':
+        replica.revokeToken(legacy.jti, legacy.exp)
+        metrics.revocations.inc({ grain: 'token' })
+        count('exchanged')
+        audit('legacy_exchange', {
+          user_id: legacy.userId,
+          session_id: outcome.tokens.sessionId,
+          ip: client.ip,
+        })
+        return outcome.tokens
+      case 'reuse': {
+        const sessionId = outcome.sessionId
+        if (sessionId !== undefined) {
+          const ended = await stores.transaction(async (tx) => {
+            const s = await tx.sessions.revoke(sessionId, { reason: 'refresh_reuse', userId: legacy.userId })
+            if (s !== undefined) await tx.revocations.revokeSession(s.id, s.expiresAt)
+            return s
+          })
+          replicateSessions(ended === undefined ? [] : [ended])
+        }
+        count('reused')
+        metrics.refreshReuse.inc()
+        audit('refresh_reuse_detected', {
+          user_id: legacy.userId,
+          session_id: sessionId ?? null,
+          legacy: true,
+          ip: client.ip,
+        })
+        throw reused()
+      }
+      case 'revoked':
+        count('revoked')
+        throw new Problem(401, 'token_revoked', 'This refresh token was revoked by the previous system', {
+          'www-authenticate': 'Bearer error="invalid_token"',
+        })
+      case 'user_gone':
+        count('refused')
+        throw new Problem(401, 'token_revoked', 'The user of this session no longer exists or is disabled')
+    }
+  }
+
   return {
     async register(body: { username: string; password: string }, client: ClientInfo): Promise<IssuedTokens> {
       await limit(`register:ip:${client.ip}`, config.registerRatePerIp)
@@ -171,6 +276,8 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     },
 
     async refresh(claims: JwtClaims, client: ClientInfo): Promise<IssuedTokens> {
+      const legacy = legacyTokenOf(claims)
+      if (legacy !== undefined) return exchangeLegacy(legacy, client)
       const sid = claims.sid
       const userId = Number(claims.sub)
       if (typeof sid !== 'string' || !Number.isSafeInteger(userId)) {
