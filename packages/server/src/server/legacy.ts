@@ -232,7 +232,15 @@ export function legacyAwareAuth(ctx: ServerContext): Tessera {
     } as unknown as JwtClaims<C>
     if (checked.type === 'access' && opts?.skipRevocationCheck !== true) {
       // The imported revoked jtis, logouts made since, and user-wide revocations (disable, delete).
-      const revoked = ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat })
+      // The database too: jtis imported while this instance ran are not in its replica yet.
+      const revoked =
+        ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat }) ||
+        (await ctx.stores.db
+          .selectFrom('revocations')
+          .select('id')
+          .where('kind', '=', 'token')
+          .where('id', '=', checked.jti)
+          .executeTakeFirst()) !== undefined
       if (revoked) {
         count(kind, 'revoked')
         throw new TokenRevokedError('The token has been revoked', header, claims)
