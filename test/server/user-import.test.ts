@@ -199,15 +199,15 @@ describe('a crash mid-way', () => {
     )
     // Kill it as soon as a few batches are in (polling the target, which it writes in WAL mode).
     const deadline = Date.now() + 60_000
-    let seen = 0
-    while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    const committed = (): number => {
       try {
-        seen = countOf(target, 'legacy_identities')
+        return countOf(target, 'legacy_identities')
       } catch {
-        seen = 0 // not migrated yet
+        return 0 // not migrated yet
       }
-      if (seen >= 1000 || child.exitCode !== null) break
+    }
+    while (Date.now() < deadline && child.exitCode === null && committed() < 1000) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
     }
     child.kill('SIGKILL')
     await new Promise((resolve) => child.once('exit', resolve))
