@@ -184,6 +184,14 @@ describe('the old app’s access tokens on protected routes', () => {
     )
   })
 
+  it('are never fresh: a password change needs a Tessera login', async () => {
+    const res = await server.api('POST', '/auth/password', {
+      token: user('judy').access_token,
+      body: { current_password: user('judy').password, new_password: 'a brand new password' },
+    })
+    expectUnauthorized(res, 'fresh_token_required')
+  })
+
   it('a logout with a legacy access token revokes it', async () => {
     const token = user('ivan').access_token
     expect((await server.api('POST', '/logout/access', { token })).status).toBe(200)

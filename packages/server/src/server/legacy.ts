@@ -18,6 +18,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import {
+  FreshTokenRequiredError,
   TokenClaimInvalidError,
   TokenClaimMissingError,
   TokenError,
@@ -203,6 +204,11 @@ export function legacyAwareAuth(ctx: ServerContext): Tessera {
     }
     const { header } = parsed
     const rawClaims = parsed.payload as unknown as JwtClaims
+    // Never fresh: a route that needs a password login (a password change) needs a Tessera one.
+    if (opts?.fresh === true) {
+      count(kind, 'refused')
+      throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, rawClaims)
+    }
     const row = await ctx.stores.db
       .selectFrom('legacy_identities')
       .select('user_id')
