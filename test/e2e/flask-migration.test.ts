@@ -255,6 +255,27 @@ describe('forgeries (the legacy path never weakens the main one)', () => {
     const genuine = sign({ alg: 'HS256', typ: 'JWT' }, claims, fixture.secret)
     expect((await server.api('GET', '/auth/me', { token: genuine })).status).toBe(200)
   })
+
+  it('flask-jwt-extended 3.x’s "identity" claim is read; nbf and exp are enforced', async () => {
+    const { sub, ...rest } = flaskClaims('dave')
+    const v3 = sign({ alg: 'HS256', typ: 'JWT' }, { ...rest, identity: sub }, fixture.secret)
+    const me = await server.api('GET', '/auth/me', { token: v3 })
+    expect(me.status, me.text).toBe(200)
+    expect(me.body).toMatchObject({ username: 'dave' })
+    const now = Math.floor(Date.now() / 1000)
+    const future = sign(
+      { alg: 'HS256', typ: 'JWT' },
+      { ...flaskClaims('dave'), nbf: now + 3600 },
+      fixture.secret,
+    )
+    expectUnauthorized(await server.api('GET', '/auth/me', { token: future }), 'token_not_yet_valid')
+    const expired = sign(
+      { alg: 'HS256', typ: 'JWT' },
+      { ...flaskClaims('dave'), exp: now - 3600 },
+      fixture.secret,
+    )
+    expectUnauthorized(await server.api('GET', '/auth/me', { token: expired }), 'token_expired')
+  })
 })
 
 describe('after the window closes', () => {
