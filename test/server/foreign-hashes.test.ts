@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest'
 import { describeUnknownHash, parseForeignHash } from '../../packages/server/src/server/foreign-hashes.js'
 import { createPasswordPool } from '../../packages/server/src/server/password-pool.js'
-import { rehashPassword, verifyPassword } from '../../packages/server/src/server/passwords.js'
+import {
+  IMPORTED_HASH_COMPANION,
+  OWASP_ARGON2ID,
+  rehashPassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from '../../packages/server/src/server/passwords.js'
 import { flaskFixture } from '../helpers/flask-fixture.js'
 
 const issued = flaskFixture('default')
@@ -122,6 +128,31 @@ describe('verifyPassword with an imported hash (in the worker pool)', () => {
     } finally {
       db.close()
     }
+  })
+})
+
+describe('the imported-hash companion (legacy window: every check pays argon2id + pbkdf2)', () => {
+  it('is a passlib pbkdf2_sha256 hash at 29 000 rounds, the tutorial’s scheme', () => {
+    expect(IMPORTED_HASH_COMPANION).toMatchObject({ scheme: 'passlib-pbkdf2', iterations: 29000 })
+  })
+
+  it('changes no verdict', async () => {
+    const argon = await rehashPassword('correct horse')
+    const c = IMPORTED_HASH_COMPANION
+    expect(await verifyPassword(argon, 'correct horse', OWASP_ARGON2ID, c)).toEqual({
+      ok: true,
+      needsRehash: false,
+    })
+    expect(await verifyPassword(argon, 'wrong horse', OWASP_ARGON2ID, c)).toEqual({
+      ok: false,
+      needsRehash: false,
+    })
+    expect(await verifyPassword(VECTORS[0]![1], VECTORS[0]![2], OWASP_ARGON2ID, c)).toEqual({
+      ok: true,
+      needsRehash: true,
+    })
+    expect(await verifyPassword('garbage', 'x', OWASP_ARGON2ID, c)).toEqual({ ok: false, needsRehash: false })
+    expect(await verifyAgainstDummy('anything', OWASP_ARGON2ID, c)).toEqual({ ok: false, needsRehash: false })
   })
 })
 

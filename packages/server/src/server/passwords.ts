@@ -136,6 +136,7 @@ export async function verifyPassword(
   storedHash: string,
   password: string,
   params: PasswordHashParams = OWASP_ARGON2ID,
+  companion?: ForeignHash,
 ): Promise<PasswordVerification> {
   const parsed = parsePasswordHash(storedHash)
   if (parsed === undefined && verifiable(password)) {
@@ -144,20 +145,41 @@ export async function verifyPassword(
   }
   if (parsed === undefined || !verifiable(password)) {
     // Spend the same time as a real check so a malformed input says nothing through timing.
-    await verifyAgainstDummy(undefined, params)
+    await verifyAgainstDummy(undefined, params, companion)
     return { ok: false, needsRehash: false }
   }
-  const ok = await verify(storedHash, password.normalize('NFKC')).catch(refused)
+  const [ok] = await Promise.all([
+    verify(storedHash, password.normalize('NFKC')).catch(refused),
+    companionCost(companion, password),
+  ])
   return { ok, needsRehash: ok && !sameParams(parsed, params) }
 }
 
 /**
+ * A hash in the scheme of a typical imported user (passlib pbkdf2_sha256, 29 000 rounds, of a random
+ * password nobody knows). While imported hashes remain (the legacy window), pass it as `companion` to
+ * {@link verifyPassword} and {@link verifyAgainstDummy}: every check then costs one argon2id and one
+ * pbkdf2 verification, whoever the user is (argon2id, imported, unknown), so timing tells none of them
+ * apart. docs/migrating-from-flask.md, "Timing".
+ */
+export const IMPORTED_HASH_COMPANION: ForeignHash = Object.freeze(
+  parseForeignHash(
+    '$pbkdf2-sha256$29000$cVoFPDE0KPEY.Zl93WeiFA$Ko4P0EdUnsoAZJ5fRHJN6VQgFkbQ3tVne9WreYrkygs',
+  ) as ForeignHash,
+)
+
+async function companionCost(companion: ForeignHash | undefined, password: string): Promise<void> {
+  if (companion === undefined) return
+  await verifyForeign(companion, verifiable(password) ? password : '').catch(refused)
+}
+
+/**
  * An imported hash: the old system hashed the password exactly as typed (no NFKC), so that is what is
- * checked. The argon2 dummy runs alongside (another worker when one is free), so a wrong password for
- * an imported user costs at least what an unknown user's login costs: with pbkdf2-sha256 at 29 000
- * rounds (cheaper than argon2id) the two are indistinguishable by time; a foreign hash slower than
- * argon2id (bcrypt cost 12, Werkzeug's 600 000 rounds) stays measurably slower until the user's first
- * login migrates it (docs/migrating-from-flask.md, "Timing").
+ * checked. The argon2 dummy runs alongside (another worker when one is free): with
+ * {@link IMPORTED_HASH_COMPANION} on the other checks, every login costs one argon2id and one pbkdf2
+ * verification. A foreign hash slower than that pbkdf2 (bcrypt cost 12, Werkzeug's 600 000 rounds,
+ * scrypt) stays measurably slower until the user's first login migrates it
+ * (docs/migrating-from-flask.md, "Timing").
  */
 async function verifyImported(
   foreign: ForeignHash,
@@ -196,9 +218,13 @@ export async function rehashPassword(
 export async function verifyAgainstDummy(
   password = '',
   params: PasswordHashParams = OWASP_ARGON2ID,
+  companion?: ForeignHash,
 ): Promise<PasswordVerification> {
   const dummy = await dummyHash(params)
-  await verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(refused)
+  await Promise.all([
+    verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(refused),
+    companionCost(companion, password),
+  ])
   return { ok: false, needsRehash: false }
 }
 

@@ -12,6 +12,8 @@ import { legacyTokenOf, type LegacyToken } from './legacy.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import {
   hashPassword,
+  IMPORTED_HASH_COMPANION,
+  OWASP_ARGON2ID,
   rehashPassword,
   validatePassword,
   verifyAgainstDummy,
@@ -98,6 +100,13 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       user,
     }
   }
+
+  // While the legacy window is open, imported hashes are expected: every login check also pays for one
+  // (passwords.ts, IMPORTED_HASH_COMPANION), so argon2id, imported and unknown users take equally long.
+  const companion = (): typeof IMPORTED_HASH_COMPANION | undefined =>
+    config.legacyUntil !== undefined && Date.now() / 1000 < config.legacyUntil
+      ? IMPORTED_HASH_COMPANION
+      : undefined
 
   /** The refusal of a spent refresh token: the same answer for Tessera's and the old system's. */
   const reused = (): Problem =>
@@ -241,12 +250,12 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const user = normalized === '' ? undefined : await stores.users.getByUsername(normalized)
       if (user === undefined) {
         // Same work as a real check, so timing does not tell which usernames exist.
-        await verifyAgainstDummy(body.password)
+        await verifyAgainstDummy(body.password, OWASP_ARGON2ID, companion())
         metrics.logins.inc({ outcome: 'invalid_credentials' })
         audit('login_failed', { reason: 'unknown_user', ip: client.ip })
         throw invalidCredentials()
       }
-      const check = await verifyPassword(user.passwordHash, body.password)
+      const check = await verifyPassword(user.passwordHash, body.password, OWASP_ARGON2ID, companion())
       if (!check.ok) {
         metrics.logins.inc({ outcome: 'invalid_credentials' })
         audit('login_failed', { reason: 'wrong_password', user_id: user.id, ip: client.ip })
