@@ -11,7 +11,15 @@ import { sqlStores } from '../../../packages/server/src/stores/sql/stores.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 
-const TABLES = ['audit_events', 'revocations', 'sessions', 'signing_keys', 'users']
+const TABLES = [
+  'audit_events',
+  'revocations',
+  'sessions',
+  'signing_keys',
+  'users',
+  'legacy_identities',
+  'legacy_exchanges',
+]
 
 export function migrationTests(ctx: () => SuiteContext): void {
   describe('migrations', () => {

@@ -9,6 +9,7 @@ import { ConfigurationError, isTesseraError, wwwAuthenticate } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
+import { legacyAwareAuth } from './legacy.js'
 import { PasswordPoolError } from './password-pool.js'
 import { Problem } from './problem.js'
 import { adminRoutes } from './routes/admin.js'
@@ -191,7 +192,8 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
   await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
   const cookieMode = config.tokenTransport === 'cookie'
   await app.register(tesseraFastify, {
-    auth: ctx.auth,
+    // The server's engine; the previous system's tokens only where it refused them (legacy.ts).
+    auth: legacyAwareAuth(ctx),
     tokenLocations: cookieMode ? ['cookies', 'headers'] : ['headers'],
     cookies: {
       secure: config.cookieSecure,

@@ -65,6 +65,10 @@ export interface ServerConfig {
   auditRetention: number
   /** Milliseconds between SIGTERM (`/readyz` answers 503 at once) and closing the listener. */
   shutdownDelayMs: number
+  /** The previous system's HS256 secret (flask-jwt-extended's JWT_SECRET_KEY): its tokens stay valid until {@link legacyUntil}. */
+  legacyHsSecret: string | undefined
+  /** End of the legacy window (Unix seconds); also the expiry of imported revoked jtis. */
+  legacyUntil: number | undefined
 }
 
 interface Setting {
@@ -118,6 +122,19 @@ const millis =
     }
     return n
   }
+// An instant: ISO 8601 (a date alone is 00:00 UTC that day) or Unix seconds.
+const instant = (value: string, name: string): number => {
+  const v = value.trim()
+  if (/^\d{9,11}$/.test(v)) return Number(v)
+  const iso = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/
+  const ms = iso.test(v) ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : Number.NaN
+  if (Number.isNaN(ms))
+    throw new ConfigurationError(
+      name,
+      `expected an ISO 8601 instant (2027-03-31 or 2027-03-31T12:00:00Z) or Unix seconds, got ${JSON.stringify(value)}`,
+    )
+  return Math.floor(ms / 1000)
+}
 const algorithm = (value: string, name: string): Algorithm => {
   if (!isAlgorithm(value))
     throw new ConfigurationError(name, `unsupported algorithm ${JSON.stringify(value)}`)
@@ -386,6 +403,22 @@ export const SETTINGS: readonly Setting[] = [
     help: 'On SIGTERM, time spent answering not-ready on /readyz while still serving, before closing.',
     parse: millis(0, 600_000),
   },
+  {
+    key: 'legacyHsSecret',
+    env: 'TESSERA_LEGACY_HS_SECRET',
+    flag: 'legacy-hs-secret',
+    default: undefined,
+    help: 'The previous app’s HS256 secret (flask-jwt-extended JWT_SECRET_KEY): its tokens are honoured until TESSERA_LEGACY_UNTIL.',
+    parse: str,
+  },
+  {
+    key: 'legacyUntil',
+    env: 'TESSERA_LEGACY_UNTIL',
+    flag: 'legacy-until',
+    default: undefined,
+    help: 'End of the legacy window (ISO 8601 or Unix seconds); required with TESSERA_LEGACY_HS_SECRET.',
+    parse: instant,
+  },
 ]
 
 /**
@@ -477,6 +510,30 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
       message:
         'PostgreSQL without Redis: a revocation reaches the other instances only when they restart; set TESSERA_REDIS_URL when running more than one instance',
     })
+  }
+  if (config.legacyHsSecret !== undefined) {
+    const until = config.legacyUntil
+    if (until === undefined) {
+      error(
+        'TESSERA_LEGACY_UNTIL',
+        'TESSERA_LEGACY_HS_SECRET needs an end date: the legacy window must close',
+      )
+    } else if (until <= Date.now() / 1000) {
+      findings.push({
+        level: 'warning',
+        setting: 'TESSERA_LEGACY_UNTIL',
+        message:
+          'the legacy window is closed: old tokens are refused (legacy_token_expired); remove TESSERA_LEGACY_HS_SECRET',
+      })
+    }
+    if (config.legacyHsSecret === '') error('TESSERA_LEGACY_HS_SECRET', 'is empty')
+    else if (Buffer.byteLength(config.legacyHsSecret) < 32) {
+      findings.push({
+        level: 'warning',
+        setting: 'TESSERA_LEGACY_HS_SECRET',
+        message: `the legacy secret is ${Buffer.byteLength(config.legacyHsSecret)} bytes (below 32): accepted only to honour the old app's tokens; whoever knows it can mint them until the window closes, so close it early`,
+      })
+    }
   }
   if (!LOOPBACK.has(config.host)) {
     findings.push({

@@ -24,6 +24,8 @@ export interface ServerMetrics {
   readonly maintenanceFailures: Counter<'task'>
   /** Requests answered 503 by the request deadline. */
   readonly deadlineExceeded: Counter
+  /** Tokens of the previous system (legacy window): exchanges of refresh tokens, access verifications. */
+  readonly legacyTokens: Counter<'kind' | 'outcome'>
 }
 
 /** What the gauges read at scrape time. */
@@ -119,6 +121,12 @@ export function createMetrics(sources: MetricSources = {}): ServerMetrics {
     deadlineExceeded: new Counter({
       name: 'tessera_request_deadline_exceeded_total',
       help: 'Requests answered 503 because they did not complete within TESSERA_DATABASE_TIMEOUT.',
+      registers,
+    }),
+    legacyTokens: new Counter({
+      name: 'tessera_legacy_tokens_total',
+      help: 'Tokens of the previous system by kind (exchange: a refresh token for a session; access) and outcome (exchanged, accepted, reused, revoked, refused, window_closed). When exchanges stop, the legacy window can close.',
+      labelNames: ['kind', 'outcome'],
       registers,
     }),
   }

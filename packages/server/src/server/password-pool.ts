@@ -22,6 +22,7 @@
 import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
+import type { ForeignHash } from './foreign-hashes.js'
 
 /**
  * The pool itself failed (a worker could not start or died, or the pool is closed), as opposed to
@@ -40,7 +41,9 @@ export interface Argon2Options {
 }
 
 type Job =
-  { op: 'hash'; password: string; options: Argon2Options } | { op: 'verify'; hash: string; password: string }
+  | { op: 'hash'; password: string; options: Argon2Options }
+  | { op: 'verify'; hash: string; password: string }
+  | { op: 'verify-foreign'; foreign: ForeignHash; password: string }
 
 interface Pending {
   job: Job
@@ -61,11 +64,31 @@ if (workerData.nice !== 0) {
   try { require('node:os').setPriority(workerData.nice) } catch {}
 }
 const argon2 = require(workerData.argon2)
+const crypto = require('node:crypto')
+let bcryptjs
+// Imported hashes (foreign-hashes.ts parsed them): node:crypto's primitives, a constant-time compare.
+function verifyForeign(f, password) {
+  if (f.scheme === 'bcrypt') {
+    bcryptjs ??= require(workerData.bcrypt)
+    return bcryptjs.compareSync(password, f.hash)
+  }
+  const secret = Buffer.from(password, 'utf8')
+  const salt = Buffer.from(f.salt, 'base64')
+  const expected = Buffer.from(f.expected, 'base64')
+  const actual = f.scheme === 'werkzeug-scrypt'
+    ? crypto.scryptSync(secret, salt, expected.length, {
+        N: f.n, r: f.r, p: f.p, maxmem: 128 * f.n * f.r * (f.p + 2) + 1048576,
+      })
+    : crypto.pbkdf2Sync(secret, salt, f.iterations, expected.length, f.digest)
+  return crypto.timingSafeEqual(actual, expected)
+}
 parentPort.on('message', (job) => {
   try {
     const result = job.op === 'hash'
       ? argon2.hashSync(job.password, job.options)
-      : argon2.verifySync(job.hash, job.password)
+      : job.op === 'verify-foreign'
+        ? verifyForeign(job.foreign, job.password)
+        : argon2.verifySync(job.hash, job.password)
     parentPort.postMessage({ ok: true, result })
   } catch (error) {
     parentPort.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) })
@@ -78,6 +101,8 @@ export interface PasswordPool {
   readonly size: number
   hash(password: string, options: Argon2Options): Promise<string>
   verify(hash: string, password: string): Promise<boolean>
+  /** Verifies against an imported hash (pbkdf2, scrypt, bcrypt): see foreign-hashes.ts. */
+  verifyForeign(foreign: ForeignHash, password: string): Promise<boolean>
   /** Stops the threads; jobs still queued or running are rejected. */
   close(): Promise<void>
 }
@@ -91,13 +116,16 @@ export function createPasswordPool({
   size = availableParallelism(),
   nice = 19,
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
+  bcrypt = createRequire(import.meta.url).resolve('bcryptjs'),
 }: {
   size?: number
   nice?: number
   /** Absolute path of `@node-rs/argon2`'s entry point, where a bundler moved it. */
   argon2?: string
+  /** Absolute path of `bcryptjs`'s CommonJS entry point, where a bundler moved it. */
+  bcrypt?: string
 } = {}): PasswordPool {
-  const workerData = { argon2, nice: process.platform === 'linux' ? nice : 0 }
+  const workerData = { argon2, bcrypt, nice: process.platform === 'linux' ? nice : 0 }
   const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
   const queue: Pending[] = []
   let closed = false
@@ -185,6 +213,8 @@ export function createPasswordPool({
     size: slots.length,
     hash: (password, options) => submit({ op: 'hash', password, options }) as Promise<string>,
     verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
+    verifyForeign: (foreign, password) =>
+      submit({ op: 'verify-foreign', foreign, password }) as Promise<boolean>,
     async close() {
       closed = true
       for (const pending of queue.splice(0))

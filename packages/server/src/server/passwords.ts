@@ -6,6 +6,7 @@
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
+import { parseForeignHash, type ForeignHash } from './foreign-hashes.js'
 import { createPasswordPool, PasswordPoolError, type PasswordPool } from './password-pool.js'
 
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
@@ -26,6 +27,9 @@ async function hash(password: string, opts: ReturnType<typeof options>): Promise
 }
 async function verify(stored: string, password: string): Promise<boolean> {
   return getPool().verify(stored, password)
+}
+async function verifyForeign(foreign: ForeignHash, password: string): Promise<boolean> {
+  return getPool().verifyForeign(foreign, password)
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */
@@ -122,8 +126,9 @@ export async function hashPassword(
 
 /**
  * Verifies `password` against a stored hash. `needsRehash` is true after a successful check when the
- * hash was made with other parameters than `params` (or another argon2 variant): rehash and store.
- * A malformed hash verifies nothing.
+ * hash was made with other parameters than `params` (or another argon2 variant), or is an imported
+ * foreign hash (foreign-hashes.ts): rehash with {@link rehashPassword} and store. A malformed hash
+ * verifies nothing.
  *
  * @default params OWASP_ARGON2ID
  */
@@ -131,15 +136,77 @@ export async function verifyPassword(
   storedHash: string,
   password: string,
   params: PasswordHashParams = OWASP_ARGON2ID,
+  companion?: ForeignHash,
 ): Promise<PasswordVerification> {
   const parsed = parsePasswordHash(storedHash)
+  if (parsed === undefined && verifiable(password)) {
+    const foreign = parseForeignHash(storedHash)
+    if (foreign !== undefined) return verifyImported(foreign, password, params)
+  }
   if (parsed === undefined || !verifiable(password)) {
     // Spend the same time as a real check so a malformed input says nothing through timing.
-    await verifyAgainstDummy(undefined, params)
+    await verifyAgainstDummy(undefined, params, companion)
     return { ok: false, needsRehash: false }
   }
-  const ok = await verify(storedHash, password.normalize('NFKC')).catch(refused)
+  const [ok] = await Promise.all([
+    verify(storedHash, password.normalize('NFKC')).catch(refused),
+    companionCost(companion, password),
+  ])
   return { ok, needsRehash: ok && !sameParams(parsed, params) }
+}
+
+/**
+ * A hash in the scheme of a typical imported user (passlib pbkdf2_sha256, 29 000 rounds, of a random
+ * password nobody knows). While imported hashes remain (the legacy window), pass it as `companion` to
+ * {@link verifyPassword} and {@link verifyAgainstDummy}: every check then costs one argon2id and one
+ * pbkdf2 verification, whoever the user is (argon2id, imported, unknown), so timing tells none of them
+ * apart. docs/migrating-from-flask.md, "Timing".
+ */
+export const IMPORTED_HASH_COMPANION: ForeignHash = Object.freeze(
+  parseForeignHash(
+    '$pbkdf2-sha256$29000$cVoFPDE0KPEY.Zl93WeiFA$Ko4P0EdUnsoAZJ5fRHJN6VQgFkbQ3tVne9WreYrkygs',
+  ) as ForeignHash,
+)
+
+async function companionCost(companion: ForeignHash | undefined, password: string): Promise<void> {
+  if (companion === undefined) return
+  await verifyForeign(companion, verifiable(password) ? password : '').catch(refused)
+}
+
+/**
+ * An imported hash: the old system hashed the password exactly as typed (no NFKC), so that is what is
+ * checked. The argon2 dummy runs alongside (another worker when one is free): with
+ * {@link IMPORTED_HASH_COMPANION} on the other checks, every login costs one argon2id and one pbkdf2
+ * verification. A foreign hash slower than that pbkdf2 (bcrypt cost 12, Werkzeug's 600 000 rounds,
+ * scrypt) stays measurably slower until the user's first login migrates it
+ * (docs/migrating-from-flask.md, "Timing").
+ */
+async function verifyImported(
+  foreign: ForeignHash,
+  password: string,
+  params: PasswordHashParams,
+): Promise<PasswordVerification> {
+  const [ok] = await Promise.all([
+    verifyForeign(foreign, password).catch(refused),
+    verifyAgainstDummy(password, params),
+  ])
+  return { ok, needsRehash: ok }
+}
+
+/**
+ * Hashes the password of a login that just verified (a rehash), into argon2id. Unlike
+ * {@link hashPassword} it does not apply the length policy for new passwords: an imported user whose
+ * old system allowed a 6-character password keeps logging in with it (the policy applies at the next
+ * password change). Throws a TypeError only for input no login could have verified.
+ *
+ * @default params OWASP_ARGON2ID
+ */
+export async function rehashPassword(
+  password: string,
+  params: PasswordHashParams = OWASP_ARGON2ID,
+): Promise<string> {
+  if (!verifiable(password) || password === '') throw new TypeError('refusing to rehash this password')
+  return hash(password.normalize('NFKC'), options(params))
 }
 
 /**
@@ -151,9 +218,13 @@ export async function verifyPassword(
 export async function verifyAgainstDummy(
   password = '',
   params: PasswordHashParams = OWASP_ARGON2ID,
+  companion?: ForeignHash,
 ): Promise<PasswordVerification> {
   const dummy = await dummyHash(params)
-  await verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(refused)
+  await Promise.all([
+    verify(dummy, verifiable(password) ? password.normalize('NFKC') : '').catch(refused),
+    companionCost(companion, password),
+  ])
   return { ok: false, needsRehash: false }
 }
 

@@ -17,6 +17,7 @@ export type ProblemCode =
   | 'not_found'
   | 'service_unavailable'
   | 'internal_error'
+  | 'legacy_token_expired'
 
 /** An HTTP failure with a stable code. */
 export class Problem extends Error {

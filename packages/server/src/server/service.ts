@@ -9,7 +9,16 @@ import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { NewAuditEvent } from '../stores/sql/audit.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
-import { hashPassword, validatePassword, verifyAgainstDummy, verifyPassword } from './passwords.js'
+import { legacyTokenOf, type LegacyToken } from './legacy.js'
+import {
+  hashPassword,
+  IMPORTED_HASH_COMPANION,
+  OWASP_ARGON2ID,
+  rehashPassword,
+  validatePassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from './passwords.js'
 import { invalidCredentials, Problem, rateLimited, validation } from './problem.js'
 import { revocations } from './revocations.js'
 import { createUnitOfWork, replicaPublisher, type UnitOfWork } from './unit-of-work.js'
@@ -139,6 +148,112 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     }
   }
 
+  // While the legacy window is open, imported hashes are expected: every login check also pays for one
+  // (passwords.ts, IMPORTED_HASH_COMPANION), so argon2id, imported and unknown users take equally long.
+  const companion = (): typeof IMPORTED_HASH_COMPANION | undefined =>
+    config.legacyUntil !== undefined && Date.now() / 1000 < config.legacyUntil
+      ? IMPORTED_HASH_COMPANION
+      : undefined
+
+  /** The refusal of a spent refresh token: the same answer for Tessera's and the old system's. */
+  const reused = (): Problem =>
+    new Problem(401, 'refresh_token_reused', 'This refresh token was already used: the session is revoked', {
+      'www-authenticate': 'Bearer error="invalid_token", error_description="refresh token reused"',
+    })
+
+  /**
+   * A refresh token of the previous system (legacy.ts verified it) becomes a Tessera session, once:
+   * the exchange is recorded and its jti revoked in the transaction that creates the session. A
+   * second presentation is reuse, and ends the session the first one made.
+   */
+  async function exchangeLegacy(legacy: LegacyToken, client: ClientInfo): Promise<IssuedTokens> {
+    const count = (outcome: string): void => {
+      metrics.legacyTokens.inc({ kind: 'exchange', outcome })
+    }
+    type Outcome =
+      | { status: 'exchanged'; tokens: IssuedTokens }
+      | { status: 'reuse'; sessionId: string | undefined }
+      | { status: 'revoked' | 'user_gone' }
+    class Spent extends Error {}
+    const spent = new Spent('legacy refresh token exchanged concurrently')
+    let outcome: Outcome
+    try {
+      outcome = await work.run(async (tx): Promise<Outcome> => {
+        const previous = await tx.db
+          .selectFrom('legacy_exchanges')
+          .select('session_id')
+          .where('jti', '=', legacy.jti)
+          .executeTakeFirst()
+        if (previous !== undefined) return { status: 'reuse', sessionId: previous.session_id }
+        // The old app's logouts (imported revoked_tokens) and any revocation of this jti since.
+        const revoked = await tx.db
+          .selectFrom('revocations')
+          .select('id')
+          .where('kind', '=', 'token')
+          .where('id', '=', legacy.jti)
+          .executeTakeFirst()
+        if (revoked !== undefined) return { status: 'revoked' }
+        const user = await tx.users.get(legacy.userId)
+        if (user === undefined || user.disabled) return { status: 'user_gone' }
+        const tokens = await issue(tx, user, client, false)
+        const recorded = await tx.db
+          .insertInto('legacy_exchanges')
+          .values({
+            jti: legacy.jti,
+            user_id: user.id,
+            session_id: tokens.sessionId,
+            exchanged_at: nowSeconds(),
+            expires_at: legacy.exp,
+          })
+          .onConflict((oc) => oc.column('jti').doNothing())
+          .returning('jti')
+          .executeTakeFirst()
+        // A concurrent exchange of the same token committed first: undo this one entirely.
+        if (recorded === undefined) throw spent
+        // Until the old token's own exp: it is checked against this table, not against a session.
+        await tx.revoke({ kind: 'token', id: legacy.jti, expiresAt: legacy.exp })
+        await tx.audit(audited('legacy_exchange', user.id, client, { session_id: tokens.sessionId }))
+        return { status: 'exchanged', tokens }
+      })
+    } catch (error) {
+      if (error !== spent) throw error
+      outcome = { status: 'reuse', sessionId: undefined }
+    }
+    switch (outcome.status) {
+      case 'exchanged':
+        count('exchanged')
+        return outcome.tokens
+      case 'reuse': {
+        const sessionId = outcome.sessionId
+        // The session the first exchange created ends with its tokens, as for Tessera's own reuse.
+        await work.run(async (tx) => {
+          const ended =
+            sessionId === undefined
+              ? undefined
+              : await tx.sessions.revoke(sessionId, { reason: 'refresh_reuse', userId: legacy.userId })
+          if (ended !== undefined) await tx.revoke(entries.session(ended))
+          await tx.audit(
+            audited('refresh_reuse_detected', legacy.userId, client, {
+              session_id: sessionId ?? null,
+              legacy: true,
+            }),
+          )
+        })
+        count('reused')
+        metrics.refreshReuse.inc()
+        throw reused()
+      }
+      case 'revoked':
+        count('revoked')
+        throw new Problem(401, 'token_revoked', 'This refresh token was revoked by the previous system', {
+          'www-authenticate': 'Bearer error="invalid_token"',
+        })
+      case 'user_gone':
+        count('refused')
+        throw new Problem(401, 'token_revoked', 'The user of this session no longer exists or is disabled')
+    }
+  }
+
   return {
     async register(body: { username: string; password: string }, client: ClientInfo): Promise<IssuedTokens> {
       await limit(`register:ip:${client.ip}`, config.registerRatePerIp)
@@ -185,12 +300,12 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const user = normalized === '' ? undefined : await stores.users.getByUsername(normalized)
       if (user === undefined) {
         // Same work as a real check, so timing does not tell which usernames exist.
-        await verifyAgainstDummy(body.password)
+        await verifyAgainstDummy(body.password, OWASP_ARGON2ID, companion())
         metrics.logins.inc({ outcome: 'invalid_credentials' })
         await failed('unknown_user', null)
         throw invalidCredentials()
       }
-      const check = await verifyPassword(user.passwordHash, body.password)
+      const check = await verifyPassword(user.passwordHash, body.password, OWASP_ARGON2ID, companion())
       if (!check.ok) {
         metrics.logins.inc({ outcome: 'invalid_credentials' })
         await failed('wrong_password', user.id)
@@ -201,12 +316,16 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
         await failed('disabled', user.id)
         throw new Problem(403, 'account_disabled', 'This account is disabled')
       }
-      const rehashed = check.needsRehash ? await hashPassword(body.password) : undefined
+      // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
+      // transaction that creates the session: both happen, or neither.
+      const rehashed = check.needsRehash ? await rehashPassword(body.password) : undefined
       const issued = await work.run(async (tx) => {
         let current = user
         if (rehashed !== undefined) {
           current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? user
-          await tx.audit(audited('password_rehashed', user.id, client))
+          await tx.audit(
+            audited('password_rehashed', user.id, client, { from: hashScheme(user.passwordHash) }),
+          )
         }
         await tx.audit(audited('login', user.id, client))
         return issue(tx, current, client, true)
@@ -216,6 +335,8 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     },
 
     async refresh(claims: JwtClaims, client: ClientInfo): Promise<IssuedTokens> {
+      const legacy = legacyTokenOf(claims)
+      if (legacy !== undefined) return exchangeLegacy(legacy, client)
       const sid = claims.sid
       const userId = Number(claims.sub)
       if (typeof sid !== 'string' || !Number.isSafeInteger(userId)) {
@@ -405,6 +526,15 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       })
     },
   }
+}
+
+/** The scheme of a stored hash, for the audit log (never the hash itself). */
+function hashScheme(stored: string): string {
+  return (
+    /^\$(argon2id|argon2i|argon2d|pbkdf2-sha256|pbkdf2-sha512|2[aby])\$/.exec(stored)?.[1] ??
+    /^(pbkdf2:sha256|pbkdf2:sha512|scrypt):/.exec(stored)?.[1] ??
+    'unknown'
+  )
 }
 
 /** The service returned by {@link createAuthService}. */

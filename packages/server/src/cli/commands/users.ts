@@ -6,11 +6,13 @@ import { parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
+import { runUsersImport } from './users-import.js'
 
 const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
   tessera users list
   tessera users set-roles <username> <role,role|"">
+  tessera users import <file> [--dry-run] …                  another system's users: import --help
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
@@ -41,9 +43,11 @@ async function readPassword(): Promise<string> {
 }
 
 export const usersCommand: Command = {
-  usage: 'users <create|list|set-roles>',
+  usage: 'users <create|list|set-roles|import>',
   summary: 'Create users (e.g. the first admin), list them, set roles',
   async run(argv) {
+    // Its own options (users-import.ts).
+    if (argv[0] === 'import') return runUsersImport(argv.slice(1))
     const { settings, flags, positionals, help } = parseCommand(argv, {
       admin: { type: 'boolean' },
       roles: { type: 'string' },

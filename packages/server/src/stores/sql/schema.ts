@@ -78,6 +78,22 @@ export interface AuditEventsTable {
   user_agent: ColumnType<string | null, string | null | undefined, string | null>
 }
 
+/** `legacy_identities`: the old system's identity (its tokens' `sub`) of each imported user. */
+export interface LegacyIdentitiesTable {
+  identity: string
+  user_id: number
+  imported_at: BigIntColumn
+}
+
+/** `legacy_exchanges`: legacy refresh tokens already exchanged for a session (once each). */
+export interface LegacyExchangesTable {
+  jti: string
+  user_id: number
+  session_id: string
+  exchanged_at: BigIntColumn
+  expires_at: BigIntColumn
+}
+
 /** Every table Tessera owns. */
 export interface TesseraDatabase {
   users: UsersTable
@@ -85,6 +101,8 @@ export interface TesseraDatabase {
   revocations: RevocationsTable
   signing_keys: SigningKeysTable
   audit_events: AuditEventsTable
+  legacy_identities: LegacyIdentitiesTable
+  legacy_exchanges: LegacyExchangesTable
 }
 
 /** The current time in Unix seconds. */

@@ -6,12 +6,14 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import { initialSchema } from './0001-initial.js'
 import { keyLifecycle } from './0002-key-lifecycle.js'
 import { auditActor } from './0003-audit-actor.js'
+import { legacyImport } from './0004-legacy-import.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initialSchema,
   '0002-key-lifecycle': keyLifecycle,
   '0003-audit-actor': auditActor,
+  '0004-legacy-import': legacyImport,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */

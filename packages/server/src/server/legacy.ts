@@ -1,0 +1,310 @@
+/**
+ * The previous system's tokens during a migration (docs/migrating-from-flask.md): flask-jwt-extended
+ * HS256 tokens signed with the old app's secret (`TESSERA_LEGACY_HS_SECRET`), honoured until
+ * `TESSERA_LEGACY_UNTIL`.
+ *
+ * Additive, never a weaker main path: protected routes run the server's own engine first, unchanged.
+ * Only a token it refused, whose header says HS256 and names no `kid` (Tessera always writes one), is
+ * tried here, with the legacy secret alone: never a key of the server's ring, so an HS256 token signed
+ * with a public key as the secret verifies nowhere (alg confusion). A legacy signature that does not
+ * verify leaves the main engine's own refusal standing.
+ *
+ * Legacy rules (flask-jwt-extended 4.x): `alg` HS256, identity in `sub` (or 3.x's `identity`), `type`
+ * access or refresh, `jti`, `exp` required, `nbf` / `iat` honoured, `fresh` and `csrf` optional. The
+ * identity maps to the imported user through `legacy_identities` (exactly, case included: Flask's
+ * "Alice" and "alice" were two users). An access token is accepted until its own `exp` while the
+ * window is open and its `jti` is not revoked (the imported `revoked_tokens` are); a refresh token is
+ * only good for one exchange (service.ts).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import {
+  FreshTokenRequiredError,
+  TokenClaimInvalidError,
+  TokenClaimMissingError,
+  TokenError,
+  TokenExpiredError,
+  TokenNotYetValidError,
+  TokenRevokedError,
+  TokenWrongTypeError,
+  UserNotFoundError,
+  type JwtClaims,
+  type JwtHeader,
+  type Tessera,
+  type VerifiedToken,
+  type VerifyOptions,
+} from 'tessera'
+import type { ServerContext } from './context.js'
+import { Problem } from './problem.js'
+
+/** What a legacy token carried, kept beside the Tessera-shaped claims the routes see. */
+export interface LegacyToken {
+  /** The old identity (`sub` or `identity`), exactly as signed. */
+  identity: string
+  userId: number
+  jti: string
+  exp: number
+  type: 'access' | 'refresh'
+}
+
+// Claims objects the legacy path made: a route can tell them apart without trusting token content.
+const LEGACY = new WeakMap<object, LegacyToken>()
+
+/** The legacy token behind verified claims, or `undefined` for the server's own tokens. */
+export function legacyTokenOf(claims: object): LegacyToken | undefined {
+  return LEGACY.get(claims)
+}
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/
+const MAX_TOKEN_LENGTH = 8192
+const REFUSED_HEADER_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64', 'kid']
+
+interface Parsed {
+  header: JwtHeader
+  payload: Record<string, unknown>
+  signingInput: string
+  signature: string
+}
+
+/** Header says HS256 without a kid: the only tokens this path ever looks at. */
+function parseCandidate(token: unknown): Parsed | undefined {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return undefined
+  const parts = token.split('.')
+  if (parts.length !== 3 || !parts.every((p) => SEGMENT.test(p))) return undefined
+  const [h = '', p = '', signature = ''] = parts
+  const header = json(h)
+  if (header?.alg !== 'HS256') return undefined
+  if (REFUSED_HEADER_PARAMETERS.some((name) => name in header)) return undefined
+  if (header.typ !== undefined && header.typ !== 'JWT') return undefined
+  const payload = json(p)
+  if (payload === undefined) return undefined
+  return { header: header as JwtHeader, payload, signingInput: `${h}.${p}`, signature }
+}
+
+function json(segment: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** HMAC-SHA256 with the legacy secret (node:crypto), compared in constant time. */
+function signatureHolds(parsed: Parsed, secret: Buffer): boolean {
+  const expected = createHmac('sha256', secret).update(parsed.signingInput).digest()
+  const actual = Buffer.from(parsed.signature, 'base64url')
+  return actual.length === expected.length && timingSafeEqual(actual, expected)
+}
+
+// A flask-jwt-extended token by its shape (used only to name the refusal once the window is closed).
+function looksLikeFlask(payload: Record<string, unknown>): boolean {
+  return (
+    (payload.type === 'access' || payload.type === 'refresh') &&
+    typeof payload.jti === 'string' &&
+    (payload.sub !== undefined || payload.identity !== undefined) &&
+    payload.sid === undefined
+  )
+}
+
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
+
+/** Checks flask-jwt-extended's claims (after the signature held); throws Tessera's token errors. */
+function checkLegacyClaims(
+  parsed: Parsed,
+  want: 'access' | 'refresh' | 'any',
+  leeway: number,
+  now: number,
+): { identity: string; type: 'access' | 'refresh'; jti: string; exp: number; iat: number | undefined } {
+  const { header, payload } = parsed
+  const claims = payload as unknown as JwtClaims
+  const { exp, nbf, iat, jti, type } = payload
+  if (exp === undefined) throw new TokenClaimMissingError('exp', header, claims)
+  if (!isTime(exp))
+    throw new TokenClaimInvalidError('exp', 'The "exp" claim is not a NumericDate', header, claims)
+  if (nbf !== undefined && !isTime(nbf))
+    throw new TokenClaimInvalidError('nbf', 'The "nbf" claim is not a NumericDate', header, claims)
+  if (iat !== undefined && !isTime(iat))
+    throw new TokenClaimInvalidError('iat', 'The "iat" claim is not a NumericDate', header, claims)
+  const raw = payload.sub ?? payload.identity
+  if (raw === undefined) throw new TokenClaimMissingError('sub', header, claims)
+  // flask-jwt-extended 3.x allowed any JSON identity; a number (a user id) is read as its text.
+  const identity = typeof raw === 'number' && Number.isSafeInteger(raw) ? String(raw) : raw
+  if (typeof identity !== 'string' || identity === '')
+    throw new TokenClaimInvalidError('sub', 'The identity claim is not a non-empty string', header, claims)
+  if (typeof jti !== 'string' || jti === '') throw new TokenClaimMissingError('jti', header, claims)
+  if (type !== 'access' && type !== 'refresh')
+    throw new TokenClaimInvalidError(
+      'type',
+      'The "type" claim is neither "access" nor "refresh"',
+      header,
+      claims,
+    )
+  if (want !== 'any' && type !== want)
+    throw new TokenWrongTypeError(
+      want === 'access' ? 'Only access tokens are accepted here' : 'Only refresh tokens are accepted here',
+      header,
+      claims,
+    )
+  if (now >= exp + leeway) throw new TokenExpiredError('The token has expired', header, claims)
+  if (nbf !== undefined && now + leeway < nbf)
+    throw new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
+  if (iat !== undefined && now + leeway < iat)
+    throw new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
+  return { identity, type, jti, exp, iat }
+}
+
+/** The refusal of a legacy token outside the window (or with no window configured). */
+export function legacyWindowClosed(configured: boolean): Problem {
+  return new Problem(
+    401,
+    'legacy_token_expired',
+    configured
+      ? 'Tokens of the previous system are no longer accepted (the legacy window is closed): log in again'
+      : 'Tokens of the previous system are not accepted here: log in again',
+    {
+      'www-authenticate': 'Bearer error="invalid_token", error_description="legacy token no longer accepted"',
+    },
+  )
+}
+
+/** Whether the legacy window is open at `now` (Unix seconds). */
+export function legacyWindowOpen(ctx: ServerContext, now = Date.now() / 1000): boolean {
+  const { legacyHsSecret, legacyUntil } = ctx.config
+  return (
+    legacyHsSecret !== undefined && legacyHsSecret !== '' && legacyUntil !== undefined && now < legacyUntil
+  )
+}
+
+/**
+ * The engine the protected routes use: the server's own, plus the legacy path for what it refused.
+ * Every other member is the server's engine itself.
+ */
+export function legacyAwareAuth(ctx: ServerContext): Tessera {
+  const auth = ctx.auth
+  const secret =
+    ctx.config.legacyHsSecret === undefined || ctx.config.legacyHsSecret === ''
+      ? undefined
+      : Buffer.from(ctx.config.legacyHsSecret, 'utf8')
+  const leeway = auth.config.leeway
+  const count = (kind: 'exchange' | 'access', outcome: string): void => {
+    ctx.metrics.legacyTokens.inc({ kind, outcome })
+  }
+
+  async function verifyLegacy<C>(parsed: Parsed, opts: VerifyOptions | undefined): Promise<VerifiedToken<C>> {
+    const want = opts?.type ?? 'access'
+    const kind = want === 'refresh' ? 'exchange' : 'access'
+    let checked
+    try {
+      checked = checkLegacyClaims(parsed, want, leeway, Date.now() / 1000)
+    } catch (error) {
+      count(kind, 'refused')
+      throw error
+    }
+    const { header } = parsed
+    const rawClaims = parsed.payload as unknown as JwtClaims
+    // Never fresh: a route that needs a password login (a password change) needs a Tessera one.
+    if (opts?.fresh === true) {
+      count(kind, 'refused')
+      throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, rawClaims)
+    }
+    const row = await ctx.stores.db
+      .selectFrom('legacy_identities')
+      .select('user_id')
+      .where('identity', '=', checked.identity)
+      .executeTakeFirst()
+    const user = row === undefined ? undefined : await ctx.stores.users.get(row.user_id)
+    if (user === undefined) {
+      count(kind, 'refused')
+      throw new UserNotFoundError('No imported user matches this legacy token', header, rawClaims)
+    }
+    if (user.disabled) {
+      count(kind, 'refused')
+      throw new TokenRevokedError('The user of this token is disabled', header, rawClaims)
+    }
+    const sub = String(user.id)
+    // The claims the routes see: Tessera's shape (sub = user id), never the old app's csrf or fresh.
+    const claims = {
+      sub,
+      jti: checked.jti,
+      exp: checked.exp,
+      ...(checked.iat === undefined ? {} : { iat: checked.iat }),
+      type: checked.type,
+      fresh: false,
+      username: user.username,
+      roles: user.roles,
+      legacy: true,
+    } as unknown as JwtClaims<C>
+    if (checked.type === 'access' && opts?.skipRevocationCheck !== true) {
+      // The imported revoked jtis, logouts made since, and user-wide revocations (disable, delete).
+      // The database too: jtis imported while this instance ran are not in its replica yet.
+      const revoked =
+        ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat }) ||
+        (await ctx.stores.db
+          .selectFrom('revocations')
+          .select('id')
+          .where('kind', '=', 'token')
+          .where('id', '=', checked.jti)
+          .executeTakeFirst()) !== undefined
+      if (revoked) {
+        count(kind, 'revoked')
+        throw new TokenRevokedError('The token has been revoked', header, claims)
+      }
+    }
+    // A refresh token's revocation (imported list, or already exchanged) is decided by the exchange,
+    // in its transaction, so a second presentation is answered as reuse.
+    LEGACY.set(claims, {
+      identity: checked.identity,
+      userId: user.id,
+      jti: checked.jti,
+      exp: checked.exp,
+      type: checked.type,
+    })
+    if (checked.type === 'access') count('access', 'accepted')
+    return { header, claims: Object.freeze(claims), identity: sub }
+  }
+
+  function fallback<C>(
+    error: unknown,
+    token: unknown,
+    opts: VerifyOptions | undefined,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
+    if (!(error instanceof TokenError)) throw error
+    const parsed = parseCandidate(token)
+    if (parsed === undefined) throw error
+    const kind = opts?.type === 'refresh' ? 'exchange' : 'access'
+    if (secret === undefined) {
+      if (!looksLikeFlask(parsed.payload)) throw error
+      count(kind, 'window_closed')
+      throw legacyWindowClosed(false)
+    }
+    // Only the legacy secret: a token it did not sign keeps the main engine's answer.
+    if (!signatureHolds(parsed, secret)) throw error
+    if (!legacyWindowOpen(ctx)) {
+      count(kind, 'window_closed')
+      throw legacyWindowClosed(true)
+    }
+    return verifyLegacy<C>(parsed, opts)
+  }
+
+  function verifyInline<C>(
+    token: unknown,
+    opts?: VerifyOptions,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
+    let result: VerifiedToken<C> | Promise<VerifiedToken<C>>
+    try {
+      result = auth.verifyInline<C>(token, opts)
+    } catch (error) {
+      return fallback<C>(error, token, opts)
+    }
+    if (result instanceof Promise) return result.catch((error: unknown) => fallback<C>(error, token, opts))
+    return result
+  }
+
+  return {
+    ...auth,
+    verifyInline,
+    verify: async <C>(token: string, opts?: VerifyOptions) => verifyInline<C>(token, opts),
+  }
+}
