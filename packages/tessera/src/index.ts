@@ -17,7 +17,7 @@ export { decodeUnverified } from './core/jws.js'
 export { TOKEN_TYP } from './core/claims.js'
 export { parseDuration } from './core/duration.js'
 export type { Duration } from './core/duration.js'
-export { memoryRevocationStore } from './core/revocation.js'
+export { memoryRevocationStore, revocationExpiry } from './core/revocation.js'
 export type {
   MemoryRevocationStore,
   MemoryRevocationStoreOptions,
@@ -42,6 +42,7 @@ export {
   TokenClaimMissingError,
   TokenError,
   TokenExpiredError,
+  TokenLifetimeExceededError,
   TokenHeaderRejectedError,
   TokenInvalidSignatureError,
   TokenMalformedError,

@@ -4,7 +4,7 @@
  * updated after the commit, so the very next request sees the revocation.
  */
 import { randomBytes } from 'node:crypto'
-import { decodeUnverified, type JwtClaims } from 'tessera'
+import { decodeUnverified, revocationExpiry, type JwtClaims } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
@@ -41,6 +41,9 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
   // Cookie mode: tokens carry the double-submit value their CSRF cookie repeats.
   const csrf = config.tokenTransport === 'cookie'
 
+  // Every revocation lasts until the last instant a token it covers can pass verification (exp + leeway).
+  const until = (exp: number): number => revocationExpiry(exp, auth.config.leeway)
+
   const limit = async (key: string, max: number): Promise<void> => {
     const decision = await limiter.hit(key, max, 60)
     if (!decision.allowed) throw rateLimited(decision.retryAfter)
@@ -48,7 +51,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
 
   /** Revokes sessions in the replica (after the transaction that revoked them durably committed). */
   const replicateSessions = (sessions: readonly RevokedSession[]): void => {
-    for (const s of sessions) replica.revokeSession(s.id, s.expiresAt)
+    for (const s of sessions) replica.revokeSession(s.id, until(s.expiresAt))
     if (sessions.length > 0) metrics.revocations.inc({ grain: 'session' }, sessions.length)
   }
 
@@ -171,7 +174,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       })
       metrics.refreshes.inc({ outcome: outcome.status })
       if (outcome.status === 'reuse') {
-        await stores.revocations.revokeSession(sid, outcome.expiresAt)
+        await stores.revocations.revokeSession(sid, until(outcome.expiresAt))
         replicateSessions([{ id: sid, expiresAt: outcome.expiresAt }])
         metrics.refreshReuse.inc()
         audit('refresh_reuse_detected', { user_id: outcome.userId, session_id: sid, ip: client.ip })
@@ -226,13 +229,13 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     async logout(claims: JwtClaims, reason = 'logout'): Promise<void> {
       const sid = claims.sid
       const revoked = await stores.transaction(async (tx) => {
-        await tx.revocations.revokeToken(claims.jti, claims.exp)
+        await tx.revocations.revokeToken(claims.jti, until(claims.exp))
         if (typeof sid !== 'string') return undefined
         const session = await tx.sessions.revoke(sid, { reason, userId: Number(claims.sub) })
-        if (session !== undefined) await tx.revocations.revokeSession(session.id, session.expiresAt)
+        if (session !== undefined) await tx.revocations.revokeSession(session.id, until(session.expiresAt))
         return session
       })
-      replica.revokeToken(claims.jti, claims.exp)
+      replica.revokeToken(claims.jti, until(claims.exp))
       metrics.revocations.inc({ grain: 'token' })
       replicateSessions(revoked === undefined ? [] : [revoked])
       audit('logout', { user_id: claims.sub, session_id: sid ?? null })
@@ -241,7 +244,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     async logoutAll(userId: number, reason = 'logout_all', exceptSessionId?: string): Promise<number> {
       const revoked = await stores.transaction(async (tx) => {
         const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId: exceptSessionId })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
+        for (const s of sessions) await tx.revocations.revokeSession(s.id, until(s.expiresAt))
         return sessions
       })
       replicateSessions(revoked)
@@ -252,7 +255,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     async revokeOwnSession(userId: number, sessionId: string): Promise<boolean> {
       const session = await stores.transaction(async (tx) => {
         const s = await tx.sessions.revoke(sessionId, { reason: 'logout', userId })
-        if (s !== undefined) await tx.revocations.revokeSession(s.id, s.expiresAt)
+        if (s !== undefined) await tx.revocations.revokeSession(s.id, until(s.expiresAt))
         return s
       })
       if (session === undefined) return false
@@ -284,7 +287,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
           reason: 'password_change',
           exceptId: sessionId,
         })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
+        for (const s of sessions) await tx.revocations.revokeSession(s.id, until(s.expiresAt))
         return sessions
       })
       replicateSessions(revoked)
@@ -294,12 +297,12 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
     /** Revokes every token of a user (disable, demotion, deletion) and, with `remove`, deletes the user. */
     async revokeUser(userId: number, reason: string, remove = false): Promise<boolean> {
       const before = nowSeconds() + 1
-      const expiresAt = before + Math.max(config.accessTokenTtl, config.refreshTokenTtl)
+      const expiresAt = until(before + Math.max(config.accessTokenTtl, config.refreshTokenTtl))
       const result = await stores.transaction(async (tx) => {
         const user = await tx.users.get(userId)
         if (user === undefined) return undefined
         const sessions = await tx.sessions.revokeAllForUser(userId, { reason: 'user_revoked' })
-        for (const s of sessions) await tx.revocations.revokeSession(s.id, s.expiresAt)
+        for (const s of sessions) await tx.revocations.revokeSession(s.id, until(s.expiresAt))
         await tx.revocations.revokeUser(String(userId), before, expiresAt)
         if (remove) await tx.users.delete(userId)
         return sessions

@@ -33,6 +33,14 @@ export interface TesseraOptions {
   identityClaim?: string
   /** Clock skew tolerated on `exp`, `nbf` and `iat`. @default 0 */
   leeway?: Duration
+  /**
+   * Longest lifetime (`exp − iat`) a token may have to be accepted, plus the leeway; a token without
+   * `iat` is refused while the bound is on. `'ttl'`: the configured lifetime of the token's type
+   * (`accessTokenTtl`, `refreshTokenTtl`); a duration: one bound for both types (use it when you pass
+   * a longer `expiresIn` to some calls); `false`: no bound. Creating a token longer than the bound
+   * throws a {@link ConfigurationError}: the engine never issues what it would refuse. @default 'ttl'
+   */
+  maxTokenAge?: 'ttl' | Duration | false
   /** Write `nbf` (equal to `iat`) into new tokens. @default true */
   writeNbf?: boolean
   /**
@@ -73,6 +81,8 @@ export interface ResolvedConfig {
   readonly refreshTokenTtl: number
   readonly identityClaim: string
   readonly leeway: number
+  /** Longest accepted `exp − iat` per token type (leeway not included); `undefined`: no bound. */
+  readonly maxTokenAge: Readonly<Record<TokenType, number>> | undefined
   readonly writeNbf: boolean
   readonly audience: readonly string[] | undefined
   readonly issuer: readonly string[] | undefined
@@ -93,6 +103,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'refreshTokenTtl',
   'identityClaim',
   'leeway',
+  'maxTokenAge',
   'writeNbf',
   'audience',
   'issuer',
@@ -116,12 +127,15 @@ export function resolveConfig(options: TesseraOptions): ResolvedConfig {
       )
     }
   }
+  const accessTokenTtl = parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl')
+  const refreshTokenTtl = parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl')
   return Object.freeze({
     keyRing: resolveKeys(options),
-    accessTokenTtl: parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
-    refreshTokenTtl: parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl'),
+    accessTokenTtl,
+    refreshTokenTtl,
     identityClaim: nonEmptyString(options.identityClaim ?? 'sub', 'identityClaim'),
     leeway: parseDuration(options.leeway ?? 0, 'leeway', { allowZero: true }),
+    maxTokenAge: resolveMaxTokenAge(options.maxTokenAge, accessTokenTtl, refreshTokenTtl),
     writeNbf: bool(options.writeNbf ?? true, 'writeNbf'),
     audience: stringList(options.audience, 'audience'),
     issuer: stringList(options.issuer, 'issuer'),
@@ -169,6 +183,17 @@ function resolveKeys(options: TesseraOptions): KeyRing {
     )
   }
   return isKeyRing(keys) ? keys : createKeyRing(keys)
+}
+
+function resolveMaxTokenAge(
+  value: TesseraOptions['maxTokenAge'],
+  access: number,
+  refresh: number,
+): Readonly<Record<TokenType, number>> | undefined {
+  if (value === false) return undefined
+  if (value === undefined || value === 'ttl') return Object.freeze({ access, refresh })
+  const bound = parseDuration(value, 'maxTokenAge')
+  return Object.freeze({ access: bound, refresh: bound })
 }
 
 function resolveRevocation(value: TesseraOptions['revocation']): RevocationStore | undefined {
