@@ -97,10 +97,7 @@ export function checkClaims(
   // Defence in depth against authentic tokens made to live for years (a stolen or rotated-out key, a
   // buggy signer elsewhere): such a token would also outlive every revocation entry, which lasts only
   // as long as the longest token this bound lets through (revocationExpiry).
-  if (
-    rules.maxTokenAge !== undefined &&
-    (exp as number) - (iat as number) > rules.maxTokenAge[type] + rules.leeway
-  ) {
+  if (rules.maxTokenAge !== undefined && exp - (iat as number) > rules.maxTokenAge[type] + rules.leeway) {
     throw new TokenLifetimeExceededError(
       `The token lives longer (exp - iat) than the ${type} token lifetime this server accepts`,
       header,

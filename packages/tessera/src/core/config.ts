@@ -40,6 +40,7 @@ export interface TesseraOptions {
    * a longer `expiresIn` to some calls); `false`: no bound. Creating a token longer than the bound
    * throws a {@link ConfigurationError}: the engine never issues what it would refuse. @default 'ttl'
    */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'ttl' named for editors
   maxTokenAge?: 'ttl' | Duration | false
   /** Write `nbf` (equal to `iat`) into new tokens. @default true */
   writeNbf?: boolean
