@@ -94,6 +94,13 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
     await page.press('#password', 'Enter')
     await page.waitForSelector('#auth-error:not([hidden])')
     expect(await page.textContent('#auth-error')).toContain('invalid_credentials')
+    // A weak new password is refused with the server's reason (issue 15), and nothing is created.
+    await page.fill('#username', uniqueName('weak'))
+    await page.fill('#password', 'password1')
+    await page.click('#register')
+    await expect.poll(() => page.textContent('#auth-error')).toContain('weak_password')
+    expect(await page.textContent('#auth-error')).toContain('common')
+    expect(await page.textContent('#auth-error')).not.toContain('password1')
     await signIn(page, username)
     expect(errors).toEqual([])
     await context.close()

@@ -16,6 +16,7 @@ export type { Jwks, KeyRing, KeyRingEntry, KeyRingInput } from './core/key-ring.
 export { decodeUnverified } from './core/jws.js'
 export { TOKEN_TYP } from './core/claims.js'
 export { parseDuration } from './core/duration.js'
+export { SAMPLE_SECRETS, SECRET_ADVICE, weakSecretReason } from './core/weak-secret.js'
 export type { Duration } from './core/duration.js'
 export { memoryRevocationStore, revocationExpiry } from './core/revocation.js'
 export type {

@@ -3,7 +3,14 @@
  * optional `.env` file, `TESSERA_*` environment variables and command-line flags, validated at start
  * with one clear message per bad value.
  */
-import { ALGORITHMS, ConfigurationError, isAlgorithm, parseDuration, type Algorithm } from 'tessera'
+import {
+  ALGORITHMS,
+  ConfigurationError,
+  isAlgorithm,
+  parseDuration,
+  weakSecretReason,
+  type Algorithm,
+} from 'tessera'
 
 /** Token transport between the server and its clients. */
 export type TokenTransport = 'header' | 'cookie'
@@ -48,6 +55,10 @@ export interface ServerConfig {
   allowLongLifetimes: boolean
   /** Database connection pool size (PostgreSQL). */
   databasePoolSize: number
+  /** Shortest new password, in characters. */
+  passwordMinLength: number
+  /** Lowest zxcvbn score (0–4) a new password must reach. */
+  passwordMinScore: number
 }
 
 interface Setting {
@@ -299,6 +310,22 @@ export const SETTINGS: readonly Setting[] = [
     help: 'PostgreSQL connection pool size.',
     parse: int(1, 1000),
   },
+  {
+    key: 'passwordMinLength',
+    env: 'TESSERA_PASSWORD_MIN_LENGTH',
+    flag: 'password-min-length',
+    default: '8',
+    help: 'Shortest new password, in characters (8 to 128).',
+    parse: int(8, 128),
+  },
+  {
+    key: 'passwordMinScore',
+    env: 'TESSERA_PASSWORD_MIN_SCORE',
+    flag: 'password-min-score',
+    default: '3',
+    help: 'Lowest zxcvbn strength score of a new password, 0 (off) to 4.',
+    parse: int(0, 4),
+  },
 ]
 
 /**
@@ -352,6 +379,11 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
       error('TESSERA_SECRET', `the secret is shorter than ${need} bytes`)
     else if (new Set(config.secret).size < 8)
       error('TESSERA_SECRET', 'the secret repeats too few characters to be random')
+    else {
+      // Published samples (also padded), repetition, sequences (RFC 8725 §3.5); words: secret-strength.ts.
+      const weak = weakSecretReason(config.secret)
+      if (weak !== undefined) error('TESSERA_SECRET', weak)
+    }
   } else if (config.secret !== undefined) {
     findings.push({
       level: 'warning',

@@ -39,12 +39,36 @@ export interface Argon2Options {
   outputLen: number
 }
 
+/** A strength estimate request: zxcvbn-ts over the first `maxLength` characters, with context words. */
+export interface StrengthJob {
+  password: string
+  /** Words the password must not resemble: the username, the service name. */
+  userInputs: string[]
+  /** Characters evaluated (zxcvbn's `maxLength`): bounds the cost of a 1024-byte password. */
+  maxLength: number
+}
+
+/** What zxcvbn-ts found (plain data: it crosses a thread boundary). Never contains the password. */
+export interface StrengthResult {
+  /** 0 (guessable in a few tries) to 4 (very unguessable). */
+  score: number
+  /** log10 of the estimated guesses. */
+  guessesLog10: number
+  /** zxcvbn's explanation of the weakest part, e.g. "This is a heavily used password." */
+  warning: string | null
+  suggestions: string[]
+  /** Dictionaries the cheapest guess used: `passwords-common`, `userInputs`, `commonWords-en`, … */
+  dictionaries: string[]
+}
+
 type Job =
-  { op: 'hash'; password: string; options: Argon2Options } | { op: 'verify'; hash: string; password: string }
+  | { op: 'hash'; password: string; options: Argon2Options }
+  | { op: 'verify'; hash: string; password: string }
+  | ({ op: 'strength' } & StrengthJob)
 
 interface Pending {
   job: Job
-  resolve: (value: string | boolean) => void
+  resolve: (value: string | boolean | StrengthResult) => void
   reject: (error: Error) => void
 }
 
@@ -61,11 +85,41 @@ if (workerData.nice !== 0) {
   try { require('node:os').setPriority(workerData.nice) } catch {}
 }
 const argon2 = require(workerData.argon2)
+// zxcvbn-ts and its ~7 MB of dictionaries load on this thread's first strength job, never on the
+// event loop, and only in processes that check a new password.
+const estimators = new Map()
+function strength(job) {
+  let estimator = estimators.get(job.maxLength)
+  if (estimator === undefined) {
+    const { ZxcvbnFactory } = require(workerData.zxcvbn.core)
+    const common = require(workerData.zxcvbn.common)
+    const en = require(workerData.zxcvbn.en)
+    estimator = new ZxcvbnFactory({
+      dictionary: { ...common.dictionary, ...en.dictionary },
+      graphs: common.adjacencyGraphs,
+      translations: en.translations,
+      maxLength: job.maxLength,
+    })
+    estimators.set(job.maxLength, estimator)
+  }
+  const result = estimator.check(job.password, job.userInputs)
+  const dictionaries = new Set()
+  for (const match of result.sequence) if (match.dictionaryName) dictionaries.add(match.dictionaryName)
+  return {
+    score: result.score,
+    guessesLog10: result.guessesLog10,
+    warning: result.feedback.warning || null,
+    suggestions: result.feedback.suggestions,
+    dictionaries: [...dictionaries],
+  }
+}
 parentPort.on('message', (job) => {
   try {
     const result = job.op === 'hash'
       ? argon2.hashSync(job.password, job.options)
-      : argon2.verifySync(job.hash, job.password)
+      : job.op === 'verify'
+        ? argon2.verifySync(job.hash, job.password)
+        : strength(job)
     parentPort.postMessage({ ok: true, result })
   } catch (error) {
     parentPort.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) })
@@ -73,11 +127,22 @@ parentPort.on('message', (job) => {
 })
 `
 
+function zxcvbnPaths(): { core: string; common: string; en: string } {
+  const require = createRequire(import.meta.url)
+  return {
+    core: require.resolve('@zxcvbn-ts/core'),
+    common: require.resolve('@zxcvbn-ts/language-common'),
+    en: require.resolve('@zxcvbn-ts/language-en'),
+  }
+}
+
 /** A fixed set of low-priority threads computing argon2 jobs in order. */
 export interface PasswordPool {
   readonly size: number
   hash(password: string, options: Argon2Options): Promise<string>
   verify(hash: string, password: string): Promise<boolean>
+  /** Estimates a new password's strength with zxcvbn-ts (see password-policy.ts). */
+  strength(job: StrengthJob): Promise<StrengthResult>
   /** Stops the threads; jobs still queued or running are rejected. */
   close(): Promise<void>
 }
@@ -91,13 +156,16 @@ export function createPasswordPool({
   size = availableParallelism(),
   nice = 19,
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
+  zxcvbn = zxcvbnPaths(),
 }: {
   size?: number
   nice?: number
   /** Absolute path of `@node-rs/argon2`'s entry point, where a bundler moved it. */
   argon2?: string
+  /** Entry points of `@zxcvbn-ts/core`, `language-common` and `language-en` (CommonJS builds). */
+  zxcvbn?: { core: string; common: string; en: string }
 } = {}): PasswordPool {
-  const workerData = { argon2, nice: process.platform === 'linux' ? nice : 0 }
+  const workerData = { argon2, zxcvbn, nice: process.platform === 'linux' ? nice : 0 }
   const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
   const queue: Pending[] = []
   let closed = false
@@ -108,7 +176,7 @@ export function createPasswordPool({
     worker.unref()
     worker.on(
       'message',
-      (message: { ok: true; result: string | boolean } | { ok: false; message: string }) => {
+      (message: { ok: true; result: string | boolean | StrengthResult } | { ok: false; message: string }) => {
         const pending = slot.current
         slot.current = undefined
         if (pending !== undefined) {
@@ -160,7 +228,7 @@ export function createPasswordPool({
     for (const pending of queue.splice(0)) pending.reject(error)
   }
 
-  const submit = (job: Job): Promise<string | boolean> =>
+  const submit = (job: Job): Promise<string | boolean | StrengthResult> =>
     new Promise((resolve, reject) => {
       if (closed) {
         reject(new PasswordPoolError('the password pool is closed'))
@@ -185,6 +253,13 @@ export function createPasswordPool({
     size: slots.length,
     hash: (password, options) => submit({ op: 'hash', password, options }) as Promise<string>,
     verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
+    strength: (job) =>
+      submit({
+        op: 'strength',
+        password: job.password,
+        userInputs: job.userInputs,
+        maxLength: job.maxLength,
+      }) as Promise<StrengthResult>,
     async close() {
       closed = true
       for (const pending of queue.splice(0))

@@ -6,7 +6,13 @@
  * two keyboards that produce different code points for the same characters still matches.
  */
 import { randomBytes } from 'node:crypto'
-import { createPasswordPool, PasswordPoolError, type PasswordPool } from './password-pool.js'
+import {
+  createPasswordPool,
+  PasswordPoolError,
+  type PasswordPool,
+  type StrengthJob,
+  type StrengthResult,
+} from './password-pool.js'
 
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
@@ -26,6 +32,14 @@ async function hash(password: string, opts: ReturnType<typeof options>): Promise
 }
 async function verify(stored: string, password: string): Promise<boolean> {
   return getPool().verify(stored, password)
+}
+
+/**
+ * Estimates a new password's strength with zxcvbn-ts in the password threads, never on the event
+ * loop (see password-policy.ts).
+ */
+export async function estimateStrength(job: StrengthJob): Promise<StrengthResult> {
+  return getPool().strength(job)
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */

@@ -8,7 +8,14 @@ import { decodeUnverified, revocationExpiry, type JwtClaims } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
-import { hashPassword, validatePassword, verifyAgainstDummy, verifyPassword } from './passwords.js'
+import { checkPasswordStrength, serviceNamesOf } from './password-policy.js'
+import {
+  estimateStrength,
+  hashPassword,
+  validatePassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from './passwords.js'
 import { invalidCredentials, Problem, rateLimited, validation } from './problem.js'
 import { normalizeUsername, validateUsername } from './username.js'
 
@@ -43,6 +50,26 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
 
   // Every revocation lasts until the last instant a token it covers can pass verification (exp + leeway).
   const until = (exp: number): number => revocationExpiry(exp, auth.config.leeway)
+
+  /**
+   * A new password: structurally valid (400 validation_error), then strong enough (400 weak_password,
+   * saying why, never echoing it). Only new passwords: login never judges strength.
+   */
+  const requireStrongPassword = async (field: string, password: string, username: string): Promise<void> => {
+    const check = validatePassword(password)
+    if (!check.ok && check.reason !== 'too_short')
+      throw validation(`${field}: ${check.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+    const verdict = await checkPasswordStrength(
+      password,
+      { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+      { username, serviceNames: serviceNamesOf(config) },
+      estimateStrength,
+    )
+    if (!verdict.ok) {
+      const hint = verdict.suggestions.length === 0 ? '' : ` (${verdict.suggestions.join(' ')})`
+      throw new Problem(400, 'weak_password', `${field}: ${verdict.message}${hint}`)
+    }
+  }
 
   const limit = async (key: string, max: number): Promise<void> => {
     const decision = await limiter.hit(key, max, 60)
@@ -95,10 +122,11 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const name = validateUsername(body.username)
       if (!name.ok)
         throw validation(
-          `username: ${name.reason.replace('_', ' ')} (1 to 64 characters, no control characters)`,
+          name.reason === 'mixed_scripts'
+            ? 'username: mixes scripts (such as Latin with a Cyrillic look-alike letter); use one script'
+            : `username: ${name.reason.replace('_', ' ')} (1 to 64 characters, no control characters)`,
         )
-      const password = validatePassword(body.password)
-      if (!password.ok) throw validation(`password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+      await requireStrongPassword('password', body.password, name.normalized)
       const passwordHash = await hashPassword(body.password)
       const created = await stores.users.create({
         username: body.username.trim(),
@@ -277,9 +305,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
         audit('password_change_failed', { user_id: userId })
         throw invalidCredentials()
       }
-      const password = validatePassword(next)
-      if (!password.ok)
-        throw validation(`new_password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+      await requireStrongPassword('new_password', next, user.usernameNormalized)
       const passwordHash = await hashPassword(next)
       const revoked = await stores.transaction(async (tx) => {
         await tx.users.update(userId, { passwordHash })

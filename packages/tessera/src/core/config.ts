@@ -5,9 +5,11 @@
 import { isAlgorithm, type Algorithm } from './algorithms.js'
 import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError } from './errors.js'
-import { createKeyRing, isKeyRing, type KeyRing, type KeyRingInput } from './key-ring.js'
+import { createKeyRing, isKeyRing, isTesseraKey, type KeyRing, type KeyRingInput } from './key-ring.js'
+import type { KeyInput } from './keys.js'
 import { memoryRevocationStore, type RevocationStore } from './revocation.js'
 import type { TokenType } from './types.js'
+import { weakSecretReason } from './weak-secret.js'
 
 /** Context passed to the claim and header hooks. */
 export interface ClaimsHookContext {
@@ -162,14 +164,17 @@ function resolveKeys(options: TesseraOptions): KeyRing {
     if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
       throw new ConfigurationError('secret', 'expected a string or bytes')
     }
+    let ring: KeyRing
     try {
-      return createKeyRing({ alg, secret })
+      ring = createKeyRing({ alg, secret })
     } catch (error) {
       // Re-label "keys[0].secret" as the option the user actually wrote.
       if (error instanceof ConfigurationError)
         throw new ConfigurationError('secret', error.message.replace(/^[^:]*: /, ''))
       throw error
     }
+    refuseWeakSecret(secret, 'secret')
+    return ring
   }
   if (algorithm !== undefined) {
     throw new ConfigurationError(
@@ -183,7 +188,21 @@ function resolveKeys(options: TesseraOptions): KeyRing {
       'a signing key is required: pass "secret" (HS256) or "keys" (e.g. from generateKey())',
     )
   }
-  return isKeyRing(keys) ? keys : createKeyRing(keys)
+  if (isKeyRing(keys)) return keys
+  const ring = createKeyRing(keys)
+  const inputs: readonly unknown[] = Array.isArray(keys) ? keys : [keys]
+  inputs.forEach((input, i) => {
+    const secret = isTesseraKey(input) ? undefined : (input as KeyInput).secret
+    if (typeof secret === 'string' || secret instanceof Uint8Array)
+      refuseWeakSecret(secret, Array.isArray(keys) ? `keys[${i}].secret` : 'keys.secret')
+  })
+  return ring
+}
+
+// RFC 8725 §3.5: a secret a person made up (a tutorial's sample, a padded word) is not a key.
+function refuseWeakSecret(secret: string | Uint8Array, option: string): void {
+  const reason = weakSecretReason(secret)
+  if (reason !== undefined) throw new ConfigurationError(option, reason)
 }
 
 function resolveMaxTokenAge(

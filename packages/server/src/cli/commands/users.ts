@@ -1,6 +1,7 @@
 /** `tessera users create|list|set-roles`: the only way to grant a role, such as the first admin. */
 import { createInterface } from 'node:readline/promises'
-import { hashPassword, validatePassword } from '../../server/passwords.js'
+import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
+import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
 import { validateUsername } from '../../server/username.js'
 import { parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
@@ -53,14 +54,26 @@ export const usersCommand: Command = {
       process.stdout.write(HELP)
       return help ? 0 : 1
     }
-    return withStores(settings, async (stores) => {
+    return withStores(settings, async (stores, config) => {
       switch (action) {
         case 'create': {
           const username = validateUsername(name)
           if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
           const password = await readPassword()
           const check = validatePassword(password)
-          if (!check.ok) throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+          if (!check.ok && check.reason !== 'too_short')
+            throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+          // The same policy as registration: an admin's password is no place for "admin123".
+          const verdict = await checkPasswordStrength(
+            password,
+            { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+            { username: username.normalized, serviceNames: serviceNamesOf(config) },
+            estimateStrength,
+          )
+          if (!verdict.ok)
+            throw new UsageError(
+              `weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`,
+            )
           const roles = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
           if (flags.admin === true && !roles.includes('admin')) roles.push('admin')
           const created = await stores.users.create({

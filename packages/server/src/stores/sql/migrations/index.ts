@@ -4,10 +4,12 @@
  */
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely'
 import { initialSchema } from './0001-initial.js'
+import { usernameCaseFolding } from './0002-username-case-folding.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-initial': initialSchema,
+  '0002-username-case-folding': usernameCaseFolding,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */
