@@ -1,6 +1,6 @@
 /** `tessera keys generate|rotate|list`: manage the signing keys stored in the database. */
 import { generateKey } from 'tessera'
-import { parseCommand } from '../args.js'
+import { parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -11,6 +11,10 @@ const HELP = `Usage: tessera keys <generate|rotate|list> [options]
   rotate     Make a new key (or the newest generated one) the signer; older keys keep verifying
   list       Show every key: kid, algorithm, state
 Running servers pick up a rotation within seconds, without a restart.
+
+Options:
+  -h, --help                 show this help
+${settingsHelp(['dataDir', 'databaseUrl', 'algorithm'])}
 `
 
 export const keysCommand: Command = {

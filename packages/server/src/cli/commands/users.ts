@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline/promises'
 import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
 import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
 import { validateUsername } from '../../server/username.js'
-import { parseCommand } from '../args.js'
+import { parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -12,6 +12,15 @@ const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
   tessera users list
   tessera users set-roles <username> <role,role|"">
+
+Options:
+  --admin                    create: grant the admin role
+  --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
+  -h, --help                 show this help
+${settingsHelp(['dataDir', 'databaseUrl', 'passwordMinLength', 'passwordMinScore'])}
+
+The password of "create" comes from TESSERA_PASSWORD, or a prompt when run in a terminal; it must meet
+the same policy as registration (length, not common, not like the username).
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
@@ -33,6 +42,10 @@ function parseRoles(text: string): string[] {
 async function readPassword(): Promise<string> {
   const fromEnv = process.env.TESSERA_PASSWORD
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  // Without a terminal there is nobody to answer a prompt: reading would end at EOF with no password
+  // (and once exited 0 having created nothing).
+  if (!process.stdin.isTTY)
+    throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY })
   try {
     return await rl.question('Password: ')
