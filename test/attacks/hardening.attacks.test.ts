@@ -37,11 +37,12 @@ describe('weak passwords', () => {
   )
 
   it('refuses a password built from the username or the service name', async () => {
-    for (const [username, password] of [
+    const attempts: [string, string][] = [
       ['mallory', 'mallory2026!'],
       ['mallory', 'Mallory.Mallory'],
       ['mallory', 'tessera123'],
-    ]) {
+    ]
+    for (const [username, password] of attempts) {
       const name = `${username}-${uniqueName('')}`
       const res = await server.api('POST', '/auth/register', {
         body: { username: name, password: password.replace('mallory', name).replace('Mallory', name) },
