@@ -14,7 +14,7 @@ const server = useAttackServer()
 
 describe('weak passwords', () => {
   it.each([
-    ['password'],
+    ['passw0rd'],
     ['12345678'],
     ['qwertyuiop'],
     ['iloveyou'],

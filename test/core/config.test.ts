@@ -97,7 +97,10 @@ describe('createTessera configuration', () => {
       'secret',
     )
     expect(() =>
-      createTessera({ secret: 'q7Vt2mXc9LpR4sWz8NbK1hYd6FgJ3aQe5TuC0oIvXy2Zr8MnPw4HkLs7DjBf9Ge1', algorithm: 'HS512' }),
+      createTessera({
+        secret: 'q7Vt2mXc9LpR4sWz8NbK1hYd6FgJ3aQe5TuC0oIvXy2Zr8MnPw4HkLs7DjBf9Ge1',
+        algorithm: 'HS512',
+      }),
     ).not.toThrow()
   })
 

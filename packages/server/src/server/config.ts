@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   isAlgorithm,
   parseDuration,
+  SECRET_ADVICE,
   weakSecretReason,
   type Algorithm,
 } from 'tessera'
@@ -378,7 +379,7 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
     else if (Buffer.byteLength(config.secret) < need)
       error('TESSERA_SECRET', `the secret is shorter than ${need} bytes`)
     else if (new Set(config.secret).size < 8)
-      error('TESSERA_SECRET', 'the secret repeats too few characters to be random')
+      error('TESSERA_SECRET', `the secret repeats too few characters to be random; ${SECRET_ADVICE}`)
     else {
       // Published samples (also padded), repetition, sequences (RFC 8725 §3.5); words: secret-strength.ts.
       const weak = weakSecretReason(config.secret)
