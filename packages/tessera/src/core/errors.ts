@@ -113,8 +113,8 @@ export class TokenExpiredError extends VerifiedTokenError {
 }
 /**
  * `exp − iat` is longer than the longest lifetime this engine accepts for the token's type
- * (`maxTokenAge`): a token signed by a buggy or compromised signer to live for years (RFC 8725 §3.10
- * asks for such bounds on what a key may assert).
+ * (`maxTokenAge`): a token signed by a buggy or compromised signer to live for years. Defence in
+ * depth: it would also outlive every revocation entry.
  */
 export class TokenLifetimeExceededError extends VerifiedTokenError {
   readonly code = 'token_lifetime_exceeded'
