@@ -112,6 +112,15 @@ const REFUSED: [string, () => string, string][] = [
   ['no iss', () => authentic({ iss: undefined }), 'token_claim_missing'],
   ['iss as a list', () => authentic({ iss: [ISSUER] }), 'token_wrong_issuer'],
   ['iss differing in case', () => authentic({ iss: ISSUER.toUpperCase() }), 'token_wrong_issuer'],
+  // Issue 15: an authentic token made to live far longer than the server issues (maxTokenAge).
+  ['exp in the year 9999', () => authentic({ exp: 253402300799 }), 'token_lifetime_exceeded'],
+  ['exp ten years out', () => authentic({ exp: t + 10 * 365 * 86_400 }), 'token_lifetime_exceeded'],
+  [
+    'exp one second beyond the lifetime',
+    () => authentic({ exp: Number(claims.iat) + 901 }),
+    'token_lifetime_exceeded',
+  ],
+  ['no iat (lifetime unbounded)', () => authentic({ iat: undefined }), 'token_claim_missing'],
 ]
 
 describe('authentic tokens with bad claims', () => {
@@ -147,6 +156,7 @@ describe('authentic tokens with bad claims', () => {
     ['for another audience', { aud: 'https://other.example' }, 'token_wrong_audience'],
     ['from another issuer', { iss: 'https://evil.example' }, 'token_wrong_issuer'],
     ['with nbf in the future', { nbf: t + 3600 }, 'token_not_yet_valid'],
+    ['living ten years', { exp: t + 10 * 365 * 86_400 }, 'token_lifetime_exceeded'],
   ])('refuses a refresh token %s on POST /auth/refresh', async (_label, changes, code) => {
     const token = signedBy(server.signingKey, refreshHeader, { ...refreshClaims, ...changes })
     const res = await server.api('POST', '/auth/refresh', { token })

@@ -103,6 +103,12 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
     const shown = (await page.textContent('#auth-error')) ?? ''
     expect(shown).toBe('Wrong username or password.')
     expect(shown).not.toMatch(/invalid_credentials|401/)
+    // A weak new password is refused with the server's reason (issue 15), and nothing is created.
+    await page.fill('#username', uniqueName('weak'))
+    await page.fill('#password', 'password1')
+    await page.click('#register')
+    await expect.poll(() => page.textContent('#auth-error')).toContain('common')
+    expect(await page.textContent('#auth-error')).not.toContain('password1')
     await signIn(page, username)
     expect(errors).toEqual([])
     await context.close()

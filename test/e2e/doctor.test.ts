@@ -1,5 +1,6 @@
 // The start-up doctor, seen from startServer: unsafe settings refuse to start (and leave nothing
 // listening); the explicit override lets long lifetimes through.
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +37,14 @@ describe('the start-up doctor', () => {
     ['an HS256 secret shorter than 32 bytes', { algorithm: 'HS256', secret: 'too-short-secret' }],
     ['an HS256 algorithm without a secret', { algorithm: 'HS256', secret: undefined }],
     ['an HS256 secret of one repeated character', { algorithm: 'HS256', secret: 'a'.repeat(64) }],
+    // Issue 15: low-entropy and well-known secrets of the required length.
+    ['a repeated 8-character unit', { algorithm: 'HS256', secret: 'abcdefgh'.repeat(4) }],
+    ["jwt.io's sample secret, padded", { algorithm: 'HS256', secret: 'your-256-bit-secret-your-256-bit' }],
+    ["a seed's JWT_SECRET_KEY, doubled", { algorithm: 'HS256', secret: 'super-secret-key'.repeat(2) }],
+    ['changeme padded with digits', { algorithm: 'HS256', secret: 'changeme123456789012345678901234' }],
+    ['a run of letters and digits', { algorithm: 'HS256', secret: 'abcdefghijklmnopqrstuvwxyz0123456789' }],
+    ['a phrase of dictionary words', { algorithm: 'HS256', secret: 'thisismyverylongandsecurepassword' }],
+    ['a keyboard walk', { algorithm: 'HS256', secret: 'qwertyuiopasdfghjklzxcvbnm1234567890' }],
     [
       'cookie mode with SameSite=None without Secure',
       { tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' },
@@ -46,6 +55,10 @@ describe('the start-up doctor', () => {
     const error = await tryStart(overrides)
     expect(error).toBeInstanceOf(Error)
     expect((error as { code?: unknown }).code).toBe('configuration_error')
+    if (overrides.secret !== undefined && overrides.secret.length >= 32) {
+      expect((error as Error).message).toMatch(/openssl rand -base64 48/)
+      expect((error as Error).message).not.toContain(overrides.secret)
+    }
   })
 
   it('starts with long lifetimes when allowLongLifetimes is set', async () => {
@@ -55,5 +68,10 @@ describe('the start-up doctor', () => {
   it('starts with a strong HS256 secret', async () => {
     const secret = 'k9#Qm2$vX7!pL4@wZ8&nR3*tY6^bH1%c'
     expect(await tryStart({ algorithm: 'HS256', secret })).toBeUndefined()
+  })
+
+  it('starts with secrets made the way the message says (openssl rand -base64 48, -hex 32)', async () => {
+    for (const secret of [randomBytes(48).toString('base64'), randomBytes(32).toString('hex')])
+      expect(await tryStart({ algorithm: 'HS256', secret })).toBeUndefined()
   })
 })

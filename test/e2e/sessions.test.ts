@@ -128,7 +128,6 @@ describe('POST /auth/password', () => {
   })
 
   it.each([
-    ['a new password of 7 bytes', { current_password: PASSWORD, new_password: 'short12' }],
     ['a new password of 1025 bytes', { current_password: PASSWORD, new_password: 'n'.repeat(1025) }],
     ['no new password', { current_password: PASSWORD }],
     ['no current password', { new_password: NEW_PASSWORD }],
@@ -136,6 +135,23 @@ describe('POST /auth/password', () => {
   ])('refuses %s with 400 validation_error', async (_label, body) => {
     const res = await server.api('POST', '/auth/password', { token: current.access, body })
     expectError(res, 400, 'validation_error')
+  })
+
+  it.each([
+    ['of 7 bytes', 'short12'],
+    ['on the common-password list', 'iloveyou1'],
+    ['built from the username', 'USERNAME2026!'],
+  ])('refuses a weak new password %s with 400 weak_password and keeps the old one', async (_label, next) => {
+    const newPassword = next.replace('USERNAME', username)
+    const res = await server.api('POST', '/auth/password', {
+      token: current.access,
+      body: { current_password: PASSWORD, new_password: newPassword },
+    })
+    expectError(res, 400, 'weak_password')
+    expect(res.text).not.toContain(newPassword)
+    expect((await server.api('POST', '/auth/login', { body: { username, password: PASSWORD } })).status).toBe(
+      200,
+    )
   })
 
   it('refuses a request without a token with 401', async () => {

@@ -7,7 +7,8 @@ const server = useServer()
 
 describe('seed 001 (codeburst: /registration, /login, /token/refresh, /logout/*, /secret)', () => {
   const username = uniqueName('test')
-  const password = 'test password'
+  // The tutorial's own "test password" is refused by the password policy (see the seed 002 block).
+  const password = 'test passphrase 7f3q'
 
   it('follows the whole flow: register, login, secret, refresh, logout of access and refresh tokens', async () => {
     // Step 3/4: registration returns a message and both tokens.
@@ -92,7 +93,7 @@ describe('seed 001 (codeburst: /registration, /login, /token/refresh, /logout/*,
 
 describe('seed 000 (pythonlore: /register, /login, /protected, /admin)', () => {
   const username = uniqueName('myuser')
-  const password = 'mypassword'
+  const password = 'my seed passphrase 41'
   const ADMIN = 'seed-admin'
   const ADMIN_PASSWORD = 'seed admin password'
 
@@ -137,8 +138,17 @@ describe('seed 000 (pythonlore: /register, /login, /protected, /admin)', () => {
 
 describe('seed 002 (flask-jwt-extended quick start: /login, /protected)', () => {
   beforeAll(async () => {
+    // The quick start's password is a dictionary word: registration refuses it (issue 15) and creates
+    // nothing. An operator who lowers the policy can still create the account, and login never judges
+    // strength, so users whose password predates the policy are not locked out.
     const res = await server.api('POST', '/register', { body: { username: 'alice', password: 'wonderland' } })
-    expect(res.status, res.text).toBe(201)
+    expect(res.status, res.text).toBe(400)
+    expect(res.body.error).toBe('weak_password')
+    const created = await server.cli(['users', 'create', 'alice'], {
+      TESSERA_PASSWORD: 'wonderland',
+      TESSERA_PASSWORD_MIN_SCORE: '0',
+    })
+    expect(created.code, created.output).toBe(0)
   })
 
   it('answers POST /login {alice, wonderland} with an access_token and /protected with logged_in_as', async () => {
@@ -171,6 +181,6 @@ describe('seed 002 (flask-jwt-extended quick start: /login, /protected)', () => 
   it("refuses the tutorial's bob/builder: 7 bytes is below the password minimum", async () => {
     const res = await server.api('POST', '/register', { body: { username: 'bob', password: 'builder' } })
     expect(res.status).toBe(400)
-    expect(res.body.error).toBe('validation_error')
+    expect(res.body.error).toBe('weak_password')
   })
 })

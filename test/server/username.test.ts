@@ -64,3 +64,47 @@ describe('validateUsername', () => {
     expect(validateUsername(null)).toMatchObject({ ok: false, reason: 'not_a_string' })
   })
 })
+
+describe('full case folding and mixed scripts (issue 15)', () => {
+  it.each([
+    ['straße', 'STRASSE'],
+    ['straße', 'strasse'],
+    ['straẞe', 'strasse'],
+    ['σοφος', 'σοφοσ'],
+    ['ΣΟΦΟΣ', 'σοφος'],
+    ['ﬁona', 'fiona'],
+    ['ǅemal', 'DŽEMAL'],
+  ])('folds %s and %s to one name', (a, b) => {
+    expect(normalizeUsername(a)).toBe(normalizeUsername(b))
+  })
+
+  it('is idempotent and locale-independent', () => {
+    for (const name of ['İstanbul', 'ıstanbul', 'Straße', 'ΟΔΟΣ', 'ǅemal', 'ﬀ']) {
+      const once = normalizeUsername(name)
+      expect(normalizeUsername(once)).toBe(once)
+    }
+    // İ folds to i + combining dot above (CaseFolding.txt), not to a plain i.
+    expect(normalizeUsername('İ')).toBe('i\u0307')
+  })
+
+  it.each([
+    ['a Cyrillic а in a Latin name', 'аlice'],
+    ['a Greek ο in a Latin name', 'bοb'],
+    ['Latin and Cyrillic words', 'admin админ'],
+    ['Latin and Greek words', 'alpha ελληνικά'],
+  ])('refuses %s as mixed_scripts', (_label, name) => {
+    expect(validateUsername(name)).toMatchObject({ ok: false, reason: 'mixed_scripts' })
+  })
+
+  it.each([
+    ['Latin with accents', 'José Müller'],
+    ['Cyrillic alone', 'Иван'],
+    ['Greek alone', 'Ελένη'],
+    ['Japanese with Latin', '山田taro'],
+    ['Japanese kana and kanji', '山田たろう'],
+    ['Korean with Latin', '김철수kim'],
+    ['digits and punctuation with any script', 'Иван_2026'],
+  ])('accepts %s', (_label, name) => {
+    expect(validateUsername(name)).toMatchObject({ ok: true })
+  })
+})

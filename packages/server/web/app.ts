@@ -305,9 +305,15 @@ async function authenticate(kind: 'login' | 'register'): Promise<void> {
   const username = ui.username.value.trim()
   const password = ui.password.value
   ui.authError.hidden = true
-  if (username === '' || password.length < 8) {
+  // Only new passwords must meet the policy (the server says why one is refused: weak_password);
+  // a sign-in never judges the password, so accounts older than the policy still get in.
+  if (username === '' || password === '' || (kind === 'register' && password.length < 8)) {
     ui.authError.textContent =
-      username === '' ? 'Enter a username.' : 'The password needs at least 8 characters.'
+      username === ''
+        ? 'Enter a username.'
+        : password === ''
+          ? 'Enter a password.'
+          : 'A new password needs at least 8 characters.'
     ui.authError.hidden = false
     ;(username === '' ? ui.username : ui.password).focus()
     return

@@ -21,8 +21,9 @@ export type { RemoteJwks, RemoteJwksOptions, RemoteJwksStatus } from './core/rem
 export { decodeUnverified } from './core/jws.js'
 export { TOKEN_TYP } from './core/claims.js'
 export { parseDuration } from './core/duration.js'
+export { SAMPLE_SECRETS, SECRET_ADVICE, weakSecretReason } from './core/weak-secret.js'
 export type { Duration } from './core/duration.js'
-export { memoryRevocationStore } from './core/revocation.js'
+export { memoryRevocationStore, revocationExpiry } from './core/revocation.js'
 export type {
   MemoryRevocationStore,
   MemoryRevocationStoreOptions,
@@ -47,6 +48,7 @@ export {
   TokenClaimMissingError,
   TokenError,
   TokenExpiredError,
+  TokenLifetimeExceededError,
   TokenHeaderRejectedError,
   TokenInvalidSignatureError,
   TokenMalformedError,

@@ -37,7 +37,7 @@ export function parseCommand(
       strict: true,
     })
   } catch (error) {
-    throw new UsageError((error as Error).message)
+    throw new UsageError(explainParseError(error as Error & { code?: string }, Object.keys(options)))
   }
   const settings: Record<string, string | undefined> = {}
   const flags: Record<string, string | boolean | undefined> = {}
@@ -48,10 +48,48 @@ export function parseCommand(
   return { settings, flags, positionals: parsed.positionals, help: parsed.values.help === true }
 }
 
-/** The settings table as help text. */
-export function settingsHelp(): string {
-  return SETTINGS.map(
-    (s) =>
-      `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
-  ).join('\n')
+/**
+ * parseArgs' own text for an unknown flag names no alternative; this one suggests the closest known
+ * flag (`--databse-url` → `--database-url`) and points at `--help`.
+ */
+function explainParseError(error: Error & { code?: string }, commandFlags: readonly string[]): string {
+  const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(error.message)?.[1]
+  if (error.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined) return error.message
+  const name = unknown.replace(/^-+/, '').split('=')[0] ?? ''
+  const known = [...commandFlags, ...SETTINGS.map((s) => s.flag), 'help']
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const flag of known) {
+    const d = distance(name.toLowerCase(), flag)
+    if (d < bestDistance) [best, bestDistance] = [flag, d]
+  }
+  const hint =
+    best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))
+      ? `; did you mean --${best}?`
+      : ''
+  return `unknown option ${unknown.split('=')[0] ?? unknown}${hint} (--help lists the options)`
+}
+
+/** Levenshtein distance (flag names are short). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost))
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}
+
+/** The settings table as help text; `keys` limits it to the settings a command reads. */
+export function settingsHelp(keys?: readonly string[]): string {
+  return SETTINGS.filter((s) => keys === undefined || keys.includes(s.key))
+    .map(
+      (s) =>
+        `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
+    )
+    .join('\n')
 }

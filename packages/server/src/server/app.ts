@@ -11,6 +11,8 @@ import { checkServerConfig, loadServerConfig, type ServerConfig } from './config
 import { openContext, type ServerContext } from './context.js'
 import { legacyAwareAuth } from './legacy.js'
 import { PasswordPoolError } from './password-pool.js'
+import { estimateStrength } from './passwords.js'
+import { secretWordsProblem } from './secret-strength.js'
 import { Problem } from './problem.js'
 import { adminRoutes } from './routes/admin.js'
 import { auditRoutes } from './routes/audit.js'
@@ -78,6 +80,10 @@ export function resolveServerConfig(
 /** Builds the server without listening. */
 export async function buildServer(overrides: Partial<ServerConfig> = {}): Promise<BuiltServer> {
   const config = resolveServerConfig(overrides)
+  if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
+    const weak = await secretWordsProblem(config.secret, estimateStrength)
+    if (weak !== undefined) throw new ConfigurationError('TESSERA_SECRET', weak)
+  }
   const context = await openContext(config)
   try {
     const app = await createApp(config, context)

@@ -3,7 +3,15 @@
  * optional `.env` file, `TESSERA_*` environment variables and command-line flags, validated at start
  * with one clear message per bad value.
  */
-import { ALGORITHMS, ConfigurationError, isAlgorithm, parseDuration, type Algorithm } from 'tessera'
+import {
+  ALGORITHMS,
+  ConfigurationError,
+  isAlgorithm,
+  parseDuration,
+  SECRET_ADVICE,
+  weakSecretReason,
+  type Algorithm,
+} from 'tessera'
 
 /** Token transport between the server and its clients. */
 export type TokenTransport = 'header' | 'cookie'
@@ -69,6 +77,10 @@ export interface ServerConfig {
   legacyHsSecret: string | undefined
   /** End of the legacy window (Unix seconds); also the expiry of imported revoked jtis. */
   legacyUntil: number | undefined
+  /** Shortest new password, in characters. */
+  passwordMinLength: number
+  /** Lowest zxcvbn score (0–4) a new password must reach. */
+  passwordMinScore: number
 }
 
 interface Setting {
@@ -419,6 +431,22 @@ export const SETTINGS: readonly Setting[] = [
     help: 'End of the legacy window (ISO 8601 or Unix seconds); required with TESSERA_LEGACY_HS_SECRET.',
     parse: instant,
   },
+  {
+    key: 'passwordMinLength',
+    env: 'TESSERA_PASSWORD_MIN_LENGTH',
+    flag: 'password-min-length',
+    default: '8',
+    help: 'Shortest new password, in characters (8 to 128).',
+    parse: int(8, 128),
+  },
+  {
+    key: 'passwordMinScore',
+    env: 'TESSERA_PASSWORD_MIN_SCORE',
+    flag: 'password-min-score',
+    default: '3',
+    help: 'Lowest zxcvbn strength score of a new password, 0 (off) to 4.',
+    parse: int(0, 4),
+  },
 ]
 
 /**
@@ -471,7 +499,12 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
     else if (Buffer.byteLength(config.secret) < need)
       error('TESSERA_SECRET', `the secret is shorter than ${need} bytes`)
     else if (new Set(config.secret).size < 8)
-      error('TESSERA_SECRET', 'the secret repeats too few characters to be random')
+      error('TESSERA_SECRET', `the secret repeats too few characters to be random; ${SECRET_ADVICE}`)
+    else {
+      // Published samples (also padded), repetition, sequences (RFC 8725 §3.5); words: secret-strength.ts.
+      const weak = weakSecretReason(config.secret)
+      if (weak !== undefined) error('TESSERA_SECRET', weak)
+    }
   } else if (config.secret !== undefined) {
     findings.push({
       level: 'warning',

@@ -87,6 +87,8 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       keys: ring,
       accessTokenTtl: config.accessTokenTtl,
       refreshTokenTtl: config.refreshTokenTtl,
+      // Refuse authentic tokens longer-lived than this server issues (the default, said out loud).
+      maxTokenAge: 'ttl',
       issuer: config.issuer,
       audience: config.audience,
       revocation,

@@ -40,14 +40,37 @@ export interface Argon2Options {
   outputLen: number
 }
 
+/** A strength estimate request: zxcvbn-ts over the first `maxLength` characters, with context words. */
+export interface StrengthJob {
+  password: string
+  /** Words the password must not resemble: the username, the service name. */
+  userInputs: string[]
+  /** Characters evaluated (zxcvbn's `maxLength`): bounds the cost of a 1024-byte password. */
+  maxLength: number
+}
+
+/** What zxcvbn-ts found (plain data: it crosses a thread boundary). Never contains the password. */
+export interface StrengthResult {
+  /** 0 (guessable in a few tries) to 4 (very unguessable). */
+  score: number
+  /** log10 of the estimated guesses. */
+  guessesLog10: number
+  /** zxcvbn's explanation of the weakest part, e.g. "This is a heavily used password." */
+  warning: string | null
+  suggestions: string[]
+  /** Dictionaries the cheapest guess used: `passwords-common`, `userInputs`, `commonWords-en`, … */
+  dictionaries: string[]
+}
+
 type Job =
   | { op: 'hash'; password: string; options: Argon2Options }
   | { op: 'verify'; hash: string; password: string }
   | { op: 'verify-foreign'; foreign: ForeignHash; password: string }
+  | ({ op: 'strength' } & StrengthJob)
 
 interface Pending {
   job: Job
-  resolve: (value: string | boolean) => void
+  resolve: (value: string | boolean | StrengthResult) => void
   reject: (error: Error) => void
 }
 
@@ -82,19 +105,61 @@ function verifyForeign(f, password) {
     : crypto.pbkdf2Sync(secret, salt, f.iterations, expected.length, f.digest)
   return crypto.timingSafeEqual(actual, expected)
 }
+// zxcvbn-ts and its ~7 MB of dictionaries load on this thread's first strength job, never on the
+// event loop, and only in processes that check a new password.
+const estimators = new Map()
+function strength(job) {
+  let estimator = estimators.get(job.maxLength)
+  if (estimator === undefined) {
+    const { ZxcvbnFactory } = require(workerData.zxcvbn.core)
+    const common = require(workerData.zxcvbn.common)
+    const en = require(workerData.zxcvbn.en)
+    estimator = new ZxcvbnFactory({
+      dictionary: { ...common.dictionary, ...en.dictionary },
+      graphs: common.adjacencyGraphs,
+      translations: en.translations,
+      maxLength: job.maxLength,
+      // The l33t matcher tries every substitution combination: with the default 100 one symbol-heavy
+      // password cost seconds (bench/strength.ts); 10 keeps each estimate in the tens of milliseconds.
+      l33tMaxSubstitutions: 10,
+    })
+    estimators.set(job.maxLength, estimator)
+  }
+  const result = estimator.check(job.password, job.userInputs)
+  const dictionaries = new Set()
+  for (const match of result.sequence) if (match.dictionaryName) dictionaries.add(match.dictionaryName)
+  return {
+    score: result.score,
+    guessesLog10: result.guessesLog10,
+    warning: result.feedback.warning || null,
+    suggestions: result.feedback.suggestions,
+    dictionaries: [...dictionaries],
+  }
+}
 parentPort.on('message', (job) => {
   try {
     const result = job.op === 'hash'
       ? argon2.hashSync(job.password, job.options)
-      : job.op === 'verify-foreign'
-        ? verifyForeign(job.foreign, job.password)
-        : argon2.verifySync(job.hash, job.password)
+      : job.op === 'verify'
+        ? argon2.verifySync(job.hash, job.password)
+        : job.op === 'verify-foreign'
+          ? verifyForeign(job.foreign, job.password)
+          : strength(job)
     parentPort.postMessage({ ok: true, result })
   } catch (error) {
     parentPort.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) })
   }
 })
 `
+
+function zxcvbnPaths(): { core: string; common: string; en: string } {
+  const require = createRequire(import.meta.url)
+  return {
+    core: require.resolve('@zxcvbn-ts/core'),
+    common: require.resolve('@zxcvbn-ts/language-common'),
+    en: require.resolve('@zxcvbn-ts/language-en'),
+  }
+}
 
 /** A fixed set of low-priority threads computing argon2 jobs in order. */
 export interface PasswordPool {
@@ -103,6 +168,8 @@ export interface PasswordPool {
   verify(hash: string, password: string): Promise<boolean>
   /** Verifies against an imported hash (pbkdf2, scrypt, bcrypt): see foreign-hashes.ts. */
   verifyForeign(foreign: ForeignHash, password: string): Promise<boolean>
+  /** Estimates a new password's strength with zxcvbn-ts (see password-policy.ts). */
+  strength(job: StrengthJob): Promise<StrengthResult>
   /** Stops the threads; jobs still queued or running are rejected. */
   close(): Promise<void>
 }
@@ -117,6 +184,7 @@ export function createPasswordPool({
   nice = 19,
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
   bcrypt = createRequire(import.meta.url).resolve('bcryptjs'),
+  zxcvbn = zxcvbnPaths(),
 }: {
   size?: number
   nice?: number
@@ -124,8 +192,10 @@ export function createPasswordPool({
   argon2?: string
   /** Absolute path of `bcryptjs`'s CommonJS entry point, where a bundler moved it. */
   bcrypt?: string
+  /** Entry points of `@zxcvbn-ts/core`, `language-common` and `language-en` (CommonJS builds). */
+  zxcvbn?: { core: string; common: string; en: string }
 } = {}): PasswordPool {
-  const workerData = { argon2, bcrypt, nice: process.platform === 'linux' ? nice : 0 }
+  const workerData = { argon2, bcrypt, zxcvbn, nice: process.platform === 'linux' ? nice : 0 }
   const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
   const queue: Pending[] = []
   let closed = false
@@ -136,7 +206,7 @@ export function createPasswordPool({
     worker.unref()
     worker.on(
       'message',
-      (message: { ok: true; result: string | boolean } | { ok: false; message: string }) => {
+      (message: { ok: true; result: string | boolean | StrengthResult } | { ok: false; message: string }) => {
         const pending = slot.current
         slot.current = undefined
         if (pending !== undefined) {
@@ -188,7 +258,7 @@ export function createPasswordPool({
     for (const pending of queue.splice(0)) pending.reject(error)
   }
 
-  const submit = (job: Job): Promise<string | boolean> =>
+  const submit = (job: Job): Promise<string | boolean | StrengthResult> =>
     new Promise((resolve, reject) => {
       if (closed) {
         reject(new PasswordPoolError('the password pool is closed'))
@@ -215,6 +285,13 @@ export function createPasswordPool({
     verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
     verifyForeign: (foreign, password) =>
       submit({ op: 'verify-foreign', foreign, password }) as Promise<boolean>,
+    strength: (job) =>
+      submit({
+        op: 'strength',
+        password: job.password,
+        userInputs: job.userInputs,
+        maxLength: job.maxLength,
+      }) as Promise<StrengthResult>,
     async close() {
       closed = true
       for (const pending of queue.splice(0))

@@ -7,7 +7,13 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseForeignHash, type ForeignHash } from './foreign-hashes.js'
-import { createPasswordPool, PasswordPoolError, type PasswordPool } from './password-pool.js'
+import {
+  createPasswordPool,
+  PasswordPoolError,
+  type PasswordPool,
+  type StrengthJob,
+  type StrengthResult,
+} from './password-pool.js'
 
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
@@ -30,6 +36,14 @@ async function verify(stored: string, password: string): Promise<boolean> {
 }
 async function verifyForeign(foreign: ForeignHash, password: string): Promise<boolean> {
   return getPool().verifyForeign(foreign, password)
+}
+
+/**
+ * Estimates a new password's strength with zxcvbn-ts in the password threads, never on the event
+ * loop (see password-policy.ts).
+ */
+export async function estimateStrength(job: StrengthJob): Promise<StrengthResult> {
+  return getPool().strength(job)
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */

@@ -6,6 +6,7 @@
 /** The codes the server itself answers with (token errors come from the core's registry). */
 export type ProblemCode =
   | 'validation_error'
+  | 'weak_password'
   | 'invalid_json'
   | 'payload_too_large'
   | 'username_taken'

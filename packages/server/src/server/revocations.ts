@@ -10,7 +10,7 @@
  * replica, the `revocations` table and Redis thus hold about (revocation rate × access lifetime)
  * entries, instead of keeping each logout for the refresh lifetime (30 days by default).
  */
-import type { JwtClaims, RevocationEntry } from 'tessera'
+import { revocationExpiry as coreRevocationExpiry, type JwtClaims, type RevocationEntry } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
 
 /** The lifetimes a revocation's expiry depends on, in seconds. */
@@ -20,9 +20,12 @@ export interface RevocationLifetimes {
   leeway: number
 }
 
-/** The one expiry rule: a revocation lasts until `exp + leeway` of the last token it can affect. */
+/**
+ * The one expiry rule, the engine's own (`revocationExpiry` from `tessera`): a revocation lasts until
+ * `exp + leeway` of the last token it can affect.
+ */
 export function revocationExpiry(lastExp: number, lifetimes: RevocationLifetimes): number {
-  return lastExp + lifetimes.leeway
+  return coreRevocationExpiry(lastExp, lifetimes.leeway)
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)

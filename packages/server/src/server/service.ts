@@ -9,12 +9,14 @@ import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { NewAuditEvent } from '../stores/sql/audit.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
+import { checkPasswordStrength, serviceNamesOf } from './password-policy.js'
 import { legacyTokenOf, type LegacyToken } from './legacy.js'
 import {
   hashPassword,
   IMPORTED_HASH_COMPANION,
   OWASP_ARGON2ID,
   rehashPassword,
+  estimateStrength,
   validatePassword,
   verifyAgainstDummy,
   verifyPassword,
@@ -85,6 +87,26 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       audit(event, { user_id: userId, ...(actorId == null ? {} : { actor_id: actorId }), ip, ...detail })
     },
   })
+
+  /**
+   * A new password: structurally valid (400 validation_error), then strong enough (400 weak_password,
+   * saying why, never echoing it). Only new passwords: login never judges strength.
+   */
+  const requireStrongPassword = async (field: string, password: string, username: string): Promise<void> => {
+    const check = validatePassword(password)
+    if (!check.ok && check.reason !== 'too_short')
+      throw validation(`${field}: ${check.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+    const verdict = await checkPasswordStrength(
+      password,
+      { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+      { username, serviceNames: serviceNamesOf(config) },
+      estimateStrength,
+    )
+    if (!verdict.ok) {
+      const hint = verdict.suggestions.length === 0 ? '' : ` (${verdict.suggestions.join(' ')})`
+      throw new Problem(400, 'weak_password', `${field}: ${verdict.message}${hint}`)
+    }
+  }
 
   const limit = async (key: string, max: number): Promise<void> => {
     const decision = await limiter.hit(key, max, 60)
@@ -260,10 +282,11 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
       const name = validateUsername(body.username)
       if (!name.ok)
         throw validation(
-          `username: ${name.reason.replace('_', ' ')} (1 to 64 characters, no control characters)`,
+          name.reason === 'mixed_scripts'
+            ? 'username: mixes scripts (such as Latin with a Cyrillic look-alike letter); use one script'
+            : `username: ${name.reason.replace('_', ' ')} (1 to 64 characters, no control characters)`,
         )
-      const password = validatePassword(body.password)
-      if (!password.ok) throw validation(`password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+      await requireStrongPassword('password', body.password, name.normalized)
       const passwordHash = await hashPassword(body.password)
       const issued = await work.run(async (tx) => {
         const created = await tx.users.create({
@@ -475,9 +498,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog) {
         await work.run((tx) => tx.audit(audited('password_change_failed', userId, client)))
         throw invalidCredentials()
       }
-      const password = validatePassword(next)
-      if (!password.ok)
-        throw validation(`new_password: ${password.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+      await requireStrongPassword('new_password', next, user.usernameNormalized)
       const passwordHash = await hashPassword(next)
       await work.run(async (tx) => {
         await tx.users.update(userId, { passwordHash })

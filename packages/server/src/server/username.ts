@@ -1,7 +1,9 @@
 /**
  * Usernames: one normal form decides identity, so look-alike duplicates cannot be registered.
- * "Alice", " alice " and "ＡＬＩＣＥ" (fullwidth) are one user.
+ * "Alice", " alice " and "ＡＬＩＣＥ" (fullwidth) are one user, so are "straße" and "STRASSE". A name
+ * mixing scripts ("аlice" with a Cyrillic а) is refused (script-mixing.ts, UTS #39).
  */
+import { mixesScripts } from './script-mixing.js'
 
 /** Longest username, in code points after normalisation. */
 export const USERNAME_MAX_LENGTH = 64
@@ -14,7 +16,7 @@ const MAX_INPUT_UNITS = 1024
 const INVISIBLE_OR_CONTROL = /\p{C}/u
 
 /** Why a username was refused; the route turns this into a 400. */
-export type UsernameProblem = 'not_a_string' | 'empty' | 'too_long' | 'invalid_characters'
+export type UsernameProblem = 'not_a_string' | 'empty' | 'too_long' | 'invalid_characters' | 'mixed_scripts'
 
 /** Result of {@link validateUsername}. */
 export type UsernameCheck =
@@ -28,18 +30,29 @@ export type UsernameCheck =
   | { ok: false; reason: UsernameProblem; maxLength: number }
 
 /**
- * The normal form: NFKC, lower case, NFKC again (lower-casing can produce text that is not NFKC),
- * whitespace runs collapsed to one space, trimmed.
+ * The normal form: NFKC, full case folding, NFKC again (folding can produce text that is not NFKC),
+ * whitespace runs collapsed to one space, trimmed. JavaScript has no case folding: upper-casing then
+ * lower-casing, repeated until stable, applies the full (multi-character) mappings — `ß` → `SS` → `ss`,
+ * `ẞ` → `ß` → `ss`, `ŉ` → `ʼN` → `ʼn` — and final sigma `ς` is folded to `σ` as Unicode's
+ * CaseFolding.txt does. Locale-independent: Turkish `İ` becomes `i̇` (i + combining dot, as its
+ * folding says) and dotless `ı` becomes `i` (folding keeps it; one look-alike fewer).
  *
  * @example normalizeUsername('ＡＬＩＣＥ ') // 'alice'
+ * @example normalizeUsername('Straße') === normalizeUsername('STRASSE') // true
  */
 export function normalizeUsername(input: string): string {
-  return input.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim()
+  let text = input.normalize('NFKC')
+  for (let i = 0; i < 3; i++) {
+    const folded = text.toUpperCase().toLowerCase()
+    if (folded === text) break
+    text = folded
+  }
+  return text.replace(/ς/gu, 'σ').normalize('NFKC').replace(/\s+/gu, ' ').trim()
 }
 
 /**
  * Checks a username and returns its display and normal forms: 1 to 64 code points once normalised,
- * no control or invisible characters.
+ * no control or invisible characters, one script (or an allowed CJK combination with Latin).
  *
  * @example const check = validateUsername(body.username); if (!check.ok) reply.code(400)
  */
@@ -58,5 +71,6 @@ export function validateUsername(input: unknown): UsernameCheck {
   if (INVISIBLE_OR_CONTROL.test(normalized)) return refuse('invalid_characters')
   // Code points, not UTF-16 units nor graphemes: a stable count that does not depend on the ICU version.
   if (Array.from(normalized).length > USERNAME_MAX_LENGTH) return refuse('too_long')
+  if (mixesScripts(normalized)) return refuse('mixed_scripts')
   return { ok: true, username, normalized }
 }

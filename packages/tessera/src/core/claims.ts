@@ -7,6 +7,7 @@ import {
   TokenClaimInvalidError,
   TokenClaimMissingError,
   TokenExpiredError,
+  TokenLifetimeExceededError,
   TokenNotYetValidError,
   TokenWrongAudienceError,
   TokenWrongIssuerError,
@@ -26,6 +27,8 @@ export interface ClaimRules {
   type: TokenType | 'any'
   identityClaim: string
   leeway: number
+  /** Longest accepted `exp − iat` per token type, before the leeway; `undefined`: no bound. */
+  maxTokenAge: Readonly<Record<TokenType, number>> | undefined
   audience: readonly string[] | undefined
   issuer: readonly string[] | undefined
   fresh: boolean
@@ -50,6 +53,9 @@ export function checkClaims(
     throw invalidClaim('nbf', 'is not a NumericDate', header, claims)
   if (iat !== undefined && !isNumericDate(iat))
     throw invalidClaim('iat', 'is not a NumericDate', header, claims)
+  // Without `iat` the lifetime cannot be bounded: required while the bound is on.
+  if (iat === undefined && rules.maxTokenAge !== undefined)
+    throw new TokenClaimMissingError('iat', header, claims)
   const identity = payload[rules.identityClaim]
   if (identity === undefined) throw new TokenClaimMissingError(rules.identityClaim, header, claims)
   // RFC 7519 §4.1.2: "sub" is a StringOrURI; a number or object is refused rather than coerced.
@@ -91,6 +97,16 @@ export function checkClaims(
   }
   if (iat !== undefined && now + rules.leeway < iat) {
     throw new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
+  }
+  // Defence in depth against authentic tokens made to live for years (a stolen or rotated-out key, a
+  // buggy signer elsewhere): such a token would also outlive every revocation entry, which lasts only
+  // as long as the longest token this bound lets through (revocationExpiry).
+  if (rules.maxTokenAge !== undefined && exp - (iat as number) > rules.maxTokenAge[type] + rules.leeway) {
+    throw new TokenLifetimeExceededError(
+      `The token lives longer (exp - iat) than the ${type} token lifetime this server accepts`,
+      header,
+      claims,
+    )
   }
 
   checkAudience(payload.aud, rules.audience, header, claims)

@@ -5,10 +5,12 @@
 import { isAlgorithm, type Algorithm } from './algorithms.js'
 import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError } from './errors.js'
-import { createKeyRing, isKeyRing, type KeyRing, type KeyRingInput } from './key-ring.js'
+import { createKeyRing, isKeyRing, isTesseraKey, type KeyRing, type KeyRingInput } from './key-ring.js'
+import type { KeyInput } from './keys.js'
 import { memoryRevocationStore, type RevocationStore } from './revocation.js'
 import { unknownOption } from './suggest.js'
 import type { TokenType } from './types.js'
+import { weakSecretReason } from './weak-secret.js'
 
 /** Context passed to the claim and header hooks. */
 export interface ClaimsHookContext {
@@ -34,6 +36,15 @@ export interface TesseraOptions {
   identityClaim?: string
   /** Clock skew tolerated on `exp`, `nbf` and `iat`. @default 0 */
   leeway?: Duration
+  /**
+   * Longest lifetime (`exp − iat`) a token may have to be accepted, plus the leeway; a token without
+   * `iat` is refused while the bound is on. `'ttl'`: the configured lifetime of the token's type
+   * (`accessTokenTtl`, `refreshTokenTtl`); a duration: one bound for both types (use it when you pass
+   * a longer `expiresIn` to some calls); `false`: no bound. Creating a token longer than the bound
+   * throws a {@link ConfigurationError}: the engine never issues what it would refuse. @default 'ttl'
+   */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'ttl' named for editors
+  maxTokenAge?: 'ttl' | Duration | false
   /** Write `nbf` (equal to `iat`) into new tokens. @default true */
   writeNbf?: boolean
   /**
@@ -74,6 +85,8 @@ export interface ResolvedConfig {
   readonly refreshTokenTtl: number
   readonly identityClaim: string
   readonly leeway: number
+  /** Longest accepted `exp − iat` per token type (leeway not included); `undefined`: no bound. */
+  readonly maxTokenAge: Readonly<Record<TokenType, number>> | undefined
   readonly writeNbf: boolean
   readonly audience: readonly string[] | undefined
   readonly issuer: readonly string[] | undefined
@@ -95,6 +108,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set<string>([
   'refreshTokenTtl',
   'identityClaim',
   'leeway',
+  'maxTokenAge',
   'writeNbf',
   'audience',
   'issuer',
@@ -114,12 +128,15 @@ export function resolveConfig(options: TesseraOptions): ResolvedConfig {
       throw new ConfigurationError(name, unknownOption(name, [...KNOWN_OPTIONS], 'engine'))
     }
   }
+  const accessTokenTtl = parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl')
+  const refreshTokenTtl = parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl')
   return Object.freeze({
     keyRing: resolveKeys(options),
-    accessTokenTtl: parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl'),
-    refreshTokenTtl: parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl'),
+    accessTokenTtl,
+    refreshTokenTtl,
     identityClaim: nonEmptyString(options.identityClaim ?? 'sub', 'identityClaim'),
     leeway: parseDuration(options.leeway ?? 0, 'leeway', { allowZero: true }),
+    maxTokenAge: resolveMaxTokenAge(options.maxTokenAge, accessTokenTtl, refreshTokenTtl),
     writeNbf: bool(options.writeNbf ?? true, 'writeNbf'),
     audience: stringList(options.audience, 'audience'),
     issuer: stringList(options.issuer, 'issuer'),
@@ -145,14 +162,17 @@ function resolveKeys(options: TesseraOptions): KeyRing {
     if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
       throw new ConfigurationError('secret', 'expected a string or bytes')
     }
+    let ring: KeyRing
     try {
-      return createKeyRing({ alg, secret })
+      ring = createKeyRing({ alg, secret })
     } catch (error) {
       // Re-label "keys[0].secret" as the option the user actually wrote.
       if (error instanceof ConfigurationError)
         throw new ConfigurationError('secret', error.message.replace(/^[^:]*: /, ''))
       throw error
     }
+    refuseWeakSecret(secret, 'secret')
+    return ring
   }
   if (algorithm !== undefined) {
     throw new ConfigurationError(
@@ -166,7 +186,32 @@ function resolveKeys(options: TesseraOptions): KeyRing {
       'a signing key is required: pass "secret" (HS256) or "keys" (e.g. from generateKey())',
     )
   }
-  return isKeyRing(keys) ? keys : createKeyRing(keys)
+  if (isKeyRing(keys)) return keys
+  const ring = createKeyRing(keys)
+  const inputs: readonly unknown[] = Array.isArray(keys) ? keys : [keys]
+  inputs.forEach((input, i) => {
+    const secret = isTesseraKey(input) ? undefined : (input as KeyInput).secret
+    if (typeof secret === 'string' || secret instanceof Uint8Array)
+      refuseWeakSecret(secret, Array.isArray(keys) ? `keys[${i}].secret` : 'keys.secret')
+  })
+  return ring
+}
+
+// RFC 8725 §3.5: a secret a person made up (a tutorial's sample, a padded word) is not a key.
+function refuseWeakSecret(secret: string | Uint8Array, option: string): void {
+  const reason = weakSecretReason(secret)
+  if (reason !== undefined) throw new ConfigurationError(option, reason)
+}
+
+function resolveMaxTokenAge(
+  value: TesseraOptions['maxTokenAge'],
+  access: number,
+  refresh: number,
+): Readonly<Record<TokenType, number>> | undefined {
+  if (value === false) return undefined
+  if (value === undefined || value === 'ttl') return Object.freeze({ access, refresh })
+  const bound = parseDuration(value, 'maxTokenAge')
+  return Object.freeze({ access: bound, refresh: bound })
 }
 
 function resolveRevocation(value: TesseraOptions['revocation']): RevocationStore | undefined {

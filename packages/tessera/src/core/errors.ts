@@ -18,6 +18,7 @@ export type TesseraErrorCode =
   | 'token_unknown_key'
   | 'token_invalid_signature'
   | 'token_expired'
+  | 'token_lifetime_exceeded'
   | 'token_not_yet_valid'
   | 'token_claim_missing'
   | 'token_claim_invalid'
@@ -123,6 +124,15 @@ export class TokenInvalidSignatureError extends TokenError {
 export class TokenExpiredError extends VerifiedTokenError {
   readonly code = 'token_expired'
   override name = 'TokenExpiredError'
+}
+/**
+ * `exp − iat` is longer than the longest lifetime this engine accepts for the token's type
+ * (`maxTokenAge`): a token signed by a buggy or compromised signer to live for years. Defence in
+ * depth: it would also outlive every revocation entry.
+ */
+export class TokenLifetimeExceededError extends VerifiedTokenError {
+  readonly code = 'token_lifetime_exceeded'
+  override name = 'TokenLifetimeExceededError'
 }
 /** `nbf` or `iat` is in the future (beyond the leeway). */
 export class TokenNotYetValidError extends VerifiedTokenError {
@@ -257,6 +267,7 @@ export type AnyTesseraError =
   | TokenUnknownKeyError
   | TokenInvalidSignatureError
   | TokenExpiredError
+  | TokenLifetimeExceededError
   | TokenNotYetValidError
   | TokenClaimMissingError
   | TokenClaimInvalidError
@@ -288,6 +299,7 @@ export const errorStatus = {
   token_unknown_key: 401,
   token_invalid_signature: 401,
   token_expired: 401,
+  token_lifetime_exceeded: 401,
   token_not_yet_valid: 401,
   token_claim_missing: 401,
   token_claim_invalid: 401,

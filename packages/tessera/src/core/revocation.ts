@@ -35,6 +35,18 @@ export interface RevocationStore {
   close?(): void | Promise<void>
 }
 
+/**
+ * Until when a revocation must be kept: the last instant a token whose expiry is `exp` can still pass
+ * verification, `exp` plus the leeway (Unix seconds). The engine and the server compute every
+ * revocation expiry with this one function, so an entry never lapses while a token it revokes could
+ * still be accepted (it would come back to life).
+ *
+ * @example await store.revokeToken(claims.jti, revocationExpiry(claims.exp, auth.config.leeway))
+ */
+export function revocationExpiry(exp: number, leeway: number): number {
+  return Math.ceil(exp + leeway)
+}
+
 /** Options of {@link memoryRevocationStore}. */
 export interface MemoryRevocationStoreOptions {
   /**

@@ -8,6 +8,7 @@ import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './confi
 import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
 import { createJwsVerifier, type VerifiedJws } from './jws.js'
+import { revocationExpiry } from './revocation.js'
 import type { Jwks, KeyRing } from './key-ring.js'
 import type { TesseraKey } from './keys.js'
 import { isRemoteJwks } from './remote-jwks.js'
@@ -129,6 +130,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     type: 'access',
     identityClaim: config.identityClaim,
     leeway: config.leeway,
+    maxTokenAge: config.maxTokenAge,
     audience: config.audience,
     issuer: config.issuer,
     fresh: false,
@@ -164,6 +166,7 @@ export function createTessera(options: TesseraOptions): Tessera {
       identityClaim: config.identityClaim,
       leeway:
         leeway === undefined ? config.leeway : parseDuration(leeway, 'verify.leeway', { allowZero: true }),
+      maxTokenAge: config.maxTokenAge,
       audience:
         audience === undefined ? config.audience : typeof audience === 'string' ? [audience] : audience,
       issuer: issuer === undefined ? config.issuer : typeof issuer === 'string' ? [issuer] : issuer,
@@ -257,6 +260,13 @@ export function createTessera(options: TesseraOptions): Tessera {
           ? config.accessTokenTtl
           : config.refreshTokenTtl
         : parseDuration(opts.expiresIn, 'expiresIn')
+    const bound = config.maxTokenAge?.[type]
+    if (bound !== undefined && ttl > bound) {
+      throw new ConfigurationError(
+        'expiresIn',
+        `${ttl} s is longer than maxTokenAge allows for ${type} tokens (${bound} s): verification would refuse the token; raise maxTokenAge`,
+      )
+    }
     const hooked =
       config.additionalClaims === undefined ? undefined : await config.additionalClaims(sub, { type })
     const hookedHeaders =
@@ -316,7 +326,11 @@ export function createTessera(options: TesseraOptions): Tessera {
     return revocation
   }
   const nowSeconds = (): number => Math.floor(Date.now() / 1000)
-  const longestLifetime = Math.max(config.accessTokenTtl, config.refreshTokenTtl) + config.leeway
+  // Every token that can still pass verification was issued at most this long ago (plus the leeway).
+  const longestLifetime =
+    config.maxTokenAge === undefined
+      ? Math.max(config.accessTokenTtl, config.refreshTokenTtl)
+      : Math.max(config.maxTokenAge.access, config.maxTokenAge.refresh)
 
   return {
     config,
@@ -329,13 +343,17 @@ export function createTessera(options: TesseraOptions): Tessera {
       if (typeof claims.jti !== 'string' || typeof claims.exp !== 'number') {
         throw new ConfigurationError('revokeToken', 'expected verified claims with "jti" and "exp"')
       }
-      await requireStore().revokeToken(claims.jti, claims.exp + config.leeway)
+      await requireStore().revokeToken(claims.jti, revocationExpiry(claims.exp, config.leeway))
     },
     async revokeSession(sid, expiresAt = nowSeconds() + longestLifetime) {
-      await requireStore().revokeSession(sid, expiresAt)
+      await requireStore().revokeSession(sid, revocationExpiry(expiresAt, config.leeway))
     },
     async revokeUser(sub, before = nowSeconds() + 1) {
-      await requireStore().revokeUser(sub, before, nowSeconds() + longestLifetime)
+      await requireStore().revokeUser(
+        sub,
+        before,
+        revocationExpiry(nowSeconds() + longestLifetime, config.leeway),
+      )
     },
     jwks: () => ring.jwks(),
   }

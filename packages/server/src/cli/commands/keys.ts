@@ -25,6 +25,7 @@ Actions:
   prune          Delete keys retired longer than the refresh token lifetime + margin (servers do it too)
 
 Options:
+  -h, --help                  Show this help
   --data-dir DIR              The SQLite database's directory (TESSERA_DATA_DIR, default ./data)
   --database-url URL          SQLite path or postgres://… (TESSERA_DATABASE_URL)
   --algorithm ALG             Algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)

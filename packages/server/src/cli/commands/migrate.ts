@@ -1,7 +1,7 @@
 /** `tessera migrate`: apply pending database migrations (the server also does this at start). */
 import { loadServerConfig } from '../../server/config.js'
 import { migrateToLatest, openDatabase } from '../../stores/index.js'
-import { parseCommand } from '../args.js'
+import { parseCommand, settingsHelp } from '../args.js'
 import type { Command } from './index.js'
 
 export const migrateCommand: Command = {
@@ -10,7 +10,9 @@ export const migrateCommand: Command = {
   async run(argv) {
     const { settings, help } = parseCommand(argv)
     if (help) {
-      process.stdout.write('Usage: tessera migrate [--data-dir DIR | --database-url URL]\n')
+      process.stdout.write(
+        `Usage: tessera migrate [--data-dir DIR | --database-url URL]\n\nOptions:\n  -h, --help                 show this help\n${settingsHelp(['dataDir', 'databaseUrl', 'databasePoolSize'])}\n`,
+      )
       return 0
     }
     const config = loadServerConfig(settings)

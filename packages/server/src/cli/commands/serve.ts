@@ -14,7 +14,7 @@ export const serveCommand: Command = {
     const { settings, help } = parseCommand(argv)
     if (help) {
       process.stdout.write(
-        `Usage: tessera serve [options]\n\nOptions (flag, environment variable, meaning):\n${settingsHelp()}\n`,
+        `Usage: tessera serve [options]\n\nOptions (flag, environment variable, meaning):\n  -h, --help                 show this help\n${settingsHelp()}\n`,
       )
       return 0
     }

@@ -1,8 +1,9 @@
 /** `tessera users create|list|set-roles`: the only way to grant a role, such as the first admin. */
 import { createInterface } from 'node:readline/promises'
-import { hashPassword, validatePassword } from '../../server/passwords.js'
+import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
+import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
 import { validateUsername } from '../../server/username.js'
-import { parseCommand } from '../args.js'
+import { parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -13,6 +14,15 @@ const HELP = `Usage:
   tessera users list
   tessera users set-roles <username> <role,role|"">
   tessera users import <file> [--dry-run] …                  another system's users: import --help
+
+Options:
+  --admin                    create: grant the admin role
+  --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
+  -h, --help                 show this help
+${settingsHelp(['dataDir', 'databaseUrl', 'passwordMinLength', 'passwordMinScore'])}
+
+The password of "create" comes from TESSERA_PASSWORD, or a prompt when run in a terminal; it must meet
+the same policy as registration (length, not common, not like the username).
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
@@ -34,6 +44,10 @@ function parseRoles(text: string): string[] {
 async function readPassword(): Promise<string> {
   const fromEnv = process.env.TESSERA_PASSWORD
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
+  // Without a terminal there is nobody to answer a prompt: reading would end at EOF with no password
+  // (and once exited 0 having created nothing).
+  if (!process.stdin.isTTY)
+    throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY })
   try {
     return await rl.question('Password: ')
@@ -57,14 +71,26 @@ export const usersCommand: Command = {
       process.stdout.write(HELP)
       return help ? 0 : 1
     }
-    return withStores(settings, async (stores) => {
+    return withStores(settings, async (stores, config) => {
       switch (action) {
         case 'create': {
           const username = validateUsername(name)
           if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
           const password = await readPassword()
           const check = validatePassword(password)
-          if (!check.ok) throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+          if (!check.ok && check.reason !== 'too_short')
+            throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+          // The same policy as registration: an admin's password is no place for "admin123".
+          const verdict = await checkPasswordStrength(
+            password,
+            { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+            { username: username.normalized, serviceNames: serviceNamesOf(config) },
+            estimateStrength,
+          )
+          if (!verdict.ok)
+            throw new UsageError(
+              `weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`,
+            )
           const roles = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
           if (flags.admin === true && !roles.includes('admin')) roles.push('admin')
           const created = await stores.users.create({

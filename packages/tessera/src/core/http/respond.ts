@@ -62,6 +62,7 @@ const FLASK_STATUS: Partial<Record<TesseraErrorCode, number>> = {
   token_not_yet_valid: 422,
   token_claim_missing: 422,
   token_claim_invalid: 422,
+  token_lifetime_exceeded: 422,
   token_wrong_type: 422,
   token_wrong_audience: 422,
   token_wrong_issuer: 422,

@@ -7,6 +7,7 @@ import { initialSchema } from './0001-initial.js'
 import { keyLifecycle } from './0002-key-lifecycle.js'
 import { auditActor } from './0003-audit-actor.js'
 import { legacyImport } from './0004-legacy-import.js'
+import { usernameCaseFolding } from './0005-username-case-folding.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -14,6 +15,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0002-key-lifecycle': keyLifecycle,
   '0003-audit-actor': auditActor,
   '0004-legacy-import': legacyImport,
+  '0005-username-case-folding': usernameCaseFolding,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */

@@ -1,0 +1,115 @@
+// Migration 0002 (issue 15): username_normalized is recomputed with full case folding; accounts that
+// would become one name stop the migration, which changes nothing and names them. SQLite and PostgreSQL.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Kysely } from 'kysely'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
+import {
+  createMigrator,
+  migrateToLatest,
+  pendingMigrations,
+} from '../../packages/server/src/stores/sql/migrations/index.js'
+import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
+import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
+import { serviceAvailable } from '../helpers/services.js'
+
+const root = mkdtempSync(join(tmpdir(), 'tessera-migration-'))
+const postgres: TestDatabase[] = []
+afterAll(async () => {
+  rmSync(root, { recursive: true, force: true })
+  for (const db of postgres) await db.drop()
+})
+let counter = 0
+
+// The lower-casing of the initial schema's era, which the migration replaces.
+const oldNormalize = (name: string): string =>
+  name.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim()
+
+async function atInitialSchema(
+  connect: () => Promise<Kysely<TesseraDatabase>>,
+): Promise<Kysely<TesseraDatabase>> {
+  const db = await connect()
+  const { error } = await createMigrator(db).migrateTo('0001-initial')
+  if (error !== undefined) throw error as Error
+  return db
+}
+
+async function insertUsers(db: Kysely<TesseraDatabase>, names: readonly string[]): Promise<void> {
+  for (const username of names) {
+    await db
+      .insertInto('users')
+      .values({
+        username,
+        username_normalized: oldNormalize(username),
+        password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+        roles: '[]',
+        disabled: 0,
+        created_at: 1,
+        updated_at: 1,
+        password_changed_at: 1,
+      })
+      .execute()
+  }
+}
+
+const normalizedOf = async (db: Kysely<TesseraDatabase>): Promise<Record<string, string>> =>
+  Object.fromEntries(
+    (await db.selectFrom('users').select(['username', 'username_normalized']).execute()).map((r) => [
+      r.username,
+      r.username_normalized,
+    ]),
+  )
+
+const dialects: [string, () => Promise<() => Promise<Kysely<TesseraDatabase>>>, boolean][] = [
+  [
+    'SQLite',
+    () => {
+      const url = `file:${join(root, `db-${++counter}`, 'tessera.db')}`
+      return Promise.resolve(() => openDatabase({ url }))
+    },
+    true,
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const db = await createTestDatabase('mig')
+      postgres.push(db)
+      return () => openDatabase({ url: db.url })
+    },
+    serviceAvailable('PostgreSQL', await postgresReachable()),
+  ],
+]
+
+describe.each(dialects)('migration 0005-username-case-folding (%s)', (_name, make, available) => {
+  it.skipIf(!available)('recomputes username_normalized with full case folding', async () => {
+    const db = await atInitialSchema(await make())
+    await insertUsers(db, ['Straße', 'ΣΟΦΟΣ', 'Alice'])
+    expect(await normalizedOf(db)).toMatchObject({ Straße: 'straße', ΣΟΦΟΣ: 'σοφος' })
+    expect((await migrateToLatest(db)).applied).toContain('0005-username-case-folding')
+    expect(await normalizedOf(db)).toEqual({ Straße: 'strasse', ΣΟΦΟΣ: 'σοφοσ', Alice: 'alice' })
+    await db.destroy()
+  })
+
+  it.skipIf(!available)('refuses to merge accounts that become one name, changing nothing', async () => {
+    const db = await atInitialSchema(await make())
+    await insertUsers(db, ['straße', 'STRASSE', 'σοφοσ', 'ΣΟΦΟΣ', 'bob'])
+    const before = await normalizedOf(db)
+    await expect(migrateToLatest(db)).rejects.toThrow(
+      /0005-username-case-folding.*#1 "straße" = #2 "STRASSE"; #3 "σοφοσ" = #4 "ΣΟΦΟΣ".*Nothing was changed/,
+    )
+    expect(await normalizedOf(db)).toEqual(before)
+    expect(await pendingMigrations(db)).toEqual(['0005-username-case-folding'])
+    // Once an operator renames one of each pair, the migration goes through.
+    await db.updateTable('users').set({ username: 'strasse-2' }).where('username', '=', 'STRASSE').execute()
+    await db.deleteFrom('users').where('username', '=', 'ΣΟΦΟΣ').execute()
+    await migrateToLatest(db)
+    expect(await normalizedOf(db)).toMatchObject({
+      straße: 'strasse',
+      'strasse-2': 'strasse-2',
+      σοφοσ: 'σοφοσ',
+    })
+    await db.destroy()
+  })
+})
