@@ -10,7 +10,8 @@ import type { ServerMessage } from '../servers/protocol.js'
 export const SERVER_CPU = '1'
 export const LOAD_CPU = '0'
 
-const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
+const require = createRequire(import.meta.url)
+const autocannonCli = require.resolve('autocannon/autocannon.js')
 
 /** A running server process. */
 export interface ServerProcess {

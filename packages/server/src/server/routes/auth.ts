@@ -26,13 +26,13 @@ export function userBody(user: {
 }
 
 /** Who sent a request. */
-export function clientOf(request: FastifyRequest): ClientInfo {
+function clientOf(request: FastifyRequest): ClientInfo {
   const agent = request.headers['user-agent']
   return { ip: request.ip, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined }
 }
 
 /** Answers with tokens: in the body (header mode) or as cookies (cookie mode). */
-export function sendTokens(
+function sendTokens(
   ctx: ServerContext,
   reply: FastifyReply,
   tokens: IssuedTokens,
