@@ -2,8 +2,8 @@
  * Install cost of the `tessera` tarball next to other JWT packages, each installed the same way in the
  * same run: an empty project, its own empty npm cache (so every download counts), `npm install <spec>
  * --no-audit --no-fund`. Reports packages added, bytes of node_modules on disk and wall seconds.
- * tessera-server is measured too, with npm 11's default of not running dependency install scripts
- * (better-sqlite3's native build would add about two minutes).
+ * tessera-server is measured too, as npm 11 installs it by default: better-sqlite3's install script
+ * runs (no prebuilt binary can be downloaded here, so it compiles SQLite).
  *
  * Usage: `npm run bench:install` (after `npm run build`); `--smoke` measures tessera alone. Prints a
  * markdown table to paste into bench/RESULTS.md with the load average.
@@ -64,7 +64,10 @@ try {
         ['jose', 'jose'],
         ['@fastify/jwt', '@fastify/jwt'],
         ['express-jwt', 'express-jwt'],
-        ['tessera-server (tarball, scripts not run)', `${tarball('tessera')} ${tarball('tessera-server')}`],
+        [
+          'tessera-server (tarball; better-sqlite3 built from source)',
+          `${tarball('tessera')} ${tarball('tessera-server')}`,
+        ],
       ]
   const rows: Row[] = []
   for (const [name, spec] of targets) {

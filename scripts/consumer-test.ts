@@ -8,8 +8,9 @@
  * - ESM scripts run: a token is created and verified with no peer installed, the Fastify and Express
  *   adapters answer 401 then 200;
  * - `tessera-server` (on the Node versions its `engines` accepts) installs without EBADENGINE, its types
- *   compile, `tessera --help` runs; with `--server-build`, better-sqlite3's install script is allowed
- *   (npm blocks dependency scripts by default), and the server starts on SQLite and answers /healthz.
+ *   compile, `tessera --help` runs; with `--server-build`, better-sqlite3's install script runs (the
+ *   project's package.json#allowScripts approves it; otherwise it denies it, saving minutes) and the
+ *   server starts on SQLite and answers /healthz.
  *
  * Usage: `npm run test:packaging [-- --server-build] [--keep]` after `npm run build`.
  * The projects live in one temporary directory for the run (installs are made once and reused by the
@@ -178,7 +179,8 @@ try {
     readonly name: string
     readonly deps: readonly string[]
     readonly devDeps: readonly string[]
-    readonly allowScripts?: string
+    /** package.json#allowScripts of the project (npm 11: true runs the script, false skips it). */
+    readonly allowScripts?: Record<string, boolean>
   }
   const projects: Project[] = [
     { name: 'bare', deps: [lib], devDeps: [typesNode] },
@@ -197,7 +199,8 @@ try {
       // tessera-server depends on tessera ^0.2.0: the local tarball satisfies it (nothing from the registry).
       deps: [lib, server],
       devDeps: [typesNode],
-      ...(serverBuild ? { allowScripts: 'better-sqlite3' } : {}),
+      // Without --server-build, better-sqlite3's native build (minutes) is denied: the rest still runs.
+      allowScripts: { 'better-sqlite3': serverBuild },
     })
   } else {
     console.log(
@@ -227,6 +230,7 @@ try {
           type: 'module',
           dependencies: Object.fromEntries(project.deps.map(spec)),
           devDependencies: Object.fromEntries(project.devDeps.map(spec)),
+          ...(project.allowScripts === undefined ? {} : { allowScripts: project.allowScripts }),
         },
         null,
         2,
