@@ -236,11 +236,7 @@ try {
         2,
       ),
     )
-    const flags = [
-      '--no-audit',
-      '--no-fund',
-      ...(project.allowScripts ? [`--allow-scripts=${project.allowScripts}`] : []),
-    ]
+    const flags = ['--no-audit', '--no-fund']
     const started = Date.now()
     installs.set(
       project.name,
