@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 export const outDir = fileURLToPath(new URL('../.out/', import.meta.url))
-export const buildDir = `${outDir}build/`
+const buildDir = `${outDir}build/`
 const serversDir = fileURLToPath(new URL('../servers/', import.meta.url))
 
 /** Where a compiled bench/servers script lands. */
@@ -22,7 +22,7 @@ export const srcModule = (path: string): string => `${root}packages/tessera/dist
 /** The compiled `tessera` CLI: what `npm start` runs (`bin.js serve`), from the same sources. */
 export const cliScript = (): string => `${buildDir}packages/server/src/cli/bin.js`
 /** Where a compiled module of the server package lands (path relative to its src/, `.js`). */
-export const serverModule = (path: string): string => `${buildDir}packages/server/src/${path}`
+const serverModule = (path: string): string => `${buildDir}packages/server/src/${path}`
 
 /**
  * Runs tsc. Type errors elsewhere in the working tree (other work in progress) do not stop the

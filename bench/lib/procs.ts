@@ -11,7 +11,8 @@ import { serverScript } from './build.js'
 export const SERVER_CPU = '1'
 export const LOAD_CPU = '0'
 
-const autocannonCli = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
+const require = createRequire(import.meta.url)
+const autocannonCli = require.resolve('autocannon/autocannon.js')
 
 /** A running server process. */
 export interface ServerProcess {

@@ -11,7 +11,7 @@ import { GROUPS, type Suite } from './cases.js'
 import { formatNs, formatOps, pairedSlowdown, type Row } from './stats.js'
 
 /** The tracker's target: Tessera's uncached HS256 verify at ≥ 0.8 × the bare reference's ops/s. */
-export const TARGET_RATIO = 0.8
+const TARGET_RATIO = 0.8
 /** A KeyObject/Buffer difference below this share, or not agreed by every run, is called noise. */
 const NOISE_SHARE = 0.03
 
@@ -170,7 +170,7 @@ export interface Verdict {
 }
 
 /** The target verdict, the other Tessera verify ratios and the KeyObject/Buffer finding, as sentences. */
-export function verdict(rows: readonly Row[]): Verdict {
+function verdict(rows: readonly Row[]): Verdict {
   const lines: string[] = []
   const inline = byId(rows, 'hs-verify/tessera-inline')
   let target: Verdict['target'] = 'unknown'
@@ -215,7 +215,7 @@ export function verdictLines(rows: readonly Row[]): string[] {
 }
 
 /** Does `createHmac` with a KeyObject cost more or less than with a Buffer? Paired round by round. */
-export function keyObjectFinding(rows: readonly Row[]): string[] {
+function keyObjectFinding(rows: readonly Row[]): string[] {
   const lines: string[] = []
   const pairs: [string, string, string][] = [
     ['hs-verify/bare', 'hs-verify/bare-buffer', 'bare reference'],

@@ -38,10 +38,10 @@ import { median } from './stats.js'
  * The maintenance database. Without a user name in the URL, the OS user's name is put in, as psql does
  * (node-postgres would read $USER, which a service or CI environment may not set).
  */
-export const POSTGRES_ADMIN_URL = withUser(
+const POSTGRES_ADMIN_URL = withUser(
   process.env.TESSERA_BENCH_POSTGRES_URL ?? 'postgres://127.0.0.1:5432/test',
 )
-export const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+const REDIS_URL = process.env.TESSERA_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 /** The password of every seeded and registered user (bench/servers/state.ts seeds with it). */
 const PASSWORD = 'correct horse battery staple'

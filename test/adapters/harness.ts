@@ -115,7 +115,7 @@ export interface TestClient {
 export type MakeApp = (auth: Tessera, options: AdapterOptions) => Promise<TestClient>
 
 /** Parses one `Set-Cookie` value. */
-export function parseSetCookie(header: string): SetCookie {
+function parseSetCookie(header: string): SetCookie {
   const [pair = '', ...rest] = header.split(';')
   const eq = pair.indexOf('=')
   const attributes: Record<string, string | true> = {}

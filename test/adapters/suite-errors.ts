@@ -17,7 +17,7 @@ interface Case {
 }
 
 /** One way to provoke each error the core raises while verifying. */
-export const TOKEN_ERRORS: Case[] = [
+const TOKEN_ERRORS: Case[] = [
   { code: 'token_malformed', token: () => 'not-a-jwt' },
   {
     code: 'token_algorithm_rejected',

@@ -32,19 +32,15 @@ import {
 
 export {
   PASSWORD,
-  checkAfterEach,
   claimsOf,
   cookieJar,
   cookieNamed,
-  decode,
   expectError,
   expectUnauthorized,
   median,
-  sleep,
   tokensOf,
   uniqueName,
   type ApiResponse,
-  type Body,
   type JwkBody,
   type Tokens,
 } from '../e2e/harness.js'
@@ -222,7 +218,7 @@ export interface AdapterApp {
  * Routes of the adapter apps: GET/POST /protected, GET /admin (role admin), POST /auth/refresh (refresh
  * token), POST /login/:sub (sets access and refresh cookies for `sub`, the app's own login).
  */
-export async function adapterApps(auth: Tessera, options: AdapterOptions = {}): Promise<AdapterApp[]> {
+async function adapterApps(auth: Tessera, options: AdapterOptions = {}): Promise<AdapterApp[]> {
   return [await fastifyApp(auth, options), await expressApp(auth, options)]
 }
 

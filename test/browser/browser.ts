@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from 'vitest'
 import { serviceAvailable } from '../helpers/services.js'
 
 /** Where Debian installs Chromium (`apt-get install -y chromium`). */
-export const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium'
+const CHROMIUM = process.env.TESSERA_CHROMIUM ?? '/usr/bin/chromium'
 
 /** True when the suite can run (or a thrown error under CI); see {@link serviceAvailable}. */
 export const chromiumAvailable = serviceAvailable(

@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
 /** The maintenance connection: a database that always exists, used to create and drop the others. */
-export const POSTGRES_ADMIN_URL =
-  process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const POSTGRES_ADMIN_URL = process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** True when the PostgreSQL server answers within `timeoutMs`. */
 export async function postgresReachable(url = POSTGRES_ADMIN_URL, timeoutMs = 2_000): Promise<boolean> {

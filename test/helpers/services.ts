@@ -3,7 +3,7 @@
 // TESSERA_REQUIRE_SERVICES=1 a missing service fails the run instead of skipping silently.
 
 /** True when missing services must fail the run rather than skip. */
-export const servicesRequired = process.env.CI === 'true' || process.env.TESSERA_REQUIRE_SERVICES === '1'
+const servicesRequired = process.env.CI === 'true' || process.env.TESSERA_REQUIRE_SERVICES === '1'
 
 /**
  * Reports whether `name` can be used. When it cannot: throws under CI (so the run fails), otherwise

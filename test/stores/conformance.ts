@@ -13,7 +13,7 @@ import { rotationTests } from './conformance/rotation.js'
 import { sessionTests } from './conformance/sessions.js'
 import { userTests } from './conformance/users.js'
 
-export type { StoreHarness, StoreHarnessFactory, SuiteContext } from './conformance/context.js'
+export type { StoreHarnessFactory } from './conformance/context.js'
 
 /** Registers the whole conformance suite for one backend. `factory` makes a fresh database per test. */
 export function runStoreSuite(name: string, factory: StoreHarnessFactory): void {

@@ -1,5 +1,4 @@
 // The signing-key repository and the audit log.
-import type { JsonWebKey } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createKeyRing } from '../../../packages/tessera/src/core/key-ring.js'
 import { generateKey, importKey } from '../../../packages/tessera/src/core/keys.js'
@@ -96,7 +95,7 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       const key = await generateKey('EdDSA', { kid: 'k1' })
       const publicOnly = importKey({
         alg: 'EdDSA',
-        publicKey: key.publicJwk as unknown as JsonWebKey,
+        publicKey: key.publicJwk,
         kid: 'pub',
       })
       await expect(keys.save(publicOnly)).rejects.toMatchObject({ code: 'configuration_error' })

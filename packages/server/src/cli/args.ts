@@ -5,7 +5,7 @@ import { SETTINGS } from '../server/config.js'
 import { UsageError } from './usage-error.js'
 
 /** Flags of every server setting (`--port 8080`, `--data-dir ./data`, …). */
-export const SETTING_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
+const SETTING_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
   SETTINGS.map((s) => [s.flag, { type: 'string' as const }]),
 )
 

@@ -35,9 +35,6 @@ export type ForeignHash =
     }
   | { scheme: 'bcrypt'; hash: string; cost: number }
 
-/** The scheme names of {@link ForeignHash}. */
-export type ForeignScheme = ForeignHash['scheme']
-
 // Bounds on the cost an imported row can make every login attempt pay (a hostile or corrupt import
 // must not turn one login into minutes of CPU or gigabytes of memory). Generous for real hashes:
 // passlib's default is 29 000 rounds, Werkzeug 3's pbkdf2 default 600 000, its scrypt N = 2^15.
@@ -141,7 +138,7 @@ function bcrypt(stored: string): ForeignHash | undefined {
 }
 
 /** Bytes of memory scrypt needs for these parameters (what Node's `maxmem` must allow). */
-export function scryptMemory(n: number, r: number, p: number): number {
+function scryptMemory(n: number, r: number, p: number): number {
   return 128 * n * r * (p + 2)
 }
 

@@ -156,7 +156,7 @@ function checkLegacyClaims(
 }
 
 /** The refusal of a legacy token outside the window (or with no window configured). */
-export function legacyWindowClosed(configured: boolean): Problem {
+function legacyWindowClosed(configured: boolean): Problem {
   return new Problem(
     401,
     'legacy_token_expired',
@@ -170,7 +170,7 @@ export function legacyWindowClosed(configured: boolean): Problem {
 }
 
 /** Whether the legacy window is open at `now` (Unix seconds). */
-export function legacyWindowOpen(ctx: ServerContext, now = Date.now() / 1000): boolean {
+function legacyWindowOpen(ctx: ServerContext, now = Date.now() / 1000): boolean {
   const { legacyHsSecret, legacyUntil } = ctx.config
   return (
     legacyHsSecret !== undefined && legacyHsSecret !== '' && legacyUntil !== undefined && now < legacyUntil

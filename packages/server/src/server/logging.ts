@@ -48,7 +48,7 @@ const SENSITIVE_PARAM =
   /^(access_?token|refresh_?token|id_?token|token|jwt|auth|authorization|bearer|password|passwd|pass|pwd|secret|client_secret|api_?key|key|code|session|session_?id|csrf|csrf_?token|signature|sig)$/i
 const JWT_LIKE = /eyJ[\w-]*\.[\w-]*/
 const JWTS = /eyJ[\w-]*\.[\w.-]*/g
-export const REDACTED = '[redacted]'
+const REDACTED = '[redacted]'
 
 /**
  * The URL with the value of every parameter that can carry a credential replaced by `[redacted]`

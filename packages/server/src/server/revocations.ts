@@ -24,7 +24,7 @@ export interface RevocationLifetimes {
  * The one expiry rule, the engine's own (`revocationExpiry` from `tessera`): a revocation lasts until
  * `exp + leeway` of the last token it can affect.
  */
-export function revocationExpiry(lastExp: number, lifetimes: RevocationLifetimes): number {
+function revocationExpiry(lastExp: number, lifetimes: RevocationLifetimes): number {
   return coreRevocationExpiry(lastExp, lifetimes.leeway)
 }
 

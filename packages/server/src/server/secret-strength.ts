@@ -12,7 +12,7 @@ import type { StrengthJob, StrengthResult } from './password-pool.js'
  * random hex digits (`openssl rand -hex 16`) estimate at 10^28 or more, `openssl rand -base64 48` far
  * above; a sentence of words such as `thisismyverylongandsecurepassword` at 10^21, a keyboard walk at 10^12.
  */
-export const SECRET_MIN_GUESSES_LOG10 = 25
+const SECRET_MIN_GUESSES_LOG10 = 25
 
 /** Why `secret` is guessable by a dictionary attack, or `undefined`. */
 export async function secretWordsProblem(

@@ -96,7 +96,7 @@ export class ImportError extends Error {
 }
 
 /** Checks a table or column name before it is spliced into the source query. */
-export function checkIdentifier(name: string, what: string): string {
+function checkIdentifier(name: string, what: string): string {
   if (!IDENTIFIER.test(name)) throw new ImportError(`${what} "${name}" is not a plain SQL identifier`)
   return name
 }

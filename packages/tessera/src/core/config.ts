@@ -246,7 +246,7 @@ function positiveInteger(value: unknown, option: string): number {
 }
 
 /** Default size of the verified-token cache: about 8 MB with Tessera's ~400-character tokens. */
-export const DEFAULT_VERIFY_CACHE = 10_000
+const DEFAULT_VERIFY_CACHE = 10_000
 
 function resolveVerifyCache(value: unknown): number {
   if (value === undefined || value === true) return DEFAULT_VERIFY_CACHE

@@ -15,7 +15,7 @@ import { parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 
-export const IMPORT_HELP = `Usage: tessera users import <file> [options]
+const IMPORT_HELP = `Usage: tessera users import <file> [options]
 
 Imports users from a flask-jwt-auth style SQLite database (default tables users(id, username,
 password) and revoked_tokens(id, jti)), or from CSV (a header line) or JSON lines. Password hashes are
@@ -123,7 +123,7 @@ export async function runUsersImport(argv: readonly string[]): Promise<number> {
 }
 
 /** The summary printed at the end: counts, then every duplicate and refused row. */
-export function summary(r: ImportReport): string {
+function summary(r: ImportReport): string {
   const would = r.dryRun ? 'Dry run (nothing written): would import' : 'Imported'
   const lines = [
     `${would} ${r.imported} user(s) of ${r.rows}; ${r.alreadyImported} already imported; ${r.duplicates.length} duplicate(s) after username normalisation; ${r.refused.length} refused.`,

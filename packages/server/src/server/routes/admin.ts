@@ -8,7 +8,7 @@ import type { Actor, AuthService } from '../service.js'
 import { clientOf, jwtOf, userBody } from './auth.js'
 
 /** The admin making a change. */
-export function actorOf(request: FastifyRequest): Actor {
+function actorOf(request: FastifyRequest): Actor {
   return { userId: Number(jwtOf(request).claims.sub), client: clientOf(request) }
 }
 

@@ -32,7 +32,7 @@ export function clientOf(request: FastifyRequest): ClientInfo {
 }
 
 /** Answers with tokens: in the body (header mode) or as cookies (cookie mode). */
-export function sendTokens(
+function sendTokens(
   ctx: ServerContext,
   reply: FastifyReply,
   tokens: IssuedTokens,

@@ -13,7 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 
-export const DISCOVERY_PATH = '/.well-known/oauth-authorization-server'
+const DISCOVERY_PATH = '/.well-known/oauth-authorization-server'
 
 const Metadata = Type.Object(
   {

@@ -14,7 +14,7 @@ import { ConfigurationError } from 'tessera'
 import type { TesseraDatabase } from './schema.js'
 
 /** The embedded default: a SQLite file under `./data/`. */
-export const DEFAULT_DATABASE_URL = 'file:./data/tessera.db'
+const DEFAULT_DATABASE_URL = 'file:./data/tessera.db'
 
 /** Where a database URL points. `path` is absolute, or `:memory:`. */
 export type DatabaseLocation = { dialect: 'sqlite'; path: string } | { dialect: 'postgres'; url: string }

@@ -8,7 +8,7 @@ import type { ColumnType, Generated } from 'kysely'
 import type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tessera/sql'
 
 export { optionalSeconds, seconds } from 'tessera/sql'
-export type { BigIntColumn, NullableBigIntColumn, RevocationKind, RevocationsTable } from 'tessera/sql'
+export type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tessera/sql'
 
 /** `users`: one row per account. `username_normalized` is UNIQUE and decides duplicates. */
 export interface UsersTable {

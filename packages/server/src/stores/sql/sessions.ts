@@ -168,7 +168,7 @@ export function sessionStore(db: Kysely<TesseraDatabase>): SessionStore {
 }
 
 /** Maps a `sessions` row to a {@link SessionRecord}. */
-export function toSession(row: Selectable<SessionsTable>): SessionRecord {
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
   return {
     id: row.id,
     userId: row.user_id,

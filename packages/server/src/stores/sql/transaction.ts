@@ -14,7 +14,7 @@ export interface TransactionOptions {
 const RETRYABLE = /^(SQLITE_BUSY|SQLITE_LOCKED)(_|$)|^40001$|^40P01$/
 
 /** True when `error` is a transient lock or serialization conflict worth retrying. */
-export function isRetryableConflict(error: unknown): boolean {
+function isRetryableConflict(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' && RETRYABLE.test(code)
 }

@@ -69,7 +69,7 @@ export interface UserStore {
 }
 
 /** Largest page {@link UserStore.list} returns. */
-export const MAX_PAGE_SIZE = 500
+const MAX_PAGE_SIZE = 500
 
 /**
  * The user repository over `db` (a Kysely instance or a transaction).
@@ -160,21 +160,6 @@ export function userStore(db: Kysely<TesseraDatabase>): UserStore {
       return result.numDeletedRows > 0n
     },
   } satisfies UserStore
-}
-
-/** Strips the password hash from a user. */
-export function publicUser(user: UserRecord): PublicUser {
-  // Field by field: a secret column added later cannot leak through a spread.
-  return {
-    id: user.id,
-    username: user.username,
-    usernameNormalized: user.usernameNormalized,
-    roles: [...user.roles],
-    disabled: user.disabled,
-    createdAt: user.createdAt,
-    updatedAt: user.updatedAt,
-    passwordChangedAt: user.passwordChangedAt,
-  }
 }
 
 function encodeRoles(roles: readonly string[]): string {

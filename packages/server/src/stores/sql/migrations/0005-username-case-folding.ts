@@ -12,7 +12,7 @@ interface UsersTable {
 }
 
 /** The accounts that would share a normalised name, as readable text, or `undefined`. */
-export function describeCollisions(rows: readonly { id: number; username: string }[]): string | undefined {
+function describeCollisions(rows: readonly { id: number; username: string }[]): string | undefined {
   const byName = new Map<string, { id: number; username: string }[]>()
   for (const row of rows) {
     const key = normalizeUsername(row.username)

@@ -19,9 +19,9 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */
-export const MIGRATION_TABLE = 'tessera_migration'
+const MIGRATION_TABLE = 'tessera_migration'
 /** @see MIGRATION_TABLE */
-export const MIGRATION_LOCK_TABLE = 'tessera_migration_lock'
+const MIGRATION_LOCK_TABLE = 'tessera_migration_lock'
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...migrations }) }
 
