@@ -82,7 +82,7 @@ describe('GET /audit after a full run', () => {
       body: { roles: ['editor'] },
     })
     expect(patched.status).toBe(200)
-    const rotated = await server.cli(['keys', 'rotate'])
+    const rotated = await server.cli(['keys', 'rotate', '--now'])
     expect(rotated.code, rotated.output).toBe(0)
     const deleted = await server.api('DELETE', `/users/${userId}`, {
       token: admin.access,

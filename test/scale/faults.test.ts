@@ -196,10 +196,12 @@ describe.skipIf(!(postgres && redis))('SIGTERM', { timeout: 90_000 }, () => {
         TESSERA_REDIS_PREFIX: `tessera-test:sigterm-${process.pid}:`,
         TESSERA_REGISTER_RATE_PER_IP: '1000',
         TESSERA_SHUTDOWN_DELAY: '200ms',
+        // Fastify's per-request "incoming request" lines, which this test counts, are written at debug.
+        TESSERA_LOG_LEVEL: 'debug',
       })
       const { child, client, exit } = served
       const output = served.output
-      // Requests the server has read and started to handle (Fastify logs each one as it arrives).
+      // Requests the server has read and started to handle (Fastify logs each one as it arrives, at debug).
       const started = (): number =>
         output()
           .stdout.split('\n')
