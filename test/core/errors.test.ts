@@ -47,10 +47,12 @@ describe('error registry', () => {
     }
   })
 
-  it('builds refusals (token errors, forbidden) without stack frames, and keeps the stack of configuration errors', () => {
+  it('builds refusals (token errors, forbidden) without stack frames, and keeps the stack of configuration and JWKS errors', () => {
     for (const [name, error] of concrete) {
       const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line))
-      if (error.code === 'configuration_error') expect([name, frames.length > 0]).toEqual([name, true])
+      // Not refusals but failures to look into (a bad call site, an unreachable JWKS): their stack stays.
+      if (error.code === 'configuration_error' || error.code === 'jwks_unavailable')
+        expect([name, frames.length > 0]).toEqual([name, true])
       else expect([name, error.stack]).toEqual([name, `${name}: ${error.message}`])
     }
   })

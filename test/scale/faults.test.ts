@@ -196,23 +196,19 @@ describe.skipIf(!(postgres && redis))('SIGTERM', { timeout: 90_000 }, () => {
         TESSERA_REDIS_PREFIX: `tessera-test:sigterm-${process.pid}:`,
         TESSERA_REGISTER_RATE_PER_IP: '1000',
         TESSERA_SHUTDOWN_DELAY: '200ms',
-        // Fastify's per-request "incoming request" lines, which this test counts, are written at debug.
-        TESSERA_LOG_LEVEL: 'debug',
       })
       const { child, client, exit } = served
-      const output = served.output
-      // Requests the server has read and started to handle (Fastify logs each one as it arrives, at debug).
-      const started = (): number =>
-        output()
-          .stdout.split('\n')
-          .filter((line) => line.includes('incoming request') && line.includes('/auth/register')).length
       // Registrations hash a password (tens of milliseconds each): several are in flight at SIGTERM.
       const inFlight = Array.from({ length: 6 }, (_, i) =>
         client.api('POST', '/auth/register', {
           body: { username: `sigterm-${i}`, password: 'correct horse battery staple' },
         }),
       )
-      expect(await eventually(() => started() === 6, 10_000, 2)).toBe(true)
+      // The access log is buffered (flushed every second) and Fastify's per-request lines are off at
+      // info, so no log line tells when the server has read them: give the connections a moment. A
+      // request still in the listen queue at the signal must be served too (the shutdown delay keeps
+      // serving), so the assertions below hold either way.
+      await new Promise((resolve) => setTimeout(resolve, 150))
       child.kill('SIGTERM')
       const results = await Promise.all(inFlight)
       expect(results.map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201])
