@@ -138,6 +138,14 @@ describe('authentic tokens with bad claims', () => {
     }
   })
 
+  it('refuses on /auth/me an authentic token whose sub is no user id (401, never a 5xx)', async () => {
+    // Found by the claims fuzzer: /auth/me answers from the token, and Number('EdDSA') is NaN.
+    for (const sub of ['EdDSA', '0', '-1', '1.5', '99999999999999999999']) {
+      const res = await server.api('GET', '/auth/me', { token: authentic({ sub }) })
+      expect([sub, res.status], res.text).toEqual([sub, 401])
+    }
+  })
+
   it('refuses an expired token on an unsafe route and changes nothing (POST /auth/logout-all)', async () => {
     const res = await server.api('POST', '/auth/logout-all', { token: authentic({ exp: t - 60 }) })
     expectUnauthorized(res, 'token_expired')

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
-import { notFound } from '../problem.js'
+import { notFound, Problem } from '../problem.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
 import type { AuthService, ClientInfo, IssuedTokens } from '../service.js'
 
@@ -198,8 +198,16 @@ export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: Au
       // database is down. The token's roles are the ones every protected route enforces; a change of
       // roles or a deletion revokes the user's tokens.
       const { claims } = jwtOf(request)
+      const id = Number(claims.sub)
+      // Authentic but not one of this server's users (its `sub` is always a user id): refused, never
+      // a 500 from serialising NaN.
+      if (!Number.isSafeInteger(id) || id < 1) {
+        throw new Problem(401, 'token_revoked', 'The token subject is not a user of this server', {
+          'www-authenticate': 'Bearer error="invalid_token"',
+        })
+      }
       return {
-        id: Number(claims.sub),
+        id,
         username: typeof claims.username === 'string' ? claims.username : claims.sub,
         roles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string') : [],
         session_id: typeof claims.sid === 'string' ? claims.sid : null,
