@@ -390,9 +390,10 @@ if (identity !== 'alice' || typeof createClient !== 'function') throw new Error(
 console.log('verified', identity)
 `,
     fastify: `import Fastify from 'fastify'
+import { randomBytes } from 'node:crypto'
 import { createTessera } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
-const auth = createTessera({ secret: 'a'.repeat(32) })
+const auth = createTessera({ secret: randomBytes(32).toString('base64url') })
 const app = Fastify()
 await app.register(tesseraFastify, { auth })
 app.get('/me', { preHandler: app.jwtRequired() }, (request) => ({ id: request.jwt?.identity }))
@@ -403,9 +404,10 @@ if (denied.statusCode !== 401 || ok.statusCode !== 200 || ok.json().id !== 'alic
 console.log('fastify', denied.statusCode, ok.statusCode)
 `,
     express: `import express from 'express'
+import { randomBytes } from 'node:crypto'
 import { createTessera } from 'tessera'
 import { jwtRequired } from 'tessera/express'
-const auth = createTessera({ secret: 'a'.repeat(32) })
+const auth = createTessera({ secret: randomBytes(32).toString('base64url') })
 const app = express()
 app.get('/me', jwtRequired(auth), (req, res) => { res.json({ id: req.jwt?.identity }) })
 const server = app.listen(0, '127.0.0.1')
