@@ -52,6 +52,8 @@ for major in $legs; do
     # npm itself, the install scripts and node-gyp all run on this Node; native addons are built
     # against its headers (not the machine's nodedir from ~/.npmrc).
     export PATH="$home/bin:$PATH" npm_config_nodedir="$home" TESSERA_EXPECT_NODE="$major"
+    # The copy has no ../shared beside it: the Flask fixture is named (test/helpers/flask-fixture.ts).
+    export TESSERA_FLASK_FIXTURE="$root/../shared/fixtures/flask-jwt-auth"
     if [ "${TESSERA_NODE_REUSE:-}" = 1 ] && [ -d node_modules ]; then
       echo "   (reusing $copy/node_modules: npm ci skipped)"
     else

@@ -1,12 +1,19 @@
 // The Flask tutorial's real database and tokens (../shared/fixtures/flask-jwt-auth beside the clone, as
-// in CI; a git worktree one level deeper finds it one more level up). Read only: never written.
+// in CI; a git worktree one level deeper finds it one more level up; a copy of the work tree elsewhere,
+// such as a CI Node-version leg, names it with TESSERA_FLASK_FIXTURE). Read only: never written.
 import { existsSync, readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const CANDIDATES = ['../../../shared/fixtures/flask-jwt-auth/', '../../../../shared/fixtures/flask-jwt-auth/']
 
 /** The fixture folder, or a clear error naming where it was looked for. */
 function fixtureRoot(): URL {
+  const named = process.env.TESSERA_FLASK_FIXTURE
+  if (named !== undefined && named !== '') {
+    const url = pathToFileURL(named.endsWith('/') ? named : `${named}/`)
+    if (existsSync(url)) return url
+    throw new Error(`the Flask fixture is missing: TESSERA_FLASK_FIXTURE=${named} does not exist`)
+  }
   for (const relative of CANDIDATES) {
     const url = new URL(relative, import.meta.url)
     if (existsSync(url)) return url
