@@ -282,8 +282,11 @@ async function loadEngine(): Promise<Engine> {
 }
 
 async function makeTokens(engine: Engine, keys: BenchKeys): Promise<HttpResults['tokens']> {
-  const hs = engine.createTessera({ secret: keys.secret, algorithm: 'HS256' })
-  const ed = engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+  const hs = engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' })
+  const ed = engine.createTessera({
+    keys: { alg: 'EdDSA', privateKey: keys.privatePem },
+    accessTokenTtl: '6h',
+  })
   const options = { expiresIn: '6h', claims: { roles: ['admin', 'editor'] } }
   const hsToken = await hs.createAccessToken(SUB, options)
   const edToken = await ed.createAccessToken(SUB, options)
@@ -354,8 +357,11 @@ async function makeManyTokens(
 ): Promise<Record<Alg, string>> {
   const files = { HS256: `${dir}/many-HS256.txt`, EdDSA: `${dir}/many-EdDSA.txt` }
   const issuers = {
-    HS256: engine.createTessera({ secret: keys.secret, algorithm: 'HS256' }),
-    EdDSA: engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } }),
+    HS256: engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' }),
+    EdDSA: engine.createTessera({
+      keys: { alg: 'EdDSA', privateKey: keys.privatePem },
+      accessTokenTtl: '6h',
+    }),
   }
   for (const alg of ['HS256', 'EdDSA'] as const) {
     const lines: string[] = []

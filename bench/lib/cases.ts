@@ -223,8 +223,13 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
   // The verified-token cache is off in the timed Tessera rows: they measure the full verification (the
   // same token is verified over and over, so with the cache on every call would be a hit). The cached
   // rows are variants, for information.
-  const hs = createTessera({ secret: secretBytes, accessTokenTtl: TTL_SECONDS, verifyCache: false })
-  const hsCached = createTessera({ secret: secretBytes, accessTokenTtl: TTL_SECONDS })
+  const hs = createTessera({
+    secret: secretBytes,
+    accessTokenTtl: TTL_SECONDS,
+    maxTokenAge: false,
+    verifyCache: false,
+  })
+  const hsCached = createTessera({ secret: secretBytes, accessTokenTtl: TTL_SECONDS, maxTokenAge: false })
   const hsKid = hs.keys.active.kid
   const hsToken = await hs.createAccessToken(SUB, tokenOptions)
   if (hs.verifyInline(hsToken) instanceof Promise) throw new Error('bench: verifyInline is not synchronous')
@@ -299,6 +304,7 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
     const hsBuffer = variants.bufferSecret.createTessera({
       secret: secretBytes,
       accessTokenTtl: TTL_SECONDS,
+      maxTokenAge: false,
       verifyCache: false,
     })
     verifyCase(
@@ -317,6 +323,7 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
     const hsSrc = variants.src.createTessera({
       secret: secretBytes,
       accessTokenTtl: TTL_SECONDS,
+      maxTokenAge: false,
       verifyCache: false,
     })
     verifyCase(
@@ -409,9 +416,14 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
   const ed = createTessera({
     keys: { alg: 'EdDSA', privateKey },
     accessTokenTtl: TTL_SECONDS,
+    maxTokenAge: false,
     verifyCache: false,
   })
-  const edCached = createTessera({ keys: { alg: 'EdDSA', privateKey }, accessTokenTtl: TTL_SECONDS })
+  const edCached = createTessera({
+    keys: { alg: 'EdDSA', privateKey },
+    accessTokenTtl: TTL_SECONDS,
+    maxTokenAge: false,
+  })
   const edKid = ed.keys.active.kid
   const edToken = await ed.createAccessToken(SUB, tokenOptions)
   if (ed.verifyInline(edToken) instanceof Promise) throw new Error('bench: verifyInline is not synchronous')
@@ -477,8 +489,17 @@ export async function buildSuite(engine: Engine, variants: EngineVariants = {}):
     await keys.ready()
     return keys
   }
-  const edRemote = createTessera({ keys: await remoteKeys(), verifyCache: false })
-  const edRemoteCached = createTessera({ keys: await remoteKeys() })
+  const edRemote = createTessera({
+    keys: await remoteKeys(),
+    accessTokenTtl: TTL_SECONDS,
+    maxTokenAge: false,
+    verifyCache: false,
+  })
+  const edRemoteCached = createTessera({
+    keys: await remoteKeys(),
+    accessTokenTtl: TTL_SECONDS,
+    maxTokenAge: false,
+  })
   if (edRemote.verifyInline(edToken) instanceof Promise)
     throw new Error('bench: remote verifyInline is not synchronous')
   verifyCase(

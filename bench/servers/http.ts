@@ -32,8 +32,12 @@ const verifyCache = kind.endsWith('-nocache') ? false : undefined
 
 function tessera(): ReturnType<typeof createTessera> {
   return alg === 'HS256'
-    ? createTessera({ secret: keys.secret, algorithm: 'HS256', verifyCache })
-    : createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, verifyCache })
+    ? createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h', verifyCache })
+    : createTessera({
+        keys: { alg: 'EdDSA', privateKey: keys.privatePem },
+        accessTokenTtl: '6h',
+        verifyCache,
+      })
 }
 
 type Listening = () => number
@@ -43,7 +47,7 @@ type Listening = () => number
  * JWKS, served here by a tiny node:http server on another port (fetched once, at start).
  */
 async function remoteTessera(): Promise<ReturnType<typeof createTessera>> {
-  const issuer = createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+  const issuer = createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, accessTokenTtl: '6h' })
   const body = JSON.stringify(issuer.jwks())
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' }).end(body)
@@ -54,7 +58,7 @@ async function remoteTessera(): Promise<ReturnType<typeof createTessera>> {
   server.unref()
   const jwks = remoteJwks(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`)
   await jwks.ready()
-  return createTessera({ keys: jwks })
+  return createTessera({ keys: jwks, accessTokenTtl: '6h' })
 }
 
 /**
