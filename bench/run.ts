@@ -770,6 +770,7 @@ function remoteTarget(results: HttpResults): Target {
 interface LoginResults {
   hashMs: number[]
   verifyMs: number[]
+  pbkdf2Ms: number[]
   idle: { lag: Lag; protectedP99: number; protectedRps: number }
   loaded: {
     lag: Lag
@@ -818,6 +819,7 @@ async function runLogin(env: Record<string, string> = {}): Promise<LoginResults>
     const argon = (await server.ask({ cmd: 'argon2', n: smoke ? 1 : 7 }, 'result')) as {
       hashMs: number[]
       verifyMs: number[]
+      pbkdf2Ms: number[]
     }
     const registered = await post(`${server.url}/auth/register`, { username: 'bench', password: PASSWORD })
     const access = String(registered.access_token)
@@ -856,6 +858,7 @@ async function runLogin(env: Record<string, string> = {}): Promise<LoginResults>
     return {
       hashMs: argon.hashMs,
       verifyMs: argon.verifyMs,
+      pbkdf2Ms: argon.pbkdf2Ms,
       idle: { lag: idleLag, protectedP99: idleRun.latency.p99, protectedRps: reqPerSec(idleRun) },
       loaded: {
         lag,
@@ -1123,10 +1126,19 @@ function render(r: Report): string {
       value: `${fmtMs(login.loaded.lag.p99)} ms (idle ${fmtMs(login.idle.lag.p99)} ms)`,
       ok: login.loaded.lag.p99 < 5,
     })
+    // Issue 14: logins/s ≥ 0.95 × cores ÷ one argon2id verification. One login run, several timed
+    // verifications: the verdict is "within noise" when the slowest and fastest verification put the
+    // ratio on both sides of the target.
+    const ratio = (ms: number): number => login.loaded.loginsPerSec / (1000 / ms)
+    const lo = ratio(Math.max(...login.verifyMs))
+    const hi = ratio(Math.min(...login.verifyMs))
+    const mid = login.loaded.loginsPerSec / expectedLogins
+    const pbkdf2 = median(login.pbkdf2Ms)
     targets.push({
-      name: 'Logins/s ≈ cores / hash time (1 core: the server is pinned)',
-      value: `${fmt(login.loaded.loginsPerSec, 1)}/s vs 1 / ${fmtMs(median(login.verifyMs))} ms = ${fmt(expectedLogins, 1)}/s (${fmt(login.loaded.loginsPerSec / expectedLogins)} ×)`,
-      ok: login.loaded.loginsPerSec >= 0.8 * expectedLogins,
+      name: 'Logins/s ≥ 0.95 × cores ÷ one argon2id verification (1 core: the server is pinned)',
+      value: `${fmt(login.loaded.loginsPerSec, 1)}/s vs 1 / ${fmtMs(median(login.verifyMs))} ms = ${fmt(expectedLogins, 1)}/s (${fmt(mid)} ×; ${fmt(lo)}–${fmt(hi)} over the verifications' range). For context, the seed app's pbkdf2_sha256 (passlib default, 29,000 rounds): ${fmtMs(pbkdf2)} ms = ${fmt(1000 / pbkdf2, 1)} logins/s per core, weaker than OWASP's pbkdf2 floor (600,000 rounds)`,
+      ok: mid >= 0.95,
+      ...(lo < 0.95 && hi >= 0.95 ? { verdict: `**within noise** (median ${mid >= 0.95 ? 'meets' : 'misses'} it)` } : {}),
     })
   }
   const scale = r.scale
