@@ -68,8 +68,8 @@ const keys: BenchKeys = {
 }
 const auth =
   alg === 'HS256'
-    ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256' })
-    : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem } })
+    ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' })
+    : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, accessTokenTtl: '6h' })
 let token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
 const dir = `${outDir}profiles/${kind}-${alg}-${args.token}`
 rmSync(dir, { recursive: true, force: true })
