@@ -18,11 +18,18 @@ import { sleep, type ServerProcess } from './procs.js'
 /** The shipped server, its tokens (issued by itself), and the log it wrote. */
 export interface ShippedServer {
   server: ServerProcess
+  /** The current tokens: replaced by {@link ShippedServer.renew}. */
   tokens: { valid: string; bad: string }
+  /**
+   * Logs in again for a new access token: the server's access tokens live 15 minutes by default, less
+   * than a whole run, so every measurement renews first (outside the timed window).
+   */
+  renew(): Promise<void>
   /** Bytes of log written so far. */
   logBytes(): number
 }
 
+const PASSWORD = 'correct horse battery staple'
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
 function cpuOf(pid: number): NodeJS.CpuUsage {
@@ -115,7 +122,7 @@ export async function startShipped(options: {
   const registered = await fetch(`${url}/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: SUB, password: 'correct horse battery staple' }),
+    body: JSON.stringify({ username: SUB, password: PASSWORD }),
   })
   const body = (await registered.json()) as { access_token?: string }
   if (registered.status !== 201 || typeof body.access_token !== 'string') {
@@ -134,9 +141,21 @@ export async function startShipped(options: {
     },
     stop,
   }
-  return {
+  const shippedServer: ShippedServer = {
     server,
     tokens: { valid: body.access_token, bad: options.tamper(body.access_token) },
+    async renew() {
+      const login = await fetch(`${url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: SUB, password: PASSWORD }),
+      })
+      const renewed = (await login.json()) as { access_token?: string }
+      if (login.status !== 200 || typeof renewed.access_token !== 'string')
+        throw new Error(`tessera serve: login answered ${login.status} ${JSON.stringify(renewed)}`)
+      shippedServer.tokens = { valid: renewed.access_token, bad: options.tamper(renewed.access_token) }
+    },
     logBytes: () => statSync(logFile).size,
   }
+  return shippedServer
 }
