@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenRevokedError } from '../../packages/tessera/src/index.js'
 import { buildServer, type BuiltServer } from '../../packages/server/src/server/app.js'
@@ -10,6 +11,14 @@ import { createErrorMapper } from '../../packages/server/src/server/error-respon
 import { ServiceError } from '../../packages/server/src/server/errors.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 import { PasswordPoolError } from '../../packages/server/src/server/password-pool.js'
+
+/** Asserts the status and the `error` code of an injected response. */
+function expectCode(res: LightMyRequestResponse, status: number, code: string): void {
+  expect({ status: res.statusCode, error: res.json<{ error: string }>().error }, res.body).toEqual({
+    status,
+    error: code,
+  })
+}
 
 /** The value of `name{code="…"}` in a Prometheus text exposition (0 when absent). */
 function sample(text: string, name: string, code: string): number {
@@ -113,26 +122,17 @@ describe('error answers of a built server', () => {
 
   it('answers a body shorter than its Content-Length with 400 bad_request, not invalid_json', async () => {
     const res = await login('{"username":"a"', { 'content-length': '40' })
-    expect({ status: res.statusCode, error: res.json<{ error: string }>().error }).toEqual({
-      status: 400,
-      error: 'bad_request',
-    })
+    expectCode(res, 400, 'bad_request')
   })
 
   it('still answers a body that is not JSON with 400 invalid_json', async () => {
     const res = await login('{"username":')
-    expect({ status: res.statusCode, error: res.json<{ error: string }>().error }).toEqual({
-      status: 400,
-      error: 'invalid_json',
-    })
+    expectCode(res, 400, 'invalid_json')
   })
 
   it('answers a body that is not JSON by its Content-Type with 415 unsupported_media_type', async () => {
     const res = await login('username=a&password=b', { 'content-type': 'application/x-www-form-urlencoded' })
-    expect({ status: res.statusCode, error: res.json<{ error: string }>().error }).toEqual({
-      status: 415,
-      error: 'unsupported_media_type',
-    })
+    expectCode(res, 415, 'unsupported_media_type')
   })
 
   it('gives every token_revoked a Bearer invalid_token challenge, a refresh without a session too', async () => {
@@ -145,19 +145,14 @@ describe('error answers of a built server', () => {
     ] as const) {
       const method = url === '/auth/me' ? 'GET' : 'POST'
       const res = await server.app.inject({ method, url, headers: { authorization: `Bearer ${token}` } })
-      expect({ url, status: res.statusCode, error: res.json<{ error: string }>().error }).toEqual({
-        url,
-        status: 401,
-        error: 'token_revoked',
-      })
-      expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"')
+      expectCode(res, 401, 'token_revoked')
+      expect(res.headers['www-authenticate'], url).toBe('Bearer error="invalid_token"')
     }
   })
 
   it('answers an unknown path with 404 not_found', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/nowhere' })
-    expect(res.statusCode).toBe(404)
-    expect(res.json()).toMatchObject({ error: 'not_found' })
+    expectCode(res, 404, 'not_found')
   })
 
   it('counts the server’s error answers by code in tessera_server_errors_total', async () => {
