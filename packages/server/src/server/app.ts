@@ -4,16 +4,15 @@
  */
 import swagger from '@fastify/swagger'
 import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
-import { ConfigurationError, isTesseraError, wwwAuthenticate } from 'tessera'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { ConfigurationError } from 'tessera'
 import { tesseraFastify } from 'tessera/fastify'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
+import { installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
-import { PasswordPoolError } from './password-pool.js'
 import { estimateStrength } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
-import { Problem } from './problem.js'
 import { adminRoutes } from './routes/admin.js'
 import { auditRoutes } from './routes/audit.js'
 import { authRoutes } from './routes/auth.js'
@@ -178,7 +177,29 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     if (ctx.lifecycle.draining) void reply.header('connection', 'close')
     done(null, payload)
   })
+  await registerOpenApi(app)
+  await registerTessera(app, ctx)
+  recordRequests(app, ctx.metrics, logging.access)
+  app.addHook('onClose', (_instance, done) => {
+    logging.flush()
+    done()
+  })
+  installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
 
+  // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
+  webRoutes(app, config)
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  authRoutes(app, ctx, service)
+  adminRoutes(app, service)
+  auditRoutes(app, service)
+  metaRoutes(app, ctx)
+  tutorialRoutes(app, ctx, service)
+  await app.ready()
+  return app
+}
+
+/** The OpenAPI document (`/openapi.json`) and its UI at `/docs`, with the shared schemas. */
+async function registerOpenApi(app: FastifyInstance): Promise<void> {
   app.addSchema(ErrorBody)
   app.addSchema(User)
   app.addSchema(Tokens)
@@ -196,6 +217,11 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
+}
+
+/** The Tessera plugin over the server's engine, counting refused tokens by code. */
+async function registerTessera(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const { config } = ctx
   const cookieMode = config.tokenTransport === 'cookie'
   await app.register(tesseraFastify, {
     // The server's engine; the previous system's tokens only where it refused them (legacy.ts).
@@ -208,126 +234,13 @@ async function createApp(config: ServerConfig, ctx: ServerContext): Promise<Fast
     },
     csrf: { checkOrigin: config.checkOrigin, trustedOrigins: config.trustedOrigins },
     errors: {
+      // Every core error answer, the plugin's own and the error mapper's (error-response.ts).
       format: (error, response) => {
         ctx.metrics.verifyFailures.inc({ code: error.code })
         return response
       },
     },
   })
-
-  recordRequests(app, ctx.metrics, logging.access)
-  app.addHook('onClose', (_instance, done) => {
-    logging.flush()
-    done()
-  })
-
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    if (error instanceof Problem)
-      return reply
-        .code(error.status)
-        .headers(error.headers)
-        .send({ error: error.code, message: error.message })
-    if (isTesseraError(error)) {
-      const challenge = wwwAuthenticate(error)
-      if (challenge !== undefined) void reply.header('www-authenticate', challenge)
-      if (error.status >= 500) request.log.error({ err: error }, 'configuration error while serving')
-      return reply.code(error.status).send({ error: error.code, message: error.message })
-    }
-    const fastifyError = error as FastifyError
-    if (fastifyError.validation !== undefined) {
-      return reply.code(400).send({ error: 'validation_error', message: error.message })
-    }
-    switch (fastifyError.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply
-          .code(413)
-          .send({ error: 'payload_too_large', message: `Request bodies are limited to ${BODY_LIMIT} bytes` })
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-        return reply
-          .code(415)
-          .send({ error: 'validation_error', message: 'Send JSON (Content-Type: application/json)' })
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        return reply.code(400).send({ error: 'invalid_json', message: 'The request body is not valid JSON' })
-    }
-    if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
-      return reply.code(400).send({ error: 'invalid_json', message: 'The request body is not valid JSON' })
-    }
-    if (error instanceof PasswordPoolError) {
-      // Same answer for every login (known user or not): no enumeration through a broken pool.
-      request.log.error({ err: error }, 'password hashing unavailable')
-      return reply
-        .code(503)
-        .header('retry-after', '5')
-        .send({ error: 'service_unavailable', message: 'Password checks are unavailable; retry shortly' })
-    }
-    if (isDatabaseUnavailable(error)) {
-      request.log.error({ err: error }, 'database unavailable')
-      return reply
-        .code(503)
-        .header('retry-after', '5')
-        .send({ error: 'service_unavailable', message: 'The database is unavailable; retry shortly' })
-    }
-    request.log.error({ err: error }, 'unhandled error')
-    return reply.code(500).send({ error: 'internal_error', message: 'Internal server error' })
-  })
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: 'not_found',
-      message: `${request.method} ${request.url.split('?')[0] ?? ''} does not exist`,
-    }),
-  )
-
-  // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
-  webRoutes(app, config)
-  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
-  authRoutes(app, ctx, service)
-  adminRoutes(app, ctx, service)
-  auditRoutes(app, ctx)
-  metaRoutes(app, ctx)
-  tutorialRoutes(app, ctx, service)
-  await app.ready()
-  return app
-}
-
-// Connection-level failures of the database drivers: refused, reset, or the pool closed under us.
-// PostgreSQL: class 08 (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too many
-// connections); node-postgres reports a dropped or timed-out connection by message only.
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  // statement_timeout, lock_timeout, idle-in-transaction timeout (TESSERA_DATABASE_TIMEOUT).
-  '57014',
-  '55P03',
-  '25P03',
-  'SQLITE_CANTOPEN',
-  'SQLITE_BUSY',
-])
-const UNAVAILABLE_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout)/
-
-function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
-  if (error === null || typeof error !== 'object' || depth > 3) return false
-  const { code, message, cause, errors } = error as {
-    code?: unknown
-    message?: unknown
-    cause?: unknown
-    errors?: unknown
-  }
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true
-  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true
-  // An AggregateError (connecting to ::1 and 127.0.0.1) or a wrapped error.
-  if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true
-  return isDatabaseUnavailable(cause, depth + 1)
 }
 
 // A postgres:// URL may carry a password: never log it.

@@ -14,7 +14,7 @@
  * identity maps to the imported user through `legacy_identities` (exactly, case included: Flask's
  * "Alice" and "alice" were two users). An access token is accepted until its own `exp` while the
  * window is open and its `jti` is not revoked (the imported `revoked_tokens` are); a refresh token is
- * only good for one exchange (service.ts).
+ * only good for one exchange (service/legacy-exchange.ts).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import {
@@ -34,7 +34,7 @@ import {
   type VerifyOptions,
 } from 'tessera'
 import type { ServerContext } from './context.js'
-import { Problem } from './problem.js'
+import { ServiceError } from './errors.js'
 
 /** What a legacy token carried, kept beside the Tessera-shaped claims the routes see. */
 export interface LegacyToken {
@@ -156,16 +156,12 @@ function checkLegacyClaims(
 }
 
 /** The refusal of a legacy token outside the window (or with no window configured). */
-function legacyWindowClosed(configured: boolean): Problem {
-  return new Problem(
-    401,
+function legacyWindowClosed(configured: boolean): ServiceError {
+  return new ServiceError(
     'legacy_token_expired',
     configured
       ? 'Tokens of the previous system are no longer accepted (the legacy window is closed): log in again'
       : 'Tokens of the previous system are not accepted here: log in again',
-    {
-      'www-authenticate': 'Bearer error="invalid_token", error_description="legacy token no longer accepted"',
-    },
   )
 }
 

@@ -13,6 +13,8 @@ export interface ServerMetrics {
   readonly refreshReuse: Counter
   readonly revocations: Counter<'grain'>
   readonly verifyFailures: Counter<'code'>
+  /** Error answers of the server's own codes (errors.ts), by code; token refusals are `verifyFailures`. */
+  readonly serverErrors: Counter<'code'>
   readonly requestDuration: Histogram<'method' | 'route' | 'status'>
   /** Rows per table, as counted by the last maintenance pass. */
   readonly tableRows: Gauge<'table'>
@@ -72,6 +74,12 @@ export function createMetrics(sources: MetricSources = {}): ServerMetrics {
     verifyFailures: new Counter({
       name: 'tessera_verify_failures_total',
       help: 'Refused tokens and authorisation failures by error code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    serverErrors: new Counter({
+      name: 'tessera_server_errors_total',
+      help: 'Error responses with the server’s own codes (validation_error, invalid_credentials, rate_limited, …) by code.',
       labelNames: ['code'],
       registers,
     }),

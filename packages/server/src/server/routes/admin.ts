@@ -1,109 +1,50 @@
-/** `/users`: the admin's user management (role `admin`; 403 otherwise). */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+/** `/users`: the admin's user management (role `admin`; 403 otherwise) — HTTP to service calls and back. */
+import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
-import type { ServerContext } from '../context.js'
-import { notFound } from '../problem.js'
-import { errors, IdParam, Pagination, User, UserPatch } from '../schemas.js'
-import type { Actor, AuthService } from '../service.js'
-import { clientOf, jwtOf, userBody } from './auth.js'
+import { IdParam, Pagination, User, UserPatch } from '../schemas.js'
+import type { AuthService } from '../service.js'
+import { callerOf, guarded, idParam, noContent, numberOf, ok, userBody } from './http.js'
 
-/** The admin making a change. */
-function actorOf(request: FastifyRequest): Actor {
-  return { userId: Number(jwtOf(request).claims.sub), client: clientOf(request) }
-}
+const UserPage = Type.Object({
+  users: Type.Array(User),
+  total: Type.Integer(),
+  page: Type.Integer(),
+  per_page: Type.Integer(),
+})
 
 /** Registers the admin routes. */
-export function adminRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
-  const guard = app.jwtRequired({ roles: ['admin'] })
+export function adminRoutes(app: FastifyInstance, service: AuthService): void {
+  const preHandler = app.jwtRequired({ roles: ['admin'] })
   const tags = ['admin']
-  const security = [{ bearerAuth: [] }]
+  const one = { params: IdParam }
 
-  app.get(
-    '/users',
-    {
-      preHandler: guard,
-      schema: {
-        tags,
-        summary: 'List users (paginated)',
-        security,
-        querystring: Pagination,
-        response: {
-          200: Type.Object({
-            users: Type.Array(User),
-            total: Type.Integer(),
-            page: Type.Integer(),
-            per_page: Type.Integer(),
-          }),
-          ...errors(401, 403),
-        },
-      },
-    },
-    async (request) => {
-      const query = request.query as { page?: string; per_page?: string }
-      const page = Number(query.page ?? 1)
-      const perPage = Math.min(Number(query.per_page ?? 50), 200)
-      const result = await ctx.stores.users.list({ limit: perPage, offset: (page - 1) * perPage })
-      return { users: result.users.map(userBody), total: result.total, page, per_page: perPage }
-    },
+  const list = guarded(tags, 'List users (paginated)', ok(UserPage, 401, 403), { querystring: Pagination })
+  app.get('/users', { preHandler, schema: list }, async (request) => {
+    const query = request.query as { page?: string; per_page?: string }
+    const page = await service.listUsers({ page: numberOf(query.page), perPage: numberOf(query.per_page) })
+    return { users: page.users.map(userBody), total: page.total, page: page.page, per_page: page.perPage }
+  })
+
+  const get = guarded(tags, 'One user', ok(User, 401, 403, 404), one)
+  app.get('/users/:id', { preHandler, schema: get }, async (request) =>
+    userBody(await service.getUser(idParam(request))),
   )
 
-  app.get(
-    '/users/:id',
-    {
-      preHandler: guard,
-      schema: {
-        tags,
-        summary: 'One user',
-        security,
-        params: IdParam,
-        response: { 200: User, ...errors(401, 403, 404) },
-      },
-    },
-    async (request) => {
-      const user = await ctx.stores.users.get(Number((request.params as { id: string }).id))
-      if (user === undefined) throw notFound('User')
-      return userBody(user)
-    },
-  )
+  const summary = 'Change roles or disable; removing a role or disabling revokes the user’s tokens'
+  const patch = guarded(tags, summary, ok(User, 400, 401, 403, 404), { ...one, body: UserPatch })
+  app.patch('/users/:id', { preHandler, schema: patch }, async (request) => {
+    const change = request.body as { roles?: string[]; disabled?: boolean }
+    return userBody(await service.updateUser(callerOf(request), idParam(request), change))
+  })
 
-  app.patch(
-    '/users/:id',
-    {
-      preHandler: guard,
-      schema: {
-        tags,
-        summary: 'Change roles or disable; removing a role or disabling revokes the user’s tokens',
-        security,
-        params: IdParam,
-        body: UserPatch,
-        response: { 200: User, ...errors(400, 401, 403, 404) },
-      },
-    },
-    async (request) => {
-      const id = Number((request.params as { id: string }).id)
-      const patch = request.body as { roles?: string[]; disabled?: boolean }
-      const updated = await service.updateUser(id, patch, actorOf(request))
-      if (updated === undefined) throw notFound('User')
-      return userBody(updated)
-    },
+  const remove = guarded(
+    tags,
+    'Delete a user and revoke every token of theirs',
+    noContent(401, 403, 404),
+    one,
   )
-
-  app.delete(
-    '/users/:id',
-    {
-      preHandler: guard,
-      schema: {
-        tags,
-        summary: 'Delete a user and revoke every token of theirs',
-        security,
-        params: IdParam,
-        response: { 204: Type.Null(), ...errors(401, 403, 404) },
-      },
-    },
-    async (request, reply) => {
-      const id = Number((request.params as { id: string }).id)
-      if (!(await service.revokeUser(id, 'user_deleted', true, actorOf(request)))) throw notFound('User')
-      return reply.code(204).send()
-    },
-  )
+  app.delete('/users/:id', { preHandler, schema: remove }, async (request, reply) => {
+    await service.deleteUser(callerOf(request), idParam(request))
+    return reply.code(204).send()
+  })
 }

@@ -2,9 +2,9 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import type { AuditEvent } from '../../stores/sql/audit.js'
-import type { ServerContext } from '../context.js'
-import { validation } from '../problem.js'
 import { errors } from '../schemas.js'
+import type { AuthService } from '../service.js'
+import { guarded, iso, numberOf } from './http.js'
 
 const AuditQuery = Type.Object(
   {
@@ -38,19 +38,16 @@ const AuditEventBody = Type.Object({
   detail: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
 })
 
-/** Unix seconds from an ISO 8601 time or a number of seconds; a clear 400 otherwise. */
-function parseSince(value: string): number {
-  if (/^\d{1,12}$/.test(value)) return Number(value)
-  const ms = Date.parse(value)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
-    throw validation('since: expected an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds')
-  }
-  return Math.floor(ms / 1000)
-}
+const AuditPageBody = Type.Object({
+  events: Type.Array(AuditEventBody),
+  next_before: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Pass as `before` for the next page; null on the last page.',
+  }),
+})
 
 const toBody = (event: AuditEvent): Record<string, unknown> => ({
   id: event.id,
-  at: new Date(event.at * 1000).toISOString(),
+  at: iso(event.at),
   type: event.event,
   user_id: event.userId,
   actor_id: event.actorId,
@@ -60,26 +57,17 @@ const toBody = (event: AuditEvent): Record<string, unknown> => ({
 })
 
 /** Registers `GET /audit`. */
-export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
+export function auditRoutes(app: FastifyInstance, service: AuthService): void {
   app.get(
     '/audit',
     {
       preHandler: app.jwtRequired({ roles: ['admin'] }),
-      schema: {
-        tags: ['admin'],
-        summary: 'The audit log, newest first (paginated with `before`)',
-        security: [{ bearerAuth: [] }],
-        querystring: AuditQuery,
-        response: {
-          200: Type.Object({
-            events: Type.Array(AuditEventBody),
-            next_before: Type.Union([Type.Integer(), Type.Null()], {
-              description: 'Pass as `before` for the next page; null on the last page.',
-            }),
-          }),
-          ...errors(400, 401, 403),
-        },
-      },
+      schema: guarded(
+        ['admin'],
+        'The audit log, newest first (paginated with `before`)',
+        { 200: AuditPageBody, ...errors(400, 401, 403) },
+        { querystring: AuditQuery },
+      ),
     },
     async (request) => {
       const query = request.query as {
@@ -89,19 +77,14 @@ export function auditRoutes(app: FastifyInstance, ctx: ServerContext): void {
         before?: string
         limit?: string
       }
-      const limit = Math.min(Number(query.limit ?? 100), 500)
-      const events = await ctx.stores.audit.list({
-        userId: query.user === undefined ? undefined : Number(query.user),
+      const page = await service.auditLog({
+        userId: numberOf(query.user),
         event: query.type,
-        since: query.since === undefined ? undefined : parseSince(query.since),
-        beforeId: query.before === undefined ? undefined : Number(query.before),
-        limit,
+        since: query.since,
+        before: numberOf(query.before),
+        limit: numberOf(query.limit),
       })
-      const last = events.at(-1)
-      return {
-        events: events.map(toBody),
-        next_before: events.length === limit && last !== undefined ? last.id : null,
-      }
+      return { events: page.events.map(toBody), next_before: page.nextBefore }
     },
   )
 }

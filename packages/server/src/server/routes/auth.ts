@@ -1,35 +1,12 @@
-/** `/auth/*`: register, login, refresh, logout, me, password, sessions. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+/** `/auth/*`: register, login, refresh, logout, me, password, sessions — HTTP to service calls and back. */
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
-import { notFound, Problem } from '../problem.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
-import type { AuthService, ClientInfo, IssuedTokens } from '../service.js'
+import type { AuthService, Credentials as CredentialsBody, IssuedTokens } from '../service.js'
+import { callerOf, clientOf, guarded, iso, jwtOf, noContent, ok, userBody } from './http.js'
 
-const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
-
-/** The public form of a user: never a password hash. */
-export function userBody(user: {
-  id: number
-  username: string
-  roles: string[]
-  disabled: boolean
-  createdAt: number
-}): { id: number; username: string; roles: string[]; disabled: boolean; created_at: string } {
-  return {
-    id: user.id,
-    username: user.username,
-    roles: user.roles,
-    disabled: user.disabled,
-    created_at: iso(user.createdAt),
-  }
-}
-
-/** Who sent a request. */
-export function clientOf(request: FastifyRequest): ClientInfo {
-  const agent = request.headers['user-agent']
-  return { ip: request.ip, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined }
-}
+const tags = ['auth']
 
 /** Answers with tokens: in the body (header mode) or as cookies (cookie mode). */
 function sendTokens(
@@ -57,21 +34,14 @@ function sendTokens(
   return reply.code(extra.status ?? 200).send(body)
 }
 
-/** The token of a protected route (the preHandler guarantees it is there). */
-export function jwtOf(request: FastifyRequest): NonNullable<FastifyRequest['jwt']> {
-  if (request.jwt === null) throw new Error('route is not protected by jwtRequired')
-  return request.jwt
-}
-
 type RouteHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
 
-/** The register, login and refresh handlers, shared by `/auth/*` and the tutorials' paths. */
+/** The register, login, refresh and logout handlers, shared by `/auth/*` and the tutorials' paths. */
 export function tokenHandlers(
   ctx: ServerContext,
   service: AuthService,
-): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler } {
-  const credentials = (request: FastifyRequest): { username: string; password: string } =>
-    request.body as { username: string; password: string }
+): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler; logout: RouteHandler } {
+  const credentials = (request: FastifyRequest): CredentialsBody => request.body as CredentialsBody
   return {
     async register(request, reply) {
       const tokens = await service.register(credentials(request), clientOf(request))
@@ -85,208 +55,111 @@ export function tokenHandlers(
       return sendTokens(ctx, reply, tokens, { message: `Logged in as ${tokens.user.username}` })
     },
     async refresh(request, reply) {
-      const tokens = await service.refresh(jwtOf(request).claims, clientOf(request))
-      return sendTokens(ctx, reply, tokens, { includeUser: false })
+      return sendTokens(ctx, reply, await service.refresh(callerOf(request)), { includeUser: false })
+    },
+    async logout(request, reply) {
+      await service.logout(callerOf(request))
+      if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
+      return reply.code(204).send()
     },
   }
 }
 
 /** Registers the `/auth` routes. */
 export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
+  tokenRoutes(app, ctx, service)
+  accountRoutes(app, ctx, service)
+  sessionRoutes(app, service)
+}
+
+/** Register, login, refresh, logout. */
+function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
+  const handlers = tokenHandlers(ctx, service)
   const refreshLocations =
     ctx.config.tokenTransport === 'cookie'
       ? (['cookies', 'headers', 'json'] as const)
       : (['headers', 'json'] as const)
-  const tags = ['auth']
-  const bearer = [{ bearerAuth: [] }]
-  const handlers = tokenHandlers(ctx, service)
-
+  const credentials = (summary: string, response: FastifySchema['response']): FastifySchema => ({
+    tags,
+    summary,
+    body: Credentials,
+    response,
+  })
+  const created = { 201: Tokens, ...errors(400, 409, 429) }
   app.post(
     '/auth/register',
-    {
-      schema: {
-        tags,
-        summary: 'Create an account and log in',
-        body: Credentials,
-        response: { 201: Tokens, ...errors(400, 409, 429) },
-      },
-    },
+    { schema: credentials('Create an account and log in', created) },
     handlers.register,
   )
-
-  app.post(
-    '/auth/login',
-    {
-      schema: {
-        tags,
-        summary: 'Log in with a password (the access token is fresh)',
-        body: Credentials,
-        response: { 200: Tokens, ...errors(400, 401, 403, 429) },
-      },
-    },
-    handlers.login,
+  const login = credentials(
+    'Log in with a password (the access token is fresh)',
+    ok(Tokens, 400, 401, 403, 429),
   )
+  app.post('/auth/login', { schema: login }, handlers.login)
+  const rotate = 'Rotate the refresh token: a new access token and a new refresh token'
+  const refresh = { preHandler: app.jwtRequired({ refresh: true, locations: [...refreshLocations] }) }
+  app.post('/auth/refresh', { ...refresh, schema: guarded(tags, rotate, ok(Tokens, 401)) }, handlers.refresh)
+  const logout = guarded(tags, 'Revoke this token and its session', noContent(401))
+  app.post('/auth/logout', { preHandler: app.jwtRequired(), schema: logout }, handlers.logout)
+}
 
-  app.post(
-    '/auth/refresh',
-    {
-      preHandler: app.jwtRequired({ refresh: true, locations: [...refreshLocations] }),
-      schema: {
-        tags,
-        summary: 'Rotate the refresh token: a new access token and a new refresh token',
-        security: bearer,
-        response: { 200: Tokens, ...errors(401) },
-      },
-    },
-    handlers.refresh,
-  )
-
-  const endSession = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    await service.logout(jwtOf(request).claims, 'logout', clientOf(request))
-    if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
-    return reply.code(204).send()
-  }
-  app.post(
-    '/auth/logout',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags,
-        summary: 'Revoke this token and its session',
-        security: bearer,
-        response: { 204: Type.Null(), ...errors(401) },
-      },
-    },
-    endSession,
-  )
-
+/** Logout everywhere, who am I, password change. */
+function accountRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
+  const logoutAll = guarded(tags, 'Revoke every session of the user', noContent(401))
   app.post(
     '/auth/logout-all',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags,
-        summary: 'Revoke every session of the user',
-        security: bearer,
-        response: { 204: Type.Null(), ...errors(401) },
-      },
-    },
+    { preHandler: app.jwtRequired(), schema: logoutAll },
     async (request, reply) => {
-      const { claims } = jwtOf(request)
-      await service.logoutAll(Number(claims.sub), 'logout_all', undefined, {
-        client: clientOf(request),
-        token: claims,
-      })
+      await service.logoutAll(callerOf(request))
       if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
       return reply.code(204).send()
     },
   )
-
-  app.get(
-    '/auth/me',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags,
-        summary: 'Who the token belongs to (from the verified token: no database read)',
-        security: bearer,
-        response: { 200: Me, ...errors(401) },
-      },
-    },
-    (request) => {
-      // A protected route like any other: it answers from the token, so it keeps working while the
-      // database is down. The token's roles are the ones every protected route enforces; a change of
-      // roles or a deletion revokes the user's tokens.
-      const { claims } = jwtOf(request)
-      const id = Number(claims.sub)
-      // Authentic but not one of this server's users (its `sub` is always a user id): refused, never
-      // a 500 from serialising NaN.
-      if (!Number.isSafeInteger(id) || id < 1) {
-        throw new Problem(401, 'token_revoked', 'The token subject is not a user of this server', {
-          'www-authenticate': 'Bearer error="invalid_token"',
-        })
-      }
-      return {
-        id,
-        username: typeof claims.username === 'string' ? claims.username : claims.sub,
-        roles: Array.isArray(claims.roles) ? claims.roles.filter((r) => typeof r === 'string') : [],
-        session_id: typeof claims.sid === 'string' ? claims.sid : null,
-      }
-    },
+  const me = guarded(
+    tags,
+    'Who the token belongs to (from the verified token: no database read)',
+    ok(Me, 401),
   )
-
+  app.get('/auth/me', { preHandler: app.jwtRequired(), schema: me }, (request) => {
+    const owner = service.whoAmI(jwtOf(request).claims)
+    return { id: owner.id, username: owner.username, roles: owner.roles, session_id: owner.sessionId }
+  })
+  const summary = 'Change the password (needs a fresh token); ends every other session'
+  const password = guarded(tags, summary, noContent(400, 401), { body: PasswordChange })
   app.post(
     '/auth/password',
-    {
-      preHandler: app.jwtRequired({ fresh: true }),
-      schema: {
-        tags,
-        summary: 'Change the password (needs a fresh token); ends every other session',
-        security: bearer,
-        body: PasswordChange,
-        response: { 204: Type.Null(), ...errors(400, 401) },
-      },
-    },
+    { preHandler: app.jwtRequired({ fresh: true }), schema: password },
     async (request, reply) => {
-      const { claims } = jwtOf(request)
       const body = request.body as { current_password: string; new_password: string }
-      await service.changePassword(
-        Number(claims.sub),
-        typeof claims.sid === 'string' ? claims.sid : undefined,
-        body.current_password,
-        body.new_password,
-        clientOf(request),
-      )
+      const change = { currentPassword: body.current_password, newPassword: body.new_password }
+      await service.changePassword(callerOf(request), change)
       return reply.code(204).send()
     },
   )
+}
 
-  app.get(
-    '/auth/sessions',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags,
-        summary: "The user's live sessions",
-        security: bearer,
-        response: { 200: Type.Object({ sessions: Type.Array(Session) }), ...errors(401) },
-      },
-    },
-    async (request) => {
-      const { claims } = jwtOf(request)
-      const sessions = await ctx.stores.sessions.listForUser(Number(claims.sub))
-      return {
-        sessions: sessions.map((s) => ({
-          id: s.id,
-          created_at: iso(s.createdAt),
-          last_used_at: iso(s.lastUsedAt),
-          expires_at: iso(s.expiresAt),
-          user_agent: s.userAgent,
-          ip: s.ip,
-          current: s.id === claims.sid,
-        })),
-      }
-    },
-  )
+const SessionList = Type.Object({ sessions: Type.Array(Session) })
 
-  app.delete(
-    '/auth/sessions/:id',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags,
-        summary: 'End one of your sessions',
-        security: bearer,
-        params: SessionParam,
-        response: { 204: Type.Null(), ...errors(401, 404) },
-      },
-    },
-    async (request, reply) => {
-      const { claims } = jwtOf(request)
-      const { id } = request.params as { id: string }
-      if (!(await service.revokeOwnSession(Number(claims.sub), id, clientOf(request))))
-        throw notFound('Session')
-      return reply.code(204).send()
-    },
-  )
+/** The user's sessions: list, end one. */
+function sessionRoutes(app: FastifyInstance, service: AuthService): void {
+  const list = guarded(tags, "The user's live sessions", ok(SessionList, 401))
+  app.get('/auth/sessions', { preHandler: app.jwtRequired(), schema: list }, async (request) => {
+    const sessions = await service.listSessions(jwtOf(request).claims)
+    return {
+      sessions: sessions.map((s) => ({
+        id: s.id,
+        created_at: iso(s.createdAt),
+        last_used_at: iso(s.lastUsedAt),
+        expires_at: iso(s.expiresAt),
+        user_agent: s.userAgent,
+        ip: s.ip,
+        current: s.current,
+      })),
+    }
+  })
+  const end = guarded(tags, 'End one of your sessions', noContent(401, 404), { params: SessionParam })
+  app.delete('/auth/sessions/:id', { preHandler: app.jwtRequired(), schema: end }, async (request, reply) => {
+    await service.revokeSession(callerOf(request), (request.params as { id: string }).id)
+    return reply.code(204).send()
+  })
 }

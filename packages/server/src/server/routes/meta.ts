@@ -3,8 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
-import { errors } from '../schemas.js'
-import { jwtOf } from './auth.js'
+import { guarded, jwtOf, ok } from './http.js'
 import { discoveryRoutes } from './discovery.js'
 
 /** Registers the operational and demo routes. */
@@ -54,48 +53,31 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
         .header('content-type', ctx.metrics.registry.contentType)
         .send(await ctx.metrics.registry.metrics()),
   )
+  demoRoutes(app)
+}
 
-  const security = [{ bearerAuth: [] }]
-  app.get(
-    '/protected',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags: ['demo'],
-        summary: 'Who you are (the tutorials’ /protected)',
-        security,
-        response: { 200: Type.Object({ logged_in_as: Type.String() }), ...errors(401) },
-      },
-    },
-    (request) => {
-      const { claims, identity } = jwtOf(request)
-      return { logged_in_as: typeof claims.username === 'string' ? claims.username : identity }
-    },
-  )
-  app.get(
-    '/secret',
-    {
-      preHandler: app.jwtRequired(),
-      schema: {
-        tags: ['demo'],
-        summary: 'A protected resource',
-        security,
-        response: { 200: Type.Object({ answer: Type.Integer() }), ...errors(401) },
-      },
-    },
-    () => ({ answer: 42 }),
-  )
+const LoggedInAs = Type.Object({ logged_in_as: Type.String() })
+const Answer = Type.Object({ answer: Type.Integer() })
+const Welcome = Type.Object({ message: Type.String() })
+
+/** The tutorials' demo resources: `/protected`, `/secret`, `/admin`. */
+function demoRoutes(app: FastifyInstance): void {
+  const tags = ['demo']
+  const preHandler = app.jwtRequired()
+  const protectedDoc = guarded(tags, 'Who you are (the tutorials’ /protected)', ok(LoggedInAs, 401))
+  app.get('/protected', { preHandler, schema: protectedDoc }, (request) => {
+    const { claims, identity } = jwtOf(request)
+    return { logged_in_as: typeof claims.username === 'string' ? claims.username : identity }
+  })
+  app.get('/secret', { preHandler, schema: guarded(tags, 'A protected resource', ok(Answer, 401)) }, () => ({
+    answer: 42,
+  }))
+  const admin = { preHandler: app.jwtRequired({ roles: ['admin'] }) }
   app.get(
     '/admin',
-    {
-      preHandler: app.jwtRequired({ roles: ['admin'] }),
-      schema: {
-        tags: ['demo'],
-        summary: 'An admin-only resource',
-        security,
-        response: { 200: Type.Object({ message: Type.String() }), ...errors(401, 403) },
-      },
-    },
-    () => ({ message: 'Welcome to the admin panel' }),
+    { ...admin, schema: guarded(tags, 'An admin-only resource', ok(Welcome, 401, 403)) },
+    () => ({
+      message: 'Welcome to the admin panel',
+    }),
   )
 }

@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { Credentials, errors, Tokens } from '../schemas.js'
 import type { AuthService } from '../service.js'
-import { clientOf, jwtOf, tokenHandlers } from './auth.js'
+import { tokenHandlers } from './auth.js'
+import { callerOf } from './http.js'
 
 /** Registers the tutorial aliases. */
 export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
@@ -36,7 +37,7 @@ export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service
     '/logout/access',
     { preHandler: app.jwtRequired(), schema: { tags, summary: 'Revoke the access token and its session' } },
     async (request) => {
-      await service.logout(jwtOf(request).claims, 'logout', clientOf(request))
+      await service.logout(callerOf(request))
       return { message: 'Access token has been revoked' }
     },
   )
@@ -47,7 +48,7 @@ export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service
       schema: { tags, summary: 'Revoke the refresh token and its session' },
     },
     async (request) => {
-      await service.logout(jwtOf(request).claims, 'logout', clientOf(request))
+      await service.logout(callerOf(request))
       return { message: 'Refresh token has been revoked' }
     },
   )

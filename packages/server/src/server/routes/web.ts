@@ -4,8 +4,9 @@
  * (`npm run build` writes `dist/web/`, which the package ships); nothing is bundled at run time.
  */
 import { readFile } from 'node:fs/promises'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { ServerConfig } from '../config.js'
+import { ServiceError } from '../errors.js'
 
 // Both src/server/routes/ and dist/server/routes/ are three levels below the package root.
 const BUILT = new URL('../../../dist/web/', import.meta.url)
@@ -35,18 +36,27 @@ function asset(name: string): () => Promise<string | undefined> {
   }
 }
 
-function missing(reply: FastifyReply, what: string): FastifyReply {
-  return reply.code(503).send({
-    error: 'service_unavailable',
-    message: `The demo page's ${what} is missing: run \`npm run build\``,
+/** The refusal when a built asset is missing (the package was not built). */
+function missing(what: string): ServiceError {
+  return new ServiceError('service_unavailable', `The demo page's ${what} is missing: run \`npm run build\``)
+}
+
+/** Serves one built asset at `path` (no-cache: a rebuild shows at once). */
+function serveAsset(app: FastifyInstance, path: string, name: string, type: string, what: string): void {
+  const load = asset(name)
+  app.get(path, { schema: { hide: true } }, async (_request, reply) => {
+    const text = await load()
+    if (text === undefined) throw missing(what)
+    return reply
+      .header('content-type', `${type}; charset=utf-8`)
+      .header('cache-control', 'no-cache')
+      .send(text)
   })
 }
 
 /** Registers `/` (the demo page or the JSON index), `/app.css` and `/app.js`. */
 export function webRoutes(app: FastifyInstance, config: ServerConfig): void {
   const html = asset('index.html')
-  const css = asset('styles.css')
-  const script = asset('app.js')
   const index = {
     name: 'Tessera auth server',
     demo: '/',
@@ -59,7 +69,7 @@ export function webRoutes(app: FastifyInstance, config: ServerConfig): void {
     const accept = request.headers.accept ?? ''
     if (!accept.includes('text/html')) return index
     const page = await html()
-    if (page === undefined) return missing(reply, 'HTML')
+    if (page === undefined) throw missing('HTML')
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
@@ -70,21 +80,6 @@ export function webRoutes(app: FastifyInstance, config: ServerConfig): void {
   })
   app.get('/index.json', { schema: { hide: true } }, () => index)
 
-  app.get('/app.css', { schema: { hide: true } }, async (_request, reply) => {
-    const text = await css()
-    if (text === undefined) return missing(reply, 'stylesheet')
-    return reply
-      .header('content-type', 'text/css; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .send(text)
-  })
-
-  app.get('/app.js', { schema: { hide: true } }, async (_request, reply) => {
-    const js = await script()
-    if (js === undefined) return missing(reply, 'script')
-    return reply
-      .header('content-type', 'text/javascript; charset=utf-8')
-      .header('cache-control', 'no-cache')
-      .send(js)
-  })
+  serveAsset(app, '/app.css', 'styles.css', 'text/css', 'stylesheet')
+  serveAsset(app, '/app.js', 'app.js', 'text/javascript', 'script')
 }

@@ -1,0 +1,164 @@
+/**
+ * The one way an error leaves the server: whatever was thrown (a {@link ServiceError} of the service,
+ * a core `TesseraError`, Fastify's validation and body errors, the password pool or the database being
+ * unavailable, a bug) becomes a status, headers and the `{ "error": code, "message": text }` body here,
+ * and is counted: core errors through the Tessera plugin's own answer (its `errors.format` hook counts
+ * `tessera_verify_failures_total`), the server's codes in `tessera_server_errors_total{code}`.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { isTesseraError, type AnyTesseraError } from 'tessera'
+import type { ErrorResponse } from 'tessera/fastify'
+import { serverErrors, ServiceError, type ServerErrorCode } from './errors.js'
+import type { ServerMetrics } from './metrics.js'
+import { PasswordPoolError } from './password-pool.js'
+
+/** An error as answered, with the line to log when it is the server's fault. */
+export interface ErrorAnswer extends ErrorResponse {
+  /** Set for 5xx answers: the error is logged with this message. */
+  readonly log?: string
+}
+
+/** What the mapper needs. */
+export interface ErrorMapperOptions {
+  /** The Tessera plugin's answer to a core error (`app.tessera.errorResponse`). */
+  tesseraResponse(error: AnyTesseraError): ErrorResponse
+  metrics: Pick<ServerMetrics, 'serverErrors'>
+  /** The request body limit, in bytes, named by `payload_too_large`. */
+  bodyLimit: number
+}
+
+/** Seconds a client is asked to wait when a dependency is unavailable. */
+const UNAVAILABLE_RETRY_AFTER = 5
+
+/** The mapper: any thrown value to its answer, counted. */
+export function createErrorMapper(options: ErrorMapperOptions): (error: unknown) => ErrorAnswer {
+  return (error) => {
+    if (isTesseraError(error)) {
+      const response = options.tesseraResponse(error)
+      return response.status >= 500 ? { ...response, log: 'configuration error while serving' } : response
+    }
+    const { refusal, log } = classify(error, options.bodyLimit)
+    options.metrics.serverErrors.inc({ code: refusal.code })
+    return { ...serviceErrorResponse(refusal), ...(log === undefined ? {} : { log }) }
+  }
+}
+
+/** The answer to a {@link ServiceError}: the registry's status and challenge, `Retry-After` when known. */
+export function serviceErrorResponse(error: ServiceError): ErrorResponse {
+  const spec: { status: number; challenge?: string } = serverErrors[error.code]
+  const headers: Record<string, string> = {}
+  if (spec.challenge !== undefined) headers['www-authenticate'] = spec.challenge
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
+  return { status: spec.status, headers, body: { error: error.code, message: error.message } }
+}
+
+// Fastify's own client errors by status (an unknown 4xx is a bad request).
+const CLIENT_ERRORS: Partial<Record<number, ServerErrorCode>> = {
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+}
+
+/** What a thrown value means, as a server code (and the log line of a 5xx). */
+function classify(error: unknown, bodyLimit: number): { refusal: ServiceError; log?: string } {
+  if (error instanceof ServiceError) return { refusal: error }
+  const fastify = error as Partial<FastifyError> | undefined
+  if (fastify?.validation !== undefined)
+    return { refusal: new ServiceError('validation_error', fastify.message) }
+  switch (fastify?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return {
+        refusal: new ServiceError('payload_too_large', `Request bodies are limited to ${bodyLimit} bytes`),
+      }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { refusal: new ServiceError('unsupported_media_type') }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { refusal: new ServiceError('invalid_json') }
+  }
+  const status = fastify?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Fastify's client errors (a body shorter than its Content-Length, a bad URL): their messages
+    // describe the request, never server state.
+    return { refusal: new ServiceError(CLIENT_ERRORS[status] ?? 'bad_request', fastify?.message) }
+  }
+  if (error instanceof PasswordPoolError) {
+    // Same answer for every login (known user or not): no enumeration through a broken pool.
+    return {
+      refusal: unavailable('Password checks are unavailable; retry shortly'),
+      log: 'password hashing unavailable',
+    }
+  }
+  if (isDatabaseUnavailable(error)) {
+    return { refusal: unavailable('The database is unavailable; retry shortly'), log: 'database unavailable' }
+  }
+  return { refusal: new ServiceError('internal_error'), log: 'unhandled error' }
+}
+
+const unavailable = (message: string): ServiceError =>
+  new ServiceError('service_unavailable', message, { retryAfter: UNAVAILABLE_RETRY_AFTER })
+
+/**
+ * Answers every error of `app` through {@link createErrorMapper}, and unknown routes with `not_found`.
+ * Call after the Tessera plugin is registered (it reads `app.tessera`).
+ */
+export function installErrorHandling(
+  app: FastifyInstance,
+  options: Omit<ErrorMapperOptions, 'tesseraResponse'>,
+): void {
+  const map = createErrorMapper({ ...options, tesseraResponse: (error) => app.tessera.errorResponse(error) })
+  const answer = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const response = map(error)
+    if (response.log !== undefined) request.log.error({ err: error }, response.log)
+    return reply.code(response.status).headers(response.headers).send(response.body)
+  }
+  app.setErrorHandler(answer)
+  app.setNotFoundHandler((request, reply) =>
+    answer(
+      new ServiceError('not_found', `${request.method} ${request.url.split('?')[0] ?? ''} does not exist`),
+      request,
+      reply,
+    ),
+  )
+}
+
+// Connection-level failures of the database drivers: refused, reset, or the pool closed under us.
+// PostgreSQL: class 08 (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too many
+// connections); node-postgres reports a dropped or timed-out connection by message only.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  // statement_timeout, lock_timeout, idle-in-transaction timeout (TESSERA_DATABASE_TIMEOUT).
+  '57014',
+  '55P03',
+  '25P03',
+  'SQLITE_CANTOPEN',
+  'SQLITE_BUSY',
+])
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout)/
+
+/** Whether `error` (or what it wraps) says the database cannot be reached right now. */
+function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 3) return false
+  const { code, message, cause, errors } = error as {
+    code?: unknown
+    message?: unknown
+    cause?: unknown
+    errors?: unknown
+  }
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true
+  // An AggregateError (connecting to ::1 and 127.0.0.1) or a wrapped error.
+  if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true
+  return isDatabaseUnavailable(cause, depth + 1)
+}

@@ -1,0 +1,78 @@
+/**
+ * What every route shares: reading the caller from a request, the public JSON forms of the service's
+ * values, and the OpenAPI description of a guarded route.
+ */
+import type { FastifyRequest, FastifySchema } from 'fastify'
+import { Type, type TSchema } from 'typebox'
+import type { PublicUser } from '../../stores/sql/users.js'
+import { errors } from '../schemas.js'
+import type { Caller, ClientInfo } from '../service.js'
+
+/** Unix seconds as ISO 8601. */
+export const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
+
+/** The public form of a user: never a password hash. */
+export function userBody(user: Pick<PublicUser, 'id' | 'username' | 'roles' | 'disabled' | 'createdAt'>): {
+  id: number
+  username: string
+  roles: string[]
+  disabled: boolean
+  created_at: string
+} {
+  return {
+    id: user.id,
+    username: user.username,
+    roles: user.roles,
+    disabled: user.disabled,
+    created_at: iso(user.createdAt),
+  }
+}
+
+/** Who sent a request. */
+export function clientOf(request: FastifyRequest): ClientInfo {
+  const agent = request.headers['user-agent']
+  return { ip: request.ip, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined }
+}
+
+/** The token of a protected route (the preHandler guarantees it is there). */
+export function jwtOf(request: FastifyRequest): NonNullable<FastifyRequest['jwt']> {
+  if (request.jwt === null) throw new Error('route is not protected by jwtRequired')
+  return request.jwt
+}
+
+/** The caller of a protected route: its verified token's claims and its client. */
+export function callerOf(request: FastifyRequest): Caller {
+  return { token: jwtOf(request).claims, client: clientOf(request) }
+}
+
+/** A numeric query parameter (its schema allows digits only), or `undefined` when absent. */
+export function numberOf(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Number(value)
+}
+
+/** The numeric `:id` of a route (its schema allows digits only). */
+export function idParam(request: FastifyRequest): number {
+  return Number((request.params as { id: string }).id)
+}
+
+const BEARER = [{ bearerAuth: [] }]
+
+/** The OpenAPI description of a route that takes a bearer token. */
+export function guarded(
+  tags: string[],
+  summary: string,
+  response: FastifySchema['response'],
+  more: Omit<FastifySchema, 'response'> = {},
+): FastifySchema {
+  return { tags, summary, security: BEARER, ...more, response }
+}
+
+/** The responses of a route answering `200` with `body`, or the error statuses. */
+export function ok(body: TSchema, ...statuses: number[]): FastifySchema['response'] {
+  return { 200: body, ...errors(...statuses) }
+}
+
+/** The responses of a route answering `204` without a body, or the error statuses. */
+export function noContent(...statuses: number[]): FastifySchema['response'] {
+  return { 204: Type.Null(), ...errors(...statuses) }
+}

@@ -1,0 +1,184 @@
+/** The rules of accounts and passwords: register, login, password change. */
+import type { UserRecord } from '../../stores/sql/users.js'
+import { invalidCredentials, ServiceError, validation } from '../errors.js'
+import { checkPasswordStrength, serviceNamesOf } from '../password-policy.js'
+import {
+  estimateStrength,
+  hashPassword,
+  IMPORTED_HASH_COMPANION,
+  OWASP_ARGON2ID,
+  rehashPassword,
+  validatePassword,
+  verifyAgainstDummy,
+  verifyPassword,
+} from '../passwords.js'
+import type { Caller, ClientInfo, Credentials, IssuedTokens } from '../service.js'
+import { normalizeUsername, validateUsername } from '../username.js'
+import { audited, endSessions, issue, limit, userIdOf, type ServiceDeps } from './deps.js'
+
+/**
+ * A new password: structurally valid (validation_error), then strong enough (weak_password, saying
+ * why, never echoing it). Only new passwords: login never judges strength.
+ */
+async function requireStrongPassword(
+  deps: ServiceDeps,
+  field: string,
+  password: string,
+  username: string,
+): Promise<void> {
+  const { config } = deps.ctx
+  const check = validatePassword(password)
+  if (!check.ok && check.reason !== 'too_short')
+    throw validation(`${field}: ${check.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+  const verdict = await checkPasswordStrength(
+    password,
+    { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+    { username, serviceNames: serviceNamesOf(config) },
+    estimateStrength,
+  )
+  if (!verdict.ok) {
+    const hint = verdict.suggestions.length === 0 ? '' : ` (${verdict.suggestions.join(' ')})`
+    throw new ServiceError('weak_password', `${field}: ${verdict.message}${hint}`)
+  }
+}
+
+/** A username that can be registered, normalised; refuses `validation_error` saying why not. */
+function registrableName(username: string): string {
+  const name = validateUsername(username)
+  if (name.ok) return name.normalized
+  throw validation(
+    name.reason === 'mixed_scripts'
+      ? 'username: mixes scripts (such as Latin with a Cyrillic look-alike letter); use one script'
+      : `username: ${name.reason.replace('_', ' ')} (1 to 64 characters, no control characters)`,
+  )
+}
+
+/** Creates a user and opens their first session (see {@link AuthService.register}). */
+export async function register(
+  deps: ServiceDeps,
+  body: Credentials,
+  client: ClientInfo,
+): Promise<IssuedTokens> {
+  const { config, metrics } = deps.ctx
+  await limit(deps, `register:ip:${client.ip}`, config.registerRatePerIp)
+  const normalized = registrableName(body.username)
+  await requireStrongPassword(deps, 'password', body.password, normalized)
+  const passwordHash = await hashPassword(body.password)
+  const issued = await deps.work.run(async (tx) => {
+    const created = await tx.users.create({
+      username: body.username.trim(),
+      usernameNormalized: normalized,
+      passwordHash,
+    })
+    if (!created.ok) return undefined
+    await tx.audit(audited('register', created.user.id, client))
+    return issue(deps, tx, created.user, client, true)
+  })
+  if (issued === undefined) {
+    metrics.registrations.inc({ outcome: 'username_taken' })
+    throw new ServiceError('username_taken')
+  }
+  metrics.registrations.inc({ outcome: 'created' })
+  return issued
+}
+
+// While the legacy window is open, imported hashes are expected: every login check also pays for one
+// (passwords.ts, IMPORTED_HASH_COMPANION), so argon2id, imported and unknown users take equally long.
+function companion(deps: ServiceDeps): typeof IMPORTED_HASH_COMPANION | undefined {
+  const until = deps.ctx.config.legacyUntil
+  return until !== undefined && Date.now() / 1000 < until ? IMPORTED_HASH_COMPANION : undefined
+}
+
+/** The per-IP and per-account limits of a login; a refusal is logged, never written. */
+async function limitLogin(deps: ServiceDeps, normalized: string, client: ClientInfo): Promise<void> {
+  const { config, metrics } = deps.ctx
+  try {
+    await limit(deps, `login:ip:${client.ip}`, config.loginRatePerIp)
+    await limit(deps, `login:account:${normalized}`, config.loginRatePerAccount)
+  } catch (error) {
+    // Logged only: a flood of refused attempts must not become a flood of writes.
+    metrics.logins.inc({ outcome: 'rate_limited' })
+    deps.audit('login_failed', { reason: 'rate_limited', ip: client.ip })
+    throw error
+  }
+}
+
+/** The user whose password `body` proves, or a refusal (counted and audited). */
+async function authenticate(
+  deps: ServiceDeps,
+  body: Credentials,
+  normalized: string,
+  client: ClientInfo,
+): Promise<{ user: UserRecord; needsRehash: boolean }> {
+  const { stores, metrics } = deps.ctx
+  const refuse = async (outcome: string, reason: string, userId: number | null): Promise<never> => {
+    metrics.logins.inc({ outcome })
+    // A failed login's unit of work is just its audit event.
+    await deps.work.run((tx) => tx.audit(audited('login_failed', userId, client, { reason })))
+    throw outcome === 'disabled' ? new ServiceError('account_disabled') : invalidCredentials()
+  }
+  const user = normalized === '' ? undefined : await stores.users.getByUsername(normalized)
+  if (user === undefined) {
+    // Same work as a real check, so timing does not tell which usernames exist.
+    await verifyAgainstDummy(body.password, OWASP_ARGON2ID, companion(deps))
+    return refuse('invalid_credentials', 'unknown_user', null)
+  }
+  const check = await verifyPassword(user.passwordHash, body.password, OWASP_ARGON2ID, companion(deps))
+  if (!check.ok) return refuse('invalid_credentials', 'wrong_password', user.id)
+  if (user.disabled) return refuse('disabled', 'disabled', user.id)
+  return { user, needsRehash: check.needsRehash }
+}
+
+/** Checks a password and opens a session (see {@link AuthService.login}). */
+export async function login(deps: ServiceDeps, body: Credentials, client: ClientInfo): Promise<IssuedTokens> {
+  const normalized = typeof body.username === 'string' ? normalizeUsername(body.username) : ''
+  await limitLogin(deps, normalized, client)
+  const { user, needsRehash } = await authenticate(deps, body, normalized, client)
+  // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
+  // transaction that creates the session: both happen, or neither.
+  const rehashed = needsRehash ? await rehashPassword(body.password) : undefined
+  const issued = await deps.work.run(async (tx) => {
+    let current: UserRecord = user
+    if (rehashed !== undefined) {
+      current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? user
+      await tx.audit(audited('password_rehashed', user.id, client, { from: hashScheme(user.passwordHash) }))
+    }
+    await tx.audit(audited('login', user.id, client))
+    return issue(deps, tx, current, client, true)
+  })
+  deps.ctx.metrics.logins.inc({ outcome: 'success' })
+  return issued
+}
+
+/** Changes the caller's password and ends their other sessions (see {@link AuthService.changePassword}). */
+export async function changePassword(
+  deps: ServiceDeps,
+  { token, client }: Caller,
+  change: { currentPassword: string; newPassword: string },
+): Promise<void> {
+  const userId = userIdOf(token)
+  const user = userId === undefined ? undefined : await deps.ctx.stores.users.get(userId)
+  if (user === undefined) throw invalidCredentials()
+  const check = await verifyPassword(user.passwordHash, change.currentPassword)
+  if (!check.ok) {
+    await deps.work.run((tx) => tx.audit(audited('password_change_failed', user.id, client)))
+    throw invalidCredentials()
+  }
+  await requireStrongPassword(deps, 'new_password', change.newPassword, user.usernameNormalized)
+  const passwordHash = await hashPassword(change.newPassword)
+  const sessionId = typeof token.sid === 'string' ? token.sid : undefined
+  await deps.work.run(async (tx) => {
+    await tx.users.update(user.id, { passwordHash })
+    const ended = await endSessions(deps, tx, user.id, 'password_change', sessionId)
+    await tx.audit(audited('password_changed', user.id, client, { sessions_revoked: ended }))
+  })
+}
+
+/** The scheme of a stored hash, for the audit log (never the hash itself). */
+function hashScheme(stored: string): string {
+  return (
+    /^\$(argon2id|argon2i|argon2d|pbkdf2-sha256|pbkdf2-sha512|2[aby])\$/.exec(stored)?.[1] ??
+    /^(pbkdf2:sha256|pbkdf2:sha512|scrypt):/.exec(stored)?.[1] ??
+    'unknown'
+  )
+}

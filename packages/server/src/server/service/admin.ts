@@ -1,0 +1,104 @@
+/**
+ * The admin's rules: user list, lookup, role and disabled changes (a demotion or disabling revokes the
+ * user's tokens), deletion, and the audit log query. The caller's `admin` role is the route's guard.
+ */
+import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
+import { notFound, validation } from '../errors.js'
+import type { AuditLogQuery, AuditPage, Caller, UserList } from '../service.js'
+import type { UnitOfWork } from '../unit-of-work.js'
+import { audited, publicUser, revokeEverything, userIdOf, type ServiceDeps } from './deps.js'
+
+const USERS_PER_PAGE = 50
+const MAX_USERS_PER_PAGE = 200
+const AUDIT_EVENTS_PER_PAGE = 100
+const MAX_AUDIT_EVENTS_PER_PAGE = 500
+
+/** One page of users (see {@link AuthService.listUsers}). */
+export async function listUsers(
+  deps: ServiceDeps,
+  query: { page?: number; perPage?: number },
+): Promise<UserList> {
+  const page = query.page ?? 1
+  const perPage = Math.min(query.perPage ?? USERS_PER_PAGE, MAX_USERS_PER_PAGE)
+  const result = await deps.ctx.stores.users.list({ limit: perPage, offset: (page - 1) * perPage })
+  return { users: result.users, total: result.total, page, perPage }
+}
+
+/** One user (see {@link AuthService.getUser}). */
+export async function getUser(deps: ServiceDeps, userId: number): Promise<PublicUser> {
+  const user = await deps.ctx.stores.users.get(userId)
+  if (user === undefined) throw notFound('User')
+  return publicUser(user)
+}
+
+/** Runs `change` on an existing user in one unit of work; refuses `not_found` when there is none. */
+async function withUser<T>(
+  deps: ServiceDeps,
+  userId: number,
+  change: (tx: UnitOfWork, user: UserRecord) => Promise<T>,
+): Promise<T> {
+  return deps.work.run(async (tx) => {
+    const user = await tx.users.get(userId)
+    if (user === undefined) throw notFound('User')
+    return change(tx, user)
+  })
+}
+
+/**
+ * An admin's change of roles or the disabled flag. Removing a role or disabling revokes every token
+ * of the user (least privilege: the change must not live on in unexpired tokens).
+ */
+export async function updateUser(
+  deps: ServiceDeps,
+  { token, client }: Caller,
+  userId: number,
+  patch: { roles?: string[]; disabled?: boolean },
+): Promise<PublicUser> {
+  return withUser(deps, userId, async (tx, before) => {
+    const after = await tx.users.update(userId, patch)
+    if (after === undefined) throw notFound('User')
+    const demoted = patch.roles !== undefined && before.roles.some((role) => !patch.roles?.includes(role))
+    const disabled = patch.disabled === true && !before.disabled
+    if (demoted || disabled) await revokeEverything(deps, tx, userId)
+    const detail = { roles: after.roles, disabled: after.disabled, tokens_revoked: demoted || disabled }
+    await tx.audit(audited('user_updated', userId, client, detail, userIdOf(token)))
+    return publicUser(after)
+  })
+}
+
+/** Deletes a user and revokes every token of theirs (see {@link AuthService.deleteUser}). */
+export async function deleteUser(
+  deps: ServiceDeps,
+  { token, client }: Caller,
+  userId: number,
+): Promise<void> {
+  await withUser(deps, userId, async (tx) => {
+    await revokeEverything(deps, tx, userId)
+    await tx.users.delete(userId)
+    await tx.audit(audited('user_deleted', userId, client, undefined, userIdOf(token)))
+  })
+}
+
+/** The audit log, newest first (see {@link AuthService.auditLog}). */
+export async function auditLog(deps: ServiceDeps, query: AuditLogQuery): Promise<AuditPage> {
+  const limit = Math.min(query.limit ?? AUDIT_EVENTS_PER_PAGE, MAX_AUDIT_EVENTS_PER_PAGE)
+  const events = await deps.ctx.stores.audit.list({
+    userId: query.userId,
+    event: query.event,
+    since: query.since === undefined ? undefined : parseSince(query.since),
+    beforeId: query.before,
+    limit,
+  })
+  const last = events.at(-1)
+  return { events, nextBefore: events.length === limit && last !== undefined ? last.id : null }
+}
+
+/** Unix seconds from an ISO 8601 time or a number of seconds; refuses `validation_error` otherwise. */
+function parseSince(value: string): number {
+  if (/^\d{1,12}$/.test(value)) return Number(value)
+  const ms = Date.parse(value)
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
+    throw validation('since: expected an ISO 8601 time (2026-01-31T12:00:00Z) or Unix seconds')
+  }
+  return Math.floor(ms / 1000)
+}

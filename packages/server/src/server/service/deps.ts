@@ -1,0 +1,163 @@
+/**
+ * What every part of the auth service shares: the server context, the unit-of-work runner, the
+ * revocation entry builders, and the steps several rules take (rate limits, issuing a token pair,
+ * ending sessions, audit fields).
+ */
+import { randomBytes } from 'node:crypto'
+import { decodeUnverified, type JwtClaims } from 'tessera'
+import type { NewAuditEvent } from '../../stores/sql/audit.js'
+import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
+import type { ServerContext } from '../context.js'
+import { rateLimited, ServiceError } from '../errors.js'
+import { revocations, type Revocations } from '../revocations.js'
+import type { AuditLog, ClientInfo, IssuedTokens } from '../service.js'
+import {
+  createUnitOfWork,
+  replicaPublisher,
+  type UnitOfWork,
+  type UnitOfWorkRunner,
+} from '../unit-of-work.js'
+
+/** The service's dependencies, built once per server. */
+export interface ServiceDeps {
+  readonly ctx: ServerContext
+  readonly work: UnitOfWorkRunner
+  readonly entries: Revocations
+  /** Cookie mode: tokens carry the double-submit value their CSRF cookie repeats. */
+  readonly csrf: boolean
+  /** The log of events that have no transaction (refused logins under a rate limit). */
+  readonly audit: AuditLog
+}
+
+/** Builds the dependencies over a server context. */
+export function serviceDeps(ctx: ServerContext, audit: AuditLog): ServiceDeps {
+  return {
+    ctx,
+    audit,
+    csrf: ctx.config.tokenTransport === 'cookie',
+    entries: revocations({ accessTokenTtl: ctx.config.accessTokenTtl, leeway: ctx.auth.config.leeway }),
+    work: createUnitOfWork({
+      stores: ctx.stores,
+      publish: replicaPublisher(ctx.replica, ctx.metrics),
+      log: ({ event, userId, actorId, ip, detail }) => {
+        audit(event, { user_id: userId, ...(actorId == null ? {} : { actor_id: actorId }), ip, ...detail })
+      },
+    }),
+  }
+}
+
+/** The audit fields of a request by `client` (about `userId`, by `actorId` when not the user). */
+export function audited(
+  event: string,
+  userId: number | null,
+  client: ClientInfo | undefined,
+  detail?: Record<string, unknown>,
+  actorId?: number,
+): NewAuditEvent {
+  return {
+    event,
+    userId,
+    actorId: actorId ?? null,
+    ip: client?.ip ?? null,
+    userAgent: client?.userAgent ?? null,
+    detail,
+  }
+}
+
+export const randomId = (): string => randomBytes(16).toString('base64url')
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
+
+/** The user id a token's `sub` names, or `undefined` when it is not one (this server's `sub` always is). */
+export function userIdOf(claims: Pick<JwtClaims, 'sub'>): number | undefined {
+  const id = Number(claims.sub)
+  return Number.isSafeInteger(id) && id >= 1 ? id : undefined
+}
+
+/** The refusal of a token whose user was deleted or disabled since it was issued. */
+export const userGone = (): ServiceError =>
+  new ServiceError('token_revoked', 'The user of this session no longer exists or is disabled')
+
+/** The public form of a user: everything but the password hash. */
+export function publicUser(user: PublicUser): PublicUser {
+  return {
+    id: user.id,
+    username: user.username,
+    usernameNormalized: user.usernameNormalized,
+    roles: user.roles,
+    disabled: user.disabled,
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
+    passwordChangedAt: user.passwordChangedAt,
+  }
+}
+
+/** Counts a hit on `key`; refuses `rate_limited` past `max` a minute. */
+export async function limit(deps: ServiceDeps, key: string, max: number): Promise<void> {
+  const decision = await deps.ctx.limiter.hit(key, max, 60)
+  if (!decision.allowed) throw rateLimited(decision.retryAfter)
+}
+
+/** The claims an access token carries besides the registered ones. */
+export function accessClaims(user: PublicUser): Record<string, unknown> {
+  return { username: user.username, roles: user.roles }
+}
+
+/** Opens a session for `user` in `tx` and signs its first token pair. */
+export async function issue(
+  deps: ServiceDeps,
+  tx: UnitOfWork,
+  user: UserRecord,
+  client: ClientInfo,
+  fresh: boolean,
+): Promise<IssuedTokens> {
+  const { auth, config } = deps.ctx
+  const sessionId = randomId()
+  const jti = randomId()
+  const refreshToken = await auth.createRefreshToken(String(user.id), {
+    sid: sessionId,
+    jti,
+    csrf: deps.csrf,
+  })
+  const expiresAt = decodeUnverified(refreshToken).payload.exp as number
+  await tx.sessions.create({
+    id: sessionId,
+    userId: user.id,
+    jti,
+    expiresAt,
+    userAgent: client.userAgent ?? null,
+    ip: client.ip,
+  })
+  const accessToken = await auth.createAccessToken(String(user.id), {
+    sid: sessionId,
+    fresh,
+    csrf: deps.csrf,
+    claims: accessClaims(user),
+  })
+  return {
+    accessToken,
+    refreshToken,
+    sessionId,
+    expiresIn: config.accessTokenTtl,
+    refreshExpiresIn: config.refreshTokenTtl,
+    user: publicUser(user),
+  }
+}
+
+/** Revokes every live session of a user (but `exceptId`) with their tokens; returns how many. */
+export async function endSessions(
+  deps: ServiceDeps,
+  tx: UnitOfWork,
+  userId: number,
+  reason: string,
+  exceptId?: string,
+): Promise<number> {
+  const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId })
+  for (const s of sessions) await tx.revoke(deps.entries.session(s))
+  return sessions.length
+}
+
+/** Revokes every session of a user and every token issued before the next second. */
+export async function revokeEverything(deps: ServiceDeps, tx: UnitOfWork, userId: number): Promise<void> {
+  await endSessions(deps, tx, userId, 'user_revoked')
+  await tx.revoke(deps.entries.user(userId))
+}

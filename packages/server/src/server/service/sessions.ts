@@ -1,0 +1,94 @@
+/** The rules of a signed-in user's own sessions: logout, logout everywhere, who am I, list, revoke one. */
+import type { JwtClaims } from 'tessera'
+import { notFound, ServiceError } from '../errors.js'
+import type { Caller, SessionView, TokenOwner } from '../service.js'
+import { audited, endSessions, userIdOf, type ServiceDeps } from './deps.js'
+
+const sessionOf = (token: JwtClaims): string | undefined =>
+  typeof token.sid === 'string' ? token.sid : undefined
+
+/** Ends the session of the caller's token and revokes the token (see {@link AuthService.logout}). */
+export async function logout(deps: ServiceDeps, { token, client }: Caller): Promise<void> {
+  const sid = sessionOf(token)
+  const userId = userIdOf(token)
+  await deps.work.run(async (tx) => {
+    await tx.revoke(deps.entries.token(token))
+    // Only a session of the token's own user (a token without a user id ends none).
+    const session =
+      sid === undefined || userId === undefined
+        ? undefined
+        : await tx.sessions.revoke(sid, { reason: 'logout', userId })
+    if (session !== undefined) await tx.revoke(deps.entries.session(session))
+    await tx.audit(audited('logout', userId ?? null, client, { session_id: sid ?? null, token: token.type }))
+  })
+}
+
+/** Ends every session of the caller and revokes their token (see {@link AuthService.logoutAll}). */
+export async function logoutAll(deps: ServiceDeps, { token, client }: Caller): Promise<number> {
+  const userId = ownerOf(token)
+  return deps.work.run(async (tx) => {
+    const ended = await endSessions(deps, tx, userId, 'logout_all')
+    // The presented token by its jti too: a token without a session (a previous system's) is not
+    // covered by the sessions' revocations.
+    await tx.revoke(deps.entries.token(token))
+    await tx.audit(audited('logout_all', userId, client, { sessions: ended }))
+    return ended
+  })
+}
+
+/** The user id of a verified token; refuses `token_revoked` when its subject is none. */
+function ownerOf(token: JwtClaims): number {
+  const id = userIdOf(token)
+  // Authentic but not one of this server's users (its `sub` is always a user id): refused, never a
+  // 500 from serialising NaN.
+  if (id === undefined)
+    throw new ServiceError('token_revoked', 'The token subject is not a user of this server')
+  return id
+}
+
+/** Whom a token belongs to, from its claims (see {@link AuthService.whoAmI}). */
+export function whoAmI(token: JwtClaims): TokenOwner {
+  // Like every protected route it answers from the token, so it keeps working while the database is
+  // down. The token's roles are the ones every protected route enforces; a change of roles or a
+  // deletion revokes the user's tokens.
+  return {
+    id: ownerOf(token),
+    username: typeof token.username === 'string' ? token.username : token.sub,
+    roles: Array.isArray(token.roles) ? token.roles.filter((r): r is string => typeof r === 'string') : [],
+    sessionId: sessionOf(token) ?? null,
+  }
+}
+
+/** The token's user's live sessions (see {@link AuthService.listSessions}). */
+export async function listSessions(deps: ServiceDeps, token: JwtClaims): Promise<SessionView[]> {
+  const userId = userIdOf(token)
+  if (userId === undefined) return []
+  const sessions = await deps.ctx.stores.sessions.listForUser(userId)
+  return sessions.map((s) => ({
+    id: s.id,
+    createdAt: s.createdAt,
+    lastUsedAt: s.lastUsedAt,
+    expiresAt: s.expiresAt,
+    userAgent: s.userAgent,
+    ip: s.ip,
+    current: s.id === token.sid,
+  }))
+}
+
+/** Ends one of the caller's sessions (see {@link AuthService.revokeSession}). */
+export async function revokeSession(
+  deps: ServiceDeps,
+  { token, client }: Caller,
+  sessionId: string,
+): Promise<void> {
+  const userId = userIdOf(token)
+  const ended = await deps.work.run(async (tx) => {
+    if (userId === undefined) return false
+    const session = await tx.sessions.revoke(sessionId, { reason: 'logout', userId })
+    if (session === undefined) return false
+    await tx.revoke(deps.entries.session(session))
+    await tx.audit(audited('session_revoked', userId, client, { session_id: sessionId }))
+    return true
+  })
+  if (!ended) throw notFound('Session')
+}
