@@ -16,7 +16,9 @@ vi.mock('../../packages/server/src/server/password-pool.js', async (importOrigin
         pool.failNextHash = false
         return Promise.reject(new original.PasswordPoolError('a password worker thread could not start'))
       }
-      return Promise.resolve('$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g')
+      return Promise.resolve(
+        '$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g',
+      )
     },
     verify: () => Promise.resolve(false),
     verifyForeign: () => Promise.resolve(false),

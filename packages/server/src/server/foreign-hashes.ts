@@ -103,7 +103,8 @@ function werkzeug(stored: string): ForeignHash | undefined {
   if (pbkdf2 !== null) {
     const [, digest = '', rounds = ''] = pbkdf2
     const iterations = Number(rounds)
-    if (!isDigest(digest) || iterations > MAX_PBKDF2_ITERATIONS || expected.length !== DIGEST_BYTES[digest]) return undefined
+    if (!isDigest(digest) || iterations > MAX_PBKDF2_ITERATIONS || expected.length !== DIGEST_BYTES[digest])
+      return undefined
     return {
       scheme: 'werkzeug-pbkdf2',
       digest,
