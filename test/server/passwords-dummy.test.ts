@@ -2,12 +2,13 @@
 // next call when that computation failed (a pool that could not start a thread for a moment must not
 // fail every later unknown-user login of the process).
 import { describe, expect, it, vi } from 'vitest'
+import type * as PoolModule from '../../packages/server/src/server/password-pool.js'
 import type { PasswordPool } from '../../packages/server/src/server/password-pool.js'
 
 const pool = vi.hoisted(() => ({ hashCalls: 0, failNextHash: true }))
 
 vi.mock('../../packages/server/src/server/password-pool.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../packages/server/src/server/password-pool.js')>()
+  const original = await importOriginal<typeof PoolModule>()
   const fake: PasswordPool = {
     size: 1,
     hash: () => {

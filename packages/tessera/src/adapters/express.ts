@@ -73,6 +73,9 @@ export interface TesseraExpress<C = AppClaims, U = AppUser> {
   getJwt(req: Request): RequestJwt<C, U> | null
 }
 
+/** What Express compiles `trust proxy` into (its `trust proxy fn` setting): is the peer at `hop` a proxy to trust? */
+type TrustProxy = (address: string | undefined, hop: number) => boolean
+
 /**
  * The host the client asked for, as Fastify's `request.host` has it: the `Host` header, or
  * `X-Forwarded-Host` when the app's `trust proxy` setting trusts the peer; port included (the Origin
@@ -83,13 +86,10 @@ export interface TesseraExpress<C = AppClaims, U = AppUser> {
 function forwardedHost(req: Request): string | undefined {
   // Express 5 removed req.param(): its presence means Express 4.
   if (!('param' in req)) return req.host
-  const trust: unknown = req.app.get('trust proxy fn')
+  const trust = req.app.get('trust proxy fn') as TrustProxy | undefined
   const forwarded = req.get('x-forwarded-host')
   const host =
-    forwarded !== undefined &&
-    forwarded !== '' &&
-    typeof trust === 'function' &&
-    trust(req.socket.remoteAddress, 0)
+    forwarded !== undefined && forwarded !== '' && trust !== undefined && trust(req.socket.remoteAddress, 0)
       ? forwarded.split(',', 1)[0]?.trimEnd()
       : req.get('host')
   return host === '' ? undefined : host
