@@ -32,6 +32,20 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // Layers import only from their left (CONVENTIONS.md): the server's stores never from server/ or cli/.
+    files: ['packages/server/src/stores/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/server/**', '**/cli/**'], message: 'stores/ must not depend on server/ or cli/.' },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
   {
     files: ['eslint.config.js', 'vitest.config.ts'],

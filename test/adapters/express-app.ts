@@ -27,9 +27,10 @@ export function listen(app: express.Express): Promise<TestClient> {
 
 /** The shared suite's app factory for one Express version. */
 export function makeExpressApp(createApp: ExpressFactory): MakeApp {
-  return async (auth, options) => {
+  return async (auth, options, settings = {}) => {
     const jwt = tesseraExpress(auth, options)
     const app = createApp()
+    if (settings.trustProxy === true) app.set('trust proxy', true)
     app.use(createApp.json())
     app.use(createApp.urlencoded({ extended: false }))
     // verifyRequest routes live on a router whose error middleware answers their failures.

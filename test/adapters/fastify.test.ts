@@ -13,6 +13,7 @@ import {
   payload,
   ROUTES,
   socketClient,
+  type AppSettings,
   type MakeApp,
   type RouteSpec,
 } from './harness.js'
@@ -39,8 +40,12 @@ function handle(spec: RouteSpec) {
   }
 }
 
-async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyInstance> {
-  const app = Fastify()
+async function build(
+  auth: Tessera,
+  options: AdapterOptions,
+  settings: AppSettings = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({ trustProxy: settings.trustProxy === true })
   // Form bodies for csrf.checkForm, without pulling in @fastify/formbody.
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -85,8 +90,8 @@ async function build(auth: Tessera, options: AdapterOptions): Promise<FastifyIns
   return app
 }
 
-const viaInject: MakeApp = async (auth, options) => {
-  const app = await build(auth, options)
+const viaInject: MakeApp = async (auth, options, settings) => {
+  const app = await build(auth, options, settings)
   return {
     close: () => app.close(),
     async request(method, path, options = {}) {
@@ -106,8 +111,8 @@ const viaInject: MakeApp = async (auth, options) => {
   }
 }
 
-const viaSocket: MakeApp = async (auth, options) => {
-  const app = await build(auth, options)
+const viaSocket: MakeApp = async (auth, options, settings) => {
+  const app = await build(auth, options, settings)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')

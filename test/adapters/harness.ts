@@ -112,7 +112,13 @@ export interface TestClient {
 }
 
 /** Builds an app with the adapter under test, the {@link ROUTES} and `options`; rejects on start-up errors. */
-export type MakeApp = (auth: Tessera, options: AdapterOptions) => Promise<TestClient>
+/** Settings of the framework itself (not of the adapter) that a test app is built with. */
+export interface AppSettings {
+  /** Trust the proxy headers (`X-Forwarded-*`): Fastify's `trustProxy`, Express's `trust proxy`. */
+  trustProxy?: boolean
+}
+
+export type MakeApp = (auth: Tessera, options: AdapterOptions, settings?: AppSettings) => Promise<TestClient>
 
 /** Parses one `Set-Cookie` value. */
 function parseSetCookie(header: string): SetCookie {

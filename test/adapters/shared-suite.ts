@@ -4,7 +4,7 @@ import { afterEach, describe } from 'vitest'
 import type { AdapterOptions } from '../../packages/tessera/src/adapters/fastify.js'
 import { createTessera, type Tessera, type TesseraOptions } from '../../packages/tessera/src/index.js'
 import { SECRET } from '../helpers/forge.js'
-import type { MakeApp, TestClient } from './harness.js'
+import type { AppSettings, MakeApp, TestClient } from './harness.js'
 import { cookieSuite } from './suite-cookies.js'
 import { errorSuite } from './suite-errors.js'
 import { locationSuite } from './suite-locations.js'
@@ -20,8 +20,15 @@ export interface Started {
 
 /** What each part of the suite receives. */
 export interface SuiteContext {
-  /** Starts an app with adapter `options`; the engine uses {@link SECRET} plus `authOptions`. */
-  start(options?: AdapterOptions, authOptions?: Omit<TesseraOptions, 'secret' | 'keys'>): Promise<Started>
+  /**
+   * Starts an app with adapter `options`; the engine uses {@link SECRET} plus `authOptions`, the
+   * framework `settings`.
+   */
+  start(
+    options?: AdapterOptions,
+    authOptions?: Omit<TesseraOptions, 'secret' | 'keys'>,
+    settings?: AppSettings,
+  ): Promise<Started>
   /** Builds the app without starting a client, for start-up errors. */
   build(options: AdapterOptions): Promise<TestClient>
   /** Starts an app on a given engine (a verify-only or remote one). */
@@ -42,9 +49,9 @@ export function runAdapterSuite(name: string, makeApp: MakeApp): void {
       await Promise.all(open.splice(0).map((client) => client.close()))
     })
     const context: SuiteContext = {
-      async start(options = {}, authOptions = {}) {
+      async start(options = {}, authOptions = {}, settings = {}) {
         const auth = createTessera({ secret: SECRET, ...authOptions })
-        const client = await makeApp(auth, options)
+        const client = await makeApp(auth, options, settings)
         open.push(client)
         return { client, auth }
       },

@@ -278,6 +278,29 @@ export function cookieSuite(ctx: SuiteContext): void {
         expect([JSON.stringify(headers), res.status]).toEqual([JSON.stringify(headers), 200])
       }
     })
+
+    // Behind a proxy the public host is in X-Forwarded-Host; the framework says whether to believe it.
+    const behindProxy = {
+      origin: 'https://api.example.com',
+      'x-forwarded-host': 'api.example.com',
+      'x-forwarded-proto': 'https',
+    }
+    const viaProxy = async (trustProxy: boolean) => {
+      const started = await ctx.start(options, {}, { trustProxy })
+      const { cookie, csrf } = await login(started)
+      return started.client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': csrf, ...behindProxy },
+      })
+    }
+
+    it('compares the Origin with the forwarded host when the framework trusts the proxy', async () => {
+      expect((await viaProxy(true)).status).toBe(200)
+    })
+
+    it('ignores X-Forwarded-Host when the framework does not trust the proxy', async () => {
+      const res = await viaProxy(false)
+      expect([res.status, res.body.error]).toEqual([401, 'csrf_origin_rejected'])
+    })
   })
 
   describe('implicit refresh', () => {

@@ -130,6 +130,17 @@ export function errorSuite(ctx: SuiteContext): void {
       expect(res.status).toBe(401)
       expect(res.body.error).not.toBe('token_missing')
     })
+
+    it('hands errors to the framework with the configured status when respond is false', async () => {
+      const statuses = { token_missing: 403, token_expired: 440, user_not_found: 404 }
+      const { client } = await ctx.start({ errors: { respond: false, status: statuses } })
+      expect((await client.request('GET', '/protected')).status).toBe(403)
+      expect((await refusal(ctx, expired, { errors: { respond: false, status: statuses } })).status).toBe(440)
+      // The asynchronous path (a user lookup) too.
+      const lookup = await ctx.start({ errors: { respond: false, status: statuses }, userLookup: () => null })
+      const token = await lookup.auth.createAccessToken('alice')
+      expect((await lookup.client.request('GET', '/protected', { headers: bearer(token) })).status).toBe(404)
+    })
   })
 
   describe('flask-jwt-extended preset', () => {

@@ -202,3 +202,50 @@ if (postgres) {
     })
   })
 }
+
+describe('tasks on their own timer', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('runs them at their own interval with the passes off, outside runOnce, and reports their failures', async () => {
+    const failures: string[] = []
+    const maintenance = createMaintenance({ intervalMs: 0, onError: (task) => failures.push(task) })
+    let runs = 0
+    maintenance.register('ticking', () => Promise.resolve(++runs), { intervalMs: 10 })
+    maintenance.register('failing', () => Promise.reject(new Error('database down')), { intervalMs: 10 })
+    maintenance.register('in-passes', () => Promise.resolve(0))
+    expect(Object.keys((await maintenance.runOnce(NOW)).deleted)).toEqual(['in-passes'])
+    expect(runs).toBe(0)
+    maintenance.start()
+    await sleep(100)
+    await maintenance.stop()
+    expect(runs).toBeGreaterThan(1)
+    expect(failures.length).toBeGreaterThan(1)
+    expect(new Set(failures)).toEqual(new Set(['failing']))
+    expect(() => {
+      maintenance.register('ticking', () => Promise.resolve(0))
+    }).toThrow(/already registered/)
+  })
+
+  it('stops them on stop, waiting for a run in progress, and starts one registered after start', async () => {
+    const maintenance = createMaintenance({ intervalMs: 0 })
+    maintenance.start()
+    let finished = 0
+    let started = 0
+    maintenance.register(
+      'slow',
+      async () => {
+        started++
+        await sleep(50)
+        finished++
+        return undefined
+      },
+      { intervalMs: 10 },
+    )
+    while (started === 0) await sleep(5)
+    await maintenance.stop()
+    expect(finished).toBe(started)
+    const runs = started
+    await sleep(50)
+    expect(started).toBe(runs)
+  })
+})

@@ -22,7 +22,7 @@ import { webRoutes } from './routes/web.js'
 import { ErrorBody, Tokens, User } from './schemas.js'
 import { requestDeadline } from './deadline.js'
 import { createAuthService } from './service.js'
-import { createServerLogger, recordRequests } from './logging.js'
+import { createServerLogger, recordRequests, type ServerLogger } from './logging.js'
 
 /** A server built but not listening (use `app.inject`). */
 export interface BuiltServer {
@@ -83,9 +83,16 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
     const weak = await secretWordsProblem(config.secret, estimateStrength)
     if (weak !== undefined) throw new ConfigurationError('TESSERA_SECRET', weak)
   }
-  const context = await openContext(config)
+  // The logger exists before the context: failures no request sees (maintenance, the key refresh,
+  // Redis) are logged through it as well as counted.
+  const logging = createServerLogger(config.logLevel)
+  const context = await openContext(config, {
+    onError: (message, error) => {
+      logging.logger.error({ err: error }, message)
+    },
+  })
   try {
-    const app = await createApp(config, context)
+    const app = await createApp(config, context, logging)
     const close = async (): Promise<void> => {
       // Keep-alive connections that were busy when closing began turn idle only later and would
       // hold the server open until the client drops them: close each one as soon as it is idle.
@@ -152,8 +159,11 @@ function lifetime(seconds: number): string {
   return `${seconds}s`
 }
 
-async function createApp(config: ServerConfig, ctx: ServerContext): Promise<FastifyInstance> {
-  const logging = createServerLogger(config.logLevel)
+async function createApp(
+  config: ServerConfig,
+  ctx: ServerContext,
+  logging: ServerLogger,
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logging.logger,
     logController: logging.logController,

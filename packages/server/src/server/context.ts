@@ -19,7 +19,7 @@ import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
-import { keyRetentionSeconds, startKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
+import { keyRetentionSeconds, registerKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
 import { createMaintenance, serverMaintenanceTasks, type Maintenance } from './maintenance.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
@@ -32,7 +32,10 @@ export interface ServerContext {
   readonly stores: SqlStores
   readonly auth: Tessera
   readonly keys: KeyRing
-  /** The periodic key refresh: rotations, revocations and pruning made by the CLI or another instance. */
+  /**
+   * The key refresh (rotations, revocations and pruning made by the CLI or another instance), run by
+   * `maintenance` every `keyRefreshInterval`.
+   */
   readonly keyLifecycle: KeyLifecycle
   /** Revocations: answered from the in-memory replica, written through to the database. */
   readonly revocation: ReplicatedRevocationStore
@@ -44,15 +47,24 @@ export interface ServerContext {
   readonly metrics: ServerMetrics
   /** Where the signing keys come from, for the start-up log line. */
   readonly keySource: string
-  /** The periodic purges and gauges (register more tasks with `maintenance.register`). */
+  /** The one scheduler: purges, gauges and the key refresh (register more with `maintenance.register`). */
   readonly maintenance: Maintenance
   /** `draining` from SIGTERM on: `/readyz` answers 503 while requests are still served. */
   readonly lifecycle: { draining: boolean }
   close(): Promise<void>
 }
 
+/** What the context reports outside itself. */
+export interface ContextHooks {
+  /**
+   * Told about failures no request sees (each also counted in the metrics where one exists): a
+   * maintenance task (the key refresh included), Redis writes, loads and re-syncs.
+   */
+  onError?: (message: string, error: unknown) => void
+}
+
 /** Opens the database, migrates it, loads or creates the keys, and builds the token engine. */
-export async function openContext(config: ServerConfig): Promise<ServerContext> {
+export async function openContext(config: ServerConfig, hooks: ContextHooks = {}): Promise<ServerContext> {
   const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
   const db = await openDatabase({
     url: config.databaseUrl,
@@ -80,45 +92,18 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
             prefix: config.redisPrefix,
             memory,
             resync: syncFromDatabase,
+            onError: hooks.onError,
           })
     const replica = redis?.replica ?? memory
     const revocation = replicatedRevocationStore({ durable: stores.revocations, replica })
-    const auth = createTessera({
-      keys: ring,
-      accessTokenTtl: config.accessTokenTtl,
-      refreshTokenTtl: config.refreshTokenTtl,
-      // Refuse authentic tokens longer-lived than this server issues (the default, said out loud).
-      maxTokenAge: 'ttl',
-      issuer: config.issuer,
-      audience: config.audience,
-      revocation,
-    })
     const limiter = redis?.limiter ?? memoryRateLimiter()
-    // Pick up key rotations and revocations made by the CLI or another instance, without a restart,
-    // and prune the keys whose tokens have all expired. An HMAC secret from configuration is not stored.
-    const keyLifecycle = startKeyLifecycle({
-      keys: stores.keys,
-      ring,
-      retentionSeconds: keyRetentionSeconds(config),
-      intervalMs: config.keyRefreshInterval * 1000,
-    })
     const metrics = createMetrics({ replicaSize: () => memory.size() })
-    const maintenance = createMaintenance({
-      intervalMs: config.maintenanceIntervalMs,
-      onError: (task) => {
-        metrics.maintenanceFailures.inc({ task })
-      },
-      onPass: (report) => {
-        metrics.maintenanceLastRun.set(report.at)
-      },
-    })
-    serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
-    maintenance.start()
+    const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
     return {
       config,
       db,
       stores,
-      auth,
+      auth: createEngine(config, ring, revocation),
       keys: ring,
       keyLifecycle,
       revocation,
@@ -130,7 +115,6 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
       lifecycle: { draining: false },
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
-        keyLifecycle.stop()
         await maintenance.stop()
         replica.close()
         await limiter.close?.()
@@ -143,6 +127,53 @@ export async function openContext(config: ServerConfig): Promise<ServerContext> 
     await db.destroy()
     throw error
   }
+}
+
+/** The server's token engine over its key ring and revocations. */
+function createEngine(config: ServerConfig, ring: KeyRing, revocation: ReplicatedRevocationStore): Tessera {
+  return createTessera({
+    keys: ring,
+    accessTokenTtl: config.accessTokenTtl,
+    refreshTokenTtl: config.refreshTokenTtl,
+    // Refuse authentic tokens longer-lived than this server issues (the default, said out loud).
+    maxTokenAge: 'ttl',
+    issuer: config.issuer,
+    audience: config.audience,
+    revocation,
+  })
+}
+
+/**
+ * Starts the one scheduler: the purges and gauges every maintenance interval, and the key refresh every
+ * `keyRefreshInterval` (rotations and revocations made by the CLI or another instance, picked up without
+ * a restart; keys whose tokens have all expired pruned). Failures are counted and reported.
+ */
+function startMaintenance(
+  config: ServerConfig,
+  deps: { stores: SqlStores; ring: KeyRing; memory: MemoryRevocationStore; metrics: ServerMetrics },
+  hooks: ContextHooks,
+): { maintenance: Maintenance; keyLifecycle: KeyLifecycle } {
+  const { stores, ring, memory, metrics } = deps
+  const maintenance = createMaintenance({
+    intervalMs: config.maintenanceIntervalMs,
+    onError: (task, error) => {
+      metrics.maintenanceFailures.inc({ task })
+      hooks.onError?.(`maintenance task ${task} failed; retried at its next run`, error)
+    },
+    onPass: (report) => {
+      metrics.maintenanceLastRun.set(report.at)
+    },
+  })
+  serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
+  // An HMAC secret from configuration is not stored.
+  const keyLifecycle = registerKeyLifecycle(maintenance, {
+    keys: stores.keys,
+    ring,
+    retentionSeconds: keyRetentionSeconds(config),
+    intervalMs: config.keyRefreshInterval * 1000,
+  })
+  maintenance.start()
+  return { maintenance, keyLifecycle }
 }
 
 async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring: KeyRing; source: string }> {

@@ -69,13 +69,9 @@ export function describeUnknownHash(stored: string): string {
 function passlib(stored: string): ForeignHash | undefined {
   const match = /^\$pbkdf2-(sha256|sha512)\$([1-9]\d{0,9})\$([A-Za-z0-9./]*)\$([A-Za-z0-9./]+)$/.exec(stored)
   if (match === null) return undefined
-  const [, digest, rounds, salt, checksum] = match as unknown as [
-    string,
-    'sha256' | 'sha512',
-    string,
-    string,
-    string,
-  ]
+  const [, digest = '', rounds = '', salt = '', checksum = ''] = match
+  // Always a digest once the pattern matched; the check tells the compiler which.
+  if (!isDigest(digest)) return undefined
   const iterations = Number(rounds)
   const expected = ab64(checksum)
   const saltBytes = salt === '' ? Buffer.alloc(0) : ab64(salt)
@@ -105,9 +101,10 @@ function werkzeug(stored: string): ForeignHash | undefined {
   const expected = Buffer.from(hex, 'hex')
   const pbkdf2 = /^pbkdf2:(sha256|sha512):([1-9]\d{0,9})$/.exec(method)
   if (pbkdf2 !== null) {
-    const digest = pbkdf2[1] as 'sha256' | 'sha512'
-    const iterations = Number(pbkdf2[2])
-    if (iterations > MAX_PBKDF2_ITERATIONS || expected.length !== DIGEST_BYTES[digest]) return undefined
+    const [, digest = '', rounds = ''] = pbkdf2
+    const iterations = Number(rounds)
+    if (!isDigest(digest) || iterations > MAX_PBKDF2_ITERATIONS || expected.length !== DIGEST_BYTES[digest])
+      return undefined
     return {
       scheme: 'werkzeug-pbkdf2',
       digest,
@@ -135,6 +132,10 @@ function bcrypt(stored: string): ForeignHash | undefined {
   const cost = Number(match[1])
   if (cost < 4 || cost > MAX_BCRYPT_COST) return undefined
   return { scheme: 'bcrypt', hash: stored, cost }
+}
+
+function isDigest(name: string): name is keyof typeof DIGEST_BYTES {
+  return Object.hasOwn(DIGEST_BYTES, name)
 }
 
 /** Bytes of memory scrypt needs for these parameters (what Node's `maxmem` must allow). */

@@ -2,12 +2,13 @@
  * The key lifecycle of one instance: every `keyRefreshInterval` it prunes the keys whose tokens have all
  * expired and brings its key ring up to date with the database (a pending key published, a scheduled
  * rotation reached, a revoked key dropped). One small query per interval; every step is idempotent, so
- * any number of instances run it at once. A failure (database down) keeps the ring as it is and is
- * retried on the next tick.
+ * any number of instances run it at once. A failure (database down) keeps the ring as it is, is
+ * reported by the maintenance runner that schedules it (maintenance.ts), and is retried on the next tick.
  */
 import type { KeyRing } from 'tessera'
 import type { KeyStore } from '../stores/sql/signing-keys.js'
 import type { ServerConfig } from './config.js'
+import type { Maintenance } from './maintenance.js'
 
 /** Margin for clock skew between instances, added to how long a retired key is kept. */
 export const KEY_CLOCK_SKEW_SECONDS = 60
@@ -20,24 +21,18 @@ export interface KeyRefreshResult {
   changed: boolean
 }
 
-/** A running key lifecycle. */
+/** The key lifecycle of one instance. */
 export interface KeyLifecycle {
-  /** Runs one refresh now (the timer's calls and this one never overlap). */
+  /** Runs one refresh now (concurrent calls, the scheduled ones included, share one run). */
   refresh(): Promise<KeyRefreshResult>
-  /** Stops the timer; an in-flight refresh finishes. */
-  stop(): void
 }
 
-/** Options of {@link startKeyLifecycle}. */
+/** Options of {@link keyLifecycle}. */
 export interface KeyLifecycleOptions {
   keys: KeyStore
   ring: KeyRing
   /** Seconds a retired key is kept: see {@link keyRetentionSeconds}. */
   retentionSeconds: number
-  /** Milliseconds between two refreshes. */
-  intervalMs: number
-  /** Called with a refresh's failure (the ring is left as it was). */
-  onError?: (error: unknown) => void
   /** Called after a refresh that pruned keys or changed the ring. */
   onChange?: (result: KeyRefreshResult) => void
 }
@@ -67,9 +62,9 @@ export function rotationDelaySeconds(
   return config.jwksMaxAge + config.keyRefreshInterval
 }
 
-/** Starts the periodic refresh (its timer does not keep the process alive). */
-export function startKeyLifecycle(options: KeyLifecycleOptions): KeyLifecycle {
-  const { keys, ring, retentionSeconds, intervalMs, onError, onChange } = options
+/** The refresh of `ring` from `keys` (not scheduled: see {@link registerKeyLifecycle}). */
+export function keyLifecycle(options: KeyLifecycleOptions): KeyLifecycle {
+  const { keys, ring, retentionSeconds, onChange } = options
   let running: Promise<KeyRefreshResult> | undefined
 
   const once = async (): Promise<KeyRefreshResult> => {
@@ -79,21 +74,28 @@ export function startKeyLifecycle(options: KeyLifecycleOptions): KeyLifecycle {
     if (pruned.length > 0 || changed) onChange?.(result)
     return result
   }
-  const refresh = (): Promise<KeyRefreshResult> => {
-    running ??= once().finally(() => {
-      running = undefined
-    })
-    return running
-  }
-
-  const timer = setInterval(() => {
-    refresh().catch((error: unknown) => onError?.(error))
-  }, intervalMs)
-  timer.unref()
   return {
-    refresh,
-    stop() {
-      clearInterval(timer)
+    refresh() {
+      running ??= once().finally(() => {
+        running = undefined
+      })
+      return running
     },
   }
+}
+
+/**
+ * Registers the key lifecycle with the maintenance runner as the task `keys`, every `intervalMs` on
+ * its own timer (the refresh interval is a promise made to clients: see {@link rotationDelaySeconds});
+ * the task counts the keys it pruned.
+ */
+export function registerKeyLifecycle(
+  maintenance: Maintenance,
+  options: KeyLifecycleOptions & { intervalMs: number },
+): KeyLifecycle {
+  const lifecycle = keyLifecycle(options)
+  maintenance.register('keys', async () => (await lifecycle.refresh()).pruned.length, {
+    intervalMs: options.intervalMs,
+  })
+  return lifecycle
 }

@@ -33,6 +33,7 @@ import {
   type VerifiedToken,
   type VerifyOptions,
 } from 'tessera'
+import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
 import { ServiceError } from './errors.js'
 
@@ -61,6 +62,11 @@ const REFUSED_HEADER_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c', 'crit', 'b64', 'k
 interface Parsed {
   header: JwtHeader
   payload: Record<string, unknown>
+  /**
+   * The payload as the claims the token errors carry: what the token said, unchecked (the core's
+   * errors carry the same, claims.ts).
+   */
+  claims: JwtClaims
   signingInput: string
   signature: string
 }
@@ -77,7 +83,13 @@ function parseCandidate(token: unknown): Parsed | undefined {
   if (header.typ !== undefined && header.typ !== 'JWT') return undefined
   const payload = json(p)
   if (payload === undefined) return undefined
-  return { header: header as JwtHeader, payload, signingInput: `${h}.${p}`, signature }
+  return {
+    header: header as JwtHeader,
+    payload,
+    claims: payload as JwtClaims,
+    signingInput: `${h}.${p}`,
+    signature,
+  }
 }
 
 function json(segment: string): Record<string, unknown> | undefined {
@@ -108,6 +120,15 @@ function looksLikeFlask(payload: Record<string, unknown>): boolean {
   )
 }
 
+/** The claims of a legacy token that passed {@link checkLegacyClaims}. */
+interface CheckedLegacyClaims {
+  identity: string
+  type: 'access' | 'refresh'
+  jti: string
+  exp: number
+  iat: number | undefined
+}
+
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0
 
 /** Checks flask-jwt-extended's claims (after the signature held); throws Tessera's token errors. */
@@ -116,9 +137,8 @@ function checkLegacyClaims(
   want: 'access' | 'refresh' | 'any',
   leeway: number,
   now: number,
-): { identity: string; type: 'access' | 'refresh'; jti: string; exp: number; iat: number | undefined } {
-  const { header, payload } = parsed
-  const claims = payload as unknown as JwtClaims
+): CheckedLegacyClaims {
+  const { header, payload, claims } = parsed
   const { exp, nbf, iat, jti, type } = payload
   if (exp === undefined) throw new TokenClaimMissingError('exp', header, claims)
   if (!isTime(exp))
@@ -173,116 +193,149 @@ function legacyWindowOpen(ctx: ServerContext, now = Date.now() / 1000): boolean 
   )
 }
 
+type LegacyKind = 'exchange' | 'access'
+
+function count(ctx: ServerContext, kind: LegacyKind, outcome: string): void {
+  ctx.metrics.legacyTokens.inc({ kind, outcome })
+}
+
+/** The imported user a legacy identity maps to (exactly, case included), if any. */
+async function importedUser(ctx: ServerContext, identity: string): Promise<UserRecord | undefined> {
+  const row = await ctx.stores.db
+    .selectFrom('legacy_identities')
+    .select('user_id')
+    .where('identity', '=', identity)
+    .executeTakeFirst()
+  return row === undefined ? undefined : ctx.stores.users.get(row.user_id)
+}
+
+/**
+ * Whether a legacy access token is revoked: the imported revoked jtis, logouts made since, and
+ * user-wide revocations (disable, delete). The database too: jtis imported while this instance ran
+ * are not in its replica yet.
+ */
+async function legacyAccessRevoked(
+  ctx: ServerContext,
+  checked: CheckedLegacyClaims,
+  sub: string,
+): Promise<boolean> {
+  if (ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat })) return true
+  const row = await ctx.stores.db
+    .selectFrom('revocations')
+    .select('id')
+    .where('kind', '=', 'token')
+    .where('id', '=', checked.jti)
+    .executeTakeFirst()
+  return row !== undefined
+}
+
+/**
+ * The claims the routes see: Tessera's shape (sub = user id), never the old app's csrf or fresh. `iat`
+ * only when the token had one, as the core's claims of a token without `iat`.
+ */
+function legacyClaims(checked: CheckedLegacyClaims, user: UserRecord): JwtClaims {
+  const claims: Omit<JwtClaims, 'iat'> & { iat?: number } = {
+    sub: String(user.id),
+    jti: checked.jti,
+    exp: checked.exp,
+    ...(checked.iat === undefined ? {} : { iat: checked.iat }),
+    type: checked.type,
+    fresh: false,
+    username: user.username,
+    roles: user.roles,
+    legacy: true,
+  }
+  return claims as JwtClaims
+}
+
+/** Verifies a legacy token whose signature held, inside the window: claims, user, revocation. */
+async function verifyLegacy<C>(
+  ctx: ServerContext,
+  parsed: Parsed,
+  opts: VerifyOptions | undefined,
+  leeway: number,
+): Promise<VerifiedToken<C>> {
+  const want = opts?.type ?? 'access'
+  const kind = want === 'refresh' ? 'exchange' : 'access'
+  const refused = (error: unknown): unknown => {
+    count(ctx, kind, 'refused')
+    return error
+  }
+  let checked: CheckedLegacyClaims
+  try {
+    checked = checkLegacyClaims(parsed, want, leeway, Date.now() / 1000)
+  } catch (error) {
+    throw refused(error)
+  }
+  const { header, claims: raw } = parsed
+  // Never fresh: a route that needs a password login (a password change) needs a Tessera one.
+  if (opts?.fresh === true)
+    throw refused(new FreshTokenRequiredError('A fresh token is required (log in again)', header, raw))
+  const user = await importedUser(ctx, checked.identity)
+  if (user === undefined)
+    throw refused(new UserNotFoundError('No imported user matches this legacy token', header, raw))
+  if (user.disabled) throw refused(new TokenRevokedError('The user of this token is disabled', header, raw))
+  const claims = legacyClaims(checked, user)
+  if (
+    checked.type === 'access' &&
+    opts?.skipRevocationCheck !== true &&
+    (await legacyAccessRevoked(ctx, checked, claims.sub))
+  ) {
+    count(ctx, kind, 'revoked')
+    throw new TokenRevokedError('The token has been revoked', header, claims)
+  }
+  // A refresh token's revocation (imported list, or already exchanged) is decided by the exchange,
+  // in its transaction, so a second presentation is answered as reuse.
+  LEGACY.set(claims, {
+    identity: checked.identity,
+    userId: user.id,
+    jti: checked.jti,
+    exp: checked.exp,
+    type: checked.type,
+  })
+  if (checked.type === 'access') count(ctx, 'access', 'accepted')
+  // The caller's C is its assertion about the claims, as with the core's verify.
+  return { header, claims: Object.freeze(claims) as JwtClaims<C>, identity: claims.sub }
+}
+
+/**
+ * What the legacy path makes of a token the main engine refused with `error`: the main engine's
+ * refusal unless the token is an HS256 one the legacy secret signed, then the window's answer.
+ */
+function legacyFallback<C>(
+  ctx: ServerContext,
+  secret: Buffer | undefined,
+  refusal: unknown,
+  token: unknown,
+  opts: VerifyOptions | undefined,
+): Promise<VerifiedToken<C>> {
+  if (!(refusal instanceof TokenError)) throw refusal
+  const parsed = parseCandidate(token)
+  if (parsed === undefined) throw refusal
+  const kind = opts?.type === 'refresh' ? 'exchange' : 'access'
+  if (secret === undefined) {
+    if (!looksLikeFlask(parsed.payload)) throw refusal
+    count(ctx, kind, 'window_closed')
+    throw legacyWindowClosed(false)
+  }
+  // Only the legacy secret: a token it did not sign keeps the main engine's answer.
+  if (!signatureHolds(parsed, secret)) throw refusal
+  if (!legacyWindowOpen(ctx)) {
+    count(ctx, kind, 'window_closed')
+    throw legacyWindowClosed(true)
+  }
+  return verifyLegacy<C>(ctx, parsed, opts, ctx.auth.config.leeway)
+}
+
 /**
  * The engine the protected routes use: the server's own, plus the legacy path for what it refused.
  * Every other member is the server's engine itself.
  */
 export function legacyAwareAuth(ctx: ServerContext): Tessera {
   const auth = ctx.auth
+  const { legacyHsSecret } = ctx.config
   const secret =
-    ctx.config.legacyHsSecret === undefined || ctx.config.legacyHsSecret === ''
-      ? undefined
-      : Buffer.from(ctx.config.legacyHsSecret, 'utf8')
-  const leeway = auth.config.leeway
-  const count = (kind: 'exchange' | 'access', outcome: string): void => {
-    ctx.metrics.legacyTokens.inc({ kind, outcome })
-  }
-
-  async function verifyLegacy<C>(parsed: Parsed, opts: VerifyOptions | undefined): Promise<VerifiedToken<C>> {
-    const want = opts?.type ?? 'access'
-    const kind = want === 'refresh' ? 'exchange' : 'access'
-    let checked
-    try {
-      checked = checkLegacyClaims(parsed, want, leeway, Date.now() / 1000)
-    } catch (error) {
-      count(kind, 'refused')
-      throw error
-    }
-    const { header } = parsed
-    const rawClaims = parsed.payload as unknown as JwtClaims
-    // Never fresh: a route that needs a password login (a password change) needs a Tessera one.
-    if (opts?.fresh === true) {
-      count(kind, 'refused')
-      throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, rawClaims)
-    }
-    const row = await ctx.stores.db
-      .selectFrom('legacy_identities')
-      .select('user_id')
-      .where('identity', '=', checked.identity)
-      .executeTakeFirst()
-    const user = row === undefined ? undefined : await ctx.stores.users.get(row.user_id)
-    if (user === undefined) {
-      count(kind, 'refused')
-      throw new UserNotFoundError('No imported user matches this legacy token', header, rawClaims)
-    }
-    if (user.disabled) {
-      count(kind, 'refused')
-      throw new TokenRevokedError('The user of this token is disabled', header, rawClaims)
-    }
-    const sub = String(user.id)
-    // The claims the routes see: Tessera's shape (sub = user id), never the old app's csrf or fresh.
-    const claims = {
-      sub,
-      jti: checked.jti,
-      exp: checked.exp,
-      ...(checked.iat === undefined ? {} : { iat: checked.iat }),
-      type: checked.type,
-      fresh: false,
-      username: user.username,
-      roles: user.roles,
-      legacy: true,
-    } as unknown as JwtClaims<C>
-    if (checked.type === 'access' && opts?.skipRevocationCheck !== true) {
-      // The imported revoked jtis, logouts made since, and user-wide revocations (disable, delete).
-      // The database too: jtis imported while this instance ran are not in its replica yet.
-      const revoked =
-        ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat }) ||
-        (await ctx.stores.db
-          .selectFrom('revocations')
-          .select('id')
-          .where('kind', '=', 'token')
-          .where('id', '=', checked.jti)
-          .executeTakeFirst()) !== undefined
-      if (revoked) {
-        count(kind, 'revoked')
-        throw new TokenRevokedError('The token has been revoked', header, claims)
-      }
-    }
-    // A refresh token's revocation (imported list, or already exchanged) is decided by the exchange,
-    // in its transaction, so a second presentation is answered as reuse.
-    LEGACY.set(claims, {
-      identity: checked.identity,
-      userId: user.id,
-      jti: checked.jti,
-      exp: checked.exp,
-      type: checked.type,
-    })
-    if (checked.type === 'access') count('access', 'accepted')
-    return { header, claims: Object.freeze(claims), identity: sub }
-  }
-
-  function fallback<C>(
-    error: unknown,
-    token: unknown,
-    opts: VerifyOptions | undefined,
-  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
-    if (!(error instanceof TokenError)) throw error
-    const parsed = parseCandidate(token)
-    if (parsed === undefined) throw error
-    const kind = opts?.type === 'refresh' ? 'exchange' : 'access'
-    if (secret === undefined) {
-      if (!looksLikeFlask(parsed.payload)) throw error
-      count(kind, 'window_closed')
-      throw legacyWindowClosed(false)
-    }
-    // Only the legacy secret: a token it did not sign keeps the main engine's answer.
-    if (!signatureHolds(parsed, secret)) throw error
-    if (!legacyWindowOpen(ctx)) {
-      count(kind, 'window_closed')
-      throw legacyWindowClosed(true)
-    }
-    return verifyLegacy<C>(parsed, opts)
-  }
+    legacyHsSecret === undefined || legacyHsSecret === '' ? undefined : Buffer.from(legacyHsSecret, 'utf8')
 
   function verifyInline<C>(
     token: unknown,
@@ -292,9 +345,10 @@ export function legacyAwareAuth(ctx: ServerContext): Tessera {
     try {
       result = auth.verifyInline<C>(token, opts)
     } catch (error) {
-      return fallback<C>(error, token, opts)
+      return legacyFallback<C>(ctx, secret, error, token, opts)
     }
-    if (result instanceof Promise) return result.catch((error: unknown) => fallback<C>(error, token, opts))
+    if (result instanceof Promise)
+      return result.catch((error: unknown) => legacyFallback<C>(ctx, secret, error, token, opts))
     return result
   }
 

@@ -1,16 +1,20 @@
 /**
- * The maintenance job: every instance runs the registered tasks every `intervalMs` (with ±25 % jitter,
- * so instances drift apart), one pass at a time. There is no leader: every task must be idempotent and
- * light — batched deletes of what has expired, which any number of instances may run at the same
- * moment (a row deleted twice is simply gone). A failing task is reported and the others still run;
- * the next pass tries again.
+ * The maintenance job, the server's one scheduler: every instance runs the registered tasks every
+ * `intervalMs` (with ±25 % jitter, so instances drift apart), one pass at a time. There is no leader:
+ * every task must be idempotent and light — batched deletes of what has expired, which any number of
+ * instances may run at the same moment (a row deleted twice is simply gone). A failing task is
+ * reported and the others still run; the next pass tries again.
+ *
+ * A task registered with its own `intervalMs` runs on its own cadence instead (no jitter, one run at a
+ * time, outside the passes): the key lifecycle, whose refresh interval is a promise made to clients
+ * (key-lifecycle.ts). Its failures are reported the same way, and `stop` stops it too.
  *
  * The server registers its purges and gauges with {@link serverMaintenanceTasks}; other periodic work
- * (key pruning) joins with `register`.
+ * joins with `register`.
  *
  * @example
- * const maintenance = createMaintenance({ intervalMs: 60_000 })
- * maintenance.register('keys', async (now) => (await stores.keys.pruneRetired(ttl, now)).length)
+ * const maintenance = createMaintenance({ intervalMs: 60_000, onError: (task, error) => log(task, error) })
+ * maintenance.register('keys', async () => (await lifecycle.refresh()).pruned.length, { intervalMs: 5_000 })
  * maintenance.start()
  */
 import type { MemoryRevocationStore } from 'tessera'
@@ -31,15 +35,27 @@ export interface MaintenanceReport {
   failed: Record<string, unknown>
 }
 
+/** How a task is scheduled. */
+export interface TaskSchedule {
+  /**
+   * Milliseconds between two starts of this task, on its own timer (no jitter) instead of in the
+   * passes; 0 or absent: in the passes.
+   */
+  intervalMs?: number
+}
+
 /** The job returned by {@link createMaintenance}. */
 export interface Maintenance {
-  /** Adds a task (names are unique); it runs from the next pass on. */
-  register(name: string, task: MaintenanceTask): void
-  /** Runs every task once now (waiting for a pass already running first). */
+  /**
+   * Adds a task (names are unique): it runs from the next pass on, or, with its own `intervalMs`, every
+   * such interval once started.
+   */
+  register(name: string, task: MaintenanceTask, schedule?: TaskSchedule): void
+  /** Runs every task of the passes once now (waiting for a pass already running first). */
   runOnce(now?: number): Promise<MaintenanceReport>
-  /** Starts the periodic passes (no-op when `intervalMs` is 0 or already started). */
+  /** Starts the periodic passes (unless `intervalMs` is 0) and the tasks on their own timers. */
   start(): void
-  /** Stops the passes and waits for one in progress. */
+  /** Stops the passes and the timed tasks, and waits for the runs in progress. */
   stop(): Promise<void>
   /** The last finished pass, if any. */
   last(): MaintenanceReport | undefined
@@ -47,9 +63,9 @@ export interface Maintenance {
 
 /** Options of {@link createMaintenance}. */
 export interface MaintenanceOptions {
-  /** Milliseconds between passes; 0 never runs them by itself. */
+  /** Milliseconds between passes; 0 never runs them by itself (tasks with their own interval still run). */
   intervalMs: number
-  /** Told about each failing task. */
+  /** Told about each failing task (of a pass or on its own timer). */
   onError?: (task: string, error: unknown) => void
   /** Told about each finished pass. */
   onPass?: (report: MaintenanceReport) => void
@@ -60,8 +76,10 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 /** Creates the job (not started). */
 export function createMaintenance(options: MaintenanceOptions): Maintenance {
   const tasks = new Map<string, MaintenanceTask>()
+  const timed = new Map<string, TimedTask>()
   let timer: NodeJS.Timeout | undefined
   let running: Promise<MaintenanceReport> | undefined
+  let started = false
   let stopped = false
   let lastReport: MaintenanceReport | undefined
 
@@ -101,20 +119,81 @@ export function createMaintenance(options: MaintenanceOptions): Maintenance {
   }
 
   return {
-    register(name, task) {
-      if (tasks.has(name)) throw new Error(`maintenance task "${name}" is already registered`)
-      tasks.set(name, task)
+    register(name, task, taskSchedule = {}) {
+      if (tasks.has(name) || timed.has(name))
+        throw new Error(`maintenance task "${name}" is already registered`)
+      const intervalMs = taskSchedule.intervalMs ?? 0
+      if (intervalMs <= 0) {
+        tasks.set(name, task)
+        return
+      }
+      const entry = timedTask(name, task, intervalMs, options.onError)
+      timed.set(name, entry)
+      if (started && !stopped) entry.start()
     },
     runOnce,
     start() {
-      if (timer === undefined && !stopped) schedule()
+      if (started || stopped) return
+      started = true
+      schedule()
+      for (const entry of timed.values()) entry.start()
     },
     async stop() {
       stopped = true
       clearTimeout(timer)
-      await running?.catch(() => undefined)
+      await Promise.all([
+        running?.catch(() => undefined),
+        ...[...timed.values()].map((entry) => entry.stop()),
+      ])
     },
     last: () => lastReport,
+  }
+}
+
+/** A task on its own timer. */
+interface TimedTask {
+  start(): void
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>
+}
+
+/**
+ * Runs `task` every `intervalMs` from its previous start (a run longer than that is followed by the
+ * next at once, never overlapped), reporting failures to `onError`.
+ */
+function timedTask(
+  name: string,
+  task: MaintenanceTask,
+  intervalMs: number,
+  onError: MaintenanceOptions['onError'],
+): TimedTask {
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<void> | undefined
+  let stopped = false
+  const next = (delay: number): void => {
+    if (stopped) return
+    timer = setTimeout(() => {
+      const startedAt = Date.now()
+      running = task(nowSeconds()).then(
+        () => undefined,
+        (error: unknown) => onError?.(name, error),
+      )
+      void running.finally(() => {
+        running = undefined
+        next(Math.max(0, intervalMs - (Date.now() - startedAt)))
+      })
+    }, delay)
+    timer.unref()
+  }
+  return {
+    start: () => {
+      next(intervalMs)
+    },
+    async stop() {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    },
   }
 }
 

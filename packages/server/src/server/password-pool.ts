@@ -70,7 +70,7 @@ type Job =
 
 interface Pending {
   job: Job
-  resolve: (value: string | boolean | StrengthResult) => void
+  resolve: (value: JobResult) => void
   reject: (error: Error) => void
 }
 
@@ -174,6 +174,18 @@ export interface PasswordPool {
   close(): Promise<void>
 }
 
+/** Options of {@link createPasswordPool}. */
+export interface PasswordPoolOptions {
+  size?: number
+  nice?: number
+  /** Absolute path of `@node-rs/argon2`'s entry point, where a bundler moved it. */
+  argon2?: string
+  /** Absolute path of `bcryptjs`'s CommonJS entry point, where a bundler moved it. */
+  bcrypt?: string
+  /** Entry points of `@zxcvbn-ts/core`, `language-common` and `language-en` (CommonJS builds). */
+  zxcvbn?: { core: string; common: string; en: string }
+}
+
 /**
  * Creates a pool. `size` defaults to `os.availableParallelism()` (which honours CPU affinity, so a
  * pinned or cgroup-limited server gets what it may use); `nice` is applied on Linux only, where it is
@@ -185,102 +197,31 @@ export function createPasswordPool({
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
   bcrypt = createRequire(import.meta.url).resolve('bcryptjs'),
   zxcvbn = zxcvbnPaths(),
-}: {
-  size?: number
-  nice?: number
-  /** Absolute path of `@node-rs/argon2`'s entry point, where a bundler moved it. */
-  argon2?: string
-  /** Absolute path of `bcryptjs`'s CommonJS entry point, where a bundler moved it. */
-  bcrypt?: string
-  /** Entry points of `@zxcvbn-ts/core`, `language-common` and `language-en` (CommonJS builds). */
-  zxcvbn?: { core: string; common: string; en: string }
-} = {}): PasswordPool {
-  const workerData = { argon2, bcrypt, zxcvbn, nice: process.platform === 'linux' ? nice : 0 }
-  const slots: (Slot | undefined)[] = Array.from({ length: Math.max(1, size) }, () => undefined)
-  const queue: Pending[] = []
-  let closed = false
-
-  const start = (index: number): Slot => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData })
-    const slot: Slot = { worker, current: undefined }
-    worker.unref()
-    worker.on(
-      'message',
-      (message: { ok: true; result: string | boolean | StrengthResult } | { ok: false; message: string }) => {
-        const pending = slot.current
-        slot.current = undefined
-        if (pending !== undefined) {
-          if (message.ok) pending.resolve(message.result)
-          else pending.reject(new Error(message.message))
-        }
-        next(slot)
-      },
-    )
-    const lost = (error: Error): void => {
-      if (slots[index] !== slot) return
-      slots[index] = undefined
-      const pending = slot.current
-      slot.current = undefined
-      pending?.reject(error instanceof PasswordPoolError ? error : new PasswordPoolError(error.message))
-      // A replacement takes the queue over; if none can start, the queue fails rather than waits.
-      if (!closed && queue.length > 0) {
-        try {
-          next(start(index))
-        } catch (cause) {
-          failQueue(cause)
-        }
-      }
-    }
-    worker.on('error', lost)
-    worker.on('exit', (code) => {
-      lost(new PasswordPoolError(`the password worker thread exited (${String(code)})`))
-    })
-    slots[index] = slot
-    return slot
+}: PasswordPoolOptions = {}): PasswordPool {
+  const pool: PoolState = {
+    workerData: { argon2, bcrypt, zxcvbn, nice: process.platform === 'linux' ? nice : 0 },
+    slots: Array.from({ length: Math.max(1, size) }, () => undefined),
+    queue: [],
+    closed: false,
   }
-
-  const next = (slot: Slot): void => {
-    const pending = queue.shift()
-    if (pending === undefined) {
-      // Idle: an idle thread must not keep a finished CLI command alive.
-      slot.worker.unref()
-      return
-    }
-    slot.current = pending
-    slot.worker.ref()
-    slot.worker.postMessage(pending.job)
-  }
-
-  const failQueue = (cause: unknown): void => {
-    const error = new PasswordPoolError(
-      `a password worker thread could not start: ${cause instanceof Error ? cause.message : String(cause)}`,
-    )
-    for (const pending of queue.splice(0)) pending.reject(error)
-  }
-
-  const submit = (job: Job): Promise<string | boolean | StrengthResult> =>
+  const submit = (job: Job): Promise<JobResult> =>
     new Promise((resolve, reject) => {
-      if (closed) {
+      if (pool.closed) {
         reject(new PasswordPoolError('the password pool is closed'))
         return
       }
-      queue.push({ job, resolve, reject })
+      pool.queue.push({ job, resolve, reject })
       try {
-        for (let i = 0; i < slots.length; i++) {
-          const slot = slots[i] ?? start(i)
-          if (slot.current === undefined) {
-            next(slot)
-            return
-          }
-        }
+        const idle = findIdleSlot(pool)
+        if (idle !== undefined) dispatch(pool, idle)
       } catch (cause) {
         // No job may stay queued (holding a password) behind a worker that never started.
-        failQueue(cause)
+        failQueue(pool, cause)
       }
     })
 
   return {
-    size: slots.length,
+    size: pool.slots.length,
     hash: (password, options) => submit({ op: 'hash', password, options }) as Promise<string>,
     verify: (hash, password) => submit({ op: 'verify', hash, password }) as Promise<boolean>,
     verifyForeign: (foreign, password) =>
@@ -293,10 +234,89 @@ export function createPasswordPool({
         maxLength: job.maxLength,
       }) as Promise<StrengthResult>,
     async close() {
-      closed = true
-      for (const pending of queue.splice(0))
+      pool.closed = true
+      for (const pending of pool.queue.splice(0))
         pending.reject(new PasswordPoolError('the password pool is closed'))
-      await Promise.all(slots.flatMap((slot) => (slot === undefined ? [] : [slot.worker.terminate()])))
+      await Promise.all(pool.slots.flatMap((slot) => (slot === undefined ? [] : [slot.worker.terminate()])))
     },
   }
+}
+
+type JobResult = string | boolean | StrengthResult
+
+/** The threads (started on demand) and the jobs waiting for one. */
+interface PoolState {
+  readonly workerData: { argon2: string; bcrypt: string; zxcvbn: object; nice: number }
+  readonly slots: (Slot | undefined)[]
+  readonly queue: Pending[]
+  closed: boolean
+}
+
+/** The first slot without a job, starting its thread if it has none yet. */
+function findIdleSlot(pool: PoolState): Slot | undefined {
+  for (let i = 0; i < pool.slots.length; i++) {
+    const slot = pool.slots[i] ?? startSlot(pool, i)
+    if (slot.current === undefined) return slot
+  }
+  return undefined
+}
+
+/** Starts the thread of slot `index`; throws when it cannot. */
+function startSlot(pool: PoolState, index: number): Slot {
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: pool.workerData })
+  const slot: Slot = { worker, current: undefined }
+  worker.unref()
+  worker.on('message', (message: { ok: true; result: JobResult } | { ok: false; message: string }) => {
+    const pending = slot.current
+    slot.current = undefined
+    if (pending !== undefined) {
+      if (message.ok) pending.resolve(message.result)
+      else pending.reject(new Error(message.message))
+    }
+    dispatch(pool, slot)
+  })
+  worker.on('error', (error) => {
+    lost(pool, index, slot, error)
+  })
+  worker.on('exit', (code) => {
+    lost(pool, index, slot, new PasswordPoolError(`the password worker thread exited (${String(code)})`))
+  })
+  pool.slots[index] = slot
+  return slot
+}
+
+/** A thread died: its job fails, and a replacement takes the queue over (or the queue fails). */
+function lost(pool: PoolState, index: number, slot: Slot, error: Error): void {
+  if (pool.slots[index] !== slot) return
+  pool.slots[index] = undefined
+  const pending = slot.current
+  slot.current = undefined
+  pending?.reject(error instanceof PasswordPoolError ? error : new PasswordPoolError(error.message))
+  if (!pool.closed && pool.queue.length > 0) {
+    try {
+      dispatch(pool, startSlot(pool, index))
+    } catch (cause) {
+      failQueue(pool, cause)
+    }
+  }
+}
+
+/** Gives `slot` the next queued job, or lets it idle. */
+function dispatch(pool: PoolState, slot: Slot): void {
+  const pending = pool.queue.shift()
+  if (pending === undefined) {
+    // Idle: an idle thread must not keep a finished CLI command alive.
+    slot.worker.unref()
+    return
+  }
+  slot.current = pending
+  slot.worker.ref()
+  slot.worker.postMessage(pending.job)
+}
+
+function failQueue(pool: PoolState, cause: unknown): void {
+  const error = new PasswordPoolError(
+    `a password worker thread could not start: ${cause instanceof Error ? cause.message : String(cause)}`,
+  )
+  for (const pending of pool.queue.splice(0)) pending.reject(error)
 }

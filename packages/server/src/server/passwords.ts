@@ -242,26 +242,19 @@ export async function verifyAgainstDummy(
   return { ok: false, needsRehash: false }
 }
 
+const PHC =
+  /^\$(argon2id|argon2i|argon2d)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/
+
 /**
  * Reads the parameters of an argon2 PHC string
  * (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), or `undefined` when it is not one.
  */
 export function parsePasswordHash(phc: string): ParsedPasswordHash | undefined {
-  const match =
-    /^\$(argon2id|argon2i|argon2d)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/.exec(
-      phc,
-    )
+  const match = PHC.exec(phc)
   if (match === null) return undefined
-  const [, algorithm, version, m, t, p, , digest] = match as unknown as [
-    string,
-    ParsedPasswordHash['algorithm'],
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ]
+  const [, algorithm = '', version = '', m = '', t = '', p = '', , digest = ''] = match
+  // Always true once the pattern matched; the check tells the compiler which variant it is.
+  if (!isArgon2Variant(algorithm)) return undefined
   return {
     algorithm,
     version: Number(version),
@@ -270,6 +263,10 @@ export function parsePasswordHash(phc: string): ParsedPasswordHash | undefined {
     parallelism: Number(p),
     outputBytes: Math.floor((digest.length * 3) / 4),
   }
+}
+
+function isArgon2Variant(name: string): name is ParsedPasswordHash['algorithm'] {
+  return name === 'argon2id' || name === 'argon2i' || name === 'argon2d'
 }
 
 function sameParams(parsed: ParsedPasswordHash, params: PasswordHashParams): boolean {
@@ -314,10 +311,14 @@ function key(params: PasswordHashParams): string {
 }
 
 function dummyHash(params: PasswordHashParams): Promise<string> {
-  let dummy = dummies.get(key(params))
-  if (dummy === undefined) {
-    dummy = hash(randomBytes(32).toString('base64'), options(params))
-    dummies.set(key(params), dummy)
-  }
+  const cached = dummies.get(key(params))
+  if (cached !== undefined) return cached
+  const dummy = hash(randomBytes(32).toString('base64'), options(params))
+  dummies.set(key(params), dummy)
+  // A failed computation (the pool could not start a thread) is forgotten, so the next unknown-user
+  // login computes it again instead of failing with the same error for the life of the process.
+  dummy.catch(() => {
+    if (dummies.get(key(params)) === dummy) dummies.delete(key(params))
+  })
   return dummy
 }

@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis'
 import { applyRevocation, type MemoryRevocationStore, type RevocationEntry } from 'tessera'
-import { redisRevocationStore, type RevocationSubscription } from 'tessera/redis'
+import { redisRevocationStore, type RedisRevocationStore, type RevocationSubscription } from 'tessera/redis'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { redisRateLimiter } from './rate-limit-redis.js'
 
@@ -59,8 +59,60 @@ export interface OpenRedisOptions {
 /** Connects (lazily importing ioredis), loads the live revocations, and subscribes to the channel. */
 export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
   const { memory } = options
+  const client = await createClient(options.url)
+  const store = redisRevocationStore({ client, prefix: options.prefix })
+  const report = (message: string, error: unknown): void => options.onError?.(message, error)
+  let closed = false
+  const isClosed = (): boolean => closed
+  const queue = writeQueue(client, store, report, isClosed)
+  // Fill the replica from Redis as well as the database: entries written by instances whose database
+  // write has not been read yet, or by library users sharing this Redis.
+  const loadFromRedis = async (): Promise<void> => {
+    for (const entry of await store.loadLive()) await applyRevocation(memory, entry)
+  }
+  const resync = resyncer(
+    async () => {
+      await options.resync()
+      await loadFromRedis()
+    },
+    report,
+    isClosed,
+  )
+
+  client.on('ready', () => {
+    void queue.flush()
+  })
+  await Promise.race([client.connect().catch(() => undefined), pause(options.connectTimeoutMs ?? 3_000)])
+  if (client.status === 'ready') {
+    await loadFromRedis().catch((error: unknown) => {
+      report('redis load failed', error)
+    })
+  }
+  const subscription = subscribe(store, memory, resync.run, report, client.status !== 'ready', isClosed)
+  // Wait for the subscription while Redis is up, so the first revocation after start is not missed.
+  if (client.status === 'ready') await subscription.ready
+
+  return {
+    replica: writingThrough(memory, queue.enqueue),
+    limiter: fallingBack(client, options.prefix, report),
+    status: () => (client.status === 'ready' ? 'ok' : 'down'),
+    pending: queue.pending,
+    resyncing: resync.running,
+    async close() {
+      closed = true
+      await subscription.close()
+      // Give queued revocations one chance to reach Redis (they are in the database regardless).
+      if (client.status === 'ready' && queue.pending() > 0) await Promise.race([queue.flush(), pause(1_000)])
+      client.disconnect()
+    },
+  }
+}
+
+type Report = (message: string, error: unknown) => void
+
+async function createClient(url: string): Promise<Redis> {
   const { Redis: RedisClient } = await import('ioredis')
-  const client: Redis = new RedisClient(options.url, {
+  const client: Redis = new RedisClient(url, {
     lazyConnect: true,
     // Fail fast while disconnected: the caller queues (revocations) or falls back (rate limits), so
     // no request ever waits for Redis to come back.
@@ -71,15 +123,20 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
     retryStrategy: (times: number) => Math.min(50 * times, 1_000),
   })
   client.on('error', () => undefined)
-  const store = redisRevocationStore({ client, prefix: options.prefix })
+  return client
+}
+
+/** Revocations written locally and waiting for Redis, written in order whenever it is ready. */
+function writeQueue(
+  client: Redis,
+  store: RedisRevocationStore,
+  report: Report,
+  isClosed: () => boolean,
+): { enqueue: (entry: RevocationEntry) => void; flush: () => Promise<void>; pending: () => number } {
   const queue: RevocationEntry[] = []
   let flushing = false
-  let closed = false
-
-  const report = (message: string, error: unknown): void => options.onError?.(message, error)
-
   const flush = async (): Promise<void> => {
-    if (flushing || closed) return
+    if (flushing || isClosed()) return
     flushing = true
     try {
       while (queue.length > 0 && client.status === 'ready') {
@@ -97,66 +154,70 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
       flushing = false
     }
   }
-
-  const enqueue = (entry: RevocationEntry): void => {
-    if (queue.length >= MAX_QUEUED) queue.shift()
-    queue.push(entry)
-    void flush()
+  return {
+    enqueue(entry) {
+      if (queue.length >= MAX_QUEUED) queue.shift()
+      queue.push(entry)
+      void flush()
+    },
+    flush,
+    pending: () => queue.length,
   }
+}
 
-  // Fill the replica from Redis as well as the database: entries written by instances whose database
-  // write has not been read yet, or by library users sharing this Redis.
-  const loadFromRedis = async (): Promise<void> => {
-    for (const entry of await store.loadLive()) await applyRevocation(memory, entry)
-  }
-  // The re-sync after a reconnect must succeed eventually, even when the database is down at that
-  // moment (both outages at once): it is retried with backoff until it does, or the link closes. A
-  // request for another re-sync while one runs makes it run once more.
-  const isClosed = (): boolean => closed
+/**
+ * The re-sync after a reconnect. It must succeed eventually, even when the database is down at that
+ * moment (both outages at once): it is retried with backoff until it does, or the link closes. A
+ * request for another re-sync while one runs makes it run once more.
+ */
+function resyncer(
+  sync: () => Promise<void>,
+  report: Report,
+  isClosed: () => boolean,
+): { run: () => Promise<void>; running: () => boolean } {
   let resyncing: Promise<void> | undefined
   let requested = 0
-  const resync = (): Promise<void> => {
-    if (resyncing !== undefined) {
-      requested++
-      return resyncing
-    }
-    resyncing = (async () => {
-      for (let attempt = 0; !isClosed();) {
-        const seen = requested
-        try {
-          await options.resync()
-          await loadFromRedis()
-          if (requested === seen) return
-        } catch (error) {
-          report('revocation re-sync failed; retrying', error)
-          await pause(backoffMs(attempt++))
-        }
+  const attempts = async (): Promise<void> => {
+    for (let attempt = 0; !isClosed();) {
+      const seen = requested
+      try {
+        await sync()
+        if (requested === seen) return
+      } catch (error) {
+        report('revocation re-sync failed; retrying', error)
+        await pause(backoffMs(attempt++))
       }
-    })().finally(() => {
-      resyncing = undefined
-    })
-    return resyncing
+    }
   }
-
-  client.on('ready', () => {
-    void flush()
-  })
-
-  await Promise.race([
-    client.connect().catch(() => undefined),
-    new Promise((resolve) => setTimeout(resolve, options.connectTimeoutMs ?? 3_000).unref()),
-  ])
-  if (client.status === 'ready') {
-    await loadFromRedis().catch((error: unknown) => {
-      report('redis load failed', error)
-    })
+  return {
+    run: () => {
+      if (resyncing !== undefined) {
+        requested++
+        return resyncing
+      }
+      resyncing = attempts().finally(() => {
+        resyncing = undefined
+      })
+      return resyncing
+    },
+    running: () => resyncing !== undefined,
   }
+}
 
+/**
+ * Subscribes the replica to the revocation channel. Redis down at start (`late`): the subscription is
+ * made whenever it comes up, and what was announced until then was missed, so re-sync at that moment.
+ */
+function subscribe(
+  store: RedisRevocationStore,
+  memory: MemoryRevocationStore,
+  resync: () => Promise<void>,
+  report: Report,
+  late: boolean,
+  isClosed: () => boolean,
+): { ready: Promise<void>; close(): Promise<void> } {
   let subscription: RevocationSubscription | undefined
-  // Redis down at start: the subscription is made whenever it comes up, and what was announced until
-  // then was missed, so re-sync at that moment.
-  const late = client.status !== 'ready'
-  const subscribing = store
+  const ready = store
     .subscribe(
       (entry) => {
         void applyRevocation(memory, entry)
@@ -164,7 +225,7 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
       { onReconnect: () => void resync() },
     )
     .then((s) => {
-      if (closed) {
+      if (isClosed()) {
         void s.close()
         return
       }
@@ -174,10 +235,15 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
     .catch((error: unknown) => {
       report('redis subscribe failed', error)
     })
-  // Wait for the subscription while Redis is up, so the first revocation after start is not missed.
-  if (client.status === 'ready') await subscribing
+  return { ready, close: async () => subscription?.close() }
+}
 
-  const replica: MemoryRevocationStore = {
+/** The replica the service writes to: the in-memory store, each write also queued for Redis. */
+function writingThrough(
+  memory: MemoryRevocationStore,
+  enqueue: (entry: RevocationEntry) => void,
+): MemoryRevocationStore {
+  return {
     isRevoked: (subject) => memory.isRevoked(subject),
     revokeToken(jti, expiresAt) {
       memory.revokeToken(jti, expiresAt)
@@ -197,10 +263,13 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
       memory.close()
     },
   }
+}
 
-  const shared = redisRateLimiter({ client, prefix: options.prefix })
+/** Shared counters while Redis is ready, this instance's own otherwise (or when a command fails). */
+function fallingBack(client: Redis, prefix: string | undefined, report: Report): RateLimiter {
+  const shared = redisRateLimiter({ client, prefix })
   const local = memoryRateLimiter()
-  const limiter: RateLimiter = {
+  return {
     async hit(key, limit, windowSeconds) {
       if (client.status === 'ready') {
         try {
@@ -210,23 +279,6 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
         }
       }
       return local.hit(key, limit, windowSeconds)
-    },
-  }
-
-  return {
-    replica,
-    limiter,
-    status: () => (client.status === 'ready' ? 'ok' : 'down'),
-    pending: () => queue.length,
-    resyncing: () => resyncing !== undefined,
-    async close() {
-      closed = true
-      await subscription?.close()
-      // Give queued revocations one chance to reach Redis (they are in the database regardless).
-      if (client.status === 'ready' && queue.length > 0) {
-        await Promise.race([flush(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
-      }
-      client.disconnect()
     },
   }
 }

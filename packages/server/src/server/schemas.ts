@@ -3,13 +3,15 @@
  * @fastify/swagger publishes them as the OpenAPI document. Request bodies refuse unknown fields, so a
  * `role` sent to /auth/register is an error, never stored (no mass assignment).
  */
-import { Type } from 'typebox'
+import { Type, type TRef } from 'typebox'
 
 const strict = { additionalProperties: false } as const
 
+const ERROR_ID = 'Error'
+
 export const ErrorBody = Type.Object(
   { error: Type.String({ description: 'Stable error code.' }), message: Type.String() },
-  { $id: 'Error', description: 'Every error response.' },
+  { $id: ERROR_ID, description: 'Every error response.' },
 )
 
 export const Credentials = Type.Object(
@@ -95,9 +97,7 @@ export const Pagination = Type.Object(
   strict,
 )
 
-/** Shorthand for the error responses a route documents. */
-export function errors(...statuses: number[]): Record<number, typeof ErrorBody> {
-  return Object.fromEntries(
-    statuses.map((status) => [status, Type.Ref('Error') as unknown as typeof ErrorBody]),
-  )
+/** Shorthand for the error responses a route documents: each a reference to {@link ErrorBody}. */
+export function errors(...statuses: number[]): Record<number, TRef<typeof ERROR_ID>> {
+  return Object.fromEntries(statuses.map((status) => [status, Type.Ref(ERROR_ID)]))
 }

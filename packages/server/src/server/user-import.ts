@@ -365,7 +365,24 @@ async function importBatch(
   report: ImportReport,
   seen: Map<string, string> | undefined,
 ): Promise<void> {
-  // Validate, and keep the first of rows that collide inside the batch.
+  const candidates = screenBatch(rows, o, report)
+  if (candidates.length === 0) return
+  if (o.dryRun) {
+    await writeBatch(db, candidates, report, seen)
+    return
+  }
+  // The counters are only kept when the transaction commits (a retried attempt starts over).
+  const before = { ...report, duplicates: report.duplicates.length }
+  await inTransaction(db, async (trx) => {
+    report.imported = before.imported
+    report.alreadyImported = before.alreadyImported
+    report.duplicates.length = before.duplicates
+    await writeBatch(trx, candidates, report, seen)
+  })
+}
+
+/** Validates the rows, and keeps the first of rows that collide inside the batch. */
+function screenBatch(rows: SourceRow[], o: ImportOptions, report: ImportReport): Candidate[] {
   const candidates: Candidate[] = []
   const byName = new Map<string, Candidate>()
   const byIdentity = new Set<string>()
@@ -392,97 +409,115 @@ async function importBatch(
     byIdentity.add(checked.identity)
     candidates.push(checked)
   }
-  if (candidates.length === 0) return
+  return candidates
+}
 
-  const work = async (trx: Kysely<TesseraDatabase>): Promise<void> => {
-    const already = new Set(
-      (
-        await trx
-          .selectFrom('legacy_identities')
-          .select('identity')
-          .where(
-            'identity',
-            'in',
-            candidates.map((c) => c.identity),
-          )
-          .execute()
-      ).map((r) => r.identity),
-    )
-    const fresh = candidates.filter((c) => !already.has(c.identity))
-    report.alreadyImported += candidates.length - fresh.length
-    if (fresh.length === 0) return
-    const taken = new Map(
-      (
-        await trx
-          .selectFrom('users')
-          .select(['id', 'username', 'username_normalized'])
-          .where(
-            'username_normalized',
-            'in',
-            fresh.map((c) => c.normalized),
-          )
-          .execute()
-      ).map((r) => [r.username_normalized, r] as const),
-    )
-    const insert: Candidate[] = []
-    for (const c of fresh) {
-      const holder = taken.get(c.normalized)
-      const earlier = seen?.get(c.normalized)
-      if (holder !== undefined)
-        report.duplicates.push(duplicate(c, `user "${holder.username}" (Tessera id ${holder.id})`))
-      else if (earlier !== undefined) report.duplicates.push(duplicate(c, `${earlier} (same import)`))
-      else insert.push(c)
-    }
-    if (seen !== undefined) {
-      for (const c of insert) seen.set(c.normalized, `"${c.username}" (${c.ref})`)
-      report.imported += insert.length
-      return
-    }
-    const now = nowSeconds()
-    for (let start = 0; start < insert.length; start += INSERT_CHUNK) {
-      const chunk = insert.slice(start, start + INSERT_CHUNK)
-      const created = await trx
-        .insertInto('users')
-        .values(
-          chunk.map((c) => ({
-            username: c.username,
-            username_normalized: c.normalized,
-            password_hash: c.hash,
-            roles: '[]',
-            disabled: 0,
-            created_at: now,
-            updated_at: now,
-            password_changed_at: now,
-          })),
-        )
-        .onConflict((oc) => oc.column('username_normalized').doNothing())
-        .returning(['id', 'username_normalized'])
-        .execute()
-      const ids = new Map(created.map((r) => [r.username_normalized, r.id] as const))
-      const identities = chunk.flatMap((c) => {
-        const id = ids.get(c.normalized)
-        if (id === undefined) {
-          // Registered by someone else between the look-up and the insert.
-          report.duplicates.push(duplicate(c, 'a user registered during the import'))
-          return []
-        }
-        return [{ identity: c.identity, user_id: id, imported_at: now }]
-      })
-      if (identities.length > 0) await trx.insertInto('legacy_identities').values(identities).execute()
-      report.imported += identities.length
-    }
+/**
+ * Writes the candidates of one batch that an earlier run did not import and whose name is free (in
+ * the database, or earlier in a dry run: `seen`, which writes nothing).
+ */
+async function writeBatch(
+  trx: Kysely<TesseraDatabase>,
+  candidates: Candidate[],
+  report: ImportReport,
+  seen: Map<string, string> | undefined,
+): Promise<void> {
+  const already = await importedIdentities(trx, candidates)
+  const fresh = candidates.filter((c) => !already.has(c.identity))
+  report.alreadyImported += candidates.length - fresh.length
+  if (fresh.length === 0) return
+  const taken = await nameHolders(trx, fresh)
+  const insert: Candidate[] = []
+  for (const c of fresh) {
+    const holder = taken.get(c.normalized)
+    const earlier = seen?.get(c.normalized)
+    if (holder !== undefined)
+      report.duplicates.push(duplicate(c, `user "${holder.username}" (Tessera id ${holder.id})`))
+    else if (earlier !== undefined) report.duplicates.push(duplicate(c, `${earlier} (same import)`))
+    else insert.push(c)
   }
-  if (o.dryRun) await work(db)
-  else {
-    // The counters are only kept when the transaction commits (a retried attempt starts over).
-    const before = { ...report, duplicates: report.duplicates.length }
-    await inTransaction(db, async (trx) => {
-      report.imported = before.imported
-      report.alreadyImported = before.alreadyImported
-      report.duplicates.length = before.duplicates
-      await work(trx)
-    })
+  if (seen !== undefined) {
+    for (const c of insert) seen.set(c.normalized, `"${c.username}" (${c.ref})`)
+    report.imported += insert.length
+    return
   }
+  const now = nowSeconds()
+  for (let start = 0; start < insert.length; start += INSERT_CHUNK) {
+    const imported = await insertUsers(trx, insert.slice(start, start + INSERT_CHUNK), now, report)
+    report.imported += imported
+  }
+}
+
+/** The candidates' identities an earlier run imported. */
+async function importedIdentities(
+  trx: Kysely<TesseraDatabase>,
+  candidates: Candidate[],
+): Promise<Set<string>> {
+  const rows = await trx
+    .selectFrom('legacy_identities')
+    .select('identity')
+    .where(
+      'identity',
+      'in',
+      candidates.map((c) => c.identity),
+    )
+    .execute()
+  return new Set(rows.map((r) => r.identity))
+}
+
+/** The users already holding the candidates' normal forms, by normal form. */
+async function nameHolders(
+  trx: Kysely<TesseraDatabase>,
+  candidates: Candidate[],
+): Promise<Map<string, { id: number; username: string }>> {
+  const rows = await trx
+    .selectFrom('users')
+    .select(['id', 'username', 'username_normalized'])
+    .where(
+      'username_normalized',
+      'in',
+      candidates.map((c) => c.normalized),
+    )
+    .execute()
+  return new Map(rows.map((r) => [r.username_normalized, r] as const))
+}
+
+/** Inserts one chunk of users with their legacy identities; returns how many were imported. */
+async function insertUsers(
+  trx: Kysely<TesseraDatabase>,
+  chunk: Candidate[],
+  now: number,
+  report: ImportReport,
+): Promise<number> {
+  const created = await trx
+    .insertInto('users')
+    .values(
+      chunk.map((c) => ({
+        username: c.username,
+        username_normalized: c.normalized,
+        password_hash: c.hash,
+        roles: '[]',
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+        password_changed_at: now,
+      })),
+    )
+    .onConflict((oc) => oc.column('username_normalized').doNothing())
+    .returning(['id', 'username_normalized'])
+    .execute()
+  const ids = new Map(created.map((r) => [r.username_normalized, r.id] as const))
+  const identities = chunk.flatMap((c) => {
+    const id = ids.get(c.normalized)
+    if (id === undefined) {
+      // Registered by someone else between the look-up and the insert.
+      report.duplicates.push(duplicate(c, 'a user registered during the import'))
+      return []
+    }
+    return [{ identity: c.identity, user_id: id, imported_at: now }]
+  })
+  if (identities.length > 0) await trx.insertInto('legacy_identities').values(identities).execute()
+  return identities.length
 }
 
 function duplicate(c: Candidate, holder: string): RowNote {

@@ -3,7 +3,10 @@
  * "Alice", " alice " and "ＡＬＩＣＥ" (fullwidth) are one user, so are "straße" and "STRASSE". A name
  * mixing scripts ("аlice" with a Cyrillic а) is refused (script-mixing.ts, UTS #39).
  */
+import { normalizeUsername } from '../stores/username-normal-form.js'
 import { mixesScripts } from './script-mixing.js'
+
+export { normalizeUsername }
 
 /** Longest username, in code points after normalisation. */
 export const USERNAME_MAX_LENGTH = 64
@@ -28,27 +31,6 @@ export type UsernameCheck =
       normalized: string
     }
   | { ok: false; reason: UsernameProblem; maxLength: number }
-
-/**
- * The normal form: NFKC, full case folding, NFKC again (folding can produce text that is not NFKC),
- * whitespace runs collapsed to one space, trimmed. JavaScript has no case folding: upper-casing then
- * lower-casing, repeated until stable, applies the full (multi-character) mappings — `ß` → `SS` → `ss`,
- * `ẞ` → `ß` → `ss`, `ŉ` → `ʼN` → `ʼn` — and final sigma `ς` is folded to `σ` as Unicode's
- * CaseFolding.txt does. Locale-independent: Turkish `İ` becomes `i̇` (i + combining dot, as its
- * folding says) and dotless `ı` becomes `i` (folding keeps it; one look-alike fewer).
- *
- * @example normalizeUsername('ＡＬＩＣＥ ') // 'alice'
- * @example normalizeUsername('Straße') === normalizeUsername('STRASSE') // true
- */
-export function normalizeUsername(input: string): string {
-  let text = input.normalize('NFKC')
-  for (let i = 0; i < 3; i++) {
-    const folded = text.toUpperCase().toLowerCase()
-    if (folded === text) break
-    text = folded
-  }
-  return text.replace(/ς/gu, 'σ').normalize('NFKC').replace(/\s+/gu, ' ').trim()
-}
 
 /**
  * Checks a username and returns its display and normal forms: 1 to 64 code points once normalised,

@@ -73,6 +73,28 @@ export interface TesseraExpress<C = AppClaims, U = AppUser> {
   getJwt(req: Request): RequestJwt<C, U> | null
 }
 
+/** What Express compiles `trust proxy` into (its `trust proxy fn` setting): is the peer at `hop` a proxy to trust? */
+type TrustProxy = (address: string | undefined, hop: number) => boolean
+
+/**
+ * The host the client asked for, as Fastify's `request.host` has it: the `Host` header, or
+ * `X-Forwarded-Host` when the app's `trust proxy` setting trusts the peer; port included (the Origin
+ * check compares `scheme://host[:port]`). Express 5's `req.host` is exactly that. Express 4's
+ * `req.host` is its `req.hostname` (port dropped), so there the same choice is made with the trust
+ * function Express 4 compiles from `trust proxy` for its own `req.hostname`.
+ */
+function forwardedHost(req: Request): string | undefined {
+  // Express 5 removed req.param(): its presence means Express 4.
+  if (!('param' in req)) return req.host
+  const trust = req.app.get('trust proxy fn') as TrustProxy | undefined
+  const forwarded = req.get('x-forwarded-host')
+  const host =
+    forwarded !== undefined && forwarded !== '' && trust !== undefined && trust(req.socket.remoteAddress, 0)
+      ? forwarded.split(',', 1)[0]?.trimEnd()
+      : req.get('host')
+  return host === '' ? undefined : host
+}
+
 const io: HttpIO<Request, Response> = {
   method: (req) => req.method,
   header: (req, name) => {
@@ -87,7 +109,7 @@ const io: HttpIO<Request, Response> = {
   },
   body: (req) => req.body as unknown,
   protocol: (req) => req.protocol,
-  host: (req) => req.headers.host,
+  host: forwardedHost,
   appendSetCookie: (res, cookie) => {
     res.append('Set-Cookie', cookie)
   },

@@ -114,14 +114,20 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<K
   }
 }
 
+/** Refuses a count below `min` (0 or 1) or not whole, naming the option and the unit. */
+function checkWhole(value: number, min: 0 | 1, option: string, unit: string): void {
+  if (!Number.isInteger(value) || value < min) {
+    const what = min === 0 ? 'a non-negative integer' : 'a positive whole number'
+    throw new ConfigurationError(option, `must be ${what} of ${unit}`)
+  }
+}
+
 async function openSqlite(
   path: string,
   busyTimeoutMs: number,
   option: string,
 ): Promise<Kysely<TesseraDatabase>> {
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw new ConfigurationError('busyTimeoutMs', 'must be a non-negative integer of milliseconds')
-  }
+  checkWhole(busyTimeoutMs, 0, 'busyTimeoutMs', 'milliseconds')
   const { default: Database } = await import('better-sqlite3')
   let sqlite: InstanceType<typeof Database>
   try {
@@ -154,12 +160,8 @@ async function openPostgres(
   timeoutMs: number,
   option: string,
 ): Promise<Kysely<TesseraDatabase>> {
-  if (!Number.isInteger(poolSize) || poolSize < 1) {
-    throw new ConfigurationError('poolSize', 'must be a positive whole number of connections')
-  }
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
-    throw new ConfigurationError('timeoutMs', 'must be a positive whole number of milliseconds')
-  }
+  checkWhole(poolSize, 1, 'poolSize', 'connections')
+  checkWhole(timeoutMs, 1, 'timeoutMs', 'milliseconds')
   const { default: pg } = await import('pg')
   let pool: InstanceType<typeof pg.Pool>
   try {
@@ -220,6 +222,8 @@ export function withDefaultUser(url: string, env: NodeJS.ProcessEnv = process.en
 function dropOnQueryTimeout(client: {
   query: unknown
   on(event: 'error', listener: () => void): unknown
+  /** node-postgres's connection (a `pg.Client` member that `PoolClient`'s type leaves out). */
+  connection?: { stream: { destroy(): void } }
 }): void {
   // The destroyed connection reports an error on the client, which may be checked out (no pool
   // listener then): the query has already failed with it, so nothing more to do.
@@ -230,7 +234,7 @@ function dropOnQueryTimeout(client: {
     if (result instanceof Promise) {
       result.catch((error: unknown) => {
         if ((error as Error | undefined)?.message === 'Query read timeout') {
-          ;(client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy()
+          client.connection?.stream.destroy()
         }
       })
     }

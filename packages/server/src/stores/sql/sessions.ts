@@ -76,6 +76,15 @@ export interface SessionStore {
   purgeExpired(now?: number): Promise<number>
 }
 
+/** Revokes the live sessions (neither revoked nor expired at `now`) the caller's conditions narrow to. */
+function revokeLive(db: Kysely<TesseraDatabase>, reason: SessionRevokeReason, now: number) {
+  return db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+}
+
 /**
  * The session repository over `db` (a Kysely instance or a transaction).
  *
@@ -135,24 +144,14 @@ export function sessionStore(db: Kysely<TesseraDatabase>): SessionStore {
     },
 
     async revoke(id, { reason, userId, now = nowSeconds() }) {
-      let query = db
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: reason })
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .where('expires_at', '>', now)
+      let query = revokeLive(db, reason, now).where('id', '=', id)
       if (userId !== undefined) query = query.where('user_id', '=', userId)
       const row = await query.returning(['id', 'expires_at']).executeTakeFirst()
       return row === undefined ? undefined : { id: row.id, expiresAt: seconds(row.expires_at) }
     },
 
     async revokeAllForUser(userId, { reason, exceptId, now = nowSeconds() }) {
-      let query = db
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: reason })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null)
-        .where('expires_at', '>', now)
+      let query = revokeLive(db, reason, now).where('user_id', '=', userId)
       if (exceptId !== undefined) query = query.where('id', '!=', exceptId)
       const rows = await query.returning(['id', 'expires_at']).execute()
       return rows.map((row) => ({ id: row.id, expiresAt: seconds(row.expires_at) }))

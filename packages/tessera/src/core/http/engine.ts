@@ -27,7 +27,7 @@ import {
 import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
 import { readToken } from './locate.js'
 import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
-import { errorResponse } from './respond.js'
+import { errorResponse, withConfiguredStatus } from './respond.js'
 import { resolveRoute, type ResolvedRoute, type RouteOptions } from './route.js'
 import type { ErrorResponse, HttpIO, RequestJwt, TokenLocation } from './types.js'
 
@@ -210,6 +210,50 @@ export function createHttpAuth<C, U>(
     return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
   }
 
+  const authenticate: HttpAuth<C, U>['authenticate'] = (io, req, res, route) => {
+    const method = io.method(req)
+    // CORS preflights carry no credentials (flask-jwt-extended's exempt methods).
+    if (method === 'OPTIONS') return null
+    let token: string | undefined
+    let location: TokenLocation = 'headers'
+    for (const candidate of route.locations) {
+      token = readToken(io, req, candidate, o, route)
+      if (token !== undefined) {
+        location = candidate
+        break
+      }
+    }
+    if (token === undefined) {
+      if (route.optional) return null
+      throw new TokenMissingError(route.missingMessage)
+    }
+    let csrfValue: string | undefined
+    if (location === 'cookies' && csrf.protect && csrf.methods.has(method)) {
+      if (csrf.checkOrigin) checkOrigin(io, req, csrf)
+      csrfValue = readCsrfValue(io, req, csrf, route.csrf)
+    }
+    const verified = auth.verifyInline<C>(token, route.verify)
+    if (isPromiseLike(verified)) {
+      const at = location
+      return Promise.resolve(verified).then((v) => accept(io, req, res, route, v, at, csrfValue))
+    }
+    return accept(io, req, res, route, verified, location, csrfValue)
+  }
+
+  // With `errors.respond: false` the framework answers from `error.status` (Fastify's error handler,
+  // Express's finalhandler): it carries the configured status, so `errors.status` holds there too.
+  const passOn = (error: unknown): never => {
+    throw withConfiguredStatus(error, o.errors)
+  }
+  const authenticateOrPassOn: HttpAuth<C, U>['authenticate'] = (io, req, res, route) => {
+    try {
+      const result = authenticate(io, req, res, route)
+      return result instanceof Promise ? result.catch(passOn) : result
+    } catch (error) {
+      return passOn(error)
+    }
+  }
+
   const defaultCallRoutes = new Map<string, ResolvedRoute>()
   const callRoutes = new WeakMap<object, ResolvedRoute>()
 
@@ -227,35 +271,7 @@ export function createHttpAuth<C, U>(
       if (route === undefined) callRoutes.set(routeOptions, (route = resolveRoute(o, routeOptions, fn)))
       return route
     },
-    authenticate(io, req, res, route) {
-      const method = io.method(req)
-      // CORS preflights carry no credentials (flask-jwt-extended's exempt methods).
-      if (method === 'OPTIONS') return null
-      let token: string | undefined
-      let location: TokenLocation = 'headers'
-      for (const candidate of route.locations) {
-        token = readToken(io, req, candidate, o, route)
-        if (token !== undefined) {
-          location = candidate
-          break
-        }
-      }
-      if (token === undefined) {
-        if (route.optional) return null
-        throw new TokenMissingError(route.missingMessage)
-      }
-      let csrfValue: string | undefined
-      if (location === 'cookies' && csrf.protect && csrf.methods.has(method)) {
-        if (csrf.checkOrigin) checkOrigin(io, req, csrf)
-        csrfValue = readCsrfValue(io, req, csrf, route.csrf)
-      }
-      const verified = auth.verifyInline<C>(token, route.verify)
-      if (isPromiseLike(verified)) {
-        const at = location
-        return Promise.resolve(verified).then((v) => accept(io, req, res, route, v, at, csrfValue))
-      }
-      return accept(io, req, res, route, verified, location, csrfValue)
-    },
+    authenticate: o.errors.respond ? authenticate : authenticateOrPassOn,
     errorResponse: (error) => errorResponse(error, o.errors),
     isSecure,
     setCookies(io, req, res, type, token, callOptions) {

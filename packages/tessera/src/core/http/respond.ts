@@ -6,6 +6,7 @@
 import {
   ConfigurationError,
   errorStatus,
+  isTesseraError,
   wwwAuthenticate,
   type AnyTesseraError,
   type TesseraErrorCode,
@@ -22,7 +23,8 @@ export type ErrorFormatters = {
 export interface ErrorOptions {
   /**
    * Answer failures from the middleware. `false` hands the error to the framework instead (Fastify's
-   * error handler, Express's `next(err)`); `error.status` and `error.code` are set either way. @default true
+   * error handler, Express's `next(err)`), its `status` set to the configured one (`status` below).
+   * @default true
    */
   respond?: boolean
   /** Body key of the message (`JWT_ERROR_MESSAGE_KEY`). @default 'message' ('msg' with the flask preset) */
@@ -150,4 +152,18 @@ export function errorResponse(error: AnyTesseraError, o: ResolvedErrorOptions): 
   const response: ErrorResponse = { status, body, headers }
   const formatter = o.formatters[error.code] ?? o.format
   return formatter === undefined ? response : formatter(error, response)
+}
+
+/**
+ * `error` with its `status` set to the configured one (`errors.status`, the preset), for an error handed
+ * to the framework (`errors.respond: false`): frameworks answer from `error.status`, which is otherwise
+ * the class's default. Other values are returned untouched.
+ */
+export function withConfiguredStatus(error: unknown, o: ResolvedErrorOptions): unknown {
+  if (isTesseraError(error)) {
+    const status = o.status[error.code]
+    // `status` is a read-only own property for callers; the error was made for this request.
+    if (error.status !== status) Object.defineProperty(error, 'status', { value: status })
+  }
+  return error
 }

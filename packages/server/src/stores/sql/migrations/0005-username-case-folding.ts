@@ -5,9 +5,10 @@
  * and names them so an operator can rename or delete one of each (`tessera users list`).
  */
 import type { Kysely, Migration } from 'kysely'
-import { normalizeUsername } from '../../../server/username.js'
+import { normalizeUsername } from '../../username-normal-form.js'
 
-interface UsersTable {
+// A type alias, not an interface: withTables wants a record of tables.
+type UsersTable = {
   users: { id: number; username: string; username_normalized: string }
 }
 
@@ -26,7 +27,7 @@ function describeCollisions(rows: readonly { id: number; username: string }[]): 
 }
 
 async function up(db: Kysely<unknown>): Promise<void> {
-  const users = db as unknown as Kysely<UsersTable>
+  const users = db.withTables<UsersTable>()
   const rows = await users.selectFrom('users').select(['id', 'username', 'username_normalized']).execute()
   const clashes = describeCollisions(rows)
   if (clashes !== undefined) {
