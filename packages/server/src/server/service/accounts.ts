@@ -17,9 +17,30 @@ import { normalizeUsername, validateUsername } from '../username.js'
 import { audited, endSessions, issue, limit, userIdOf, type ServiceDeps } from './deps.js'
 
 /**
- * A new password: structurally valid (validation_error), then strong enough (weak_password, saying
- * why, never echoing it). Only new passwords: login never judges strength.
+ * The hash of a new password: structurally valid (validation_error), then strong enough
+ * (weak_password, saying why, never echoing it). Only new passwords: login never judges strength.
+ *
+ * The strength estimate and the argon2id hash run at the same time, in two of the password threads:
+ * a registration waits for the slower of the two, not their sum (the estimate of a typical password
+ * takes about as long as the hash, bench/RESULTS.md section 7). A weak password's hash is thrown away.
  */
+async function strongPasswordHash(
+  deps: ServiceDeps,
+  field: string,
+  password: string,
+  username: string,
+): Promise<string> {
+  const check = validatePassword(password)
+  if (!check.ok && check.reason !== 'too_short')
+    throw validation(`${field}: ${check.reason.replace('_', ' ')} (8 to 1024 bytes)`)
+  const hashing = hashPassword(password)
+  // The strength verdict answers first; a failed hash (a password too short for the hash's own
+  // policy, say) is then the verdict's to explain, or surfaces below.
+  hashing.catch(() => undefined)
+  await requireStrongPassword(deps, field, password, username)
+  return hashing
+}
+
 async function requireStrongPassword(
   deps: ServiceDeps,
   field: string,
@@ -27,9 +48,6 @@ async function requireStrongPassword(
   username: string,
 ): Promise<void> {
   const { config } = deps.ctx
-  const check = validatePassword(password)
-  if (!check.ok && check.reason !== 'too_short')
-    throw validation(`${field}: ${check.reason.replace('_', ' ')} (8 to 1024 bytes)`)
   const verdict = await checkPasswordStrength(
     password,
     { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
@@ -62,8 +80,7 @@ export async function register(
   const { config, metrics } = deps.ctx
   await limit(deps, `register:ip:${client.ip}`, config.registerRatePerIp)
   const normalized = registrableName(body.username)
-  await requireStrongPassword(deps, 'password', body.password, normalized)
-  const passwordHash = await hashPassword(body.password)
+  const passwordHash = await strongPasswordHash(deps, 'password', body.password, normalized)
   const issued = await deps.work.run(async (tx) => {
     const created = await tx.users.create({
       username: body.username.trim(),
@@ -164,8 +181,12 @@ export async function changePassword(
     await deps.work.run((tx) => tx.audit(audited('password_change_failed', user.id, client)))
     throw invalidCredentials()
   }
-  await requireStrongPassword(deps, 'new_password', change.newPassword, user.usernameNormalized)
-  const passwordHash = await hashPassword(change.newPassword)
+  const passwordHash = await strongPasswordHash(
+    deps,
+    'new_password',
+    change.newPassword,
+    user.usernameNormalized,
+  )
   const sessionId = typeof token.sid === 'string' ? token.sid : undefined
   await deps.work.run(async (tx) => {
     await tx.users.update(user.id, { passwordHash })
