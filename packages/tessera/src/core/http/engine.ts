@@ -4,6 +4,7 @@
  * returned synchronously when nothing on the way is asynchronous (the common case: a header token, the
  * in-memory revocation store, no hooks), so adapters only await when they are handed a promise.
  */
+import { RESERVED_CLAIMS } from '../claims.js'
 import {
   ClaimsVerificationFailedError,
   ConfigurationError,
@@ -77,9 +78,6 @@ export interface HttpAuth<C, U> {
   ): void
 }
 
-// Claims the core writes itself; an implicit refresh carries every other claim over.
-const REGISTERED = new Set(['iat', 'nbf', 'exp', 'jti', 'type', 'fresh', 'sid', 'csrf', 'aud', 'iss'])
-
 /**
  * Builds the pipeline for `auth` with adapter options, validated here: a bad option throws a
  * {@link ConfigurationError} naming it. `extraKeys` are adapter-specific option names to let through.
@@ -146,7 +144,7 @@ export function createHttpAuth<C, U>(
     const claims: Record<string, unknown> = {}
     if (pick === undefined) {
       for (const [key, value] of Object.entries(v.claims)) {
-        if (!REGISTERED.has(key) && key !== identityClaim) claims[key] = value
+        if (!RESERVED_CLAIMS.has(key) && key !== identityClaim) claims[key] = value
       }
     }
     const token = await auth.createAccessToken(v.identity, {
