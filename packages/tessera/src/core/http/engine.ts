@@ -165,31 +165,20 @@ export function createHttpAuth<C, U>(
     user,
   })
 
-  const withHooks = async <Req, Res>(
-    io: HttpIO<Req, Res>,
-    req: Req,
-    res: Res,
-    route: ResolvedRoute,
-    v: VerifiedToken<C>,
-    location: TokenLocation,
-  ): Promise<RequestJwt<C, U>> => {
+  // The app's hooks, in order: blocklist, claims check, user lookup (resolves to the user found).
+  const runHooks = async (v: VerifiedToken<C>, route: ResolvedRoute): Promise<U> => {
     if (route.checkBlocklist && o.tokenInBlocklist !== undefined && (await o.tokenInBlocklist(v))) {
       throw new TokenRevokedError('The token has been revoked', v.header, v.claims)
     }
     if (o.verifyClaims !== undefined && !(await o.verifyClaims(v))) {
       throw new ClaimsVerificationFailedError('The token claims were refused', v.header, v.claims)
     }
-    let user = undefined as U
-    if (o.userLookup !== undefined) {
-      const found = await o.userLookup(v)
-      if (found === null || found === undefined) {
-        throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
-      }
-      user = found
+    if (o.userLookup === undefined) return undefined as U
+    const found = await o.userLookup(v)
+    if (found === null || found === undefined) {
+      throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
     }
-    checkAccess(v, route)
-    if (refreshDue(v, location)) await reissue(io, req, res, v)
-    return context(v, location, user)
+    return found
   }
 
   const accept = <Req, Res>(
@@ -202,10 +191,13 @@ export function createHttpAuth<C, U>(
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
     if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, route.csrf)
-    if (hooks) return withHooks(io, req, res, route, v, location)
-    checkAccess(v, route)
-    const ctx = context(v, location, undefined as U)
-    return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+    // Roles and scopes, then the implicit refresh when due; asynchronous only when a refresh is.
+    const grant = (user: U): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
+      checkAccess(v, route)
+      const ctx = context(v, location, user)
+      return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+    }
+    return hooks ? runHooks(v, route).then(grant) : grant(undefined as U)
   }
 
   const defaultCallRoutes = new Map<string, ResolvedRoute>()
