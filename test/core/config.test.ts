@@ -55,6 +55,7 @@ describe('createTessera configuration', () => {
     ['a non-string issuer', { issuer: 42 }, 'issuer'],
     ['a zero maximum token length', { maxTokenLength: 0 }, 'maxTokenLength'],
     ['a revocation store that is not one', { revocation: {} }, 'revocation'],
+    ['a null revocation store', { revocation: null }, 'revocation'],
     ['a hook that is not a function', { additionalClaims: 'roles' }, 'additionalClaims'],
     ['an unknown option', { accessTokenTTL: '5m' }, 'accessTokenTTL'],
   ])('refuses %s and names the option', (_title, options, option) => {
@@ -69,6 +70,15 @@ describe('createTessera configuration', () => {
       configError(() => createTessera({ secret: SECRET, accesstokenttl: 5 } as never)).message,
     ).toContain('accessTokenTtl')
   })
+
+  it.each([[null], [undefined], [42], ['secret'], [[]], [[{ secret: SECRET }]]])(
+    'refuses %j as the options with a ConfigurationError naming them',
+    (options) => {
+      const error = configError(() => createTessera(options as never))
+      expect(error.option).toBe('options')
+      expect(error.message).toMatch(/expected an options object/)
+    },
+  )
 
   it('requires a key and says how to give one', () => {
     expect(configError(() => createTessera({})).option).toBe('keys')

@@ -29,6 +29,13 @@ describe('public types', () => {
     expectTypeOf(result.claims).toExtend<JwtClaims<{ roles: string[] }>>()
   })
 
+  it('types iat as optional: a token without it verifies while maxTokenAge is off', async () => {
+    const lenient = createTessera({ secret: 'x'.repeat(32), maxTokenAge: false })
+    const { claims } = await lenient.verify('token')
+    expectTypeOf(claims.iat).toEqualTypeOf<number | undefined>()
+    expectTypeOf(claims.exp).toEqualTypeOf<number>()
+  })
+
   it('returns promises from token creation', () => {
     expectTypeOf(auth.createAccessToken('alice')).toEqualTypeOf<Promise<string>>()
     expectTypeOf<Parameters<Tessera['createRefreshToken']>[1]>().toExtend<object | undefined>()

@@ -89,6 +89,29 @@ describe('server configuration', () => {
       ])
     })
 
+    it('refuses an override given in code whose value does not fit the setting, naming its variable', () => {
+      expect(errorsOf({ logLevel: 'loud' })).toEqual(['TESSERA_LOG_LEVEL'])
+      expect(errorsOf({ port: '8080', trustedOrigins: 'https://app.example.com' })).toEqual([
+        'TESSERA_PORT',
+        'TESSERA_TRUSTED_ORIGINS',
+      ])
+      expect(errorsOf({ accessTokenTtl: '15m' })).toEqual(['TESSERA_ACCESS_TOKEN_TTL'])
+      expect(errorsOf({ databaseTimeoutMs: -1, cookieSecure: 'yes' })).toEqual([
+        'TESSERA_COOKIE_SECURE',
+        'TESSERA_DATABASE_TIMEOUT',
+      ])
+      // Beyond what the variable accepts is still allowed from code (a load test's rate limits).
+      expect(errorsOf({ loginRatePerIp: 1_000_000, trustProxy: 2 })).toEqual([])
+      let error: unknown
+      try {
+        resolveServerConfig({ algorithm: 'none' as never }, {})
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(ConfigurationError)
+      expect((error as ConfigurationError).option).toBe('TESSERA_ALGORITHM')
+    })
+
     it('stops the server from being built when the doctor finds an error', () => {
       expect(() => resolveServerConfig({ algorithm: 'HS256', secret: 'too-short' }, {})).toThrow(
         ConfigurationError,

@@ -20,6 +20,7 @@
 import type { MemoryRevocationStore } from 'tessera'
 import { countRows, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
 import type { SqlStores } from '../stores/sql/stores.js'
+import { nowSeconds } from '../time.js'
 import type { ServerMetrics } from './metrics.js'
 
 /** A task: does one bounded round of work at `now` (Unix seconds); returns the rows it deleted. */
@@ -70,8 +71,6 @@ export interface MaintenanceOptions {
   /** Told about each finished pass. */
   onPass?: (report: MaintenanceReport) => void
 }
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /** Creates the job (not started). */
 export function createMaintenance(options: MaintenanceOptions): Maintenance {

@@ -12,6 +12,7 @@
  */
 import { revocationExpiry as coreRevocationExpiry, type JwtClaims, type RevocationEntry } from 'tessera'
 import type { RevokedSession } from '../stores/sql/sessions.js'
+import { nowSeconds } from '../time.js'
 
 /** The lifetimes a revocation's expiry depends on, in seconds. */
 export interface RevocationLifetimes {
@@ -27,8 +28,6 @@ export interface RevocationLifetimes {
 function revocationExpiry(lastExp: number, lifetimes: RevocationLifetimes): number {
   return coreRevocationExpiry(lastExp, lifetimes.leeway)
 }
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /** Builds the revocation entries of the server, each with its expiry from {@link revocationExpiry}. */
 export interface Revocations {

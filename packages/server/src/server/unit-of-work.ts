@@ -16,6 +16,7 @@
 import { applyRevocation, type MemoryRevocationStore, type RevocationEntry } from 'tessera'
 import type { NewAuditEvent } from '../stores/sql/audit.js'
 import type { SqlStores } from '../stores/sql/stores.js'
+import { nowSeconds } from '../time.js'
 import type { ServerMetrics } from './metrics.js'
 
 /** The repositories of one transaction, and the two effects recorded with it. */
@@ -65,7 +66,7 @@ export function createUnitOfWork(options: UnitOfWorkOptions): UnitOfWorkRunner {
             revoked.push(entry)
           },
           async audit(event) {
-            const recorded = { ...event, at: event.at ?? Math.floor(Date.now() / 1000) }
+            const recorded = { ...event, at: event.at ?? nowSeconds() }
             await trx.audit.record(recorded)
             events.push(recorded)
           },

@@ -6,6 +6,7 @@
  */
 import type {
   FastifyError,
+  FastifyInstance,
   FastifyPluginCallback,
   FastifyReply,
   FastifyRequest,
@@ -27,18 +28,13 @@ export interface TesseraFastifyOptions<C = AppClaims, U = AppUser> extends Adapt
   auth: Tessera
 }
 
-/** What the plugin decorates the instance with as `app.tessera`. */
-export interface TesseraFastify {
+/**
+ * What the plugin decorates the instance with as `app.tessera`; `jwtRequired` and `verifyRequest` are
+ * the same as `app.jwtRequired` and `app.verifyRequest`.
+ */
+export interface TesseraFastify extends Pick<FastifyInstance, 'jwtRequired' | 'verifyRequest'> {
   /** The core engine: create tokens in login routes with `app.tessera.auth.createAccessToken()`. */
   readonly auth: Tessera
-  /** A `preHandler` protecting a route (the same as `app.jwtRequired`). */
-  jwtRequired(options?: RouteOptions): preHandlerHookHandler
-  /** Authenticates a request from your own code (the same as `app.verifyRequest`). */
-  verifyRequest(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    options?: RouteOptions,
-  ): Promise<RequestJwt | null>
   /** The response the plugin would send for `error`, for apps that set `errors.respond: false`. */
   errorResponse(error: AnyTesseraError): ErrorResponse
   /**

@@ -21,6 +21,23 @@ export const TOKEN_TYP = { access: 'at+jwt', refresh: 'refresh+jwt' } as const s
   string
 >
 
+/**
+ * Claims the engine writes itself from its own options: `claims` and `additionalClaims` cannot set them,
+ * and an implicit refresh carries every other claim over to the new token.
+ */
+export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
+  'iat',
+  'nbf',
+  'exp',
+  'jti',
+  'type',
+  'fresh',
+  'sid',
+  'csrf',
+  'aud',
+  'iss',
+])
+
 /** What {@link checkClaims} enforces; resolved once per call site. */
 export interface ClaimRules {
   /** Token type required, or `'any'` to accept both (flask-jwt-extended's `verify_type=False`). */

@@ -8,8 +8,8 @@ import { ConfigurationError } from './errors.js'
 import { createKeyRing, isKeyRing, isTesseraKey, type KeyRing, type KeyRingInput } from './key-ring.js'
 import type { KeyInput } from './keys.js'
 import { memoryRevocationStore, type RevocationStore } from './revocation.js'
-import { unknownOption } from './suggest.js'
 import type { TokenType } from './types.js'
+import { bool, fn, positiveInteger, section, str, strList } from './validate.js'
 import { weakSecretReason } from './weak-secret.js'
 
 /** Context passed to the claim and header hooks. */
@@ -122,25 +122,22 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set<string>([
 
 /** Validates options and applies defaults. Throws a {@link ConfigurationError} naming the first bad option. */
 export function resolveConfig(options: TesseraOptions): ResolvedConfig {
-  if (typeof options !== 'object') throw new ConfigurationError('options', 'expected an options object')
-  for (const name of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(name)) {
-      throw new ConfigurationError(name, unknownOption(name, [...KNOWN_OPTIONS], 'engine'))
-    }
-  }
+  // There is no default key, so "no options" is as wrong as null, a number or an array (JavaScript callers).
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guard for JavaScript callers
+  section(options ?? null, '', [...KNOWN_OPTIONS], 'engine')
   const accessTokenTtl = parseDuration(options.accessTokenTtl ?? '15m', 'accessTokenTtl')
   const refreshTokenTtl = parseDuration(options.refreshTokenTtl ?? '30d', 'refreshTokenTtl')
   return Object.freeze({
     keyRing: resolveKeys(options),
     accessTokenTtl,
     refreshTokenTtl,
-    identityClaim: nonEmptyString(options.identityClaim ?? 'sub', 'identityClaim'),
+    identityClaim: str(options.identityClaim, 'sub', 'identityClaim'),
     leeway: parseDuration(options.leeway ?? 0, 'leeway', { allowZero: true }),
     maxTokenAge: resolveMaxTokenAge(options.maxTokenAge, accessTokenTtl, refreshTokenTtl),
-    writeNbf: bool(options.writeNbf ?? true, 'writeNbf'),
-    audience: stringList(options.audience, 'audience'),
-    issuer: stringList(options.issuer, 'issuer'),
-    maxTokenLength: positiveInteger(options.maxTokenLength ?? 8192, 'maxTokenLength'),
+    writeNbf: bool(options.writeNbf, true, 'writeNbf'),
+    audience: strList(options.audience, 'audience'),
+    issuer: strList(options.issuer, 'issuer'),
+    maxTokenLength: positiveInteger(options.maxTokenLength, 8192, 'maxTokenLength'),
     verifyCache: resolveVerifyCache(options.verifyCache),
     revocation: resolveRevocation(options.revocation),
     identityFrom: fn(options.identityFrom, 'identityFrom'),
@@ -217,30 +214,16 @@ function resolveMaxTokenAge(
 function resolveRevocation(value: TesseraOptions['revocation']): RevocationStore | undefined {
   if (value === false) return undefined
   if (value === undefined) return memoryRevocationStore()
-  if (typeof value !== 'object' || typeof (value as Partial<RevocationStore>).isRevoked !== 'function') {
+  if (
+    typeof value !== 'object' ||
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- guard for JavaScript callers
+    value === null ||
+    typeof (value as Partial<RevocationStore>).isRevoked !== 'function'
+  ) {
     throw new ConfigurationError(
       'revocation',
       'expected a RevocationStore (e.g. memoryRevocationStore()) or false',
     )
-  }
-  return value
-}
-
-function nonEmptyString(value: unknown, option: string): string {
-  if (typeof value !== 'string' || value === '')
-    throw new ConfigurationError(option, 'must be a non-empty string')
-  return value
-}
-
-function bool(value: unknown, option: string): boolean {
-  if (typeof value !== 'boolean')
-    throw new ConfigurationError(option, `must be true or false, got ${typeof value}`)
-  return value
-}
-
-function positiveInteger(value: unknown, option: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigurationError(option, `must be a positive whole number, got ${String(value)}`)
   }
   return value
 }
@@ -256,22 +239,6 @@ function resolveVerifyCache(value: unknown): number {
       'verifyCache',
       `must be a whole number of tokens (0 or false: off), got ${JSON.stringify(value)}`,
     )
-  }
-  return value
-}
-
-function stringList(value: unknown, option: string): readonly string[] | undefined {
-  if (value === undefined) return undefined
-  const list: unknown[] = Array.isArray(value) ? value : [value]
-  if (list.length === 0 || !list.every((v) => typeof v === 'string' && v !== '')) {
-    throw new ConfigurationError(option, 'must be a non-empty string or a non-empty list of them')
-  }
-  return Object.freeze(list as string[])
-}
-
-function fn<T>(value: T | undefined, option: string): T | undefined {
-  if (value !== undefined && typeof value !== 'function') {
-    throw new ConfigurationError(option, `must be a function, got ${typeof value}`)
   }
   return value
 }

@@ -42,6 +42,14 @@ export abstract class TesseraError extends Error {
   /** HTTP status this failure maps to. */
   abstract readonly status: number
   override name = 'TesseraError'
+  /** Expected control flow, built without a stack trace (see {@link TokenError}). */
+  protected static readonly expected: boolean = false
+  constructor(message?: string, options?: ErrorOptions) {
+    const limit = Error.stackTraceLimit
+    if (new.target.expected) Error.stackTraceLimit = 0
+    super(message, options)
+    Error.stackTraceLimit = limit
+  }
 }
 
 /** A misuse found at start-up or at a call site (bad option, bad key, reserved claim). HTTP 500. */
@@ -68,12 +76,7 @@ export class ConfigurationError extends TesseraError {
 export abstract class TokenError extends TesseraError {
   readonly status: number = 401
   override name = 'TokenError'
-  constructor(message?: string, options?: ErrorOptions) {
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
-    super(message, options)
-    Error.stackTraceLimit = limit
-  }
+  protected static override readonly expected = true
 }
 
 /**
@@ -234,13 +237,11 @@ export class ForbiddenError extends TesseraError {
   readonly code = 'forbidden'
   readonly status = 403
   override name = 'ForbiddenError'
+  protected static override readonly expected = true
   readonly header: JwtHeader
   readonly claims: JwtClaims
   constructor(message: string, header: JwtHeader, claims: JwtClaims) {
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
     super(message)
-    Error.stackTraceLimit = limit
     this.header = header
     this.claims = claims
   }

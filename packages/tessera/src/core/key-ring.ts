@@ -5,6 +5,7 @@
  */
 import { ConfigurationError } from './errors.js'
 import { generateKey, importKey, type KeyInput, type PublicJwk, type TesseraKey } from './keys.js'
+import { nowSeconds } from './time.js'
 
 /** A JSON Web Key Set of public keys, as served at `/.well-known/jwks.json`. */
 export interface Jwks {
@@ -67,14 +68,13 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
   const byKid = new Map<string, KeyRingEntry>()
   const listeners = new Set<() => void>()
   let version = 0
-  const now = (): number => Math.floor(Date.now() / 1000)
 
   const toKey = (value: TesseraKey | KeyInput, option: string): TesseraKey =>
     isTesseraKey(value) ? value : importKey(value, option)
 
   const insert = (key: TesseraKey, option: string): void => {
     if (byKid.has(key.kid)) throw new ConfigurationError(option, `duplicate kid ${JSON.stringify(key.kid)}`)
-    byKid.set(key.kid, { key, addedAt: now(), retiredAt: undefined })
+    byKid.set(key.kid, { key, addedAt: nowSeconds(), retiredAt: undefined })
   }
 
   list.forEach((value, index) => {
@@ -105,7 +105,7 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
   const activate = (key: TesseraKey): void => {
     if (!key.canSign) throw new ConfigurationError('key', `key ${JSON.stringify(key.kid)} cannot sign`)
     const previous = byKid.get(active.kid)
-    if (previous !== undefined && previous.key !== key) previous.retiredAt = now()
+    if (previous !== undefined && previous.key !== key) previous.retiredAt = nowSeconds()
     const entry = byKid.get(key.kid)
     if (entry !== undefined) entry.retiredAt = undefined
     active = key
@@ -148,7 +148,7 @@ export function createKeyRing(input: KeyRingInput, options: { active?: string } 
       if (removed) changed()
       return removed
     },
-    prune(maxAgeSeconds, at = now()) {
+    prune(maxAgeSeconds, at = nowSeconds()) {
       const dropped: string[] = []
       for (const [kid, entry] of byKid) {
         if (entry.key !== active && entry.retiredAt !== undefined && at - entry.retiredAt > maxAgeSeconds) {

@@ -3,6 +3,7 @@
  * user issued before a time (logout everywhere, password change, user deleted). Each entry carries the
  * time after which it can be forgotten: when the longest-lived token it can affect has expired anyway.
  */
+import { nowSeconds } from './time.js'
 
 /** What a revocation check looks at in a verified token. */
 export interface RevocationSubject {
@@ -74,8 +75,6 @@ interface UserEntry {
   before: number
   expiresAt: number
 }
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /**
  * An in-memory {@link RevocationStore}. Lookups are O(1) Map hits; entries expire on their own.

@@ -3,7 +3,7 @@
  * them (signature, claims, revocation) and revokes them. Adapters and the server are built on it.
  */
 import { randomBytes } from 'node:crypto'
-import { checkClaims, TOKEN_TYP, type ClaimRules } from './claims.js'
+import { checkClaims, RESERVED_CLAIMS, TOKEN_TYP, type ClaimRules } from './claims.js'
 import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './config.js'
 import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
@@ -12,6 +12,7 @@ import { revocationExpiry } from './revocation.js'
 import type { Jwks, KeyRing } from './key-ring.js'
 import type { TesseraKey } from './keys.js'
 import { isRemoteJwks } from './remote-jwks.js'
+import { nowSeconds } from './time.js'
 import type { AppClaims, JwtClaims, TokenType, VerifiedToken } from './types.js'
 
 /** Per-call options of {@link Tessera.createAccessToken} and {@link Tessera.createRefreshToken}. */
@@ -104,8 +105,6 @@ export interface Tessera {
   jwks(): Jwks
 }
 
-// Claims that come from Tessera's own options and must not be overridden through `claims`.
-const RESERVED_CLAIMS = new Set(['iat', 'nbf', 'exp', 'jti', 'type', 'fresh', 'sid', 'csrf', 'aud', 'iss'])
 const RESERVED_HEADERS = new Set(['alg', 'kid', 'typ', 'crit', 'jwk', 'jku', 'x5u', 'x5c', 'b64'])
 
 /**
@@ -253,7 +252,7 @@ export function createTessera(options: TesseraOptions): Tessera {
   ): Promise<string> {
     signer()
     const sub = toIdentity(identity)
-    const now = Math.floor(Date.now() / 1000)
+    const now = nowSeconds()
     const ttl =
       opts.expiresIn === undefined
         ? type === 'access'
@@ -325,7 +324,6 @@ export function createTessera(options: TesseraOptions): Tessera {
       throw new ConfigurationError('revocation', 'revocation is turned off (revocation: false)')
     return revocation
   }
-  const nowSeconds = (): number => Math.floor(Date.now() / 1000)
   // Every token that can still pass verification was issued at most this long ago (plus the leeway).
   const longestLifetime =
     config.maxTokenAge === undefined

@@ -34,7 +34,11 @@ export interface JwtHeader {
 export interface RegisteredClaims {
   /** Identity (subject). Always a string. */
   sub: string
-  iat: number
+  /**
+   * Issued at. Tessera always writes it, and requires it while `maxTokenAge` is on (the default); with
+   * `maxTokenAge: false` a token without it verifies, so it may be absent.
+   */
+  iat?: number
   nbf?: number
   exp: number
   jti: string

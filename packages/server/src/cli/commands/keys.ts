@@ -7,6 +7,7 @@ import type { ServerConfig } from '../../server/config.js'
 import { keyRetentionSeconds, rotationDelaySeconds } from '../../server/key-lifecycle.js'
 import type { StoredKeyInfo } from '../../stores/sql/signing-keys.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
+import { nowSeconds } from '../../time.js'
 import { parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
@@ -86,7 +87,7 @@ async function generate(stores: SqlStores, config: ServerConfig): Promise<number
 }
 
 async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean): Promise<number> {
-  const now = Math.floor(Date.now() / 1000)
+  const now = nowSeconds()
   const keys = await stores.keys.list(now)
   // With no key signing yet (a new database) there is nothing to wait for.
   const immediate = urgent || !keys.some((k) => k.state === 'active')

@@ -5,7 +5,8 @@
  * Details must never carry a password or a whole token; the server decides what goes in.
  */
 import type { Kysely, Selectable } from 'kysely'
-import { nowSeconds, seconds, type AuditEventsTable, type TesseraDatabase } from './schema.js'
+import { nowSeconds } from '../../time.js'
+import { seconds, type AuditEventsTable, type TesseraDatabase } from './schema.js'
 
 /** One event to record. */
 export interface NewAuditEvent {

@@ -9,7 +9,8 @@
  *    classify: gone, revoked, expired, the grace window, or reuse (which revokes the family here).
  */
 import type { Kysely } from 'kysely'
-import { nowSeconds, optionalSeconds, seconds, type TesseraDatabase } from './schema.js'
+import { nowSeconds } from '../../time.js'
+import { optionalSeconds, seconds, type TesseraDatabase } from './schema.js'
 import { inTransaction } from './transaction.js'
 
 /** Input of a refresh rotation. Times are Unix seconds. */

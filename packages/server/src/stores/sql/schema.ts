@@ -104,8 +104,3 @@ export interface TesseraDatabase {
   legacy_identities: LegacyIdentitiesTable
   legacy_exchanges: LegacyExchangesTable
 }
-
-/** The current time in Unix seconds. */
-export function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000)
-}

@@ -6,7 +6,8 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { rotateSession, type RotateInput, type RotateResult } from './rotation.js'
-import { nowSeconds, optionalSeconds, seconds, type SessionsTable, type TesseraDatabase } from './schema.js'
+import { nowSeconds } from '../../time.js'
+import { optionalSeconds, seconds, type SessionsTable, type TesseraDatabase } from './schema.js'
 
 /** Why a session ended. Free text is allowed; these are the reasons Tessera itself writes. */
 export type SessionRevokeReason =

@@ -17,7 +17,8 @@ import {
   type KeyRing,
   type TesseraKey,
 } from 'tessera'
-import { nowSeconds, optionalSeconds, seconds, type TesseraDatabase } from './schema.js'
+import { nowSeconds } from '../../time.js'
+import { optionalSeconds, seconds, type TesseraDatabase } from './schema.js'
 import { inTransaction } from './transaction.js'
 
 /**

@@ -4,7 +4,8 @@
  * on every connection and every dialect, without catching driver-specific error codes.
  */
 import type { Kysely, Selectable } from 'kysely'
-import { nowSeconds, seconds, type TesseraDatabase, type UsersTable } from './schema.js'
+import { nowSeconds } from '../../time.js'
+import { seconds, type TesseraDatabase, type UsersTable } from './schema.js'
 
 /** A user as stored, password hash included: for login only. Send {@link PublicUser} to clients. */
 export interface UserRecord {

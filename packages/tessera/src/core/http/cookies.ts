@@ -7,7 +7,7 @@ import { parseDuration, type Duration } from '../duration.js'
 import { decodeUnverified } from '../jws.js'
 import type { TokenType } from '../types.js'
 import type { ResolvedCsrfOptions } from './options.js'
-import { cookiePath, name, optionalStr, section, bool } from './validate.js'
+import { cookiePath, name, optionalStr, section, bool } from '../validate.js'
 
 /** JWT cookie settings. */
 export interface CookieOptions {

@@ -4,6 +4,7 @@
  * returned synchronously when nothing on the way is asynchronous (the common case: a header token, the
  * in-memory revocation store, no hooks), so adapters only await when they are handed a promise.
  */
+import { RESERVED_CLAIMS } from '../claims.js'
 import {
   ClaimsVerificationFailedError,
   ConfigurationError,
@@ -77,9 +78,6 @@ export interface HttpAuth<C, U> {
   ): void
 }
 
-// Claims the core writes itself; an implicit refresh carries every other claim over.
-const REGISTERED = new Set(['iat', 'nbf', 'exp', 'jti', 'type', 'fresh', 'sid', 'csrf', 'aud', 'iss'])
-
 /**
  * Builds the pipeline for `auth` with adapter options, validated here: a bad option throws a
  * {@link ConfigurationError} naming it. `extraKeys` are adapter-specific option names to let through.
@@ -146,7 +144,7 @@ export function createHttpAuth<C, U>(
     const claims: Record<string, unknown> = {}
     if (pick === undefined) {
       for (const [key, value] of Object.entries(v.claims)) {
-        if (!REGISTERED.has(key) && key !== identityClaim) claims[key] = value
+        if (!RESERVED_CLAIMS.has(key) && key !== identityClaim) claims[key] = value
       }
     }
     const token = await auth.createAccessToken(v.identity, {
@@ -167,31 +165,20 @@ export function createHttpAuth<C, U>(
     user,
   })
 
-  const withHooks = async <Req, Res>(
-    io: HttpIO<Req, Res>,
-    req: Req,
-    res: Res,
-    route: ResolvedRoute,
-    v: VerifiedToken<C>,
-    location: TokenLocation,
-  ): Promise<RequestJwt<C, U>> => {
+  // The app's hooks, in order: blocklist, claims check, user lookup (resolves to the user found).
+  const runHooks = async (v: VerifiedToken<C>, route: ResolvedRoute): Promise<U> => {
     if (route.checkBlocklist && o.tokenInBlocklist !== undefined && (await o.tokenInBlocklist(v))) {
       throw new TokenRevokedError('The token has been revoked', v.header, v.claims)
     }
     if (o.verifyClaims !== undefined && !(await o.verifyClaims(v))) {
       throw new ClaimsVerificationFailedError('The token claims were refused', v.header, v.claims)
     }
-    let user = undefined as U
-    if (o.userLookup !== undefined) {
-      const found = await o.userLookup(v)
-      if (found === null || found === undefined) {
-        throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
-      }
-      user = found
+    if (o.userLookup === undefined) return undefined as U
+    const found = await o.userLookup(v)
+    if (found === null || found === undefined) {
+      throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
     }
-    checkAccess(v, route)
-    if (refreshDue(v, location)) await reissue(io, req, res, v)
-    return context(v, location, user)
+    return found
   }
 
   const accept = <Req, Res>(
@@ -204,10 +191,13 @@ export function createHttpAuth<C, U>(
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
     if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, route.csrf)
-    if (hooks) return withHooks(io, req, res, route, v, location)
-    checkAccess(v, route)
-    const ctx = context(v, location, undefined as U)
-    return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+    // Roles and scopes, then the implicit refresh when due; asynchronous only when a refresh is.
+    const grant = (user: U): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
+      checkAccess(v, route)
+      const ctx = context(v, location, user)
+      return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+    }
+    return hooks ? runHooks(v, route).then(grant) : grant(undefined as U)
   }
 
   const authenticate: HttpAuth<C, U>['authenticate'] = (io, req, res, route) => {

@@ -20,7 +20,7 @@ import {
   type ResolvedErrorOptions,
 } from './respond.js'
 import { TOKEN_LOCATIONS, type TokenLocation } from './types.js'
-import { bool, cookiePath, fn, name, section, str, strList } from './validate.js'
+import { bool, cookiePath, fn, name, section, str, strList } from '../validate.js'
 
 /** Where and how the Authorization-style header is read. */
 export interface HeaderOptions {

@@ -12,7 +12,7 @@ import {
   type TesseraErrorCode,
 } from '../errors.js'
 import type { ErrorFormatter, ErrorResponse } from './types.js'
-import { bool, fn, name, optionalStr, section } from './validate.js'
+import { bool, fn, name, optionalStr, section } from '../validate.js'
 
 /** One formatter per code, each typed with its own error class. */
 export type ErrorFormatters = {

@@ -6,7 +6,7 @@ import { ConfigurationError } from '../errors.js'
 import type { VerifyOptions } from '../tessera.js'
 import { resolveLocations, type ResolvedAdapterOptions, type ResolvedCsrfNames } from './options.js'
 import type { TokenLocation } from './types.js'
-import { bool, join, section, strList } from './validate.js'
+import { bool, join, section, strList } from '../validate.js'
 
 /** Options of `jwtRequired()`: one route's requirements. */
 export interface RouteOptions {

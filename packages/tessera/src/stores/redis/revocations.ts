@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { RevocationSubject } from '../../core/revocation.js'
+import { nowSeconds, wholeSecondsUp } from '../../core/time.js'
 import type { DurableRevocationStore, RevocationEntry } from '../replicated-revocation.js'
 
 /** Options of {@link redisRevocationStore}. */
@@ -84,8 +85,6 @@ interface Message {
   b?: number
 }
 
-const nowSeconds = (): number => Math.floor(Date.now() / 1000)
-
 /**
  * A {@link DurableRevocationStore} in Redis, with pub/sub fan-out. Pair it with an in-memory replica:
  *
@@ -106,8 +105,8 @@ export function redisRevocationStore(options: RedisRevocationStoreOptions): Redi
   const keyOf = (kind: RevocationEntry['kind'], id: string): string => `${prefix}revocation:${kind}:${id}`
 
   const write = async (entry: RevocationEntry): Promise<void> => {
-    const expiresAt = toSeconds(entry.expiresAt, 'expiresAt')
-    const before = entry.kind === 'user' ? toSeconds(entry.before, 'before') : undefined
+    const expiresAt = wholeSecondsUp(entry.expiresAt, 'expiresAt')
+    const before = entry.kind === 'user' ? wholeSecondsUp(entry.before, 'before') : undefined
     const message: Message = { o: origin, k: entry.kind, i: entry.id, e: expiresAt }
     if (before !== undefined) message.b = before
     await client.eval(
@@ -221,11 +220,4 @@ function parseMessage(text: string, self: string): RevocationEntry | undefined {
     return { kind: message.k, id: message.i, expiresAt: message.e }
   }
   return undefined
-}
-
-// Integers, rounded up: a revocation stays at least as long and as wide as asked.
-function toSeconds(value: number, name: string): number {
-  const rounded = Math.ceil(value)
-  if (!Number.isSafeInteger(rounded)) throw new RangeError(`${name} must be a time in Unix seconds`)
-  return rounded
 }

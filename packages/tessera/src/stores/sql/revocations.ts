@@ -8,6 +8,7 @@
  */
 import type { ColumnType, Kysely } from 'kysely'
 import type { RevocationSubject } from '../../core/revocation.js'
+import { nowSeconds, wholeSecondsUp } from '../../core/time.js'
 import type { DurableRevocationStore, RevocationEntry } from '../replicated-revocation.js'
 
 /** A `bigint` column: written as a number, read as whatever the driver returns. */
@@ -49,8 +50,6 @@ export function seconds(value: number | string | bigint): number {
 export function optionalSeconds(value: number | string | bigint | null): number | null {
   return value === null ? null : seconds(value)
 }
-
-const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /**
  * Creates the `revocations` table and its expiry index when they do not exist (SQLite and
@@ -108,8 +107,8 @@ export function sqlRevocationStore<DB extends RevocationsDatabase>(database: Kys
       .values({
         kind,
         id,
-        before: before === null ? null : toColumn(before, 'before'),
-        expires_at: toColumn(expiresAt, 'expiresAt'),
+        before: before === null ? null : wholeSecondsUp(before, 'before'),
+        expires_at: wholeSecondsUp(expiresAt, 'expiresAt'),
       })
       .onConflict((oc) =>
         oc.columns(['kind', 'id']).doUpdateSet((eb) => ({
@@ -170,11 +169,4 @@ export function sqlRevocationStore<DB extends RevocationsDatabase>(database: Kys
       return Number(result.numDeletedRows)
     },
   } satisfies SqlRevocationStore
-}
-
-// Columns are integers; rounding up keeps a revocation at least as long and as wide as asked.
-function toColumn(value: number, name: string): number {
-  const rounded = Math.ceil(value)
-  if (!Number.isSafeInteger(rounded)) throw new RangeError(`${name} must be a time in Unix seconds`)
-  return rounded
 }

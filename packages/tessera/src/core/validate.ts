@@ -1,9 +1,10 @@
 /**
- * Small validators for adapter options. Each throws a {@link ConfigurationError} naming the option path,
- * so misuse fails at start-up with a message that says which option to fix.
+ * The core's one set of option validators, shared by `createTessera()` (config.ts) and the adapter and
+ * route options (http/). Each throws a {@link ConfigurationError} naming the option path, so misuse fails
+ * at start-up with a message that says which option to fix.
  */
-import { ConfigurationError } from '../errors.js'
-import { unknownOption, type OptionScope } from '../suggest.js'
+import { ConfigurationError } from './errors.js'
+import { unknownOption, type OptionScope } from './suggest.js'
 
 /**
  * A plain object (or `undefined`), with no key outside `known`. An unknown key's message names the option
@@ -65,14 +66,28 @@ export function fn<T>(value: T | undefined, path: string): T | undefined {
   return value
 }
 
-/** A list of non-empty strings (a single string counts as a list of one), frozen; `undefined` stays. */
+/**
+ * A list of non-empty strings (a single string counts as a list of one), frozen; `undefined` stays. An
+ * empty list is refused unless `allowEmptyList` (where it means "none").
+ */
 export function strList(value: unknown, path: string, allowEmptyList = false): readonly string[] | undefined {
   if (value === undefined) return undefined
   const list: unknown[] = Array.isArray(value) ? value : [value]
   if ((!allowEmptyList && list.length === 0) || !list.every((v) => typeof v === 'string' && v !== '')) {
-    throw new ConfigurationError(path, 'must be a non-empty string or a list of them')
+    const lists = allowEmptyList ? 'a list of them' : 'a non-empty list of them'
+    throw new ConfigurationError(path, `must be a non-empty string or ${lists}`)
   }
   return Object.freeze([...(list as string[])])
+}
+
+/** A positive safe integer. */
+export function positiveInteger(value: unknown, fallback: number, path: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+    const got = typeof value === 'number' ? String(value) : JSON.stringify(value)
+    throw new ConfigurationError(path, `must be a positive whole number, got ${got}`)
+  }
+  return value
 }
 
 // RFC 6265 §4.1.1 cookie-name is an RFC 7230 token; the same grammar suits header and parameter names.

@@ -1,0 +1,406 @@
+/**
+ * The auth server's settings, one table declared with TypeBox. Each row is `setting(kind, given)`: the
+ * kind is the schema of the resolved value (its type and lower bound; config.ts checks every resolved
+ * configuration against it, overrides given in code included) with the parser of its text form, whose
+ * narrower range and messages are the operator's; `given` is how an operator gives it: its `TESSERA_*`
+ * variable, its flag, its default and its help line.
+ */
+import { Type, type Static, type TSchema } from 'typebox'
+import { ConfigurationError, isAlgorithm, parseDuration, SUPPORTED_ALGORITHMS, type Algorithm } from 'tessera'
+
+/** How a setting is given as text (variable, flag, `.env`) and what it means. */
+interface SettingSource<T = unknown> {
+  /** Environment variable, e.g. `TESSERA_PORT`. */
+  env: string
+  /** Command-line flag without the dashes, e.g. `port`. */
+  flag: string
+  /** Default, written as an operator would (`'15m'`); `undefined`: unset. */
+  default: string | undefined
+  /** One line for `--help` and the README's configuration table. */
+  help: string
+  /** Reads the text form; throws a {@link ConfigurationError} naming `name` (the variable or `--flag`). */
+  parse: (value: string, name: string) => T
+}
+
+/** A setting as the CLI and the README list it: its key in {@link ServerConfig} and its source. */
+export interface SettingInfo extends SettingSource {
+  key: string
+}
+
+type Setting<S extends TSchema> = S & { readonly source: SettingSource<Static<S>> }
+
+/** A kind of setting: the schema of its resolved value and the parser of its text form. */
+interface Kind<S extends TSchema> {
+  schema: S
+  parse: (value: string, name: string) => Static<S>
+}
+
+const kind = <S extends TSchema>(schema: S, parse: Kind<S>['parse']): Kind<S> => ({ schema, parse })
+
+/** One row of the table: a kind (each call makes a fresh schema) and how an operator gives it. */
+function setting<S extends TSchema>(
+  { schema, parse }: Kind<S>,
+  given: Omit<SettingSource, 'parse'>,
+): Setting<S> {
+  return Object.assign(schema, { source: { ...given, parse } })
+}
+
+const text = () => kind(Type.String(), (value) => value)
+
+const optionalText = () => kind(Type.Union([Type.String(), Type.Undefined()]), (value) => value)
+
+/** A whole number: the variable takes `min` to `max`; code may go above `max` (a load test's rate limit). */
+const integer = (min: number, max: number) =>
+  kind(Type.Integer({ minimum: min }), (value, name) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new ConfigurationError(
+        name,
+        `expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      )
+    }
+    return n
+  })
+
+function parseBoolean(value: string, name: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  if (['0', 'false', 'no', 'off'].includes(v)) return false
+  throw new ConfigurationError(name, `expected true or false, got ${JSON.stringify(value)}`)
+}
+
+const boolean = () => kind(Type.Boolean(), parseBoolean)
+
+const oneOf = <const T extends string>(...values: T[]) =>
+  kind(Type.Enum(values), (value, name) => {
+    const found = values.find((v) => v === value.trim().toLowerCase())
+    if (found === undefined) {
+      throw new ConfigurationError(name, `expected one of ${values.join(', ')}, got ${JSON.stringify(value)}`)
+    }
+    return found
+  })
+
+/** Whole seconds from `900` or `'15m'` (see `parseDuration`). */
+const duration = ({ allowZero = false } = {}) =>
+  kind(Type.Integer({ minimum: allowZero ? 0 : 1 }), (value, name) =>
+    parseDuration(value, name, { allowZero }),
+  )
+
+/** Milliseconds from `250ms`, or any duration in whole seconds (`5s`, `1m`, `0`). */
+const millis = (min: number, max: number) =>
+  kind(Type.Integer({ minimum: min }), (value, name) => {
+    const ms = /^\s*(\d+)\s*ms\s*$/.exec(value)
+    const n = ms === null ? parseDuration(value, name, { allowZero: true }) * 1000 : Number(ms[1])
+    if (n < min || n > max) {
+      throw new ConfigurationError(
+        name,
+        `expected from ${min} ms to ${max / 1000} s (250ms, 5s, 1m), got ${JSON.stringify(value)}`,
+      )
+    }
+    return n
+  })
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/
+
+/** An instant in Unix seconds, from ISO 8601 (a date alone is 00:00 UTC that day) or Unix seconds. */
+const instant = () =>
+  kind(Type.Union([Type.Integer({ minimum: 0 }), Type.Undefined()]), (value, name) => {
+    const v = value.trim()
+    if (/^\d{9,11}$/.test(v)) return Number(v)
+    const ms = ISO_INSTANT.test(v) ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : Number.NaN
+    if (Number.isNaN(ms))
+      throw new ConfigurationError(
+        name,
+        `expected an ISO 8601 instant (2027-03-31 or 2027-03-31T12:00:00Z) or Unix seconds, got ${JSON.stringify(value)}`,
+      )
+    return Math.floor(ms / 1000)
+  })
+
+const algorithm = () =>
+  kind(Type.Enum(SUPPORTED_ALGORITHMS), (value, name): Algorithm => {
+    if (!isAlgorithm(value))
+      throw new ConfigurationError(name, `unsupported algorithm ${JSON.stringify(value)}`)
+    return value
+  })
+
+/** `auto`, or true or false. */
+const autoOrBoolean = () =>
+  kind(Type.Union([Type.Literal('auto'), Type.Boolean()]), (value, name) =>
+    value.trim().toLowerCase() === 'auto' ? 'auto' : parseBoolean(value, name),
+  )
+
+/** A comma-separated list; empty items are dropped. */
+const commaList = () =>
+  kind(Type.Array(Type.String()), (value) =>
+    value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  )
+
+/** Fastify's `trustProxy`: true or false, a hop count, or addresses. */
+const proxyTrust = () =>
+  kind(Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String()]), (v) =>
+    /^\d+$/.test(v) ? Number(v) : /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v,
+  )
+
+/**
+ * Every setting: the schema of {@link ServerConfig} and, on each property, its variable, flag, default
+ * and help (the README's configuration table lists the same).
+ */
+export const ServerConfigSchema = Type.Object({
+  host: setting(text(), {
+    env: 'TESSERA_HOST',
+    flag: 'host',
+    default: '127.0.0.1',
+    help: 'Address to listen on.',
+  }),
+  port: setting(integer(0, 65_535), {
+    env: 'TESSERA_PORT',
+    flag: 'port',
+    default: '8080',
+    help: 'Port to listen on (0: any free port).',
+  }),
+  /** Directory of the embedded database and key files. */
+  dataDir: setting(text(), {
+    env: 'TESSERA_DATA_DIR',
+    flag: 'data-dir',
+    default: './data',
+    help: 'Directory of the SQLite database.',
+  }),
+  /** `file:…` / a path for SQLite (default `<dataDir>/tessera.db`), or `postgres://…`. */
+  databaseUrl: setting(text(), {
+    env: 'TESSERA_DATABASE_URL',
+    flag: 'database-url',
+    default: undefined,
+    help: 'SQLite path or `postgres://…`. Default `<data-dir>/tessera.db`.',
+  }),
+  /** `redis://…` to share revocations and rate limits across instances. */
+  redisUrl: setting(optionalText(), {
+    env: 'TESSERA_REDIS_URL',
+    flag: 'redis-url',
+    default: undefined,
+    help: '`redis://…`: shared revocations, pub/sub and rate limits.',
+  }),
+  /** Prefix of every Redis key and channel (one per deployment sharing a Redis). */
+  redisPrefix: setting(text(), {
+    env: 'TESSERA_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    default: 'tessera:',
+    help: 'Prefix of the Redis keys and channel (one per deployment sharing a Redis).',
+  }),
+  algorithm: setting(algorithm(), {
+    env: 'TESSERA_ALGORITHM',
+    flag: 'algorithm',
+    default: 'EdDSA',
+    help: 'Signing algorithm (EdDSA, ES256, RS256, PS256, HS256, …).',
+  }),
+  /** HMAC secret, only with an HS* algorithm (prefer EdDSA: other services verify with the JWKS). */
+  secret: setting(optionalText(), {
+    env: 'TESSERA_SECRET',
+    flag: 'secret',
+    default: undefined,
+    help: 'HMAC secret for HS* algorithms (≥ 32 bytes). Not needed for EdDSA.',
+  }),
+  accessTokenTtl: setting(duration(), {
+    env: 'TESSERA_ACCESS_TOKEN_TTL',
+    flag: 'access-token-ttl',
+    default: '15m',
+    help: 'Access token lifetime.',
+  }),
+  refreshTokenTtl: setting(duration(), {
+    env: 'TESSERA_REFRESH_TOKEN_TTL',
+    flag: 'refresh-token-ttl',
+    default: '30d',
+    help: 'Refresh token lifetime.',
+  }),
+  issuer: setting(optionalText(), {
+    env: 'TESSERA_ISSUER',
+    flag: 'issuer',
+    default: undefined,
+    help: '`iss` written and required.',
+  }),
+  audience: setting(optionalText(), {
+    env: 'TESSERA_AUDIENCE',
+    flag: 'audience',
+    default: undefined,
+    help: '`aud` written and required.',
+  }),
+  tokenTransport: setting(oneOf('header', 'cookie'), {
+    env: 'TESSERA_TOKEN_TRANSPORT',
+    flag: 'token-transport',
+    default: 'header',
+    help: '`header` (JSON bodies + Authorization) or `cookie` (HttpOnly cookies + CSRF).',
+  }),
+  /** `auto`: Secure unless the request is to localhost over plain http. */
+  cookieSecure: setting(autoOrBoolean(), {
+    env: 'TESSERA_COOKIE_SECURE',
+    flag: 'cookie-secure',
+    default: 'auto',
+    help: '`auto` (Secure except localhost over http), `true` or `false`.',
+  }),
+  cookieSameSite: setting(oneOf('lax', 'strict', 'none'), {
+    env: 'TESSERA_COOKIE_SAMESITE',
+    flag: 'cookie-samesite',
+    default: 'lax',
+    help: 'SameSite of the cookies: lax, strict or none (none needs Secure).',
+  }),
+  /** Cookie mode: refuse unsafe requests whose Origin / Sec-Fetch-Site names another site. */
+  checkOrigin: setting(boolean(), {
+    env: 'TESSERA_CHECK_ORIGIN',
+    flag: 'check-origin',
+    default: 'true',
+    help: 'Cookie mode: also refuse unsafe requests whose Origin or Sec-Fetch-Site names another site.',
+  }),
+  /** Origins accepted besides the server's own (a separate front end), comma-separated. */
+  trustedOrigins: setting(commaList(), {
+    env: 'TESSERA_TRUSTED_ORIGINS',
+    flag: 'trusted-origins',
+    default: '',
+    help: 'Comma-separated origins (https://app.example.com) accepted besides the server’s own.',
+  }),
+  /** Seconds during which a just-rotated refresh token still yields the same successor (two tabs). */
+  refreshGraceSeconds: setting(integer(0, 300), {
+    env: 'TESSERA_REFRESH_GRACE',
+    flag: 'refresh-grace',
+    default: '10',
+    help: 'Seconds a rotated refresh token still yields the same successor.',
+  }),
+  /** Attempts per minute before 429: per client IP, and per account. */
+  loginRatePerIp: setting(integer(1, 100_000), {
+    env: 'TESSERA_LOGIN_RATE_PER_IP',
+    flag: 'login-rate-per-ip',
+    default: '20',
+    help: 'Login attempts per minute per client IP.',
+  }),
+  loginRatePerAccount: setting(integer(1, 100_000), {
+    env: 'TESSERA_LOGIN_RATE_PER_ACCOUNT',
+    flag: 'login-rate-per-account',
+    default: '10',
+    help: 'Login attempts per minute per account.',
+  }),
+  registerRatePerIp: setting(integer(1, 100_000), {
+    env: 'TESSERA_REGISTER_RATE_PER_IP',
+    flag: 'register-rate-per-ip',
+    default: '10',
+    help: 'Registrations per minute per client IP.',
+  }),
+  logLevel: setting(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), {
+    env: 'TESSERA_LOG_LEVEL',
+    flag: 'log-level',
+    default: 'info',
+    help: 'fatal, error, warn, info, debug, trace or silent.',
+  }),
+  /** Trust `X-Forwarded-*` from a proxy in front (true, a hop count, or addresses). */
+  trustProxy: setting(proxyTrust(), {
+    env: 'TESSERA_TRUST_PROXY',
+    flag: 'trust-proxy',
+    default: 'false',
+    help: 'Trust X-Forwarded-For: true, a hop count, or addresses.',
+  }),
+  /** Allow lifetimes above the sane bounds (access > 1 h, refresh > 90 d). */
+  allowLongLifetimes: setting(boolean(), {
+    env: 'TESSERA_ALLOW_LONG_LIFETIMES',
+    flag: 'allow-long-lifetimes',
+    default: 'false',
+    help: 'Start even with access > 1 h or refresh > 90 d.',
+  }),
+  /** Database connection pool size (PostgreSQL). */
+  databasePoolSize: setting(integer(1, 1000), {
+    env: 'TESSERA_DATABASE_POOL_SIZE',
+    flag: 'database-pool-size',
+    default: '10',
+    help: 'PostgreSQL connection pool size.',
+  }),
+  /** Seconds the JWKS may be cached (`Cache-Control: max-age`); a scheduled rotation waits this long. */
+  jwksMaxAge: setting(duration({ allowZero: true }), {
+    env: 'TESSERA_JWKS_MAX_AGE',
+    flag: 'jwks-max-age',
+    default: '5m',
+    help: 'How long services may cache the JWKS; `keys rotate` signs with the new key only after it (+ the key refresh interval).',
+  }),
+  /** Seconds between two key-ring refreshes from the database (rotation, revocation, pruning). */
+  keyRefreshInterval: setting(duration(), {
+    env: 'TESSERA_KEY_REFRESH_INTERVAL',
+    flag: 'key-refresh-interval',
+    default: '5s',
+    help: 'How often every instance reloads the signing keys (rotations, revocations, pruning) from the database.',
+  }),
+  /**
+   * Milliseconds a request may wait on the database in all (statement and connection timeouts, SQLite
+   * busy timeout, and the deadline after which a request answers 503 + Retry-After).
+   */
+  databaseTimeoutMs: setting(millis(100, 600_000), {
+    env: 'TESSERA_DATABASE_TIMEOUT',
+    flag: 'database-timeout',
+    default: '5s',
+    help: 'Longest wait on the database (statement, connection, SQLite lock); a request still waiting answers 503.',
+  }),
+  /** Milliseconds between maintenance runs (purges, gauges) on this instance; 0: never. */
+  maintenanceIntervalMs: setting(millis(0, 86_400_000), {
+    env: 'TESSERA_MAINTENANCE_INTERVAL',
+    flag: 'maintenance-interval',
+    default: '60s',
+    help: 'Time between maintenance runs (purge expired rows, refresh gauges); 0 disables them.',
+  }),
+  /** Seconds expired or revoked sessions are kept before the maintenance job deletes them. */
+  sessionRetention: setting(duration({ allowZero: true }), {
+    env: 'TESSERA_SESSION_RETENTION',
+    flag: 'session-retention',
+    default: '7d',
+    help: 'How long expired or revoked sessions are kept (shown to nobody; for investigations).',
+  }),
+  /** Seconds audit events are kept before the maintenance job deletes them. */
+  auditRetention: setting(duration(), {
+    env: 'TESSERA_AUDIT_RETENTION',
+    flag: 'audit-retention',
+    default: '90d',
+    help: 'How long audit events are kept.',
+  }),
+  /** Milliseconds between SIGTERM (`/readyz` answers 503 at once) and closing the listener. */
+  shutdownDelayMs: setting(millis(0, 600_000), {
+    env: 'TESSERA_SHUTDOWN_DELAY',
+    flag: 'shutdown-delay',
+    default: '5s',
+    help: 'On SIGTERM, time spent answering not-ready on /readyz while still serving, before closing.',
+  }),
+  /** The previous system's HS256 secret (flask-jwt-extended's JWT_SECRET_KEY): its tokens stay valid until `legacyUntil`. */
+  legacyHsSecret: setting(optionalText(), {
+    env: 'TESSERA_LEGACY_HS_SECRET',
+    flag: 'legacy-hs-secret',
+    default: undefined,
+    help: 'The previous app’s HS256 secret (flask-jwt-extended JWT_SECRET_KEY): its tokens are honoured until TESSERA_LEGACY_UNTIL.',
+  }),
+  /** End of the legacy window (Unix seconds); also the expiry of imported revoked jtis. */
+  legacyUntil: setting(instant(), {
+    env: 'TESSERA_LEGACY_UNTIL',
+    flag: 'legacy-until',
+    default: undefined,
+    help: 'End of the legacy window (ISO 8601 or Unix seconds); required with TESSERA_LEGACY_HS_SECRET.',
+  }),
+  /** Shortest new password, in characters. */
+  passwordMinLength: setting(integer(8, 128), {
+    env: 'TESSERA_PASSWORD_MIN_LENGTH',
+    flag: 'password-min-length',
+    default: '8',
+    help: 'Shortest new password, in characters (8 to 128).',
+  }),
+  /** Lowest zxcvbn score (0–4) a new password must reach. */
+  passwordMinScore: setting(integer(0, 4), {
+    env: 'TESSERA_PASSWORD_MIN_SCORE',
+    flag: 'password-min-score',
+    default: '3',
+    help: 'Lowest zxcvbn strength score of a new password, 0 (off) to 4.',
+  }),
+})
+
+/** Resolved server settings (see {@link ServerConfigSchema} for each one's meaning and variable). */
+export type ServerConfig = Static<typeof ServerConfigSchema>
+
+/** Token transport between the server and its clients. */
+export type TokenTransport = ServerConfig['tokenTransport']
+
+/** Every setting, its variable, flag, default and meaning: the README's configuration table is made from it. */
+export const SETTINGS: readonly SettingInfo[] = Object.entries(ServerConfigSchema.properties).map(
+  ([key, schema]) => ({ key, ...schema.source }),
+)
