@@ -65,7 +65,6 @@ export function audited(
 }
 
 export const randomId = (): string => randomBytes(16).toString('base64url')
-export const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
 /** The user id a token's `sub` names, or `undefined` when it is not one (this server's `sub` always is). */
 export function userIdOf(claims: Pick<JwtClaims, 'sub'>): number | undefined {

@@ -7,7 +7,8 @@ import type { LegacyToken } from '../legacy.js'
 import { ServiceError } from '../errors.js'
 import type { ClientInfo, IssuedTokens } from '../service.js'
 import type { UnitOfWork } from '../unit-of-work.js'
-import { audited, issue, nowSeconds, userGone, type ServiceDeps } from './deps.js'
+import { nowSeconds } from '../../time.js'
+import { audited, issue, userGone, type ServiceDeps } from './deps.js'
 
 type Outcome =
   | { status: 'exchanged'; tokens: IssuedTokens }

@@ -5,19 +5,11 @@
 import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { RotateResult } from '../../stores/sql/rotation.js'
 import type { UserRecord } from '../../stores/sql/users.js'
+import { nowSeconds } from '../../time.js'
 import { ServiceError } from '../errors.js'
 import { legacyTokenOf } from '../legacy.js'
 import type { Caller, ClientInfo, IssuedTokens } from '../service.js'
-import {
-  accessClaims,
-  audited,
-  nowSeconds,
-  publicUser,
-  randomId,
-  userGone,
-  userIdOf,
-  type ServiceDeps,
-} from './deps.js'
+import { accessClaims, audited, publicUser, randomId, userGone, userIdOf, type ServiceDeps } from './deps.js'
 import { exchangeLegacy } from './legacy-exchange.js'
 
 /** A rotation that spent the presented token and handed out its successor. */
