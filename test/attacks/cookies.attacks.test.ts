@@ -5,17 +5,16 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
 import {
-  AttackServer,
-  PASSWORD,
   cookieJar,
   cookieNamed,
+  E2EServer,
   expectError,
-  expectRefused,
+  PASSWORD,
   uniqueName,
-  useAdapterApps,
-  useAttackServer,
+  useServer,
   type ApiResponse,
-} from './harness.js'
+} from '../helpers/server-harness.js'
+import { expectRefused, useAdapterApps } from './tools.js'
 
 const ACCESS = 'access_token_cookie'
 const REFRESH = 'refresh_token_cookie'
@@ -25,7 +24,7 @@ const CSRF_REFRESH = 'csrf_refresh_token'
 type Jar = Record<string, string>
 
 describe('CSRF on the server in cookie mode', () => {
-  const server = useAttackServer({ tokenTransport: 'cookie' })
+  const server = useServer({ tokenTransport: 'cookie' })
   const name = uniqueName('csrf')
   let victim: Jar
   let other: Jar
@@ -189,8 +188,8 @@ describe('CSRF on the server in cookie mode', () => {
 
 describe('the Origin check of the server (TESSERA_CHECK_ORIGIN, TESSERA_TRUSTED_ORIGINS)', () => {
   const TRUSTED = 'https://app.example'
-  const server = useAttackServer({ tokenTransport: 'cookie', trustedOrigins: [TRUSTED] })
-  const relaxed = useAttackServer({ tokenTransport: 'cookie', checkOrigin: false })
+  const server = useServer({ tokenTransport: 'cookie', trustedOrigins: [TRUSTED] })
+  const relaxed = useServer({ tokenTransport: 'cookie', checkOrigin: false })
 
   const jarOf = async (target: typeof server): Promise<Jar> => {
     const res = await target.api('POST', '/auth/register', {
@@ -223,8 +222,8 @@ describe('the Origin check of the server (TESSERA_CHECK_ORIGIN, TESSERA_TRUSTED_
 })
 
 describe('cookie flags', () => {
-  const lax = useAttackServer({ tokenTransport: 'cookie' })
-  const strict = useAttackServer({ tokenTransport: 'cookie', cookieSecure: true, cookieSameSite: 'strict' })
+  const lax = useServer({ tokenTransport: 'cookie' })
+  const strict = useServer({ tokenTransport: 'cookie', cookieSecure: true, cookieSameSite: 'strict' })
 
   const loginAt = async (server: typeof lax): Promise<ApiResponse> => {
     const username = uniqueName('flags')
@@ -271,7 +270,7 @@ describe('cookie flags', () => {
   })
 
   it('refuses to start with SameSite=None without Secure', async () => {
-    const bad = new AttackServer({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' })
+    const bad = new E2EServer({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' })
     await expect(bad.start()).rejects.toThrow(/SameSite=None/)
     await bad.dispose()
   })

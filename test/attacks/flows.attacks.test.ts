@@ -4,19 +4,19 @@
 // rotation and reuse detection), OWASP ASVS V3 (session termination), OWASP API3 (mass assignment).
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  PASSWORD,
   claimsOf,
   expectError,
-  expectRefused,
   expectUnauthorized,
+  PASSWORD,
   tokensOf,
   uniqueName,
-  useAttackServer,
+  useServer,
   type Tokens,
-} from './harness.js'
+} from '../helpers/server-harness.js'
+import { expectRefused } from './tools.js'
 
 // Grace 0: a spent refresh token presented again is theft at once (the 10 s default is for two tabs).
-const server = useAttackServer({ refreshGraceSeconds: 0 })
+const server = useServer({ refreshGraceSeconds: 0 })
 const ADMIN = uniqueName('flow-admin')
 const ADMIN_PASSWORD = 'admin password for the flow attacks'
 let admin: Tokens

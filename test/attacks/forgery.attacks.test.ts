@@ -7,18 +7,8 @@ import { createHmac, createPublicKey, generateKeyPairSync, sign } from 'node:cry
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTessera, generateKey, type Algorithm } from '../../packages/tessera/src/index.js'
-import {
-  b64,
-  expectRefused,
-  inBatches,
-  partsOf,
-  pemOf,
-  uniqueName,
-  useAdapterApps,
-  useAttackServer,
-  type JwkBody,
-  type Tokens,
-} from './harness.js'
+import { uniqueName, useServer, type JwkBody, type Tokens } from '../helpers/server-harness.js'
+import { b64, expectRefused, inBatches, partsOf, pemOf, useAdapterApps } from './tools.js'
 
 /** What the attacker knows: a genuine token of their own and the server's public key. */
 interface Known {
@@ -246,7 +236,7 @@ function attackerHost(): { url: () => string; hits: () => number } {
 const ALGORITHMS = ['EdDSA', 'ES256', 'RS256'] as const satisfies readonly Algorithm[]
 
 describe.each(ALGORITHMS)('forged tokens against a server signing with %s', (algorithm) => {
-  const server = useAttackServer({ algorithm })
+  const server = useServer({ algorithm })
   const host = attackerHost()
   let alice: Tokens
   let known: Known
@@ -325,7 +315,7 @@ describe.each(ALGORITHMS)('forged tokens against a server signing with %s', (alg
 
 describe('a server signing with HS256 (a shared secret)', () => {
   const SECRET = 'an HS256 secret for the attack suite, 32+ bytes, random enough'
-  const server = useAttackServer({ algorithm: 'HS256', secret: SECRET })
+  const server = useServer({ algorithm: 'HS256', secret: SECRET })
 
   it('publishes no secret in the JWKS and refuses tokens made without the secret', async () => {
     const jwks = await server.api('GET', '/.well-known/jwks.json')

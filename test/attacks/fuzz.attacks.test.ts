@@ -5,18 +5,8 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
-import {
-  FUZZ_RUNS,
-  PASSWORD,
-  b64,
-  now,
-  partsOf,
-  signedBy,
-  uniqueName,
-  useAdapterApps,
-  useAttackServer,
-  type Tokens,
-} from './harness.js'
+import { PASSWORD, uniqueName, useServer, type Tokens } from '../helpers/server-harness.js'
+import { b64, FUZZ_RUNS, now, partsOf, signedBy, useAdapterApps } from './tools.js'
 
 // Generous: each run is one or a few loopback requests.
 const TIMEOUT = 60_000
@@ -110,7 +100,7 @@ const jsonish = fc.oneof(
   ),
 )
 
-const server = useAttackServer()
+const server = useServer()
 let alice: Tokens
 let admin: Tokens
 let victimId: number

@@ -4,14 +4,14 @@
 // ASVS V2.2 (anti-automation), NIST SP 800-63B §5.2.2 (rate limiting).
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  PASSWORD,
   expectError,
-  expectRefused,
   median,
+  PASSWORD,
   uniqueName,
-  useAttackServer,
+  useServer,
   type ApiResponse,
-} from './harness.js'
+} from '../helpers/server-harness.js'
+import { expectRefused } from './tools.js'
 
 /** Headers that legitimately differ between two responses. */
 const VOLATILE = new Set(['date', 'keep-alive', 'connection'])
@@ -30,7 +30,7 @@ const login = (
   })
 
 describe('username enumeration', () => {
-  const server = useAttackServer()
+  const server = useServer()
   const known = uniqueName('enum-known')
   const disabled = uniqueName('enum-disabled')
 
@@ -119,7 +119,7 @@ describe('username enumeration', () => {
 })
 
 describe('brute force on one account from many IPs (behind a trusted proxy)', () => {
-  const server = useAttackServer({ trustProxy: true, loginRatePerAccount: 5, loginRatePerIp: 1000 })
+  const server = useServer({ trustProxy: true, loginRatePerAccount: 5, loginRatePerIp: 1000 })
   const victim = uniqueName('brute-victim')
 
   beforeAll(async () => {
@@ -162,7 +162,7 @@ describe('brute force on one account from many IPs (behind a trusted proxy)', ()
 })
 
 describe('many accounts from one IP (credential stuffing)', () => {
-  const server = useAttackServer({ trustProxy: true, loginRatePerIp: 5, loginRatePerAccount: 1000 })
+  const server = useServer({ trustProxy: true, loginRatePerIp: 5, loginRatePerAccount: 1000 })
 
   it('answers 429 once one IP made 5 attempts, whatever the usernames; another IP is not affected', async () => {
     for (let i = 0; i < 5; i++) {
@@ -184,7 +184,7 @@ describe('many accounts from one IP (credential stuffing)', () => {
 })
 
 describe('many accounts from one IP without a trusted proxy', () => {
-  const server = useAttackServer({ loginRatePerIp: 5, loginRatePerAccount: 1000 })
+  const server = useServer({ loginRatePerIp: 5, loginRatePerAccount: 1000 })
 
   it('is not bypassed by rotating X-Forwarded-For: the socket address is counted', async () => {
     const statuses: number[] = []
@@ -197,7 +197,7 @@ describe('many accounts from one IP without a trusted proxy', () => {
 })
 
 describe('oversized passwords and injection strings', () => {
-  const server = useAttackServer()
+  const server = useServer()
   const name = 'sqli-victim'
 
   beforeAll(async () => {

@@ -11,7 +11,7 @@ import {
   type ApiResponse,
   type Tokens,
   type UserBody,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const ADMIN = 'root'
 const ADMIN_PASSWORD = 'root password for e2e'

@@ -12,7 +12,14 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { flaskFixture, type FixtureUser } from '../helpers/flask-fixture.js'
-import { claimsOf, expectError, expectUnauthorized, useServer, type Tokens, tokensOf } from './harness.js'
+import {
+  claimsOf,
+  expectError,
+  expectUnauthorized,
+  useServer,
+  type Tokens,
+  tokensOf,
+} from '../helpers/server-harness.js'
 
 const fixture = flaskFixture('long-lived')
 const old = flaskFixture('default')

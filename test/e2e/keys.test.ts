@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { keyStore } from '../../packages/server/src/stores/sql/signing-keys.js'
 import { eventually } from '../scale/cluster.js'
-import { decode, expectUnauthorized, runCli, uniqueName, useServer, type E2EServer } from './harness.js'
+import {
+  decode,
+  expectUnauthorized,
+  runCli,
+  uniqueName,
+  useServer,
+  type E2EServer,
+} from '../helpers/server-harness.js'
 
 const server = useServer({ keyRefreshInterval: 1, jwksMaxAge: 60 })
 

@@ -1,7 +1,7 @@
 // POST /auth/register: the created user and tokens, username normalisation, password bounds in bytes,
 // no mass assignment, validation, concurrent registrations and the per-IP rate limit.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, claimsOf, decode, expectError, uniqueName, useServer } from './harness.js'
+import { PASSWORD, claimsOf, decode, expectError, uniqueName, useServer } from '../helpers/server-harness.js'
 
 describe('POST /auth/register', () => {
   const server = useServer()

@@ -1,7 +1,14 @@
 // Hostile or broken input at the HTTP layer: oversized and malformed bodies, prototype pollution,
 // garbage Authorization headers and odd methods. Never a 5xx (the harness checks every response).
 import { beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, claimsOf, expectUnauthorized, uniqueName, useServer, type Tokens } from './harness.js'
+import {
+  PASSWORD,
+  claimsOf,
+  expectUnauthorized,
+  uniqueName,
+  useServer,
+  type Tokens,
+} from '../helpers/server-harness.js'
 
 const server = useServer()
 const username = uniqueName('sturdy')

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from './harness.js'
+import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from '../helpers/server-harness.js'
 
 const PASSWORD = 'serve-test passphrase 9f2c'
 const WRONG_PASSWORD = 'serve-test wrong passphrase 51ab'

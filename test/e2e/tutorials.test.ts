@@ -1,7 +1,7 @@
 // The three Flask tutorials of ../shared/seeds, followed against Tessera with their own paths and body
 // fields: a client written for them runs unchanged.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { claimsOf, expectUnauthorized, uniqueName, useServer } from './harness.js'
+import { claimsOf, expectUnauthorized, uniqueName, useServer } from '../helpers/server-harness.js'
 
 const server = useServer()
 
