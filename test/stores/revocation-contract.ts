@@ -4,9 +4,16 @@
 // three grains and keeps the largest expiry; a durable store also lists its live entries, survives a
 // restart and carries the replicated store (a synchronous in-memory replica in front of it).
 // Times are real Unix seconds: the stores read the clock in `isRevoked`.
+import type { Kysely } from 'kysely'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTessera } from '../../packages/tessera/src/core/tessera.js'
 import { memoryRevocationStore, type RevocationStore } from '../../packages/tessera/src/core/revocation.js'
+import {
+  createRevocationsTable,
+  sqlRevocationStore,
+  type RevocationsDatabase,
+  type SqlRevocationStore,
+} from '../../packages/tessera/src/sql.js'
 import {
   replicatedRevocationStore,
   type DurableRevocationStore,
@@ -28,6 +35,37 @@ export interface OpenedStore<S extends RevocationStore> {
   reopen?: () => Promise<S>
   /** Closes every connection the test opened and drops what it stored. */
   close: () => Promise<void> | void
+}
+
+/**
+ * A `tessera/sql` store as a library user sets it up: their own Kysely instance (from `connect`, which
+ * opens a new one on the same database each call) and `createRevocationsTable`. `drop` removes the
+ * database once every connection is closed.
+ */
+export async function openSqlStore(
+  connect: () => Kysely<RevocationsDatabase>,
+  drop: () => Promise<void> | void,
+): Promise<OpenedStore<SqlRevocationStore>> {
+  const open: Kysely<RevocationsDatabase>[] = []
+  const connection = (): Kysely<RevocationsDatabase> => {
+    const db = connect()
+    open.push(db)
+    return db
+  }
+  const db = connection()
+  await createRevocationsTable(db)
+  return {
+    store: sqlRevocationStore(db),
+    reopen: async () => {
+      open.splice(open.indexOf(db), 1)
+      await db.destroy()
+      return sqlRevocationStore(connection())
+    },
+    close: async () => {
+      await Promise.all(open.map((d) => d.destroy()))
+      await drop()
+    },
+  }
 }
 
 /** Registers the contract for a store that only answers (the in-memory store). */
