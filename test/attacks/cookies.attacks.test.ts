@@ -174,6 +174,11 @@ describe('CSRF on the server in cookie mode', () => {
   )
 
   it('changed nothing: the session lives, the password is unchanged, the other session too', async () => {
+    // The forged requests first (without the value, and with another session's), then the checks.
+    for (const [, method, path, , body] of UNSAFE) {
+      expectRefused(await send(method, path, victim, body), [401])
+      expectRefused(await send(method, path, victim, body, other[CSRF_ACCESS]), [401])
+    }
     expect((await server.api('GET', '/auth/me', { cookies: victim })).status).toBe(200)
     expect((await server.api('GET', '/auth/me', { cookies: other })).status).toBe(200)
     const relogin = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })

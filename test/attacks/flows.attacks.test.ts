@@ -81,6 +81,10 @@ describe('token type confusion', () => {
   )
 
   it('changed nothing: both tokens still work for their own purpose', async () => {
+    for (const path of ['/auth/logout', '/auth/logout-all', '/logout/access'])
+      expectUnauthorized(await server.api('POST', path, { token: user.refresh }), 'token_wrong_type')
+    for (const path of ['/auth/refresh', '/logout/refresh'])
+      expectUnauthorized(await server.api('POST', path, { token: user.access }), 'token_wrong_type')
     expect((await server.me(user.access)).status).toBe(200)
     const res = await server.refresh(user.refresh)
     expect(res.status, res.text).toBe(200)
@@ -273,6 +277,19 @@ describe('admin routes with a user token', () => {
   })
 
   it('changed nothing: the user is still not an admin, the admin is still enabled and still an admin', async () => {
+    const attempts = [
+      ['PATCH', `/users/${user.userId}`, { roles: ['admin'] }],
+      ['PATCH', `/users/${admin.userId}`, { disabled: true }],
+      ['PATCH', `/users/${admin.userId}`, { roles: [] }],
+      ['DELETE', `/users/${admin.userId}`, undefined],
+    ] as const
+    for (const [method, path, body] of attempts) {
+      const res = await server.api(method, path, {
+        token: user.access,
+        ...(body === undefined ? {} : { body }),
+      })
+      expectError(res, 403, 'forbidden')
+    }
     const me = await server.me(user.access)
     expect(me.body.roles).toEqual([])
     const relogin = await server.login(String(claimsOf(user.access).username))

@@ -348,6 +348,13 @@ describe('random request bodies against the JSON endpoints', () => {
   )
 
   it('still serves Alice after all that', async () => {
+    // A few random bodies of its own first, aimed at Alice's session and password.
+    for (const value of fc.sample(body, 10)) {
+      expect(
+        (await server.api('POST', '/auth/password', { token: alice.access, body: value })).status,
+      ).toBeLessThan(500)
+      expect((await server.api('POST', '/auth/refresh', { body: value })).status).toBeLessThan(500)
+    }
     expect((await server.me(alice.access)).status).toBe(200)
     expect((await server.api('GET', '/healthz')).status).toBe(200)
   })

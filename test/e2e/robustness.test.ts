@@ -127,6 +127,10 @@ describe('Authorization headers', () => {
   })
 
   it('accepts the real token after all that', async () => {
+    for (const authorization of ['garbage', `Token ${alice.access}`, `Bearer ${'a'.repeat(20_000)}`]) {
+      const refused = await server.api('GET', '/protected', { headers: { authorization } })
+      expect(refused.status).toBeGreaterThanOrEqual(400)
+    }
     const res = await server.api('GET', '/protected', { token: alice.access })
     expect(res.status).toBe(200)
     expect(res.body.logged_in_as).toBe(username)
