@@ -31,7 +31,11 @@ interface Listed {
 
 /** The part of vitest's JSON report this script reads. */
 interface JsonReport {
-  testResults: { assertionResults: { fullName: string; status: string; failureMessages: string[] }[] }[]
+  testResults: {
+    status: string
+    message: string
+    assertionResults: { fullName: string; status: string; failureMessages: string[] }[]
+  }[]
 }
 
 type Outcome = 'passed' | 'failed' | 'skipped' | 'not found'
@@ -78,6 +82,11 @@ function runAlone(test: Listed, reportDir: string): { outcome: Outcome; detail: 
   const ran = parsed.testResults
     .flatMap((file) => file.assertionResults)
     .filter((r) => r.status === 'passed' || r.status === 'failed')
+  // A hook that failed (a beforeAll, say) fails the file and marks its tests skipped.
+  const fileFailure = parsed.testResults.find((file) => file.status === 'failed')
+  if (ran.length === 0 && fileFailure !== undefined) {
+    return { outcome: 'failed', detail: fileFailure.message.split('\n').slice(0, 6).join('\n') }
+  }
   if (ran.length === 0) {
     const skipped = parsed.testResults.flatMap((f) => f.assertionResults).some((r) => r.fullName === fullName)
     return { outcome: skipped ? 'skipped' : 'not found', detail: '' }

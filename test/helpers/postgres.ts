@@ -68,7 +68,7 @@ export async function createTestDatabase(prefix = 't', adminUrl = POSTGRES_ADMIN
  * An empty schema in an existing database and a URL whose connections use it (`search_path`), for
  * suites that need a fresh namespace per test more cheaply than a database. Drop it with `drop()`.
  */
-export async function createTestSchema(databaseUrl: string, prefix = 's'): Promise<TestDatabase> {
+async function createTestSchema(databaseUrl: string, prefix = 's'): Promise<TestDatabase> {
   const name = `tessera_${prefix}_${randomBytes(6).toString('hex')}`
   await admin(`create schema ${name}`, databaseUrl)
   const url = new URL(databaseUrl)
