@@ -3,21 +3,12 @@
 // but whose claims must still be refused — expired, not yet valid, wrongly typed, for another audience
 // or issuer. Sources: RFC 7519 §4.1, RFC 8725 §3.8–3.11, OWASP JWT cheat sheet (token expiry).
 import { beforeAll, describe, expect, it } from 'vitest'
-import {
-  b64,
-  expectRefused,
-  expectUnauthorized,
-  now,
-  partsOf,
-  signedBy,
-  uniqueName,
-  useAttackServer,
-  type Tokens,
-} from './harness.js'
+import { expectUnauthorized, uniqueName, useServer, type Tokens } from '../helpers/server-harness.js'
+import { b64, expectRefused, now, partsOf, signedBy } from './tools.js'
 
 const AUDIENCE = 'https://api.tessera.test'
 const ISSUER = 'https://auth.tessera.test'
-const server = useAttackServer({ audience: AUDIENCE, issuer: ISSUER })
+const server = useServer({ audience: AUDIENCE, issuer: ISSUER })
 let alice: Tokens
 let bob: Tokens
 let header: Record<string, unknown>

@@ -5,17 +5,16 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
 import {
-  AttackServer,
-  PASSWORD,
   cookieJar,
   cookieNamed,
+  E2EServer,
   expectError,
-  expectRefused,
+  PASSWORD,
   uniqueName,
-  useAdapterApps,
-  useAttackServer,
+  useServer,
   type ApiResponse,
-} from './harness.js'
+} from '../helpers/server-harness.js'
+import { expectRefused, useAdapterApps } from './tools.js'
 
 const ACCESS = 'access_token_cookie'
 const REFRESH = 'refresh_token_cookie'
@@ -25,7 +24,7 @@ const CSRF_REFRESH = 'csrf_refresh_token'
 type Jar = Record<string, string>
 
 describe('CSRF on the server in cookie mode', () => {
-  const server = useAttackServer({ tokenTransport: 'cookie' })
+  const server = useServer({ tokenTransport: 'cookie' })
   const name = uniqueName('csrf')
   let victim: Jar
   let other: Jar
@@ -175,6 +174,11 @@ describe('CSRF on the server in cookie mode', () => {
   )
 
   it('changed nothing: the session lives, the password is unchanged, the other session too', async () => {
+    // The forged requests first (without the value, and with another session's), then the checks.
+    for (const [, method, path, , body] of UNSAFE) {
+      expectRefused(await send(method, path, victim, body), [401])
+      expectRefused(await send(method, path, victim, body, other[CSRF_ACCESS]), [401])
+    }
     expect((await server.api('GET', '/auth/me', { cookies: victim })).status).toBe(200)
     expect((await server.api('GET', '/auth/me', { cookies: other })).status).toBe(200)
     const relogin = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
@@ -189,8 +193,8 @@ describe('CSRF on the server in cookie mode', () => {
 
 describe('the Origin check of the server (TESSERA_CHECK_ORIGIN, TESSERA_TRUSTED_ORIGINS)', () => {
   const TRUSTED = 'https://app.example'
-  const server = useAttackServer({ tokenTransport: 'cookie', trustedOrigins: [TRUSTED] })
-  const relaxed = useAttackServer({ tokenTransport: 'cookie', checkOrigin: false })
+  const server = useServer({ tokenTransport: 'cookie', trustedOrigins: [TRUSTED] })
+  const relaxed = useServer({ tokenTransport: 'cookie', checkOrigin: false })
 
   const jarOf = async (target: typeof server): Promise<Jar> => {
     const res = await target.api('POST', '/auth/register', {
@@ -223,8 +227,8 @@ describe('the Origin check of the server (TESSERA_CHECK_ORIGIN, TESSERA_TRUSTED_
 })
 
 describe('cookie flags', () => {
-  const lax = useAttackServer({ tokenTransport: 'cookie' })
-  const strict = useAttackServer({ tokenTransport: 'cookie', cookieSecure: true, cookieSameSite: 'strict' })
+  const lax = useServer({ tokenTransport: 'cookie' })
+  const strict = useServer({ tokenTransport: 'cookie', cookieSecure: true, cookieSameSite: 'strict' })
 
   const loginAt = async (server: typeof lax): Promise<ApiResponse> => {
     const username = uniqueName('flags')
@@ -271,7 +275,7 @@ describe('cookie flags', () => {
   })
 
   it('refuses to start with SameSite=None without Secure', async () => {
-    const bad = new AttackServer({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' })
+    const bad = new E2EServer({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' })
     await expect(bad.start()).rejects.toThrow(/SameSite=None/)
     await bad.dispose()
   })

@@ -4,19 +4,19 @@
 // rotation and reuse detection), OWASP ASVS V3 (session termination), OWASP API3 (mass assignment).
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  PASSWORD,
   claimsOf,
   expectError,
-  expectRefused,
   expectUnauthorized,
+  PASSWORD,
   tokensOf,
   uniqueName,
-  useAttackServer,
+  useServer,
   type Tokens,
-} from './harness.js'
+} from '../helpers/server-harness.js'
+import { expectRefused } from './tools.js'
 
 // Grace 0: a spent refresh token presented again is theft at once (the 10 s default is for two tabs).
-const server = useAttackServer({ refreshGraceSeconds: 0 })
+const server = useServer({ refreshGraceSeconds: 0 })
 const ADMIN = uniqueName('flow-admin')
 const ADMIN_PASSWORD = 'admin password for the flow attacks'
 let admin: Tokens
@@ -81,6 +81,10 @@ describe('token type confusion', () => {
   )
 
   it('changed nothing: both tokens still work for their own purpose', async () => {
+    for (const path of ['/auth/logout', '/auth/logout-all', '/logout/access'])
+      expectUnauthorized(await server.api('POST', path, { token: user.refresh }), 'token_wrong_type')
+    for (const path of ['/auth/refresh', '/logout/refresh'])
+      expectUnauthorized(await server.api('POST', path, { token: user.access }), 'token_wrong_type')
     expect((await server.me(user.access)).status).toBe(200)
     const res = await server.refresh(user.refresh)
     expect(res.status, res.text).toBe(200)
@@ -273,6 +277,19 @@ describe('admin routes with a user token', () => {
   })
 
   it('changed nothing: the user is still not an admin, the admin is still enabled and still an admin', async () => {
+    const attempts = [
+      ['PATCH', `/users/${user.userId}`, { roles: ['admin'] }],
+      ['PATCH', `/users/${admin.userId}`, { disabled: true }],
+      ['PATCH', `/users/${admin.userId}`, { roles: [] }],
+      ['DELETE', `/users/${admin.userId}`, undefined],
+    ] as const
+    for (const [method, path, body] of attempts) {
+      const res = await server.api(method, path, {
+        token: user.access,
+        ...(body === undefined ? {} : { body }),
+      })
+      expectError(res, 403, 'forbidden')
+    }
     const me = await server.me(user.access)
     expect(me.body.roles).toEqual([])
     const relogin = await server.login(String(claimsOf(user.access).username))

@@ -5,18 +5,8 @@
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { createTessera, generateKey } from '../../packages/tessera/src/index.js'
-import {
-  FUZZ_RUNS,
-  PASSWORD,
-  b64,
-  now,
-  partsOf,
-  signedBy,
-  uniqueName,
-  useAdapterApps,
-  useAttackServer,
-  type Tokens,
-} from './harness.js'
+import { PASSWORD, uniqueName, useServer, type Tokens } from '../helpers/server-harness.js'
+import { b64, FUZZ_RUNS, now, partsOf, signedBy, useAdapterApps } from './tools.js'
 
 // Generous: each run is one or a few loopback requests.
 const TIMEOUT = 60_000
@@ -110,7 +100,7 @@ const jsonish = fc.oneof(
   ),
 )
 
-const server = useAttackServer()
+const server = useServer()
 let alice: Tokens
 let admin: Tokens
 let victimId: number
@@ -358,6 +348,13 @@ describe('random request bodies against the JSON endpoints', () => {
   )
 
   it('still serves Alice after all that', async () => {
+    // A few random bodies of its own first, aimed at Alice's session and password.
+    for (const value of fc.sample(body, 10)) {
+      expect(
+        (await server.api('POST', '/auth/password', { token: alice.access, body: value })).status,
+      ).toBeLessThan(500)
+      expect((await server.api('POST', '/auth/refresh', { body: value })).status).toBeLessThan(500)
+    }
     expect((await server.me(alice.access)).status).toBe(200)
     expect((await server.api('GET', '/healthz')).status).toBe(200)
   })

@@ -7,10 +7,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { startServer } from '../../packages/server/src/server/app.js'
-import { baseConfig, expectError, runCli } from '../e2e/harness.js'
-import { PASSWORD, expectRefused, uniqueName, useAttackServer } from './harness.js'
+import {
+  baseConfig,
+  expectError,
+  PASSWORD,
+  runCli,
+  uniqueName,
+  useServer,
+} from '../helpers/server-harness.js'
+import { expectRefused } from './tools.js'
 
-const server = useAttackServer()
+const server = useServer()
 
 describe('weak passwords', () => {
   it.each([

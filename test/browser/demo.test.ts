@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { PASSWORD, uniqueName, useServer, type E2EServer } from '../e2e/harness.js'
+import { PASSWORD, uniqueName, useServer, type E2EServer } from '../helpers/server-harness.js'
 import { chromiumAvailable, countRequests, pageErrors, useBrowser } from './browser.js'
 
 const TTL = 3

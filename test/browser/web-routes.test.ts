@@ -1,7 +1,7 @@
 // The server side of the demo page (no browser needed): `/` answers browsers with the page and its
 // security headers and other clients with the JSON index; the script and stylesheet are served.
 import { describe, expect, it } from 'vitest'
-import { useServer } from '../e2e/harness.js'
+import { useServer } from '../helpers/server-harness.js'
 
 describe('the demo page routes', () => {
   const server = useServer({ tokenTransport: 'cookie' })

@@ -11,7 +11,7 @@ import {
   type ApiResponse,
   type Tokens,
   type UserBody,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const ADMIN = 'root'
 const ADMIN_PASSWORD = 'root password for e2e'
@@ -223,7 +223,15 @@ describe('PATCH /users/:id', () => {
   })
 
   it('still lets the user log in with the original password after the refused patches', async () => {
+    for (const body of [{ password: 'hijacked password' }, { username: 'renamed' }]) {
+      const res = await server.api('PATCH', `/users/${user.userId}`, { token: admin.access, body })
+      expectError(res, 400, 'validation_error')
+    }
     await server.login(username)
+    const hijacked = await server.api('POST', '/auth/login', {
+      body: { username, password: 'hijacked password' },
+    })
+    expectError(hijacked, 401, 'invalid_credentials')
   })
 
   it('answers an unknown id with 404 not_found', async () => {
@@ -268,6 +276,8 @@ describe('DELETE /users/:id', () => {
   })
 
   it('leaves the other users alone', async () => {
+    const target = await server.register(uniqueName('removed'))
+    expect((await server.api('DELETE', `/users/${target.userId}`, { token: admin.access })).status).toBe(204)
     expect((await server.me(user.access)).status).toBe(200)
     expect((await server.me(admin.access)).status).toBe(200)
   })

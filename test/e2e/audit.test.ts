@@ -2,7 +2,14 @@
 // change) and `GET /audit` (admin only) returns them newest first, paginated, with the subject, the
 // actor, the client's IP and user agent, and never a password or a token.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, expectError, uniqueName, useServer, type ApiResponse, type Tokens } from './harness.js'
+import {
+  PASSWORD,
+  expectError,
+  uniqueName,
+  useServer,
+  type ApiResponse,
+  type Tokens,
+} from '../helpers/server-harness.js'
 
 const ADMIN = 'auditor'
 const ADMIN_PASSWORD = 'auditor password for e2e'

@@ -13,7 +13,7 @@ import {
   useServer,
   type ApiResponse,
   type SetCookie,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const ACCESS = 'access_token_cookie'
 const REFRESH = 'refresh_token_cookie'

@@ -1,7 +1,7 @@
 // Discovery (RFC 8414): `/.well-known/oauth-authorization-server` names the issuer and where its keys
 // are, behind a trusted proxy too; the JWKS cache lifetime is a setting; the OpenAPI document lists both.
 import { describe, expect, it } from 'vitest'
-import { useServer } from './harness.js'
+import { useServer } from '../helpers/server-harness.js'
 
 const PATH = '/.well-known/oauth-authorization-server'
 

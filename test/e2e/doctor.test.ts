@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer } from '../../packages/server/src/server/app.js'
 import type { ServerConfig } from '../../packages/server/src/server/config.js'
-import { baseConfig } from './harness.js'
+import { baseConfig } from '../helpers/server-harness.js'
 
 let dir = ''
 

@@ -12,13 +12,35 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { flaskFixture, type FixtureUser } from '../helpers/flask-fixture.js'
-import { claimsOf, expectError, expectUnauthorized, useServer, type Tokens, tokensOf } from './harness.js'
+import {
+  claimsOf,
+  expectError,
+  expectUnauthorized,
+  tokensOf,
+  useServer,
+  type E2EServer,
+} from '../helpers/server-harness.js'
 
 const fixture = flaskFixture('long-lived')
 const old = flaskFixture('default')
 const WINDOW_END = Math.floor(Date.now() / 1000) + 30 * 86_400
 
-const server = useServer({ legacyHsSecret: fixture.secret, legacyUntil: WINDOW_END })
+const importArgs = ['users', 'import', fixture.db, '--legacy-until', String(WINDOW_END), '--progress', 'none']
+
+/**
+ * A server for the enclosing file or `describe`, with the fixture imported before its tests. Tests that
+ * change what the others rely on (every user rehashed, the window closed) get a server of their own.
+ */
+function useImportedServer(): E2EServer {
+  const imported = useServer({ legacyHsSecret: fixture.secret, legacyUntil: WINDOW_END })
+  beforeAll(async () => {
+    const { code, output } = await imported.cli(importArgs)
+    expect(code, output).toBe(0)
+  })
+  return imported
+}
+
+const server = useImportedServer()
 const user = (name: string): FixtureUser => {
   const found = fixture.users.find((u) => u.username === name)
   if (found === undefined) throw new Error(`no fixture user ${name}`)
@@ -30,8 +52,8 @@ const creds = (name: string): { username: string; password: string } => ({
   password: user(name).password,
 })
 
-function storedHash(username: string): string | undefined {
-  const db = new Database(join(server.dir, 'tessera.db'), { readonly: true })
+function storedHash(username: string, target = server): string | undefined {
+  const db = new Database(join(target.dir, 'tessera.db'), { readonly: true })
   try {
     const row = db.prepare('select password_hash from users where username = ?').get(username) as
       { password_hash: string } | undefined
@@ -55,13 +77,6 @@ function sign(header: object, payload: object, secret: Buffer | string): string 
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`
 }
 
-const importArgs = ['users', 'import', fixture.db, '--legacy-until', String(WINDOW_END), '--progress', 'none']
-
-beforeAll(async () => {
-  const { code, output } = await server.cli(importArgs)
-  expect(code, output).toBe(0)
-})
-
 describe('tessera users import of the fixture', () => {
   it('imported every user but the case-duplicate, and the six revoked jtis', () => {
     expect(count('select count(*) as n from users')).toBe(fixture.users.length - 1)
@@ -84,17 +99,25 @@ describe('tessera users import of the fixture', () => {
 })
 
 describe('logins with the original passwords', () => {
-  it('every imported fixture user logs in and is rehashed to argon2id on that login', async () => {
-    for (const u of fixture.users.filter((x) => x.username !== 'Alice')) {
-      expect(storedHash(u.username), u.username).toMatch(/^\$pbkdf2-sha256\$/)
-      const res = await server.api('POST', '/login', { body: { username: u.username, password: u.password } })
-      expect(res.status, `${u.username}: ${res.text}`).toBe(200)
-      expect(storedHash(u.username), u.username).toMatch(/^\$argon2id\$/)
-    }
-  }, 180_000)
+  describe('on a server of its own (no other test logs its users in first)', () => {
+    const fresh = useImportedServer()
+
+    it('every imported fixture user logs in and is rehashed to argon2id on that login', async () => {
+      for (const u of fixture.users.filter((x) => x.username !== 'Alice')) {
+        expect(storedHash(u.username, fresh), u.username).toMatch(/^\$pbkdf2-sha256\$/)
+        const body = { username: u.username, password: u.password }
+        const res = await fresh.api('POST', '/login', { body })
+        expect(res.status, `${u.username}: ${res.text}`).toBe(200)
+        expect(storedHash(u.username, fresh), u.username).toMatch(/^\$argon2id\$/)
+      }
+    }, 180_000)
+  })
 
   it('the rehashed password keeps working, and a wrong one is refused', async () => {
-    // frank's is 6 characters: below the policy for new passwords, kept for this user.
+    // frank's is 6 characters: below the policy for new passwords, kept for this user. The first login
+    // rehashes it to argon2id, the second verifies that hash.
+    expect((await server.api('POST', '/auth/login', { body: creds('frank') })).status).toBe(200)
+    expect(storedHash('frank')).toMatch(/^\$argon2id\$/)
     expect((await server.api('POST', '/auth/login', { body: creds('frank') })).status).toBe(200)
     expectError(
       await server.api('POST', '/auth/login', { body: { username: 'frank', password: 'short2' } }),
@@ -109,12 +132,10 @@ describe('logins with the original passwords', () => {
 })
 
 describe('the old app’s refresh tokens (legacy window open)', () => {
-  let exchanged: Tokens
-
   it('a registration refresh token is exchanged for a Tessera session on /token/refresh', async () => {
     const dave = user('dave')
     const res = await server.api('POST', '/token/refresh', { token: dave.refresh_token })
-    exchanged = tokensOf(res)
+    const exchanged = tokensOf(res)
     expect(res.status, res.text).toBe(200)
     const claims = claimsOf(exchanged.access)
     expect(typeof claims.sid).toBe('string')
@@ -124,7 +145,11 @@ describe('the old app’s refresh tokens (legacy window open)', () => {
   })
 
   it('a second presentation is reuse: refused, and the session it made is revoked', async () => {
-    const again = await server.api('POST', '/token/refresh', { token: user('dave').refresh_token })
+    const carol = user('carol')
+    const first = await server.api('POST', '/token/refresh', { token: carol.refresh_token })
+    expect(first.status, first.text).toBe(200)
+    const exchanged = tokensOf(first)
+    const again = await server.api('POST', '/token/refresh', { token: carol.refresh_token })
     expectUnauthorized(again, 'refresh_token_reused')
     expectUnauthorized(await server.api('POST', '/auth/refresh', { token: exchanged.refresh }))
   })
@@ -199,6 +224,10 @@ describe('the old app’s access tokens on protected routes', () => {
   })
 
   it('are counted in the metrics', async () => {
+    const mallory = user('mallory')
+    expect((await server.api('POST', '/token/refresh', { token: mallory.refresh_token })).status).toBe(200)
+    expectUnauthorized(await server.api('POST', '/token/refresh', { token: mallory.refresh_token }))
+    expect((await server.api('GET', '/auth/me', { token: user('oscar').access_token })).status).toBe(200)
     const metrics = await server.api('GET', '/metrics')
     expect(metrics.text).toMatch(/tessera_legacy_tokens_total\{kind="exchange",outcome="exchanged"\} [1-9]/)
     expect(metrics.text).toMatch(/tessera_legacy_tokens_total\{kind="exchange",outcome="reused"\} [1-9]/)
@@ -279,26 +308,29 @@ describe('forgeries (the legacy path never weakens the main one)', () => {
 })
 
 describe('after the window closes', () => {
+  // Its own server: closing the window restarts it, which the other tests must not see.
+  const closing = useImportedServer()
+
   it('the same tokens are refused with legacy_token_expired, and without the setting too', async () => {
     const frank = user('frank')
-    server.overrides.legacyUntil = Math.floor(Date.now() / 1000) - 1
-    await server.restart()
+    closing.overrides.legacyUntil = Math.floor(Date.now() / 1000) - 1
+    await closing.restart()
     expectUnauthorized(
-      await server.api('POST', '/token/refresh', { token: frank.refresh_token }),
+      await closing.api('POST', '/token/refresh', { token: frank.refresh_token }),
       'legacy_token_expired',
     )
     expectUnauthorized(
-      await server.api('GET', '/auth/me', { token: frank.access_token }),
+      await closing.api('GET', '/auth/me', { token: frank.access_token }),
       'legacy_token_expired',
     )
-    server.overrides.legacyHsSecret = undefined
-    server.overrides.legacyUntil = undefined
-    await server.restart()
+    closing.overrides.legacyHsSecret = undefined
+    closing.overrides.legacyUntil = undefined
+    await closing.restart()
     expectUnauthorized(
-      await server.api('POST', '/token/refresh', { token: frank.refresh_token }),
+      await closing.api('POST', '/token/refresh', { token: frank.refresh_token }),
       'legacy_token_expired',
     )
     // Tessera's own sessions are untouched.
-    expect((await server.api('POST', '/auth/login', { body: creds('frank') })).status).toBe(200)
+    expect((await closing.api('POST', '/auth/login', { body: creds('frank') })).status).toBe(200)
   })
 })

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { keyStore } from '../../packages/server/src/stores/sql/signing-keys.js'
 import { eventually } from '../scale/cluster.js'
-import { decode, expectUnauthorized, runCli, uniqueName, useServer, type E2EServer } from './harness.js'
+import {
+  decode,
+  expectUnauthorized,
+  runCli,
+  uniqueName,
+  useServer,
+  type E2EServer,
+} from '../helpers/server-harness.js'
 
 const server = useServer({ keyRefreshInterval: 1, jwksMaxAge: 60 })
 
@@ -92,6 +99,9 @@ describe('tessera keys', () => {
   })
 
   it('prunes keys retired longer than the refresh token lifetime, by the CLI and by every instance', async () => {
+    // A key retired just now, which pruning must keep.
+    const rotated = await server.cli(['keys', 'rotate', '--now'])
+    expect(rotated.code, rotated.output).toBe(0)
     const db = await openDatabase({ url: server.config.databaseUrl })
     try {
       const keys = keyStore(db)

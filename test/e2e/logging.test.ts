@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { redactUrl } from '../../packages/server/src/server/logging.js'
 import { freePort } from '../helpers/processes.js'
-import { cookieJar, E2EClient, sleep, uniqueName, type ApiResponse } from './harness.js'
+import { cookieJar, E2EClient, sleep, uniqueName, type ApiResponse } from '../helpers/server-harness.js'
 
 const PASSWORD = 'logging-test passphrase 7d1e'
 const WRONG_PASSWORD = 'logging-test wrong passphrase 33c0'

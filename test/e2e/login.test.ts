@@ -1,7 +1,7 @@
 // POST /auth/login: the token pair, enumeration safety (same body, same time), disabled accounts, rate
 // limits per account and per IP, validation and injection strings.
 import { performance } from 'node:perf_hooks'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   PASSWORD,
   decode,
@@ -11,7 +11,7 @@ import {
   useServer,
   type ApiResponse,
   type E2EServer,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const ADMIN = 'root'
 const ADMIN_PASSWORD = 'root password for e2e'
@@ -179,6 +179,10 @@ describe('POST /auth/login', () => {
     beforeAll(async () => {
       carolId = (await server.register(carol)).userId
       adminToken = (await server.login(ADMIN, ADMIN_PASSWORD)).access
+    })
+
+    // Disabled before every test: one of them enables the account again.
+    beforeEach(async () => {
       const res = await server.api('PATCH', `/users/${carolId}`, {
         token: adminToken,
         body: { disabled: true },
@@ -217,21 +221,26 @@ describe('POST /auth/login', () => {
 
 describe('POST /auth/login rate limit per account', () => {
   const server = useServer({ loginRatePerAccount: 3 })
-  const victim = uniqueName('victim')
   const bystander = uniqueName('bystander')
 
   beforeAll(async () => {
-    await server.register(victim)
     await server.register(bystander)
   })
 
-  it('answers 429 rate_limited with Retry-After after loginRatePerAccount attempts on one account', async () => {
+  /** Registers a victim (one per test: the counts are per account) and spends its account's attempts; the next attempt is the first refused. */
+  async function lockedOutVictim(): Promise<string> {
+    const victim = uniqueName('victim')
+    await server.register(victim)
     // Look-alike spellings are the same account: they must not reset the count.
-    const spellings = [victim, victim.toUpperCase(), ` ${victim} `]
-    for (const username of spellings) {
+    for (const username of [victim, victim.toUpperCase(), ` ${victim} `]) {
       const res = await server.api('POST', '/auth/login', { body: { username, password: 'wrong password!' } })
       expectError(res, 401, 'invalid_credentials')
     }
+    return victim
+  }
+
+  it('answers 429 rate_limited with Retry-After after loginRatePerAccount attempts on one account', async () => {
+    const victim = await lockedOutVictim()
     const limited = await server.api('POST', '/auth/login', {
       body: { username: victim, password: 'wrong password!' },
     })
@@ -239,18 +248,24 @@ describe('POST /auth/login rate limit per account', () => {
   })
 
   it('keeps refusing the locked account even with the right password', async () => {
+    const victim = await lockedOutVictim()
+    expectRateLimited(await attempt(server, victim, 'wrong password!'))
     const res = await server.api('POST', '/auth/login', { body: { username: victim, password: PASSWORD } })
     expectRateLimited(res)
     expect(res.body.access_token).toBeUndefined()
   })
 
   it('still lets another account log in from the same IP', async () => {
+    const victim = await lockedOutVictim()
+    expectRateLimited(await attempt(server, victim))
     await server.login(bystander)
   })
 })
 
 describe('POST /auth/login rate limit per IP', () => {
   const server = useServer({ loginRatePerIp: 3 })
+  // The counters live in memory: a restart gives every test fresh limits.
+  beforeEach(server.restart)
 
   it('answers 429 with Retry-After once one IP exceeds loginRatePerIp, whatever the accounts', async () => {
     for (let i = 0; i < 3; i += 1) {
@@ -263,12 +278,24 @@ describe('POST /auth/login rate limit per IP', () => {
   })
 
   it('is not bypassed by a spoofed X-Forwarded-For when no proxy is trusted', async () => {
-    expectRateLimited(await attempt(server, uniqueName('spray'), { 'x-forwarded-for': '198.51.100.23' }))
+    // Each attempt claims another client address: the limit still counts them all against 127.0.0.1.
+    for (let i = 0; i < 3; i += 1) {
+      const spoofed = { 'x-forwarded-for': `198.51.100.${i + 1}` }
+      expectError(await attempt(server, uniqueName('spray'), PASSWORD, spoofed), 401, 'invalid_credentials')
+    }
+    expectRateLimited(
+      await attempt(server, uniqueName('spray'), PASSWORD, { 'x-forwarded-for': '198.51.100.23' }),
+    )
   })
 })
 
-function attempt(server: E2EServer, username: string, headers: Record<string, string> = {}) {
-  return server.api('POST', '/auth/login', { body: { username, password: PASSWORD }, headers })
+function attempt(
+  server: E2EServer,
+  username: string,
+  password = PASSWORD,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse> {
+  return server.api('POST', '/auth/login', { body: { username, password }, headers })
 }
 
 function expectRateLimited(res: ApiResponse): void {

@@ -2,7 +2,14 @@
 // metrics, the OpenAPI document and the docs UI.
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { claimsOf, decode, expectUnauthorized, uniqueName, useServer, type Tokens } from './harness.js'
+import {
+  claimsOf,
+  decode,
+  expectUnauthorized,
+  uniqueName,
+  useServer,
+  type Tokens,
+} from '../helpers/server-harness.js'
 
 const server = useServer()
 let alice: Tokens

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
-import { E2EServer, checkAfterEach, expectUnauthorized, uniqueName } from './harness.js'
+import { E2EServer, checkAfterEach, expectUnauthorized, uniqueName } from '../helpers/server-harness.js'
 
 const available = serviceAvailable('PostgreSQL', await postgresReachable())
 

@@ -10,7 +10,7 @@ import {
   tokensOf,
   uniqueName,
   useServer,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 describe('POST /auth/refresh (default 10 s grace)', () => {
   const server = useServer()

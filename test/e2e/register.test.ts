@@ -1,7 +1,7 @@
 // POST /auth/register: the created user and tokens, username normalisation, password bounds in bytes,
 // no mass assignment, validation, concurrent registrations and the per-IP rate limit.
-import { beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, claimsOf, decode, expectError, uniqueName, useServer } from './harness.js'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { PASSWORD, claimsOf, decode, expectError, uniqueName, useServer } from '../helpers/server-harness.js'
 
 describe('POST /auth/register', () => {
   const server = useServer()
@@ -248,9 +248,18 @@ describe('POST /auth/register', () => {
 
 describe('POST /auth/register rate limit', () => {
   const server = useServer({ registerRatePerIp: 3 })
+  // The counters live in memory: a restart gives every test fresh limits.
+  beforeEach(server.restart)
+
+  /** Spends this IP's registrations (three accounts exist afterwards); the next one is refused. */
+  async function spendRegistrations(headers: Record<string, string> = {}): Promise<string[]> {
+    const names = [uniqueName('burst'), uniqueName('burst'), uniqueName('burst')]
+    for (const name of names) await server.register(name, PASSWORD, { headers })
+    return names
+  }
 
   it('answers 429 rate_limited with Retry-After once one IP exceeds registerRatePerIp', async () => {
-    for (let i = 0; i < 3; i += 1) await server.register(uniqueName('burst'))
+    await spendRegistrations()
     const res = await server.api('POST', '/auth/register', {
       body: { username: uniqueName('burst'), password: PASSWORD },
     })
@@ -262,6 +271,7 @@ describe('POST /auth/register rate limit', () => {
   })
 
   it('is not bypassed by a spoofed X-Forwarded-For when no proxy is trusted', async () => {
+    await spendRegistrations({ 'x-forwarded-for': '203.0.113.1' })
     const res = await server.api('POST', '/auth/register', {
       body: { username: uniqueName('spoof'), password: PASSWORD },
       headers: { 'x-forwarded-for': '203.0.113.7' },
@@ -270,9 +280,18 @@ describe('POST /auth/register rate limit', () => {
   })
 
   it('does not count against logins', async () => {
-    // The first three users of this server exist; logging in is a different limit.
+    // Three users of this server exist and the registrations are spent; logging in is a different limit.
+    const [first] = await spendRegistrations()
+    expectError(
+      await server.api('POST', '/auth/register', {
+        body: { username: uniqueName('burst'), password: PASSWORD },
+      }),
+      429,
+      'rate_limited',
+    )
     const res = await server.api('POST', '/auth/login', { body: { username: 'burst-x', password: PASSWORD } })
     expect(res.status).toBe(401)
+    await server.login(first!)
   })
 })
 

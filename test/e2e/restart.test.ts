@@ -12,7 +12,7 @@ import {
   uniqueName,
   useServer,
   type Tokens,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const server = useServer()
 const username = uniqueName('survivor')

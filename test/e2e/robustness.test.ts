@@ -1,7 +1,14 @@
 // Hostile or broken input at the HTTP layer: oversized and malformed bodies, prototype pollution,
 // garbage Authorization headers and odd methods. Never a 5xx (the harness checks every response).
 import { beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, claimsOf, expectUnauthorized, uniqueName, useServer, type Tokens } from './harness.js'
+import {
+  PASSWORD,
+  claimsOf,
+  expectUnauthorized,
+  uniqueName,
+  useServer,
+  type Tokens,
+} from '../helpers/server-harness.js'
 
 const server = useServer()
 const username = uniqueName('sturdy')
@@ -120,6 +127,10 @@ describe('Authorization headers', () => {
   })
 
   it('accepts the real token after all that', async () => {
+    for (const authorization of ['garbage', `Token ${alice.access}`, `Bearer ${'a'.repeat(20_000)}`]) {
+      const refused = await server.api('GET', '/protected', { headers: { authorization } })
+      expect(refused.status).toBeGreaterThanOrEqual(400)
+    }
     const res = await server.api('GET', '/protected', { token: alice.access })
     expect(res.status).toBe(200)
     expect(res.body.logged_in_as).toBe(username)

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from './harness.js'
+import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from '../helpers/server-harness.js'
 
 const PASSWORD = 'serve-test passphrase 9f2c'
 const WRONG_PASSWORD = 'serve-test wrong passphrase 51ab'
@@ -87,7 +87,35 @@ afterAll(async () => {
 
 describe('tessera serve', () => {
   const username = uniqueName('newcomer')
-  let session: Tokens
+
+  interface Exercised {
+    session: Tokens
+    protectedAs: unknown
+    refreshStatus: number
+    failedLoginStatus: number
+    logoutStatus: number
+  }
+  let exercised: Promise<Exercised> | undefined
+  /**
+   * Runs the flows once for the whole file (register, protected, refresh, a failed login, login,
+   * logout), whichever test asks first: the log tests read what they wrote, and each test runs alone.
+   */
+  const exercise = (): Promise<Exercised> =>
+    (exercised ??= (async () => {
+      const session = await client.register(username, PASSWORD)
+      const protectedRes = await client.api('GET', '/protected', { token: session.access })
+      const refreshed = await client.refresh(session.refresh)
+      const failed = await client.api('POST', '/auth/login', { body: { username, password: WRONG_PASSWORD } })
+      const latest = await client.login(username, PASSWORD)
+      const logout = await client.api('POST', '/auth/logout', { token: latest.access })
+      return {
+        session,
+        protectedAs: protectedRes.body.logged_in_as,
+        refreshStatus: refreshed.status,
+        failedLoginStatus: failed.status,
+        logoutStatus: logout.status,
+      }
+    })())
 
   it('logs one line saying where the server and the database are', async () => {
     expect(startupLine).toContain(client.url)
@@ -101,18 +129,15 @@ describe('tessera serve', () => {
   })
 
   it('serves the API: register, protected, refresh, logout', async () => {
-    session = await client.register(username, PASSWORD)
-    const protectedRes = await client.api('GET', '/protected', { token: session.access })
-    expect(protectedRes.body.logged_in_as).toBe(username)
-    const refreshed = await client.refresh(session.refresh)
-    expect(refreshed.status).toBe(200)
-    const failed = await client.api('POST', '/auth/login', { body: { username, password: WRONG_PASSWORD } })
-    expect(failed.status).toBe(401)
-    const latest = await client.login(username, PASSWORD)
-    expect((await client.api('POST', '/auth/logout', { token: latest.access })).status).toBe(204)
+    const run = await exercise()
+    expect(run.protectedAs).toBe(username)
+    expect(run.refreshStatus).toBe(200)
+    expect(run.failedLoginStatus).toBe(401)
+    expect(run.logoutStatus).toBe(204)
   })
 
   it('writes structured (JSON) log lines', async () => {
+    await exercise()
     await waitForLine((line) => /logout/i.test(line), 5_000)
     const lines = stdout
       .split('\n')
@@ -122,7 +147,9 @@ describe('tessera serve', () => {
     for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow()
   })
 
-  it('logs audit events for register, login success and failure, refresh and logout', () => {
+  it('logs audit events for register, login success and failure, refresh and logout', async () => {
+    await exercise()
+    await waitForLine((line) => /logout/i.test(line), 5_000)
     const events = log.toLowerCase()
     expect(events).toMatch(/register/)
     expect(events).toMatch(/login/)
@@ -131,7 +158,9 @@ describe('tessera serve', () => {
     expect(events).toMatch(/logout/)
   })
 
-  it('never logs a password, a whole token or a password hash', () => {
+  it('never logs a password, a whole token or a password hash', async () => {
+    const { session } = await exercise()
+    await waitForLine((line) => /logout/i.test(line), 5_000)
     expect(log).not.toContain(PASSWORD)
     expect(log).not.toContain(WRONG_PASSWORD)
     expect(log).not.toContain(session.access)

@@ -1,6 +1,6 @@
 // The signed-in user's own endpoints: /auth/me, logout, logout-all, password change (fresh tokens only)
 // and the session list with its DELETE.
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   PASSWORD,
   expectError,
@@ -9,7 +9,7 @@ import {
   uniqueName,
   useServer,
   type Tokens,
-} from './harness.js'
+} from '../helpers/server-harness.js'
 
 const server = useServer()
 
@@ -98,12 +98,15 @@ describe('POST /auth/logout-all', () => {
 
 describe('POST /auth/password', () => {
   const NEW_PASSWORD = 'a brand new passphrase'
-  const username = uniqueName('changer')
+  let username: string
   let current: Tokens
   let other: Tokens
   let refreshed: Tokens
 
-  beforeAll(async () => {
+  // A user of its own for every test, with three sessions (one of them refreshed): one test changes
+  // the password, the others expect the original one.
+  beforeEach(async () => {
+    username = uniqueName('changer')
     await server.register(username)
     current = await server.login(username)
     other = await server.login(username)
@@ -162,7 +165,19 @@ describe('POST /auth/password', () => {
   })
 
   it('still has the old password after the refused attempts', async () => {
+    const attempts = [
+      { token: refreshed.access, body: { current_password: PASSWORD, new_password: NEW_PASSWORD } },
+      { token: current.access, body: { current_password: 'not my password', new_password: NEW_PASSWORD } },
+      { token: current.access, body: { current_password: PASSWORD, new_password: 'short12' } },
+      { token: current.access, body: { current_password: PASSWORD } },
+    ]
+    for (const attempt of attempts) {
+      const res = await server.api('POST', '/auth/password', attempt)
+      expect(res.status, res.text).toBeGreaterThanOrEqual(400)
+    }
     await server.login(username)
+    const changed = await server.api('POST', '/auth/login', { body: { username, password: NEW_PASSWORD } })
+    expectError(changed, 401, 'invalid_credentials')
   })
 
   it('changes the password with 204, revokes the other sessions and keeps the current one', async () => {
@@ -183,6 +198,11 @@ describe('POST /auth/password', () => {
   })
 
   it('logs in with the new password and no longer with the old one', async () => {
+    const res = await server.api('POST', '/auth/password', {
+      token: current.access,
+      body: { current_password: PASSWORD, new_password: NEW_PASSWORD },
+    })
+    expect(res.status, res.text).toBe(204)
     await server.login(username, NEW_PASSWORD)
     const old = await server.api('POST', '/auth/login', { body: { username, password: PASSWORD } })
     expectError(old, 401, 'invalid_credentials')
@@ -190,12 +210,13 @@ describe('POST /auth/password', () => {
 })
 
 describe('GET /auth/sessions and DELETE /auth/sessions/:id', () => {
-  const username = uniqueName('multi')
   let laptop: Tokens
   let phone: Tokens
   let stranger: Tokens
 
-  beforeAll(async () => {
+  // Fresh sessions for every test: one of them ends the phone's session.
+  beforeEach(async () => {
+    const username = uniqueName('multi')
     await server.register(username)
     laptop = await server.login(username, PASSWORD, { headers: { 'user-agent': 'e2e-laptop/1.0' } })
     phone = await server.login(username, PASSWORD, { headers: { 'user-agent': 'e2e-phone/2.0' } })

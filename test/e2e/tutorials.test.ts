@@ -1,7 +1,7 @@
 // The three Flask tutorials of ../shared/seeds, followed against Tessera with their own paths and body
 // fields: a client written for them runs unchanged.
 import { beforeAll, describe, expect, it } from 'vitest'
-import { claimsOf, expectUnauthorized, uniqueName, useServer } from './harness.js'
+import { claimsOf, expectUnauthorized, uniqueName, useServer } from '../helpers/server-harness.js'
 
 const server = useServer()
 
@@ -10,7 +10,14 @@ describe('seed 001 (codeburst: /registration, /login, /token/refresh, /logout/*,
   // The tutorial's own "test password" is refused by the password policy (see the seed 002 block).
   const password = 'test passphrase 7f3q'
 
+  // The account the other tests use; the whole-flow test registers one of its own.
+  beforeAll(async () => {
+    const res = await server.api('POST', '/registration', { body: { username, password } })
+    expect(res.status, res.text).toBe(201)
+  })
+
   it('follows the whole flow: register, login, secret, refresh, logout of access and refresh tokens', async () => {
+    const username = uniqueName('test')
     // Step 3/4: registration returns a message and both tokens.
     const registered = await server.api('POST', '/registration', { body: { username, password } })
     expect(registered.status, registered.text).toBe(201)
@@ -97,12 +104,15 @@ describe('seed 000 (pythonlore: /register, /login, /protected, /admin)', () => {
   const ADMIN = 'seed-admin'
   const ADMIN_PASSWORD = 'seed admin password'
 
+  // The admin, and the account the other tests use; the registration test registers one of its own.
   beforeAll(async () => {
     await server.createUserWithCli(ADMIN, ADMIN_PASSWORD)
+    const res = await server.api('POST', '/register', { body: { username, password } })
+    expect(res.status, res.text).toBe(201)
   })
 
   it('registers on /register with 201 and a message', async () => {
-    const res = await server.api('POST', '/register', { body: { username, password } })
+    const res = await server.api('POST', '/register', { body: { username: uniqueName('myuser'), password } })
     expect(res.status, res.text).toBe(201)
     expect(typeof res.body.message).toBe('string')
   })

@@ -3,6 +3,7 @@
 // dropped afterwards, so parallel runs and files never collide.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { afterAll, beforeAll } from 'vitest'
 
 /** The maintenance connection: a database that always exists, used to create and drop the others. */
 const POSTGRES_ADMIN_URL = process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -67,7 +68,7 @@ export async function createTestDatabase(prefix = 't', adminUrl = POSTGRES_ADMIN
  * An empty schema in an existing database and a URL whose connections use it (`search_path`), for
  * suites that need a fresh namespace per test more cheaply than a database. Drop it with `drop()`.
  */
-export async function createTestSchema(databaseUrl: string, prefix = 's'): Promise<TestDatabase> {
+async function createTestSchema(databaseUrl: string, prefix = 's'): Promise<TestDatabase> {
   const name = `tessera_${prefix}_${randomBytes(6).toString('hex')}`
   await admin(`create schema ${name}`, databaseUrl)
   const url = new URL(databaseUrl)
@@ -76,5 +77,26 @@ export async function createTestSchema(databaseUrl: string, prefix = 's'): Promi
     name,
     url: url.toString(),
     drop: () => admin(`drop schema if exists ${name} cascade`, databaseUrl),
+  }
+}
+
+/**
+ * One database for the enclosing file or `describe` (created before its tests, dropped after them), and
+ * `schema()` for a fresh schema in it, per test: cheaper than a database each. Tests in a file run one
+ * after the other and each drops its schema, so introspection sees only one.
+ */
+export function useTestDatabase(prefix: string): { schema: () => Promise<TestDatabase> } {
+  let database: TestDatabase | undefined
+  beforeAll(async () => {
+    database = await createTestDatabase(prefix)
+  })
+  afterAll(async () => {
+    await database?.drop()
+  })
+  return {
+    schema: () => {
+      if (database === undefined) throw new Error('no database: beforeAll did not run')
+      return createTestSchema(database.url, prefix)
+    },
   }
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
 import type { ServerConfig } from '../../packages/server/src/server/config.js'
-import { E2EClient, baseConfig } from '../e2e/harness.js'
+import { E2EClient, baseConfig } from '../helpers/server-harness.js'
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js'
 import { REDIS_URL, deletePrefix, testRedisClient, uniquePrefix } from '../helpers/redis.js'
 

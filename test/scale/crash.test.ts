@@ -3,7 +3,7 @@
 // its last acknowledged token (no half-rotated session), and every acknowledged logout still holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
-import { PASSWORD, expectUnauthorized, sleep, type E2EClient } from '../e2e/harness.js'
+import { PASSWORD, expectUnauthorized, sleep, type E2EClient } from '../helpers/server-harness.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { freePort } from '../helpers/processes.js'
 import { REDIS_URL, clearRedisPrefix, redisReachable } from '../helpers/redis.js'

@@ -2,7 +2,7 @@
 // stopped under one, and SIGTERM to a served process. Each test starts what it breaks; loops are bounded.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
-import { expectUnauthorized, sleep, type ApiResponse, type E2EClient } from '../e2e/harness.js'
+import { expectUnauthorized, sleep, type ApiResponse, type E2EClient } from '../helpers/server-harness.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
 import {
   canRunPostgres,

@@ -3,7 +3,14 @@
 // login rate limit all hold across the instances.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../packages/server/src/cli/main.js'
-import { PASSWORD, claimsOf, decode, expectUnauthorized, sleep, type E2EClient } from '../e2e/harness.js'
+import {
+  PASSWORD,
+  claimsOf,
+  decode,
+  expectUnauthorized,
+  sleep,
+  type E2EClient,
+} from '../helpers/server-harness.js'
 import { postgresReachable } from '../helpers/postgres.js'
 import { redisReachable } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PASSWORD, type ApiResponse, type E2EClient } from '../e2e/harness.js'
+import { PASSWORD, type ApiResponse, type E2EClient } from '../helpers/server-harness.js'
 import { createTestDatabase } from '../helpers/postgres.js'
 import {
   canRunPostgres,

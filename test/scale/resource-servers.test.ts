@@ -8,7 +8,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { decode, E2EClient, runCli, uniqueName, type ApiResponse, type Tokens } from '../e2e/harness.js'
+import {
+  decode,
+  E2EClient,
+  runCli,
+  uniqueName,
+  type ApiResponse,
+  type Tokens,
+} from '../helpers/server-harness.js'
 import { freePort } from '../helpers/processes.js'
 import { deletePrefix, REDIS_URL, redisReachable, testRedisClient, uniquePrefix } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { E2EClient } from '../e2e/harness.js'
+import { E2EClient } from '../helpers/server-harness.js'
 import { eventually } from './cluster.js'
 
 /** A bundled CLI: `path` to run with node, `remove()` when done. */

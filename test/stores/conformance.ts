@@ -8,7 +8,6 @@ import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import type { StoreHarnessFactory, SuiteContext } from './conformance/context.js'
 import { keyAndAuditTests } from './conformance/keys.js'
 import { migrationTests } from './conformance/migrations.js'
-import { revocationTests } from './conformance/revocations.js'
 import { rotationTests } from './conformance/rotation.js'
 import { sessionTests } from './conformance/sessions.js'
 import { userTests } from './conformance/users.js'
@@ -62,7 +61,6 @@ export function runStoreSuite(name: string, factory: StoreHarnessFactory): void 
     userTests(get)
     sessionTests(get)
     rotationTests(get)
-    revocationTests(get)
     keyAndAuditTests(get)
   })
 }

@@ -2,37 +2,24 @@
 // afterwards), plus what only PostgreSQL has (int8 as numbers, the pool, connection errors).
 import { userInfo } from 'node:os'
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../packages/tessera/src/core/errors.js'
 import { openDatabase, withDefaultUser } from '../../packages/server/src/stores/sql/database.js'
 import { dialectOf } from '../../packages/server/src/stores/sql/dialect.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
-import {
-  createTestDatabase,
-  createTestSchema,
-  postgresReachable,
-  type TestDatabase,
-} from '../helpers/postgres.js'
+import { createTestDatabase, postgresReachable, useTestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
 import { runStoreSuite } from './conformance.js'
 
 const available = serviceAvailable('PostgreSQL', await postgresReachable())
 
 describe.skipIf(!available)('PostgreSQL', () => {
-  // One database for the file, one schema per test (cheaper than a database each). Tests in a file run
-  // one after the other and each schema is dropped after its test, so introspection sees only one.
-  let database: TestDatabase | undefined
-  beforeAll(async () => {
-    database = await createTestDatabase('conf')
-  })
-  afterAll(async () => {
-    await database?.drop()
-  })
+  // One database for the file, one schema per test.
+  const database = useTestDatabase('conf')
 
   runStoreSuite('PostgreSQL', async () => {
-    if (database === undefined) throw new Error('no database: beforeAll did not run')
-    const schema = await createTestSchema(database.url, 'conf')
+    const schema = await database.schema()
     return {
       connect: () => openDatabase({ url: schema.url, poolSize: 5 }),
       destroy: () => schema.drop(),

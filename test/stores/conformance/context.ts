@@ -36,6 +36,3 @@ export interface SuiteContext {
 
 /** A fixed "now" for the stores' explicit time arguments. */
 export const NOW = 1_800_000_000
-
-/** The current time, for APIs that read the clock (the revocation contract). */
-export const realNow = (): number => Math.floor(Date.now() / 1000)

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { E2EClient, cookieJar, isCleared, median, parseSetCookie } from './harness.js'
+import { E2EClient, cookieJar, isCleared, median, parseSetCookie } from '../helpers/server-harness.js'
 
 const ROUTES: Record<string, { status: number; body: string; cookies?: string[] }> = {
   '/boom': { status: 500, body: '{"error":"internal_error","message":"x"}' },

@@ -1,12 +1,17 @@
-// End-to-end harness: a real Tessera server on a loopback port with a fresh data directory, a small typed
-// client over the global `fetch`, and the checks every e2e file gets for free (after each test): no
-// response was a 5xx, and no response body carried a password hash.
+// The server harness of the e2e and attack suites (and of the browser and scale tests' clients): a real
+// Tessera server on a loopback port with a fresh data directory (SQLite unless a test names another
+// database), a small typed client over the global `fetch`, and the checks every file gets for free (after
+// each test): no response was a 5xx, and no response body carried a password hash.
+//
+// `E2EServer` also exposes the running instance: the attack suite's claim attacks sign with the server's
+// own active key (`signingKey`), which models "what if a token with these claims were authentic"; an
+// attacker without the key cannot do it, which the forgery files show.
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest'
 import { main } from '../../packages/server/src/cli/main.js'
-import { decodeUnverified } from '../../packages/tessera/src/index.js'
+import { decodeUnverified, type TesseraKey } from '../../packages/tessera/src/index.js'
 import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
 import type { ServerConfig } from '../../packages/server/src/server/config.js'
 
@@ -369,9 +374,19 @@ export class E2EServer extends E2EClient {
     this.overrides = overrides
   }
 
-  get config(): ServerConfig {
+  /** The running instance (its context: key ring, stores, metrics). */
+  get running(): RunningServer {
     if (this.#server === undefined) throw new Error('the server is not running')
-    return this.#server.config
+    return this.#server
+  }
+
+  get config(): ServerConfig {
+    return this.running.config
+  }
+
+  /** The server's active signing key: the insider power of the claim attacks. */
+  get signingKey(): TesseraKey {
+    return this.running.context.keys.active
   }
 
   get dir(): string {
@@ -394,7 +409,10 @@ export class E2EServer extends E2EClient {
     await server?.close()
   }
 
-  /** Closes the server and starts a new one on the same data directory (a new port). */
+  /**
+   * Closes the server and starts a new one on the same data directory (a new port). Everything kept in
+   * memory starts afresh: rate-limit counters, the revocation replica (refilled from the database).
+   */
   restart = async (): Promise<void> => {
     await this.stop()
     await this.start()
@@ -424,6 +442,14 @@ export class E2EServer extends E2EClient {
     })
     expect(code, `tessera users create ${username}: ${output}`).toBe(0)
   }
+
+  /** The JWK the server publishes for `kid`. */
+  jwk = async (kid: unknown): Promise<JwkBody> => {
+    const res = await this.api('GET', '/.well-known/jwks.json')
+    const jwk = (res.body.keys ?? []).find((k) => k.kid === kid)
+    expect(jwk, `kid ${String(kid)} in the JWKS`).toBeDefined()
+    return jwk!
+  }
 }
 
 /** The tokens of a 200/201 token response (header mode), or a failed expectation. */
@@ -442,7 +468,8 @@ export function tokensOf(res: ApiResponse): Tokens {
  */
 export function useServer(overrides: Partial<ServerConfig> = {}): E2EServer {
   const server = new E2EServer(overrides)
-  beforeAll(server.start)
+  // Generous: key generation and the first argon2 hashes on a loaded machine.
+  beforeAll(server.start, 60_000)
   checkAfterEach(server)
   afterAll(server.dispose)
   return server

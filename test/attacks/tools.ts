@@ -1,16 +1,10 @@
-// Shared pieces of the attack suite (issue 8). Every attack runs over real HTTP against a started server
-// (or a small Fastify / Express app built on the adapters), through the e2e client, so each response is
-// also checked for the suite-wide rules: never a 5xx, never a password hash in a body.
-//
-// `AttackServer` is the e2e server with one insider power the claim attacks need: it can sign with the
-// server's own active key (read from the running server's key ring). That models "what if a token with
-// these claims were authentic" — an attacker without the key cannot do it, which the forgery files show.
+// The attack suite's own tools (issue 8): tokens built by hand, bounded concurrency, raw sockets, the
+// refusal check, and small Fastify / Express apps built on the adapters. The server under attack and its
+// client come from the shared server harness (test/helpers/server-harness.ts), so every response is also
+// checked for the suite-wide rules: never a 5xx, never a password hash in a body.
 import { createPublicKey, type JsonWebKey } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import express from 'express'
 import Fastify from 'fastify'
 import { afterAll, afterEach, beforeAll, expect } from 'vitest'
@@ -18,44 +12,17 @@ import { tesseraExpress } from '../../packages/tessera/src/adapters/express.js'
 import { tesseraFastify } from '../../packages/tessera/src/adapters/fastify.js'
 import type { AdapterOptions } from '../../packages/tessera/src/core/http/options.js'
 import type { Tessera, TesseraKey } from '../../packages/tessera/src/index.js'
-import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
-import type { ServerConfig } from '../../packages/server/src/server/config.js'
-import {
-  E2EClient,
-  baseConfig,
-  checkAfterEach,
-  decode,
-  runCli,
-  type ApiResponse,
-  type JwkBody,
-} from '../e2e/harness.js'
+import { forge } from '../helpers/forge.js'
+import { E2EClient, decode, type ApiResponse, type JwkBody } from '../helpers/server-harness.js'
 
-export {
-  PASSWORD,
-  claimsOf,
-  cookieJar,
-  cookieNamed,
-  expectError,
-  expectUnauthorized,
-  median,
-  tokensOf,
-  uniqueName,
-  type ApiResponse,
-  type JwkBody,
-  type Tokens,
-} from '../e2e/harness.js'
-
-/** base64url of a JSON value, or of a string as is. */
-export const b64 = (value: unknown): string =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
+export { b64 } from '../helpers/forge.js'
 
 /** Unix seconds now. */
 export const now = (): number => Math.floor(Date.now() / 1000)
 
 /** `header.payload` (JSON values or raw JSON text) signed by `key`. */
 export function signedBy(key: TesseraKey, header: unknown, payload: unknown): string {
-  const input = `${b64(header)}.${b64(payload)}`
-  return `${input}.${key.sign(input)}`
+  return forge(header, payload, key)
 }
 
 /** Runs `fn` over `items`, `size` at a time (bounded concurrency over the loopback). */
@@ -72,76 +39,6 @@ export async function inBatches<T, R>(
 
 /** Number of fast-check runs per property (TESSERA_FUZZ_RUNS, default 100). */
 export const FUZZ_RUNS = Math.max(1, Number(process.env.TESSERA_FUZZ_RUNS ?? 100) || 100)
-
-/** The e2e server plus access to the running instance (its key ring, for the claim attacks). */
-export class AttackServer extends E2EClient {
-  readonly overrides: Partial<ServerConfig>
-  #running: RunningServer | undefined
-  #dir: string | undefined
-
-  constructor(overrides: Partial<ServerConfig> = {}) {
-    super()
-    this.overrides = overrides
-  }
-
-  get running(): RunningServer {
-    if (this.#running === undefined) throw new Error('the server is not running')
-    return this.#running
-  }
-
-  /** The server's active signing key: the insider power of the claim attacks. */
-  get signingKey(): TesseraKey {
-    return this.running.context.keys.active
-  }
-
-  get dir(): string {
-    if (this.#dir === undefined) throw new Error('no data directory yet')
-    return this.#dir
-  }
-
-  start = async (): Promise<void> => {
-    this.#dir ??= await mkdtemp(join(tmpdir(), 'tessera-attacks-'))
-    this.#running = await startServer({ ...baseConfig(this.#dir), ...this.overrides })
-    this.baseUrl = this.#running.url
-  }
-
-  dispose = async (): Promise<void> => {
-    const running = this.#running
-    this.#running = undefined
-    this.baseUrl = undefined
-    try {
-      await running?.close()
-    } finally {
-      if (this.#dir !== undefined) await rm(this.#dir, { recursive: true, force: true })
-    }
-  }
-
-  /** `tessera users create <name> [--admin]` against this server's database, in process. */
-  createUserWithCli = async (username: string, password: string, admin = true): Promise<void> => {
-    const { code, output } = await runCli(
-      ['users', 'create', username, ...(admin ? ['--admin'] : []), '--data-dir', this.dir],
-      { TESSERA_PASSWORD: password },
-    )
-    expect(code, `tessera users create ${username}: ${output}`).toBe(0)
-  }
-
-  /** The JWK the server publishes for `kid`. */
-  jwk = async (kid: unknown): Promise<JwkBody> => {
-    const res = await this.api('GET', '/.well-known/jwks.json')
-    const jwk = (res.body.keys ?? []).find((k) => k.kid === kid)
-    expect(jwk, `kid ${String(kid)} in the JWKS`).toBeDefined()
-    return jwk!
-  }
-}
-
-/** A server for the enclosing file or `describe`, with the suite-wide checks after each test. */
-export function useAttackServer(overrides: Partial<ServerConfig> = {}): AttackServer {
-  const server = new AttackServer(overrides)
-  beforeAll(server.start, 60_000)
-  checkAfterEach(server)
-  afterAll(server.dispose)
-  return server
-}
 
 /** SPKI PEM of a published public JWK: what the classic RS/ES/EdDSA → HS confusion uses as the secret. */
 export function pemOf(jwk: JwkBody): string {
