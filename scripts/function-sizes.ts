@@ -54,7 +54,12 @@ for (const dir of positionals) {
       if (ts.isFunctionLike(node) && 'body' in node && node.body !== undefined) {
         const start = source.getLineAndCharacterOfPosition(node.getStart(source)).line
         const end = source.getLineAndCharacterOfPosition(node.getEnd()).line
-        sized.push({ file: relative(process.cwd(), file), name: nameOf(node, source), line: start + 1, lines: end - start + 1 })
+        sized.push({
+          file: relative(process.cwd(), file),
+          name: nameOf(node, source),
+          line: start + 1,
+          lines: end - start + 1,
+        })
       }
       ts.forEachChild(node, visit)
     }
