@@ -2,7 +2,8 @@
  * Registration latency against its parts (issue 15): the median time of one registration over HTTP
  * (`app.inject`, SQLite, logs silent) beside one argon2id hash and one strength estimate through the
  * password threads, interleaved in one process. Registration runs the two at the same time, so it
- * should cost about the slower of them plus the database work, not their sum.
+ * should cost about the slower of them plus the database work, not their sum; a login (one argon2id
+ * verification and the same session writes) is printed beside it for that database work.
  *
  *   npx tsx bench/register-latency.ts [--n 15]
  */
@@ -28,6 +29,7 @@ const password = (i: number): string => `violet tractor ${i} umbrella cascade`
 const register: number[] = []
 const hash: number[] = []
 const estimate: number[] = []
+const login: number[] = []
 try {
   // Warm-up: the threads load zxcvbn's dictionaries on their first estimate.
   await checkPasswordStrength(
@@ -45,6 +47,16 @@ try {
           payload: { username: `user${i}`, password: password(i) },
         })
         if (res.statusCode !== 201) throw new Error(`register answered ${res.statusCode} ${res.body}`)
+      }),
+    )
+    login.push(
+      await time(async () => {
+        const res = await built.app.inject({
+          method: 'POST',
+          url: '/auth/login',
+          payload: { username: `user${i}`, password: password(i) },
+        })
+        if (res.statusCode !== 200) throw new Error(`login answered ${res.statusCode} ${res.body}`)
       }),
     )
     hash.push(await time(() => hashPassword(password(i))))
@@ -70,6 +82,9 @@ console.log(
     .join(' / ')}; n = ${n}`,
 )
 console.log(`register (HTTP, inject) median ${f(median(register))} ms`)
+console.log(
+  `login (HTTP, inject: one argon2id verification + the same session writes) median ${f(median(login))} ms`,
+)
 console.log(`argon2id hash median ${f(median(hash))} ms; strength estimate median ${f(median(estimate))} ms`)
 console.log(
   `sum ${f(median(hash) + median(estimate))} ms, max ${f(Math.max(median(hash), median(estimate)))} ms`,
