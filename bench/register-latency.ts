@@ -25,6 +25,15 @@ const time = async (fn: () => Promise<unknown>): Promise<number> => {
   await fn()
   return performance.now() - t
 }
+/** POSTs user i's credentials to `url` and checks the status. */
+async function post(url: string, i: number, status: number): Promise<void> {
+  const res = await built.app.inject({
+    method: 'POST',
+    url,
+    payload: { username: `user${i}`, password: password(i) },
+  })
+  if (res.statusCode !== status) throw new Error(`${url} answered ${res.statusCode} ${res.body}`)
+}
 const password = (i: number): string => `violet tractor ${i} umbrella cascade`
 const register: number[] = []
 const hash: number[] = []
@@ -39,26 +48,8 @@ try {
     estimateStrength,
   )
   for (let i = 1; i <= n; i++) {
-    register.push(
-      await time(async () => {
-        const res = await built.app.inject({
-          method: 'POST',
-          url: '/auth/register',
-          payload: { username: `user${i}`, password: password(i) },
-        })
-        if (res.statusCode !== 201) throw new Error(`register answered ${res.statusCode} ${res.body}`)
-      }),
-    )
-    login.push(
-      await time(async () => {
-        const res = await built.app.inject({
-          method: 'POST',
-          url: '/auth/login',
-          payload: { username: `user${i}`, password: password(i) },
-        })
-        if (res.statusCode !== 200) throw new Error(`login answered ${res.statusCode} ${res.body}`)
-      }),
-    )
+    register.push(await time(() => post('/auth/register', i, 201)))
+    login.push(await time(() => post('/auth/login', i, 200)))
     hash.push(await time(() => hashPassword(password(i))))
     estimate.push(
       await time(() =>
