@@ -1,8 +1,30 @@
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 const lib = (path: string): string =>
   fileURLToPath(new URL(`./packages/tessera/src/${path}`, import.meta.url))
+
+/**
+ * Files whose assertions measure time (the login timing side channel, revocation propagation p99, the
+ * password threads' latency) or that drive Chromium or several server processes: they run after the
+ * others, one file at a time, so no other test file shares the machine with them.
+ */
+const ALONE = [
+  'test/scale/**/*.test.ts',
+  'test/browser/**/*.test.ts',
+  'test/server/passwords.test.ts',
+  'test/attacks/login.attacks.test.ts',
+  'test/e2e/login.test.ts',
+]
+
+/**
+ * Test files run at the same time in the first group. Most files spend their time waiting (a server
+ * starting, argon2 in its threads, PostgreSQL, Redis), so one file more than there are cores keeps the
+ * cores busy; vitest's default (cores − 1) would run them one at a time on a 2-core machine.
+ * `TESSERA_TEST_WORKERS` overrides it.
+ */
+const WORKERS = Number(process.env.TESSERA_TEST_WORKERS ?? availableParallelism() + 1)
 
 export default defineConfig({
   resolve: {
@@ -22,11 +44,32 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     // Real servers, argon2 and RSA key generation on a shared 2-core machine: generous, not tight.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'together',
+          include: ['test/**/*.test.ts'],
+          exclude: ALONE,
+          maxWorkers: WORKERS,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: ALONE,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+          typecheck: { enabled: false },
+        },
+      },
+    ],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.ts'],

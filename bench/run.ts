@@ -27,7 +27,8 @@
  * --users N (1000000), --entries N (1000000), --sections http,login,scale,redis,micro (all),
  * --no-write (print only), --render-only (rewrite RESULTS.md from the last full run's raw numbers,
  * bench/.out/last-run.json, after editing the report's text), --kinds a,b (development: only these
- * contenders besides the ceilings), --smoke.
+ * contenders besides the ceilings), --groups EdDSA/valid,HS256/bad,HS256/many (development: only
+ * these groups), --smoke.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
@@ -81,6 +82,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     sections: { type: 'string', default: 'http,login,scale,redis,micro' },
     kinds: { type: 'string' },
+    groups: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     'render-only': { type: 'boolean', default: false },
   },
@@ -221,14 +223,20 @@ const CONTENDERS = ALL_CONTENDERS.filter(
   (c) => c.bare || c.reference === true || args.kinds === undefined || args.kinds.split(',').includes(c.kind),
 )
 
-const GROUPS: readonly Group[] = [
-  { alg: 'HS256', token: 'valid' },
-  { alg: 'EdDSA', token: 'valid' },
-  { alg: 'HS256', token: 'bad signature' },
-  { alg: 'EdDSA', token: 'bad signature' },
-  { alg: 'HS256', token: 'many valid' },
-  { alg: 'EdDSA', token: 'many valid' },
-]
+// --groups EdDSA/valid,HS256/bad (development): only these groups (valid, bad, many).
+const GROUPS: readonly Group[] = (
+  [
+    { alg: 'HS256', token: 'valid' },
+    { alg: 'EdDSA', token: 'valid' },
+    { alg: 'HS256', token: 'bad signature' },
+    { alg: 'EdDSA', token: 'bad signature' },
+    { alg: 'HS256', token: 'many valid' },
+    { alg: 'EdDSA', token: 'many valid' },
+  ] as const
+).filter(
+  (g) =>
+    args.groups === undefined || args.groups.split(',').includes(`${g.alg}/${g.token.split(' ')[0] ?? ''}`),
+)
 const groupName = (g: Group): string =>
   g.token === 'many valid' ? `${g.alg}, many valid tokens in rotation` : `${g.alg}, ${g.token} token`
 

@@ -45,15 +45,19 @@ export function useBrowser(): { readonly browser: Browser } {
 }
 
 /** The requests a context sent to paths ending with `suffix` (counted as they start). */
-export function countRequests(context: BrowserContext, suffix: string): { readonly count: number } {
-  let count = 0
+export function countRequests(
+  context: BrowserContext,
+  suffix: string,
+): { readonly count: number; readonly at: readonly number[] } {
+  const at: number[] = []
   context.on('request', (request) => {
-    if (new URL(request.url()).pathname.endsWith(suffix)) count += 1
+    if (new URL(request.url()).pathname.endsWith(suffix)) at.push(Date.now())
   })
   return {
     get count(): number {
-      return count
+      return at.length
     },
+    at,
   }
 }
 

@@ -206,7 +206,11 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
       // would have revoked the session: the grace window is 0 here).
       const again = await Promise.all([call(first, 'secret'), call(second, 'secret')])
       expect(again).toEqual(['200 {"answer":42}', '200 {"answer":42}'])
-      expect(refreshes.count).toBe(1)
+      // A second refresh is only the new token running out in its turn (its TTL is 3 s, and a slow
+      // machine can take that long): a second refresh of the same moment would come milliseconds after.
+      expect(refreshes.count).toBeLessThanOrEqual(2)
+      const [firstAt = 0, secondAt] = refreshes.at
+      if (secondAt !== undefined) expect(secondAt - firstAt).toBeGreaterThan(1_000)
       // One tab refreshed; the other reused its result (which one wins the lock is up to the browser).
       const logs = [await first.textContent('#events'), await second.textContent('#events')].join('\n')
       expect(logs).toContain('Access token refreshed silently')

@@ -43,12 +43,39 @@ function engine(options: Omit<TesseraOptions, 'keys' | 'secret'> = {}) {
 
 const T0 = new Date('2026-06-01T12:00:00Z')
 
+/** Presents `token` twice, so that the cache admits it: the next verification is a hit. */
+async function cached(auth: ReturnType<typeof createTessera>, token: string): Promise<void> {
+  await auth.verify(token)
+  await auth.verify(token)
+}
+
 describe('verified-token cache', () => {
-  it('verifies the signature of a token once and answers the same token again from the cache', async () => {
+  it('verifies the signature of a token twice (the second time admits it) and then answers it from the cache', async () => {
     const { auth, calls } = engine()
     const token = await auth.createAccessToken('alice')
     for (let i = 0; i < 5; i++) expect((await auth.verify(token)).identity).toBe('alice')
-    expect(calls()).toBe(1)
+    expect(calls()).toBe(2)
+  })
+
+  it('does not churn: tokens presented once are not kept, and a token presented again is admitted', async () => {
+    const { auth, calls } = engine({ verifyCache: 4 })
+    const tokens = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => auth.createAccessToken(`user${String(i)}`)),
+    )
+    // More distinct tokens than the cache holds, each presented once: verified once each, none kept —
+    // caching each would have left the last four in the cache, and tokens[8] would now be a hit.
+    for (const token of tokens) await auth.verify(token)
+    expect(calls()).toBe(12)
+    await auth.verify(tokens[8] as string)
+    expect(calls()).toBe(13)
+    // A token presented again is admitted by its second or, if a later token took its slot in the
+    // table of first sightings, its third verification, and answered from the cache from then on.
+    const last = tokens[11] as string
+    for (let i = 0; i < 3; i++) await auth.verify(last)
+    const settled = calls()
+    expect(settled - 13).toBeLessThanOrEqual(2)
+    for (let i = 0; i < 3; i++) expect((await auth.verify(last)).identity).toBe('user11')
+    expect(calls()).toBe(settled)
   })
 
   it('checks the signature on every call when the cache is off (false or 0)', async () => {
@@ -85,10 +112,9 @@ describe('verified-token cache', () => {
       await expect(auth.verify(bad)).rejects.toMatchObject({ code: 'token_invalid_signature' })
     }
     expect(calls()).toBe(3)
-    // The good token is still verified (and then cached) on its own.
-    await auth.verify(token)
-    await auth.verify(token)
-    expect(calls()).toBe(4)
+    // The good token is still verified (twice, then cached) on its own: the failures admitted nothing.
+    for (let i = 0; i < 3; i++) await auth.verify(token)
+    expect(calls()).toBe(5)
   })
 
   it('keys the cache by the whole token: a token differing only in its signature is verified', async () => {
@@ -110,19 +136,19 @@ describe('verified-token cache', () => {
     vi.useFakeTimers({ now: T0 })
     const { auth, calls } = engine({ accessTokenTtl: '5m' })
     const token = await auth.createAccessToken('alice')
-    await auth.verify(token)
+    await cached(auth, token)
     vi.setSystemTime(T0.getTime() + 5 * 60_000 - 1000)
     await auth.verify(token)
     vi.setSystemTime(T0.getTime() + 5 * 60_000)
     await expect(auth.verify(token)).rejects.toMatchObject({ code: 'token_expired' })
-    expect(calls()).toBe(1)
+    expect(calls()).toBe(2)
   })
 
   it('still refuses a cached token before its nbf (the clock moved back)', async () => {
     vi.useFakeTimers({ now: T0 })
     const { auth } = engine()
     const token = await auth.createAccessToken('alice')
-    await auth.verify(token)
+    await cached(auth, token)
     vi.setSystemTime(T0.getTime() - 60_000)
     await expect(auth.verify(token)).rejects.toMatchObject({ code: 'token_not_yet_valid' })
   })
@@ -132,7 +158,7 @@ describe('verified-token cache', () => {
     const one = await auth.createAccessToken('alice')
     const inSession = await auth.createAccessToken('bob', { sid: 's-1' })
     const ofUser = await auth.createAccessToken('carol')
-    for (const token of [one, inSession, ofUser]) await auth.verify(token)
+    for (const token of [one, inSession, ofUser]) await cached(auth, token)
 
     const claims = (await auth.verify(one)).claims
     await auth.revokeToken(claims)
@@ -146,7 +172,7 @@ describe('verified-token cache', () => {
   it('applies the per-call rules on a hit: type, freshness and audience', async () => {
     const { auth } = engine()
     const access = await auth.createAccessToken('alice')
-    await auth.verify(access)
+    await cached(auth, access)
     await expect(auth.verify(access, { type: 'refresh' })).rejects.toMatchObject({ code: 'token_wrong_type' })
     await expect(auth.verify(access, { fresh: true })).rejects.toMatchObject({
       code: 'fresh_token_required',
@@ -161,10 +187,13 @@ describe('verified-token cache', () => {
     const auth = createTessera({ keys: key })
     const token = await auth.createAccessToken('alice')
     await auth.verify(token)
+    await auth.verify(token)
+    await auth.verify(token)
+    expect(calls()).toBe(2)
     await auth.keys.rotate()
     // Rotation keeps the old key for verification; the cache was cleared, so it is checked again.
     await auth.verify(token)
-    expect(calls()).toBe(2)
+    expect(calls()).toBe(3)
     expect(auth.keys.remove('old')).toBe(true)
     await expect(auth.verify(token)).rejects.toMatchObject({ code: 'token_unknown_key' })
   })
@@ -195,13 +224,17 @@ describe('verified-token cache', () => {
   it('is bounded: beyond its size the oldest token is forgotten and verified again', async () => {
     const { auth, calls } = engine({ verifyCache: 2 })
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((sub) => auth.createAccessToken(sub)))
-    for (const token of [a, b, c]) await auth.verify(token as string)
-    expect(calls()).toBe(3)
+    // Each verified twice, so each is admitted; a's entry leaves when c's arrives.
+    for (const token of [a, b, c]) {
+      await auth.verify(token as string)
+      await auth.verify(token as string)
+    }
+    expect(calls()).toBe(6)
     await auth.verify(c as string)
     await auth.verify(b as string)
-    expect(calls()).toBe(3)
+    expect(calls()).toBe(6)
     await auth.verify(a as string)
-    expect(calls()).toBe(4)
+    expect(calls()).toBe(7)
   })
 
   it('refuses a deeply nested header with a token error, not a stack overflow', async () => {
@@ -222,8 +255,7 @@ describe('verified-token cache', () => {
       claims: { blob: 'x'.repeat(CACHEABLE_TOKEN_LENGTH) },
     })
     expect(big.length).toBeGreaterThan(CACHEABLE_TOKEN_LENGTH)
-    await auth.verify(big)
-    await auth.verify(big)
-    expect(calls()).toBe(2)
+    for (let i = 0; i < 3; i++) await auth.verify(big)
+    expect(calls()).toBe(3)
   })
 })

@@ -6,7 +6,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { ConfigurationError } from 'tessera'
-import { tesseraFastify } from 'tessera/fastify'
+import { tesseraFastify, type ErrorResponse } from 'tessera/fastify'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
 import { installErrorHandling } from './error-response.js'
@@ -20,9 +20,9 @@ import { metaRoutes } from './routes/meta.js'
 import { tutorialRoutes } from './routes/tutorial.js'
 import { webRoutes } from './routes/web.js'
 import { ErrorBody, Tokens, User } from './schemas.js'
-import { requestDeadline } from './deadline.js'
+import { createDeadlines } from './deadline.js'
 import { createAuthService } from './service.js'
-import { createServerLogger, recordRequests, type ServerLogger } from './logging.js'
+import { createServerLogger, redactUrl, requestRecorder, type ServerLogger } from './logging.js'
 
 /** A server built but not listening (use `app.inject`). */
 export interface BuiltServer {
@@ -167,6 +167,7 @@ async function createApp(
   const app = Fastify({
     loggerInstance: logging.logger,
     logController: logging.logController,
+    childLoggerFactory: logging.childLoggerFactory,
     // A hop count is valid at run time (proxy-addr); the typings omit it.
     trustProxy: config.trustProxy as boolean | string,
     bodyLimit: BODY_LIMIT,
@@ -178,23 +179,10 @@ async function createApp(
     app.log.info({ audit: true, event, ...detail }, event)
   }
   const service = createAuthService(ctx, audit)
-  requestDeadline(app, config.databaseTimeoutMs, (reply) => {
-    ctx.metrics.deadlineExceeded.inc()
-    reply.log.warn({ url: reply.request.url }, 'request deadline exceeded: answered 503')
-  })
-  // Draining: every response asks its client to open a new connection (to another instance).
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (ctx.lifecycle.draining) void reply.header('connection', 'close')
-    done(null, payload)
-  })
   await registerOpenApi(app)
   await registerTessera(app, ctx)
-  recordRequests(app, ctx.metrics, logging.access)
-  app.addHook('onClose', (_instance, done) => {
-    logging.flush()
-    done()
-  })
-  installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
+  const errorAnswer = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
+  requestHooks(app, ctx, logging, errorAnswer)
 
   // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
   webRoutes(app, config)
@@ -206,6 +194,46 @@ async function createApp(
   tutorialRoutes(app, ctx, service)
   await app.ready()
   return app
+}
+
+/**
+ * Everything the server does around each request, in one hook per phase (every hook of a phase costs
+ * each request a call through Fastify's hook runner):
+ * - `onRequest`: the request deadline starts; while draining, the answer asks the client to reconnect
+ *   (to another instance) with `Connection: close`;
+ * - `onResponse`: the deadline ends, the duration histogram and the access line are recorded.
+ */
+function requestHooks(
+  app: FastifyInstance,
+  ctx: ServerContext,
+  logging: ServerLogger,
+  errorAnswer: (error: unknown) => ErrorResponse,
+): void {
+  const { metrics, lifecycle } = ctx
+  const deadlines = createDeadlines(ctx.config.databaseTimeoutMs, {
+    answer: errorAnswer,
+    onExpired(reply) {
+      metrics.deadlineExceeded.inc()
+      reply.log.warn({ url: redactUrl(reply.request.url) }, 'request deadline exceeded: answered 503')
+    },
+    closeConnection: () => lifecycle.draining,
+  })
+  const record = requestRecorder(metrics, logging.access)
+  app.addHook('onRequest', (_request, reply, done) => {
+    deadlines.start(reply)
+    if (lifecycle.draining) void reply.header('connection', 'close')
+    done()
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    deadlines.finish(reply)
+    record(request, reply)
+    done()
+  })
+  app.addHook('onClose', (_instance, done) => {
+    deadlines.stop()
+    logging.flush()
+    done()
+  })
 }
 
 /** The OpenAPI document (`/openapi.json`) and its UI at `/docs`, with the shared schemas. */

@@ -100,12 +100,13 @@ const unavailable = (message: string): ServiceError =>
 
 /**
  * Answers every error of `app` through {@link createErrorMapper}, and unknown routes with `not_found`.
- * Call after the Tessera plugin is registered (it reads `app.tessera`).
+ * Call after the Tessera plugin is registered (it reads `app.tessera`). Returns the mapper, for answers
+ * written outside Fastify's error handling (the request deadline's 503).
  */
 export function installErrorHandling(
   app: FastifyInstance,
   options: Omit<ErrorMapperOptions, 'tesseraResponse'>,
-): void {
+): (error: unknown) => ErrorAnswer {
   const map = createErrorMapper({ ...options, tesseraResponse: (error) => app.tessera.errorResponse(error) })
   const answer = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const response = map(error)
@@ -120,6 +121,7 @@ export function installErrorHandling(
       reply,
     ),
   )
+  return map
 }
 
 // Connection-level failures of the database drivers: refused, reset, or the pool closed under us.

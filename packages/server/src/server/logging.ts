@@ -1,6 +1,6 @@
 /**
- * The server's logs: one pino logger writing JSON lines to stdout through an asynchronous destination
- * (flushed on exit), one access-log line per request, and nothing in any line that can carry a token
+ * The server's logs: one pino logger writing JSON lines to stdout, access lines in batches (written on
+ * exit too), one access-log line per request, and nothing in any line that can carry a token
  * or a password (RFC 6750 §5.3 warns that URLs with tokens end up in logs; ASVS V7.1.1/V16.2.5).
  *
  * - Access line (`info`): method, route pattern (never the raw URL), status, duration, request id, user
@@ -9,7 +9,13 @@
  *   `debug`/`trace`, where they appear with the URL's query values redacted.
  * - Headers are never serialised: the request serializer keeps method, redacted URL, host and address.
  */
-import { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyServerOptions,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify'
 import { hostname } from 'node:os'
 import pino, { type DestinationStream } from 'pino'
 import type { ServerConfig } from './config.js'
@@ -20,7 +26,9 @@ export interface ServerLogger {
   readonly logger: FastifyBaseLogger
   /** Fastify's per-request lines: on only at `debug` and `trace`. */
   readonly logController: LogController
-  /** Writes out whatever the asynchronous destination still buffers (shutdown, fatal errors). */
+  /** `request.log`: the request's child logger, made only when a line is written through it. */
+  readonly childLoggerFactory: ChildLoggerFactory
+  /** Writes out the access lines still gathered (shutdown, fatal errors). */
   flush(): void
   /**
    * Writes one access line, or undefined when the level is above `info`. The line has the shape of
@@ -100,17 +108,48 @@ function serializeReply(reply: { statusCode?: number }): Record<string, unknown>
   return { statusCode: reply.statusCode }
 }
 
+/** Longest time an access line waits to be handed to the destination, in milliseconds. */
+const ACCESS_DELAY_MS = 100
+/** Characters of access lines (about 60 lines) that are handed over at once without waiting. */
+const ACCESS_BATCH = 16_384
+
 /**
  * The server's logger at `config.logLevel`. Lines go to `destination` when given (tests), otherwise to
- * stdout through pino's asynchronous destination (a 12 KiB buffer written by the event loop in the
- * background, at least once a second; pino flushes it synchronously on `exit`, including after an
- * uncaught exception).
+ * stdout through pino's synchronous destination (sonic-boom, `sync: true`): a line handed over is
+ * written by one `write` system call on the event loop, with no thread pool round trip.
+ *
+ * Access lines are gathered and handed over together, at most {@link ACCESS_DELAY_MS} after the first
+ * of them or as soon as {@link ACCESS_BATCH} characters are waiting, so a busy server makes one system
+ * call per ~60 requests instead of one per request. Any other line first hands over the access lines
+ * gathered before it, so the log keeps the order in which things happened; `flush()` (the server's
+ * close) and the process's exit hand them over too.
  */
 export function createServerLogger(
   level: ServerConfig['logLevel'],
   destination?: DestinationStream,
 ): ServerLogger {
-  const stream = destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: false }))
+  const stream = destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: true }))
+  let pending = ''
+  let timer: NodeJS.Timeout | undefined
+  const handOver = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      timer = undefined
+    }
+    if (pending === '' || stream === undefined) return
+    const lines = pending
+    pending = ''
+    stream.write(lines)
+  }
+  const ordered: DestinationStream | undefined =
+    stream === undefined
+      ? undefined
+      : {
+          write(line: string) {
+            if (pending !== '') handOver()
+            stream.write(line)
+          },
+        }
   const logger = pino(
     {
       level,
@@ -118,60 +157,131 @@ export function createServerLogger(
       // serializers below drop them, and test/e2e/logging.test.ts greps every level's output.
       serializers: { req: serializeRequest, res: serializeReply, err: pino.stdSerializers.err },
     },
-    stream,
+    ordered,
   )
   const verbose = level === 'debug' || level === 'trace'
   const info = level === 'info' || verbose
   // pino's base fields, as every other line carries them.
   const base = `,"pid":${process.pid},"hostname":${JSON.stringify(hostname())}`
-  const access =
-    stream === undefined || !info
-      ? undefined
-      : (e: AccessEntry): void => {
-          stream.write(
-            `{"level":30,"time":${Date.now()}${base},"reqId":${JSON.stringify(e.reqId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${e.ms},"user":${e.user === null ? 'null' : JSON.stringify(e.user)},"msg":"request"}\n`,
-          )
-        }
+  const flushSync = (): void => {
+    handOver()
+    if (stream !== undefined && 'flushSync' in stream && typeof stream.flushSync === 'function') {
+      try {
+        ;(stream.flushSync as () => void)()
+      } catch {
+        // Nothing buffered, or the destination is already closed.
+      }
+    }
+  }
+  let access: ServerLogger['access']
+  if (stream !== undefined && info) {
+    // Access lines still gathered when the process exits (a fatal error, process.exit) are written then.
+    process.once('exit', flushSync)
+    access = (e: AccessEntry): void => {
+      pending += `{"level":30,"time":${Date.now()}${base},"reqId":${JSON.stringify(e.reqId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${e.ms},"user":${e.user === null ? 'null' : JSON.stringify(e.user)},"msg":"request"}\n`
+      if (pending.length >= ACCESS_BATCH) handOver()
+      else if (timer === undefined) {
+        timer = setTimeout(handOver, ACCESS_DELAY_MS)
+        timer.unref()
+      }
+    }
+  }
   return {
     access,
     logger,
     logController: new LogController({ disableRequestLogging: !verbose }),
+    childLoggerFactory: lazyChildLogger,
     flush() {
-      if (stream !== undefined && 'flushSync' in stream && typeof stream.flushSync === 'function') {
-        try {
-          ;(stream.flushSync as () => void)()
-        } catch {
-          // Nothing buffered, or the destination is already closed.
-        }
-      }
+      process.removeListener('exit', flushSync)
+      flushSync()
     },
   }
 }
 
+type Bindings = Parameters<FastifyBaseLogger['child']>[0]
+type ChildOptions = Parameters<FastifyBaseLogger['child']>[1]
+type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
 /**
- * One `onResponse` hook for everything measured per request: the request-duration histogram and, at
- * `info` and below, the access line. Two hooks would cost two hook invocations per request.
+ * `request.log`: pino's child logger with the request id, made on the first line written through it.
+ * Fastify makes one per request (pino's `child`: a new object, its bindings serialised), while most
+ * requests never log through it: the access line is written by {@link requestRecorder}.
  */
-export function recordRequests(
-  app: FastifyInstance,
+class RequestLogger implements FastifyBaseLogger {
+  #child: FastifyBaseLogger | undefined
+  readonly #parent: FastifyBaseLogger
+  readonly #bindings: Bindings
+  readonly #options: ChildOptions
+  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+  #write(level: Level, args: unknown[]): void {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    this.#child[level](...(args as Parameters<FastifyBaseLogger['info']>))
+  }
+  get level(): string {
+    return this.#child?.level ?? this.#options?.level ?? this.#parent.level
+  }
+  set level(level: string) {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    this.#child.level = level
+  }
+  fatal(...args: unknown[]): void {
+    this.#write('fatal', args)
+  }
+  error(...args: unknown[]): void {
+    this.#write('error', args)
+  }
+  warn(...args: unknown[]): void {
+    this.#write('warn', args)
+  }
+  info(...args: unknown[]): void {
+    this.#write('info', args)
+  }
+  debug(...args: unknown[]): void {
+    this.#write('debug', args)
+  }
+  trace(...args: unknown[]): void {
+    this.#write('trace', args)
+  }
+  silent(): void {
+    // Nothing is written at the silent level.
+  }
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    return this.#child.child(bindings, options)
+  }
+}
+
+/** Fastify's `childLoggerFactory`: every request's logger is a {@link RequestLogger}. */
+const lazyChildLogger: ChildLoggerFactory = (parent, bindings, options) =>
+  new RequestLogger(parent, bindings, options)
+
+/**
+ * What is recorded of each answered request: the request-duration histogram and, at `info` and below,
+ * the access line. Called from the server's one `onResponse` hook (app.ts).
+ */
+export function requestRecorder(
   metrics: ServerMetrics,
   access: ServerLogger['access'],
-): void {
-  app.addHook('onResponse', (request, reply, done) => {
+): (request: FastifyRequest, reply: FastifyReply) => void {
+  return (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    const seconds = reply.elapsedTime / 1000
+    const elapsed = reply.elapsedTime
     metrics.requestDuration.observe(
       { method: request.method, route, status: String(reply.statusCode) },
-      seconds,
+      elapsed / 1000,
     )
     access?.({
       reqId: request.id,
       method: request.method,
       route,
       status: reply.statusCode,
-      ms: Math.round(reply.elapsedTime * 100) / 100,
+      ms: Math.round(elapsed * 100) / 100,
       user: request.jwt?.identity ?? null,
     })
-    done()
-  })
+  }
 }

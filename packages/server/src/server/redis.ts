@@ -101,8 +101,10 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
     async close() {
       closed = true
       await subscription.close()
-      // Give queued revocations one chance to reach Redis (they are in the database regardless).
-      if (client.status === 'ready' && queue.pending() > 0) await Promise.race([queue.flush(), pause(1_000)])
+      // Give queued revocations one chance to reach Redis (they are in the database regardless): the
+      // drain under way, if any, then one more for what it left.
+      for (let pass = 0; pass < 2 && client.status === 'ready' && queue.pending() > 0; pass++)
+        await Promise.race([queue.flush(true), pause(1_000)])
       client.disconnect()
     },
   }
@@ -126,33 +128,43 @@ async function createClient(url: string): Promise<Redis> {
   return client
 }
 
-/** Revocations written locally and waiting for Redis, written in order whenever it is ready. */
+/**
+ * Revocations written locally and waiting for Redis, written in order whenever it is ready. One drain
+ * runs at a time; `flush()` joins the running one. Once the link is closing, only the final flush
+ * (`flush(true)`, from `close`) still writes.
+ */
 function writeQueue(
   client: Redis,
   store: RedisRevocationStore,
   report: Report,
   isClosed: () => boolean,
-): { enqueue: (entry: RevocationEntry) => void; flush: () => Promise<void>; pending: () => number } {
+): {
+  enqueue: (entry: RevocationEntry) => void
+  flush: (final?: boolean) => Promise<void>
+  pending: () => number
+} {
   const queue: RevocationEntry[] = []
-  let flushing = false
-  const flush = async (): Promise<void> => {
-    if (flushing || isClosed()) return
-    flushing = true
-    try {
-      while (queue.length > 0 && client.status === 'ready') {
-        const entry = queue[0]
-        if (entry === undefined) break
-        try {
-          await store.write(entry)
-          queue.shift()
-        } catch (error) {
-          report('redis revocation write failed; queued until redis is back', error)
-          break
-        }
+  let running: Promise<void> | undefined
+  const drain = async (): Promise<void> => {
+    while (queue.length > 0 && client.status === 'ready') {
+      const entry = queue[0]
+      if (entry === undefined) break
+      try {
+        await store.write(entry)
+        queue.shift()
+      } catch (error) {
+        report('redis revocation write failed; queued until redis is back', error)
+        break
       }
-    } finally {
-      flushing = false
     }
+  }
+  const flush = (final = false): Promise<void> => {
+    if (running !== undefined) return running
+    if (isClosed() && !final) return Promise.resolve()
+    running = drain().finally(() => {
+      running = undefined
+    })
+    return running
   }
   return {
     enqueue(entry) {

@@ -69,6 +69,12 @@ export interface JwsVerifierOptions {
  * to hash) and then compared with the whole token string, so a hit is the very same token: no
  * collisions. The bound evicts the oldest entry first.
  *
+ * A token enters the cache the second time it verifies, not the first (a small "doorkeeper" table of
+ * signature fingerprints remembers the first time): when more distinct tokens are in use than the
+ * cache holds, caching every token would only churn it — each entry copied, kept and evicted before
+ * any reuse, which costs more than the verification it was meant to save. A token presented many
+ * times is verified twice, then answered from the cache.
+ *
  * Payloads are returned deeply frozen (hit or miss, cache or not): one object may serve many requests.
  */
 export function createJwsVerifier(
@@ -77,6 +83,7 @@ export function createJwsVerifier(
 ): (token: unknown) => VerifiedJws {
   const headers = new Map<string, HeaderEntry>()
   const verified = cacheSize > 0 ? new Map<string, VerifiedEntry>() : undefined
+  const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
   let cachedVersion = ring.version
 
   const headerFor = (segment: string): HeaderEntry => {
@@ -99,6 +106,7 @@ export function createJwsVerifier(
     if (cachedVersion !== ring.version) {
       headers.clear()
       verified?.clear()
+      doorkeeper?.clear()
       cachedVersion = ring.version
     }
     const lastDot = token.lastIndexOf('.')
@@ -116,7 +124,8 @@ export function createJwsVerifier(
       throw new TokenInvalidSignatureError('The token signature is invalid')
     }
     const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
-    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH) return { header, key, payload }
+    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH || !doorkeeper?.admit(signature))
+      return { header, key, payload }
     // The token is usually a slice of a whole Cookie header, URL or Authorization value, and a slice
     // keeps its parent string alive: store a copy of its own, so an entry costs the token, not the
     // request's headers.
@@ -185,6 +194,40 @@ function parseSegment(segment: string, part: 'header' | 'payload'): Record<strin
 }
 
 /** A copy of `text` that shares no memory with the string it was sliced from (base64url is ASCII). */
+/**
+ * Fingerprints of signatures verified once, in a fixed table (a power of two at least as large as the
+ * cache): {@link Doorkeeper.admit} is true when the same fingerprint is already there (the token was
+ * verified before, and not long ago: later signatures overwrite the slot), and otherwise remembers it.
+ * Only signatures that verified reach it, and a collision only admits a token one verification early.
+ */
+class Doorkeeper {
+  readonly #slots: Int32Array
+  readonly #mask: number
+  readonly #bits: number
+  constructor(size: number) {
+    this.#bits = Math.max(4, Math.ceil(Math.log2(size)))
+    this.#slots = new Int32Array(1 << this.#bits)
+    this.#mask = (1 << this.#bits) - 1
+  }
+  admit(signature: string): boolean {
+    // A verified signature is at least 43 base64url characters of MAC or signature bytes: its first
+    // eight characters are as good as a hash of it.
+    let hash = 0
+    for (let i = 0; i < 8; i++) hash = (Math.imul(hash, 31) + signature.charCodeAt(i)) | 0
+    const slot = hash & this.#mask
+    const tag = (hash >>> this.#bits) | 1
+    if (this.#slots[slot] === tag) {
+      this.#slots[slot] = 0
+      return true
+    }
+    this.#slots[slot] = tag
+    return false
+  }
+  clear(): void {
+    this.#slots.fill(0)
+  }
+}
+
 function detached(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1')
 }
