@@ -43,6 +43,25 @@ describe('password policy', () => {
     120_000,
   )
 
+  // The l33t matcher's search is bounded (l33tMaxSubstitutions in password-pool.ts): these must still
+  // be seen through.
+  it.each([
+    'p@ssw0rd1',
+    'P@$$w0rd!',
+    'm0nk3y123',
+    'dr@g0n12',
+    '5up3rm@n',
+    '1l0v3y0u',
+    'j3nn1f3r',
+    'W3lc0m3!',
+  ])(
+    'refuses the l33t spelling %s',
+    async (password) => {
+      expect(await check(password)).toMatchObject({ ok: false })
+    },
+    120_000,
+  )
+
   it('refuses a password shorter than the minimum length, counted in code points', async () => {
     expect(await check('Zq9!xw')).toMatchObject({ ok: false, reason: 'too_short' })
     // 4 code points, 8 UTF-8 bytes: still too short.
