@@ -6,6 +6,7 @@
 # The legs install concurrently, then run their tests one after the other:
 #   26 (active LTS): npm ci, the whole test suite, the packaging consumer test with the server started;
 #   22 and 24:       npm ci, the unit, adapter, client, server and e2e suites, the consumer test.
+# The three consumer tests run at the same time, after the last leg's tests.
 # Usage: .ci/node-versions.sh [major…] (default: 22 24 26), after `npm run build` (the legs reuse dist/). Vitest runs under the leg's node binary:
 # its workers are forked with process.execPath, which test/runtime/node-version.test.ts checks.
 # Each leg writes its vitest JSON report to $TESSERA_REPORT_DIR (when set) for the closing summary.
@@ -81,17 +82,27 @@ test_leg() {
   # The copy has no ../shared beside it: the Flask fixture is named (test/helpers/flask-fixture.ts).
   export TESSERA_FLASK_FIXTURE="$root/../shared/fixtures/flask-jwt-auth"
   report="${TESSERA_REPORT_DIR:-$work}/vitest-node$major.json"
-  local suites=() consumer=()
+  local suites=()
   if [ -n "${TESSERA_LEG_SUITES:-}" ]; then
     read -r -a suites <<< "$TESSERA_LEG_SUITES"
-  elif [ "$major" = 26 ]; then
-    consumer=(--server-build)
-  else
+  elif [ "$major" != 26 ]; then
     suites=(test/core test/adapters test/client test/server test/e2e test/runtime)
   fi
   "$node" node_modules/vitest/vitest.mjs run "${suites[@]}" \
     --reporter=dot --reporter=json --outputFile.json="$report"
-  [ -n "${TESSERA_LEG_SUITES:-}" ] || "$node" node_modules/tsx/dist/cli.mjs scripts/consumer-test.ts "${consumer[@]}"
+}
+
+# One leg's packaging consumer test, in its installed copy (26: with the server's native build).
+consumer_leg() {
+  local major="$1" home node copy
+  home="$(node_home "$major")"
+  node="$home/bin/node"
+  copy="$work/node$major"
+  cd "$copy"
+  export PATH="$home/bin:$PATH" npm_config_nodedir="$home"
+  local consumer=()
+  [ "$major" = 26 ] && consumer=(--server-build)
+  "$node" node_modules/tsx/dist/cli.mjs scripts/consumer-test.ts "${consumer[@]}"
 }
 
 status=0
@@ -125,4 +136,26 @@ for major in $legs; do
   fi
   echo "== node $major leg: $((SECONDS - start)) s"
 done
+
+# The consumer tests of all legs at the same time, after every leg's tests (no timing test shares the
+# machine with them): each is mostly npm installing into its own temporary projects.
+if [ -z "${TESSERA_LEG_SUITES:-}" ]; then
+  start=$SECONDS
+  declare -A consuming=()
+  for major in $legs; do
+    [ "${installed[$major]}" = 1 ] || continue
+    (set -euo pipefail; consumer_leg "$major") > "$work/consumer-$major.out" 2>&1 &
+    consuming[$major]=$!
+  done
+  for major in "${!consuming[@]}"; do
+    consumer_status=0
+    wait "${consuming[$major]}" || consumer_status=$?
+    sed 's/^/   /' "$work/consumer-$major.out"
+    if [ "$consumer_status" -ne 0 ]; then
+      echo "== node $major consumer test FAILED"
+      status=1
+    fi
+  done
+  echo "== consumer tests on every leg: $((SECONDS - start)) s"
+fi
 exit "$status"

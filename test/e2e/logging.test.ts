@@ -46,6 +46,9 @@ async function serve(level: Level, transport: Transport): Promise<Served> {
       'packages/server/src/cli/bin.ts',
       'serve',
       ...['--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--log-level', level],
+      // Several test files share two cores: no request should run into the production deadline (5 s), and
+      // the password threads keep the ordinary priority (vitest.config.ts).
+      ...['--database-timeout', '30s', '--password-thread-nice', '0'],
       ...['--token-transport', transport],
     ],
     { env, stdio: ['ignore', fd, 'pipe'] },
@@ -208,6 +211,7 @@ describe('the access log', () => {
       const registered = await client.api('POST', '/auth/register', {
         body: { username, password: PASSWORD },
       })
+      expect(registered.status).toBe(201)
       userId = Number(registered.body.user?.id)
       const access = String(registered.body.access_token)
       for (let i = 0; i < 50; i++)

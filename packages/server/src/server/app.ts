@@ -11,7 +11,7 @@ import { checkServerConfig, loadServerConfig, type ServerConfig } from './config
 import { openContext, type ServerContext } from './context.js'
 import { installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
-import { estimateStrength } from './passwords.js'
+import { estimateStrength, setPasswordThreadNice, warmUpPasswordThreads } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
 import { adminRoutes } from './routes/admin.js'
 import { auditRoutes } from './routes/audit.js'
@@ -83,6 +83,7 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
     const weak = await secretWordsProblem(config.secret, estimateStrength)
     if (weak !== undefined) throw new ConfigurationError('TESSERA_SECRET', weak)
   }
+  setPasswordThreadNice(config.passwordThreadNice)
   // The logger exists before the context: failures no request sees (maintenance, the key refresh,
   // Redis) are logged through it as well as counted.
   const logging = createServerLogger(config.logLevel)
@@ -144,6 +145,14 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const url = `http://${host}:${port}`
   for (const finding of checkServerConfig(config))
     built.app.log.warn({ setting: finding.setting }, finding.message)
+  if (config.passwordMinScore > 0) {
+    warmUpPasswordThreads().catch((error: unknown) => {
+      built.app.log.warn(
+        { err: error },
+        'password threads: warm-up failed (the first registration will load them)',
+      )
+    })
+  }
   return { ...built, url }
 }
 

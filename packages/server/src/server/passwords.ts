@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { parseForeignHash, type ForeignHash } from './foreign-hashes.js'
+import { STRENGTH_MAX_CHARS } from './password-policy.js'
 import {
   createPasswordPool,
   PasswordPoolError,
@@ -18,12 +19,21 @@ import {
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
 let pool: PasswordPool | undefined
+let threadNice = 19
+
+/**
+ * The `nice` of the password threads (the server's `passwordThreadNice`), for the pool this process
+ * creates on first use; a pool already running keeps its threads' priority.
+ */
+export function setPasswordThreadNice(nice: number): void {
+  threadNice = nice
+}
 // Async, so even a pool that cannot be created fails as a rejected promise, the same way for every
 // caller (a synchronous throw here once turned an unknown user's login into a 500 and a known
 // user's into a 401).
 function getPool(): PasswordPool {
   try {
-    return (pool ??= createPasswordPool())
+    return (pool ??= createPasswordPool({ nice: threadNice }))
   } catch (error) {
     throw new PasswordPoolError('the password pool could not be created', { cause: error })
   }
@@ -44,6 +54,18 @@ async function verifyForeign(foreign: ForeignHash, password: string): Promise<bo
  */
 export async function estimateStrength(job: StrengthJob): Promise<StrengthResult> {
   return getPool().strength(job)
+}
+
+/**
+ * Loads zxcvbn-ts's dictionaries in every password thread (one estimate each, at once, so each thread
+ * takes one), in the background. Called when the server starts listening: the first registration then
+ * pays an estimate, not the dictionaries' loading on top of it (hundreds of ms of CPU, seconds on a
+ * loaded machine — enough to run into the request deadline).
+ */
+export async function warmUpPasswordThreads(): Promise<void> {
+  const pool = getPool()
+  const job: StrengthJob = { password: 'warm-up', userInputs: [], maxLength: STRENGTH_MAX_CHARS }
+  await Promise.all(Array.from({ length: pool.size }, () => pool.strength(job)))
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */

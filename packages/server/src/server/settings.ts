@@ -392,6 +392,16 @@ export const ServerConfigSchema = Type.Object({
     default: '3',
     help: 'Lowest zxcvbn strength score of a new password, 0 (off) to 4.',
   }),
+  /**
+   * Scheduling priority (Linux `nice`) of the password threads (argon2id, strength estimates): 19, the
+   * lowest, keeps a login flood from slowing every other request; 0 gives them the event loop's share.
+   */
+  passwordThreadNice: setting(integer(0, 19), {
+    env: 'TESSERA_PASSWORD_THREAD_NICE',
+    flag: 'password-thread-nice',
+    default: '19',
+    help: 'Linux nice of the password threads: 19 (lowest, default) keeps password work from slowing other requests.',
+  }),
 })
 
 /** Resolved server settings (see {@link ServerConfigSchema} for each one's meaning and variable). */
