@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { memoryRevocationStore } from '../../packages/tessera/src/index.js'
 import { redisRevocationStore } from '../../packages/tessera/src/redis.js'
-import { openRedis } from '../../packages/server/src/server/redis.js'
+import { openRedis, type RedisLink } from '../../packages/server/src/server/redis.js'
 import { deletePrefix, REDIS_URL, redisReachable, testRedisClient, uniquePrefix } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 
@@ -30,7 +30,8 @@ describe.skipIf(!available)('the server’s Redis link', () => {
     }
   }
 
-  it('writes every revocation of a burst to Redis before close() returns', async () => {
+  /** A link under a prefix of its own (deleted after the test). */
+  async function open(): Promise<{ link: RedisLink; prefix: string }> {
     const prefix = uniquePrefix()
     prefixes.push(prefix)
     const link = await openRedis({
@@ -39,6 +40,11 @@ describe.skipIf(!available)('the server’s Redis link', () => {
       resync: () => Promise.resolve(),
       prefix,
     })
+    return { link, prefix }
+  }
+
+  it('writes every revocation of a burst to Redis before close() returns', async () => {
+    const { link, prefix } = await open()
     expect(link.status()).toBe('ok')
     const expiresAt = Math.floor(Date.now() / 1000) + 600
     const ids = Array.from({ length: 300 }, (_, i) => `burst-${String(i)}`)
@@ -52,14 +58,7 @@ describe.skipIf(!available)('the server’s Redis link', () => {
   })
 
   it('answers revocations from the replica at once, whatever Redis is doing', async () => {
-    const prefix = uniquePrefix()
-    prefixes.push(prefix)
-    const link = await openRedis({
-      url: REDIS_URL,
-      memory: memoryRevocationStore(),
-      resync: () => Promise.resolve(),
-      prefix,
-    })
+    const { link, prefix } = await open()
     try {
       link.replica.revokeSession('s-1', Math.floor(Date.now() / 1000) + 600)
       expect(link.replica.isRevoked({ jti: 'any', sid: 's-1', sub: 'u', iat: 1 })).toBe(true)

@@ -218,16 +218,19 @@ class RequestLogger implements FastifyBaseLogger {
     this.#bindings = bindings
     this.#options = options
   }
-  #write(level: Level, args: unknown[]): void {
+  /** pino's child, made now if no line was written yet. */
+  #logger(): FastifyBaseLogger {
     this.#child ??= this.#parent.child(this.#bindings, this.#options)
-    this.#child[level](...(args as Parameters<FastifyBaseLogger['info']>))
+    return this.#child
+  }
+  #write(level: Level, args: unknown[]): void {
+    this.#logger()[level](...(args as Parameters<FastifyBaseLogger['info']>))
   }
   get level(): string {
     return this.#child?.level ?? this.#options?.level ?? this.#parent.level
   }
   set level(level: string) {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options)
-    this.#child.level = level
+    this.#logger().level = level
   }
   fatal(...args: unknown[]): void {
     this.#write('fatal', args)
@@ -251,8 +254,7 @@ class RequestLogger implements FastifyBaseLogger {
     // Nothing is written at the silent level.
   }
   child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options)
-    return this.#child.child(bindings, options)
+    return this.#logger().child(bindings, options)
   }
 }
 
