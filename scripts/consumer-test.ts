@@ -34,6 +34,17 @@ interface Result {
   readonly stderr: string
 }
 
+/** `work` over `items`, at most `n` at a time; the results in the items' order. */
+async function atMost<T, R>(n: number, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T)
+  }
+  await Promise.all(Array.from({ length: n }, worker))
+  return results
+}
+
 /** Runs a command to completion; never throws on a non-zero exit (the caller decides). */
 function run(
   command: string,
@@ -245,12 +256,7 @@ try {
     console.log(`-- installed ${project.name} in ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }
   // Three at a time: npm's own work is mostly waiting on the registry and the disk.
-  const queue = [...projects]
-  await Promise.all(
-    [0, 1, 2].map(async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await install(next)
-    }),
-  )
+  await atMost(3, projects, install)
 
   console.log('-- install warnings')
   // fastify 5's own dependencies (cookie 2 via light-my-request) require Node 22: below that, a
@@ -369,19 +375,10 @@ export const build = (dataDir: string): Promise<BuiltServer> => buildServer({ da
     await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2))
     return run(process.execPath, [tsc, '-p', 'tsconfig.json'], dir)
   }
-  const compiled = new Map<string, Promise<Result>>()
-  const pending = [...projects]
-  const compilers = [0, 1].map(async () => {
-    for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
-      const result = compile(next)
-      compiled.set(next.name, result)
-      await result
-    }
-  })
-  await Promise.all(compilers)
-  for (const project of projects) {
+  const compiled = await atMost(2, projects, compile)
+  for (const [index, project] of projects.entries()) {
     const files = consumers[project.name] ?? {}
-    const result = await (compiled.get(project.name) as Promise<Result>)
+    const result = compiled[index] as Result
     check(
       result.code === 0,
       `tsc --strict --skipLibCheck false: ${Object.keys(files).join(', ')} (peers: ${
