@@ -35,17 +35,45 @@ export interface ServerLogger {
    * pino's (`level`, `time`, `pid`, `hostname`, `reqId`, fields, `msg`) but is built directly: pino's
    * generic path (a child logger's bindings, serializers, the object walk) costs several µs per line.
    */
-  readonly access: ((entry: AccessEntry) => void) | undefined
+  readonly access: AccessLine | undefined
 }
 
-/** What the access line says about one request. */
-export interface AccessEntry {
-  reqId: string
-  method: string
-  route: string
-  status: number
-  ms: number
-  user: string | null
+/**
+ * Writes the access line of one request: its id, method, route pattern, status, duration in
+ * milliseconds and user id (null without a token). Positional, so recording a request allocates no
+ * object.
+ */
+export type AccessLine = (
+  reqId: string,
+  method: string,
+  route: string,
+  status: number,
+  ms: number,
+  user: string | null,
+) => void
+
+/** Printable ASCII without `"` and backslash: such a string is its own JSON text between quotes. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+/** `JSON.stringify(value)` for a string, without the call for the usual plain ones. */
+function quote(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value)
+}
+
+/**
+ * {@link quote} remembered for values from a small set (methods, route patterns: the server's routes
+ * and `unmatched`), so the line of a request quotes only its id and user.
+ */
+function quoteCache(limit: number): (value: string) => string {
+  const known = new Map<string, string>()
+  return (value) => {
+    let quoted = known.get(value)
+    if (quoted === undefined) {
+      quoted = quote(value)
+      if (known.size < limit) known.set(value, quoted)
+    }
+    return quoted
+  }
 }
 
 /**
@@ -177,8 +205,9 @@ export function createServerLogger(
   if (stream !== undefined && info) {
     // Access lines still gathered when the process exits (a fatal error, process.exit) are written then.
     process.once('exit', flushSync)
-    access = (e: AccessEntry): void => {
-      pending += `{"level":30,"time":${Date.now()}${base},"reqId":${JSON.stringify(e.reqId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${e.ms},"user":${e.user === null ? 'null' : JSON.stringify(e.user)},"msg":"request"}\n`
+    const quoted = quoteCache(1000)
+    access = (reqId, method, route, status, ms, user): void => {
+      pending += `{"level":30,"time":${Date.now()}${base},"reqId":${quote(reqId)},"method":${quoted(method)},"route":${quoted(route)},"status":${status},"ms":${ms},"user":${user === null ? 'null' : quote(user)},"msg":"request"}\n`
       if (pending.length >= ACCESS_BATCH) handOver()
       else if (timer === undefined) {
         timer = setTimeout(handOver, ACCESS_DELAY_MS)
@@ -273,17 +302,16 @@ export function requestRecorder(
   return (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const elapsed = reply.elapsedTime
-    metrics.requestDuration.observe(
-      { method: request.method, route, status: String(reply.statusCode) },
-      elapsed / 1000,
-    )
-    access?.({
-      reqId: request.id,
-      method: request.method,
+    const { method } = request
+    const status = reply.statusCode
+    metrics.requestDuration.observe(method, route, status, elapsed / 1000)
+    access?.(
+      request.id,
+      method,
       route,
-      status: reply.statusCode,
-      ms: Math.round(elapsed * 100) / 100,
-      user: request.jwt?.identity ?? null,
-    })
+      status,
+      Math.round(elapsed * 100) / 100,
+      request.jwt?.identity ?? null,
+    )
   }
 }
