@@ -49,8 +49,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
     // The servers under test (in process and spawned, which inherit it) give their password threads the
-    // ordinary priority: at nice 19 they would starve behind the other test files' work, and a
-    // registration could run into the request deadline. Tests of the priority itself set their own.
+    // ordinary priority: at the default nice (10) they would wait behind the other test files' work,
+    // and a registration could run into the request deadline. Tests of the priority itself set their own.
     env: { TESSERA_PASSWORD_THREAD_NICE: '0' },
     projects: [
       {

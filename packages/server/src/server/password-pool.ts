@@ -1,23 +1,25 @@
 /**
- * Where argon2 runs: a few worker threads of the lowest CPU priority, one per available core.
+ * Where argon2 runs: a few worker threads of low CPU priority, one per available core.
  *
  * Why not the libuv pool (what `@node-rs/argon2`'s async functions use): it has four threads whatever
  * the core count, they run at the event loop's priority, and a 19 MiB argon2id computation is ~20 ms
  * of solid CPU. On a server with one or two cores, four of them leave the event loop a fraction of the
  * CPU, so every request in flight waits behind the logins (bench/RESULTS.md measured an event-loop
  * delay p99 of 66.7 ms with 20 concurrent logins). Here each worker thread runs the synchronous
- * argon2 functions and, on Linux, lowers its own priority to nice 19 (`os.setPriority` changes only
- * the calling thread there): the kernel then runs the event loop first whenever it has work, and
- * hashing takes every cycle left over, so login throughput stays bound by the cores.
+ * argon2 functions and, on Linux, lowers its own priority ({@link DEFAULT_PASSWORD_THREAD_NICE};
+ * `os.setPriority` changes only the calling thread there): the kernel then runs the event loop first
+ * whenever it has work, and hashing takes the cycles left over, so login throughput stays bound by
+ * the cores.
  *
  * Jobs queue first come, first served. Idle workers do not keep the process alive; a worker that dies
  * fails its job and is replaced. Failures of the pool itself are {@link PasswordPoolError}s, never
  * a "wrong password".
  *
- * The trade-off of nice 19: when the event loop alone saturates the cores, hashing gets only the
- * scheduler's minimum share, so logins slow down before requests of users already signed in do. For
- * an auth server that is the order we want (a login flood must not starve authenticated traffic);
- * give the server more cores, or rate-limit logins harder, if logins must stay fast under such load.
+ * The trade-off: when the event loop alone saturates the cores, hashing gets only a small share
+ * (about a tenth of a core at nice 10), so logins slow down before requests of users already signed
+ * in do. For an auth server that is the order we want (a login flood must not starve authenticated
+ * traffic); give the server more cores, or rate-limit logins harder, if logins must stay fast under
+ * such load.
  */
 import { availableParallelism } from 'node:os'
 import { createRequire } from 'node:module'
@@ -31,6 +33,18 @@ import type { ForeignHash } from './foreign-hashes.js'
 export class PasswordPoolError extends Error {
   override name = 'PasswordPoolError'
 }
+
+/**
+ * The password threads' default nice (the server's `passwordThreadNice`). Linux's scheduler weighs a
+ * nice-10 thread at 110 against the event loop's 1024: whenever the event loop has work it runs first
+ * (bench/RESULTS.md §3: event-loop delay p99 < 5 ms with 20 logins in flight on one core, the same
+ * as at nice 19). Nice 19 (weight 15) went further than that buys: the threads then also starved
+ * behind the process's own nice-0 helpers (V8's garbage collector threads, libuv) and anything else on
+ * the host, so a registration — an argon2id hash and a strength estimate in two threads at once —
+ * took half as long again as one without the estimate (bench/register-latency.ts: 13.9 against
+ * 9.1 ms; 9.6 against 8.9 ms at nice 10), and under a busy host a first registration waited seconds.
+ */
+export const DEFAULT_PASSWORD_THREAD_NICE = 10
 
 /** The options passed through to `@node-rs/argon2` (plain data: they cross a thread boundary). */
 export interface Argon2Options {
@@ -79,6 +93,16 @@ interface Slot {
   current: Pending | undefined
 }
 
+/**
+ * Substitution combinations zxcvbn-ts's l33t matcher tries; it re-runs the whole dictionary search
+ * for each one. zxcvbn's default (100) cost one symbol-heavy password seconds. 1 refuses the same
+ * l33t spellings of the common-password list as 3 did (p@ssw0rd1, m0nk3y123, s3cr3t1, …: 2,241 of the
+ * 2,243 that 10 refuses; `npx tsx bench/strength.ts` compares them) and makes a typical passphrase's
+ * estimate about a third cheaper than 3, so the estimate takes no longer than the argon2id hash it
+ * runs beside at registration (bench/register-latency.ts).
+ */
+export const L33T_MAX_SUBSTITUTIONS = 1
+
 // CommonJS run by `new Worker(..., { eval: true })`: no separate file, so it works the same from
 // `dist/` and from the TypeScript sources under a test runner.
 const WORKER_SOURCE = `
@@ -119,12 +143,7 @@ function strength(job) {
       graphs: common.adjacencyGraphs,
       translations: en.translations,
       maxLength: job.maxLength,
-      // The l33t matcher re-runs the dictionary search for each substitution combination it tries:
-      // with the default 100 one symbol-heavy password cost seconds (bench/strength.ts). 3 gives the
-      // same verdict as 10 on common l33t passwords (p@ssw0rd1, P@$$w0rd!, m0nk3y123, …: all refused
-      // at the default minimum score) at about half the time, so the estimate stays shorter than the
-      // argon2id hash it runs beside at registration (bench/register-latency.ts).
-      l33tMaxSubstitutions: 3,
+      l33tMaxSubstitutions: ${L33T_MAX_SUBSTITUTIONS},
     })
     estimators.set(job.maxLength, estimator)
   }
@@ -196,7 +215,7 @@ export interface PasswordPoolOptions {
  */
 export function createPasswordPool({
   size = availableParallelism(),
-  nice = 19,
+  nice = DEFAULT_PASSWORD_THREAD_NICE,
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
   bcrypt = createRequire(import.meta.url).resolve('bcryptjs'),
   zxcvbn = zxcvbnPaths(),

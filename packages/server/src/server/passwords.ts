@@ -10,6 +10,7 @@ import { parseForeignHash, type ForeignHash } from './foreign-hashes.js'
 import { STRENGTH_MAX_CHARS } from './password-policy.js'
 import {
   createPasswordPool,
+  DEFAULT_PASSWORD_THREAD_NICE,
   PasswordPoolError,
   type PasswordPool,
   type StrengthJob,
@@ -19,7 +20,7 @@ import {
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
 let pool: PasswordPool | undefined
-let threadNice = 19
+let threadNice = DEFAULT_PASSWORD_THREAD_NICE
 
 /**
  * The `nice` of the password threads (the server's `passwordThreadNice`), for the pool this process

@@ -7,6 +7,7 @@
  */
 import { Type, type Static, type TSchema } from 'typebox'
 import { ConfigurationError, isAlgorithm, parseDuration, SUPPORTED_ALGORITHMS, type Algorithm } from 'tessera'
+import { DEFAULT_PASSWORD_THREAD_NICE } from './password-pool.js'
 
 /** How a setting is given as text (variable, flag, `.env`) and what it means. */
 interface SettingSource<T = unknown> {
@@ -393,14 +394,15 @@ export const ServerConfigSchema = Type.Object({
     help: 'Lowest zxcvbn strength score of a new password, 0 (off) to 4.',
   }),
   /**
-   * Scheduling priority (Linux `nice`) of the password threads (argon2id, strength estimates): 19, the
-   * lowest, keeps a login flood from slowing every other request; 0 gives them the event loop's share.
+   * Scheduling priority (Linux `nice`) of the password threads (argon2id, strength estimates): the
+   * default 10 keeps a login flood from slowing other requests (password-pool.ts,
+   * DEFAULT_PASSWORD_THREAD_NICE); 19 yields even more; 0 gives them the event loop's share.
    */
   passwordThreadNice: setting(integer(0, 19), {
     env: 'TESSERA_PASSWORD_THREAD_NICE',
     flag: 'password-thread-nice',
-    default: '19',
-    help: 'Linux nice of the password threads: 19 (lowest, default) keeps password work from slowing other requests.',
+    default: String(DEFAULT_PASSWORD_THREAD_NICE),
+    help: 'Linux nice of the password threads, 0–19: the default 10 lets requests run before password work.',
   }),
 })
 
