@@ -84,4 +84,39 @@ describe('the server logger', () => {
     expect(out.lines().map((l) => l.msg)).toEqual(['something to say'])
     await fastify.close()
   })
+
+  it('writes any text exactly: quotes, control characters, non-ASCII, a line longer than a batch', async () => {
+    const { fastify, out, logging } = await app('info')
+    const access = logging.access
+    if (access === undefined) throw new Error('no access line at info')
+    const users = [
+      'zoë',
+      'μαρία',
+      '"quoted" \\ back\nslash\u0001',
+      '🙂'.repeat(3000),
+      'x'.repeat(20_000),
+      'plain',
+    ]
+    users.forEach((user, i) => {
+      access(`req-${i}`, 'GET', '/r/:id', 200, 1.25, user)
+    })
+    // Enough ordinary lines to fill several batches, in order.
+    for (let i = 0; i < 500; i++) access(`bulk-${i}`, 'POST', '/bulk', 201, 0.5, null)
+    logging.flush()
+    const lines = out.lines()
+    expect(lines.slice(0, users.length).map((l) => l.user)).toEqual(users)
+    expect(lines.slice(users.length).map((l) => l.reqId)).toEqual(
+      Array.from({ length: 500 }, (_, i) => `bulk-${i}`),
+    )
+    expect(lines[0]).toMatchObject({
+      level: 30,
+      reqId: 'req-0',
+      method: 'GET',
+      route: '/r/:id',
+      status: 200,
+      ms: 1.25,
+      msg: 'request',
+    })
+    await fastify.close()
+  })
 })

@@ -138,44 +138,60 @@ function serializeReply(reply: { statusCode?: number }): Record<string, unknown>
 
 /** Longest time an access line waits to be handed to the destination, in milliseconds. */
 const ACCESS_DELAY_MS = 100
-/** Characters of access lines (about 60 lines) that are handed over at once without waiting. */
+/** Bytes of access lines (about 80 lines) that are handed over at once without waiting. */
 const ACCESS_BATCH = 16_384
 
 /**
  * The server's logger at `config.logLevel`. Lines go to `destination` when given (tests), otherwise to
- * stdout through pino's synchronous destination (sonic-boom, `sync: true`): a line handed over is
- * written by one `write` system call on the event loop, with no thread pool round trip.
+ * stdout through pino's synchronous destination (sonic-boom, `sync: true`, in its bytes mode): a line
+ * handed over is written by one `write` system call on the event loop, with no thread pool round trip.
  *
  * Access lines are gathered and handed over together, at most {@link ACCESS_DELAY_MS} after the first
- * of them or as soon as {@link ACCESS_BATCH} characters are waiting, so a busy server makes one system
- * call per ~60 requests instead of one per request. Any other line first hands over the access lines
- * gathered before it, so the log keeps the order in which things happened; `flush()` (the server's
- * close) and the process's exit hand them over too.
+ * of them or as soon as about {@link ACCESS_BATCH} bytes are waiting, so a busy server makes one system
+ * call per ~80 requests instead of one per request. Each line is encoded once, into the batch's
+ * buffer: handed over as text, a batch was measured and encoded again by the destination, two passes
+ * over every byte (0.4 µs per request in the profile). Any other line first hands over the access
+ * lines gathered before it, so the log keeps the order in which things happened; `flush()` (the
+ * server's close) and the process's exit hand them over too.
  */
 export function createServerLogger(
   level: ServerConfig['logLevel'],
   destination?: DestinationStream,
 ): ServerLogger {
-  const stream = destination ?? (level === 'silent' ? undefined : pino.destination({ dest: 1, sync: true }))
-  let pending = ''
+  const own =
+    destination === undefined && level !== 'silent'
+      ? pino.destination({ dest: 1, sync: true, contentMode: 'buffer' })
+      : undefined
+  const stream: DestinationStream | undefined = destination ?? own
+  // Our own destination takes bytes; one given by the caller takes text.
+  const writeBytes = (bytes: Buffer): void => {
+    if (own !== undefined) own.write(bytes as unknown as string)
+    else destination?.write(bytes.toString('utf8'))
+  }
+  // The access lines gathered: `used` bytes of `batch`.
+  let batch: Buffer | undefined
+  let used = 0
   let timer: NodeJS.Timeout | undefined
   const handOver = (): void => {
     if (timer !== undefined) {
       clearTimeout(timer)
       timer = undefined
     }
-    if (pending === '' || stream === undefined) return
-    const lines = pending
-    pending = ''
-    stream.write(lines)
+    if (batch === undefined || used === 0) return
+    const bytes = batch.subarray(0, used)
+    // A new buffer for the next batch: the destination may keep this one until it can write it.
+    batch = undefined
+    used = 0
+    writeBytes(bytes)
   }
   const ordered: DestinationStream | undefined =
     stream === undefined
       ? undefined
       : {
           write(line: string) {
-            if (pending !== '') handOver()
-            stream.write(line)
+            if (used > 0) handOver()
+            if (own !== undefined) writeBytes(Buffer.from(line, 'utf8'))
+            else stream.write(line)
           },
         }
   const logger = pino(
@@ -207,9 +223,13 @@ export function createServerLogger(
     process.once('exit', flushSync)
     const quoted = quoteCache(1000)
     access = (reqId, method, route, status, ms, user): void => {
-      pending += `{"level":30,"time":${Date.now()}${base},"reqId":${quote(reqId)},"method":${quoted(method)},"route":${quoted(route)},"status":${status},"ms":${ms},"user":${user === null ? 'null' : quote(user)},"msg":"request"}\n`
-      if (pending.length >= ACCESS_BATCH) handOver()
-      else if (timer === undefined) {
+      const line = `{"level":30,"time":${Date.now()}${base},"reqId":${quote(reqId)},"method":${quoted(method)},"route":${quoted(route)},"status":${status},"ms":${ms},"user":${user === null ? 'null' : quote(user)},"msg":"request"}\n`
+      // At most 3 UTF-8 bytes per UTF-16 unit.
+      const room = line.length * 3
+      if (batch !== undefined && used + room > batch.length) handOver()
+      batch ??= Buffer.allocUnsafe(Math.max(ACCESS_BATCH, room))
+      used += batch.write(line, used, 'utf8')
+      if (timer === undefined) {
         timer = setTimeout(handOver, ACCESS_DELAY_MS)
         timer.unref()
       }
