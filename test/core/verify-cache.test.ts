@@ -1,7 +1,7 @@
 /**
  * The verified-token cache (`verifyCache`): a token seen again skips only the signature computation.
  * Every property issue 6 asks of a safe cache is checked here as an attack that must still be refused:
- * expiry and nbf on a hit, revocation on a hit, a removed key, a failure never remembered, the bound.
+ * expiry and nbf on a hit, revocation on a hit, a removed key, a refusal remembered only as a refusal, the bound.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
@@ -103,18 +103,77 @@ describe('verified-token cache', () => {
     },
   )
 
-  it('never remembers a failure: a bad signature is computed and refused every time', async () => {
+  it('remembers a bad signature only as a refusal: the same bad token is refused again without the cryptography, and nothing passes', async () => {
     const { auth, calls } = engine()
     const token = await auth.createAccessToken('alice')
     const at = token.lastIndexOf('.') + 1
     const bad = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       await expect(auth.verify(bad)).rejects.toMatchObject({ code: 'token_invalid_signature' })
     }
+    // Computed on the first two refusals (the second admits it), answered from the table after.
+    expect(calls()).toBe(2)
+    // The good token is still verified (twice, then cached) on its own: the refusals admitted nothing.
+    for (let i = 0; i < 3; i++) expect((await auth.verify(token)).identity).toBe('alice')
+    expect(calls()).toBe(4)
+    // And the bad one stays refused after the good one was cached (they share header and payload).
+    await expect(auth.verify(bad)).rejects.toMatchObject({ code: 'token_invalid_signature' })
+  })
+
+  it('keys remembered refusals by the whole token: a token that only shares the bad signature is verified', async () => {
+    const { auth, calls } = engine()
+    const token = await auth.createAccessToken('alice')
+    const [header, payload, signature = ''] = token.split('.')
+    const forged = `${header}.${payload}.${signature.slice(0, -2)}AA`
+    for (let i = 0; i < 3; i++)
+      await expect(auth.verify(forged)).rejects.toMatchObject({ code: 'token_invalid_signature' })
+    expect(calls()).toBe(2)
+    // Another payload with the same remembered bad signature: verified (and refused) on its own.
+    const other = (await auth.createAccessToken('mallory')).split('.')[1]
+    await expect(auth.verify(`${header}.${other}.${signature.slice(0, -2)}AA`)).rejects.toMatchObject({
+      code: 'token_invalid_signature',
+    })
     expect(calls()).toBe(3)
-    // The good token is still verified (twice, then cached) on its own: the failures admitted nothing.
-    for (let i = 0; i < 3; i++) await auth.verify(token)
-    expect(calls()).toBe(5)
+    // The real token, whose signature differs from the remembered one, verifies.
+    expect((await auth.verify(token)).identity).toBe('alice')
+  })
+
+  it('forgets remembered refusals when the key ring changes: a token refused under the old keys verifies under a new one', async () => {
+    const { key, calls } = countingKey('k1')
+    // k0 signs; k1 (the counting key) is a second key of the ring with a secret the issuer does not use.
+    const auth = createTessera({ keys: [importKey({ alg: 'HS256', kid: 'k0', secret: SECRET }), key] })
+    const issuer = createTessera({ keys: importKey({ alg: 'HS256', kid: 'k1', secret: `${SECRET}-other` }) })
+    const token = await issuer.createAccessToken('alice')
+    for (let i = 0; i < 3; i++)
+      await expect(auth.verify(token)).rejects.toMatchObject({ code: 'token_invalid_signature' })
+    expect(calls()).toBe(2)
+    // k1 is replaced by the issuer's key: the refusal must not outlive the ring it was made under.
+    expect(auth.keys.remove('k1')).toBe(true)
+    auth.keys.add(importKey({ alg: 'HS256', kid: 'k1', secret: `${SECRET}-other` }))
+    expect((await auth.verify(token)).identity).toBe('alice')
+  })
+
+  it('bounds the remembered refusals and computes every refusal when the cache is off', async () => {
+    const off = engine({ verifyCache: false })
+    const token = await off.auth.createAccessToken('alice')
+    const bad = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`
+    for (let i = 0; i < 3; i++)
+      await expect(off.auth.verify(bad)).rejects.toMatchObject({ code: 'token_invalid_signature' })
+    expect(off.calls()).toBe(3)
+    // verifyCache 2: at most two refusals remembered, the oldest leaving first.
+    const small = engine({ verifyCache: 2 })
+    const base = await small.auth.createAccessToken('alice')
+    const bads = ['AA', 'BB', 'CC'].map((end) => `${base.slice(0, -2)}${end}`).filter((t) => t !== base)
+    for (const t of bads) {
+      for (let i = 0; i < 2; i++)
+        await expect(small.auth.verify(t)).rejects.toMatchObject({ code: 'token_invalid_signature' })
+    }
+    const before = small.calls()
+    // The first one was evicted by the later two: computed again.
+    await expect(small.auth.verify(bads[0] as string)).rejects.toMatchObject({
+      code: 'token_invalid_signature',
+    })
+    expect(small.calls()).toBe(before + 1)
   })
 
   it('keys the cache by the whole token: a token differing only in its signature is verified', async () => {

@@ -163,7 +163,8 @@ export function createServerLogger(
       ? pino.destination({ dest: 1, sync: true, contentMode: 'buffer' })
       : undefined
   const stream: DestinationStream | undefined = destination ?? own
-  // Our own destination takes bytes; one given by the caller takes text.
+  // Our own destination takes bytes (sonic-boom's `contentMode: 'buffer'`; its TypeScript signature
+  // names only strings); one given by the caller takes text.
   const writeBytes = (bytes: Buffer): void => {
     if (own !== undefined) own.write(bytes as unknown as string)
     else destination?.write(bytes.toString('utf8'))
@@ -190,8 +191,8 @@ export function createServerLogger(
       : {
           write(line: string) {
             if (used > 0) handOver()
-            if (own !== undefined) writeBytes(Buffer.from(line, 'utf8'))
-            else stream.write(line)
+            if (own === undefined) stream.write(line)
+            else writeBytes(Buffer.from(line, 'utf8'))
           },
         }
   const logger = pino(

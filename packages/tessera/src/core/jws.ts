@@ -20,6 +20,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 // Header parameters that would let a token bring or point to its own key (RFC 8725 §3.1, §3.10).
 const KEY_BEARING_PARAMETERS = ['jwk', 'jku', 'x5u', 'x5c'] as const
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+const INVALID_SIGNATURE = 'The token signature is invalid'
 
 /** A token whose signature has been verified; the payload is parsed JSON, not yet checked as claims. */
 export interface VerifiedJws {
@@ -43,6 +44,9 @@ interface VerifiedEntry extends HeaderEntry {
 /** Upper bound of distinct header segments remembered; tokens of one key share one header segment. */
 const HEADER_CACHE_LIMIT = 256
 
+/** Upper bound of refused tokens remembered (at most this many × 2048 characters). */
+const REFUSED_CACHE_LIMIT = 1024
+
 /**
  * Longest token the verified-token cache remembers. Tessera's tokens are 300–600 characters; a bound
  * keeps the cache's memory predictable (at most `cacheSize` × ~2 × this many characters).
@@ -63,9 +67,13 @@ export interface JwsVerifierOptions {
  * keyed by the whole token string: a later call with the very same string skips the signature
  * computation. Both forget everything whenever the ring changes (a key added, removed or rotated).
  *
- * The cache only ever saves the cryptography. Failures are never remembered, and everything that
- * depends on time or state (exp, nbf, iat, type, audience, issuer, freshness, revocation) is checked by
- * the caller on every call, hit or miss. Entries are found by the signature segment (short, so cheap
+ * The cache only ever saves the cryptography. Everything that depends on time or state (exp, nbf,
+ * iat, type, audience, issuer, freshness, revocation) is checked by the caller on every call, hit or
+ * miss. The one failure remembered is a bad signature, which depends on nothing but the token and
+ * the keys: the same forged or corrupted token presented again (a client retrying in a loop, a
+ * replayed forgery) is refused without the cryptography — an EdDSA verification costs tens of µs —
+ * from a second, smaller table ({@link REFUSED_CACHE_LIMIT} tokens, same admission and same
+ * clearing). It only ever refuses sooner: nothing in it can make a token pass. Entries are found by the signature segment (short, so cheap
  * to hash) and then compared with the whole token string, so a hit is the very same token: no
  * collisions. The bound evicts the oldest entry first.
  *
@@ -84,6 +92,10 @@ export function createJwsVerifier(
   const headers = new Map<string, HeaderEntry>()
   const verified = cacheSize > 0 ? new Map<string, VerifiedEntry>() : undefined
   const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
+  // Tokens whose signature failed, by signature segment → the whole token.
+  const refusedLimit = Math.min(cacheSize, REFUSED_CACHE_LIMIT)
+  const refused = refusedLimit > 0 ? new Map<string, string>() : undefined
+  const refusalDoorkeeper = refusedLimit > 0 ? new Doorkeeper(refusedLimit) : undefined
   let cachedVersion = ring.version
 
   const headerFor = (segment: string): HeaderEntry => {
@@ -107,6 +119,8 @@ export function createJwsVerifier(
       headers.clear()
       verified?.clear()
       doorkeeper?.clear()
+      refused?.clear()
+      refusalDoorkeeper?.clear()
       cachedVersion = ring.version
     }
     const lastDot = token.lastIndexOf('.')
@@ -114,6 +128,7 @@ export function createJwsVerifier(
     if (verified !== undefined) {
       const hit = verified.get(signature)
       if (hit?.token === token) return hit
+      if (refused?.get(signature) === token) throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
     }
     if (!COMPACT_JWS.test(token)) {
       throw new TokenMalformedError('The token is not a compact JWS: three base64url segments joined by dots')
@@ -121,7 +136,16 @@ export function createJwsVerifier(
     const firstDot = token.indexOf('.')
     const { header, key } = headerFor(token.slice(0, firstDot))
     if (!key.verify(token.slice(0, lastDot), signature)) {
-      throw new TokenInvalidSignatureError('The token signature is invalid')
+      if (
+        refused !== undefined &&
+        token.length <= CACHEABLE_TOKEN_LENGTH &&
+        refusalDoorkeeper?.admit(signature)
+      ) {
+        const own = detached(token)
+        if (refused.size >= refusedLimit) refused.delete(refused.keys().next().value as string)
+        refused.set(own.slice(lastDot + 1), own)
+      }
+      throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
     }
     const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
     if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH || !doorkeeper?.admit(signature))

@@ -122,18 +122,29 @@ export function resolveErrorOptions(value: unknown, flask: boolean): ResolvedErr
 }
 
 // Challenges already built, by realm, code and message: token failures repeat a handful of fixed
-// messages, so a refused request reuses the quoted header value instead of escaping it again. Bounded
-// (a message can carry a client-sent value, e.g. Sec-Fetch-Site): emptied when full.
+// messages, so a refused request reuses the quoted header value instead of escaping it again. Looked up
+// through nested maps keyed by the strings themselves (no key built per request). Bounded (a message can
+// carry a client-sent value, e.g. Sec-Fetch-Site): emptied when full.
 const CHALLENGES_MAX = 256
-const challenges = new Map<string, string | undefined>()
+let challengeCount = 0
+const challenges = new Map<string, Map<string, Map<string, string | undefined>>>()
 
 function challengeFor(error: AnyTesseraError, realm: string | undefined): string | undefined {
-  const key = `${realm ?? ''}\u0000${error.code}\u0000${error.message}`
-  const cached = challenges.get(key)
-  if (cached !== undefined || challenges.has(key)) return cached
+  let byCode = challenges.get(realm ?? '')
+  if (byCode === undefined)
+    challenges.set(realm ?? '', (byCode = new Map<string, Map<string, string | undefined>>()))
+  let byMessage = byCode.get(error.code)
+  if (byMessage === undefined) byCode.set(error.code, (byMessage = new Map<string, string | undefined>()))
+  const cached = byMessage.get(error.message)
+  if (cached !== undefined || byMessage.has(error.message)) return cached
   const challenge = wwwAuthenticate(error, realm)
-  if (challenges.size >= CHALLENGES_MAX) challenges.clear()
-  challenges.set(key, challenge)
+  if (challengeCount >= CHALLENGES_MAX) {
+    challenges.clear()
+    challengeCount = 0
+    return challenge
+  }
+  byMessage.set(error.message, challenge)
+  challengeCount++
   return challenge
 }
 
