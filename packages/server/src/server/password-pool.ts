@@ -96,8 +96,8 @@ interface Slot {
 /**
  * Substitution combinations zxcvbn-ts's l33t matcher tries; it re-runs the whole dictionary search
  * for each one. zxcvbn's default (100) cost one symbol-heavy password seconds. 1 refuses the same
- * l33t spellings of the common-password list as 3 did (p@ssw0rd1, m0nk3y123, s3cr3t1, …: 2,241 of the
- * 2,243 that 10 refuses; `npx tsx bench/strength.ts` compares them) and makes a typical passphrase's
+ * l33t spellings of the common-password list as 3 did (p@ssw0rd1, m0nk3y123, s3cr3t1, …: 2,230 of the
+ * 2,232 that 10 refuses, out of 2,243; `npx tsx bench/strength.ts` compares them) and makes a typical passphrase's
  * estimate about a third cheaper than 3, so the estimate takes no longer than the argon2id hash it
  * runs beside at registration (bench/register-latency.ts).
  */

@@ -34,13 +34,6 @@ interface HeaderEntry {
   key: TesseraKey
 }
 
-interface VerifiedEntry extends HeaderEntry {
-  /** The whole token: a hit must be this very string, not just the same signature. */
-  token: string
-  /** Parsed and deeply frozen, so every caller can share it. */
-  payload: Record<string, unknown>
-}
-
 /** Upper bound of distinct header segments remembered; tokens of one key share one header segment. */
 const HEADER_CACHE_LIMIT = 256
 
@@ -90,12 +83,9 @@ export function createJwsVerifier(
   { maxTokenLength, cacheSize }: JwsVerifierOptions,
 ): (token: unknown) => VerifiedJws {
   const headers = new Map<string, HeaderEntry>()
-  const verified = cacheSize > 0 ? new Map<string, VerifiedEntry>() : undefined
-  const doorkeeper = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined
-  // Tokens whose signature failed, by signature segment → the whole token.
-  const refusedLimit = Math.min(cacheSize, REFUSED_CACHE_LIMIT)
-  const refused = refusedLimit > 0 ? new Map<string, string>() : undefined
-  const refusalDoorkeeper = refusedLimit > 0 ? new Doorkeeper(refusedLimit) : undefined
+  // Verified tokens (payload parsed and deeply frozen, shared by every caller), and refused ones.
+  const verified = cacheSize > 0 ? new TokenTable<VerifiedJws>(cacheSize) : undefined
+  const refused = cacheSize > 0 ? new TokenTable<true>(Math.min(cacheSize, REFUSED_CACHE_LIMIT)) : undefined
   let cachedVersion = ring.version
 
   const headerFor = (segment: string): HeaderEntry => {
@@ -118,46 +108,63 @@ export function createJwsVerifier(
     if (cachedVersion !== ring.version) {
       headers.clear()
       verified?.clear()
-      doorkeeper?.clear()
       refused?.clear()
-      refusalDoorkeeper?.clear()
       cachedVersion = ring.version
     }
     const lastDot = token.lastIndexOf('.')
     const signature = token.slice(lastDot + 1)
-    if (verified !== undefined) {
-      const hit = verified.get(signature)
-      if (hit?.token === token) return hit
-      if (refused?.get(signature) === token) throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
-    }
+    const hit = verified?.get(signature, token)
+    if (hit !== undefined) return hit
+    if (refused?.get(signature, token) === true) throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
     if (!COMPACT_JWS.test(token)) {
       throw new TokenMalformedError('The token is not a compact JWS: three base64url segments joined by dots')
     }
     const firstDot = token.indexOf('.')
     const { header, key } = headerFor(token.slice(0, firstDot))
     if (!key.verify(token.slice(0, lastDot), signature)) {
-      if (
-        refused !== undefined &&
-        token.length <= CACHEABLE_TOKEN_LENGTH &&
-        refusalDoorkeeper?.admit(signature)
-      ) {
-        const own = detached(token)
-        if (refused.size >= refusedLimit) refused.delete(refused.keys().next().value as string)
-        refused.set(own.slice(lastDot + 1), own)
-      }
+      refused?.offer(token, signature, true)
       throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
     }
-    const payload = deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload'))
-    if (verified === undefined || token.length > CACHEABLE_TOKEN_LENGTH || !doorkeeper?.admit(signature))
-      return { header, key, payload }
+    const result: VerifiedJws = {
+      header,
+      key,
+      payload: deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload')),
+    }
+    verified?.offer(token, signature, result)
+    return result
+  }
+}
+
+/**
+ * Tokens remembered by their signature segment (short, so cheap to hash) with a value: a lookup
+ * matches only the very same whole token. A token is kept the second time it is offered (the
+ * {@link Doorkeeper} remembers the first), only up to {@link CACHEABLE_TOKEN_LENGTH} characters, and
+ * the oldest leaves first once `limit` are held.
+ */
+class TokenTable<V> {
+  readonly #entries = new Map<string, { token: string; value: V }>()
+  readonly #doorkeeper: Doorkeeper
+  readonly #limit: number
+  constructor(limit: number) {
+    this.#limit = limit
+    this.#doorkeeper = new Doorkeeper(limit)
+  }
+  get(signature: string, token: string): V | undefined {
+    const entry = this.#entries.get(signature)
+    return entry?.token === token ? entry.value : undefined
+  }
+  offer(token: string, signature: string, value: V): void {
+    if (token.length > CACHEABLE_TOKEN_LENGTH || !this.#doorkeeper.admit(signature)) return
     // The token is usually a slice of a whole Cookie header, URL or Authorization value, and a slice
     // keeps its parent string alive: store a copy of its own, so an entry costs the token, not the
     // request's headers.
     const own = detached(token)
-    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value as string)
-    const entry: VerifiedEntry = { header, key, payload, token: own }
-    verified.set(own.slice(lastDot + 1), entry)
-    return entry
+    if (this.#entries.size >= this.#limit) this.#entries.delete(this.#entries.keys().next().value as string)
+    this.#entries.set(own.slice(own.length - signature.length), { token: own, value })
+  }
+  clear(): void {
+    this.#entries.clear()
+    this.#doorkeeper.clear()
   }
 }
 

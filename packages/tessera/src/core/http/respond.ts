@@ -139,6 +139,7 @@ function challengeFor(error: AnyTesseraError, realm: string | undefined): string
   if (cached !== undefined || byMessage.has(error.message)) return cached
   const challenge = wwwAuthenticate(error, realm)
   if (challengeCount >= CHALLENGES_MAX) {
+    // Full: start over (this challenge is built again next time).
     challenges.clear()
     challengeCount = 0
     return challenge
