@@ -1,7 +1,9 @@
 // The server's logger (logging.ts) in process: the access lines are gathered and handed over in order
-// with the other lines, and `request.log` (made lazily) writes lines bound to the request id.
+// with the other lines, `request.log` and other children (made lazily) write lines with their
+// bindings, and the log controller reports every request's start and end.
 import Fastify from 'fastify'
-import { describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { describe, expect, it, vi } from 'vitest'
 import { createServerLogger, requestRecorder } from '../../packages/server/src/server/logging.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 
@@ -20,26 +22,44 @@ function captured(): { write(chunk: string): void; lines: () => Record<string, u
   }
 }
 
-async function app(level: 'info' | 'warn') {
+async function app(level: 'info' | 'warn' | 'debug') {
   const out = captured()
   const logging = createServerLogger(level, out)
+  const record = requestRecorder(createMetrics(), logging.access)
+  // What the log controller reported, in order: `start <id>` and `end <id> <status>`.
+  const events: string[] = []
   const fastify = Fastify({
     loggerInstance: logging.logger,
-    logController: logging.logController,
-    childLoggerFactory: logging.childLoggerFactory,
-  })
-  const record = requestRecorder(createMetrics(), logging.access)
-  fastify.addHook('onResponse', (request, reply, done) => {
-    record(request, reply)
-    done()
+    logController: logging.logController({
+      started(request) {
+        events.push(`start ${request.id}`)
+      },
+      ended(request, reply) {
+        events.push(`end ${request.id} ${reply.statusCode}`)
+        record(request, reply)
+      },
+    }),
   })
   fastify.get('/quiet', () => ({ ok: true }))
   fastify.get('/noisy', (request) => {
     request.log.warn({ detail: 1 }, 'something to say')
     return { level: request.log.level }
   })
+  fastify.get('/fails', () => {
+    throw new Error('boom')
+  })
+  fastify.get(
+    '/hooked',
+    {
+      onRequest(request, _reply, done) {
+        events.push(`hook ${request.id}`)
+        done()
+      },
+    },
+    () => ({ ok: true }),
+  )
   await fastify.ready()
-  return { fastify, out, logging }
+  return { fastify, out, logging, events }
 }
 
 describe('the server logger', () => {
@@ -67,6 +87,22 @@ describe('the server logger', () => {
     await fastify.close()
   })
 
+  it('makes a request’s pino logger only when a line is written through it', async () => {
+    const { fastify } = await app('info')
+    // Every pino logger's `child` comes from pino's one prototype (behind each root logger's own).
+    const prototype = Object.getPrototypeOf(Object.getPrototypeOf(pino())) as { child: () => unknown }
+    const child = vi.spyOn(prototype, 'child')
+    try {
+      for (let i = 0; i < 3; i++) await fastify.inject('/quiet')
+      expect(child).not.toHaveBeenCalled()
+      await fastify.inject('/noisy')
+      expect(child).toHaveBeenCalled()
+    } finally {
+      child.mockRestore()
+      await fastify.close()
+    }
+  })
+
   it('hands the gathered lines over within 100 ms without a flush', async () => {
     const { fastify, out } = await app('info')
     await fastify.inject('/quiet')
@@ -82,6 +118,59 @@ describe('the server logger', () => {
     expect((await fastify.inject('/noisy')).json()).toEqual({ level: 'warn' })
     logging.flush()
     expect(out.lines().map((l) => l.msg)).toEqual(['something to say'])
+    await fastify.close()
+  })
+
+  it('reports the start of every request before its hooks and its end after the answer, whatever the answer', async () => {
+    const { fastify, out, logging, events } = await app('info')
+    const statuses: number[] = []
+    for (const url of ['/quiet', '/nowhere', '/fails', '/hooked'])
+      statuses.push((await fastify.inject(url)).statusCode)
+    expect(statuses).toEqual([200, 404, 500, 200])
+    logging.flush()
+    const access = out.lines().filter((l) => l.msg === 'request')
+    expect(access.map((l) => [l.route, l.status])).toEqual([
+      ['/quiet', 200],
+      ['unmatched', 404],
+      ['/fails', 500],
+      ['/hooked', 200],
+    ])
+    const ids = access.map((l) => String(l.reqId))
+    expect(events).toEqual([
+      ...ids.slice(0, 3).flatMap((id, i) => [`start ${id}`, `end ${id} ${String(statuses[i])}`]),
+      `start ${ids[3]}`,
+      `hook ${ids[3]}`,
+      `end ${ids[3]} 200`,
+    ])
+    await fastify.close()
+  })
+
+  it('makes child loggers that write with their bindings and level, and keeps the server serializers in Fastify’s lines', async () => {
+    const { fastify, out, logging } = await app('debug')
+    const child = fastify.log.child({ component: 'test' })
+    const quiet = child.child({ part: 2 }, { level: 'warn' })
+    expect([child.level, quiet.level]).toEqual(['debug', 'warn'])
+    quiet.info('not written')
+    quiet.warn('written')
+    child.debug('also written')
+    await fastify.inject('/quiet?access_token=eyJhbGciOi.eyJzdWIi.sig&page=2')
+    logging.flush()
+    const lines = out.lines()
+    expect(lines.filter((l) => l.msg === 'written')).toEqual([
+      expect.objectContaining({ level: 40, component: 'test', part: 2 }),
+    ])
+    expect(lines.filter((l) => l.msg === 'also written')).toEqual([
+      expect.objectContaining({ level: 20, component: 'test' }),
+    ])
+    expect(lines.some((l) => l.msg === 'not written')).toBe(false)
+    // Fastify's debug line serialises the request with the server's serializer: URL redacted, no headers.
+    const incoming = lines.find((l) => l.msg === 'incoming request')
+    expect(incoming?.req).toEqual({
+      method: 'GET',
+      url: '/quiet?access_token=[redacted]&page=2',
+      host: 'localhost:80',
+      remoteAddress: '127.0.0.1',
+    })
     await fastify.close()
   })
 

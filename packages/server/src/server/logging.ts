@@ -4,18 +4,13 @@
  * or a password (RFC 6750 §5.3 warns that URLs with tokens end up in logs; ASVS V7.1.1/V16.2.5).
  *
  * - Access line (`info`): method, route pattern (never the raw URL), status, duration, request id, user
- *   id. It is written from the `onResponse` hook, after the answer left.
+ *   id. It is written when Fastify reports the request ended to its log controller, after the answer
+ *   left (and after any `onResponse` hook).
  * - Fastify's own per-request lines ("incoming request", "request completed") are off, except at
  *   `debug`/`trace`, where they appear with the URL's query values redacted.
  * - Headers are never serialised: the request serializer keeps method, redacted URL, host and address.
  */
-import {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyServerOptions,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { hostname } from 'node:os'
 import pino, { type DestinationStream } from 'pino'
 import type { ServerConfig } from './config.js'
@@ -23,11 +18,16 @@ import type { ServerMetrics } from './metrics.js'
 
 /** The server's logger and what to do with it on shutdown. */
 export interface ServerLogger {
+  /**
+   * Fastify's `loggerInstance`: pino's logger, whose children (`request.log`, a plugin's logger) are
+   * made only when a line is written through them.
+   */
   readonly logger: FastifyBaseLogger
-  /** Fastify's per-request lines: on only at `debug` and `trace`. */
-  readonly logController: LogController
-  /** `request.log`: the request's child logger, made only when a line is written through it. */
-  readonly childLoggerFactory: ChildLoggerFactory
+  /**
+   * Fastify's `logController`: its per-request lines are on only at `debug` and `trace`; `requests` is
+   * told of every request's start and end.
+   */
+  logController(requests?: RequestEvents): LogController
   /** Writes out the access lines still gathered (shutdown, fatal errors). */
   flush(): void
   /**
@@ -51,6 +51,18 @@ export type AccessLine = (
   ms: number,
   user: string | null,
 ) => void
+
+/**
+ * What the server does at the start and at the end of every request, called by Fastify's log
+ * controller (which Fastify calls for every request anyway) instead of from an `onRequest` and an
+ * `onResponse` hook: a hook costs every request a pass through Fastify's hook runner.
+ */
+export interface RequestEvents {
+  /** The request was routed; no hook has run yet. */
+  started(request: FastifyRequest, reply: FastifyReply): void
+  /** Its response finished or failed, and the `onResponse` hooks (if any) have run. */
+  ended(request: FastifyRequest, reply: FastifyReply): void
+}
 
 /** Printable ASCII without `"` and backslash: such a string is its own JSON text between quotes. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
@@ -238,9 +250,8 @@ export function createServerLogger(
   }
   return {
     access,
-    logger,
-    logController: new LogController({ disableRequestLogging: !verbose }),
-    childLoggerFactory: lazyChildLogger,
+    logger: LazyLogger.over(logger),
+    logController: (requests) => new RequestLog(verbose, requests),
     flush() {
       process.removeListener('exit', flushSync)
       flushSync()
@@ -250,37 +261,56 @@ export function createServerLogger(
 
 type Bindings = Parameters<FastifyBaseLogger['child']>[0]
 type ChildOptions = Parameters<FastifyBaseLogger['child']>[1]
-type ChildLoggerFactory = NonNullable<FastifyServerOptions['childLoggerFactory']>
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 
 /**
- * `request.log`: pino's child logger with the request id, made on the first line written through it.
- * Fastify makes one per request (pino's `child`: a new object, its bindings serialised), while most
- * requests never log through it: the access line is written by {@link requestRecorder}.
+ * A pino logger whose children are made on the first line written through them. Fastify makes a child
+ * of its logger for every request (`request.log`: pino's `child`, a new object with its bindings
+ * serialised) while most requests never log through it: the access line is written by
+ * {@link requestRecorder}. Given to Fastify as its `loggerInstance`, with Fastify's default child
+ * factory: a custom `childLoggerFactory` would have Fastify check the shape of every request's logger.
  */
-class RequestLogger implements FastifyBaseLogger {
-  #child: FastifyBaseLogger | undefined
-  readonly #parent: FastifyBaseLogger
+class LazyLogger implements FastifyBaseLogger {
+  #logger: FastifyBaseLogger | undefined
+  readonly #parent: LazyLogger | undefined
   readonly #bindings: Bindings
   readonly #options: ChildOptions
-  constructor(parent: FastifyBaseLogger, bindings: Bindings, options: ChildOptions) {
+  private constructor(
+    parent: LazyLogger | undefined,
+    bindings: Bindings,
+    options: ChildOptions,
+    logger?: FastifyBaseLogger,
+  ) {
     this.#parent = parent
     this.#bindings = bindings
     this.#options = options
+    this.#logger = logger
   }
-  /** pino's child, made now if no line was written yet. */
-  #logger(): FastifyBaseLogger {
-    this.#child ??= this.#parent.child(this.#bindings, this.#options)
-    return this.#child
+  /** `logger` itself, with lazy children. */
+  static over(logger: FastifyBaseLogger): LazyLogger {
+    return new LazyLogger(undefined, {}, undefined, logger)
+  }
+  /** The pino logger: this child of the parent's, made now if no line was written yet. */
+  #real(): FastifyBaseLogger {
+    // Only the root is made with its logger; every other one has a parent.
+    this.#logger ??= (this.#parent as LazyLogger).#real().child(this.#bindings, this.#options)
+    return this.#logger
   }
   #write(level: Level, args: unknown[]): void {
-    this.#logger()[level](...(args as Parameters<FastifyBaseLogger['info']>))
+    this.#real()[level](...(args as Parameters<FastifyBaseLogger['info']>))
+  }
+  /**
+   * pino's serializers: Fastify reads them to put its own (`req`, `res`, `err`) under the server's in
+   * the logger it makes from this one.
+   */
+  get [pino.symbols.serializersSym](): unknown {
+    return (this.#real() as unknown as Record<symbol, unknown>)[pino.symbols.serializersSym]
   }
   get level(): string {
-    return this.#child?.level ?? this.#options?.level ?? this.#parent.level
+    return this.#logger?.level ?? this.#options?.level ?? (this.#parent as LazyLogger).level
   }
   set level(level: string) {
-    this.#logger().level = level
+    this.#real().level = level
   }
   fatal(...args: unknown[]): void {
     this.#write('fatal', args)
@@ -304,17 +334,37 @@ class RequestLogger implements FastifyBaseLogger {
     // Nothing is written at the silent level.
   }
   child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
-    return this.#logger().child(bindings, options)
+    return new LazyLogger(this, bindings, options)
   }
 }
 
-/** Fastify's `childLoggerFactory`: every request's logger is a {@link RequestLogger}. */
-const lazyChildLogger: ChildLoggerFactory = (parent, bindings, options) =>
-  new RequestLogger(parent, bindings, options)
+/**
+ * Fastify's log controller: its lines about each request ("incoming request", "request completed")
+ * only when `verbose`, and `requests` told of each request's start and end.
+ */
+class RequestLog extends LogController {
+  readonly #requests: RequestEvents | undefined
+  constructor(verbose: boolean, requests: RequestEvents | undefined) {
+    super({ disableRequestLogging: !verbose })
+    this.#requests = requests
+  }
+  override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    this.#requests?.started(request, reply)
+    super.incomingRequest(request, reply)
+  }
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    this.#requests?.ended(request, reply)
+    super.requestCompleted(error, request, reply)
+  }
+}
 
 /**
  * What is recorded of each answered request: the request-duration histogram and, at `info` and below,
- * the access line. Called from the server's one `onResponse` hook (app.ts).
+ * the access line. Called at the end of every request ({@link RequestEvents}, app.ts).
  */
 export function requestRecorder(
   metrics: ServerMetrics,
