@@ -806,11 +806,11 @@ interface Lag {
 const PROTECTED_RATE = 400
 const LOGIN_CONNECTIONS = 20
 /**
- * Seconds of the same load before the measured window: V8 optimises the login path's code over the
- * first minute (the event loop's CPU per login fell from 3.0 to 2.0 ms over 80 s, RESULTS.md §11), and a
- * server that has just started is not what runs in production.
+ * Seconds of the same load before the measured windows: V8 optimises the login path's code over the
+ * first minute (the event loop's CPU per login fell from 3.0 to 2.0 ms over 80 s and levelled off after
+ * about 60 s, RESULTS.md §11), and a server that has just started is not what runs in production.
  */
-const LOGIN_WARMUP_SECONDS = 30
+const LOGIN_WARMUP_SECONDS = 60
 const PASSWORD = 'correct horse battery staple'
 
 async function startAuthServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
@@ -848,13 +848,6 @@ async function runLogin(env: Record<string, string> = {}): Promise<LoginResults>
       rate: PROTECTED_RATE,
       headers: { authorization: `Bearer ${access}` },
     }
-    // Idle baseline: the protected route alone at the same fixed rate.
-    if (!smoke) await runLoad({ ...protectedLoad, seconds: 1 })
-    await server.ask({ cmd: 'lag-reset' }, 'result')
-    const idleRun = await runLoad({ ...protectedLoad, seconds })
-    const idleLag = await server.ask({ cmd: 'lag' }, 'lag')
-    if (!statusesOk(idleRun, 200)) throw new Error('protected route failed during the idle baseline')
-
     const loginLoad = {
       url: `${server.url}/auth/login`,
       connections: LOGIN_CONNECTIONS,
@@ -863,12 +856,19 @@ async function runLogin(env: Record<string, string> = {}): Promise<LoginResults>
       body: JSON.stringify({ username: 'bench', password: PASSWORD }),
     }
     if (!smoke) {
-      const [warmLogins] = await Promise.all([
+      const [warmLogins, warmProtected] = await Promise.all([
         runLoad({ ...loginLoad, seconds: LOGIN_WARMUP_SECONDS }),
         runLoad({ ...protectedLoad, seconds: LOGIN_WARMUP_SECONDS }),
       ])
-      if (!statusesOk(warmLogins, 200)) throw new Error('logins failed during the warm-up')
+      if (!statusesOk(warmLogins, 200) || !statusesOk(warmProtected, 200))
+        throw new Error('logins or the protected route failed during the warm-up')
     }
+    // Idle baseline, on the warmed-up server: the protected route alone at the same fixed rate.
+    await server.ask({ cmd: 'lag-reset' }, 'result')
+    const idleRun = await runLoad({ ...protectedLoad, seconds })
+    const idleLag = await server.ask({ cmd: 'lag' }, 'lag')
+    if (!statusesOk(idleRun, 200)) throw new Error('protected route failed during the idle baseline')
+
     await server.ask({ cmd: 'lag-reset' }, 'result')
     const before = await server.ask({ cmd: 'cpu' }, 'cpu')
     const started = performance.now()
@@ -1252,7 +1252,7 @@ Contenders: @fastify/jwt with its defaults (fast-jwt, no token cache) and, for i
   if (login !== undefined) {
     out.push(`## 3. Login under load
 
-The auth server (\`startServer\`: a fresh SQLite database in a temp directory, EdDSA keys, \`logLevel: 'silent'\`, rate limits raised out of the way) runs as its own process pinned to core ${SERVER_CPU}. Inside it, \`perf_hooks.monitorEventLoopDelay({ resolution: 1 })\` is read over IPC. One user is registered; then, after ${smoke ? 'no' : `${LOGIN_WARMUP_SECONDS} s of the same load as a`} warm-up (V8 optimises the login path over the first minute), for ${smoke ? 1 : 8} s, ${LOGIN_CONNECTIONS} connections post \`/auth/login\` back to back (20 logins always in flight) while 10 connections request \`GET /protected\` at a fixed ${PROTECTED_RATE} req/s (both autocannon, pinned to core ${LOAD_CPU}). The same fixed-rate stream alone gives the idle baseline.
+The auth server (\`startServer\`: a fresh SQLite database in a temp directory, EdDSA keys, \`logLevel: 'silent'\`, rate limits raised out of the way) runs as its own process pinned to core ${SERVER_CPU}. Inside it, \`perf_hooks.monitorEventLoopDelay({ resolution: 1 })\` is read over IPC. One user is registered; then, after ${smoke ? 'no' : `${LOGIN_WARMUP_SECONDS} s of the same load as a`} warm-up (V8 optimises the login path over the first minute), for ${smoke ? 1 : 8} s, ${LOGIN_CONNECTIONS} connections post \`/auth/login\` back to back (20 logins always in flight) while 10 connections request \`GET /protected\` at a fixed ${PROTECTED_RATE} req/s (both autocannon, pinned to core ${LOAD_CPU}). The same fixed-rate stream alone, after the warm-up, gives the idle baseline.
 
 - argon2id (OWASP: m = 19 MiB, t = 2, p = 1, \`@node-rs/argon2\`'s synchronous functions in Tessera's password pool: one worker thread per available core, nice 10 (the default \`passwordThreadNice\`); \`src/server/password-pool.ts\`), measured sequentially inside the pinned server process (half before the login load, half after it): hash ${fmtMs(median(login.hashMs))} ms (${fmtMs(Math.min(...login.hashMs))}–${fmtMs(Math.max(...login.hashMs))}), verify ${fmtMs(median(login.verifyMs))} ms (${fmtMs(Math.min(...login.verifyMs))}–${fmtMs(Math.max(...login.verifyMs))}), ${login.hashMs.length} each.
 

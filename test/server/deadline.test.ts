@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createDeadlines, type Deadlines } from '../../packages/server/src/server/deadline.js'
 import { createErrorMapper } from '../../packages/server/src/server/error-response.js'
+import { createServerLogger } from '../../packages/server/src/server/logging.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 
 const DEADLINE_MS = 100
@@ -46,14 +47,18 @@ async function start(): Promise<Harness> {
     onExpired: (reply) => expired.push(reply),
     closeConnection: () => draining.value,
   })
-  const app = Fastify()
-  app.addHook('onRequest', (_request, reply, done) => {
-    deadlines.start(reply)
-    done()
-  })
-  app.addHook('onResponse', (_request, reply, done) => {
-    deadlines.finish(reply)
-    done()
+  // Wired as the server wires it (app.ts): through its log controller's start and end of each request.
+  const logging = createServerLogger('silent')
+  const app = Fastify({
+    loggerInstance: logging.logger,
+    logController: logging.logController({
+      started: (_request, reply) => {
+        deadlines.start(reply)
+      },
+      ended: (_request, reply) => {
+        deadlines.finish(reply)
+      },
+    }),
   })
   app.get('/fast', () => ({ ok: true }))
   app.get('/slow', async () => {

@@ -52,7 +52,11 @@ async function app(level: 'info' | 'warn' | 'debug') {
     '/hooked',
     {
       onRequest(request, _reply, done) {
-        events.push(`hook ${request.id}`)
+        events.push(`onRequest ${request.id}`)
+        done()
+      },
+      onResponse(request, reply, done) {
+        events.push(`onResponse ${request.id} ${reply.statusCode}`)
         done()
       },
     },
@@ -139,8 +143,47 @@ describe('the server logger', () => {
     expect(events).toEqual([
       ...ids.slice(0, 3).flatMap((id, i) => [`start ${id}`, `end ${id} ${String(statuses[i])}`]),
       `start ${ids[3]}`,
-      `hook ${ids[3]}`,
+      `onRequest ${ids[3]}`,
+      `onResponse ${ids[3]} 200`,
       `end ${ids[3]} 200`,
+    ])
+    await fastify.close()
+  })
+
+  it('still refuses a route whose log level does not exist, when the route is declared', async () => {
+    const logging = createServerLogger('info', captured())
+    const strict = Fastify({ loggerInstance: logging.logger, logController: logging.logController() })
+    // Not a level (the typings refuse it; a configuration file would not).
+    const logLevel = 'verbose' as unknown as 'info'
+    expect(() => strict.get('/typo', { logLevel }, () => ({}))).toThrow(
+      expect.objectContaining({ code: 'FST_ERR_ROUTE_LOG_LEVEL_INVALID' }) as Error,
+    )
+    await strict.close()
+  })
+
+  it('logs a failure of what is recorded at a request’s start or end, and still answers it', async () => {
+    const out = captured()
+    const logging = createServerLogger('info', out)
+    const fastify = Fastify({
+      loggerInstance: logging.logger,
+      logController: logging.logController({
+        started() {
+          throw new Error('start failed')
+        },
+        ended() {
+          throw new Error('end failed')
+        },
+      }),
+    })
+    fastify.get('/ok', () => ({ ok: true }))
+    const res = await fastify.inject('/ok')
+    expect(res.statusCode).toBe(200)
+    logging.flush()
+    expect(
+      out.lines().map((l) => [l.level, l.msg, (l.err as { message?: string } | undefined)?.message]),
+    ).toEqual([
+      [50, 'recording the start of the request failed', 'start failed'],
+      [50, 'recording the end of the request failed', 'end failed'],
     ])
     await fastify.close()
   })

@@ -12,7 +12,7 @@
  */
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { hostname } from 'node:os'
-import pino, { type DestinationStream } from 'pino'
+import pino, { type DestinationStream, type Logger } from 'pino'
 import type { ServerConfig } from './config.js'
 import type { ServerMetrics } from './metrics.js'
 
@@ -271,7 +271,7 @@ type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
  * factory: a custom `childLoggerFactory` would have Fastify check the shape of every request's logger.
  */
 class LazyLogger implements FastifyBaseLogger {
-  #logger: FastifyBaseLogger | undefined
+  #logger: Logger | undefined
   readonly #parent: LazyLogger | undefined
   readonly #bindings: Bindings
   readonly #options: ChildOptions
@@ -279,7 +279,7 @@ class LazyLogger implements FastifyBaseLogger {
     parent: LazyLogger | undefined,
     bindings: Bindings,
     options: ChildOptions,
-    logger?: FastifyBaseLogger,
+    logger?: Logger,
   ) {
     this.#parent = parent
     this.#bindings = bindings
@@ -287,11 +287,11 @@ class LazyLogger implements FastifyBaseLogger {
     this.#logger = logger
   }
   /** `logger` itself, with lazy children. */
-  static over(logger: FastifyBaseLogger): LazyLogger {
+  static over(logger: Logger): LazyLogger {
     return new LazyLogger(undefined, {}, undefined, logger)
   }
   /** The pino logger: this child of the parent's, made now if no line was written yet. */
-  #real(): FastifyBaseLogger {
+  #real(): Logger {
     // Only the root is made with its logger; every other one has a parent.
     this.#logger ??= (this.#parent as LazyLogger).#real().child(this.#bindings, this.#options)
     return this.#logger
@@ -305,6 +305,16 @@ class LazyLogger implements FastifyBaseLogger {
    */
   get [pino.symbols.serializersSym](): unknown {
     return (this.#real() as unknown as Record<symbol, unknown>)[pino.symbols.serializersSym]
+  }
+  /** pino's level names and values: Fastify checks a route's or a plugin's `logLevel` against them. */
+  get levels(): Logger['levels'] {
+    return this.#real().levels
+  }
+  isLevelEnabled(level: string): boolean {
+    return this.#real().isLevelEnabled(level)
+  }
+  bindings(): ReturnType<Logger['bindings']> {
+    return this.#real().bindings()
   }
   get level(): string {
     return this.#logger?.level ?? this.#options?.level ?? (this.#parent as LazyLogger).level
@@ -348,8 +358,14 @@ class RequestLog extends LogController {
     super({ disableRequestLogging: !verbose })
     this.#requests = requests
   }
+  // Fastify calls these outside its hook runner (from the request listener, from the response's
+  // `finish` event): a failure is logged here instead of escaping as an uncaught exception.
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
-    this.#requests?.started(request, reply)
+    try {
+      this.#requests?.started(request, reply)
+    } catch (error) {
+      reply.log.error({ err: error }, 'recording the start of the request failed')
+    }
     super.incomingRequest(request, reply)
   }
   override requestCompleted(
@@ -357,7 +373,11 @@ class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    this.#requests?.ended(request, reply)
+    try {
+      this.#requests?.ended(request, reply)
+    } catch (failure) {
+      reply.log.error({ err: failure }, 'recording the end of the request failed')
+    }
     super.requestCompleted(error, request, reply)
   }
 }
