@@ -186,45 +186,38 @@ async function createApp(
     if (errors.answer === undefined) throw new Error('a request ran before the app was built')
     return errors.answer(error)
   })
-  let app: FastifyInstance
-  try {
-    app = Fastify({
-      loggerInstance: logging.logger,
-      logController: logging.logController(requests),
-      // A hop count is valid at run time (proxy-addr); the typings omit it.
-      trustProxy: config.trustProxy as boolean | string,
-      bodyLimit: BODY_LIMIT,
-      // Unknown fields are an error (no silent stripping), and types are not coerced.
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
-      return503OnClosing: true,
-    })
-    const audit = (event: string, detail: Record<string, unknown>): void => {
-      app.log.info({ audit: true, event, ...detail }, event)
-    }
-    const service = createAuthService(ctx, audit)
-    await registerOpenApi(app)
-    await registerTessera(app, ctx)
-    errors.answer = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
-    app.addHook('onClose', (_instance, done) => {
-      requests.stop()
-      logging.flush()
-      done()
-    })
-
-    // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
-    webRoutes(app, config)
-    app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
-    authRoutes(app, ctx, service)
-    adminRoutes(app, service)
-    auditRoutes(app, service)
-    metaRoutes(app, ctx)
-    tutorialRoutes(app, ctx, service)
-    await app.ready()
-  } catch (error) {
-    // The app never served: its deadline sweep stops here (its `onClose` hook may not exist yet).
-    requests.stop()
-    throw error
+  const app = Fastify({
+    loggerInstance: logging.logger,
+    logController: logging.logController(requests),
+    // A hop count is valid at run time (proxy-addr); the typings omit it.
+    trustProxy: config.trustProxy as boolean | string,
+    bodyLimit: BODY_LIMIT,
+    // Unknown fields are an error (no silent stripping), and types are not coerced.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    return503OnClosing: true,
+  })
+  const audit = (event: string, detail: Record<string, unknown>): void => {
+    app.log.info({ audit: true, event, ...detail }, event)
   }
+  const service = createAuthService(ctx, audit)
+  await registerOpenApi(app)
+  await registerTessera(app, ctx)
+  errors.answer = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
+  app.addHook('onClose', (_instance, done) => {
+    requests.stop()
+    logging.flush()
+    done()
+  })
+
+  // `/`: the demo page for browsers, the JSON index otherwise (also at `/index.json`).
+  webRoutes(app, config)
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  authRoutes(app, ctx, service)
+  adminRoutes(app, service)
+  auditRoutes(app, service)
+  metaRoutes(app, ctx)
+  tutorialRoutes(app, ctx, service)
+  await app.ready()
   return app
 }
 

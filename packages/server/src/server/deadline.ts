@@ -104,10 +104,15 @@ export function createDeadlines(ms: number, options: DeadlineOptions): Deadlines
       expire(reply)
     }
   }
-  const timer = setInterval(sweep, tick)
-  timer.unref()
+  // Armed by the first request: deadlines made for a server that never serves (its build failed) hold
+  // no timer.
+  let timer: NodeJS.Timeout | undefined
   return {
     start(reply) {
+      if (timer === undefined) {
+        timer = setInterval(sweep, tick)
+        timer.unref()
+      }
       const entry = reply as InFlight
       entry[DEADLINE] = performance.now() + ms
       entry[PREVIOUS] = tail
@@ -122,6 +127,7 @@ export function createDeadlines(ms: number, options: DeadlineOptions): Deadlines
     },
     stop() {
       clearInterval(timer)
+      timer = undefined
       while (head !== undefined) unlink(head)
     },
   }
