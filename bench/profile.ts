@@ -5,17 +5,21 @@
  *
  *   npx tsx bench/profile.ts tessera-fastify HS256 [--seconds 8] [--token valid|bad] [--no-build]
  *   npx tsx bench/profile.ts tessera-server EdDSA   (the auth server as `npm start` runs it, logs to a file)
+ *   npx tsx bench/profile.ts login [--warmup 60] [--seconds 10]
+ *     (the event loop of the login bench's auth server, bench/run.ts section 3: 20 logins in flight
+ *     after a warm-up of the same load; the password threads write profiles of their own)
  *
  * The .cpuprofile lands in bench/.out/profiles/ (open it in Chrome DevTools or speedscope for a flame
  * graph).
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
-import { SERVER_CPU, reqPerSec, runLoad, startServer } from './lib/procs.js'
+import { SERVER_CPU, reqPerSec, runLoad, startServer, type LoadResult } from './lib/procs.js'
 import { startShipped } from './lib/shipped.js'
 import { SUB, type Alg, type BenchKeys, type ContenderKind } from './servers/protocol.js'
 
@@ -24,14 +28,15 @@ const { values: args, positionals } = parseArgs({
     seconds: { type: 'string', default: '8' },
     token: { type: 'string', default: 'valid' },
     'no-build': { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '60' },
     top: { type: 'string', default: '30' },
   },
   allowPositionals: true,
   strict: true,
 })
-const [kind, alg] = positionals as [ContenderKind | undefined, Alg | undefined]
+const [kind, alg = 'EdDSA'] = positionals as [ContenderKind | 'login' | undefined, string | undefined]
 if (kind === undefined || (alg !== 'HS256' && alg !== 'EdDSA'))
-  throw new Error('usage: npx tsx bench/profile.ts <kind> <HS256|EdDSA>')
+  throw new Error('usage: npx tsx bench/profile.ts <kind> <HS256|EdDSA> | npx tsx bench/profile.ts login')
 
 interface ProfileNode {
   id: number
@@ -59,58 +64,127 @@ function origin(url: string, name: string): string {
 }
 
 if (!args['no-build']) compileBuild()
-const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
-const ed = generateKeyPairSync('ed25519')
-const keys: BenchKeys = {
-  secret: randomBytes(32).toString('base64url'),
-  privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-  publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-}
-const auth =
-  alg === 'HS256'
-    ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' })
-    : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, accessTokenTtl: '6h' })
-let token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
-const dir = `${outDir}profiles/${kind}-${alg}-${args.token}`
+const dir = `${outDir}profiles/${kind === 'login' ? 'login' : `${kind}-${alg}-${args.token}`}`
 rmSync(dir, { recursive: true, force: true })
 mkdirSync(dir, { recursive: true })
-const tamper = (t: string): string => {
-  const at = t.lastIndexOf('.') + 1
-  return `${t.slice(0, at)}${t[at] === 'A' ? 'B' : 'A'}${t.slice(at + 1)}`
-}
-if (args.token === 'bad') token = tamper(token)
 const profiling = ['--cpu-prof', '--cpu-prof-dir', dir]
-// tessera-server: the auth server as `npm start` runs it (its own EdDSA keys and token).
-const shipped =
-  kind === 'tessera-server' ? await startShipped({ cpu: SERVER_CPU, tamper, nodeArgs: profiling }) : undefined
-if (shipped !== undefined) token = args.token === 'bad' ? shipped.tokens.bad : shipped.tokens.valid
-const server =
-  shipped?.server ??
-  (await startServer(serverScript('http'), [kind, alg], {
-    env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
-    cpu: SERVER_CPU,
-    nodeArgs: profiling,
-  }))
-const load = {
-  url: `${server.url}/protected`,
-  connections: 50,
-  headers: { authorization: `Bearer ${token}` },
-}
-await runLoad({ ...load, seconds: 1 })
-const before = await server.ask({ cmd: 'cpu' }, 'cpu')
-const result = await runLoad({ ...load, seconds: Number(args.seconds) })
-const after = await server.ask({ cmd: 'cpu' }, 'cpu')
-const loadEnded = performance.now()
-await server.stop()
-// Only the timed window counts: start-up (module loading, migrations) and shutdown are left out.
-const afterLoadUs = (performance.now() - loadEnded) * 1000
-const windowUs = Number(args.seconds) * 1e6
-const cpuUs = ((after.user - before.user + after.system - before.system) / result.requests.total).toFixed(1)
-console.log(
-  `${kind} ${alg} ${args.token}: ${Math.round(reqPerSec(result))} req/s, server ${cpuUs} µs CPU/request, statuses ${JSON.stringify(result.statusCodeStats)}`,
-)
+const seconds = Number(args.seconds)
 
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+/** Load on `GET /protected` of one contender; the server stopped, when the load ended. */
+async function profileProtected(kind: ContenderKind, alg: Alg): Promise<number> {
+  const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
+  const ed = generateKeyPairSync('ed25519')
+  const keys: BenchKeys = {
+    secret: randomBytes(32).toString('base64url'),
+    privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  }
+  const auth =
+    alg === 'HS256'
+      ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' })
+      : engine.createTessera({ keys: { alg: 'EdDSA', privateKey: keys.privatePem }, accessTokenTtl: '6h' })
+  let token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
+  const tamper = (t: string): string => {
+    const at = t.lastIndexOf('.') + 1
+    return `${t.slice(0, at)}${t[at] === 'A' ? 'B' : 'A'}${t.slice(at + 1)}`
+  }
+  if (args.token === 'bad') token = tamper(token)
+  // tessera-server: the auth server as `npm start` runs it (its own EdDSA keys and token).
+  const shipped =
+    kind === 'tessera-server'
+      ? await startShipped({ cpu: SERVER_CPU, tamper, nodeArgs: profiling })
+      : undefined
+  if (shipped !== undefined) token = args.token === 'bad' ? shipped.tokens.bad : shipped.tokens.valid
+  const server =
+    shipped?.server ??
+    (await startServer(serverScript('http'), [kind, alg], {
+      env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
+      cpu: SERVER_CPU,
+      nodeArgs: profiling,
+    }))
+  const load = {
+    url: `${server.url}/protected`,
+    connections: 50,
+    headers: { authorization: `Bearer ${token}` },
+  }
+  await runLoad({ ...load, seconds: 1 })
+  const before = await server.ask({ cmd: 'cpu' }, 'cpu')
+  const result = await runLoad({ ...load, seconds })
+  const after = await server.ask({ cmd: 'cpu' }, 'cpu')
+  const loadEnded = performance.now()
+  await server.stop()
+  const cpuUs = ((after.user - before.user + after.system - before.system) / result.requests.total).toFixed(1)
+  console.log(
+    `${kind} ${alg} ${args.token}: ${Math.round(reqPerSec(result))} req/s, server ${cpuUs} µs CPU/request, statuses ${JSON.stringify(result.statusCodeStats)}`,
+  )
+  return loadEnded
+}
+
+/**
+ * The login bench's load (bench/run.ts section 3: the auth server on a fresh SQLite database, 20
+ * logins in flight, the protected route at a fixed rate beside them) after `--warmup` seconds of it;
+ * the server stopped, when the load ended.
+ */
+async function profileLogin(): Promise<number> {
+  const dataDir = mkdtempSync(`${tmpdir()}/tessera-profile-login-`)
+  try {
+    const server = await startServer(serverScript('auth'), [], {
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_'))),
+        BENCH_DATA_DIR: dataDir,
+      },
+      cpu: SERVER_CPU,
+      nodeArgs: profiling,
+      timeoutMs: 120_000,
+    })
+    const password = 'correct horse battery staple'
+    const registered = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bench', password }),
+    })
+    const { access_token: access } = (await registered.json()) as { access_token: string }
+    const logins = {
+      url: `${server.url}/auth/login`,
+      connections: 20,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bench', password }),
+    }
+    const protectedLoad = {
+      url: `${server.url}/protected`,
+      connections: 10,
+      rate: 400,
+      headers: { authorization: `Bearer ${access}` },
+    }
+    const both = (s: number): Promise<LoadResult[]> =>
+      Promise.all([runLoad({ ...logins, seconds: s }), runLoad({ ...protectedLoad, seconds: s })])
+    if (Number(args.warmup) > 0) await both(Number(args.warmup))
+    const before = await server.ask({ cmd: 'cpu' }, 'cpu')
+    const [result] = await both(seconds)
+    const after = await server.ask({ cmd: 'cpu' }, 'cpu')
+    const loadEnded = performance.now()
+    await server.stop()
+    if (result === undefined) throw new Error('no login load result')
+    const msPerLogin =
+      (after.user - before.user + after.system - before.system) / 1000 / result.requests.total
+    console.log(
+      `login: ${reqPerSec(result).toFixed(1)} logins/s, server ${msPerLogin.toFixed(2)} ms CPU/login (all threads, the protected stream included), statuses ${JSON.stringify(result.statusCodeStats)}`,
+    )
+    return loadEnded
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+if (!args['no-build']) compileBuild()
+const loadEnded = kind === 'login' ? await profileLogin() : await profileProtected(kind, alg)
+// Only the timed window counts: start-up (module loading, migrations), warm-up and shutdown are left out.
+const afterLoadUs = (performance.now() - loadEnded) * 1000
+const windowUs = seconds * 1e6
+
+// The event loop's profile: worker threads (the password pool) write their own, numbered by thread id.
+const file = readdirSync(dir).find((f) => /\.0\.\d+\.cpuprofile$/.test(f))
 if (file === undefined) throw new Error(`no profile written in ${dir}`)
 const profile = JSON.parse(readFileSync(`${dir}/${file}`, 'utf8')) as Profile
 const byId = new Map(profile.nodes.map((n) => [n.id, n]))

@@ -3,10 +3,14 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { sql } from 'kysely'
+import { Kysely, SqliteDialect, sql } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../packages/tessera/src/core/errors.js'
-import { openDatabase, parseDatabaseUrl } from '../../packages/server/src/stores/sql/database.js'
+import {
+  openDatabase,
+  parseDatabaseUrl,
+  reusingStatements,
+} from '../../packages/server/src/stores/sql/database.js'
 import { dialectOf } from '../../packages/server/src/stores/sql/dialect.js'
 import { migrateToLatest, migrations } from '../../packages/server/src/stores/sql/migrations/index.js'
 import { runStoreSuite } from './conformance.js'
@@ -79,6 +83,90 @@ describe('openDatabase (SQLite)', () => {
     const error: unknown = await openDatabase({ url: join(blocker, 'x.db') }).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ConfigurationError)
     expect(error).toMatchObject({ option: 'databaseUrl' })
+  })
+})
+
+describe('reusingStatements', () => {
+  /** better-sqlite3 on :memory: with its `prepare` calls counted, behind Kysely as the server opens it. */
+  async function counted(kept?: number): Promise<{ db: Kysely<Rows>; prepared: string[] }> {
+    const { default: Database } = await import('better-sqlite3')
+    const sqlite = new Database(':memory:')
+    const prepared: string[] = []
+    const prepare = sqlite.prepare.bind(sqlite)
+    sqlite.prepare = (text: string) => {
+      prepared.push(text)
+      return prepare(text)
+    }
+    const db = new Kysely<Rows>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite, kept) }) })
+    await sql`create table t (n integer)`.execute(db)
+    await db
+      .insertInto('t')
+      .values([{ n: 1 }, { n: 2 }, { n: 3 }])
+      .execute()
+    prepared.length = 0
+    return { db, prepared }
+  }
+  interface Rows {
+    t: { n: number }
+  }
+
+  it('prepares a query once and reuses the statement with new parameters each time', async () => {
+    const { db, prepared } = await counted()
+    const at = (n: number): Promise<{ n: number }[]> =>
+      db.selectFrom('t').selectAll().where('n', '>=', n).execute()
+    expect(await at(1)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    expect(await at(3)).toEqual([{ n: 3 }])
+    await db.updateTable('t').set({ n: 4 }).where('n', '=', 3).execute()
+    await db.updateTable('t').set({ n: 5 }).where('n', '=', 4).execute()
+    expect(await at(2)).toEqual([{ n: 2 }, { n: 5 }])
+    expect(prepared).toHaveLength(2)
+    await db.destroy()
+  })
+
+  it('gives a second statement for a text whose statement is still iterating, instead of failing as busy', async () => {
+    // Kysely holds SQLite's one connection until a stream ends, so only a direct caller can get here.
+    const { default: Database } = await import('better-sqlite3')
+    const sqlite = new Database(':memory:')
+    sqlite.exec('create table t (n integer); insert into t values (1), (2), (3)')
+    const statements = reusingStatements(sqlite)
+    const text = 'select n from t order by n'
+    const seen: unknown[] = []
+    for (const row of statements.prepare(text).iterate([]))
+      seen.push([(row as { n: number }).n, ...statements.prepare(text).all([])])
+    expect(seen).toEqual([1, 2, 3].map((n) => [n, { n: 1 }, { n: 2 }, { n: 3 }]))
+    // Once the iteration ended, the kept statement is handed out again.
+    expect(statements.prepare(text)).toBe(statements.prepare(text))
+    statements.close()
+    expect(sqlite.open).toBe(false)
+  })
+
+  it('keeps at most `kept` statements, dropping the least recently used', async () => {
+    const { db, prepared } = await counted(2)
+    const a = (): Promise<unknown> => db.selectFrom('t').select('n').execute()
+    const b = (): Promise<unknown> => db.selectFrom('t').select('n').where('n', '>', 1).execute()
+    const c = (): Promise<unknown> => db.selectFrom('t').select('n').where('n', '<', 2).execute()
+    await a()
+    await b()
+    await a() // a is now the more recent of the two kept
+    await c() // drops b
+    await a()
+    expect(prepared).toHaveLength(3)
+    await b()
+    expect(prepared).toHaveLength(4)
+    await db.destroy()
+  })
+
+  it('answers from the current schema after a migration changed it', async () => {
+    const { db } = await counted()
+    const all = (): Promise<unknown> => sql`select * from t order by n`.execute(db).then((r) => r.rows)
+    expect(await all()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
+    await sql`alter table t add column label text default 'x'`.execute(db)
+    expect(await all()).toEqual([
+      { n: 1, label: 'x' },
+      { n: 2, label: 'x' },
+      { n: 3, label: 'x' },
+    ])
+    await db.destroy()
   })
 })
 

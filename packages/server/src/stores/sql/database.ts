@@ -8,7 +8,8 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { userInfo } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import type BetterSqlite3 from 'better-sqlite3'
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely'
 import type { TypeOverrides } from 'pg'
 import { ConfigurationError } from 'tessera'
 import type { TesseraDatabase } from './schema.js'
@@ -145,7 +146,43 @@ async function openSqlite(
   }
   if (path !== ':memory:') sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
-  return new Kysely<TesseraDatabase>({ dialect: new SqliteDialect({ database: sqlite }) })
+  return new Kysely<TesseraDatabase>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) })
+}
+
+/** How many prepared statements {@link reusingStatements} keeps: the server runs a few dozen distinct ones. */
+const STATEMENTS_KEPT = 256
+
+/**
+ * `sqlite` for Kysely, with its prepared statements kept by SQL text and reused. Kysely's SQLite driver
+ * prepares every query afresh (SQLite parses and plans it again: about a tenth of a login's work on the
+ * event loop, bench/RESULTS.md section 11); a statement is reusable, since `all` and `run` bind their
+ * parameters anew each time, and SQLite prepares it again by itself when the schema changed. A statement
+ * busy in an unfinished `iterate` (Kysely's `stream()`) is not handed out twice: that query gets a
+ * statement of its own. The least recently used statement goes first once {@link STATEMENTS_KEPT} are
+ * kept (queries with lists of values have many texts).
+ */
+export function reusingStatements(sqlite: BetterSqlite3.Database, kept = STATEMENTS_KEPT): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>()
+  return {
+    prepare(sql) {
+      const known = statements.get(sql)
+      if (known !== undefined) {
+        if (known.busy) return sqlite.prepare(sql)
+        // Most recently used last: a Map iterates in insertion order.
+        statements.delete(sql)
+        statements.set(sql, known)
+        return known
+      }
+      const statement = sqlite.prepare(sql)
+      if (statements.size >= kept) statements.delete(statements.keys().next().value as string)
+      statements.set(sql, statement)
+      return statement
+    },
+    close() {
+      statements.clear()
+      sqlite.close()
+    },
+  }
 }
 
 /**
