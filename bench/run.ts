@@ -646,14 +646,15 @@ function pairedCapacity(
   return { median: median(ratios), range: [Math.min(...ratios), Math.max(...ratios)] }
 }
 
-/** How busy the bare-Fastify ceiling's core was in group g (median), and whether that capped it. */
-function ceilingNote(results: HttpResults, g: number): string {
-  const bare = results.cells.get(cellKey(g, 'fastify-bare')) ?? []
-  if (bare.length === 0) return ''
-  const busy = median(bare.map((c) => c.cpu))
+/** How busy a ceiling's core was in group g (median), and whether that capped it. */
+function ceilingNote(results: HttpResults, g: number, bare: 'fastify-bare' | 'express-bare'): string {
+  const cells = results.cells.get(cellKey(g, bare)) ?? []
+  if (cells.length === 0) return ''
+  const busy = median(cells.map((c) => c.cpu))
+  const name = bare === 'fastify-bare' ? 'bare Fastify' : 'bare Express'
   return busy >= SATURATED
     ? ''
-    : `; ceiling capped: bare Fastify's core ${Math.round(busy * 100)} % busy (< ${SATURATED * 100} %), its req/s is the load generator's limit — capacity (CPU per response) is the figure to read`
+    : `; ceiling capped: ${name}'s core ${Math.round(busy * 100)} % busy (< ${SATURATED * 100} %), its req/s is the load generator's limit — capacity (CPU per response) is the figure to read`
 }
 
 const GROUP = {
@@ -676,7 +677,7 @@ function httpTargets(results: HttpResults): Target[] {
     const rps = vs === 'f' ? r.vsFastify : r.vsExpress
     return {
       name,
-      value: `capacity ${fmt(cap)} (rounds ${fmt(capRange[0])}–${fmt(capRange[1])}); req/s ${fmt(rps)}${ceilingNote(results, g)}`,
+      value: `capacity ${fmt(cap)} (rounds ${fmt(capRange[0])}–${fmt(capRange[1])}); req/s ${fmt(rps)}${ceilingNote(results, g, vs === 'f' ? 'fastify-bare' : 'express-bare')}`,
       ok: cap >= goal,
       verdict: rangeVerdict(cap, capRange, goal),
     }
@@ -1362,7 +1363,7 @@ ${
 **Login under load.** Event-loop delay p99 ${fmtMs(login.loaded.lag.p99)} ms with 20 logins in flight (${fmtMs(login.idle.lag.p99)} ms with the protected stream alone: the idle figure is the fixed-rate stream's own bursts plus this shared machine's scheduling noise), ${fmt(login.loaded.loginsPerSec, 1)} logins/s against ${fmt(1000 / median(login.verifyMs), 1)}/s for one core fully spent on argon2id. History of this row: with argon2 on libuv's pool (4 threads at normal priority on the one pinned core) the first full run measured a lag p99 of 66.7 ms (2026-11-23 12:21, a loaded machine); bounding the concurrent hashes to the core count brought it to 8.09 ms (same day, quiet machine, \`--sections login --no-write\`), still above 5 ms because the hashing thread and the event loop then share the core as equals. Tessera now hashes in its own pool (\`src/server/password-pool.ts\`): one worker thread per available core (\`os.availableParallelism()\`, which honours CPU affinity and cgroups), each running \`@node-rs/argon2\`'s synchronous functions after lowering its own priority to nice 10, the default \`passwordThreadNice\` (on Linux \`os.setPriority\` changes only the calling thread; the test suite checks the event-loop thread keeps its priority). The kernel then runs the event loop first whenever it has work, and hashing gets the cycles left over (nice 19, the earlier default, measured the same lag here but let the threads starve behind the host's other work), so login throughput still follows the cores. Jobs queue first come, first served; the dummy verification for unknown users goes through the same queue, so timing stays uniform.
 `
 }
-**Reproduce.** \`npm run bench\` (about 65–70 minutes on a quiet machine with 10 s windows), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
+**Reproduce.** \`npm run bench -- --rounds 3\` (about 40 minutes with 10 s windows; the default of more rounds takes longer), \`npx tsx bench/profile.ts tessera-fastify HS256\` for a profile and \`npx tsx bench/profile.ts login\` for the login bench's event loop (the \`.cpuprofile\` lands in \`bench/.out/profiles/\`; open it in Chrome DevTools or speedscope for the flame graph), \`npx tsx bench/run.ts --render-only\` to rewrite this file from the last run's raw numbers.
 `
 }
 
