@@ -228,6 +228,51 @@ describe('a crash mid-way', () => {
   }, 120_000)
 })
 
+describe("a batch beyond SQLite's 32,766 parameters", () => {
+  it('imports 40,001 users and revoked jtis with --batch 50000, and a re-run finds every one', async () => {
+    const dir = tempDir()
+    const source = join(dir, 'flask.db')
+    const target = join(dir, 'tessera.db')
+    const total = 40_001
+    const src = new Database(source)
+    src.exec(
+      'create table users (id integer primary key, username text not null unique, password text not null);' +
+        'create table revoked_tokens (id integer primary key, jti text not null unique)',
+    )
+    const user = src.prepare('insert into users (username, password) values (?, ?)')
+    const jti = src.prepare('insert into revoked_tokens (jti) values (?)')
+    src.transaction(() => {
+      for (let i = 0; i < total; i++) {
+        user.run(`user${i}`, PASSLIB)
+        jti.run(`jti-${i}`)
+      }
+    })()
+    src.close()
+    const args = ['users', 'import', source, '--database-url', target, '--batch', '50000']
+    const run = (): Promise<{ code: number; output: string }> =>
+      runCli([...args, '--legacy-until', '2030-01-01', '--progress', 'none'])
+
+    const first = await run()
+    expect(first.code, first.output).toBe(0)
+    expect(first.output).toContain(
+      `Imported ${total} user(s) of ${total}; 0 already imported; 0 duplicate(s)`,
+    )
+    expect(first.output).toMatch(new RegExp(`Revoked tokens: ${total} imported .*, 0 already present`))
+    expect(countOf(target, 'users')).toBe(total)
+    expect(countOf(target, 'legacy_identities')).toBe(total)
+    expect(countOf(target, 'revocations')).toBe(total)
+
+    const second = await run()
+    expect(second.code, second.output).toBe(0)
+    expect(second.output).toContain(
+      `Imported 0 user(s) of ${total}; ${total} already imported; 0 duplicate(s)`,
+    )
+    expect(second.output).toContain(`Revoked tokens: 0 imported`)
+    expect(second.output).toContain(`${total} already present`)
+    expect(countOf(target, 'users')).toBe(total)
+  }, 120_000)
+})
+
 const pgUp = serviceAvailable('PostgreSQL', await postgresReachable())
 
 describe.skipIf(!pgUp)('the fixture into PostgreSQL', () => {

@@ -156,8 +156,8 @@ describe('reusingStatements', () => {
     await db.destroy()
   })
 
-  it('answers from the current schema after a migration changed it', async () => {
-    const { db } = await counted()
+  it('answers from the current schema after a migration changed it, with the same statement', async () => {
+    const { db, prepared } = await counted()
     const all = (): Promise<unknown> => sql`select * from t order by n`.execute(db).then((r) => r.rows)
     expect(await all()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }])
     await sql`alter table t add column label text default 'x'`.execute(db)
@@ -166,7 +166,55 @@ describe('reusingStatements', () => {
       { n: 2, label: 'x' },
       { n: 3, label: 'x' },
     ])
+    expect(prepared.filter((text) => text.startsWith('select'))).toHaveLength(1)
     await db.destroy()
+  })
+
+  it('reuses a statement whose last run failed', async () => {
+    const { db, prepared } = await counted()
+    await sql`create unique index t_n on t (n)`.execute(db)
+    const insert = (n: number): Promise<unknown> => db.insertInto('t').values({ n }).execute()
+    await expect(insert(1)).rejects.toThrow(/UNIQUE constraint failed/)
+    await insert(4)
+    await expect(insert(4)).rejects.toThrow(/UNIQUE constraint failed/)
+    await insert(5)
+    expect((await db.selectFrom('t').select('n').orderBy('n').execute()).map((r) => r.n)).toEqual([
+      1, 2, 3, 4, 5,
+    ])
+    expect(prepared.filter((text) => text.startsWith('insert'))).toHaveLength(1)
+    await db.destroy()
+  })
+
+  it('prepares PRAGMAs every time: SQLite applies some when it prepares them', async () => {
+    const { db, prepared } = await counted()
+    const timeout = async (): Promise<unknown> =>
+      Object.values((await sql.raw('pragma busy_timeout').execute(db)).rows[0] as object)[0]
+    await sql.raw('pragma busy_timeout = 1000').execute(db)
+    expect(await timeout()).toBe(1000)
+    await sql.raw('pragma busy_timeout = 2000').execute(db)
+    expect(await timeout()).toBe(2000)
+    await sql.raw('pragma busy_timeout = 1000').execute(db)
+    expect(await timeout()).toBe(1000)
+    expect(prepared).toHaveLength(6)
+    await db.destroy()
+  })
+
+  it("keeps no statement of a long text (the import's batches)", async () => {
+    const { db, prepared } = await counted()
+    const many = Array.from({ length: 1000 }, (_, i) => i)
+    const batch = (): Promise<unknown> => db.selectFrom('t').select('n').where('n', 'in', many).execute()
+    await batch()
+    await batch()
+    expect(prepared).toHaveLength(2)
+    expect(prepared[0]?.length).toBeGreaterThan(2048)
+    await db.destroy()
+  })
+
+  it('refuses to keep fewer than one statement', async () => {
+    const { default: Database } = await import('better-sqlite3')
+    const sqlite = new Database(':memory:')
+    expect(() => reusingStatements(sqlite, 0)).toThrow(RangeError)
+    sqlite.close()
   })
 })
 

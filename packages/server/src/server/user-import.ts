@@ -90,6 +90,20 @@ interface Batch {
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 // Users per INSERT statement: 8 parameters each stays under SQLite's 32 766 and PostgreSQL's 65 535.
 const INSERT_CHUNK = 1000
+// Values per `in (…)` lookup, whatever the batch size (up to 50 000): under both limits too.
+const LOOKUP_CHUNK = 10_000
+
+/** The rows `lookup` finds for `values`, asked {@link LOOKUP_CHUNK} values at a time. */
+async function lookUpInChunks<V, R>(
+  values: readonly V[],
+  lookup: (chunk: V[]) => Promise<R[]>,
+): Promise<R[]> {
+  const rows: R[] = []
+  for (let start = 0; start < values.length; start += LOOKUP_CHUNK) {
+    for (const row of await lookup(values.slice(start, start + LOOKUP_CHUNK))) rows.push(row)
+  }
+  return rows
+}
 
 /** An import that cannot start (bad options, unreadable source): nothing was written. */
 export class ImportError extends Error {
@@ -454,15 +468,11 @@ async function importedIdentities(
   trx: Kysely<TesseraDatabase>,
   candidates: Candidate[],
 ): Promise<Set<string>> {
-  const rows = await trx
-    .selectFrom('legacy_identities')
-    .select('identity')
-    .where(
-      'identity',
-      'in',
-      candidates.map((c) => c.identity),
-    )
-    .execute()
+  const rows = await lookUpInChunks(
+    candidates.map((c) => c.identity),
+    (identities) =>
+      trx.selectFrom('legacy_identities').select('identity').where('identity', 'in', identities).execute(),
+  )
   return new Set(rows.map((r) => r.identity))
 }
 
@@ -471,15 +481,15 @@ async function nameHolders(
   trx: Kysely<TesseraDatabase>,
   candidates: Candidate[],
 ): Promise<Map<string, { id: number; username: string }>> {
-  const rows = await trx
-    .selectFrom('users')
-    .select(['id', 'username', 'username_normalized'])
-    .where(
-      'username_normalized',
-      'in',
-      candidates.map((c) => c.normalized),
-    )
-    .execute()
+  const rows = await lookUpInChunks(
+    candidates.map((c) => c.normalized),
+    (names) =>
+      trx
+        .selectFrom('users')
+        .select(['id', 'username', 'username_normalized'])
+        .where('username_normalized', 'in', names)
+        .execute(),
+  )
   return new Map(rows.map((r) => [r.username_normalized, r] as const))
 }
 
@@ -538,12 +548,14 @@ async function importRevoked(
   const unique = [...new Set(jtis)]
   const present = new Set(
     (
-      await db
-        .selectFrom('revocations')
-        .select('id')
-        .where('kind', '=', 'token')
-        .where('id', 'in', unique)
-        .execute()
+      await lookUpInChunks(unique, (ids) =>
+        db
+          .selectFrom('revocations')
+          .select('id')
+          .where('kind', '=', 'token')
+          .where('id', 'in', ids)
+          .execute(),
+      )
     ).map((r) => r.id),
   )
   const fresh = unique.filter((j) => !present.has(j))

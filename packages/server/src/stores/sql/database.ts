@@ -151,17 +151,29 @@ async function openSqlite(
 
 /** How many prepared statements {@link reusingStatements} keeps: the server runs a few dozen distinct ones. */
 const STATEMENTS_KEPT = 256
+/**
+ * Longer SQL texts are prepared for their one query and not kept: they are the import's batches (`in`
+ * lists and multi-row inserts of thousands of values, a text per batch size), each of whose statements
+ * would hold a large program and a slot per parameter.
+ */
+const LONGEST_KEPT = 2048
+/**
+ * PRAGMA statements are not kept: SQLite applies many of them (`busy_timeout`, `synchronous`) when it
+ * prepares the statement, so a kept one would set, or report, the value of that moment.
+ */
+const PRAGMA = /^\s*pragma\b/i
 
 /**
  * `sqlite` for Kysely, with its prepared statements kept by SQL text and reused. Kysely's SQLite driver
- * prepares every query afresh (SQLite parses and plans it again: about a tenth of a login's work on the
- * event loop, bench/RESULTS.md section 11); a statement is reusable, since `all` and `run` bind their
- * parameters anew each time, and SQLite prepares it again by itself when the schema changed. A statement
- * busy in an unfinished `iterate` (Kysely's `stream()`) is not handed out twice: that query gets a
- * statement of its own. The least recently used statement goes first once {@link STATEMENTS_KEPT} are
- * kept (queries with lists of values have many texts).
+ * prepares every query afresh, so SQLite parses and plans the same few dozen statements again on every
+ * request (7 % of the event loop's time in a login, bench/RESULTS.md section 12). A statement is
+ * reusable: `all` and `run` bind their parameters anew each time and reset it, even when they throw, and
+ * SQLite prepares it again by itself when the schema changed. A statement busy in an unfinished `iterate`
+ * is not handed out twice: that query gets a statement of its own. The least recently used statement
+ * goes first once `kept` are kept; PRAGMAs and texts longer than {@link LONGEST_KEPT} are never kept.
  */
 export function reusingStatements(sqlite: BetterSqlite3.Database, kept = STATEMENTS_KEPT): SqliteDatabase {
+  if (!Number.isInteger(kept) || kept < 1) throw new RangeError('kept must be a positive whole number')
   const statements = new Map<string, BetterSqlite3.Statement>()
   return {
     prepare(sql) {
@@ -174,6 +186,7 @@ export function reusingStatements(sqlite: BetterSqlite3.Database, kept = STATEME
         return known
       }
       const statement = sqlite.prepare(sql)
+      if (sql.length > LONGEST_KEPT || PRAGMA.test(sql)) return statement
       if (statements.size >= kept) statements.delete(statements.keys().next().value as string)
       statements.set(sql, statement)
       return statement
