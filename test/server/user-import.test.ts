@@ -44,6 +44,27 @@ function rows(url: string, sql: string): Record<string, unknown>[] {
 const countOf = (url: string, table: string): number =>
   Number(rows(url, `select count(*) as n from ${table}`)[0]?.n)
 
+/**
+ * A flask-jwt-auth style SQLite database at `file`: `users` users (`user0`…, each with a random passlib
+ * pbkdf2_sha256 hash) and, when `revoked` > 0, that many revoked jtis (`jti-0`…).
+ */
+function flaskSource(file: string, users: number, revoked = 0): void {
+  const ab64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '').replaceAll('+', '.')
+  const src = new Database(file)
+  src.exec(
+    'create table users (id integer primary key, username varchar(120) not null unique, password varchar(120) not null);' +
+      'create table revoked_tokens (id integer primary key, jti varchar(36) not null unique)',
+  )
+  const user = src.prepare('insert into users (username, password) values (?, ?)')
+  const jti = src.prepare('insert into revoked_tokens (jti) values (?)')
+  src.transaction(() => {
+    for (let i = 0; i < users; i++)
+      user.run(`user${i}`, `$pbkdf2-sha256$29000$${ab64(randomBytes(16))}$${ab64(randomBytes(32))}`)
+    for (let i = 0; i < revoked; i++) jti.run(`jti-${i}`)
+  })()
+  src.close()
+}
+
 describe('parseCsvLine', () => {
   it.each([
     ['a,b,c', ['a', 'b', 'c']],
@@ -179,17 +200,7 @@ describe('a crash mid-way', () => {
     const source = join(dir, 'flask.db')
     const target = join(dir, 'tessera.db')
     const total = 20_000
-    const ab64 = (b: Buffer): string => b.toString('base64').replace(/=+$/, '').replaceAll('+', '.')
-    const src = new Database(source)
-    src.exec(
-      'create table users (id integer primary key, username varchar(120) not null unique, password varchar(120) not null)',
-    )
-    const insert = src.prepare('insert into users (username, password) values (?, ?)')
-    src.transaction(() => {
-      for (let i = 0; i < total; i++)
-        insert.run(`user${i}`, `$pbkdf2-sha256$29000$${ab64(randomBytes(16))}$${ab64(randomBytes(32))}`)
-    })()
-    src.close()
+    flaskSource(source, total)
 
     const bin = fileURLToPath(new URL('../../packages/server/src/cli/bin.ts', import.meta.url))
     const child = spawn(
@@ -234,20 +245,7 @@ describe("a batch beyond SQLite's 32,766 parameters", () => {
     const source = join(dir, 'flask.db')
     const target = join(dir, 'tessera.db')
     const total = 40_001
-    const src = new Database(source)
-    src.exec(
-      'create table users (id integer primary key, username text not null unique, password text not null);' +
-        'create table revoked_tokens (id integer primary key, jti text not null unique)',
-    )
-    const user = src.prepare('insert into users (username, password) values (?, ?)')
-    const jti = src.prepare('insert into revoked_tokens (jti) values (?)')
-    src.transaction(() => {
-      for (let i = 0; i < total; i++) {
-        user.run(`user${i}`, PASSLIB)
-        jti.run(`jti-${i}`)
-      }
-    })()
-    src.close()
+    flaskSource(source, total, total)
     const args = ['users', 'import', source, '--database-url', target, '--batch', '50000']
     const run = (): Promise<{ code: number; output: string }> =>
       runCli([...args, '--legacy-until', '2030-01-01', '--progress', 'none'])
