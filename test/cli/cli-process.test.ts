@@ -5,13 +5,17 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
 
 let dir = ''
+let cli: BundledCli | undefined
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-cli-'))
+  cli = await bundleCli()
 })
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
+  await cli?.remove()
 })
 
 interface Run {
@@ -20,12 +24,13 @@ interface Run {
   stderr: string
 }
 
-/** `tessera <args>` through tsx, stdin at EOF (not a terminal), TESSERA_PASSWORD only as given. */
+/** `tessera <args>` (the CLI bundled from the sources), stdin at EOF (not a terminal), TESSERA_PASSWORD only as given. */
 function tessera(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   const base = { ...process.env }
   for (const name of Object.keys(base)) if (name.startsWith('TESSERA_')) Reflect.deleteProperty(base, name)
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/server/src/cli/bin.ts', ...args], {
+    if (cli === undefined) throw new Error('the CLI is not bundled yet')
+    const child = spawn(process.execPath, [cli.path, ...args], {
       env: { ...base, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -8,7 +8,8 @@ import { createTestDatabase, postgresReachable, type TestDatabase } from '../hel
 import { freePort } from '../helpers/processes.js'
 import { REDIS_URL, clearRedisPrefix, redisReachable } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
-import { bundleCli, serve, type BundledCli } from './served.js'
+import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
+import { serve } from './served.js'
 
 const available =
   serviceAvailable('PostgreSQL', await postgresReachable()) &&

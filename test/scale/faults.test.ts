@@ -15,7 +15,8 @@ import {
 import { REDIS_URL, clearRedisPrefix, redisReachable } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 import { eventually, startCluster, type Cluster } from './cluster.js'
-import { bundleCli, serve, type ServedProcess } from './served.js'
+import { bundleCli } from '../helpers/bundled-cli.js'
+import { serve, type ServedProcess } from './served.js'
 
 const postgres = serviceAvailable('PostgreSQL', await postgresReachable())
 const redisServer = serviceAvailable('redis-server', commandExists('redis-server'), 'not installed')

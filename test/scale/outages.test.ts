@@ -23,7 +23,8 @@ import {
 import { redisReachable } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 import { eventually, startCluster, type Cluster } from './cluster.js'
-import { bundleCli, serve, type BundledCli, type ServedProcess } from './served.js'
+import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
+import { serve, type ServedProcess } from './served.js'
 
 const postgresServer = serviceAvailable(
   'PostgreSQL binaries',

@@ -20,7 +20,8 @@ import { freePort } from '../helpers/processes.js'
 import { deletePrefix, REDIS_URL, redisReachable, testRedisClient, uniquePrefix } from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 import { eventually } from './cluster.js'
-import { bundleCli, serve, type BundledCli, type ServedProcess } from './served.js'
+import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
+import { serve, type ServedProcess } from './served.js'
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 90_000 })
 

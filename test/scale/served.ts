@@ -1,35 +1,10 @@
 // `tessera serve` as a real child process for the fault tests: the CLI bundled from the current
-// sources into plain JavaScript (no TypeScript loader, whose own signal handling would change what a
-// SIGTERM does), started with a clean environment on a given port.
+// sources into plain JavaScript (test/helpers/bundled-cli.ts), started with a clean environment on a
+// given port.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { join } from 'node:path'
-import { build } from 'esbuild'
+import type { BundledCli } from '../helpers/bundled-cli.js'
 import { E2EClient } from '../helpers/server-harness.js'
 import { eventually } from './cluster.js'
-
-/** A bundled CLI: `path` to run with node, `remove()` when done. */
-export interface BundledCli {
-  path: string
-  remove(): Promise<void>
-}
-
-/** Bundles src/cli/bin.ts inside the project (so node finds the external packages in node_modules). */
-export async function bundleCli(): Promise<BundledCli> {
-  await mkdir('node_modules/.cache', { recursive: true })
-  const dir = await mkdtemp(join('node_modules/.cache', 'tessera-cli-'))
-  const path = join(dir, 'bin.mjs')
-  await build({
-    entryPoints: ['packages/server/src/cli/bin.ts'],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile: path,
-    logLevel: 'silent',
-  })
-  return { path, remove: () => rm(dir, { recursive: true, force: true }) }
-}
 
 /** A served process. */
 export interface ServedProcess {
