@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
+import { cleanEnv } from '../helpers/clean-env.js'
 
 let dir = ''
 let cli: BundledCli | undefined
@@ -26,8 +27,7 @@ interface Run {
 
 /** `tessera <args>` (the CLI bundled from the sources), stdin at EOF (not a terminal), TESSERA_PASSWORD only as given. */
 function tessera(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = { ...process.env }
-  for (const name of Object.keys(base)) if (name.startsWith('TESSERA_')) Reflect.deleteProperty(base, name)
+  const base = cleanEnv()
   return new Promise((resolve, reject) => {
     if (cli === undefined) throw new Error('the CLI is not bundled yet')
     const child = spawn(process.execPath, [cli.path, ...args], {

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { redactUrl } from '../../packages/server/src/server/logging.js'
 import { freePort } from '../helpers/processes.js'
 import { cookieJar, E2EClient, sleep, uniqueName, type ApiResponse } from '../helpers/server-harness.js'
+import { cleanEnv } from '../helpers/clean-env.js'
 
 const PASSWORD = 'logging-test passphrase 7d1e'
 const WRONG_PASSWORD = 'logging-test wrong passphrase 33c0'
@@ -40,7 +41,7 @@ async function serve(level: Level, transport: Transport, shutdownDelay?: string)
   const logFile = join(dir, 'server.log')
   const fd = openSync(logFile, 'w')
   const port = await freePort()
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')))
+  const env = cleanEnv()
   const child = spawn(
     process.execPath,
     [

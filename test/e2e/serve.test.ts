@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from '../helpers/server-harness.js'
+import { cleanEnv } from '../helpers/clean-env.js'
 
 const PASSWORD = 'serve-test passphrase 9f2c'
 const WRONG_PASSWORD = 'serve-test wrong passphrase 51ab'
@@ -38,7 +39,7 @@ let startupLine = ''
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-serve-'))
   // A clean environment: no TESSERA_* setting of the developer's shell leaks in.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')))
+  const env = cleanEnv()
   child = spawn(
     process.execPath,
     [

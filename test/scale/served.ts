@@ -3,6 +3,7 @@
 // given port.
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { BundledCli } from '../helpers/bundled-cli.js'
+import { cleanEnv } from '../helpers/clean-env.js'
 import { E2EClient } from '../helpers/server-harness.js'
 import { eventually } from './cluster.js'
 
@@ -22,9 +23,7 @@ export async function serve(
   port: number,
   env: Record<string, string>,
 ): Promise<ServedProcess> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('TESSERA_')),
-  )
+  const clean = cleanEnv()
   const child = spawn(process.execPath, [cli.path, 'serve', '--port', String(port), '--log-level', 'info'], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
