@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
+import { loginLoads, startAuthServer } from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import { SERVER_CPU, reqPerSec, runLoad, startServer, type LoadResult } from './lib/procs.js'
 import { startShipped } from './lib/shipped.js'
@@ -128,37 +129,10 @@ async function profileProtected(kind: ContenderKind, alg: Alg): Promise<number> 
 async function profileLogin(): Promise<number> {
   const dataDir = mkdtempSync(`${tmpdir()}/tessera-profile-login-`)
   try {
-    const server = await startServer(serverScript('auth'), [], {
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_'))),
-        BENCH_DATA_DIR: dataDir,
-      },
-      cpu: SERVER_CPU,
-      nodeArgs: profiling,
-      timeoutMs: 120_000,
-    })
-    const password = 'correct horse battery staple'
-    const registered = await fetch(`${server.url}/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bench', password }),
-    })
-    const { access_token: access } = (await registered.json()) as { access_token: string }
-    const logins = {
-      url: `${server.url}/auth/login`,
-      connections: 20,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bench', password }),
-    }
-    const protectedLoad = {
-      url: `${server.url}/protected`,
-      connections: 10,
-      rate: 400,
-      headers: { authorization: `Bearer ${access}` },
-    }
+    const server = await startAuthServer(dataDir, { nodeArgs: profiling })
+    const { logins, protectedRoute } = await loginLoads(server)
     const both = (s: number): Promise<LoadResult[]> =>
-      Promise.all([runLoad({ ...logins, seconds: s }), runLoad({ ...protectedLoad, seconds: s })])
+      Promise.all([runLoad({ ...logins, seconds: s }), runLoad({ ...protectedRoute, seconds: s })])
     if (Number(args.warmup) > 0) await both(Number(args.warmup))
     const before = await server.ask({ cmd: 'cpu' }, 'cpu')
     const [result] = await both(seconds)

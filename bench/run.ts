@@ -38,7 +38,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { format, resolveConfig } from 'prettier'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
-import { compareLoginRefresh, post, type Latencies } from './lib/auth-client.js'
+import {
+  compareLoginRefresh,
+  LOGIN_CONNECTIONS,
+  loginLoads,
+  PASSWORD,
+  PROTECTED_RATE,
+  startAuthServer,
+  type Latencies,
+} from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import {
   LOAD_CPU,
@@ -804,33 +812,16 @@ interface Lag {
   count: number
 }
 
-const PROTECTED_RATE = 400
-const LOGIN_CONNECTIONS = 20
 /**
  * Seconds of the same load before the measured windows: V8 optimises the login path's code over the
  * first minute (the event loop's CPU per login fell from 3.0 to 2.0 ms over 80 s and levelled off after
  * about 60 s, RESULTS.md §11), and a server that has just started is not what runs in production.
  */
 const LOGIN_WARMUP_SECONDS = 60
-const PASSWORD = 'correct horse battery staple'
-
-async function startAuthServer(dataDir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  return startServer(serverScript('auth'), [], {
-    // The server reads TESSERA_* underneath its options: none from the caller's shell may leak in.
-    env: {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_'))),
-      ...env,
-      BENCH_DATA_DIR: dataDir,
-    },
-    cpu: SERVER_CPU,
-    nodeArgs: ['--expose-gc'],
-    timeoutMs: 120_000,
-  })
-}
 
 async function runLogin(env: Record<string, string> = {}): Promise<LoginResults> {
   const dataDir = mkdtempSync(`${tmpdir()}/tessera-bench-login-`)
-  const server = await startAuthServer(dataDir, env)
+  const server = await startAuthServer(dataDir, { env })
   try {
     await sleep(smoke ? 200 : 2000)
     const idleMemory = (await server.ask({ cmd: 'memory' }, 'result')) as NodeJS.MemoryUsage
@@ -840,22 +831,8 @@ async function runLogin(env: Record<string, string> = {}): Promise<LoginResults>
     const timeArgon = async (): Promise<ArgonTimes> =>
       (await server.ask({ cmd: 'argon2', n: smoke ? 1 : 7 }, 'result')) as ArgonTimes
     const argonBefore = await timeArgon()
-    const registered = await post(`${server.url}/auth/register`, { username: 'bench', password: PASSWORD })
-    const access = String(registered.access_token)
+    const { logins: loginLoad, protectedRoute: protectedLoad } = await loginLoads(server)
     const seconds = smoke ? 1 : 8
-    const protectedLoad = {
-      url: `${server.url}/protected`,
-      connections: 10,
-      rate: PROTECTED_RATE,
-      headers: { authorization: `Bearer ${access}` },
-    }
-    const loginLoad = {
-      url: `${server.url}/auth/login`,
-      connections: LOGIN_CONNECTIONS,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'bench', password: PASSWORD }),
-    }
     if (!smoke) {
       const [warmLogins, warmProtected] = await Promise.all([
         runLoad({ ...loginLoad, seconds: LOGIN_WARMUP_SECONDS }),

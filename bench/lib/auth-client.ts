@@ -3,8 +3,65 @@
  * login-then-refresh loop the scale sections time, on SQLite (bench/run.ts) and PostgreSQL
  * (bench/lib/scaleout.ts) alike.
  */
-import type { ServerProcess } from './procs.js'
+import { serverScript } from './build.js'
+import { SERVER_CPU, startServer, type LoadOptions, type ServerProcess } from './procs.js'
 import { median } from './stats.js'
+
+/** The password of the bench's users. */
+export const PASSWORD = 'correct horse battery staple'
+/** Section 3: logins always in flight. */
+export const LOGIN_CONNECTIONS = 20
+/** Section 3: the protected route's fixed rate beside the logins, requests per second. */
+export const PROTECTED_RATE = 400
+
+/**
+ * bench/servers/auth.ts on `dataDir` (a fresh SQLite database unless `env` names another), pinned to
+ * the server core. The server reads TESSERA_* underneath its options: none from the caller's shell
+ * leaks in.
+ */
+export function startAuthServer(
+  dataDir: string,
+  options: { env?: Record<string, string>; nodeArgs?: readonly string[] } = {},
+): Promise<ServerProcess> {
+  return startServer(serverScript('auth'), [], {
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TESSERA_'))),
+      ...options.env,
+      BENCH_DATA_DIR: dataDir,
+    },
+    cpu: SERVER_CPU,
+    nodeArgs: options.nodeArgs ?? ['--expose-gc'],
+    timeoutMs: 120_000,
+  })
+}
+
+/** The two loads of the login section, without their durations. */
+export interface LoginLoads {
+  /** {@link LOGIN_CONNECTIONS} connections posting `/auth/login` back to back. */
+  logins: Omit<LoadOptions, 'seconds'>
+  /** `GET /protected` at {@link PROTECTED_RATE} req/s over 10 connections. */
+  protectedRoute: Omit<LoadOptions, 'seconds'>
+}
+
+/** Registers the bench's user on `server` and returns the login section's loads (bench/run.ts, bench/profile.ts). */
+export async function loginLoads(server: ServerProcess): Promise<LoginLoads> {
+  const registered = await post(`${server.url}/auth/register`, { username: 'bench', password: PASSWORD })
+  return {
+    logins: {
+      url: `${server.url}/auth/login`,
+      connections: LOGIN_CONNECTIONS,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'bench', password: PASSWORD }),
+    },
+    protectedRoute: {
+      url: `${server.url}/protected`,
+      connections: 10,
+      rate: PROTECTED_RATE,
+      headers: { authorization: `Bearer ${String(registered.access_token)}` },
+    },
+  }
+}
 
 /** p50, p99 (nearest rank) and count of a sample, in its own unit. */
 export interface Latencies {

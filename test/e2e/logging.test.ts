@@ -50,9 +50,9 @@ async function serve(level: Level, transport: Transport, shutdownDelay?: string)
       'packages/server/src/cli/bin.ts',
       'serve',
       ...['--host', '127.0.0.1', '--port', String(port), '--data-dir', dir, '--log-level', level],
-      // Several test files share two cores: no request should run into the production deadline (5 s), and
-      // the password threads keep the ordinary priority (vitest.config.ts).
-      ...['--database-timeout', '30s', '--password-thread-nice', '0'],
+      // Several test files share two cores: no request should run into the production deadline (5 s).
+      // (The password threads keep the test run's ordinary priority through cleanEnv.)
+      ...['--database-timeout', '30s'],
       ...['--token-transport', transport],
       ...(shutdownDelay === undefined ? [] : ['--shutdown-delay', shutdownDelay]),
     ],
