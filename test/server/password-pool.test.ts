@@ -25,7 +25,14 @@ afterEach(async () => {
 function threadNices(): Map<string, number> {
   const nices = new Map<string, number>()
   for (const tid of readdirSync(`/proc/${String(process.pid)}/task`)) {
-    const stat = readFileSync(`/proc/${String(process.pid)}/task/${tid}/stat`, 'utf8')
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${String(process.pid)}/task/${tid}/stat`, 'utf8')
+    } catch (error) {
+      // A thread that ended between the listing and the read (a V8 or libuv helper): not one to judge.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw error
+    }
     // Fields after "(comm) ": state is field 3, nice is field 19.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     nices.set(tid, Number(fields[16]))
