@@ -10,7 +10,9 @@
  *    HS256 and EdDSA; a valid token and a bad-signature token. Every server is its own node process
  *    running tsc's output (bench/.out/build), pinned to core 1 with taskset; autocannon's CLI runs
  *    pinned to core 0. Contenders are interleaved (A B C … A B C …, the order rotated every round),
- *    each measurement preceded by an untimed warm-up.
+ *    each measurement preceded by an untimed warm-up. Every round starts every server afresh:
+ *    identical processes differ in speed for their whole lives (up to ~1.3 ×, bench/RESULTS.md §13),
+ *    so the rounds must sample processes, not only the host's drift.
  * 2. bench/micro.ts (in-process sign/verify), run as its own command; its section is appended.
  * 3. Login under load: the auth server (startServer, temp SQLite, silent logs) with 20 logins running
  *    concurrently next to a fixed-rate stream on the protected route; event-loop delay measured inside
@@ -232,19 +234,19 @@ const CONTENDERS = ALL_CONTENDERS.filter(
 )
 
 // --groups EdDSA/valid,HS256/bad (development): only these groups (valid, bad, many).
-const GROUPS: readonly Group[] = (
-  [
-    { alg: 'HS256', token: 'valid' },
-    { alg: 'EdDSA', token: 'valid' },
-    { alg: 'HS256', token: 'bad signature' },
-    { alg: 'EdDSA', token: 'bad signature' },
-    { alg: 'HS256', token: 'many valid' },
-    { alg: 'EdDSA', token: 'many valid' },
-  ] as const
-).filter(
-  (g) =>
-    args.groups === undefined || args.groups.split(',').includes(`${g.alg}/${g.token.split(' ')[0] ?? ''}`),
-)
+// Every group keeps its index (the targets and the smoke plan name groups by it); `--groups` only
+// leaves the others unmeasured.
+const GROUPS: readonly Group[] = [
+  { alg: 'HS256', token: 'valid' },
+  { alg: 'EdDSA', token: 'valid' },
+  { alg: 'HS256', token: 'bad signature' },
+  { alg: 'EdDSA', token: 'bad signature' },
+  { alg: 'HS256', token: 'many valid' },
+  { alg: 'EdDSA', token: 'many valid' },
+]
+/** Whether `--groups` (default: all) selects `group`. */
+const selected = (g: Group): boolean =>
+  args.groups === undefined || args.groups.split(',').includes(`${g.alg}/${g.token.split(' ')[0] ?? ''}`)
 const groupName = (g: Group): string =>
   g.token === 'many valid' ? `${g.alg}, many valid tokens in rotation` : `${g.alg}, ${g.token} token`
 
@@ -397,7 +399,9 @@ async function makeManyTokens(
 async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
   const tokens = await makeTokens(engine, keys)
   const scratch = mkdtempSync(`${tmpdir()}/tessera-bench-http-`)
-  const wantsMany = GROUPS.some((g) => g.token === 'many valid' && membersOf(g).some((c) => !c.bare))
+  const wantsMany = GROUPS.some(
+    (g) => selected(g) && g.token === 'many valid' && membersOf(g).some((c) => !c.bare),
+  )
   if (wantsMany) log(`http: signing ${fmtInt(MANY_TOKENS)} distinct tokens per algorithm`)
   const manyFiles = wantsMany ? await makeManyTokens(engine, keys, MANY_TOKENS, scratch) : undefined
   let shipped: ShippedServer | undefined
@@ -407,10 +411,14 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
     CONTENDERS.find((c) => c.kind === kind)?.bare === true ? kind : `${kind}:${alg}`
   const unsupported: string[] = []
   const checks: string[] = []
-  try {
-    log('http: starting servers')
+  // Every round starts every contender afresh: identical processes differ in speed by up to ~1.3 × for
+  // their whole lives (bench/RESULTS.md §13; where their memory landed), so rounds that reuse one
+  // process per contender repeat one draw of that luck instead of sampling it.
+  const startAll = async (round: number): Promise<void> => {
+    log(`http: starting servers${ROUNDS > 1 ? ` (round ${round + 1})` : ''}`)
     const starting: Promise<void>[] = []
     const started = new Set<string>()
+    unsupported.length = 0
     for (const c of CONTENDERS) {
       for (const alg of ['HS256', 'EdDSA'] as const) {
         if (!c.algs.includes(alg)) {
@@ -419,6 +427,8 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
         }
         // Smoke: EdDSA servers only for Tessera (every other contender is still checked with HS256).
         if (smoke && alg === 'EdDSA' && !c.kind.startsWith('tessera-')) continue
+        // Only the contenders some group measures.
+        if (!GROUPS.some((g) => selected(g) && g.alg === alg && membersOf(g).includes(c))) continue
         const key = serverKey(c.kind, alg)
         if (started.has(key)) continue
         started.add(key)
@@ -426,6 +436,7 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
           starting.push(
             startShipped({ cpu: smoke ? undefined : SERVER_CPU, tamper }).then((s) => {
               shipped = s
+              shippedBytes = s.logBytes()
               servers.set(key, s.server)
             }),
           )
@@ -447,8 +458,6 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
     if (failed !== undefined) throw failed.reason as Error
     // Before anything is timed: every contender accepts the valid token and refuses the bad one.
-    const tokensOf = (kind: ContenderKind, alg: Alg): { valid: string; bad: string } =>
-      kind === 'tessera-server' && shipped !== undefined ? shipped.tokens : tokens[alg]
     for (const c of CONTENDERS) {
       for (const alg of c.algs) {
         const server = servers.get(serverKey(c.kind, alg))
@@ -459,16 +468,29 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
         await expectStatus(server.url, undefined, 401, `${c.kind} ${alg} no token`)
       }
     }
-    checks.push(
-      'every contender answered the valid token with 200 and `{"logged_in_as":"user-42817"}`, and the bad-signature and missing tokens with 401',
-    )
-
+  }
+  const stopAll = async (): Promise<void> => {
+    if (shipped !== undefined) shippedLogBytes += shipped.logBytes() - shippedBytes
+    shipped = undefined
+    const stopping = [...servers.values()].map((s) => s.stop())
+    servers.clear()
+    await Promise.all(stopping)
+  }
+  const tokensOf = (kind: ContenderKind, alg: Alg): { valid: string; bad: string } =>
+    kind === 'tessera-server' && shipped !== undefined ? shipped.tokens : tokens[alg]
+  let shippedBytes = 0
+  let shippedLogBytes = 0
+  try {
     const cells = new Map<string, Cell[]>()
     const plan = smoke ? smokePlan() : undefined
-    const shippedBytes = shipped?.logBytes() ?? 0
     let shippedResponses = 0
+    let shippedRan = false
     for (let round = 0; round < ROUNDS; round++) {
+      await stopAll()
+      await startAll(round)
+      shippedRan ||= shipped !== undefined
       for (const [g, group] of GROUPS.entries()) {
+        if (!selected(group)) continue
         const members = membersOf(group)
         // Rotate the order every round: A B C …, B C … A, …
         const order = members.map((_, i) => members[(i + round) % members.length] as Contender)
@@ -497,10 +519,11 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
         }
       }
     }
-    const shippedLog =
-      shipped === undefined
-        ? undefined
-        : { bytes: shipped.logBytes() - shippedBytes, responses: shippedResponses }
+    await stopAll()
+    checks.push(
+      `every contender, in each of the ${ROUNDS} rounds' fresh processes, answered the valid token with 200 and \`{"logged_in_as":"user-42817"}\`, and the bad-signature and missing tokens with 401`,
+    )
+    const shippedLog = shippedRan ? { bytes: shippedLogBytes, responses: shippedResponses } : undefined
     return {
       cells,
       tokens,
@@ -510,7 +533,7 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
       shippedLog,
     }
   } finally {
-    await Promise.all([...servers.values()].map((s) => s.stop()))
+    await stopAll()
     rmSync(scratch, { recursive: true, force: true })
   }
 }
@@ -1197,7 +1220,7 @@ Written by \`npm run bench\` (\`bench/run.ts\`); re-run it rather than editing t
 - **Packages:** tessera ${packageVersion('../packages/tessera')} (${gitDescribe()}), fastify ${packageVersion('fastify')}, @fastify/jwt ${packageVersion('@fastify/jwt')}, fast-jwt ${packageVersion('fast-jwt')}, express ${packageVersion('express')}, express-jwt ${packageVersion('express-jwt')}, jsonwebtoken ${packageVersion('jsonwebtoken')}, hono ${packageVersion('hono')}, @hono/node-server ${packageVersion('@hono/node-server')}, autocannon ${packageVersion('autocannon')}, @node-rs/argon2 ${packageVersion('@node-rs/argon2')}, better-sqlite3 ${packageVersion('better-sqlite3')}, typescript ${packageVersion('typescript')}
 - **Build:** the library as \`npm run build -w tessera\` writes \`packages/tessera/dist\` (what npm ships; the bench servers import \`tessera\` by name); \`bench/servers/*.ts\` and the server package's sources (its CLI included) compiled by tsc with the build's settings into \`bench/.out/build\` (no tsx \`__name\` wrappers).${r.buildWarning === undefined ? '' : ` tsc reported type errors elsewhere in the tree (files were emitted anyway).`}
 
-Absolute numbers drift a lot on this machine; the targets are ratios measured in the same run, contenders interleaved so drift hits all of them. Read the min–max columns before trusting a difference under ~5 %.
+Absolute numbers drift a lot on this machine; the targets are ratios measured in the same run, contenders interleaved so drift hits all of them, and every contender's process started afresh each round, since identical processes differ in speed for their whole lives (§13). Read the min–max columns before trusting a difference under ~5 %.
 
 ## Targets
 
@@ -1224,7 +1247,7 @@ Contenders: @fastify/jwt with its defaults (fast-jwt, no token cache) and, for i
 **Verdicts.** A target is **met** when every round's ratio reaches it, **NOT met** when no round does, and **within noise** when the rounds' range straddles it (with cached tokens HS256 and EdDSA run the same code path, so two such rows differing is noise).
 `)
     for (const [g, group] of GROUPS.entries())
-      out.push(`### ${groupName(group)}\n\n${renderHttpGroup(r.http, g)}\n`)
+      if (selected(group)) out.push(`### ${groupName(group)}\n\n${renderHttpGroup(r.http, g)}\n`)
   }
 
   if (login !== undefined) {

@@ -7,6 +7,9 @@
  *
  *   npm run bench:ab -- --base <commit> [--rounds 16] [--seconds 3]
  *
+ * Each round starts both servers afresh (identical processes differ in speed for their whole lives,
+ * bench/RESULTS.md §13): the median over rounds samples that, one pair would not.
+ *
  * The base is checked out in a temporary git worktree sharing this tree's node_modules and compiled by
  * its own bench build. Both servers import the library (`tessera`) by name, i.e. this tree's
  * packages/tessera/dist: the comparison is of the server package's code.
@@ -19,9 +22,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as BuildModule from './lib/build.js'
 import { compileBuild } from './lib/build.js'
-import { LOAD_CPU, SERVER_CPU, runLoad } from './lib/procs.js'
+import { SERVER_CPU } from './lib/procs.js'
 import type * as ShippedModule from './lib/shipped.js'
-import { startShipped, type ShippedServer } from './lib/shipped.js'
+import { cpuPerResponse, startShipped, type ShippedServer } from './lib/shipped.js'
 
 const { values } = parseArgs({
   options: {
@@ -47,32 +50,24 @@ try {
   const base = (await import(join(worktree, 'bench/lib/build.ts'))) as typeof BuildModule
   base.compileBuild()
   const baseShipped = (await import(join(worktree, 'bench/lib/shipped.ts'))) as typeof ShippedModule
-  const current = await startShipped({ cpu: SERVER_CPU, tamper })
-  servers.push(current)
-  const old = await baseShipped.startShipped({ cpu: SERVER_CPU, tamper })
-  servers.push(old)
-  /** CPU µs per response of `server` over one window. */
-  const measure = async (server: ShippedServer): Promise<number> => {
-    await server.renew()
-    const load = {
-      url: `${server.server.url}/protected`,
-      connections: 50,
-      headers: { authorization: `Bearer ${server.tokens.valid}` },
-      cpu: LOAD_CPU,
-    }
-    await runLoad({ ...load, seconds: 1 })
-    const before = await server.server.ask({ cmd: 'cpu' }, 'cpu')
-    const result = await runLoad({ ...load, seconds })
-    const after = await server.server.ask({ cmd: 'cpu' }, 'cpu')
-    if (result.non2xx > 0) throw new Error(`${result.non2xx} responses were not 200`)
-    return (after.user + after.system - before.user - before.system) / result.requests.total
+  // A fresh pair of processes every round: identical processes differ in speed by up to ~1.3 × for
+  // their whole lives (bench/RESULTS.md §13), so one pair for all rounds would compare one draw of
+  // that luck, not the two trees.
+  const startPair = async (): Promise<[ShippedServer, ShippedServer]> => {
+    await Promise.all(servers.splice(0).map((s) => s.server.stop()))
+    const current = await startShipped({ cpu: SERVER_CPU, tamper })
+    servers.push(current)
+    const old = await baseShipped.startShipped({ cpu: SERVER_CPU, tamper })
+    servers.push(old)
+    return [current, old]
   }
   const ratios: number[] = []
   for (let round = 1; round <= rounds; round++) {
+    const [current, old] = await startPair()
     // Alternate which goes first, so drift within a round hits both alike.
     const [first, second] = round % 2 === 1 ? [current, old] : [old, current]
-    const a = await measure(first)
-    const b = await measure(second)
+    const a = await cpuPerResponse(first, seconds)
+    const b = await cpuPerResponse(second, seconds)
     const [now, then] = round % 2 === 1 ? [a, b] : [b, a]
     ratios.push(then / now)
     console.log(

@@ -13,7 +13,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { SUB } from '../servers/protocol.js'
 import { cliScript } from './build.js'
-import { sleep, type ServerProcess } from './procs.js'
+import { LOAD_CPU, runLoad, sleep, type ServerProcess } from './procs.js'
 
 /** The shipped server, its tokens (issued by itself), and the log it wrote. */
 export interface ShippedServer {
@@ -158,4 +158,26 @@ export async function startShipped(options: {
     logBytes: () => statSync(logFile).size,
   }
   return shippedServer
+}
+
+/**
+ * The server's CPU time per response (µs, all threads, from /proc) over `seconds` of `GET /protected`
+ * with its valid token, 50 connections, autocannon pinned to the load core, after a 1-s warm-up and a
+ * renewed token. Throws unless every response was 200. For the paired comparisons (bench:ab,
+ * bench/layout.ts); the full run measures its cells itself (bench/run.ts).
+ */
+export async function cpuPerResponse(shipped: ShippedServer, seconds: number): Promise<number> {
+  await shipped.renew()
+  const load = {
+    url: `${shipped.server.url}/protected`,
+    connections: 50,
+    headers: { authorization: `Bearer ${shipped.tokens.valid}` },
+    cpu: LOAD_CPU,
+  }
+  await runLoad({ ...load, seconds: 1 })
+  const before = await shipped.server.ask({ cmd: 'cpu' }, 'cpu')
+  const result = await runLoad({ ...load, seconds })
+  const after = await shipped.server.ask({ cmd: 'cpu' }, 'cpu')
+  if (result.non2xx > 0) throw new Error(`${result.non2xx} responses were not 200`)
+  return (after.user + after.system - before.user - before.system) / result.requests.total
 }
