@@ -5,7 +5,9 @@
  * the other core), their CPU per response read from /proc. For a change to the server's per-request
  * path on a machine too noisy for separate runs to be compared (bench/RESULTS.md §11).
  *
- *   npm run bench:ab -- --base <commit> [--rounds 16] [--seconds 3]
+ *   npm run bench:ab -- --base <commit> [--rounds 16] [--seconds 3] [--token valid|bad]
+ *
+ * `--token bad` loads both with a bad-signature token (every answer 401): the refusal path.
  *
  * Each round starts both servers afresh (identical processes differ in speed for their whole lives,
  * bench/RESULTS.md §13): the median over rounds samples that, one pair would not.
@@ -31,10 +33,13 @@ const { values } = parseArgs({
     base: { type: 'string' },
     rounds: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '3' },
+    token: { type: 'string', default: 'valid' },
   },
   strict: true,
 })
-if (values.base === undefined) throw new Error('usage: npm run bench:ab -- --base <commit>')
+if (values.base === undefined || (values.token !== 'valid' && values.token !== 'bad'))
+  throw new Error('usage: npm run bench:ab -- --base <commit> [--token valid|bad]')
+const token = values.token
 const rounds = Number(values.rounds)
 const seconds = Number(values.seconds)
 const root = fileURLToPath(new URL('../', import.meta.url))
@@ -66,8 +71,8 @@ try {
     const [current, old] = await startPair()
     // Alternate which goes first, so drift within a round hits both alike.
     const [first, second] = round % 2 === 1 ? [current, old] : [old, current]
-    const a = await cpuPerResponse(first, seconds)
-    const b = await cpuPerResponse(second, seconds)
+    const a = await cpuPerResponse(first, seconds, token)
+    const b = await cpuPerResponse(second, seconds, token)
     const [now, then] = round % 2 === 1 ? [a, b] : [b, a]
     ratios.push(then / now)
     console.log(

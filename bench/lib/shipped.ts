@@ -162,22 +162,30 @@ export async function startShipped(options: {
 
 /**
  * The server's CPU time per response (µs, all threads, from /proc) over `seconds` of `GET /protected`
- * with its valid token, 50 connections, autocannon pinned to the load core, after a 1-s warm-up and a
- * renewed token. Throws unless every response was 200. For the paired comparisons (bench:ab,
- * bench/layout.ts); the full run measures its cells itself (bench/run.ts).
+ * with its valid token (200) or its bad-signature one (401), 50 connections, autocannon pinned to the
+ * load core, after a 1-s warm-up and a renewed token. Throws unless every response had the expected
+ * status. For the paired comparisons (bench:ab, bench/layout.ts); the full run measures its cells itself
+ * (bench/run.ts).
  */
-export async function cpuPerResponse(shipped: ShippedServer, seconds: number): Promise<number> {
+export async function cpuPerResponse(
+  shipped: ShippedServer,
+  seconds: number,
+  token: 'valid' | 'bad' = 'valid',
+): Promise<number> {
   await shipped.renew()
   const load = {
     url: `${shipped.server.url}/protected`,
     connections: 50,
-    headers: { authorization: `Bearer ${shipped.tokens.valid}` },
+    headers: { authorization: `Bearer ${shipped.tokens[token]}` },
     cpu: LOAD_CPU,
   }
   await runLoad({ ...load, seconds: 1 })
   const before = await shipped.server.ask({ cmd: 'cpu' }, 'cpu')
   const result = await runLoad({ ...load, seconds })
   const after = await shipped.server.ask({ cmd: 'cpu' }, 'cpu')
-  if (result.non2xx > 0) throw new Error(`${result.non2xx} responses were not 200`)
+  const expected = token === 'valid' ? '200' : '401'
+  const statuses = Object.keys(result.statusCodeStats)
+  if (result.errors > 0 || statuses.length !== 1 || statuses[0] !== expected)
+    throw new Error(`expected every response to be ${expected}: ${JSON.stringify(result.statusCodeStats)}`)
   return (after.user + after.system - before.user - before.system) / result.requests.total
 }

@@ -285,6 +285,23 @@ describe('forgeries (the legacy path never weakens the main one)', () => {
     expect((await server.api('GET', '/auth/me', { token: genuine })).status).toBe(200)
   })
 
+  it('headers the legacy path refused are remembered without changing any answer, past the bound too', async () => {
+    const claims = flaskClaims('dave')
+    const withKid = sign({ alg: 'HS256', typ: 'JWT', kid: 'legacy' }, claims, fixture.secret)
+    // The second time, the header is one the legacy path already judged.
+    for (let i = 0; i < 2; i++) expectUnauthorized(await server.api('GET', '/auth/me', { token: withKid }))
+    // More distinct refused headers than are remembered (1,024): the set starts over.
+    for (let i = 0; i < 1100; i++) {
+      const token = sign({ alg: 'HS256', typ: 'JWT', kid: `k${i}` }, claims, fixture.secret)
+      expectUnauthorized(await server.api('GET', '/auth/me', { token }))
+    }
+    expectUnauthorized(await server.api('GET', '/auth/me', { token: withKid }))
+    // A genuine token's header is never remembered as refused: before and after, it is accepted.
+    const genuine = sign({ alg: 'HS256', typ: 'JWT' }, claims, fixture.secret)
+    for (let i = 0; i < 2; i++)
+      expect((await server.api('GET', '/auth/me', { token: genuine })).status).toBe(200)
+  })
+
   it('flask-jwt-extended 3.x’s "identity" claim is read; nbf and exp are enforced', async () => {
     const { sub, ...rest } = flaskClaims('dave')
     const v3 = sign({ alg: 'HS256', typ: 'JWT' }, { ...rest, identity: sub }, fixture.secret)
