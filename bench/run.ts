@@ -409,7 +409,11 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
   const servers = new Map<string, ServerProcess>()
   const serverKey = (kind: ContenderKind, alg: Alg): string =>
     CONTENDERS.find((c) => c.kind === kind)?.bare === true ? kind : `${kind}:${alg}`
-  const unsupported: string[] = []
+  const unsupported = CONTENDERS.flatMap((c) =>
+    (['HS256', 'EdDSA'] as const)
+      .filter((alg) => !c.algs.includes(alg))
+      .map((alg) => `${c.label.replace(/[*_]/g, '')} with ${alg} (${c.notRun ?? 'unsupported'})`),
+  )
   const checks: string[] = []
   // Every round starts every contender afresh: identical processes differ in speed by up to ~1.3 × for
   // their whole lives (bench/RESULTS.md §13; where their memory landed), so rounds that reuse one
@@ -418,13 +422,8 @@ async function runHttp(keys: BenchKeys, engine: Engine): Promise<HttpResults> {
     log(`http: starting servers${ROUNDS > 1 ? ` (round ${round + 1})` : ''}`)
     const starting: Promise<void>[] = []
     const started = new Set<string>()
-    unsupported.length = 0
     for (const c of CONTENDERS) {
-      for (const alg of ['HS256', 'EdDSA'] as const) {
-        if (!c.algs.includes(alg)) {
-          unsupported.push(`${c.label.replace(/[*_]/g, '')} with ${alg} (${c.notRun ?? 'unsupported'})`)
-          continue
-        }
+      for (const alg of c.algs) {
         // Smoke: EdDSA servers only for Tessera (every other contender is still checked with HS256).
         if (smoke && alg === 'EdDSA' && !c.kind.startsWith('tessera-')) continue
         // Only the contenders some group measures.
