@@ -28,10 +28,22 @@ export function parseCommand(
   options: NonNullable<ParseArgsConfig['options']> = {},
 ): ParsedCommand {
   if (existsSync('.env')) process.loadEnvFile('.env')
+  // A key id is base64url and may start with `-` (`tessera keys revoke -zQ3…`): parseArgs would read it
+  // as a cluster of short options. The only short option is `-h`, so one dash followed by two or more
+  // characters is always a value; it is held aside under a placeholder and put back after parsing.
+  const held = new Map<string, string>()
+  const args = argv.map((arg, i) => {
+    if (!/^-[^-].+/.test(arg)) return arg
+    const placeholder = `\u0000${i}`
+    held.set(placeholder, arg)
+    return placeholder
+  })
+  const restore = <T>(value: T): T | string =>
+    typeof value === 'string' ? (held.get(value) ?? value) : value
   let parsed
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args,
       options: { ...SETTING_FLAGS, ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
@@ -41,11 +53,17 @@ export function parseCommand(
   }
   const settings: Record<string, string | undefined> = {}
   const flags: Record<string, string | boolean | undefined> = {}
-  for (const [name, value] of Object.entries(parsed.values)) {
+  for (const [name, parsedValue] of Object.entries(parsed.values)) {
+    const value = restore(parsedValue)
     if (name in SETTING_FLAGS) settings[name] = typeof value === 'string' ? value : undefined
     else if (name !== 'help') flags[name] = value
   }
-  return { settings, flags, positionals: parsed.positionals, help: parsed.values.help === true }
+  return {
+    settings,
+    flags,
+    positionals: parsed.positionals.map((p) => restore(p)),
+    help: parsed.values.help === true,
+  }
 }
 
 /**
