@@ -4,8 +4,8 @@
  *
  * @packageDocumentation
  */
-export { createTessera } from './core/tessera.js'
-export type { CreateTokenOptions, Tessera, VerifyOptions } from './core/tessera.js'
+export { createTessera, refusingVerify, throwingVerify } from './core/tessera.js'
+export type { CreateTokenOptions, Refusable, RefusingVerify, Tessera, VerifyOptions } from './core/tessera.js'
 export type { ClaimsHookContext, ResolvedConfig, TesseraOptions } from './core/config.js'
 export { ALGORITHMS, SUPPORTED_ALGORITHMS, isAlgorithm } from './core/algorithms.js'
 export type { Algorithm, AlgorithmFamily, AlgorithmSpec } from './core/algorithms.js'

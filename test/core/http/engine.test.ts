@@ -1,6 +1,15 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createHttpAuth } from '../../../packages/tessera/src/core/http/engine.js'
-import { createTessera, TokenMalformedError, type Tessera } from '../../../packages/tessera/src/index.js'
+import {
+  createTessera,
+  TokenExpiredError,
+  TokenInvalidSignatureError,
+  TokenMalformedError,
+  TokenMissingError,
+  TokenRevokedError,
+  type Tessera,
+  type VerifyOptions,
+} from '../../../packages/tessera/src/index.js'
 import { SECRET } from '../../helpers/forge.js'
 import { fakeIO, reply } from './fake-io.js'
 
@@ -29,17 +38,64 @@ describe('createHttpAuth', () => {
     expect(result).toMatchObject({ identity: 'alice', location: 'headers', user: undefined })
   })
 
-  it('throws synchronously, with no promise to await, for a missing or bad token', () => {
+  it('returns a missing or refused token as its error, synchronously, never throwing it', async () => {
     const http = createHttpAuth(auth)
     const route = http.route()
-    expect(() => http.authenticate(fakeIO, {}, reply(), route)).toThrow(
-      expect.objectContaining({ code: 'token_missing' }),
-    )
-    expect(() =>
-      http.authenticate(fakeIO, { headers: { authorization: 'Bearer x' } }, reply(), route),
-    ).toThrow(TokenMalformedError)
+    const missing = http.authenticate(fakeIO, {}, reply(), route)
+    expect(missing).toBeInstanceOf(TokenMissingError)
+    const malformed = http.authenticate(fakeIO, { headers: { authorization: 'Bearer x' } }, reply(), route)
+    expect(malformed).toBeInstanceOf(TokenMalformedError)
+    const token = await auth.createAccessToken('alice')
+    const forged = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`
+    // Three times: the second refusal enters the refused-token table, the third comes from it.
+    for (let i = 0; i < 3; i++) {
+      expect(
+        http.authenticate(fakeIO, { headers: { authorization: `Bearer ${forged}` } }, reply(), route),
+      ).toBeInstanceOf(TokenInvalidSignatureError)
+    }
+    const expired = await auth.createAccessToken('alice', { expiresIn: 1 })
+    vi.useFakeTimers({ now: Date.now() + 60_000, toFake: ['Date'] })
+    try {
+      expect(
+        http.authenticate(fakeIO, { headers: { authorization: `Bearer ${expired}` } }, reply(), route),
+      ).toBeInstanceOf(TokenExpiredError)
+    } finally {
+      vi.useRealTimers()
+    }
     expect(http.authenticate(fakeIO, { method: 'OPTIONS' }, reply(), route)).toBeNull()
     expect(http.authenticate(fakeIO, {}, reply(), http.route({ optional: true }))).toBeNull()
+  })
+
+  it('throws the refusal with errors.respond false, for the framework to answer', () => {
+    const http = createHttpAuth(auth, { errors: { respond: false } })
+    expect(() => http.authenticate(fakeIO, {}, reply(), http.route())).toThrow(TokenMissingError)
+  })
+
+  it("calls a hand-written verifyInline wrapper, never the engine's own verifier behind it", async () => {
+    const token = await auth.createAccessToken('alice')
+    const req = { headers: { authorization: `Bearer ${token}` } }
+    const denied = new Set(['alice'])
+    // A wrapper that adds a check of its own, built the common way: spread the engine, replace one member.
+    const wrapped: Tessera = {
+      ...auth,
+      verifyInline: ((t: unknown, o?: VerifyOptions) => {
+        const v = auth.verifyInline(t, o)
+        if (v instanceof Promise) return v
+        if (denied.has(v.identity)) throw new TokenRevokedError('Denied by the wrapper', v.header, v.claims)
+        return v
+      }) as Tessera['verifyInline'],
+    }
+    const http = createHttpAuth(wrapped)
+    const refused = http.authenticate(fakeIO, req, reply(), http.route())
+    expect(refused).toBeInstanceOf(TokenRevokedError)
+    expect((refused as TokenRevokedError).message).toBe('Denied by the wrapper')
+    denied.clear()
+    expect(http.authenticate(fakeIO, req, reply(), http.route())).toMatchObject({ identity: 'alice' })
+    // Replaced after the adapter was built: the new function is the one called.
+    wrapped.verifyInline = () => {
+      throw new TokenRevokedError('Replaced later', {} as never, {} as never)
+    }
+    expect(http.authenticate(fakeIO, req, reply(), http.route())).toMatchObject({ message: 'Replaced later' })
   })
 
   it('returns a promise only when a step is asynchronous', async () => {
@@ -71,11 +127,14 @@ describe('createHttpAuth', () => {
   it('does not call the user lookup for requests it refuses earlier', async () => {
     const lookup = vi.fn(() => ({}))
     const http = createHttpAuth(auth, { userLookup: lookup })
-    await expect(
-      Promise.resolve().then(() =>
-        http.authenticate(fakeIO, { headers: { authorization: 'Bearer a.b.c' } }, reply(), http.route()),
-      ),
-    ).rejects.toMatchObject({ code: 'token_malformed' })
+    const refused = http.authenticate(
+      fakeIO,
+      { headers: { authorization: 'Bearer a.b.c' } },
+      reply(),
+      http.route(),
+    )
+    expect(refused).toMatchObject({ code: 'token_malformed' })
+    await Promise.resolve()
     expect(lookup).not.toHaveBeenCalled()
   })
 

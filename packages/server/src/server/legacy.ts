@@ -27,8 +27,11 @@ import {
   TokenRevokedError,
   TokenWrongTypeError,
   UserNotFoundError,
+  refusingVerify,
+  throwingVerify,
   type JwtClaims,
   type JwtHeader,
+  type RefusingVerify,
   type Tessera,
   type VerifiedToken,
   type VerifyOptions,
@@ -327,58 +330,62 @@ async function verifyLegacy<C>(
 }
 
 /**
- * What the legacy path makes of a token the main engine refused with `error`: the main engine's
- * refusal unless the token is an HS256 one the legacy secret signed, then the window's answer.
+ * What the legacy path makes of a token the main engine refused with `refusal`: that refusal (returned,
+ * not thrown: see `refusingVerify`) unless the token is an HS256 one the legacy secret signed, then the
+ * window's answer.
  */
 function legacyFallback<C>(
   ctx: ServerContext,
   secret: Buffer | undefined,
-  refusal: unknown,
+  refusal: TokenError,
   token: unknown,
   opts: VerifyOptions | undefined,
-): Promise<VerifiedToken<C>> {
-  if (!(refusal instanceof TokenError)) throw refusal
+): TokenError | Promise<VerifiedToken<C> | TokenError> {
   const parsed = parseCandidate(token)
-  if (parsed === undefined) throw refusal
+  if (parsed === undefined) return refusal
   const kind = opts?.type === 'refresh' ? 'exchange' : 'access'
   if (secret === undefined) {
-    if (!looksLikeFlask(parsed.payload)) throw refusal
+    if (!looksLikeFlask(parsed.payload)) return refusal
     count(ctx, kind, 'window_closed')
     throw legacyWindowClosed(false)
   }
   // Only the legacy secret: a token it did not sign keeps the main engine's answer.
-  if (!signatureHolds(parsed, secret)) throw refusal
+  if (!signatureHolds(parsed, secret)) return refusal
   if (!legacyWindowOpen(ctx)) {
     count(ctx, kind, 'window_closed')
     throw legacyWindowClosed(true)
   }
-  return verifyLegacy<C>(ctx, parsed, opts, ctx.auth.config.leeway)
+  return verifyLegacy<C>(ctx, parsed, opts, ctx.auth.config.leeway).catch(asRefusal)
+}
+
+const asRefusal = (error: unknown): TokenError => {
+  if (error instanceof TokenError) return error
+  throw error
 }
 
 /**
  * The engine the protected routes use: the server's own, plus the legacy path for what it refused.
- * Every other member is the server's engine itself.
+ * Every other member is the server's engine itself. Built on the engine's refusing verifier, so a
+ * refused token of the server's own costs no thrown exception (the adapter answers the value).
  */
 export function legacyAwareAuth(ctx: ServerContext): Tessera {
   const auth = ctx.auth
   const { legacyHsSecret } = ctx.config
   const secret =
     legacyHsSecret === undefined || legacyHsSecret === '' ? undefined : Buffer.from(legacyHsSecret, 'utf8')
+  const own = refusingVerify(auth)
 
-  function verifyInline<C>(
-    token: unknown,
-    opts?: VerifyOptions,
-  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
-    let result: VerifiedToken<C> | Promise<VerifiedToken<C>>
-    try {
-      result = auth.verifyInline<C>(token, opts)
-    } catch (error) {
-      return legacyFallback<C>(ctx, secret, error, token, opts)
+  const verify: RefusingVerify = (token, opts) => {
+    const answer = own(token, opts)
+    if (answer instanceof TokenError) return legacyFallback(ctx, secret, answer, token, opts)
+    if (answer instanceof Promise) {
+      return answer.then((settled) =>
+        settled instanceof TokenError ? legacyFallback(ctx, secret, settled, token, opts) : settled,
+      )
     }
-    if (result instanceof Promise)
-      return result.catch((error: unknown) => legacyFallback<C>(ctx, secret, error, token, opts))
-    return result
+    return answer
   }
+  const verifyInline = throwingVerify(verify)
 
   return {
     ...auth,

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express'
-import { ConfigurationError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
+import { ConfigurationError, TokenError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
 import { createHttpAuth } from '../core/http/engine.js'
 import type { SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 import type { AdapterOptions } from '../core/http/options.js'
@@ -142,11 +142,15 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
 
   const middleware = (route: ResolvedRoute): RequestHandler =>
     function tesseraJwtRequired(req, res, next) {
-      let result: RequestJwt<C, U> | null | Promise<RequestJwt<C, U> | null>
+      let result: RequestJwt<C, U> | null | TokenError | Promise<RequestJwt<C, U> | null>
       try {
         result = engine.authenticate(io, req, res, route)
       } catch (error) {
         fail(error, res, next)
+        return
+      }
+      if (result instanceof TokenError) {
+        fail(result, res, next)
         return
       }
       if (result instanceof Promise) {
@@ -170,6 +174,7 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
     required: (routeOptions) => middleware(engine.route(routeOptions)),
     async verifyRequest(req, res, routeOptions) {
       const jwt = await engine.authenticate(io, req, res, engine.callRoute(routeOptions, 'verifyRequest'))
+      if (jwt instanceof TokenError) throw jwt
       req.jwt = jwt as RequestJwt | null
       return jwt
     },

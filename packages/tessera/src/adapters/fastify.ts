@@ -13,7 +13,7 @@ import type {
   HookHandlerDoneFunction,
   preHandlerHookHandler,
 } from 'fastify'
-import { isTesseraError, type AnyTesseraError } from '../core/errors.js'
+import { TokenError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
 import { createHttpAuth, type HttpAuth } from '../core/http/engine.js'
 import type { SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 import type { AdapterOptions } from '../core/http/options.js'
@@ -148,11 +148,15 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
 
   const preHandler = (route: ResolvedRoute): preHandlerHookHandler =>
     function tesseraJwtRequired(request, reply, next) {
-      let result: RequestJwt | null | Promise<RequestJwt | null>
+      let result: RequestJwt | null | TokenError | Promise<RequestJwt | null>
       try {
         result = engine.authenticate(io, request, reply, route)
       } catch (error) {
         fail(error, reply, next)
+        return
+      }
+      if (result instanceof TokenError) {
+        fail(result, reply, next)
         return
       }
       if (result instanceof Promise) {
@@ -180,6 +184,7 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
     routeOptions?: RouteOptions,
   ): Promise<RequestJwt | null> => {
     const jwt = await engine.authenticate(io, request, reply, engine.callRoute(routeOptions, 'verifyRequest'))
+    if (jwt instanceof TokenError) throw jwt
     request.jwt = jwt
     return jwt
   }

@@ -12,6 +12,7 @@ import {
   TokenWrongAudienceError,
   TokenWrongIssuerError,
   TokenWrongTypeError,
+  type VerifiedTokenError,
 } from './errors.js'
 import type { JwtClaims, JwtHeader, TokenType } from './types.js'
 
@@ -54,47 +55,51 @@ export interface ClaimRules {
   allowExpired?: boolean
 }
 
-/** Checks claims in place and returns them typed. `now` is Unix seconds (fractional allowed). */
+/**
+ * Checks claims in place and returns them typed, or returns the refusal (never throws it: a refused
+ * token is expected control flow, and a thrown exception costs a refused request several µs).
+ * `now` is Unix seconds (fractional allowed).
+ */
 export function checkClaims(
   header: JwtHeader,
   payload: Record<string, unknown>,
   rules: ClaimRules,
   now: number,
-): JwtClaims {
+): JwtClaims | VerifiedTokenError {
   const claims = payload as JwtClaims
 
   const { exp, nbf, iat, jti, type, fresh } = payload
-  if (exp === undefined) throw new TokenClaimMissingError('exp', header, claims)
-  if (!isNumericDate(exp)) throw invalidClaim('exp', 'is not a NumericDate', header, claims)
+  if (exp === undefined) return new TokenClaimMissingError('exp', header, claims)
+  if (!isNumericDate(exp)) return invalidClaim('exp', 'is not a NumericDate', header, claims)
   if (nbf !== undefined && !isNumericDate(nbf))
-    throw invalidClaim('nbf', 'is not a NumericDate', header, claims)
+    return invalidClaim('nbf', 'is not a NumericDate', header, claims)
   if (iat !== undefined && !isNumericDate(iat))
-    throw invalidClaim('iat', 'is not a NumericDate', header, claims)
+    return invalidClaim('iat', 'is not a NumericDate', header, claims)
   // Without `iat` the lifetime cannot be bounded: required while the bound is on.
   if (iat === undefined && rules.maxTokenAge !== undefined)
-    throw new TokenClaimMissingError('iat', header, claims)
+    return new TokenClaimMissingError('iat', header, claims)
   const identity = payload[rules.identityClaim]
-  if (identity === undefined) throw new TokenClaimMissingError(rules.identityClaim, header, claims)
+  if (identity === undefined) return new TokenClaimMissingError(rules.identityClaim, header, claims)
   // RFC 7519 §4.1.2: "sub" is a StringOrURI; a number or object is refused rather than coerced.
   if (typeof identity !== 'string' || identity === '')
-    throw invalidClaim(rules.identityClaim, 'is not a non-empty string', header, claims)
-  if (jti === undefined) throw new TokenClaimMissingError('jti', header, claims)
+    return invalidClaim(rules.identityClaim, 'is not a non-empty string', header, claims)
+  if (jti === undefined) return new TokenClaimMissingError('jti', header, claims)
   if (typeof jti !== 'string' || jti === '')
-    throw invalidClaim('jti', 'is not a non-empty string', header, claims)
-  if (type === undefined) throw new TokenClaimMissingError('type', header, claims)
+    return invalidClaim('jti', 'is not a non-empty string', header, claims)
+  if (type === undefined) return new TokenClaimMissingError('type', header, claims)
   if (type !== 'access' && type !== 'refresh')
-    throw invalidClaim('type', 'is neither "access" nor "refresh"', header, claims)
+    return invalidClaim('type', 'is neither "access" nor "refresh"', header, claims)
   if (fresh !== undefined && typeof fresh !== 'boolean' && !isNumericDate(fresh)) {
-    throw invalidClaim('fresh', 'is neither a boolean nor a NumericDate', header, claims)
+    return invalidClaim('fresh', 'is neither a boolean nor a NumericDate', header, claims)
   }
   for (const claim of rules.requiredClaims) {
-    if (payload[claim] === undefined) throw new TokenClaimMissingError(claim, header, claims)
+    if (payload[claim] === undefined) return new TokenClaimMissingError(claim, header, claims)
   }
 
   if (rules.type !== 'any') {
     // Both the claim and the explicit header type must agree (RFC 8725 §3.11: cross-JWT confusion).
     if (type !== rules.type || normaliseTyp(header.typ) !== TOKEN_TYP[rules.type]) {
-      throw new TokenWrongTypeError(
+      return new TokenWrongTypeError(
         rules.type === 'access'
           ? 'Only access tokens are accepted here'
           : 'Only refresh tokens are accepted here',
@@ -103,39 +108,40 @@ export function checkClaims(
       )
     }
   } else if (normaliseTyp(header.typ) !== TOKEN_TYP[type]) {
-    throw new TokenWrongTypeError('The token header "typ" does not match its type', header, claims)
+    return new TokenWrongTypeError('The token header "typ" does not match its type', header, claims)
   }
 
   if (now >= exp + rules.leeway && rules.allowExpired !== true) {
-    throw new TokenExpiredError('The token has expired', header, claims)
+    return new TokenExpiredError('The token has expired', header, claims)
   }
   if (nbf !== undefined && now + rules.leeway < nbf) {
-    throw new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
+    return new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
   }
   if (iat !== undefined && now + rules.leeway < iat) {
-    throw new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
+    return new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
   }
   // Defence in depth against authentic tokens made to live for years (a stolen or rotated-out key, a
   // buggy signer elsewhere): such a token would also outlive every revocation entry, which lasts only
   // as long as the longest token this bound lets through (revocationExpiry).
   if (rules.maxTokenAge !== undefined && exp - (iat as number) > rules.maxTokenAge[type] + rules.leeway) {
-    throw new TokenLifetimeExceededError(
+    return new TokenLifetimeExceededError(
       `The token lives longer (exp - iat) than the ${type} token lifetime this server accepts`,
       header,
       claims,
     )
   }
 
-  checkAudience(payload.aud, rules.audience, header, claims)
+  const audience = checkAudience(payload.aud, rules.audience, header, claims)
+  if (audience !== undefined) return audience
   if (rules.issuer !== undefined) {
-    if (payload.iss === undefined) throw new TokenClaimMissingError('iss', header, claims)
+    if (payload.iss === undefined) return new TokenClaimMissingError('iss', header, claims)
     if (typeof payload.iss !== 'string' || !rules.issuer.includes(payload.iss)) {
-      throw new TokenWrongIssuerError('The token was issued by an unexpected issuer', header, claims)
+      return new TokenWrongIssuerError('The token was issued by an unexpected issuer', header, claims)
     }
   }
 
   if (rules.fresh && !(fresh === true || (typeof fresh === 'number' && now < fresh))) {
-    throw new FreshTokenRequiredError('A fresh token is required (log in again)', header, claims)
+    return new FreshTokenRequiredError('A fresh token is required (log in again)', header, claims)
   }
   return claims
 }
@@ -154,14 +160,13 @@ function checkAudience(
   expected: readonly string[] | undefined,
   header: JwtHeader,
   claims: JwtClaims,
-): void {
+): VerifiedTokenError | undefined {
   if (aud === undefined) {
-    if (expected !== undefined) throw new TokenClaimMissingError('aud', header, claims)
-    return
+    return expected === undefined ? undefined : new TokenClaimMissingError('aud', header, claims)
   }
   const list = typeof aud === 'string' ? [aud] : aud
   if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
-    throw new TokenClaimInvalidError(
+    return new TokenClaimInvalidError(
       'aud',
       'The "aud" claim is not a string or a list of strings',
       header,
@@ -171,8 +176,9 @@ function checkAudience(
   // RFC 7519 §4.1.3: a recipient that does not identify with a value in "aud" must reject the token,
   // including when it expects no audience at all.
   if (expected === undefined || !list.some((value) => expected.includes(value))) {
-    throw new TokenWrongAudienceError('The token is meant for another audience', header, claims)
+    return new TokenWrongAudienceError('The token is meant for another audience', header, claims)
   }
+  return undefined
 }
 
 /** 9999-12-31T23:59:59Z: the last instant a Date and ISO 8601 (and every store column) can represent. */

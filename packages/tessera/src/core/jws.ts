@@ -10,6 +10,7 @@ import {
   TokenInvalidSignatureError,
   TokenMalformedError,
   TokenUnknownKeyError,
+  TokenError,
 } from './errors.js'
 import type { KeyRing } from './key-ring.js'
 import type { TesseraKey } from './keys.js'
@@ -77,21 +78,29 @@ export interface JwsVerifierOptions {
  * times is verified twice, then answered from the cache.
  *
  * Payloads are returned deeply frozen (hit or miss, cache or not): one object may serve many requests.
+ *
+ * A refusal is returned, never thrown: refusing a token is expected control flow, and a thrown
+ * exception costs a refused request several µs (V8 records where it was thrown and unwinds frame by
+ * frame). The caller decides whether to throw it (`verifyInline`) or answer it (the adapters).
  */
 export function createJwsVerifier(
   ring: KeyRing,
   { maxTokenLength, cacheSize }: JwsVerifierOptions,
-): (token: unknown) => VerifiedJws {
+): (token: unknown) => VerifiedJws | TokenError {
   const headers = new Map<string, HeaderEntry>()
   // Verified tokens (payload parsed and deeply frozen, shared by every caller), and refused ones.
   const verified = cacheSize > 0 ? new TokenTable<VerifiedJws>(cacheSize) : undefined
   const refused = cacheSize > 0 ? new TokenTable<true>(Math.min(cacheSize, REFUSED_CACHE_LIMIT)) : undefined
   let cachedVersion = ring.version
 
-  const headerFor = (segment: string): HeaderEntry => {
+  // A refused header is not remembered: it is parsed again next time.
+  const headerFor = (segment: string): HeaderEntry | TokenError => {
     let entry = headers.get(segment)
     if (entry === undefined) {
-      entry = checkHeader(parseSegment(segment, 'header'), ring)
+      const parsed = parseSegment(segment, 'header')
+      const checked = parsed instanceof TokenMalformedError ? parsed : checkHeader(parsed, ring)
+      if (checked instanceof TokenError) return checked
+      entry = checked
       if (headers.size >= HEADER_CACHE_LIMIT) headers.clear()
       headers.set(detached(segment), entry)
     }
@@ -100,10 +109,10 @@ export function createJwsVerifier(
 
   return (token) => {
     if (typeof token !== 'string' || token === '')
-      throw new TokenMalformedError('The token is empty or not a string')
+      return new TokenMalformedError('The token is empty or not a string')
     // Bounded before any parsing, so a huge token costs nothing (RFC 8725 §3.2 spirit; DoS).
     if (token.length > maxTokenLength) {
-      throw new TokenMalformedError(`The token is longer than ${maxTokenLength} characters`)
+      return new TokenMalformedError(`The token is longer than ${maxTokenLength} characters`)
     }
     if (cachedVersion !== ring.version) {
       headers.clear()
@@ -115,21 +124,23 @@ export function createJwsVerifier(
     const signature = token.slice(lastDot + 1)
     const hit = verified?.get(signature, token)
     if (hit !== undefined) return hit
-    if (refused?.get(signature, token) === true) throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
+    if (refused?.get(signature, token) === true) return new TokenInvalidSignatureError(INVALID_SIGNATURE)
     if (!COMPACT_JWS.test(token)) {
-      throw new TokenMalformedError('The token is not a compact JWS: three base64url segments joined by dots')
+      return new TokenMalformedError(
+        'The token is not a compact JWS: three base64url segments joined by dots',
+      )
     }
     const firstDot = token.indexOf('.')
-    const { header, key } = headerFor(token.slice(0, firstDot))
+    const entry = headerFor(token.slice(0, firstDot))
+    if (entry instanceof TokenError) return entry
+    const { header, key } = entry
     if (!key.verify(token.slice(0, lastDot), signature)) {
       refused?.offer(token, signature, true)
-      throw new TokenInvalidSignatureError(INVALID_SIGNATURE)
+      return new TokenInvalidSignatureError(INVALID_SIGNATURE)
     }
-    const result: VerifiedJws = {
-      header,
-      key,
-      payload: deepFreeze(parseSegment(token.slice(firstDot + 1, lastDot), 'payload')),
-    }
+    const payload = parseSegment(token.slice(firstDot + 1, lastDot), 'payload')
+    if (payload instanceof TokenMalformedError) return payload
+    const result: VerifiedJws = { header, key, payload: deepFreeze(payload) }
     verified?.offer(token, signature, result)
     return result
   }
@@ -168,15 +179,15 @@ class TokenTable<V> {
   }
 }
 
-function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntry {
+function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntry | TokenError {
   const { alg, kid, crit, typ } = header
-  if (typeof alg !== 'string' || alg === '') throw new TokenMalformedError('The token header has no "alg"')
+  if (typeof alg !== 'string' || alg === '') return new TokenMalformedError('The token header has no "alg"')
   if (alg.toLowerCase() === 'none') {
-    throw new TokenAlgorithmRejectedError('Unsigned tokens (alg "none") are never accepted')
+    return new TokenAlgorithmRejectedError('Unsigned tokens (alg "none") are never accepted')
   }
   for (const parameter of KEY_BEARING_PARAMETERS) {
     if (parameter in header) {
-      throw new TokenHeaderRejectedError(
+      return new TokenHeaderRejectedError(
         `The token header carries "${parameter}"; keys never come from the token`,
       )
     }
@@ -184,23 +195,23 @@ function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntr
   // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject the JWS.
   // Tessera understands none (this also refuses RFC 7797 "b64": false).
   if (crit !== undefined)
-    throw new TokenHeaderRejectedError('The token header lists critical extensions ("crit")')
-  if ('b64' in header) throw new TokenHeaderRejectedError('Unencoded payloads ("b64") are not accepted')
+    return new TokenHeaderRejectedError('The token header lists critical extensions ("crit")')
+  if ('b64' in header) return new TokenHeaderRejectedError('Unencoded payloads ("b64") are not accepted')
   if (typ !== undefined && typeof typ !== 'string')
-    throw new TokenMalformedError('The token header "typ" is not a string')
+    return new TokenMalformedError('The token header "typ" is not a string')
   let key: TesseraKey | undefined
   if (kid === undefined) {
     key = ring.active
   } else if (typeof kid === 'string') {
     key = ring.get(kid)
   } else {
-    throw new TokenMalformedError('The token header "kid" is not a string')
+    return new TokenMalformedError('The token header "kid" is not a string')
   }
   if (key === undefined)
-    throw new TokenUnknownKeyError('The token was signed with a key this server does not know')
+    return new TokenUnknownKeyError('The token was signed with a key this server does not know')
   // The algorithm is pinned by the key, never chosen by the token (RFC 8725 §3.1; alg confusion).
   if (alg !== key.alg) {
-    throw new TokenAlgorithmRejectedError(
+    return new TokenAlgorithmRejectedError(
       Object.hasOwn(ALGORITHMS, alg)
         ? `The token's algorithm ${alg} is not the key's algorithm`
         : `The token's algorithm is not supported`,
@@ -211,20 +222,22 @@ function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntr
   return { header: deepFreeze(header) as JwtHeader, key }
 }
 
-function parseSegment(segment: string, part: 'header' | 'payload'): Record<string, unknown> {
+function parseSegment(
+  segment: string,
+  part: 'header' | 'payload',
+): Record<string, unknown> | TokenMalformedError {
   let value: unknown
   try {
     value = JSON.parse(utf8.decode(Buffer.from(segment, 'base64url')))
   } catch {
-    throw new TokenMalformedError(`The token ${part} is not base64url-encoded UTF-8 JSON`)
+    return new TokenMalformedError(`The token ${part} is not base64url-encoded UTF-8 JSON`)
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TokenMalformedError(`The token ${part} is not a JSON object`)
+    return new TokenMalformedError(`The token ${part} is not a JSON object`)
   }
   return value as Record<string, unknown>
 }
 
-/** A copy of `text` that shares no memory with the string it was sliced from (base64url is ASCII). */
 /**
  * Fingerprints of signatures verified once, in a fixed table (a power of two at least as large as the
  * cache): {@link Doorkeeper.admit} is true when the same fingerprint is already there (the token was
@@ -259,6 +272,7 @@ class Doorkeeper {
   }
 }
 
+/** A copy of `text` that shares no memory with the string it was sliced from (base64url is ASCII). */
 function detached(text: string): string {
   return Buffer.from(text, 'latin1').toString('latin1')
 }
@@ -285,6 +299,9 @@ export function decodeUnverified(token: string): { header: JwtHeader; payload: R
   const parts = token.split('.')
   if (parts.length !== 3) throw new TokenMalformedError('The token is not three segments joined by dots')
   const header = parseSegment(parts[0] ?? '', 'header')
+  if (header instanceof TokenMalformedError) throw header
   if (typeof header.alg !== 'string') throw new TokenMalformedError('The token header has no "alg"')
-  return { header: header as JwtHeader, payload: parseSegment(parts[1] ?? '', 'payload') }
+  const payload = parseSegment(parts[1] ?? '', 'payload')
+  if (payload instanceof TokenMalformedError) throw payload
+  return { header: header as JwtHeader, payload }
 }

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { checkClaims, RESERVED_CLAIMS, TOKEN_TYP, type ClaimRules } from './claims.js'
 import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './config.js'
 import { parseDuration, type Duration } from './duration.js'
-import { ConfigurationError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
+import { ConfigurationError, TokenError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
 import { createJwsVerifier, type VerifiedJws } from './jws.js'
 import { revocationExpiry } from './revocation.js'
 import type { Jwks, KeyRing } from './key-ring.js'
@@ -175,38 +175,33 @@ export function createTessera(options: TesseraOptions): Tessera {
     }
   }
 
-  const finish = <C>(result: VerifiedToken<C>, revoked: boolean): VerifiedToken<C> => {
-    if (revoked) throw new TokenRevokedError('The token has been revoked', result.header, result.claims)
-    return result
-  }
+  const finish = <C>(result: VerifiedToken<C>, revoked: boolean): VerifiedToken<C> | TokenRevokedError =>
+    revoked ? new TokenRevokedError('The token has been revoked', result.header, result.claims) : result
 
-  function verifyInline<C = AppClaims>(
-    token: unknown,
-    opts?: VerifyOptions,
-  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
+  const verifyOrRefuse: RefusingVerify = (token, opts) => {
     const rules = rulesFor(opts)
-    // Local keys: a refusal propagates as thrown, once (a catch and rethrow would throw it twice, and
-    // each throw costs a refused request about half a µs).
-    if (remote === undefined) return checkVerified<C>(verifyJws(token), rules, opts)
-    let jws: VerifiedJws
-    try {
-      jws = verifyJws(token)
-    } catch (error) {
-      // A remote key set may not hold the key yet (first request, or the first after a rotation): wait
-      // for its one shared fetch, then verify once more. A token whose kid is known never comes here.
-      const fetching = error instanceof TokenUnknownKeyError ? remote.whenKeyMissing() : undefined
-      if (fetching === undefined) throw error
-      return fetching.then(() => checkVerified<C>(verifyJws(token), rules, opts))
-    }
-    return checkVerified<C>(jws, rules, opts)
+    const jws = verifyJws(token)
+    if (!(jws instanceof TokenError)) return checkVerified(jws, rules, opts)
+    // A remote key set may not hold the key yet (first request, or the first after a rotation): wait
+    // for its one shared fetch, then verify once more. A token whose kid is known never comes here.
+    const fetching =
+      remote !== undefined && jws instanceof TokenUnknownKeyError ? remote.whenKeyMissing() : undefined
+    if (fetching === undefined) return jws
+    return fetching.then(() => {
+      const again = verifyJws(token)
+      return again instanceof TokenError ? again : checkVerified(again, rules, opts)
+    })
   }
+  const verifyInline = throwingVerify(verifyOrRefuse)
 
   function checkVerified<C>(
     { header, payload }: VerifiedJws,
     rules: ClaimRules,
     opts: VerifyOptions | undefined,
-  ): VerifiedToken<C> | Promise<VerifiedToken<C>> {
-    const claims = checkClaims(header, payload, rules, Date.now() / 1000) as JwtClaims<C>
+  ): Refusable<C> {
+    const checked = checkClaims(header, payload, rules, Date.now() / 1000)
+    if (checked instanceof TokenError) return checked
+    const claims = checked as JwtClaims<C>
     const result: VerifiedToken<C> = { header, claims, identity: claims[config.identityClaim] as string }
     if (revocation === undefined || opts?.skipRevocationCheck === true) return result
     const revoked = revocation.isRevoked({
@@ -215,7 +210,9 @@ export function createTessera(options: TesseraOptions): Tessera {
       sub: result.identity,
       iat: claims.iat,
     })
-    return typeof revoked === 'boolean' ? finish(result, revoked) : revoked.then((r) => finish(result, r))
+    if (typeof revoked === 'boolean') return finish(result, revoked)
+    // A store's own thenable becomes a native promise, so callers can tell an answer from a pending one.
+    return Promise.resolve(revoked).then((r) => finish(result, r))
   }
 
   const toIdentity = (identity: unknown): string => {
@@ -367,4 +364,83 @@ function freshness(fresh: boolean | Duration | undefined, now: number): boolean 
 
 function encode(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/**
+ * What a {@link RefusingVerify} answers: the verified token, or the refusal as a value; a promise of
+ * either when a step is asynchronous (a remote key set's fetch, an asynchronous revocation store).
+ */
+export type Refusable<C = AppClaims> = VerifiedToken<C> | TokenError | Promise<VerifiedToken<C> | TokenError>
+
+/**
+ * {@link Tessera.verifyInline} with every token refusal **returned** as a {@link TokenError} instead of
+ * thrown (or rejected). Anything else (a bad option, a revocation store that fails) still throws or
+ * rejects. Adapters call it on the hot path: a thrown exception costs a refused request several µs in
+ * V8, a returned one nothing.
+ */
+export type RefusingVerify = (token: unknown, options?: VerifyOptions) => Refusable
+
+type VerifyInline = Tessera['verifyInline']
+
+// Each `verifyInline` made by `throwingVerify`, with the refusing verifier it throws from.
+const refusingOf = new WeakMap<VerifyInline, RefusingVerify>()
+
+const raise = <C>(value: VerifiedToken<C> | TokenError): VerifiedToken<C> => {
+  if (value instanceof TokenError) throw value
+  return value
+}
+
+/**
+ * The `verifyInline` of a {@link RefusingVerify}: the same answers, refusals thrown (or rejected). It
+ * remembers `verify`, so {@link refusingVerify} of the function returned is `verify` itself: build a
+ * wrapper's `verifyInline` with this to keep the adapters' fast refusals.
+ *
+ * @example
+ * const own = refusingVerify(auth)
+ * const wrapped = { ...auth, verifyInline: throwingVerify((token, options) => extraChecks(own(token, options))) }
+ */
+export function throwingVerify(verify: RefusingVerify): VerifyInline {
+  const verifyInline = <C = AppClaims>(
+    token: unknown,
+    options?: VerifyOptions,
+  ): VerifiedToken<C> | Promise<VerifiedToken<C>> => {
+    // The caller's C is its assertion about the claims, as with verifyInline.
+    const answer = verify(token, options) as Refusable<C>
+    if (answer instanceof TokenError) throw answer
+    return isPending(answer) ? Promise.resolve(answer).then(raise<C>) : answer
+  }
+  refusingOf.set(verifyInline, verify)
+  return verifyInline
+}
+
+/**
+ * The refusing form of `auth.verifyInline`: the verifier it was built from (`createTessera`'s own, or
+ * one given to {@link throwingVerify}), or, for any other `verifyInline` (a wrapper written by hand),
+ * that function with its thrown {@link TokenError}s caught and returned. A hand-written wrapper is
+ * therefore never bypassed; it only keeps the cost of its throw.
+ */
+export function refusingVerify(auth: Pick<Tessera, 'verifyInline'>): RefusingVerify {
+  const own = refusingOf.get(auth.verifyInline)
+  if (own !== undefined) return own
+  return (token, options) => {
+    let answer: VerifiedToken | Promise<VerifiedToken>
+    try {
+      // Called on `auth`, as the adapters always did: a wrapper written as a method keeps its `this`.
+      answer = auth.verifyInline(token, options)
+    } catch (error) {
+      if (error instanceof TokenError) return error
+      throw error
+    }
+    return isPending(answer) ? Promise.resolve(answer).catch(refusal) : answer
+  }
+}
+
+// A promise or any thenable (a hand-written verifier may return one): never a verified token.
+function isPending<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function'
+}
+
+const refusal = (error: unknown): TokenError => {
+  if (error instanceof TokenError) return error
+  throw error
 }
