@@ -8,12 +8,17 @@ import { createServerLogger, requestRecorder } from '../../packages/server/src/s
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 
 /** A destination that keeps every line written to it, parsed. */
-function captured(): { write(chunk: string): void; lines: () => Record<string, unknown>[] } {
+function captured(): {
+  write(chunk: string): void
+  text: () => string
+  lines: () => Record<string, unknown>[]
+} {
   let text = ''
   return {
     write(chunk: string) {
       text += chunk
     },
+    text: () => text,
     lines: () =>
       text
         .split('\n')
@@ -214,6 +219,43 @@ describe('the server logger', () => {
       host: 'localhost:80',
       remoteAddress: '127.0.0.1',
     })
+    await fastify.close()
+  })
+
+  it('writes access lines in ASCII only, with durations rounded to hundredths of a millisecond', async () => {
+    const { fastify, out, logging } = await app('info')
+    const access = logging.access
+    if (access === undefined) throw new Error('no access line at info')
+    const users = ['zoë', 'μαρία', '🙂', 'del\u007f', 'plain']
+    users.forEach((user, i) => {
+      access(`req-ü-${i}`, 'GET', '/ünïcode/:id', 200, 1, user)
+    })
+    const durations: [number, number][] = [
+      [0, 0],
+      [0.004, 0],
+      [0.005, 0.01],
+      [0.05, 0.05],
+      [0.5, 0.5],
+      [2.5, 2.5],
+      [1.25, 1.25],
+      [12, 12],
+      [10.1, 10.1],
+      [99.999, 100],
+      [123456.789, 123456.79],
+      [2e10, 2e10],
+    ]
+    for (const [ms] of durations) access('req-ms', 'GET', '/ms', 200, ms, null)
+    logging.flush()
+    const text = out.text()
+    // Every byte of the log is ASCII: non-ASCII text is written as JSON \u escapes.
+    expect(Buffer.byteLength(text, 'utf8')).toBe(text.length)
+    expect(text).not.toMatch(/[\u007f-\uffff]/)
+    expect(text).toContain('"user":"zo\\u00eb"')
+    const lines = out.lines()
+    expect(lines.slice(0, users.length).map((l) => [l.user, l.reqId, l.route])).toEqual(
+      users.map((user, i) => [user, `req-ü-${i}`, '/ünïcode/:id']),
+    )
+    expect(lines.slice(users.length).map((l) => l.ms)).toEqual(durations.map(([, expected]) => expected))
     await fastify.close()
   })
 
