@@ -190,9 +190,9 @@ const ACCESS_BATCH = 65_536
  * (`latin1`, exact for ASCII) when handed over, with no per-line call into the buffer code and no
  * UTF-8 measuring or encoding pass. In the server's profile the access line fell from about 5.5 % to
  * 4.6 % of a request; copying each line into a buffer as it is made (`latin1` too) measured the same
- * there (bench/RESULTS.md §15). Any other line first hands over the access lines gathered before it, so the log
- * keeps the order in which things happened; `flush()` (the server's close) and the process's exit hand
- * them over too.
+ * there (bench/RESULTS.md §15). Any other line first hands over the access lines gathered before it,
+ * so the log keeps the order in which things happened; `flush()` (the server's close) and the
+ * process's exit hand them over too.
  */
 export function createServerLogger(
   level: ServerConfig['logLevel'],
@@ -204,7 +204,7 @@ export function createServerLogger(
       : undefined
   const stream: DestinationStream | undefined = destination ?? own
   // Our own destination takes bytes (sonic-boom's `contentMode: 'buffer'`; its TypeScript signature
-  // names only strings); one given by the caller takes text.
+  // names only strings); one given by the caller (tests) takes text and is written to directly.
   const writeBytes = (bytes: Buffer): void => {
     own?.write(bytes as unknown as string)
   }
