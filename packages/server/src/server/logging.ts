@@ -40,7 +40,7 @@ export interface ServerLogger {
 
 /**
  * Writes the access line of one request: its id, method, route pattern, status, duration in
- * milliseconds and user id (null without a token). Positional, so recording a request allocates no
+ * milliseconds (written rounded to hundredths) and user id (null without a token). Positional, so recording a request allocates no
  * object.
  */
 export type AccessLine = (
@@ -203,10 +203,11 @@ export function createServerLogger(
       ? pino.destination({ dest: 1, sync: true, contentMode: 'buffer' })
       : undefined
   const stream: DestinationStream | undefined = destination ?? own
-  // Our own destination takes bytes (sonic-boom's `contentMode: 'buffer'`; its TypeScript signature
-  // names only strings); one given by the caller (tests) takes text and is written to directly.
-  const writeBytes = (bytes: Buffer): void => {
-    own?.write(bytes as unknown as string)
+  // Writes text out: our own destination takes bytes (sonic-boom's `contentMode: 'buffer'`, encoded
+  // here; its TypeScript signature names only strings), one given by the caller (tests) takes text.
+  const emit = (text: string, encoding: 'latin1' | 'utf8'): void => {
+    if (own !== undefined) own.write(Buffer.from(text, encoding) as unknown as string)
+    else destination?.write(text)
   }
   // The access lines gathered, ASCII only.
   let pending = ''
@@ -219,8 +220,7 @@ export function createServerLogger(
     if (pending === '') return
     const lines = pending
     pending = ''
-    if (own !== undefined) writeBytes(Buffer.from(lines, 'latin1'))
-    else destination?.write(lines)
+    emit(lines, 'latin1')
   }
   const ordered: DestinationStream | undefined =
     stream === undefined
@@ -228,8 +228,7 @@ export function createServerLogger(
       : {
           write(line: string) {
             if (pending !== '') handOver()
-            if (own === undefined) stream.write(line)
-            else writeBytes(Buffer.from(line, 'utf8'))
+            emit(line, 'utf8')
           },
         }
   const logger = pino(
