@@ -43,6 +43,7 @@ const server = await startServer({
   loginRatePerAccount: 1_000_000,
   registerRatePerIp: 1_000_000,
 })
+await server.ready
 const base = server.url
 const counts = { requests: 0, errors: 0 }
 

@@ -108,14 +108,15 @@ export async function startShipped(options: {
   for (;;) {
     if (child.exitCode !== null)
       throw new Error(`tessera serve exited (${String(child.exitCode)}) before listening`)
-    const up = await fetch(`${url}/healthz`).then(
+    // Ready, as a load balancer would wait for: the database answers, the password threads started.
+    const up = await fetch(`${url}/readyz`).then(
       (r) => r.ok,
       () => false,
     )
     if (up) break
     if (Date.now() > deadline) {
       await stop()
-      throw new Error('tessera serve did not answer /healthz within 120 s')
+      throw new Error('tessera serve did not answer /readyz with 200 within 120 s')
     }
     await sleep(100)
   }

@@ -118,6 +118,31 @@ describe('tessera serve', () => {
       }
     })())
 
+  // First in the file: the server has just logged that it listens. Its password threads are still
+  // loading argon2 and zxcvbn-ts's dictionaries (hundreds of ms of CPU), so a load balancer must not
+  // send it logins yet; requests that come anyway are served once the threads are there.
+  it('answers /readyz 503 "starting" until its password threads are loaded, then 200 "ready"', async () => {
+    const early = await client.api('GET', '/readyz')
+    expect(early.status, early.text).toBe(503)
+    expect(early.headers.get('retry-after')).toBe('1')
+    expect(early.body).toEqual({ status: 'starting', checks: { database: 'ok', workers: 'starting' } })
+    const login = client.api('POST', '/auth/login', {
+      body: { username: uniqueName('nobody'), password: WRONG_PASSWORD },
+    })
+    let ready = early
+    const deadline = Date.now() + STARTUP_MS
+    while (ready.status !== 200 && Date.now() < deadline) {
+      await sleep(50)
+      ready = await client.api('GET', '/readyz')
+    }
+    expect(ready.status, ready.text).toBe(200)
+    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', workers: 'ok' } })
+    expect((await login).status).toBe(401)
+    // The 503s asked for here are the point of this test, not a failure of the suite-wide rule.
+    const others = client.problems.splice(0).filter((problem) => !problem.startsWith('GET /readyz → 503'))
+    client.problems.push(...others)
+  })
+
   it('logs one line saying where the server and the database are', async () => {
     expect(startupLine).toContain(client.url)
     expect(startupLine).toContain(dir)

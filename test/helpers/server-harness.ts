@@ -402,6 +402,8 @@ export class E2EServer extends E2EClient {
   start = async (): Promise<void> => {
     this.#dir ??= await mkdtemp(join(tmpdir(), 'tessera-e2e-'))
     this.#server = await startServer({ ...baseConfig(this.#dir), ...this.overrides })
+    // As a load balancer would: no test request before `/readyz` says ready (the password threads).
+    await this.#server.ready
     this.baseUrl = this.#server.url
   }
 

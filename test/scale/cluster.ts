@@ -51,6 +51,7 @@ export async function startCluster(
   const instances: Instance[] = []
   const start = async (more: Partial<ServerConfig> = {}): Promise<Instance> => {
     const server = await startServer({ ...config, ...more })
+    await server.ready
     const instance = { server, client: new E2EClient(server.url) }
     instances.push(instance)
     return instance

@@ -81,6 +81,27 @@ describe('password pool', () => {
     }
   })
 
+  // The server's warm-up (`/readyz` says `starting` until it settles): `size` pings at once start
+  // every thread, each answering once argon2 is loaded there.
+  it.runIf(process.platform === 'linux')('starts one thread per ping until all `size` run', async () => {
+    const before = threadNices()
+    const p = pool({ size: 3, nice: 13 })
+    await Promise.all([p.ping(), p.ping(), p.ping()])
+    const started = () => [...threadNices()].filter(([tid, n]) => !before.has(tid) && n === 13).length
+    expect(started()).toBe(3)
+    // Idle threads are reused: more pings start none.
+    await Promise.all([p.ping(), p.ping(), p.ping(), p.ping()])
+    expect(started()).toBe(3)
+  })
+
+  it('fails a ping with a PasswordPoolError when its threads cannot load argon2, and once closed', async () => {
+    const broken = pool({ size: 1, argon2: '/nonexistent/argon2/index.js' })
+    await expect(broken.ping()).rejects.toBeInstanceOf(PasswordPoolError)
+    const p = pool({ size: 1 })
+    await p.close()
+    await expect(p.ping()).rejects.toThrow(/closed/)
+  })
+
   it('rejects queued jobs and new ones once closed', async () => {
     const p = pool({ size: 1 })
     const settled = Promise.allSettled([p.hash('first', FAST), p.hash('second', FAST)])

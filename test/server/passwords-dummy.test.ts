@@ -24,6 +24,7 @@ vi.mock('../../packages/server/src/server/password-pool.js', async (importOrigin
     verify: () => Promise.resolve(false),
     verifyForeign: () => Promise.resolve(false),
     strength: () => Promise.reject(new Error('not used')),
+    ping: () => Promise.reject(new Error('not used')),
     close: () => Promise.resolve(),
   }
   return { ...original, createPasswordPool: () => fake }

@@ -49,6 +49,11 @@ export interface BuiltServer {
 export interface RunningServer extends BuiltServer {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
   url: string
+  /**
+   * Settles (never rejects) when the password threads have started and loaded what they need: from
+   * then on `/readyz` answers 200. Requests are served before, but logins wait for the threads.
+   */
+  ready: Promise<void>
 }
 
 /** Largest request body accepted (a login is a few hundred bytes). */
@@ -151,15 +156,22 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const url = `http://${host}:${port}`
   for (const finding of checkServerConfig(config))
     built.app.log.warn({ setting: finding.setting }, finding.message)
-  if (config.passwordMinScore > 0) {
-    warmUpPasswordThreads().catch((error: unknown) => {
+  context.lifecycle.passwordThreads = 'starting'
+  const started = performance.now()
+  const ready = warmUpPasswordThreads({ dictionaries: config.passwordMinScore > 0 }).then(
+    () => {
+      context.lifecycle.passwordThreads = 'ok'
+      built.app.log.debug({ ms: Math.round(performance.now() - started) }, 'password threads ready')
+    },
+    (error: unknown) => {
+      context.lifecycle.passwordThreads = 'down'
       built.app.log.warn(
         { err: error },
-        'password threads: warm-up failed (the first registration will load them)',
+        'password threads: warm-up failed (/readyz says degraded; each password job starts a thread again)',
       )
-    })
-  }
-  return { ...built, url }
+    },
+  )
+  return { ...built, url, ready }
 }
 
 /** `900` → `15m`, `2592000` → `30d`: the largest unit that divides the lifetime. */

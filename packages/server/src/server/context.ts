@@ -49,9 +49,22 @@ export interface ServerContext {
   readonly keySource: string
   /** The one scheduler: purges, gauges and the key refresh (register more with `maintenance.register`). */
   readonly maintenance: Maintenance
-  /** `draining` from SIGTERM on: `/readyz` answers 503 while requests are still served. */
-  readonly lifecycle: { draining: boolean }
+  /** What `/readyz` reports besides the database and Redis. */
+  readonly lifecycle: Lifecycle
   close(): Promise<void>
+}
+
+/** The instance's state as `/readyz` reports it. */
+export interface Lifecycle {
+  /** From SIGTERM on: `/readyz` answers 503 `draining` while requests are still served. */
+  draining: boolean
+  /**
+   * The password threads: `starting` while the started server loads them (`/readyz` answers 503
+   * `starting`, see `warmUpPasswordThreads`), `down` when that failed (200 `degraded`: each password
+   * job tries to start a thread again), `ok` otherwise (a server built without `startServer` starts
+   * them on first use, as the CLI does).
+   */
+  passwordThreads: 'ok' | 'starting' | 'down'
 }
 
 /** What the context reports outside itself. */
@@ -112,7 +125,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       redis,
       metrics,
       maintenance,
-      lifecycle: { draining: false },
+      lifecycle: { draining: false, passwordThreads: 'ok' },
       keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
       async close() {
         await maintenance.stop()

@@ -81,6 +81,7 @@ type Job =
   | { op: 'verify'; hash: string; password: string }
   | { op: 'verify-foreign'; foreign: ForeignHash; password: string }
   | ({ op: 'strength' } & StrengthJob)
+  | { op: 'ping' }
 
 interface Pending {
   job: Job
@@ -160,7 +161,9 @@ function strength(job) {
 }
 parentPort.on('message', (job) => {
   try {
-    const result = job.op === 'hash'
+    const result = job.op === 'ping'
+      ? true
+      : job.op === 'hash'
       ? argon2.hashSync(job.password, job.options)
       : job.op === 'verify'
         ? argon2.verifySync(job.hash, job.password)
@@ -192,6 +195,11 @@ export interface PasswordPool {
   verifyForeign(foreign: ForeignHash, password: string): Promise<boolean>
   /** Estimates a new password's strength with zxcvbn-ts (see password-policy.ts). */
   strength(job: StrengthJob): Promise<StrengthResult>
+  /**
+   * Answers from a thread, starting it (and loading argon2 there) if none is idle: calling it `size`
+   * times at once starts every thread.
+   */
+  ping(): Promise<void>
   /** Stops the threads; jobs still queued or running are rejected. */
   close(): Promise<void>
 }
@@ -255,6 +263,9 @@ export function createPasswordPool({
         userInputs: job.userInputs,
         maxLength: job.maxLength,
       }) as Promise<StrengthResult>,
+    ping: async () => {
+      await submit({ op: 'ping' })
+    },
     async close() {
       pool.closed = true
       for (const pending of pool.queue.splice(0))

@@ -58,15 +58,21 @@ export async function estimateStrength(job: StrengthJob): Promise<StrengthResult
 }
 
 /**
- * Loads zxcvbn-ts's dictionaries in every password thread (one estimate each, at once, so each thread
- * takes one), in the background. Called when the server starts listening: the first registration then
- * pays an estimate, not the dictionaries' loading on top of it (hundreds of ms of CPU, seconds on a
- * loaded machine — enough to run into the request deadline).
+ * Starts every password thread (each loads argon2) and, with `dictionaries`, loads zxcvbn-ts's
+ * dictionaries in each (one estimate per thread, all at once, so each thread takes one). Called when
+ * the server starts listening, and `/readyz` answers `starting` until it settles: otherwise the first
+ * logins wait for a thread to start and the first registration for the dictionaries (hundreds of ms
+ * of CPU, seconds on a loaded machine — enough to run into the request deadline), and logins that
+ * arrive meanwhile queue behind them.
  */
-export async function warmUpPasswordThreads(): Promise<void> {
+export async function warmUpPasswordThreads({ dictionaries }: { dictionaries: boolean }): Promise<void> {
   const pool = getPool()
   const job: StrengthJob = { password: 'warm-up', userInputs: [], maxLength: STRENGTH_MAX_CHARS }
-  await Promise.all(Array.from({ length: pool.size }, () => pool.strength(job)))
+  await Promise.all(
+    Array.from({ length: pool.size }, async () => {
+      await (dictionaries ? pool.strength(job) : pool.ping())
+    }),
+  )
 }
 
 /** argon2 refused the stored hash (malformed): that verifies nothing. A broken pool is rethrown. */

@@ -20,28 +20,44 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(
     '/readyz',
-    { schema: { tags: ['ops'], summary: 'Readiness: the database answers (and Redis, when configured)' } },
+    {
+      schema: {
+        tags: ['ops'],
+        summary:
+          'Readiness: the database answers, the password threads are started (and Redis, when configured)',
+      },
+    },
     async (_request, reply) => {
+      const { lifecycle } = ctx
       // Redis down is `degraded`, still 200: this instance keeps serving (revocations from memory,
-      // queued for Redis; rate limits counted locally), so a load balancer should keep it.
+      // queued for Redis; rate limits counted locally), so a load balancer should keep it. The same
+      // for password threads that failed to start: tokens are still verified, and each login tries
+      // to start a thread again.
       const redis = ctx.redis === undefined ? {} : { redis: ctx.redis.status() }
+      const workers = lifecycle.passwordThreads
       // Stopping (SIGTERM): still serving, but a load balancer should send nothing new.
-      if (ctx.lifecycle.draining) {
+      if (lifecycle.draining) {
         return reply
           .code(503)
           .header('retry-after', '5')
-          .send({ status: 'draining', checks: { ...redis } })
+          .send({ status: 'draining', checks: { workers, ...redis } })
       }
+      let database: 'ok' | 'down' = 'ok'
       try {
         await sql`select 1`.execute(ctx.db)
-        const status = redis.redis === 'down' ? 'degraded' : 'ready'
-        return { status, checks: { database: 'ok', ...redis } }
       } catch {
-        return reply
-          .code(503)
-          .header('retry-after', '5')
-          .send({ status: 'unavailable', checks: { database: 'down', ...redis } })
+        database = 'down'
       }
+      const checks = { database, workers, ...redis }
+      if (database === 'down') {
+        return reply.code(503).header('retry-after', '5').send({ status: 'unavailable', checks })
+      }
+      // Just started: logins would queue behind the threads loading argon2 and the dictionaries.
+      if (workers === 'starting') {
+        return reply.code(503).header('retry-after', '1').send({ status: 'starting', checks })
+      }
+      const degraded = redis.redis === 'down' || workers === 'down'
+      return { status: degraded ? 'degraded' : 'ready', checks }
     },
   )
 
