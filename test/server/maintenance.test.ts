@@ -100,6 +100,31 @@ function suite(name: string, target: () => Target): void {
       expect(again.deleted).toEqual({ revocations: 0, sessions: 0, audit_events: 0, replica: 0 })
     })
 
+    // SQLite runs each statement synchronously on the event loop: without a turn between batches, a
+    // pass of many batches would hold every request for its whole length.
+    it('gives the event loop a turn after every full batch', async () => {
+      const stores = await open()
+      await seed(stores)
+      const maintenance = createMaintenance({ intervalMs: 0 })
+      serverMaintenanceTasks(
+        maintenance,
+        { stores, replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }), metrics: createMetrics() },
+        { ...settings, batchSize: 2 },
+      )
+      let turns = 0
+      let passing = true
+      const turn = (): void => {
+        turns++
+        if (passing) setImmediate(turn)
+      }
+      setImmediate(turn)
+      const report = await maintenance.runOnce(NOW)
+      passing = false
+      expect(report.deleted).toMatchObject({ revocations: 6, sessions: 2, audit_events: 3 })
+      // Full batches: 3 of revocations, 1 of sessions, 1 of audit events.
+      expect(turns).toBeGreaterThanOrEqual(5)
+    })
+
     it('stops after maxBatches and continues at the next pass', async () => {
       const stores = await open()
       await seed(stores)

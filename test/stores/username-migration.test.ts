@@ -102,7 +102,8 @@ describe.each(dialects)('migration 0005-username-case-folding (%s)', (_name, mak
       /0005-username-case-folding.*#1 "straße" = #2 "STRASSE"; #3 "σοφοσ" = #4 "ΣΟΦΟΣ".*Nothing was changed/,
     )
     expect(await normalizedOf(db)).toEqual(before)
-    expect(await pendingMigrations(db)).toEqual(['0005-username-case-folding'])
+    // It and every later migration are still to apply.
+    expect((await pendingMigrations(db))[0]).toBe('0005-username-case-folding')
     // Once an operator renames one of each pair, the migration goes through.
     await db.updateTable('users').set({ username: 'strasse-2' }).where('username', '=', 'STRASSE').execute()
     await db.deleteFrom('users').where('username', '=', 'ΣΟΦΟΣ').execute()

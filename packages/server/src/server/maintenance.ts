@@ -18,6 +18,7 @@
  * maintenance.start()
  */
 import type { MemoryRevocationStore } from 'tessera'
+import { setImmediate as yieldToRequests } from 'node:timers/promises'
 import { countRows, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import { nowSeconds } from '../time.js'
@@ -227,6 +228,10 @@ export function serverMaintenanceTasks(
       const deleted = await purge()
       total += deleted
       if (deleted < batch) break
+      // Requests go first between batches: on SQLite each statement runs synchronously on the event
+      // loop, and awaiting one resolves without giving it back, so a pass of many batches would
+      // otherwise hold every request for its whole length.
+      await yieldToRequests()
     }
     if (total > 0) metrics.maintenanceDeleted.inc({ table }, total)
     return total

@@ -8,6 +8,7 @@ import { keyLifecycle } from './0002-key-lifecycle.js'
 import { auditActor } from './0003-audit-actor.js'
 import { legacyImport } from './0004-legacy-import.js'
 import { usernameCaseFolding } from './0005-username-case-folding.js'
+import { longOperation } from './0006-long-operation.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -16,6 +17,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0003-audit-actor': auditActor,
   '0004-legacy-import': legacyImport,
   '0005-username-case-folding': usernameCaseFolding,
+  '0006-long-operation': longOperation,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */
