@@ -187,6 +187,50 @@ describe('many accounts from one IP (credential stuffing)', () => {
   })
 })
 
+// An IPv6 client owns a whole /64 (2^64 addresses): counted per address, it would never be limited.
+describe('many accounts from one IPv6 network, a new address each time', () => {
+  const server = useServer({ trustProxy: true, loginRatePerIp: 5, loginRatePerAccount: 1000 })
+
+  it('answers 429 once the /64 made 5 attempts; another /64 and IPv4 are not affected', async () => {
+    const from = (i: number) => `2001:db8:7:7:${(i * 7919).toString(16)}::${String(i + 1)}`
+    for (let i = 0; i < 5; i++) {
+      expectError(
+        await login(server, uniqueName('rotated'), 'leaked password', from(i)),
+        401,
+        'invalid_credentials',
+      )
+    }
+    for (const ip of [from(5), '2001:0db8:0007:0007:0000:0000:0000:0fff']) {
+      const res = await login(server, uniqueName('rotated'), 'leaked password', ip)
+      expectError(res, 429, 'rate_limited')
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+    for (const ip of ['2001:db8:7:8::1', '192.0.2.77']) {
+      expectError(
+        await login(server, uniqueName('rotated'), 'leaked password', ip),
+        401,
+        'invalid_credentials',
+      )
+    }
+  })
+
+  it('counts an IPv4 address written as IPv4-mapped IPv6 with the address itself', async () => {
+    for (let i = 0; i < 5; i++) {
+      const ip = i % 2 === 0 ? '198.51.100.40' : '::ffff:198.51.100.40'
+      expectError(
+        await login(server, uniqueName('mapped'), 'leaked password', ip),
+        401,
+        'invalid_credentials',
+      )
+    }
+    expectError(
+      await login(server, uniqueName('mapped'), 'leaked password', '198.51.100.40'),
+      429,
+      'rate_limited',
+    )
+  })
+})
+
 describe('many accounts from one IP without a trusted proxy', () => {
   const server = useServer({ loginRatePerIp: 5, loginRatePerAccount: 1000 })
 

@@ -3,6 +3,8 @@
  * an interface so the counters can live in Redis when several instances share the limits
  * (`rate-limit-redis.ts`).
  */
+import { createHash } from 'node:crypto'
+import ipaddr from 'ipaddr.js'
 
 /** The answer to one counted attempt. */
 export interface RateDecision {
@@ -25,29 +27,70 @@ interface Window {
   resetAt: number
 }
 
-/** Above this many live keys, expired windows are swept before adding another. */
-const SWEEP_THRESHOLD = 10_000
+/** Live windows the in-memory limiter keeps at most (about 15 MB); past it, the oldest go first. */
+export const MEMORY_LIMITER_MAX_KEYS = 100_000
 
-/** An in-process {@link RateLimiter}: exact for one instance, bounded in memory. */
-export function memoryRateLimiter(): RateLimiter {
+/**
+ * An in-process {@link RateLimiter}: exact for one instance, bounded in memory and in time per call.
+ *
+ * Windows are kept in the order they end (a new window is appended, its key's old one removed), so
+ * expired ones are always at the front: each call drops those it finds there and stops at the first
+ * live one — no call ever walks the live windows. With more than {@link MEMORY_LIMITER_MAX_KEYS} live
+ * windows the one ending soonest is dropped (its key starts counting again): distinct keys come from
+ * distinct client networks and names, so filling the table takes that many of them within one window,
+ * and the memory stays bounded whatever a client sends. Windows of different lengths share the order
+ * only roughly (an expired window behind a live one waits until the live one ends); the server uses
+ * one-minute windows throughout.
+ */
+export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimiter {
+  const maxKeys = options.maxKeys ?? MEMORY_LIMITER_MAX_KEYS
   const windows = new Map<string, Window>()
+  // The clock's steps (NTP) do not move windows: performance.now() only moves forward.
+  const now = (): number => performance.now()
   return {
     hit(key, limit, windowSeconds) {
-      const now = Date.now()
+      const at = now()
+      for (const [k, w] of windows) {
+        if (w.resetAt > at) break
+        windows.delete(k)
+      }
       let window = windows.get(key)
-      if (window === undefined || window.resetAt <= now) {
-        if (windows.size >= SWEEP_THRESHOLD) {
-          for (const [k, w] of windows) if (w.resetAt <= now) windows.delete(k)
-        }
-        window = { count: 0, resetAt: now + windowSeconds * 1000 }
+      if (window === undefined || window.resetAt <= at) {
+        windows.delete(key)
+        if (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string)
+        window = { count: 0, resetAt: at + windowSeconds * 1000 }
         windows.set(key, window)
       }
       window.count++
       return {
         allowed: window.count <= limit,
         remaining: Math.max(0, limit - window.count),
-        retryAfter: Math.max(1, Math.ceil((window.resetAt - now) / 1000)),
+        retryAfter: Math.max(1, Math.ceil((window.resetAt - at) / 1000)),
       }
     },
   }
+}
+
+/**
+ * What the per-IP limits count by: an IPv4 address (also when written as IPv4-mapped IPv6, as a
+ * dual-stack listener reports it), or an IPv6 address's /64 — the network one subscriber or host gets,
+ * inside which it can use any of 2^64 addresses, each of which would otherwise count on its own.
+ * Text that is no IP address is counted as it is.
+ */
+export function clientNetwork(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip
+  // `process` reads IPv4-mapped IPv6 as the IPv4 address it carries.
+  const address = ipaddr.process(ip)
+  if (address.kind() === 'ipv4') return address.toString()
+  const network = (address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16))
+  return `${network.join(':')}::/64`
+}
+
+/**
+ * What the per-account limits count by: a digest of the normalised username, so every key is short
+ * whatever the name (a 256-character name can grow several times under normalisation) and no name
+ * is kept in memory or in Redis.
+ */
+export function accountKey(normalized: string): string {
+  return createHash('sha256').update(normalized).digest('base64url')
 }

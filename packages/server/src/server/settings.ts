@@ -272,7 +272,7 @@ export const ServerConfigSchema = Type.Object({
     env: 'TESSERA_LOGIN_RATE_PER_IP',
     flag: 'login-rate-per-ip',
     default: '20',
-    help: 'Login attempts per minute per client IP.',
+    help: 'Login attempts per minute per client IP (an IPv6 client: per /64 network).',
   }),
   loginRatePerAccount: setting(integer(1, 100_000), {
     env: 'TESSERA_LOGIN_RATE_PER_ACCOUNT',
@@ -284,7 +284,7 @@ export const ServerConfigSchema = Type.Object({
     env: 'TESSERA_REGISTER_RATE_PER_IP',
     flag: 'register-rate-per-ip',
     default: '10',
-    help: 'Registrations per minute per client IP.',
+    help: 'Registrations per minute per client IP (an IPv6 client: per /64 network).',
   }),
   logLevel: setting(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), {
     env: 'TESSERA_LOG_LEVEL',

@@ -2,6 +2,7 @@
 import type { UserRecord } from '../../stores/sql/users.js'
 import { invalidCredentials, ServiceError, validation } from '../errors.js'
 import { checkPasswordStrength, serviceNamesOf } from '../password-policy.js'
+import { accountKey, clientNetwork } from '../rate-limit.js'
 import {
   estimateStrength,
   hashPassword,
@@ -78,7 +79,7 @@ export async function register(
   client: ClientInfo,
 ): Promise<IssuedTokens> {
   const { config, metrics } = deps.ctx
-  await limit(deps, `register:ip:${client.ip}`, config.registerRatePerIp)
+  await limit(deps, `register:ip:${clientNetwork(client.ip)}`, config.registerRatePerIp)
   const normalized = registrableName(body.username)
   const passwordHash = await strongPasswordHash(deps, 'password', body.password, normalized)
   const issued = await deps.work.run(async (tx) => {
@@ -110,8 +111,8 @@ function companion(deps: ServiceDeps): typeof IMPORTED_HASH_COMPANION | undefine
 async function limitLogin(deps: ServiceDeps, normalized: string, client: ClientInfo): Promise<void> {
   const { config, metrics } = deps.ctx
   try {
-    await limit(deps, `login:ip:${client.ip}`, config.loginRatePerIp)
-    await limit(deps, `login:account:${normalized}`, config.loginRatePerAccount)
+    await limit(deps, `login:ip:${clientNetwork(client.ip)}`, config.loginRatePerIp)
+    await limit(deps, `login:account:${accountKey(normalized)}`, config.loginRatePerAccount)
   } catch (error) {
     // Logged only: a flood of refused attempts must not become a flood of writes.
     metrics.logins.inc({ outcome: 'rate_limited' })
