@@ -102,6 +102,30 @@ describe('password pool', () => {
     await expect(p.ping()).rejects.toThrow(/closed/)
   })
 
+  it('refuses a job at once when maxQueue jobs are waiting, and runs the others', async () => {
+    const p = pool({ size: 1, maxQueue: 2 })
+    const results = await Promise.allSettled(['a', 'b', 'c', 'd'].map((password) => p.hash(password, FAST)))
+    // `a` runs at once, `b` and `c` wait, `d` finds the queue full.
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
+    const refused = (results[3] as PromiseRejectedResult).reason as Error
+    expect(refused).toBeInstanceOf(PasswordPoolError)
+    expect(refused.message).toMatch(/busy \(2 jobs waiting\)/)
+    await expect(p.hash('e', FAST)).resolves.toMatch(/^\$argon2id\$/)
+  })
+
+  it('refuses, without computing it, a job that waited longer than maxWaitMs', async () => {
+    const p = pool({ size: 1, maxWaitMs: 5 })
+    // About 30–100 ms of argon2 on one thread: the next job waits longer than 5 ms behind it.
+    const slow = p.hash('slow', { memoryCost: 32_768, timeCost: 3, parallelism: 1, outputLen: 32 })
+    const late = p.verify('$argon2id$not-even-a-hash', 'late')
+    await expect(slow).resolves.toMatch(/^\$argon2id\$/)
+    // Computed, it would have been refused by argon2 with another message.
+    await expect(late).rejects.toThrow(PasswordPoolError)
+    await expect(late).rejects.toThrow(/waited more than 5 ms for a password thread/)
+    // A job that finds a thread free runs.
+    await expect(p.hash('on time', FAST)).resolves.toMatch(/^\$argon2id\$/)
+  })
+
   it('rejects queued jobs and new ones once closed', async () => {
     const p = pool({ size: 1 })
     const settled = Promise.allSettled([p.hash('first', FAST), p.hash('second', FAST)])

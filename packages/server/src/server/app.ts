@@ -11,7 +11,12 @@ import { checkServerConfig, loadServerConfig, type ServerConfig } from './config
 import { openContext, type ServerContext } from './context.js'
 import { installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
-import { estimateStrength, setPasswordThreadNice, warmUpPasswordThreads } from './passwords.js'
+import {
+  estimateStrength,
+  setPasswordJobMaxWait,
+  setPasswordThreadNice,
+  warmUpPasswordThreads,
+} from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
 import { adminRoutes } from './routes/admin.js'
 import { auditRoutes } from './routes/audit.js'
@@ -90,11 +95,14 @@ export function resolveServerConfig(
 /** Builds the server without listening. */
 export async function buildServer(overrides: Partial<ServerConfig> = {}): Promise<BuiltServer> {
   const config = resolveServerConfig(overrides)
+  // Before anything uses the password threads (the secret's check below starts them).
+  setPasswordThreadNice(config.passwordThreadNice)
+  // A job still waiting after the request deadline belongs to a request answered 503 already.
+  setPasswordJobMaxWait(config.databaseTimeoutMs)
   if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
     const weak = await secretWordsProblem(config.secret, estimateStrength)
     if (weak !== undefined) throw new ConfigurationError('TESSERA_SECRET', weak)
   }
-  setPasswordThreadNice(config.passwordThreadNice)
   // The logger exists before the context: failures no request sees (maintenance, the key refresh,
   // Redis) are logged through it as well as counted.
   const logging = createServerLogger(config.logLevel)

@@ -11,8 +11,9 @@
  * whenever it has work, and hashing takes the cycles left over, so login throughput stays bound by
  * the cores.
  *
- * Jobs queue first come, first served. Idle workers do not keep the process alive; a worker that dies
- * fails its job and is replaced. Failures of the pool itself are {@link PasswordPoolError}s, never
+ * Jobs queue first come, first served, bounded in number and in waiting time (`maxQueue`,
+ * `maxWaitMs`). Idle workers do not keep the process alive; a worker that dies fails its job and is
+ * replaced. Failures of the pool itself are {@link PasswordPoolError}s, never
  * a "wrong password".
  *
  * The trade-off: when the event loop alone saturates the cores, hashing gets only a small share
@@ -87,6 +88,8 @@ interface Pending {
   job: Job
   resolve: (value: JobResult) => void
   reject: (error: Error) => void
+  /** `performance.now()` when it was queued. */
+  queuedAt: number
 }
 
 interface Slot {
@@ -214,6 +217,19 @@ export interface PasswordPoolOptions {
   bcrypt?: string
   /** Entry points of `@zxcvbn-ts/core`, `language-common` and `language-en` (CommonJS builds). */
   zxcvbn?: { core: string; common: string; en: string }
+  /**
+   * Jobs that may wait for a thread; one more is refused at once ({@link PasswordPoolError}: the
+   * server answers 503 with `Retry-After`). Bounds the memory a flood of logins can hold (each waiting
+   * job holds its password). @default 256 per thread
+   */
+  maxQueue?: number
+  /**
+   * Milliseconds a job may wait for a thread: one that waited longer is refused when its turn comes,
+   * without computing anything. The server passes its request deadline, after which the request was
+   * answered already; so after a burst the threads do not go on hashing for requests long gone.
+   * @default Infinity
+   */
+  maxWaitMs?: number
 }
 
 /**
@@ -227,12 +243,17 @@ export function createPasswordPool({
   argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2'),
   bcrypt = createRequire(import.meta.url).resolve('bcryptjs'),
   zxcvbn = zxcvbnPaths(),
+  maxQueue,
+  maxWaitMs = Number.POSITIVE_INFINITY,
 }: PasswordPoolOptions = {}): PasswordPool {
+  const threads = Math.max(1, size)
   const pool: PoolState = {
     workerData: { argon2, bcrypt, zxcvbn, nice: process.platform === 'linux' ? nice : 0 },
-    slots: Array.from({ length: Math.max(1, size) }, () => undefined),
+    slots: Array.from({ length: threads }, () => undefined),
     queue: [],
     closed: false,
+    maxQueue: maxQueue ?? threads * 256,
+    maxWaitMs,
   }
   const submit = (job: Job): Promise<JobResult> =>
     new Promise((resolve, reject) => {
@@ -240,10 +261,17 @@ export function createPasswordPool({
         reject(new PasswordPoolError('the password pool is closed'))
         return
       }
-      pool.queue.push({ job, resolve, reject })
+      if (pool.queue.length >= pool.maxQueue) {
+        reject(
+          new PasswordPoolError(`the password threads are busy (${String(pool.queue.length)} jobs waiting)`),
+        )
+        return
+      }
+      pool.queue.push({ job, resolve, reject, queuedAt: performance.now() })
       try {
         const idle = findIdleSlot(pool)
-        if (idle !== undefined) dispatch(pool, idle)
+        // A thread was free (or started) for it: the job did not wait, however long starting took.
+        if (idle !== undefined) dispatch(pool, idle, false)
       } catch (cause) {
         // No job may stay queued (holding a password) behind a worker that never started.
         failQueue(pool, cause)
@@ -283,6 +311,8 @@ interface PoolState {
   readonly slots: (Slot | undefined)[]
   readonly queue: Pending[]
   closed: boolean
+  readonly maxQueue: number
+  readonly maxWaitMs: number
 }
 
 /** The first slot without a job, starting its thread if it has none yet. */
@@ -334,9 +364,19 @@ function lost(pool: PoolState, index: number, slot: Slot, error: Error): void {
   }
 }
 
-/** Gives `slot` the next queued job, or lets it idle. */
-function dispatch(pool: PoolState, slot: Slot): void {
-  const pending = pool.queue.shift()
+/**
+ * Gives `slot` the next queued job, or lets it idle. When `waited` (a thread finished or was
+ * replaced), jobs that waited longer than `maxWaitMs` are refused first.
+ */
+function dispatch(pool: PoolState, slot: Slot, waited = true): void {
+  let pending = pool.queue.shift()
+  const now = waited ? performance.now() : Number.NEGATIVE_INFINITY
+  while (pending !== undefined && now - pending.queuedAt > pool.maxWaitMs) {
+    pending.reject(
+      new PasswordPoolError(`waited more than ${String(pool.maxWaitMs)} ms for a password thread`),
+    )
+    pending = pool.queue.shift()
+  }
   if (pending === undefined) {
     // Idle: an idle thread must not keep a finished CLI command alive.
     slot.worker.unref()

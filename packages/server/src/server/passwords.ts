@@ -21,6 +21,7 @@ import {
 // (see password-pool.ts for why not the libuv pool), created on first use.
 let pool: PasswordPool | undefined
 let threadNice = DEFAULT_PASSWORD_THREAD_NICE
+let jobMaxWaitMs = Number.POSITIVE_INFINITY
 
 /**
  * The `nice` of the password threads (the server's `passwordThreadNice`), for the pool this process
@@ -29,12 +30,20 @@ let threadNice = DEFAULT_PASSWORD_THREAD_NICE
 export function setPasswordThreadNice(nice: number): void {
   threadNice = nice
 }
+
+/**
+ * How long a password job may wait for a thread (the server's request deadline), for the pool this
+ * process creates on first use; see `maxWaitMs` in password-pool.ts.
+ */
+export function setPasswordJobMaxWait(ms: number): void {
+  jobMaxWaitMs = ms
+}
 // Async, so even a pool that cannot be created fails as a rejected promise, the same way for every
 // caller (a synchronous throw here once turned an unknown user's login into a 500 and a known
 // user's into a 401).
 function getPool(): PasswordPool {
   try {
-    return (pool ??= createPasswordPool({ nice: threadNice }))
+    return (pool ??= createPasswordPool({ nice: threadNice, maxWaitMs: jobMaxWaitMs }))
   } catch (error) {
     throw new PasswordPoolError('the password pool could not be created', { cause: error })
   }
