@@ -49,6 +49,24 @@ async function seed(stores: SqlStores): Promise<{ userId: number }> {
   await stores.sessions.revoke('revoked-recently', { reason: 'logout', now: NOW - DAY })
   for (let i = 0; i < 3; i++) await stores.audit.record({ event: 'old', userId, at: NOW - 91 * DAY - i })
   await stores.audit.record({ event: 'recent', userId, at: NOW - 89 * DAY })
+  // Exchanges of the old app's refresh tokens: one whose token expired beyond the retention, one whose
+  // token expired within it, one still valid.
+  for (const [jti, expiresAt] of [
+    ['legacy-old', NOW - 8 * DAY],
+    ['legacy-recent', NOW - DAY],
+    ['legacy-live', NOW + DAY],
+  ] as const) {
+    await stores.db
+      .insertInto('legacy_exchanges')
+      .values({
+        jti,
+        user_id: userId,
+        session_id: 'live',
+        exchanged_at: NOW - 30 * DAY,
+        expires_at: expiresAt,
+      })
+      .execute()
+  }
   return { userId }
 }
 
@@ -81,13 +99,21 @@ function suite(name: string, target: () => Target): void {
       const report = await maintenance.runOnce(NOW)
 
       expect(report.failed).toEqual({})
-      expect(report.deleted).toEqual({ revocations: 6, sessions: 2, audit_events: 3, replica: 1 })
+      expect(report.deleted).toEqual({
+        revocations: 6,
+        sessions: 2,
+        audit_events: 3,
+        legacy_exchanges: 1,
+        replica: 1,
+      })
       const revocations = await stores.db.selectFrom('revocations').select('id').orderBy('id').execute()
       expect(revocations.map((r) => r.id)).toEqual(['1', 'edge', 'live'])
       const sessions = await stores.db.selectFrom('sessions').select('id').orderBy('id').execute()
       expect(sessions.map((s) => s.id)).toEqual(['expired-recently', 'live', 'revoked-recently'])
       const events = await stores.audit.list()
       expect(events.map((e) => e.event)).toEqual(['recent'])
+      const exchanges = await stores.db.selectFrom('legacy_exchanges').select('jti').orderBy('jti').execute()
+      expect(exchanges.map((e) => e.jti)).toEqual(['legacy-live', 'legacy-recent'])
       expect(replica.size()).toEqual({ tokens: 1, sessions: 0, users: 0 })
 
       const text = await metrics.registry.metrics()
@@ -97,7 +123,13 @@ function suite(name: string, target: () => Target): void {
 
       // Idempotent: a second pass finds nothing more.
       const again = await maintenance.runOnce(NOW)
-      expect(again.deleted).toEqual({ revocations: 0, sessions: 0, audit_events: 0, replica: 0 })
+      expect(again.deleted).toEqual({
+        revocations: 0,
+        sessions: 0,
+        audit_events: 0,
+        legacy_exchanges: 0,
+        replica: 0,
+      })
     })
 
     // SQLite runs each statement synchronously on the event loop: without a turn between batches, a

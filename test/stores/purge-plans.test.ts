@@ -18,7 +18,11 @@ import {
 import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
-import { purgeRevocations, purgeSessions } from '../../packages/server/src/stores/sql/purge.js'
+import {
+  purgeLegacyExchanges,
+  purgeRevocations,
+  purgeSessions,
+} from '../../packages/server/src/stores/sql/purge.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
@@ -45,6 +49,7 @@ async function purgeStatements(flavour: Flavour): Promise<{ table: string; query
   await purgeRevocations(db, 1_000, 100)
   await purgeSessions(db, 1_000, 100)
   await sqlStores(db).audit.purgeBefore(1_000, 100)
+  await purgeLegacyExchanges(db, 1_000, 100)
   await db.destroy()
   return compiled.map((query) => ({ table: /delete from "(\w+)"/.exec(query.sql)?.[1] ?? '?', query }))
 }
@@ -52,8 +57,14 @@ async function purgeStatements(flavour: Flavour): Promise<{ table: string; query
 describe('maintenance purges on SQLite', () => {
   it('read an index range of each table (no full scan)', async () => {
     const statements = await purgeStatements('sqlite')
-    // The revocations, the expired then the revoked sessions, the audit events.
-    expect(statements.map((s) => s.table)).toEqual(['revocations', 'sessions', 'sessions', 'audit_events'])
+    // The revocations, the expired then the revoked sessions, the audit events, the legacy exchanges.
+    expect(statements.map((s) => s.table)).toEqual([
+      'revocations',
+      'sessions',
+      'sessions',
+      'audit_events',
+      'legacy_exchanges',
+    ])
     const db = await openDatabase({ url: ':memory:' })
     try {
       await migrateToLatest(db)

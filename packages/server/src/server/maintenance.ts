@@ -19,7 +19,7 @@
  */
 import type { MemoryRevocationStore } from 'tessera'
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
-import { countRows, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
+import { countRows, purgeLegacyExchanges, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import { nowSeconds } from '../time.js'
 import type { ServerMetrics } from './metrics.js'
@@ -244,6 +244,12 @@ export function serverMaintenanceTasks(
   )
   maintenance.register('audit_events', (now) =>
     batched('audit_events', () => stores.audit.purgeBefore(now - settings.auditRetention, batch)),
+  )
+  // Kept as long as sessions are after their end, though an expired legacy token is refused anyway.
+  maintenance.register('legacy_exchanges', (now) =>
+    batched('legacy_exchanges', () =>
+      purgeLegacyExchanges(stores.db, now - settings.sessionRetention, batch),
+    ),
   )
   maintenance.register('replica', (now) => Promise.resolve(replica.sweep(now)))
   maintenance.register('gauges', async () => {

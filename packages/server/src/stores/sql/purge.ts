@@ -64,6 +64,25 @@ export async function purgeSessions(
   return deleted + Number(revoked.numDeletedRows)
 }
 
+/**
+ * Deletes up to `limit` exchanges of legacy refresh tokens (the Flask app's) that expired at or before
+ * `cutoff`: such a token is refused as expired before its exchange is looked up, so the row no longer
+ * guards against anything. An index range of `legacy_exchanges_expires_at_idx`.
+ */
+export async function purgeLegacyExchanges(
+  db: Kysely<TesseraDatabase>,
+  cutoff: number,
+  limit: number,
+): Promise<number> {
+  const result = await db
+    .deleteFrom('legacy_exchanges')
+    .where('jti', 'in', (eb) =>
+      eb.selectFrom('legacy_exchanges').select('jti').where('expires_at', '<=', cutoff).limit(limit),
+    )
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
 /** Rows per table, for the `tessera_table_rows` gauge. */
 export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<string, number>> {
   const tables = ['users', 'sessions', 'revocations', 'signing_keys', 'audit_events'] as const

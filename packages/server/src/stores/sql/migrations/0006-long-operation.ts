@@ -8,6 +8,7 @@
  *   lock, during the upgrade. SQLite's `integer primary key` is 64-bit already.
  * - A partial index on `sessions.revoked_at` (only revoked sessions are in it): the purge of sessions
  *   revoked longer ago than the retention then reads an index range instead of every session.
+ * - An index on `legacy_exchanges.expires_at`, for the purge of exchanges whose legacy token expired.
  */
 import type { Kysely, Migration } from 'kysely'
 import { sql } from 'kysely'
@@ -24,13 +25,19 @@ async function up(db: Db): Promise<void> {
     .column('revoked_at')
     .where('revoked_at', 'is not', null)
     .execute()
+  await db.schema
+    .createIndex('legacy_exchanges_expires_at_idx')
+    .on('legacy_exchanges')
+    .column('expires_at')
+    .execute()
 }
 
 async function down(db: Db): Promise<void> {
+  await db.schema.dropIndex('legacy_exchanges_expires_at_idx').ifExists().execute()
   await db.schema.dropIndex('sessions_revoked_at_idx').ifExists().execute()
   if (dialectOf(db) === 'postgres')
     await sql`alter table audit_events alter column id type integer`.execute(db)
 }
 
-/** Migration: 64-bit audit ids on PostgreSQL, an index for the purge of revoked sessions. */
+/** Migration: 64-bit audit ids on PostgreSQL, indexes for the purges of revoked sessions and legacy exchanges. */
 export const longOperation: Migration = { up, down }
