@@ -11,6 +11,7 @@ import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../../packages/server/src/stores/sql/stores.js'
+import { countRows } from '../../packages/server/src/stores/sql/purge.js'
 import { createMaintenance, serverMaintenanceTasks } from '../../packages/server/src/server/maintenance.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
@@ -155,6 +156,22 @@ function suite(name: string, target: () => Target): void {
       expect(report.deleted).toMatchObject({ revocations: 6, sessions: 2, audit_events: 3 })
       // Full batches: 3 of revocations, 1 of sessions, 1 of audit events.
       expect(turns).toBeGreaterThanOrEqual(5)
+    })
+
+    it('counts the rows of each table with a turn of the event loop between tables', async () => {
+      const stores = await open()
+      await seed(stores)
+      let turns = 0
+      let counting = true
+      const turn = (): void => {
+        turns++
+        if (counting) setImmediate(turn)
+      }
+      setImmediate(turn)
+      const counts = await countRows(stores.db)
+      counting = false
+      expect(counts).toMatchObject({ users: 1, sessions: 5, audit_events: 4 })
+      expect(turns).toBeGreaterThanOrEqual(Object.keys(counts).length - 1)
     })
 
     it('stops after maxBatches and continues at the next pass', async () => {
