@@ -17,7 +17,11 @@ import {
 } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
-import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
+import {
+  createMigrator,
+  migrateDatabase,
+  migrateToLatest,
+} from '../../packages/server/src/stores/sql/migrations/index.js'
 import {
   purgeLegacyExchanges,
   purgeRevocations,
@@ -83,6 +87,41 @@ describe('maintenance purges on SQLite', () => {
 })
 
 const postgres = serviceAvailable('PostgreSQL', await postgresReachable())
+
+describe.skipIf(!postgres)('migration 0006 on a PostgreSQL database with many audit events', () => {
+  // A rewrite of audit_events takes longer than a request may (the serving connection's statement
+  // limit); the migration connection has none, and still waits for a lock no longer than the limit.
+  it('completes where a statement takes longer than the timeout, over migrateDatabase', async () => {
+    const database = await createTestDatabase('mig6')
+    const timeoutMs = 200
+    const serving = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 5_000 })
+    try {
+      const { error } = await createMigrator(serving).migrateTo('0005-username-case-folding')
+      if (error !== undefined) throw error as Error
+      await sql`insert into audit_events (at, event, detail)
+        select 1800000000 + g, 'refresh', repeat('x', 200) from generate_series(1, 300000) g`.execute(serving)
+      // The serving connection's limit would cancel the rewrite.
+      const limited = await openDatabase({ url: database.url, poolSize: 1, timeoutMs })
+      try {
+        await expect(migrateToLatest(limited)).rejects.toThrow(
+          /0006-long-operation.*(statement timeout|Query read timeout)/,
+        )
+      } finally {
+        await limited.destroy()
+      }
+      const report = await migrateDatabase({ url: database.url, timeoutMs })
+      expect(report.applied).toEqual(['0006-long-operation'])
+      const { rows } = await sql<{ data_type: string; n: number }>`
+        select (select data_type from information_schema.columns
+                where table_name = 'audit_events' and column_name = 'id') as data_type,
+               (select count(*)::int from audit_events) as n`.execute(serving)
+      expect(rows).toEqual([{ data_type: 'bigint', n: 300_000 }])
+    } finally {
+      await serving.destroy()
+      await database.drop()
+    }
+  }, 120_000)
+})
 
 describe.skipIf(!postgres)('maintenance purges on PostgreSQL', () => {
   it('find the rows by an index range of each table, and audit ids are 64-bit', async () => {

@@ -15,7 +15,7 @@ import {
   type ReplicatedRevocationStore,
   type Tessera,
 } from 'tessera'
-import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
+import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
@@ -88,7 +88,16 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
   })
   let redis: RedisLink | undefined
   try {
-    await migrateToLatest(db)
+    // PostgreSQL migrates over a connection of its own, without the statement time limit of requests.
+    if (location.dialect === 'postgres') {
+      await migrateDatabase({
+        url: config.databaseUrl,
+        timeoutMs: config.databaseTimeoutMs,
+        option: 'TESSERA_DATABASE_URL',
+      })
+    } else {
+      await migrateToLatest(db)
+    }
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
     const memory = memoryRevocationStore()

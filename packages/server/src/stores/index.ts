@@ -6,5 +6,5 @@
  * @packageDocumentation
  */
 export { openDatabase, parseDatabaseUrl } from './sql/database.js'
-export { migrateToLatest } from './sql/migrations/index.js'
+export { migrateDatabase, migrateToLatest } from './sql/migrations/index.js'
 export { userStore } from './sql/users.js'

@@ -1,6 +1,6 @@
 /** `tessera migrate`: apply pending database migrations (the server also does this at start). */
 import { loadServerConfig } from '../../server/config.js'
-import { migrateToLatest, openDatabase } from '../../stores/index.js'
+import { migrateDatabase } from '../../stores/index.js'
 import { parseCommand, settingsHelp } from '../args.js'
 import type { Command } from './index.js'
 
@@ -16,15 +16,15 @@ export const migrateCommand: Command = {
       return 0
     }
     const config = loadServerConfig(settings)
-    const db = await openDatabase({ url: config.databaseUrl, option: 'TESSERA_DATABASE_URL' })
-    try {
-      const { applied } = await migrateToLatest(db)
-      process.stdout.write(
-        applied.length === 0 ? 'The database is up to date.\n' : `Applied: ${applied.join(', ')}\n`,
-      )
-      return 0
-    } finally {
-      await db.destroy()
-    }
+    // A connection for migrations: a table rewrite may take longer than any request may.
+    const { applied } = await migrateDatabase({
+      url: config.databaseUrl,
+      timeoutMs: config.databaseTimeoutMs,
+      option: 'TESSERA_DATABASE_URL',
+    })
+    process.stdout.write(
+      applied.length === 0 ? 'The database is up to date.\n' : `Applied: ${applied.join(', ')}\n`,
+    )
+    return 0
   },
 }

@@ -48,6 +48,13 @@ export interface OpenDatabaseOptions {
    * @default 5000
    */
   timeoutMs?: number
+  /**
+   * PostgreSQL: a connection for migrations, whose statements run as long as they need (a migration
+   * may rewrite a large table: `statement_timeout` and the client's `query_timeout` are off), while a
+   * lock is still waited for at most `timeoutMs` (an `ALTER TABLE` waiting behind a long transaction
+   * would hold every later query of that table behind it). @default false
+   */
+  forMigrations?: boolean
   /** Option name used in error messages. @default 'databaseUrl' */
   option?: string
 }
@@ -111,7 +118,13 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<K
     case 'sqlite':
       return openSqlite(location.path, options.busyTimeoutMs ?? 5000, option)
     case 'postgres':
-      return openPostgres(location.url, options.poolSize ?? 10, options.timeoutMs ?? 5_000, option)
+      return openPostgres(
+        location.url,
+        options.poolSize ?? 10,
+        options.timeoutMs ?? 5_000,
+        options.forMigrations === true,
+        option,
+      )
   }
 }
 
@@ -208,6 +221,7 @@ async function openPostgres(
   url: string,
   poolSize: number,
   timeoutMs: number,
+  forMigrations: boolean,
   option: string,
 ): Promise<Kysely<TesseraDatabase>> {
   checkWhole(poolSize, 1, 'poolSize', 'connections')
@@ -222,10 +236,11 @@ async function openPostgres(
       idleTimeoutMillis: 30_000,
       // The server-side limits end a slow statement cleanly; the client-side one also ends a wait on a
       // server that does not answer at all (frozen, or a network partition without a reset).
-      statement_timeout: timeoutMs,
+      // 0: no limit (PostgreSQL's own default); pg sets no query_timeout when it is undefined.
+      statement_timeout: forMigrations ? 0 : timeoutMs,
       lock_timeout: timeoutMs,
       idle_in_transaction_session_timeout: Math.max(timeoutMs * 2, 10_000),
-      query_timeout: timeoutMs + 250,
+      query_timeout: forMigrations ? undefined : timeoutMs + 250,
       keepAlive: true,
       types: int8AsNumber(new pg.TypeOverrides()),
     })

@@ -9,6 +9,7 @@ import { auditActor } from './0003-audit-actor.js'
 import { legacyImport } from './0004-legacy-import.js'
 import { usernameCaseFolding } from './0005-username-case-folding.js'
 import { longOperation } from './0006-long-operation.js'
+import { openDatabase } from '../database.js'
 
 /** Every migration, by name; names sort in the order they apply. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
@@ -44,8 +45,10 @@ export interface MigrationReport {
 }
 
 /**
- * Applies every pending migration, each in its own transaction; a second call is a no-op. Throws the
- * failing migration's error (with the migration's name in the message) and applies nothing after it.
+ * Applies every pending migration; a second call is a no-op. On PostgreSQL they run in one transaction
+ * (all or none); on SQLite one after the other. Throws the failing migration's error (with the
+ * migration's name in the message) and applies nothing after it. On PostgreSQL prefer
+ * {@link migrateDatabase}: a connection opened for serving limits every statement's time.
  *
  * @example await migrateToLatest(await openDatabase({ url }))
  */
@@ -58,6 +61,25 @@ export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<MigrationRepo
     })
   }
   return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+}
+
+/**
+ * Opens `url` for migrations (PostgreSQL: no limit on a statement's time, a lock waited for at most
+ * `timeoutMs`; see `forMigrations` in database.ts), applies every pending migration and closes it:
+ * what `tessera migrate` and the server's start run on PostgreSQL. A migration may rewrite a large
+ * table (0006 rewrites `audit_events`), longer than any request may take.
+ */
+export async function migrateDatabase(options: {
+  url: string
+  timeoutMs?: number
+  option?: string
+}): Promise<MigrationReport> {
+  const db = await openDatabase({ ...options, poolSize: 1, forMigrations: true })
+  try {
+    return await migrateToLatest(db)
+  } finally {
+    await db.destroy()
+  }
 }
 
 /** Names of the migrations not yet applied to `db`. */
