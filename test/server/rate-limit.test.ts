@@ -41,30 +41,34 @@ describe('memoryRateLimiter', () => {
     expect(hit(limiter.hit('k', 1, 60)).allowed).toBe(true)
   })
 
-  it('keeps at most maxKeys windows: past it, the one ending soonest starts again', () => {
+  it('keeps at most maxKeys windows, never drops a live one, and counts new keys past it together', () => {
     const limiter = memoryRateLimiter({ maxKeys: 100 })
-    hit(limiter.hit('first', 1, 60))
-    vi.advanceTimersByTime(1_000)
-    hit(limiter.hit('second', 1, 60))
-    for (let i = 0; i < 98; i++) hit(limiter.hit(`filler-${String(i)}`, 1, 60))
-    // 100 windows: all still counted.
-    expect(hit(limiter.hit('first', 1, 60)).allowed).toBe(false)
-    hit(limiter.hit('one-more', 1, 60))
-    // 101 keys: `first` (ending soonest) was dropped; `second` is still counted, and `first` counts
-    // from zero again.
-    expect(hit(limiter.hit('second', 1, 60)).allowed).toBe(false)
-    expect(hit(limiter.hit('first', 1, 60)).allowed).toBe(true)
+    hit(limiter.hit('victim', 1, 60))
+    for (let i = 0; i < 99; i++) hit(limiter.hit(`filler-${String(i)}`, 1, 60))
+    // Full: the victim's window still counts, however many new keys come.
+    for (let i = 0; i < 1_000; i++) hit(limiter.hit(`flood-${String(i)}`, 1, 60))
+    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(false)
+    // The new keys shared one window: past its limit, a new key is refused (fail closed) until it ends.
+    const late = hit(limiter.hit('newcomer', 1, 60))
+    expect(late.allowed).toBe(false)
+    expect(late.retryAfter).toBe(60)
     expect(MEMORY_LIMITER_MAX_KEYS).toBe(100_000)
+    // Once the windows end, keys get windows of their own again.
+    vi.advanceTimersByTime(60_000)
+    expect(hit(limiter.hit('newcomer', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(false)
   })
 
   it('answers a flood of distinct keys in bounded time and memory', () => {
     const limiter = memoryRateLimiter({ maxKeys: 1_000 })
     for (let i = 0; i < 50_000; i++) hit(limiter.hit(`flood-${String(i)}`, 1, 60))
-    // The newest thousand are still counted, the older ones are gone.
+    // The first thousand kept their windows; the rest shared the overflow window.
+    expect(hit(limiter.hit('flood-0', 1, 60)).allowed).toBe(false)
     expect(hit(limiter.hit('flood-49999', 1, 60)).allowed).toBe(false)
-    expect(hit(limiter.hit('flood-0', 1, 60)).allowed).toBe(true)
-    // Expired windows leave as time passes: a key counted long ago starts afresh.
+    // Expired windows leave as time passes: keys count afresh.
     vi.advanceTimersByTime(61_000)
+    expect(hit(limiter.hit('flood-0', 1, 60)).allowed).toBe(true)
     expect(hit(limiter.hit('flood-49999', 1, 60)).allowed).toBe(true)
   })
 })

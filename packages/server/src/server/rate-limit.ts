@@ -27,7 +27,7 @@ interface Window {
   resetAt: number
 }
 
-/** Live windows the in-memory limiter keeps at most (about 15 MB); past it, the oldest go first. */
+/** Windows the in-memory limiter keeps at most (about 15 MB); past it, new keys share one window. */
 export const MEMORY_LIMITER_MAX_KEYS = 100_000
 
 /**
@@ -35,21 +35,21 @@ export const MEMORY_LIMITER_MAX_KEYS = 100_000
  *
  * Windows are kept in the order they end (a new window is appended, its key's old one removed), so
  * expired ones are always at the front: each call drops those it finds there and stops at the first
- * live one — no call ever walks the live windows. With more than {@link MEMORY_LIMITER_MAX_KEYS} live
- * windows the one ending soonest is dropped (its key starts counting again): distinct keys come from
- * distinct client networks and names, so filling the table takes that many of them within one window,
- * and the memory stays bounded whatever a client sends. Windows of different lengths share the order
- * only roughly (an expired window behind a live one waits until the live one ends); the server uses
- * one-minute windows throughout.
+ * live one — no call ever walks the live windows. A live window is never dropped early: with
+ * {@link MEMORY_LIMITER_MAX_KEYS} of them held, every key without one is counted in a single shared
+ * overflow window until windows end. A flood of distinct keys (many client networks, many names) thus
+ * makes new keys fail closed for a minute at most, and can never reset the count of an account under
+ * attack. Windows of different lengths share the order only roughly (an expired window behind a live
+ * one waits until the live one ends); the server uses one-minute windows throughout.
  */
 export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimiter {
   const maxKeys = options.maxKeys ?? MEMORY_LIMITER_MAX_KEYS
   const windows = new Map<string, Window>()
-  // The clock's steps (NTP) do not move windows: performance.now() only moves forward.
-  const now = (): number => performance.now()
+  let overflow: Window | undefined
   return {
     hit(key, limit, windowSeconds) {
-      const at = now()
+      // The clock's steps (NTP) do not move windows: performance.now() only moves forward.
+      const at = performance.now()
       for (const [k, w] of windows) {
         if (w.resetAt > at) break
         windows.delete(k)
@@ -57,9 +57,14 @@ export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimit
       let window = windows.get(key)
       if (window === undefined || window.resetAt <= at) {
         windows.delete(key)
-        if (windows.size >= maxKeys) windows.delete(windows.keys().next().value as string)
-        window = { count: 0, resetAt: at + windowSeconds * 1000 }
-        windows.set(key, window)
+        if (windows.size < maxKeys) {
+          window = { count: 0, resetAt: at + windowSeconds * 1000 }
+          windows.set(key, window)
+        } else {
+          if (overflow === undefined || overflow.resetAt <= at)
+            overflow = { count: 0, resetAt: at + windowSeconds * 1000 }
+          window = overflow
+        }
       }
       window.count++
       return {
@@ -88,8 +93,8 @@ export function clientNetwork(ip: string): string {
 
 /**
  * What the per-account limits count by: a digest of the normalised username, so every key is short
- * whatever the name (a 256-character name can grow several times under normalisation) and no name
- * is kept in memory or in Redis.
+ * whatever the name (a 256-character name can grow several times under normalisation). Not a secret:
+ * a name can be found from its digest by guessing it.
  */
 export function accountKey(normalized: string): string {
   return createHash('sha256').update(normalized).digest('base64url')
