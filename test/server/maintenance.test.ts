@@ -4,7 +4,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Kysely } from 'kysely'
+import type { Kysely, KyselyPlugin } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { memoryRevocationStore } from '../../packages/tessera/src/index.js'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
@@ -134,17 +134,30 @@ function suite(name: string, target: () => Target): void {
     })
 
     // SQLite runs each statement synchronously on the event loop: without a turn between batches, a
-    // pass of many batches would hold every request for its whole length.
+    // pass of many batches would hold every request for its whole length. Each delete statement
+    // records how many turns the event loop had taken by then.
     it('gives the event loop a turn after every full batch', async () => {
       const stores = await open()
       await seed(stores)
+      let turns = 0
+      const seen: number[] = []
+      const marking: KyselyPlugin = {
+        transformQuery({ node }) {
+          if (node.kind === 'DeleteQueryNode') seen.push(turns)
+          return node
+        },
+        transformResult: ({ result }) => Promise.resolve(result),
+      }
       const maintenance = createMaintenance({ intervalMs: 0 })
       serverMaintenanceTasks(
         maintenance,
-        { stores, replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }), metrics: createMetrics() },
+        {
+          stores: sqlStores(stores.db.withPlugin(marking)),
+          replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }),
+          metrics: createMetrics(),
+        },
         { ...settings, batchSize: 2 },
       )
-      let turns = 0
       let passing = true
       const turn = (): void => {
         turns++
@@ -154,8 +167,10 @@ function suite(name: string, target: () => Target): void {
       const report = await maintenance.runOnce(NOW)
       passing = false
       expect(report.deleted).toMatchObject({ revocations: 6, sessions: 2, audit_events: 3 })
-      // Full batches: 3 of revocations, 1 of sessions, 1 of audit events.
-      expect(turns).toBeGreaterThanOrEqual(5)
+      // Full batches: 3 of revocations, 1 of sessions, 1 of audit events; a turn follows each, so at
+      // least 5 statements see more turns than the one before them.
+      const later = seen.filter((n, i) => i > 0 && n > (seen[i - 1] ?? n)).length
+      expect(later, `turns seen by each delete: ${seen.join(', ')}`).toBeGreaterThanOrEqual(5)
     })
 
     it('counts the rows of each table with a turn of the event loop between tables', async () => {
