@@ -164,21 +164,37 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const url = `http://${host}:${port}`
   for (const finding of checkServerConfig(config))
     built.app.log.warn({ setting: finding.setting }, finding.message)
-  context.lifecycle.passwordThreads = 'starting'
-  const started = performance.now()
-  const ready = warmUpPasswordThreads({ dictionaries: config.passwordMinScore > 0 }).then(
-    () => {
-      context.lifecycle.passwordThreads = 'ok'
-      built.app.log.debug({ ms: Math.round(performance.now() - started) }, 'password threads ready')
-    },
-    (error: unknown) => {
-      context.lifecycle.passwordThreads = 'down'
-      built.app.log.warn(
-        { err: error },
-        'password threads: warm-up failed (/readyz says degraded; each password job starts a thread again)',
+  const { lifecycle } = context
+  lifecycle.passwordThreads = 'starting'
+  // Settles, never rejects. After a failure `/readyz` asks for another attempt (one at a time), so the
+  // instance is `ok` again as soon as its threads can start.
+  let attempt: Promise<void> | undefined
+  const warmUp = (): Promise<void> => {
+    const started = performance.now()
+    attempt ??= warmUpPasswordThreads({ dictionaries: config.passwordMinScore > 0 })
+      .then(
+        () => {
+          lifecycle.passwordThreads = 'ok'
+          lifecycle.rewarm = undefined
+          built.app.log.debug({ ms: Math.round(performance.now() - started) }, 'password threads ready')
+        },
+        (error: unknown) => {
+          if (lifecycle.passwordThreads !== 'down') {
+            built.app.log.warn(
+              { err: error },
+              'password threads: warm-up failed (/readyz says degraded and retries; password jobs start threads again)',
+            )
+          }
+          lifecycle.passwordThreads = 'down'
+          lifecycle.rewarm = () => void warmUp()
+        },
       )
-    },
-  )
+      .finally(() => {
+        attempt = undefined
+      })
+    return attempt
+  }
+  const ready = warmUp()
   return { ...built, url, ready }
 }
 

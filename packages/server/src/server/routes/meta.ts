@@ -35,6 +35,8 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // to start a thread again.
       const redis = ctx.redis === undefined ? {} : { redis: ctx.redis.status() }
       const workers = lifecycle.passwordThreads
+      // Down: try again in the background; a later probe sees `ok` once the threads start.
+      if (workers === 'down') lifecycle.rewarm?.()
       // Stopping (SIGTERM): still serving, but a load balancer should send nothing new.
       if (lifecycle.draining) {
         return reply
