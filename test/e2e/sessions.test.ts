@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import {
   PASSWORD,
   expectError,
+  sleep,
   expectUnauthorized,
   tokensOf,
   uniqueName,
@@ -273,5 +274,33 @@ describe('GET /auth/sessions and DELETE /auth/sessions/:id', () => {
 
     const list = await server.api('GET', '/auth/sessions', { token: laptop.access })
     expect((list.body.sessions ?? []).map((s) => s.id)).not.toContain(phone.sessionId)
+  })
+})
+
+// A client that logs in again and again without logging out (a script, a misconfigured integration)
+// must not pile up sessions: past TESSERA_MAX_SESSIONS_PER_USER, a login ends the least recently used.
+describe('TESSERA_MAX_SESSIONS_PER_USER', () => {
+  const limited = useServer({ maxSessionsPerUser: 3 })
+
+  it('ends the least recently used session (its refresh and access tokens) when a login goes past it', async () => {
+    // Sessions record their use to the second: a second apart, their order is unambiguous.
+    const username = uniqueName('many-logins')
+    const first = await limited.register(username)
+    await sleep(1_050)
+    const second = await limited.login(username)
+    await sleep(1_050)
+    const third = await limited.login(username)
+    await sleep(1_050)
+    // The first session is used again: the second becomes the least recently used.
+    expect((await limited.refresh(first.refresh)).status).toBe(200)
+    const fourth = await limited.login(username)
+
+    const list = await limited.api('GET', '/auth/sessions', { token: fourth.access })
+    expect(list.status, list.text).toBe(200)
+    const ids = (list.body.sessions ?? []).map((s) => s.id).sort()
+    expect(ids).toEqual([first.sessionId, third.sessionId, fourth.sessionId].sort())
+    expectUnauthorized(await limited.me(second.access), 'token_revoked')
+    expectUnauthorized(await limited.refresh(second.refresh))
+    expect((await limited.me(third.access)).status).toBe(200)
   })
 })

@@ -107,6 +107,40 @@ export function sessionTests(ctx: () => SuiteContext): void {
       expect((await sessions.listForUser(bob, NOW)).map((s) => s.id)).toEqual(['b1'])
     })
 
+    it('revokes the live sessions beyond the most recently used, never the one excepted', async () => {
+      const { stores } = ctx()
+      const alice = await makeUser(stores)
+      const bob = await makeUser(stores, 'bob')
+      const { sessions } = stores
+      // Created one second apart; s2 used last of the older ones, s0 expired, s5 already revoked.
+      for (let i = 0; i <= 6; i++) {
+        const expiresAt = i === 0 ? NOW - 1 : NOW + 100
+        await sessions.create({ id: `s${i}`, userId: alice, jti: `j${i}`, expiresAt }, NOW - 100 + i)
+      }
+      await sessions.touch('s2', NOW - 50)
+      await sessions.revoke('s5', { reason: 'logout', now: NOW - 50 })
+      await sessions.create({ id: 'b1', userId: bob, jti: 'jb', expiresAt: NOW + 100 }, NOW - 200)
+      // The new session s6 is excepted (it may share its second with others); two more are kept.
+      const revoked = await sessions.revokeBeyond(alice, {
+        keep: 2,
+        exceptId: 's6',
+        reason: 'session_limit',
+        now: NOW,
+      })
+      // Live besides s6, most recently used first: s2 (touched at NOW-50), s4, s3, s1 (created at
+      // NOW-96, -97, -99): s2 and s4 are kept, s3 and s1 go.
+      expect(revoked.map((s) => s.id).sort()).toEqual(['s1', 's3'])
+      expect(revoked[0]?.expiresAt).toBe(NOW + 100)
+      expect((await sessions.listForUser(alice, NOW)).map((s) => s.id).sort()).toEqual(['s2', 's4', 's6'])
+      expect((await sessions.get('s3'))?.revokedReason).toBe('session_limit')
+      expect((await sessions.get('s5'))?.revokedReason).toBe('logout')
+      expect((await sessions.listForUser(bob, NOW)).map((s) => s.id)).toEqual(['b1'])
+      // Within the limit: nothing more.
+      expect(
+        await sessions.revokeBeyond(alice, { keep: 2, exceptId: 's6', reason: 'session_limit', now: NOW }),
+      ).toEqual([])
+    })
+
     it('purges sessions once they have expired', async () => {
       const { stores } = ctx()
       const userId = await makeUser(stores)

@@ -286,6 +286,16 @@ export const ServerConfigSchema = Type.Object({
     default: '10',
     help: 'Registrations per minute per client IP (an IPv6 client: per /64 network).',
   }),
+  /**
+   * Live sessions one user may have: a login past it ends the least recently used ones (0: no limit).
+   * Bounds what a client that logs in without ever logging out leaves behind.
+   */
+  maxSessionsPerUser: setting(integer(0, 100_000), {
+    env: 'TESSERA_MAX_SESSIONS_PER_USER',
+    flag: 'max-sessions-per-user',
+    default: '100',
+    help: 'Live sessions per user; a login past it ends the least recently used (0: no limit).',
+  }),
   logLevel: setting(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), {
     env: 'TESSERA_LOG_LEVEL',
     flag: 'log-level',

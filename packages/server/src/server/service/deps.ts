@@ -126,6 +126,16 @@ export async function issue(
     userAgent: client.userAgent ?? null,
     ip: client.ip,
   })
+  // The least recently used sessions beyond the limit (this one counted) end with their tokens, in the
+  // same transaction.
+  if (config.maxSessionsPerUser > 0) {
+    const ended = await tx.sessions.revokeBeyond(user.id, {
+      keep: config.maxSessionsPerUser - 1,
+      exceptId: sessionId,
+      reason: 'session_limit',
+    })
+    for (const s of ended) await tx.revoke(deps.entries.session(s))
+  }
   const accessToken = await auth.createAccessToken(String(user.id), {
     sid: sessionId,
     fresh,

@@ -11,7 +11,14 @@ import { optionalSeconds, seconds, type SessionsTable, type TesseraDatabase } fr
 
 /** Why a session ended. Free text is allowed; these are the reasons Tessera itself writes. */
 export type SessionRevokeReason =
-  'logout' | 'logout_all' | 'password_change' | 'refresh_reuse' | 'user_revoked' | 'admin' | (string & {})
+  | 'logout'
+  | 'logout_all'
+  | 'password_change'
+  | 'refresh_reuse'
+  | 'user_revoked'
+  | 'admin'
+  | 'session_limit'
+  | (string & {})
 
 /** A session (refresh-token family) as stored. Times are Unix seconds. */
 export interface SessionRecord {
@@ -70,6 +77,15 @@ export interface SessionStore {
   revokeAllForUser(
     userId: number,
     options: { reason: SessionRevokeReason; exceptId?: string; now?: number },
+  ): Promise<RevokedSession[]>
+  /**
+   * Revokes the live sessions of a user, other than `exceptId`, beyond the `keep` most recently used
+   * (at most 1,000 per call, so a user with very many pays a bounded amount per login), in one
+   * statement.
+   */
+  revokeBeyond(
+    userId: number,
+    options: { keep: number; exceptId: string; reason: SessionRevokeReason; now?: number },
   ): Promise<RevokedSession[]>
   /** The atomic refresh rotation; see {@link RotateResult} for the outcomes. */
   rotate(input: RotateInput): Promise<RotateResult>
@@ -155,6 +171,28 @@ export function sessionStore(db: Kysely<TesseraDatabase>): SessionStore {
       let query = revokeLive(db, reason, now).where('user_id', '=', userId)
       if (exceptId !== undefined) query = query.where('id', '!=', exceptId)
       const rows = await query.returning(['id', 'expires_at']).execute()
+      return rows.map((row) => ({ id: row.id, expiresAt: seconds(row.expires_at) }))
+    },
+
+    async revokeBeyond(userId, { keep, exceptId, reason, now = nowSeconds() }) {
+      const rows = await revokeLive(db, reason, now)
+        .where('user_id', '=', userId)
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('sessions')
+            .select('id')
+            .where('user_id', '=', userId)
+            .where('id', '!=', exceptId)
+            .where('revoked_at', 'is', null)
+            .where('expires_at', '>', now)
+            .orderBy('last_used_at', 'desc')
+            .orderBy('created_at', 'desc')
+            .orderBy('id')
+            .limit(1_000)
+            .offset(keep),
+        )
+        .returning(['id', 'expires_at'])
+        .execute()
       return rows.map((row) => ({ id: row.id, expiresAt: seconds(row.expires_at) }))
     },
 
