@@ -10,7 +10,7 @@ import { buildServer, type BuiltServer } from '../../packages/server/src/server/
 import { createErrorMapper } from '../../packages/server/src/server/error-response.js'
 import { ServiceError } from '../../packages/server/src/server/errors.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
-import { PasswordPoolError } from '../../packages/server/src/server/password-pool.js'
+import { PasswordPoolBusyError, PasswordPoolError } from '../../packages/server/src/server/password-pool.js'
 
 /** Asserts the status and the `error` code of an injected response. */
 function expectCode(res: LightMyRequestResponse, status: number, code: string): void {
@@ -86,6 +86,18 @@ describe('createErrorMapper', () => {
     expect(pool.log).toBeDefined()
     const database = map(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
     expect(database).toMatchObject({ status: 503, headers: { 'retry-after': '5' } })
+  })
+
+  it('answers a saturated password pool with 503 and Retry-After, logged as a warning', () => {
+    const busy = map(new PasswordPoolBusyError('the password threads are busy (512 jobs waiting)'))
+    expect(busy).toMatchObject({
+      status: 503,
+      headers: { 'retry-after': '5' },
+      body: { error: 'service_unavailable', message: 'Password checks are busy; retry shortly' },
+      log: 'password threads busy',
+      logLevel: 'warn',
+    })
+    expect(map(new PasswordPoolError('the workers are gone')).logLevel).toBeUndefined()
   })
 
   it('answers anything else with 500 internal_error, logged, never its message', () => {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   createPasswordPool,
   DEFAULT_PASSWORD_THREAD_NICE,
+  PasswordPoolBusyError,
   PasswordPoolError,
   type PasswordPool,
 } from '../../packages/server/src/server/password-pool.js'
@@ -108,7 +109,7 @@ describe('password pool', () => {
     // `a` runs at once, `b` and `c` wait, `d` finds the queue full.
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected'])
     const refused = (results[3] as PromiseRejectedResult).reason as Error
-    expect(refused).toBeInstanceOf(PasswordPoolError)
+    expect(refused).toBeInstanceOf(PasswordPoolBusyError)
     expect(refused.message).toMatch(/busy \(2 jobs waiting\)/)
     await expect(p.hash('e', FAST)).resolves.toMatch(/^\$argon2id\$/)
   })
@@ -120,7 +121,7 @@ describe('password pool', () => {
     const late = p.verify('$argon2id$not-even-a-hash', 'late')
     await expect(slow).resolves.toMatch(/^\$argon2id\$/)
     // Computed, it would have been refused by argon2 with another message.
-    await expect(late).rejects.toThrow(PasswordPoolError)
+    await expect(late).rejects.toThrow(PasswordPoolBusyError)
     await expect(late).rejects.toThrow(/waited more than 5 ms for a password thread/)
     // A job that finds a thread free runs.
     await expect(p.hash('on time', FAST)).resolves.toMatch(/^\$argon2id\$/)

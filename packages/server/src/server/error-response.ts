@@ -10,12 +10,17 @@ import { isTesseraError, type AnyTesseraError } from 'tessera'
 import type { ErrorResponse } from 'tessera/fastify'
 import { serverErrors, ServiceError, type ServerErrorCode } from './errors.js'
 import type { ServerMetrics } from './metrics.js'
-import { PasswordPoolError } from './password-pool.js'
+import { PasswordPoolBusyError, PasswordPoolError } from './password-pool.js'
 
 /** An error as answered, with the line to log when it is the server's fault. */
 export interface ErrorAnswer extends ErrorResponse {
   /** Set for 5xx answers: the error is logged with this message. */
   readonly log?: string
+  /**
+   * `warn` for an expected overload (logged with the error's message, no stack): a flood of them must
+   * not read as a flood of faults. @default 'error'
+   */
+  readonly logLevel?: 'warn' | 'error'
 }
 
 /** What the mapper needs. */
@@ -37,9 +42,13 @@ export function createErrorMapper(options: ErrorMapperOptions): (error: unknown)
       const response = options.tesseraResponse(error)
       return response.status >= 500 ? { ...response, log: 'configuration error while serving' } : response
     }
-    const { refusal, log } = classify(error, options.bodyLimit)
+    const { refusal, log, logLevel } = classify(error, options.bodyLimit)
     options.metrics.serverErrors.inc({ code: refusal.code })
-    return { ...serviceErrorResponse(refusal), ...(log === undefined ? {} : { log }) }
+    return {
+      ...serviceErrorResponse(refusal),
+      ...(log === undefined ? {} : { log }),
+      ...(logLevel === undefined ? {} : { logLevel }),
+    }
   }
 }
 
@@ -60,7 +69,10 @@ const CLIENT_ERRORS: Partial<Record<number, ServerErrorCode>> = {
 }
 
 /** What a thrown value means, as a server code (and the log line of a 5xx). */
-function classify(error: unknown, bodyLimit: number): { refusal: ServiceError; log?: string } {
+function classify(
+  error: unknown,
+  bodyLimit: number,
+): { refusal: ServiceError; log?: string; logLevel?: 'warn' } {
   if (error instanceof ServiceError) return { refusal: error }
   const fastify = error as Partial<FastifyError> | undefined
   if (fastify?.validation !== undefined)
@@ -81,6 +93,13 @@ function classify(error: unknown, bodyLimit: number): { refusal: ServiceError; l
     // Fastify's client errors (a body shorter than its Content-Length, a bad URL): their messages
     // describe the request, never server state.
     return { refusal: new ServiceError(CLIENT_ERRORS[status] ?? 'bad_request', fastify?.message) }
+  }
+  if (error instanceof PasswordPoolBusyError) {
+    return {
+      refusal: unavailable('Password checks are busy; retry shortly'),
+      log: 'password threads busy',
+      logLevel: 'warn',
+    }
   }
   if (error instanceof PasswordPoolError) {
     // Same answer for every login (known user or not): no enumeration through a broken pool.
@@ -110,7 +129,10 @@ export function installErrorHandling(
   const map = createErrorMapper({ ...options, tesseraResponse: (error) => app.tessera.errorResponse(error) })
   const answer = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const response = map(error)
-    if (response.log !== undefined) request.log.error({ err: error }, response.log)
+    if (response.log !== undefined) {
+      if (response.logLevel === 'warn') request.log.warn({ reason: (error as Error).message }, response.log)
+      else request.log.error({ err: error }, response.log)
+    }
     return reply.code(response.status).headers(response.headers).send(response.body)
   }
   app.setErrorHandler(answer)

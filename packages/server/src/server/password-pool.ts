@@ -36,6 +36,14 @@ export class PasswordPoolError extends Error {
 }
 
 /**
+ * The pool works but is saturated: its queue is full, or a job waited past `maxWaitMs`. Expected under
+ * a flood of logins (the server answers 503 and logs a warning, not an error).
+ */
+export class PasswordPoolBusyError extends PasswordPoolError {
+  override name = 'PasswordPoolBusyError'
+}
+
+/**
  * The password threads' default nice (the server's `passwordThreadNice`). Linux's scheduler weighs a
  * nice-10 thread at 110 against the event loop's 1024: whenever the event loop has work it runs first
  * (bench/RESULTS.md §3: event-loop delay p99 < 5 ms with 20 logins in flight on one core, the same
@@ -263,7 +271,9 @@ export function createPasswordPool({
       }
       if (pool.queue.length >= pool.maxQueue) {
         reject(
-          new PasswordPoolError(`the password threads are busy (${String(pool.queue.length)} jobs waiting)`),
+          new PasswordPoolBusyError(
+            `the password threads are busy (${String(pool.queue.length)} jobs waiting)`,
+          ),
         )
         return
       }
@@ -373,7 +383,7 @@ function dispatch(pool: PoolState, slot: Slot, waited = true): void {
   const now = waited ? performance.now() : Number.NEGATIVE_INFINITY
   while (pending !== undefined && now - pending.queuedAt > pool.maxWaitMs) {
     pending.reject(
-      new PasswordPoolError(`waited more than ${String(pool.maxWaitMs)} ms for a password thread`),
+      new PasswordPoolBusyError(`waited more than ${String(pool.maxWaitMs)} ms for a password thread`),
     )
     pending = pool.queue.shift()
   }
