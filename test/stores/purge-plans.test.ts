@@ -3,18 +3,7 @@
 // request for as long. Each purge statement, as the repository compiles it, is given to the database's
 // own planner (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN with sequential scans priced out, so a
 // plan without an index range means no index can serve it). Plus the PostgreSQL audit id's width.
-import {
-  CompiledQuery,
-  DummyDriver,
-  Kysely,
-  PostgresAdapter,
-  PostgresIntrospector,
-  PostgresQueryCompiler,
-  SqliteAdapter,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  sql,
-} from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import {
@@ -27,29 +16,14 @@ import {
   purgeRevocations,
   purgeSessions,
 } from '../../packages/server/src/stores/sql/purge.js'
-import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
+import { compileOnly, type Flavour } from '../helpers/compile-only.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
 
-type Flavour = 'postgres' | 'sqlite'
-
 /** The purge statements (text and parameters) as each dialect compiles them; nothing is executed. */
 async function purgeStatements(flavour: Flavour): Promise<{ table: string; query: CompiledQuery }[]> {
-  const compiled: CompiledQuery[] = []
-  const db = new Kysely<TesseraDatabase>({
-    dialect: {
-      createAdapter: () => (flavour === 'postgres' ? new PostgresAdapter() : new SqliteAdapter()),
-      createDriver: () => new DummyDriver(),
-      createIntrospector: (k) =>
-        flavour === 'postgres' ? new PostgresIntrospector(k) : new SqliteIntrospector(k),
-      createQueryCompiler: () =>
-        flavour === 'postgres' ? new PostgresQueryCompiler() : new SqliteQueryCompiler(),
-    },
-    log: (event) => {
-      compiled.push(event.query)
-    },
-  })
+  const { db, compiled } = compileOnly(flavour)
   await purgeRevocations(db, 1_000, 100)
   await purgeSessions(db, 1_000, 100)
   await sqlStores(db).audit.purgeBefore(1_000, 100)
