@@ -11,12 +11,7 @@ import { checkServerConfig, loadServerConfig, type ServerConfig } from './config
 import { openContext, type ServerContext } from './context.js'
 import { installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
-import {
-  estimateStrength,
-  setPasswordJobMaxWait,
-  setPasswordThreadNice,
-  warmUpPasswordThreads,
-} from './passwords.js'
+import { configurePasswordThreads, estimateStrength, warmUpPasswordThreads } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
 import { adminRoutes } from './routes/admin.js'
 import { auditRoutes } from './routes/audit.js'
@@ -95,10 +90,9 @@ export function resolveServerConfig(
 /** Builds the server without listening. */
 export async function buildServer(overrides: Partial<ServerConfig> = {}): Promise<BuiltServer> {
   const config = resolveServerConfig(overrides)
-  // Before anything uses the password threads (the secret's check below starts them).
-  setPasswordThreadNice(config.passwordThreadNice)
-  // A job still waiting after the request deadline belongs to a request answered 503 already.
-  setPasswordJobMaxWait(config.databaseTimeoutMs)
+  // Before anything uses the password threads (the secret's check below starts them). A job still
+  // waiting after the request deadline belongs to a request answered 503 already.
+  configurePasswordThreads({ nice: config.passwordThreadNice, maxWaitMs: config.databaseTimeoutMs })
   if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
     const weak = await secretWordsProblem(config.secret, estimateStrength)
     if (weak !== undefined) throw new ConfigurationError('TESSERA_SECRET', weak)
@@ -166,8 +160,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     built.app.log.warn({ setting: finding.setting }, finding.message)
   const { lifecycle } = context
   lifecycle.passwordThreads = 'starting'
-  // Settles, never rejects. After a failure `/readyz` asks for another attempt (one at a time), so the
-  // instance is `ok` again as soon as its threads can start.
+  // Settles, never rejects. While the threads are `down`, `/readyz` asks for another attempt (one at a
+  // time), so the instance is `ok` again as soon as they can start.
   let attempt: Promise<void> | undefined
   const warmUp = (): Promise<void> => {
     const started = performance.now()
@@ -175,7 +169,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       .then(
         () => {
           lifecycle.passwordThreads = 'ok'
-          lifecycle.rewarm = undefined
           built.app.log.debug({ ms: Math.round(performance.now() - started) }, 'password threads ready')
         },
         (error: unknown) => {
@@ -186,7 +179,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
             )
           }
           lifecycle.passwordThreads = 'down'
-          lifecycle.rewarm = () => void warmUp()
         },
       )
       .finally(() => {
@@ -194,6 +186,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       })
     return attempt
   }
+  lifecycle.rewarm = () => void warmUp()
   const ready = warmUp()
   return { ...built, url, ready }
 }

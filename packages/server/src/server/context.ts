@@ -65,8 +65,8 @@ export interface Lifecycle {
    * them on first use, as the CLI does).
    */
   passwordThreads: 'ok' | 'starting' | 'down'
-  /** While `down`: starts another warm-up in the background (`/readyz` calls it). */
-  rewarm?: (() => void) | undefined
+  /** Starts another warm-up in the background; `/readyz` calls it while `passwordThreads` is `down`. */
+  rewarm?: () => void
 }
 
 /** What the context reports outside itself. */

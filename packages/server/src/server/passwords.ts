@@ -20,30 +20,25 @@ import {
 // Every argon2 computation of the process runs in one pool of low-priority threads, one per core
 // (see password-pool.ts for why not the libuv pool), created on first use.
 let pool: PasswordPool | undefined
-let threadNice = DEFAULT_PASSWORD_THREAD_NICE
-let jobMaxWaitMs = Number.POSITIVE_INFINITY
-
-/**
- * The `nice` of the password threads (the server's `passwordThreadNice`), for the pool this process
- * creates on first use; a pool already running keeps its threads' priority.
- */
-export function setPasswordThreadNice(nice: number): void {
-  threadNice = nice
+let poolOptions: { nice: number; maxWaitMs: number } = {
+  nice: DEFAULT_PASSWORD_THREAD_NICE,
+  maxWaitMs: Number.POSITIVE_INFINITY,
 }
 
 /**
- * How long a password job may wait for a thread (the server's request deadline), for the pool this
- * process creates on first use; see `maxWaitMs` in password-pool.ts.
+ * The options of the pool this process creates on first use: the threads' `nice` (the server's
+ * `passwordThreadNice`) and how long a job may wait for a thread (the server's request deadline; see
+ * `maxWaitMs` in password-pool.ts). A pool already running keeps its own.
  */
-export function setPasswordJobMaxWait(ms: number): void {
-  jobMaxWaitMs = ms
+export function configurePasswordThreads(options: { nice: number; maxWaitMs: number }): void {
+  poolOptions = { ...options }
 }
 // Async, so even a pool that cannot be created fails as a rejected promise, the same way for every
 // caller (a synchronous throw here once turned an unknown user's login into a 500 and a known
 // user's into a 401).
 function getPool(): PasswordPool {
   try {
-    return (pool ??= createPasswordPool({ nice: threadNice, maxWaitMs: jobMaxWaitMs }))
+    return (pool ??= createPasswordPool(poolOptions))
   } catch (error) {
     throw new PasswordPoolError('the password pool could not be created', { cause: error })
   }

@@ -44,25 +44,17 @@ export async function purgeSessions(
   cutoff: number,
   limit: number,
 ): Promise<number> {
-  const expired = await db
-    .deleteFrom('sessions')
-    .where('id', 'in', (eb) =>
-      eb.selectFrom('sessions').select('id').where('expires_at', '<=', cutoff).limit(limit),
-    )
-    .executeTakeFirst()
-  const deleted = Number(expired.numDeletedRows)
-  if (deleted >= limit) return deleted
-  const revoked = await db
-    .deleteFrom('sessions')
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('sessions')
-        .select('id')
-        .where('revoked_at', '<=', cutoff)
-        .limit(limit - deleted),
-    )
-    .executeTakeFirst()
-  return deleted + Number(revoked.numDeletedRows)
+  const endedBy = async (column: 'expires_at' | 'revoked_at', max: number): Promise<number> => {
+    const result = await db
+      .deleteFrom('sessions')
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).limit(max),
+      )
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+  const expired = await endedBy('expires_at', limit)
+  return expired >= limit ? expired : expired + (await endedBy('revoked_at', limit - expired))
 }
 
 /**
