@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { decodeUnverified, type JwtClaims } from 'tessera'
 import type { NewAuditEvent } from '../../stores/sql/audit.js'
+import type { RevokedSession } from '../../stores/sql/sessions.js'
 import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
 import type { ServerContext } from '../context.js'
 import { rateLimited, ServiceError } from '../errors.js'
@@ -134,7 +135,7 @@ export async function issue(
       exceptId: sessionId,
       reason: 'session_limit',
     })
-    for (const s of ended) await tx.revoke(deps.entries.session(s))
+    await revokeSessionTokens(deps, tx, ended)
   }
   const accessToken = await auth.createAccessToken(String(user.id), {
     sid: sessionId,
@@ -161,8 +162,17 @@ export async function endSessions(
   exceptId?: string,
 ): Promise<number> {
   const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId })
-  for (const s of sessions) await tx.revoke(deps.entries.session(s))
+  await revokeSessionTokens(deps, tx, sessions)
   return sessions.length
+}
+
+/** Revokes the tokens of sessions just ended in `tx` (one session entry each). */
+async function revokeSessionTokens(
+  deps: ServiceDeps,
+  tx: UnitOfWork,
+  sessions: readonly RevokedSession[],
+): Promise<void> {
+  for (const s of sessions) await tx.revoke(deps.entries.session(s))
 }
 
 /** Revokes every session of a user and every token issued before the next second. */
