@@ -81,6 +81,27 @@ describe('look-alike usernames', () => {
     expectError(login, 401, 'invalid_credentials')
   })
 
+  // Characters that render as nothing outside the "Other" categories: each would register a second
+  // account displayed exactly as the first one in /users, the audit log and /auth/me.
+  it.each([['034F'], ['FE0F'], ['FE00'], ['3164'], ['115F']])(
+    'refuses a copy of an existing name with the invisible U+%s added, and creates nothing',
+    async (hex) => {
+      const invisible = String.fromCodePoint(Number.parseInt(hex, 16))
+      const name = uniqueName('victim')
+      await server.register(name)
+      for (const spoof of [`${name}${invisible}`, `${name.slice(0, 2)}${invisible}${name.slice(2)}`]) {
+        const res = await server.api('POST', '/auth/register', {
+          body: { username: spoof, password: PASSWORD },
+        })
+        expectError(res, 400, 'validation_error')
+        const login = await server.api('POST', '/auth/login', {
+          body: { username: spoof, password: PASSWORD },
+        })
+        expectError(login, 401, 'invalid_credentials')
+      }
+    },
+  )
+
   it.each([
     ['straße', 'STRASSE'],
     ['σοφος', 'ΣΟΦΟΣ'],

@@ -165,6 +165,29 @@ describe('brute force on one account from many IPs (behind a trusted proxy)', ()
   })
 })
 
+// A stolen fresh access token must not give an unlimited password oracle (and unlimited argon2id work):
+// the current password of a change counts against the same budget as logins.
+describe('guessing the current password at POST /auth/password', () => {
+  const server = useServer({ loginRatePerAccount: 4, loginRatePerIp: 1000 })
+
+  it('answers 429 past the per-account login limit, even with the right password', async () => {
+    const name = uniqueName('pw-guess')
+    const { access } = await server.register(name) // a fresh token; registering counts no guess
+    const change = (current: string) =>
+      server.api('POST', '/auth/password', {
+        token: access,
+        body: { current_password: current, new_password: 'a brand new passphrase' },
+      })
+    for (let i = 0; i < 4; i++)
+      expectError(await change(`guess number ${String(i)}`), 401, 'invalid_credentials')
+    const res = await change(PASSWORD)
+    expectError(res, 429, 'rate_limited')
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
+    // One budget: the account's logins are limited too.
+    expectError(await login(server, name, PASSWORD), 429, 'rate_limited')
+  })
+})
+
 describe('many accounts from one IP (credential stuffing)', () => {
   const server = useServer({ trustProxy: true, loginRatePerIp: 5, loginRatePerAccount: 1000 })
 
@@ -181,6 +204,32 @@ describe('many accounts from one IP (credential stuffing)', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0)
     expectError(
       await login(server, uniqueName('stuffed'), 'leaked password', '192.0.2.8'),
+      401,
+      'invalid_credentials',
+    )
+  })
+})
+
+// TESSERA_TRUST_PROXY names the proxy (here the loopback range the test client connects from): the
+// client address is the one it forwards, so each client has its own per-IP limit.
+describe('behind a proxy trusted by address', () => {
+  const server = useServer({ trustProxy: 'loopback', loginRatePerIp: 3, loginRatePerAccount: 1000 })
+
+  it('limits each forwarded client on its own, not every client as the proxy', async () => {
+    for (let i = 0; i < 3; i++) {
+      expectError(
+        await login(server, uniqueName('proxied'), 'leaked password', '198.51.100.1'),
+        401,
+        'invalid_credentials',
+      )
+    }
+    expectError(
+      await login(server, uniqueName('proxied'), 'leaked password', '198.51.100.1'),
+      429,
+      'rate_limited',
+    )
+    expectError(
+      await login(server, uniqueName('proxied'), 'leaked password', '198.51.100.2'),
       401,
       'invalid_credentials',
     )

@@ -65,9 +65,45 @@ describe('discovery with TESSERA_ISSUER', () => {
   it('names the configured issuer exactly, the one the tokens carry', async () => {
     const res = await server.api('GET', PATH)
     expect(res.body.issuer).toBe('https://auth.example.com')
-    expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
+    expect(res.body.jwks_uri).toBe('https://auth.example.com/.well-known/jwks.json')
+    expect(res.body.tessera_login_endpoint).toBe('https://auth.example.com/auth/login')
     expect(res.body.tessera_access_token_signing_alg_values_supported).toEqual(['ES256'])
     expect(res.headers.get('vary')).toBeNull()
     expect(res.headers.get('cache-control')).toBe('public, max-age=300')
+  })
+})
+
+describe('discovery with TESSERA_ISSUER behind a trusted proxy', () => {
+  const server = useServer({ issuer: 'https://auth.example.com/', trustProxy: true })
+
+  // A shared cache keeps the document (public, no Vary) for every client: a client's Host or
+  // X-Forwarded-Host must not name the JWKS a resource server then trusts (remoteJwks.fromIssuer).
+  it('publishes addresses under the issuer whatever Host and X-Forwarded-* say', async () => {
+    for (const headers of [
+      { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+      { host: 'evil.example' },
+    ]) {
+      const res = await server.api('GET', PATH, { headers })
+      expect(res.status).toBe(200)
+      expect(res.body).toMatchObject({
+        issuer: 'https://auth.example.com/',
+        jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
+        tessera_login_endpoint: 'https://auth.example.com/auth/login',
+        tessera_refresh_endpoint: 'https://auth.example.com/auth/refresh',
+        tessera_logout_endpoint: 'https://auth.example.com/auth/logout',
+      })
+      expect(JSON.stringify(res.body)).not.toContain('evil.example')
+    }
+  })
+})
+
+describe('discovery with an issuer that is not a URL', () => {
+  const server = useServer({ issuer: 'urn:example:tessera' })
+
+  it('names the origin the client used, keyed by Host for caches', async () => {
+    const res = await server.api('GET', PATH)
+    expect(res.body.issuer).toBe('urn:example:tessera')
+    expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
+    expect(res.headers.get('vary')).toBe('host, x-forwarded-host, x-forwarded-proto')
   })
 })

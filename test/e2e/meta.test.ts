@@ -202,3 +202,27 @@ function samples(text: string, name: string): { labels: string; value: number }[
   }
   return out
 }
+
+describe('answers about one user', () => {
+  // With cookies no Authorization header keeps a shared cache from storing them (RFC 9111 §3.5).
+  it('are marked Cache-Control: no-store (who I am, sessions, users, the audit log)', async () => {
+    const adminName = uniqueName('nostore-admin')
+    await server.createUserWithCli(adminName, 'no-store admin password', true)
+    const admin = await server.login(adminName, 'no-store admin password')
+    const answers = [
+      await server.api('GET', '/auth/me', { token: alice.access }),
+      await server.api('GET', '/auth/sessions', { token: alice.access }),
+      await server.api('GET', '/users', { token: admin.access }),
+      await server.api('GET', `/users/${String(alice.userId)}`, { token: admin.access }),
+      await server.api('PATCH', `/users/${String(alice.userId)}`, {
+        token: admin.access,
+        body: { disabled: false },
+      }),
+      await server.api('GET', '/audit', { token: admin.access }),
+    ]
+    for (const res of answers) {
+      expect(res.status, res.text).toBe(200)
+      expect(res.headers.get('cache-control'), res.text).toBe('no-store')
+    }
+  })
+})

@@ -40,6 +40,9 @@ describe('server configuration', () => {
     [{ TESSERA_ALGORITHM: 'none' }, 'TESSERA_ALGORITHM'],
     [{ TESSERA_TOKEN_TRANSPORT: 'query' }, 'TESSERA_TOKEN_TRANSPORT'],
     [{ TESSERA_COOKIE_SECURE: 'maybe' }, 'TESSERA_COOKIE_SECURE'],
+    // A hop count: Fastify trusts no proxy for a number, so every client would share the proxy's limit.
+    [{ TESSERA_TRUST_PROXY: '1' }, 'TESSERA_TRUST_PROXY'],
+    [{ TESSERA_TRUST_PROXY: '10.0.0.0/8,lb.internal' }, 'TESSERA_TRUST_PROXY'],
   ])('refuses a bad value with a message naming the variable (%o)', (env, name) => {
     let error: unknown
     try {
@@ -49,6 +52,16 @@ describe('server configuration', () => {
     }
     expect(error).toBeInstanceOf(ConfigurationError)
     expect((error as ConfigurationError).option).toBe(name)
+  })
+
+  it('reads TESSERA_TRUST_PROXY as true, false, or addresses and ranges', () => {
+    const trust = (value: string) => loadServerConfig({}, { TESSERA_TRUST_PROXY: value }).trustProxy
+    expect(trust('TRUE')).toBe(true)
+    expect(trust('false')).toBe(false)
+    expect(trust(' 10.0.0.0/8, fd00::/8 ,192.0.2.1, loopback ')).toBe(
+      '10.0.0.0/8,fd00::/8,192.0.2.1,loopback',
+    )
+    expect(() => trust('1')).toThrow(/hop count \(1\) is not supported.*10\.0\.0\.0\/8/)
   })
 
   it('names the flag when the bad value came from a flag', () => {
@@ -101,7 +114,7 @@ describe('server configuration', () => {
         'TESSERA_DATABASE_TIMEOUT',
       ])
       // Beyond what the variable accepts is still allowed from code (a load test's rate limits).
-      expect(errorsOf({ loginRatePerIp: 1_000_000, trustProxy: 2 })).toEqual([])
+      expect(errorsOf({ loginRatePerIp: 1_000_000, trustProxy: '10.0.0.0/8' })).toEqual([])
       let error: unknown
       try {
         resolveServerConfig({ algorithm: 'none' as never }, {})

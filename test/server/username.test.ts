@@ -54,6 +54,15 @@ describe('validateUsername', () => {
       'alice\u202e',
       'a\ud800',
       'a\ue000',
+      // Default-ignorable but not in \p{C}: they render as nothing and survive NFKC.
+      'alice\u034f', // combining grapheme joiner (Mn)
+      'ali\ufe00ce', // variation selector-1 (Mn)
+      'alice\ufe0f', // variation selector-16 (Mn)
+      'alice\u{e0100}', // variation selector-17 (Mn)
+      'alice\u180b', // Mongolian free variation selector (Mn)
+      '\u3164alice', // Hangul filler (Lo)
+      'alice\u115f', // Hangul choseong filler (Lo)
+      'alice\uffa0', // halfwidth Hangul filler (Lo)
     ]) {
       expect(validateUsername(name)).toMatchObject({ ok: false, reason: 'invalid_characters' })
     }

@@ -4,12 +4,12 @@
  */
 import swagger from '@fastify/swagger'
 import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { ConfigurationError } from 'tessera'
 import { tesseraFastify, type ErrorResponse } from 'tessera/fastify'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
-import { installErrorHandling } from './error-response.js'
+import { answerClientError, installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
 import { configurePasswordThreads, estimateStrength, warmUpPasswordThreads } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
@@ -210,7 +210,10 @@ async function createApp(
 ): Promise<FastifyInstance> {
   // The error mapper is made from the app; a request deadline answers through it only once requests
   // run, after it exists.
-  const errors: { answer?: (error: unknown) => ErrorResponse } = {}
+  const errors: {
+    answer?: (error: unknown) => ErrorResponse
+    reply?: (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply
+  } = {}
   const requests = requestEvents(ctx, logging, (error) => {
     if (errors.answer === undefined) throw new Error('a request ran before the app was built')
     return errors.answer(error)
@@ -218,12 +221,17 @@ async function createApp(
   const app = Fastify({
     loggerInstance: logging.logger,
     logController: logging.logController(requests),
-    // A hop count is valid at run time (proxy-addr); the typings omit it.
-    trustProxy: config.trustProxy as boolean | string,
+    trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT,
     // Unknown fields are an error (no silent stripping), and types are not coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
+    // A URL that does not decode (`/users/%ZZ`) is answered before routing: in the server's shape too.
+    frameworkErrors: (error, request, reply) => {
+      if (errors.reply === undefined) throw error
+      errors.reply(error, request, reply)
+    },
+    clientErrorHandler: answerClientError,
   })
   const audit = (event: string, detail: Record<string, unknown>): void => {
     app.log.info({ audit: true, event, ...detail }, event)
@@ -231,7 +239,9 @@ async function createApp(
   const service = createAuthService(ctx, audit)
   await registerOpenApi(app)
   await registerTessera(app, ctx)
-  errors.answer = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
+  const handling = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
+  errors.answer = handling.map
+  errors.reply = handling.answer
   app.addHook('onClose', (_instance, done) => {
     requests.stop()
     logging.flush()

@@ -6,6 +6,8 @@
  * `tessera_verify_failures_total`), the server's codes in `tessera_server_errors_total{code}`.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { isTesseraError, type AnyTesseraError } from 'tessera'
 import type { ErrorResponse } from 'tessera/fastify'
 import { serverErrors, ServiceError, type ServerErrorCode } from './errors.js'
@@ -120,12 +122,16 @@ const unavailable = (message: string): ServiceError =>
 /**
  * Answers every error of `app` through {@link createErrorMapper}, and unknown routes with `not_found`.
  * Call after the Tessera plugin is registered (it reads `app.tessera`). Returns the mapper, for answers
- * written outside Fastify's error handling (the request deadline's 503).
+ * written outside Fastify's error handling (the request deadline's 503), and the answer itself, for
+ * Fastify's `frameworkErrors` (a URL that does not decode, before any route runs).
  */
 export function installErrorHandling(
   app: FastifyInstance,
   options: Omit<ErrorMapperOptions, 'tesseraResponse'>,
-): (error: unknown) => ErrorAnswer {
+): {
+  map: (error: unknown) => ErrorAnswer
+  answer: (error: unknown, request: FastifyRequest, reply: FastifyReply) => FastifyReply
+} {
   const map = createErrorMapper({ ...options, tesseraResponse: (error) => app.tessera.errorResponse(error) })
   const answer = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const response = map(error)
@@ -143,7 +149,30 @@ export function installErrorHandling(
       reply,
     ),
   )
-  return map
+  return { map, answer }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser refused (both `Content-Length` and
+ * `Transfer-Encoding`, a malformed request line, headers over the limit) answered in the server's
+ * `{ error, message }` shape on the bare socket, as Node and Fastify do, instead of Fastify's own.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const code: ServerErrorCode =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'request_timeout'
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'headers_too_large'
+        : 'bad_request'
+  const { status, message } = serverErrors[code]
+  const body = JSON.stringify({ error: code, message })
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${String(body.length)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    )
+  socket.destroy(error)
 }
 
 // Connection-level failures of the database drivers: refused, reset, or the pool closed under us.

@@ -41,10 +41,12 @@ export const serverErrors = {
   },
   account_disabled: { status: 403, message: 'This account is disabled' },
   not_found: { status: 404, message: 'Not found' },
+  request_timeout: { status: 408, message: 'The request took too long to arrive' },
   username_taken: { status: 409, message: 'This username is already taken' },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Send JSON (Content-Type: application/json)' },
   rate_limited: { status: 429, message: 'Too many attempts; retry later' },
+  headers_too_large: { status: 431, message: 'The request headers are too large' },
   internal_error: { status: 500, message: 'Internal server error' },
   service_unavailable: { status: 503, message: 'The service is unavailable; retry shortly' },
 } as const satisfies Record<string, ServerErrorSpec>

@@ -5,6 +5,7 @@
  * narrower range and messages are the operator's; `given` is how an operator gives it: its `TESSERA_*`
  * variable, its flag, its default and its help line.
  */
+import ipaddr from 'ipaddr.js'
 import { Type, type Static, type TSchema } from 'typebox'
 import { ConfigurationError, isAlgorithm, parseDuration, SUPPORTED_ALGORITHMS, type Algorithm } from 'tessera'
 import { DEFAULT_PASSWORD_THREAD_NICE } from './password-pool.js'
@@ -139,11 +140,39 @@ const commaList = () =>
       .filter((v) => v !== ''),
   )
 
-/** Fastify's `trustProxy`: true or false, a hop count, or addresses. */
+/** proxy-addr's names of address ranges, usable in `TESSERA_TRUST_PROXY`. */
+const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
+
+/**
+ * Fastify's `trustProxy`: true or false, or the proxies' addresses and ranges (`10.0.0.0/8`,
+ * `uniquelocal`). A hop count is refused: Fastify (5.12) trusts no proxy for a number, so `1` would
+ * silently count every client as the load balancer's address (one rate limit for all), and a hop
+ * count trusts whoever reaches the server directly anyway.
+ */
 const proxyTrust = () =>
-  kind(Type.Union([Type.Boolean(), Type.Integer({ minimum: 0 }), Type.String()]), (v) =>
-    /^\d+$/.test(v) ? Number(v) : /^(true|false)$/i.test(v) ? v.toLowerCase() === 'true' : v,
-  )
+  kind(Type.Union([Type.Boolean(), Type.String()]), (value, name) => {
+    const v = value.trim()
+    if (/^(true|false)$/i.test(v)) return v.toLowerCase() === 'true'
+    if (/^\d+$/.test(v))
+      throw new ConfigurationError(
+        name,
+        `a hop count (${v}) is not supported: name the proxies' addresses or ranges instead ` +
+          `(10.0.0.0/8, 172.16.0.0/12, loopback, uniquelocal), or true to trust any`,
+      )
+    const items = v.split(',').map((item) => item.trim())
+    const bad = items.find(
+      (item) =>
+        !PROXY_RANGES.includes(item) &&
+        !ipaddr.isValid(item) &&
+        !(item.includes('/') && ipaddr.isValidCIDR(item)),
+    )
+    if (bad !== undefined)
+      throw new ConfigurationError(
+        name,
+        `expected true, false or addresses and ranges (10.0.0.0/8, ::1, loopback, uniquelocal), got ${JSON.stringify(bad)}`,
+      )
+    return items.join(',')
+  })
 
 /**
  * Every setting: the schema of {@link ServerConfig} and, on each property, its variable, flag, default
@@ -307,7 +336,7 @@ export const ServerConfigSchema = Type.Object({
     env: 'TESSERA_TRUST_PROXY',
     flag: 'trust-proxy',
     default: 'false',
-    help: 'Trust X-Forwarded-For: true, a hop count, or addresses.',
+    help: "Trust X-Forwarded-*: true, or the proxies' addresses and ranges (10.0.0.0/8, uniquelocal).",
   }),
   /** Allow lifetimes above the sane bounds (access > 1 h, refresh > 90 d). */
   allowLongLifetimes: setting(boolean(), {

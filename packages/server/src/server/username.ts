@@ -15,8 +15,11 @@ export const USERNAME_MAX_LENGTH = 64
 const MAX_INPUT_UNITS = 1024
 // Every "Other" category: controls (Cc), invisible format characters such as U+200B zero-width space
 // and U+00AD soft hyphen (Cf, which NFKC keeps and which would let "alice\u200b" pose as "alice"),
-// lone surrogates (Cs), private use (Co) and unassigned code points (Cn).
-const INVISIBLE_OR_CONTROL = /\p{C}/u
+// lone surrogates (Cs), private use (Co) and unassigned code points (Cn); and every default-ignorable
+// code point, which renders as nothing yet sits in other categories and survives NFKC: the combining
+// grapheme joiner U+034F and the variation selectors U+FE00–FE0F, U+E0100–E01EF (Mn), the Hangul
+// fillers U+115F, U+1160, U+3164, U+FFA0 (Lo), the Mongolian free variation selectors (Mn).
+const INVISIBLE_OR_CONTROL = /[\p{C}\p{Default_Ignorable_Code_Point}]/u
 
 /** Why a username was refused; the route turns this into a 400. */
 export type UsernameProblem = 'not_a_string' | 'empty' | 'too_long' | 'invalid_characters' | 'mixed_scripts'

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from 'typebox'
 import { IdParam, Pagination, User, UserPatch } from '../schemas.js'
 import type { AuthService } from '../service.js'
-import { callerOf, guarded, idParam, noContent, numberOf, ok, userBody } from './http.js'
+import { callerOf, guarded, idParam, noContent, noStore, numberOf, ok, userBody } from './http.js'
 
 const UserPage = Type.Object({
   users: Type.Array(User),
@@ -19,20 +19,20 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   const one = { params: IdParam }
 
   const list = guarded(tags, 'List users (paginated)', ok(UserPage, 401, 403), { querystring: Pagination })
-  app.get('/users', { preHandler, schema: list }, async (request) => {
+  app.get('/users', { onRequest: noStore, preHandler, schema: list }, async (request) => {
     const query = request.query as { page?: string; per_page?: string }
     const page = await service.listUsers({ page: numberOf(query.page), perPage: numberOf(query.per_page) })
     return { users: page.users.map(userBody), total: page.total, page: page.page, per_page: page.perPage }
   })
 
   const get = guarded(tags, 'One user', ok(User, 401, 403, 404), one)
-  app.get('/users/:id', { preHandler, schema: get }, async (request) =>
+  app.get('/users/:id', { onRequest: noStore, preHandler, schema: get }, async (request) =>
     userBody(await service.getUser(idParam(request))),
   )
 
   const summary = 'Change roles or disable; removing a role or disabling revokes the user’s tokens'
   const patch = guarded(tags, summary, ok(User, 400, 401, 403, 404), { ...one, body: UserPatch })
-  app.patch('/users/:id', { preHandler, schema: patch }, async (request) => {
+  app.patch('/users/:id', { onRequest: noStore, preHandler, schema: patch }, async (request) => {
     const change = request.body as { roles?: string[]; disabled?: boolean }
     return userBody(await service.updateUser(callerOf(request), idParam(request), change))
   })

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import type { AuditEvent } from '../../stores/sql/audit.js'
 import { errors } from '../schemas.js'
 import type { AuthService } from '../service.js'
-import { guarded, iso, numberOf } from './http.js'
+import { guarded, iso, noStore, numberOf } from './http.js'
 
 const AuditQuery = Type.Object(
   {
@@ -61,6 +61,7 @@ export function auditRoutes(app: FastifyInstance, service: AuthService): void {
   app.get(
     '/audit',
     {
+      onRequest: noStore,
       preHandler: app.jwtRequired({ roles: ['admin'] }),
       schema: guarded(
         ['admin'],

@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
 import type { AuthService, Credentials as CredentialsBody, IssuedTokens } from '../service.js'
-import { callerOf, clientOf, guarded, iso, jwtOf, noContent, ok, userBody } from './http.js'
+import { callerOf, clientOf, guarded, iso, jwtOf, noContent, noStore, ok, userBody } from './http.js'
 
 const tags = ['auth']
 
@@ -120,12 +120,12 @@ function accountRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthSe
     'Who the token belongs to (from the verified token: no database read)',
     ok(Me, 401),
   )
-  app.get('/auth/me', { preHandler: app.jwtRequired(), schema: me }, (request) => {
+  app.get('/auth/me', { onRequest: noStore, preHandler: app.jwtRequired(), schema: me }, (request) => {
     const owner = service.whoAmI(jwtOf(request).claims)
     return { id: owner.id, username: owner.username, roles: owner.roles, session_id: owner.sessionId }
   })
   const summary = 'Change the password (needs a fresh token); ends every other session'
-  const password = guarded(tags, summary, noContent(400, 401), { body: PasswordChange })
+  const password = guarded(tags, summary, noContent(400, 401, 429), { body: PasswordChange })
   app.post(
     '/auth/password',
     { preHandler: app.jwtRequired({ fresh: true }), schema: password },
@@ -143,20 +143,24 @@ const SessionList = Type.Object({ sessions: Type.Array(Session) })
 /** The user's sessions: list, end one. */
 function sessionRoutes(app: FastifyInstance, service: AuthService): void {
   const list = guarded(tags, "The user's live sessions", ok(SessionList, 401))
-  app.get('/auth/sessions', { preHandler: app.jwtRequired(), schema: list }, async (request) => {
-    const sessions = await service.listSessions(jwtOf(request).claims)
-    return {
-      sessions: sessions.map((s) => ({
-        id: s.id,
-        created_at: iso(s.createdAt),
-        last_used_at: iso(s.lastUsedAt),
-        expires_at: iso(s.expiresAt),
-        user_agent: s.userAgent,
-        ip: s.ip,
-        current: s.current,
-      })),
-    }
-  })
+  app.get(
+    '/auth/sessions',
+    { onRequest: noStore, preHandler: app.jwtRequired(), schema: list },
+    async (request) => {
+      const sessions = await service.listSessions(jwtOf(request).claims)
+      return {
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          created_at: iso(s.createdAt),
+          last_used_at: iso(s.lastUsedAt),
+          expires_at: iso(s.expiresAt),
+          user_agent: s.userAgent,
+          ip: s.ip,
+          current: s.current,
+        })),
+      }
+    },
+  )
   const end = guarded(tags, 'End one of your sessions', noContent(401, 404), { params: SessionParam })
   app.delete('/auth/sessions/:id', { preHandler: app.jwtRequired(), schema: end }, async (request, reply) => {
     await service.revokeSession(callerOf(request), (request.params as { id: string }).id)

@@ -21,7 +21,10 @@ const Metadata = Type.Object(
       description:
         'TESSERA_ISSUER when set, else the origin the client used (scheme and host, X-Forwarded-* honoured with TESSERA_TRUST_PROXY).',
     }),
-    jwks_uri: Type.String({ description: 'The public signing keys (JWKS).' }),
+    jwks_uri: Type.String({
+      description:
+        'The public signing keys (JWKS). Under TESSERA_ISSUER when it is an http(s) URL (no request header changes it), else under the origin the client used.',
+    }),
     tessera_access_token_signing_alg_values_supported: Type.Array(Type.String(), {
       description: 'Algorithms of the published keys, the signing key’s first (RFC 9068 access tokens).',
     }),
@@ -37,8 +40,21 @@ function originOf(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`
 }
 
+/**
+ * The base of the published addresses when `TESSERA_ISSUER` is an http(s) URL: the issuer itself, so no
+ * request header can change them. Built from the request instead, a `Host` or `X-Forwarded-Host` chosen
+ * by a client would name its own `jwks_uri` in a document a shared cache keeps for every client, and a
+ * resource server starting from the issuer (`remoteJwks.fromIssuer`) would trust that client's keys.
+ */
+function issuerBase(issuer: string | undefined): string | undefined {
+  if (issuer === undefined || !URL.canParse(issuer)) return undefined
+  const { protocol } = new URL(issuer)
+  return protocol === 'https:' || protocol === 'http:' ? issuer.replace(/\/+$/, '') : undefined
+}
+
 /** Registers `GET /.well-known/oauth-authorization-server`. */
 export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const fixed = issuerBase(ctx.config.issuer)
   app.get(
     DISCOVERY_PATH,
     {
@@ -49,12 +65,11 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
       },
     },
     async (request, reply) => {
-      const origin = originOf(request)
+      const origin = fixed ?? originOf(request)
       const algorithms = new Set<string>()
       for (const { key } of ctx.keys.entries()) if (key.publicJwk !== undefined) algorithms.add(key.alg)
-      // Without a configured issuer the document mirrors the Host header: a shared cache must key on it.
-      if (ctx.config.issuer === undefined)
-        void reply.header('vary', 'host, x-forwarded-host, x-forwarded-proto')
+      // Otherwise the document mirrors the Host header: a shared cache must key on it.
+      if (fixed === undefined) void reply.header('vary', 'host, x-forwarded-host, x-forwarded-proto')
       return reply.header('cache-control', `public, max-age=${ctx.config.jwksMaxAge}`).send({
         issuer: ctx.config.issuer ?? origin,
         jwks_uri: `${origin}/.well-known/jwks.json`,

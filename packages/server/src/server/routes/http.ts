@@ -2,11 +2,21 @@
  * What every route shares: reading the caller from a request, the public JSON forms of the service's
  * values, and the OpenAPI description of a guarded route.
  */
-import type { FastifyRequest, FastifySchema } from 'fastify'
+import type { FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify'
 import { Type, type TSchema } from 'typebox'
 import type { PublicUser } from '../../stores/sql/users.js'
 import { errors } from '../schemas.js'
 import type { Caller, ClientInfo } from '../service.js'
+
+/**
+ * A route hook marking the answer `Cache-Control: no-store`: for answers about one user (who they are,
+ * their sessions with addresses and user agents, the user list, the audit log). With cookies there is
+ * no `Authorization` header to keep a shared cache from storing them (RFC 9111 §3.5).
+ */
+export const noStore: onRequestHookHandler = (_request, reply, done) => {
+  void reply.header('cache-control', 'no-store')
+  done()
+}
 
 /** Unix seconds as ISO 8601. */
 export const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()

@@ -107,16 +107,25 @@ function companion(deps: ServiceDeps): typeof IMPORTED_HASH_COMPANION | undefine
   return until !== undefined && Date.now() / 1000 < until ? IMPORTED_HASH_COMPANION : undefined
 }
 
-/** The per-IP and per-account limits of a login; a refusal is logged, never written. */
-async function limitLogin(deps: ServiceDeps, normalized: string, client: ClientInfo): Promise<void> {
+/**
+ * The per-IP and per-account limits of a password guess: a login, or the current password of a
+ * password change (one budget for both, so a stolen access token cannot guess the password at
+ * `/auth/password` past the login's limits). A refusal is logged, never written.
+ */
+async function limitGuesses(
+  deps: ServiceDeps,
+  normalized: string,
+  client: ClientInfo,
+  refused: 'login_failed' | 'password_change_failed',
+): Promise<void> {
   const { config, metrics } = deps.ctx
   try {
     await limit(deps, `login:ip:${clientNetwork(client.ip)}`, config.loginRatePerIp)
     await limit(deps, `login:account:${accountKey(normalized)}`, config.loginRatePerAccount)
   } catch (error) {
     // Logged only: a flood of refused attempts must not become a flood of writes.
-    metrics.logins.inc({ outcome: 'rate_limited' })
-    deps.audit('login_failed', { reason: 'rate_limited', ip: client.ip })
+    if (refused === 'login_failed') metrics.logins.inc({ outcome: 'rate_limited' })
+    deps.audit(refused, { reason: 'rate_limited', ip: client.ip })
     throw error
   }
 }
@@ -150,7 +159,7 @@ async function authenticate(
 /** Checks a password and opens a session (see {@link AuthService.login}). */
 export async function login(deps: ServiceDeps, body: Credentials, client: ClientInfo): Promise<IssuedTokens> {
   const normalized = typeof body.username === 'string' ? normalizeUsername(body.username) : ''
-  await limitLogin(deps, normalized, client)
+  await limitGuesses(deps, normalized, client, 'login_failed')
   const { user, needsRehash } = await authenticate(deps, body, normalized, client)
   // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
   // transaction that creates the session: both happen, or neither.
@@ -177,6 +186,7 @@ export async function changePassword(
   const userId = userIdOf(token)
   const user = userId === undefined ? undefined : await deps.ctx.stores.users.get(userId)
   if (user === undefined) throw invalidCredentials()
+  await limitGuesses(deps, user.usernameNormalized, client, 'password_change_failed')
   const check = await verifyPassword(user.passwordHash, change.currentPassword)
   if (!check.ok) {
     await deps.work.run((tx) => tx.audit(audited('password_change_failed', user.id, client)))
