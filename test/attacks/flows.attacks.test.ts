@@ -13,7 +13,7 @@ import {
   useServer,
   type Tokens,
 } from '../helpers/server-harness.js'
-import { expectRefused } from './tools.js'
+import { expectRefused, partsOf } from './tools.js'
 
 // Grace 0: a spent refresh token presented again is theft at once (the 10 s default is for two tabs).
 const server = useServer({ refreshGraceSeconds: 0 })
@@ -123,8 +123,34 @@ describe('reuse after the end of a session', () => {
     const user = await server.register(uniqueName('flow-logout'))
     expect((await server.api('POST', '/auth/logout', { token: user.access })).status).toBe(204)
     await expectDead(user.access, user.refresh)
-    // A second logout with the dead token is refused too (no double free of anything).
-    expectUnauthorized(await server.api('POST', '/auth/logout', { token: user.access }))
+  })
+
+  // Logging out is idempotent (RFC 7009 §2.2): the dead token's second logout is a success that
+  // changes nothing — no second event, the tokens stay dead — while a forged or expired token is
+  // still refused there.
+  it('answers a second logout with the dead token as a success and changes nothing', async () => {
+    const user = await server.register(uniqueName('flow-logout-twice'))
+    const logouts = async (): Promise<number> => {
+      const query = `/audit?user=${String(user.userId)}&type=logout`
+      const res = await server.api('GET', query, { token: admin.access })
+      expect(res.status, res.text).toBe(200)
+      return (res.body.events as unknown[]).length
+    }
+    expect((await server.api('POST', '/auth/logout', { token: user.access })).status).toBe(204)
+    expect(await logouts()).toBe(1)
+    for (const [path, token, status] of [
+      ['/auth/logout', user.access, 204],
+      ['/logout/access', user.access, 200],
+      ['/logout/refresh', user.refresh, 200],
+    ] as const) {
+      const res = await server.api('POST', path, { token })
+      expect(res.status, `${path}: ${res.text}`).toBe(status)
+    }
+    expect(await logouts()).toBe(1)
+    await expectDead(user.access, user.refresh)
+    const { segments } = partsOf(user.access)
+    const forged = `${segments[0]}.${segments[1]}.${'A'.repeat(segments[2].length)}`
+    expectUnauthorized(await server.api('POST', '/auth/logout', { token: forged }), 'token_invalid_signature')
   })
 
   it('refuses every token of the session after POST /logout/refresh', async () => {

@@ -64,6 +64,21 @@ describe('seed 001 (codeburst: /registration, /login, /token/refresh, /logout/*,
     expectUnauthorized(await server.api('GET', '/secret', { token: newAccess }), 'token_revoked')
   })
 
+  // The Flask app's own sequence (the fixture recorded 200, 200): /logout/access ends the whole
+  // session in Tessera, and the refresh token's logout that follows is a success that changes nothing.
+  it('logs out the access token, then the refresh token of the same login: 200 and 200', async () => {
+    const login = await server.api('POST', '/login', { body: { username, password } })
+    expect(login.status, login.text).toBe(200)
+    const logoutAccess = await server.api('POST', '/logout/access', { token: login.body.access_token! })
+    expect(logoutAccess.status, logoutAccess.text).toBe(200)
+    expect(logoutAccess.body).toEqual({ message: 'Access token has been revoked' })
+    const logoutRefresh = await server.api('POST', '/logout/refresh', { token: login.body.refresh_token! })
+    expect(logoutRefresh.status, logoutRefresh.text).toBe(200)
+    expect(logoutRefresh.body).toEqual({ message: 'Refresh token has been revoked' })
+    expectUnauthorized(await server.api('POST', '/token/refresh', { token: login.body.refresh_token! }))
+    expectUnauthorized(await server.api('GET', '/secret', { token: login.body.access_token! }))
+  })
+
   it('refuses a duplicate registration with 409 instead of the tutorial 500', async () => {
     const res = await server.api('POST', '/registration', { body: { username, password } })
     expect(res.status).toBe(409)
@@ -122,7 +137,8 @@ describe('seed 000 (pythonlore: /register, /login, /protected, /admin)', () => {
     expect(login.status, login.text).toBe(200)
     const res = await server.api('GET', '/protected', { token: login.body.access_token! })
     expect(res.status, res.text).toBe(200)
-    expect(res.body.logged_in_as).toBe(username)
+    // Seed 000's answer (`message`) beside seed 002's (`logged_in_as`).
+    expect(res.body).toEqual({ logged_in_as: username, message: 'This is a protected route' })
     // The payload carries the username and an expiry, as the tutorial's generate_token did.
     const claims = claimsOf(login.body.access_token!)
     expect(claims.username).toBe(username)

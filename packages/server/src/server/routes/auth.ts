@@ -1,5 +1,7 @@
 /** `/auth/*`: register, login, refresh, logout, me, password, sessions — HTTP to service calls and back. */
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
+import { isTesseraError } from 'tessera'
+import type { RouteOptions } from 'tessera/fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
@@ -36,11 +38,37 @@ function sendTokens(
 
 type RouteHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>
 
-/** The register, login, refresh and logout handlers, shared by `/auth/*` and the tutorials' paths. */
+/**
+ * A logout route's handler: it verifies the token itself (`route` is its guard's options) and, when
+ * the token is genuine, then calls `done`. Logging out is idempotent, as revoking is in RFC 7009 §2.2:
+ * a genuine token already revoked (its session ended by a logout, a logout everywhere, a password
+ * change) is answered as a success and changes nothing, so a client that retries a logout, or logs out
+ * its access and then its refresh token as the tutorials do, is not told 401. Every other refusal
+ * (bad signature, expired, wrong type, CSRF) is answered as on any guarded route.
+ */
+export function logoutHandler(
+  app: FastifyInstance,
+  service: AuthService,
+  route: RouteOptions,
+  done: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | Record<string, string>,
+): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | Record<string, string>> {
+  return async (request, reply) => {
+    try {
+      await app.verifyRequest(request, reply, route)
+    } catch (error) {
+      if (isTesseraError(error) && error.code === 'token_revoked') return done(request, reply)
+      throw error
+    }
+    await service.logout(callerOf(request))
+    return done(request, reply)
+  }
+}
+
+/** The register, login and refresh handlers, shared by `/auth/*` and the tutorials' paths. */
 export function tokenHandlers(
   ctx: ServerContext,
   service: AuthService,
-): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler; logout: RouteHandler } {
+): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler } {
   const credentials = (request: FastifyRequest): CredentialsBody => request.body as CredentialsBody
   return {
     async register(request, reply) {
@@ -56,11 +84,6 @@ export function tokenHandlers(
     },
     async refresh(request, reply) {
       return sendTokens(ctx, reply, await service.refresh(callerOf(request)), { includeUser: false })
-    },
-    async logout(request, reply) {
-      await service.logout(callerOf(request))
-      if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
-      return reply.code(204).send()
     },
   }
 }
@@ -100,7 +123,14 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
   const refresh = { preHandler: app.jwtRequired({ refresh: true, locations: [...refreshLocations] }) }
   app.post('/auth/refresh', { ...refresh, schema: guarded(tags, rotate, ok(Tokens, 401)) }, handlers.refresh)
   const logout = guarded(tags, 'Revoke this token and its session', noContent(401))
-  app.post('/auth/logout', { preHandler: app.jwtRequired(), schema: logout }, handlers.logout)
+  app.post(
+    '/auth/logout',
+    { schema: logout },
+    logoutHandler(app, service, {}, (_request, reply) => {
+      if (ctx.config.tokenTransport === 'cookie') reply.unsetJwtCookies()
+      return reply.code(204).send()
+    }),
+  )
 }
 
 /** Logout everywhere, who am I, password change. */

@@ -74,7 +74,10 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
   demoRoutes(app)
 }
 
-const LoggedInAs = Type.Object({ logged_in_as: Type.String() })
+const LoggedInAs = Type.Object({
+  logged_in_as: Type.String({ description: 'The username (seed 002’s answer).' }),
+  message: Type.Literal('This is a protected route', { description: 'Seed 000’s answer.' }),
+})
 const Answer = Type.Object({ answer: Type.Integer() })
 const Welcome = Type.Object({ message: Type.String() })
 
@@ -85,7 +88,10 @@ function demoRoutes(app: FastifyInstance): void {
   const protectedDoc = guarded(tags, 'Who you are (the tutorials’ /protected)', ok(LoggedInAs, 401))
   app.get('/protected', { preHandler, schema: protectedDoc }, (request) => {
     const { claims, identity } = jwtOf(request)
-    return { logged_in_as: typeof claims.username === 'string' ? claims.username : identity }
+    return {
+      logged_in_as: typeof claims.username === 'string' ? claims.username : identity,
+      message: 'This is a protected route',
+    }
   })
   app.get('/secret', { preHandler, schema: guarded(tags, 'A protected resource', ok(Answer, 401)) }, () => ({
     answer: 42,

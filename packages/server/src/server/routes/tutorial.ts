@@ -6,8 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { Credentials, errors, Tokens } from '../schemas.js'
 import type { AuthService } from '../service.js'
-import { tokenHandlers } from './auth.js'
-import { callerOf } from './http.js'
+import { logoutHandler, tokenHandlers } from './auth.js'
 
 /** Registers the tutorial aliases. */
 export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
@@ -35,21 +34,14 @@ export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service
   )
   app.post(
     '/logout/access',
-    { preHandler: app.jwtRequired(), schema: { tags, summary: 'Revoke the access token and its session' } },
-    async (request) => {
-      await service.logout(callerOf(request))
-      return { message: 'Access token has been revoked' }
-    },
+    { schema: { tags, summary: 'Revoke the access token and its session' } },
+    logoutHandler(app, service, {}, () => ({ message: 'Access token has been revoked' })),
   )
   app.post(
     '/logout/refresh',
-    {
-      preHandler: app.jwtRequired({ refresh: true, locations: ['headers', 'json'] }),
-      schema: { tags, summary: 'Revoke the refresh token and its session' },
-    },
-    async (request) => {
-      await service.logout(callerOf(request))
-      return { message: 'Refresh token has been revoked' }
-    },
+    { schema: { tags, summary: 'Revoke the refresh token and its session' } },
+    logoutHandler(app, service, { refresh: true, locations: ['headers', 'json'] }, () => ({
+      message: 'Refresh token has been revoked',
+    })),
   )
 }
