@@ -334,6 +334,45 @@ describe('admin routes with a user token', () => {
   })
 })
 
+// A token carries its roles: demoting a user from the CLI (the only tool besides the API) must revoke
+// them on the running server too, as PATCH /users/:id does — here without Redis, so the server learns
+// of the CLI's write by reading the revocations table again (every key refresh interval, 1 s here).
+describe('demotion from the CLI while the server runs', () => {
+  const live = useServer({ keyRefreshInterval: 1 })
+
+  it('refuses the demoted admin’s tokens within the key refresh interval; promotion revokes nothing', async () => {
+    const name = uniqueName('cli-demoted')
+    await live.createUserWithCli(name, ADMIN_PASSWORD, true)
+    const before = await live.login(name, ADMIN_PASSWORD)
+    expect((await live.api('GET', '/admin', { token: before.access })).status).toBe(200)
+
+    const promoted = await live.cli(['users', 'set-roles', name, 'admin,auditor'])
+    expect(promoted.code, promoted.output).toBe(0)
+    expect(promoted.output).toMatch(/granted roles reach their tokens at the next refresh/)
+    expect((await live.api('GET', '/admin', { token: before.access })).status).toBe(200)
+
+    const demoted = await live.cli(['users', 'set-roles', name, ''])
+    expect(demoted.code, demoted.output).toBe(0)
+    expect(demoted.output).toMatch(/every token of the user is revoked \(1 session\(s\) ended\)/)
+    const deadline = Date.now() + 10_000
+    let res = await live.api('GET', '/admin', { token: before.access })
+    while (res.status === 200 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      res = await live.api('GET', '/admin', { token: before.access })
+    }
+    expectUnauthorized(res, 'token_revoked')
+    expectUnauthorized(await live.api('GET', '/protected', { token: before.access }), 'token_revoked')
+    expectUnauthorized(await live.refresh(before.refresh))
+    // A new login carries the new roles, and is not caught by the revocation (which covers tokens
+    // issued up to the second it was written in).
+    await new Promise((resolve) => setTimeout(resolve, 1_100))
+    const after = await live.login(name, ADMIN_PASSWORD)
+    expect(claimsOf(after.access).roles).toEqual([])
+    expect((await live.api('GET', '/admin', { token: after.access })).status).toBe(403)
+    expect((await live.api('GET', '/protected', { token: after.access })).status).toBe(200)
+  }, 60_000)
+})
+
 describe('user data leaks', () => {
   it('lists users without any password hash or credential-like field (the harness checks every body too)', async () => {
     await server.register(uniqueName('flow-leak'))

@@ -156,6 +156,39 @@ describe.skipIf(!available)('three instances on one PostgreSQL and one Redis', {
     expect(claimsOf(before.access).sub).toBe(String(before.userId))
   })
 
+  it('refuses a user demoted through the CLI on every instance at once (announced through Redis)', async () => {
+    const user = name('demoted')
+    await a.register(user)
+    const cli = (roles: string) =>
+      main([
+        'users',
+        'set-roles',
+        user,
+        roles,
+        '--database-url',
+        cluster.databaseUrl,
+        '--redis-url',
+        cluster.redisUrl,
+        '--redis-prefix',
+        cluster.redisPrefix,
+      ])
+    expect(await cli('admin')).toBe(0)
+    const admin = await b.login(user)
+    expect((await c.api('GET', '/admin', { token: admin.access })).status).toBe(200)
+    expect(await cli('')).toBe(0)
+    for (const client of [a, b, c]) {
+      // Redis announces it: no instance waits for a key refresh or a database read.
+      expect(
+        await eventually(
+          async () => (await client.api('GET', '/admin', { token: admin.access })).status === 401,
+          1_000,
+          10,
+        ),
+      ).toBe(true)
+      expectUnauthorized(await client.api('GET', '/secret', { token: admin.access }), 'token_revoked')
+    }
+  })
+
   it('holds the per-account login limit across the three instances', async () => {
     const user = name('limited')
     await a.register(user)

@@ -3,7 +3,7 @@
  * database, or made and stored on first start), the token engine with its revocation replica, the rate
  * limiter and the metrics. Built once at start, closed once at stop.
  */
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import {
   createKeyRing,
   createTessera,
@@ -20,10 +20,21 @@ import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
 import { keyRetentionSeconds, registerKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
-import { createMaintenance, serverMaintenanceTasks, type Maintenance } from './maintenance.js'
+import {
+  createMaintenance,
+  serverMaintenanceTasks,
+  type Maintenance,
+  type MaintenanceTask,
+} from './maintenance.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
+
+/**
+ * The clock leeway of the server's engine, in seconds (the core's default, said out loud): revocation
+ * expiries computed outside the engine (the CLI's) use it too.
+ */
+export const SERVER_LEEWAY = 0
 
 /** The state of one running server instance. */
 export interface ServerContext {
@@ -123,6 +134,10 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     const limiter = redis?.limiter ?? memoryRateLimiter()
     const metrics = createMetrics({ replicaSize: () => memory.size() })
     const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
+    if (redis === undefined)
+      maintenance.register('revocation_sync', externalRevocations(db, location.dialect, syncFromDatabase), {
+        intervalMs: config.keyRefreshInterval * 1000,
+      })
     return {
       config,
       db,
@@ -153,6 +168,29 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
   }
 }
 
+/**
+ * Without Redis, revocations another process wrote — the CLI (`users set-roles`), another instance on
+ * the same PostgreSQL — reach this instance's replica by reading the live ones again, every key refresh
+ * interval. On SQLite only when another connection committed since the last look (`PRAGMA
+ * data_version` changes only then; this server's own writes reach the replica directly).
+ */
+function externalRevocations(
+  db: Kysely<TesseraDatabase>,
+  dialect: 'sqlite' | 'postgres',
+  sync: () => Promise<number>,
+): MaintenanceTask {
+  let seen: number | undefined
+  return async () => {
+    if (dialect === 'postgres') return sync()
+    const { rows } = await sql<{ data_version: number }>`pragma data_version`.execute(db)
+    const version = rows[0]?.data_version
+    if (version === seen) return 0
+    const loaded = await sync()
+    seen = version
+    return loaded
+  }
+}
+
 /** The server's token engine over its key ring and revocations. */
 function createEngine(config: ServerConfig, ring: KeyRing, revocation: ReplicatedRevocationStore): Tessera {
   return createTessera({
@@ -161,6 +199,7 @@ function createEngine(config: ServerConfig, ring: KeyRing, revocation: Replicate
     refreshTokenTtl: config.refreshTokenTtl,
     // Refuse authentic tokens longer-lived than this server issues (the default, said out loud).
     maxTokenAge: 'ttl',
+    leeway: SERVER_LEEWAY,
     issuer: config.issuer,
     audience: config.audience,
     revocation,

@@ -1,8 +1,17 @@
 /** `tessera users create|list|set-roles`: the only way to grant a role, such as the first admin. */
 import { createInterface } from 'node:readline/promises'
+import type { RevocationEntry } from 'tessera'
+import { redisRevocationStore } from 'tessera/redis'
+import type { ServerConfig } from '../../server/config.js'
+import { SERVER_LEEWAY } from '../../server/context.js'
 import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
 import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
+import { revocations } from '../../server/revocations.js'
+import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { validateUsername } from '../../server/username.js'
+import type { RevokedSession } from '../../stores/sql/sessions.js'
+import type { SqlStores } from '../../stores/sql/stores.js'
+import type { UserRecord } from '../../stores/sql/users.js'
 import { parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
@@ -12,7 +21,7 @@ import { runUsersImport } from './users-import.js'
 const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
   tessera users list
-  tessera users set-roles <username> <role,role|"">
+  tessera users set-roles <username> <role,role|"">          removing a role revokes the user's tokens
   tessera users import <file> [--dry-run] …                  another system's users: import --help
 
 Options:
@@ -26,6 +35,62 @@ the same policy as registration (length, not common, not like the username).
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
+
+/**
+ * Sets a user's roles in one transaction, as `PATCH /users/:id` does: removing a role ends every
+ * session of the user and revokes every token issued before now (a token carries its roles), with the
+ * audit event. Running servers apply the revocation within their key refresh interval: through Redis
+ * (`TESSERA_REDIS_URL`, written and announced here), else by reading the table again (context.ts).
+ * Returns the number of sessions ended, or undefined when no role was removed.
+ */
+async function setRoles(
+  stores: SqlStores,
+  config: ServerConfig,
+  user: UserRecord,
+  roles: string[],
+): Promise<number | undefined> {
+  const demoted = user.roles.some((role) => !roles.includes(role))
+  const entries = revocations({ accessTokenTtl: config.accessTokenTtl, leeway: SERVER_LEEWAY })
+  let published: readonly RevocationEntry[] = []
+  const work = createUnitOfWork({ stores, publish: (revoked) => (published = revoked) })
+  const ended = await work.run(async (tx) => {
+    await tx.users.update(user.id, { roles })
+    let sessions: readonly RevokedSession[] = []
+    if (demoted) {
+      sessions = await tx.sessions.revokeAllForUser(user.id, { reason: 'user_revoked' })
+      for (const session of sessions) await tx.revoke(entries.session(session))
+      await tx.revoke(entries.user(user.id))
+    }
+    const detail = { roles, disabled: user.disabled, tokens_revoked: demoted, by: 'cli' }
+    await tx.audit({ event: 'user_updated', userId: user.id, detail })
+    return sessions.length
+  })
+  if (published.length > 0 && config.redisUrl !== undefined) await announce(config, published)
+  return demoted ? ended : undefined
+}
+
+/** Writes and announces `entries` through Redis, for the running servers' replicas. */
+async function announce(config: ServerConfig, entries: readonly RevocationEntry[]): Promise<void> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(config.redisUrl ?? '', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3_000,
+  })
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    const store = redisRevocationStore({ client, prefix: config.redisPrefix })
+    for (const entry of entries) await store.write(entry)
+  } catch (error) {
+    process.stderr.write(
+      `warning: Redis is unreachable (${(error as Error).message}): the revocation is in the database; ` +
+        'running servers apply it when their Redis link re-syncs, or at their next start\n',
+    )
+  } finally {
+    client.disconnect()
+  }
+}
 
 function parseRoles(text: string): string[] {
   const roles = [
@@ -121,9 +186,13 @@ export const usersCommand: Command = {
           const user = await stores.users.getByUsername(username.normalized)
           if (user === undefined) throw new UsageError(`no user "${username.username}"`)
           const roles = parseRoles(rolesText)
-          await stores.users.update(user.id, { roles })
+          const revoked = await setRoles(stores, config, user, roles)
           process.stdout.write(
-            `${user.username}: roles [${roles.join(', ')}] (tokens already issued keep their old roles until they expire)\n`,
+            `${user.username}: roles [${roles.join(', ')}]${
+              revoked === undefined
+                ? ' (granted roles reach their tokens at the next refresh)'
+                : `; a role was removed: every token of the user is revoked (${String(revoked)} session(s) ended)`
+            }\n`,
           )
           return 0
         }
