@@ -325,6 +325,51 @@ export function cookieSuite(ctx: SuiteContext): void {
       expect(res.cookies.map((c) => c.name)).toEqual(['access_token_cookie', 'csrf_access_token'])
     })
 
+    it('never re-issues a revoked token read on a route that skips the revocation check', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '15m' })
+      const { cookie, token } = await login(started, {}, 300)
+      await started.auth.revokeToken((await started.auth.verify(token)).claims)
+      const skipped = await started.client.request('GET', '/skip-revocation', { headers: { cookie } })
+      // The route asked to skip the check, so it is served; but it gets no new cookie.
+      expect([skipped.status, skipped.cookies]).toEqual([200, []])
+      const refused = await started.client.request('GET', '/protected', { headers: { cookie } })
+      expect([refused.status, refused.body.error, refused.cookies]).toEqual([401, 'token_revoked', []])
+    })
+
+    it('never re-issues on a skipping route a token revoked by user, by session or by the tokenInBlocklist hook', async () => {
+      const byUser = await ctx.start({ ...COOKIES, implicitRefresh: '15m' })
+      const user = await login(byUser, {}, 300)
+      await byUser.auth.revokeUser('alice')
+      const userRes = await byUser.client.request('GET', '/skip-revocation', {
+        headers: { cookie: user.cookie },
+      })
+      expect([userRes.status, userRes.cookies]).toEqual([200, []])
+
+      const bySession = await ctx.start({ ...COOKIES, implicitRefresh: '15m' })
+      const token = await bySession.auth.createAccessToken('alice', { csrf: true, sid: 's1', expiresIn: 300 })
+      const set = await bySession.client.request('POST', '/cookies/access', { json: { token } })
+      await bySession.auth.revokeSession('s1')
+      const sessionRes = await bySession.client.request('GET', '/skip-revocation', {
+        headers: { cookie: cookieHeader(set.cookies) },
+      })
+      expect([sessionRes.status, sessionRes.cookies]).toEqual([200, []])
+
+      const hooked = await ctx.start({ ...COOKIES, implicitRefresh: '15m', tokenInBlocklist: () => true })
+      const listed = await login(hooked, {}, 300)
+      const hookRes = await hooked.client.request('GET', '/skip-revocation', {
+        headers: { cookie: listed.cookie },
+      })
+      expect([hookRes.status, hookRes.cookies]).toEqual([200, []])
+    })
+
+    it('still re-issues a token that is not revoked on a route that skips the revocation check', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '15m', tokenInBlocklist: () => false })
+      const { cookie, token } = await login(started, {}, 300)
+      const res = await started.client.request('GET', '/skip-revocation', { headers: { cookie } })
+      expect(res.status).toBe(200)
+      expect(cookieNamed(res, 'access_token_cookie').value).not.toBe(token)
+    })
+
     it('leaves cookies outside the window and header tokens alone', async () => {
       const started = await ctx.start({
         tokenLocations: ['headers', 'cookies'],

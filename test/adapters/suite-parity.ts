@@ -114,6 +114,35 @@ export function paritySuite(ctx: SuiteContext): void {
     })
   })
 
+  describe("flask-jwt-extended's missing-token messages", () => {
+    const flask = { compat: 'flask-jwt-extended' as const }
+
+    // test_view_decorators.py::test_jwt_required ({"msg": "Missing Authorization Header"}),
+    // view_decorators.py::_decode_jwt_from_cookies and ::_decode_jwt_from_request (several locations)
+    it("answers token_missing with flask's text for the route's locations", async () => {
+      const msg = async (options: Parameters<SuiteContext['start']>[0], path = '/protected') => {
+        const { client } = await ctx.start({ ...flask, ...options })
+        const res = await client.request(path === '/auth/refresh' ? 'POST' : 'GET', path)
+        expect([path, res.status, res.headers['www-authenticate']]).toEqual([path, 401, 'Bearer'])
+        return res.body
+      }
+      expect(await msg({})).toEqual({ msg: 'Missing Authorization Header' })
+      expect(await msg({ tokenLocations: ['cookies'] })).toEqual({
+        msg: 'Missing cookie "access_token_cookie"',
+      })
+      expect(await msg({ tokenLocations: ['headers', 'cookies'] })).toEqual({
+        msg: 'Missing JWT in headers or cookies (Missing Authorization Header; Missing cookie "access_token_cookie")',
+      })
+      expect(await msg({ tokenLocations: ['headers', 'cookies'] }, '/auth/refresh')).toEqual({
+        msg: 'Missing JWT in headers or cookies (Missing Authorization Header; Missing cookie "refresh_token_cookie")',
+      })
+      // The route's own locations, on a guard and on verifyRequest alike.
+      for (const path of ['/query-only', '/verify/query-only']) {
+        expect(await msg({}, path)).toEqual({ msg: "Missing 'jwt' query paramater" })
+      }
+    })
+  })
+
   describe('per-call cookie max_age and domain', () => {
     const COOKIES = { tokenLocations: ['cookies'] as const, cookies: { domain: 'test.com' } }
 

@@ -161,23 +161,43 @@ export function routeSuite(ctx: SuiteContext): void {
       expect(res.body.error).not.toBe('user_not_found')
     })
 
-    it('tokenInBlocklist: replaces the core store and answers 401 token_revoked', async () => {
+    it('tokenInBlocklist: answers 401 token_revoked when the hook says so', async () => {
       const blocklist = vi.fn((token: { claims: { sub: string } }) => token.claims.sub === 'mallory')
       const { client, auth } = await ctx.start({ tokenInBlocklist: blocklist })
       const blocked = await client.request('GET', '/protected', {
         headers: bearer(await auth.createAccessToken('mallory')),
       })
       expect([blocked.status, blocked.body.error]).toEqual([401, 'token_revoked'])
-      const revokedInStore = await auth.createAccessToken('alice')
-      await auth.revokeToken((await auth.verify(revokedInStore)).claims)
-      expect((await client.request('GET', '/protected', { headers: bearer(revokedInStore) })).status).toBe(
-        200,
-      )
-      blocklist.mockClear()
-      expect(
-        (await client.request('GET', '/skip-revocation', { headers: bearer(revokedInStore) })).status,
-      ).toBe(200)
-      expect(blocklist).not.toHaveBeenCalled()
+      expect(blocked.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+      const ok = await client.request('GET', '/protected', {
+        headers: bearer(await auth.createAccessToken('alice')),
+      })
+      expect(ok.status).toBe(200)
+    })
+
+    it('tokenInBlocklist: adds to the revocation store, so revokeToken, revokeSession and revokeUser still refuse', async () => {
+      const blocklist = vi.fn(() => false)
+      const { client, auth } = await ctx.start({ tokenInBlocklist: blocklist })
+      const byToken = await auth.createAccessToken('alice')
+      const bySession = await auth.createAccessToken('alice', { sid: 's1' })
+      const byUser = await auth.createAccessToken('bob')
+      for (const token of [byToken, bySession, byUser]) {
+        expect((await client.request('GET', '/protected', { headers: bearer(token) })).status).toBe(200)
+      }
+      await auth.revokeToken((await auth.verify(byToken)).claims)
+      await auth.revokeSession('s1')
+      await auth.revokeUser('bob')
+      for (const token of [byToken, bySession, byUser]) {
+        const res = await client.request('GET', '/protected', { headers: bearer(token) })
+        expect([res.status, res.body.error]).toEqual([401, 'token_revoked'])
+        expect(res.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+      }
+      // The store answered first: the hook was not asked about the revoked tokens.
+      expect(blocklist).toHaveBeenCalledTimes(3)
+      // skipRevocationCheck skips both, as the route asked.
+      const skipped = await client.request('GET', '/skip-revocation', { headers: bearer(byToken) })
+      expect(skipped.status).toBe(200)
+      expect(blocklist).toHaveBeenCalledTimes(3)
     })
 
     it('verifyClaims: answers 401 claims_verification_failed when the hook refuses', async () => {

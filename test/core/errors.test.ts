@@ -90,12 +90,34 @@ describe('wwwAuthenticate', () => {
     expect(header).toMatch(/^Bearer error="invalid_token", error_description="[^"]+"$/)
   })
 
-  it('escapes quotes and control characters in descriptions', () => {
+  it('keeps error_description to the characters RFC 6750 §3 allows: no quote, backslash, control or non-ASCII', () => {
     const error = make('token_expired')
-    error.message = 'a "quoted"\r\nvalue\\'
+    error.message = 'a "quoted"\r\nvalue\\ é'
     expect(wwwAuthenticate(error)).toBe(
-      'Bearer error="invalid_token", error_description="a \\"quoted\\"  value\\\\"',
+      `Bearer error="invalid_token", error_description="a 'quoted'  value/ ?"`,
     )
+  })
+
+  it('gives every code a challenge whose error_description matches RFC 6750 §3, whatever its message', () => {
+    const messages = [
+      'message',
+      'The Authorization header is not "Bearer <token>"',
+      'back\\slash, tab\t, DEL\u007f, NUL\u0000, zoë, 🔑',
+    ]
+    let checked = 0
+    for (const code of Object.keys(errorStatus) as TesseraErrorCode[]) {
+      for (const message of messages) {
+        const error = make(code)
+        error.message = message
+        const header = wwwAuthenticate(error, 'api')
+        if (header === undefined || !header.includes('error_description')) continue
+        const description = /error_description="(.*)"$/.exec(header)?.[1]
+        expect([code, description]).toEqual([code, expect.stringMatching(/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/)])
+        checked++
+      }
+    }
+    // Every 401 but token_missing and every 403 carries one.
+    expect(checked).toBeGreaterThan(20 * messages.length)
   })
 
   it('gives no challenge for configuration errors', () => {

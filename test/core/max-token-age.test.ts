@@ -37,6 +37,18 @@ describe('maxTokenAge', () => {
     expect([error.code, error.status]).toEqual(['token_lifetime_exceeded', 401])
   })
 
+  it('names maxTokenAge and both lifetimes, so a verifier set shorter than its issuer is diagnosed', async () => {
+    // A resource server left at the default 15m, in front of an issuer handing out 30m tokens.
+    const auth = createTessera({ secret: SECRET })
+    const t = now()
+    const token = sign(auth, accessClaims({ iat: t, nbf: t, exp: t + 1800 }))
+    const error = (await rejection(auth.verify(token))) as { code: string; message?: string }
+    expect([error.code, error.message]).toEqual([
+      'token_lifetime_exceeded',
+      'The access token lifetime 30m (exp - iat) exceeds maxTokenAge 15m',
+    ])
+  })
+
   it('refuses a token that lives until the year 9999', async () => {
     const auth = createTessera({ secret: SECRET })
     const token = sign(auth, accessClaims({ exp: 253_402_300_799 }))

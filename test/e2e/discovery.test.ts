@@ -79,10 +79,11 @@ describe('discovery with TESSERA_ISSUER behind a trusted proxy', () => {
   // A shared cache keeps the document (public, no Vary) for every client: a client's Host or
   // X-Forwarded-Host must not name the JWKS a resource server then trusts (remoteJwks.fromIssuer).
   it('publishes addresses under the issuer whatever Host and X-Forwarded-* say', async () => {
-    for (const headers of [
+    const attempts: Record<string, string>[] = [
       { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
       { host: 'evil.example' },
-    ]) {
+    ]
+    for (const headers of attempts) {
       const res = await server.api('GET', PATH, { headers })
       expect(res.status).toBe(200)
       expect(res.body).toMatchObject({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { resolveAdapterOptions } from '../../../packages/tessera/src/core/http/options.js'
-import { resolveRoute } from '../../../packages/tessera/src/core/http/route.js'
+import { resolveRoute, type RouteOptions } from '../../../packages/tessera/src/core/http/route.js'
 
 describe('resolveAdapterOptions', () => {
   it("applies flask-jwt-extended's defaults and freezes the result", () => {
@@ -92,12 +92,22 @@ describe('resolveRoute', () => {
         skipRevocationCheck: true,
       },
     )
+    // The hook adds to the store: the store check stays on.
     const hooked = resolveAdapterOptions({ tokenInBlocklist: () => false })
-    expect(resolveRoute(hooked, {})).toMatchObject({
+    expect(resolveRoute(hooked, {})).toMatchObject({ verify: undefined, checkBlocklist: true })
+    expect(resolveRoute(hooked, { fresh: true }).verify).toEqual({ fresh: true })
+    expect(resolveRoute(hooked, { skipRevocationCheck: true })).toMatchObject({
       verify: { skipRevocationCheck: true },
-      checkBlocklist: true,
+      checkBlocklist: false,
     })
-    expect(resolveRoute(hooked, { skipRevocationCheck: true }).checkBlocklist).toBe(false)
+  })
+
+  it('keeps the verify options with the revocation check for an implicit refresh on skipping routes', () => {
+    expect(resolveRoute(app, {}).revocationRecheck).toBe(false)
+    expect(resolveRoute(app, { skipRevocationCheck: true }).revocationRecheck).toBeUndefined()
+    expect(resolveRoute(app, { skipRevocationCheck: true, fresh: true }).revocationRecheck).toEqual({
+      fresh: true,
+    })
   })
 
   it('reads the refresh cookie and JSON key on refresh routes', () => {
@@ -119,6 +129,21 @@ describe('resolveRoute', () => {
     const bare = resolveAdapterOptions({ header: { name: 'X-Token', type: '' } })
     expect(resolveRoute(bare, { refresh: true, locations: ['headers', 'cookies'] }).missingMessage).toBe(
       'No token found: looked in the X-Token header ("<token>"), the refresh_token_cookie cookie',
+    )
+  })
+
+  it("uses flask-jwt-extended's missing-token texts under its preset", () => {
+    const flask = resolveAdapterOptions({ compat: 'flask-jwt-extended', header: { name: 'X-Token' } })
+    const message = (locations: RouteOptions['locations'], refresh = false): string =>
+      resolveRoute(flask, { locations, refresh }).missingMessage
+    expect(message(['headers'])).toBe('Missing X-Token Header')
+    expect(message(['cookies'])).toBe('Missing cookie "access_token_cookie"')
+    expect(message(['cookies'], true)).toBe('Missing cookie "refresh_token_cookie"')
+    expect(message(['query'])).toBe("Missing 'jwt' query paramater")
+    expect(message(['json'])).toBe('Missing "access_token" key in json data.')
+    expect(message(['headers', 'cookies', 'query'])).toBe(
+      'Missing JWT in headers, cookies or query_string (Missing X-Token Header; ' +
+        `Missing cookie "access_token_cookie"; Missing 'jwt' query paramater)`,
     )
   })
 

@@ -114,7 +114,7 @@ describe('errorResponse challenges', () => {
         `Cross-site request refused (Sec-Fetch-Site: "x${i}")`,
       )
       expect(errorResponse(error, defaults).headers['www-authenticate']).toBe(
-        `Bearer error="invalid_token", error_description="Cross-site request refused (Sec-Fetch-Site: \\"x${i}\\")"`,
+        `Bearer error="invalid_token", error_description="Cross-site request refused (Sec-Fetch-Site: 'x${i}')"`,
       )
     }
   })

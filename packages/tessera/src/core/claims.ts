@@ -14,6 +14,7 @@ import {
   TokenWrongTypeError,
   type VerifiedTokenError,
 } from './errors.js'
+import { formatDuration } from './duration.js'
 import type { JwtClaims, JwtHeader, TokenType } from './types.js'
 
 /** Header `typ` of each token type. Access tokens follow RFC 9068 §2.1. */
@@ -124,8 +125,10 @@ export function checkClaims(
   // buggy signer elsewhere): such a token would also outlive every revocation entry, which lasts only
   // as long as the longest token this bound lets through (revocationExpiry).
   if (rules.maxTokenAge !== undefined && exp - (iat as number) > rules.maxTokenAge[type] + rules.leeway) {
+    // Names the option and both values: the usual cause is a verifier whose maxTokenAge (or TTL) is
+    // shorter than the issuer's TTL.
     return new TokenLifetimeExceededError(
-      `The token lives longer (exp - iat) than the ${type} token lifetime this server accepts`,
+      `The ${type} token lifetime ${formatDuration(exp - (iat as number))} (exp - iat) exceeds maxTokenAge ${formatDuration(rules.maxTokenAge[type])}`,
       header,
       claims,
     )

@@ -39,3 +39,19 @@ export function parseDuration(value: unknown, option: string, { allowZero = fals
   if (seconds === 0 && !allowZero) throw new ConfigurationError(option, 'must be longer than zero')
   return seconds
 }
+
+/**
+ * Seconds written back in the largest unit that divides them, for messages: `900` → `'15m'`,
+ * `90` → `'90s'`.
+ */
+export function formatDuration(seconds: number): string {
+  for (const [unit, size] of [
+    ['w', 604_800],
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds > 0 && seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
+}

@@ -326,9 +326,9 @@ export function wwwAuthenticate(error: TesseraError, realm?: string): string | u
   const params: string[] = []
   if (realm !== undefined) params.push(`realm="${quote(realm)}"`)
   if (error.status === 401 && error.code !== 'token_missing') {
-    params.push('error="invalid_token"', `error_description="${quote(error.message)}"`)
+    params.push('error="invalid_token"', `error_description="${description(error.message)}"`)
   } else if (error.status === 403) {
-    params.push('error="insufficient_scope"', `error_description="${quote(error.message)}"`)
+    params.push('error="insufficient_scope"', `error_description="${description(error.message)}"`)
   } else if (error.status !== 401) {
     return undefined
   }
@@ -339,4 +339,18 @@ export function wwwAuthenticate(error: TesseraError, realm?: string): string | u
 function quote(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\\"]/g, '\\$&').replace(/[\u0000-\u001f\u007f]/g, ' ')
+}
+
+// RFC 6750 §3: error_description holds %x20-21 / %x23-5B / %x5D-7E only, so no escape is allowed:
+// a double quote becomes a single one, a backslash a slash, control characters spaces, and any other
+// character outside printable ASCII a question mark.
+function description(text: string): string {
+  return (
+    text
+      .replace(/"/g, "'")
+      .replace(/\\/g, '/')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .replace(/[^\x20-\x7e]/gu, '?')
+  )
 }

@@ -1,8 +1,10 @@
 /**
  * Shared types of the core. Applications type their claims and user object once, by declaration
- * merging:
+ * merging, in a file that is a module (one import or export, e.g. `export {}`: in a file without one
+ * the block declares a new module `tessera` that hides the real one):
  *
  * ```ts
+ * export {}
  * declare module 'tessera' {
  *   interface TesseraTypes { claims: { roles: string[] }; user: User }
  * }

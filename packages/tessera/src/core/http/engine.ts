@@ -137,12 +137,28 @@ export function createHttpAuth<C, U>(
     v.claims.type === 'access' &&
     v.claims.exp - Date.now() / 1000 < o.implicitRefresh.window
 
+  // A refresh mints a new jti and iat that no revocation names: on a route that skipped the revocation
+  // check, run it (the store, then the hook) first, or a revoked token would come back as a valid one.
+  // A revoked token, or a check that fails, gets no new cookie; the route is served as it asked.
+  const mayReissue = async (token: string, route: ResolvedRoute, v: VerifiedToken<C>): Promise<boolean> => {
+    if (route.revocationRecheck === false) return true
+    try {
+      if ((await verify(token, route.revocationRecheck)) instanceof TokenError) return false
+      return o.tokenInBlocklist === undefined || !(await o.tokenInBlocklist(v))
+    } catch {
+      return false
+    }
+  }
+
   const reissue = async <Req, Res>(
     io: HttpIO<Req, Res>,
     req: Req,
     res: Res,
     v: VerifiedToken<C>,
+    old: string,
+    route: ResolvedRoute,
   ): Promise<void> => {
+    if (!(await mayReissue(old, route, v))) return
     const pick = o.implicitRefresh?.claims
     const claims: Record<string, unknown> = {}
     if (pick === undefined) {
@@ -190,6 +206,7 @@ export function createHttpAuth<C, U>(
     res: Res,
     route: ResolvedRoute,
     v: VerifiedToken<C>,
+    token: string,
     location: TokenLocation,
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
@@ -198,7 +215,7 @@ export function createHttpAuth<C, U>(
     const grant = (user: U): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
       checkAccess(v, route)
       const ctx = context(v, location, user)
-      return refreshDue(v, location) ? reissue(io, req, res, v).then(() => ctx) : ctx
+      return refreshDue(v, location) ? reissue(io, req, res, v, token, route).then(() => ctx) : ctx
     }
     return hooks ? runHooks(v, route).then(grant) : grant(undefined as U)
   }
@@ -241,12 +258,13 @@ export function createHttpAuth<C, U>(
     if (verified instanceof TokenError) return verified
     if (isPromiseLike(verified)) {
       const at = location
+      const found = token
       return Promise.resolve(verified).then((v) => {
         if (v instanceof TokenError) throw v
-        return accept(io, req, res, route, v, at, csrfValue)
+        return accept(io, req, res, route, v, found, at, csrfValue)
       })
     }
-    return accept(io, req, res, route, verified, location, csrfValue)
+    return accept(io, req, res, route, verified, token, location, csrfValue)
   }
 
   // With `errors.respond: false` the framework answers from `error.status` (Fastify's error handler,

@@ -115,7 +115,10 @@ export interface AdapterOptions<C = AppClaims, U = AppUser> {
   implicitRefresh?: false | Duration | ImplicitRefreshOptions<C>
   /** Loads the user (`current_user`); `null`/`undefined` answers 401 `user_not_found`. */
   userLookup?: (token: VerifiedToken<C>) => U | null | undefined | Promise<U | null | undefined>
-  /** Replaces the core revocation store check; `true` answers 401 `token_revoked`. */
+  /**
+   * Checked in addition to the core revocation store, after it (never instead of it); `true` answers
+   * 401 `token_revoked`.
+   */
   tokenInBlocklist?: (token: VerifiedToken<C>) => boolean | Promise<boolean>
   /** Extra checks on authentic claims; `false` answers 401 `claims_verification_failed`. */
   verifyClaims?: (token: VerifiedToken<C>) => boolean | Promise<boolean>

@@ -23,7 +23,10 @@ export interface RouteOptions {
   locations?: readonly TokenLocation[]
   /** `false` accepts both access and refresh tokens (`verify_type=False`). @default true */
   verifyType?: boolean
-  /** Skip the revocation check (store or `tokenInBlocklist` hook). @default false */
+  /**
+   * Skip the revocation check (the store and the `tokenInBlocklist` hook). An implicit refresh still
+   * runs it first: a revoked token is served here but never re-issued. @default false
+   */
   skipRevocationCheck?: boolean
   /** The token must carry at least one of these roles (claim `roles`), else 403 `forbidden`. */
   roles?: readonly string[]
@@ -38,8 +41,13 @@ export interface ResolvedRoute {
   readonly locations: readonly TokenLocation[]
   /** Options handed to `verifyInline`; `undefined` selects the core's precomputed default rules. */
   readonly verify: VerifyOptions | undefined
-  /** Call the app's `tokenInBlocklist` hook. */
+  /** Call the app's `tokenInBlocklist` hook (after the store, which `verify` checks). */
   readonly checkBlocklist: boolean
+  /**
+   * The route skips the revocation check: `verify` with the check put back, run before an implicit
+   * refresh (a revoked token must never come back as a new one). `false` when the route checks it.
+   */
+  readonly revocationRecheck: VerifyOptions | undefined | false
   readonly roles: readonly string[] | undefined
   readonly scopes: readonly string[] | undefined
   /** The JWT cookie this route reads. */
@@ -93,24 +101,54 @@ export function resolveRoute<C, U>(
   if (!verifyType) verify.type = 'any'
   else if (refresh) verify.type = 'refresh'
   if (fresh) verify.fresh = true
-  if (skipRevocationCheck || app.tokenInBlocklist !== undefined) verify.skipRevocationCheck = true
+  // The store is checked even when a tokenInBlocklist hook is set: the hook adds to it, never replaces
+  // it, or auth.revokeToken/revokeSession/revokeUser would silently stop working on every route.
+  const checked = Object.keys(verify).length === 0 ? undefined : Object.freeze(verify)
   const cookieName = refresh ? app.cookies.refreshName : app.cookies.accessName
   const jsonKey = refresh ? app.jsonRefreshKey : app.jsonAccessKey
   return Object.freeze({
     optional: bool(r.optional, false, join(path, 'optional')),
     refresh,
     locations,
-    verify: Object.keys(verify).length === 0 ? undefined : Object.freeze(verify),
+    verify: skipRevocationCheck ? Object.freeze({ ...verify, skipRevocationCheck: true }) : checked,
     checkBlocklist: !skipRevocationCheck && app.tokenInBlocklist !== undefined,
+    revocationRecheck: skipRevocationCheck ? checked : false,
     roles: strList(r.roles, join(path, 'roles')),
     scopes: strList(r.scopes, join(path, 'scopes')),
     cookieName,
     jsonKey,
     csrf: refresh ? app.csrf.refresh : app.csrf.access,
-    missingMessage: `No token found: looked in ${locations
-      .map((location) => describe(location, app, cookieName, jsonKey))
-      .join(', ')}`,
+    missingMessage: app.errors.flask
+      ? flaskMissing(locations, app, cookieName, jsonKey)
+      : `No token found: looked in ${locations
+          .map((location) => describe(location, app, cookieName, jsonKey))
+          .join(', ')}`,
   })
+}
+
+// flask-jwt-extended's NoAuthorizationError texts (view_decorators.py), for clients that match on them:
+// one location's own text, or several joined. Its query text keeps flask's spelling ("paramater").
+function flaskMissing<C, U>(
+  locations: readonly TokenLocation[],
+  app: ResolvedAdapterOptions<C, U>,
+  cookieName: string,
+  jsonKey: string,
+): string {
+  const texts = locations.map((location) => {
+    switch (location) {
+      case 'headers':
+        return `Missing ${app.headerName} Header`
+      case 'cookies':
+        return `Missing cookie "${cookieName}"`
+      case 'query':
+        return `Missing '${app.queryName}' query paramater`
+      case 'json':
+        return `Missing "${jsonKey}" key in json data.`
+    }
+  })
+  if (texts.length === 1) return texts[0] ?? ''
+  const names = locations.map((location) => (location === 'query' ? 'query_string' : location))
+  return `Missing JWT in ${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''} (${texts.join('; ')})`
 }
 
 function describe<C, U>(
