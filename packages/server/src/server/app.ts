@@ -233,6 +233,10 @@ async function createApp(
     },
     clientErrorHandler: answerClientError,
   })
+  // JSON only, as documented: without this, Fastify's own text/plain parser hands a string to the
+  // schema (400 "body must be object") where every other type is 415 — and text/plain is the type an
+  // HTML form can send cross-site without a preflight.
+  app.removeContentTypeParser('text/plain')
   const audit = (event: string, detail: Record<string, unknown>): void => {
     app.log.info({ audit: true, event, ...detail }, event)
   }
