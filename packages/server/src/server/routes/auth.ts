@@ -64,17 +64,21 @@ export function logoutHandler(
   }
 }
 
-/** The register, login and refresh handlers, shared by `/auth/*` and the tutorials' paths. */
+/**
+ * The register, login and refresh handlers, shared by `/auth/*` and the tutorials' paths. A registration
+ * answers `registered` (201 Created; seed 001's `/registration` answered 200, and its alias does too).
+ */
 export function tokenHandlers(
   ctx: ServerContext,
   service: AuthService,
+  registered: 200 | 201 = 201,
 ): { register: RouteHandler; login: RouteHandler; refresh: RouteHandler } {
   const credentials = (request: FastifyRequest): CredentialsBody => request.body as CredentialsBody
   return {
     async register(request, reply) {
       const tokens = await service.register(credentials(request), clientOf(request))
       return sendTokens(ctx, reply, tokens, {
-        status: 201,
+        status: registered,
         message: `User ${tokens.user.username} was created`,
       })
     },
