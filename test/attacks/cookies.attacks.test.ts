@@ -190,6 +190,21 @@ describe('CSRF on the server in cookie mode', () => {
     const res = await send('POST', '/auth/refresh', victim, undefined, victim[CSRF_REFRESH])
     expect(res.status, res.text).toBe(200)
   })
+
+  // A logout with a token already revoked is a success that changes nothing (idempotent) — only once
+  // every other check passed: the revocation is found before the CSRF value is compared.
+  it('refuses a logout with an already revoked token and a wrong or missing CSRF value', async () => {
+    const jar = await cookieLogin(name)
+    const out = await send('POST', '/auth/logout', jar, undefined, jar[CSRF_ACCESS])
+    expect(out.status, out.text).toBe(204)
+    for (const path of ['/auth/logout', '/logout/access']) {
+      expectError(await send('POST', path, jar, undefined, 'attacker guess'), 401, 'csrf_mismatch')
+      expectError(await send('POST', path, jar, undefined, other[CSRF_ACCESS]), 401, 'csrf_mismatch')
+      expectError(await send('POST', path, jar, undefined), 401, 'csrf_missing')
+      const again = await send('POST', path, jar, undefined, jar[CSRF_ACCESS])
+      expect(again.status, again.text).toBeLessThan(300)
+    }
+  })
 })
 
 describe('the Origin check of the server (TESSERA_CHECK_ORIGIN, TESSERA_TRUSTED_ORIGINS)', () => {

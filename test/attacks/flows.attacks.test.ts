@@ -334,6 +334,41 @@ describe('admin routes with a user token', () => {
   })
 })
 
+// A session's revocation entry lasts only as long as its access tokens (1 s here); its refresh token
+// lives on, refused by the sessions table. Presented at a logout after that, it must still change
+// nothing: no revocation written, no event (one per request would be free writes for its holder).
+describe('a logout with a refresh token whose session ended longer ago than the access lifetime', () => {
+  const short = useServer({ accessTokenTtl: 1 })
+
+  it('is a success that writes nothing, for a logged-out user and for a deleted one', async () => {
+    await short.createUserWithCli(ADMIN, ADMIN_PASSWORD, true)
+    const boss = await short.login(ADMIN, ADMIN_PASSWORD)
+    const user = await short.register(uniqueName('flow-late-logout'))
+    const gone = await short.register(uniqueName('flow-late-deleted'))
+    expect((await short.api('POST', '/auth/logout', { token: user.access })).status).toBe(204)
+    const deleted = await short.api('DELETE', `/users/${String(gone.userId)}`, { token: boss.access })
+    expect(deleted.status, deleted.text).toBe(204)
+    const events = async (id: number): Promise<unknown[]> => {
+      const res = await short.api('GET', `/audit?user=${String(id)}`, {
+        token: (await short.login(ADMIN, ADMIN_PASSWORD)).access,
+      })
+      expect(res.status, res.text).toBe(200)
+      return res.body.events as unknown[]
+    }
+    const before = [await events(user.userId), await events(gone.userId)]
+    await new Promise((resolve) => setTimeout(resolve, 2_500))
+    for (let i = 0; i < 3; i++) {
+      for (const refresh of [user.refresh, gone.refresh]) {
+        const res = await short.api('POST', '/logout/refresh', { token: refresh })
+        expect(res.status, res.text).toBe(200)
+      }
+    }
+    expect([await events(user.userId), await events(gone.userId)]).toEqual(before)
+    expectUnauthorized(await short.refresh(user.refresh))
+    expectUnauthorized(await short.refresh(gone.refresh))
+  }, 30_000)
+})
+
 // A token carries its roles: demoting a user from the CLI (the only tool besides the API) must revoke
 // them on the running server too, as PATCH /users/:id does — here without Redis, so the server learns
 // of the CLI's write by reading the revocations table again (every key refresh interval, 1 s here).

@@ -98,13 +98,16 @@ describe('discovery with TESSERA_ISSUER behind a trusted proxy', () => {
   })
 })
 
-describe('discovery with an issuer that is not a URL', () => {
-  const server = useServer({ issuer: 'urn:example:tessera' })
+describe.each([['urn:example:tessera'], ['https://auth.example.com/#f'], ['https://auth.example.com?x=1']])(
+  'discovery with an issuer that is no base URL (%s)',
+  (issuer) => {
+    const server = useServer({ issuer })
 
-  it('names the origin the client used, keyed by Host for caches', async () => {
-    const res = await server.api('GET', PATH)
-    expect(res.body.issuer).toBe('urn:example:tessera')
-    expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
-    expect(res.headers.get('vary')).toBe('host, x-forwarded-host, x-forwarded-proto')
-  })
-})
+    it('names the origin the client used, keyed by Host for caches', async () => {
+      const res = await server.api('GET', PATH)
+      expect(res.body.issuer).toBe(issuer)
+      expect(res.body.jwks_uri).toBe(`${server.url}/.well-known/jwks.json`)
+      expect(res.headers.get('vary')).toBe('host, x-forwarded-host, x-forwarded-proto')
+    })
+  },
+)

@@ -43,6 +43,9 @@ describe('server configuration', () => {
     // A hop count: Fastify trusts no proxy for a number, so every client would share the proxy's limit.
     [{ TESSERA_TRUST_PROXY: '1' }, 'TESSERA_TRUST_PROXY'],
     [{ TESSERA_TRUST_PROXY: '10.0.0.0/8,lb.internal' }, 'TESSERA_TRUST_PROXY'],
+    // A hop count in a list, and short IPv4 forms (ipaddr.js reads `1` as 0.0.0.1).
+    [{ TESSERA_TRUST_PROXY: '1,10.0.0.0/8' }, 'TESSERA_TRUST_PROXY'],
+    [{ TESSERA_TRUST_PROXY: '127.1' }, 'TESSERA_TRUST_PROXY'],
   ])('refuses a bad value with a message naming the variable (%o)', (env, name) => {
     let error: unknown
     try {

@@ -63,6 +63,11 @@ describe('validateUsername', () => {
       '\u3164alice', // Hangul filler (Lo)
       'alice\u115f', // Hangul choseong filler (Lo)
       'alice\uffa0', // halfwidth Hangul filler (Lo)
+      '\u2800', // Braille pattern blank (So), alone or doubled
+      '\u2800\u2800',
+      'alice\u{1d159}', // musical symbol null notehead (So)
+      '\u0301', // a combining mark with nothing to combine with
+      '\u0301\u0302',
     ]) {
       expect(validateUsername(name)).toMatchObject({ ok: false, reason: 'invalid_characters' })
     }

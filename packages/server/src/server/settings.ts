@@ -160,11 +160,15 @@ const proxyTrust = () =>
           `(10.0.0.0/8, 172.16.0.0/12, loopback, uniquelocal), or true to trust any`,
       )
     const items = v.split(',').map((item) => item.trim())
+    // Dotted quads only: ipaddr.js also reads `1` as 0.0.0.1 and `127.1` as 127.0.0.1, so a hop count
+    // in a list would pass as an address.
     const bad = items.find(
       (item) =>
         !PROXY_RANGES.includes(item) &&
-        !ipaddr.isValid(item) &&
-        !(item.includes('/') && ipaddr.isValidCIDR(item)),
+        !ipaddr.IPv4.isValidFourPartDecimal(item) &&
+        !ipaddr.IPv6.isValid(item) &&
+        !ipaddr.IPv4.isValidCIDRFourPartDecimal(item) &&
+        !ipaddr.IPv6.isValidCIDR(item),
     )
     if (bad !== undefined)
       throw new ConfigurationError(

@@ -19,7 +19,11 @@ const MAX_INPUT_UNITS = 1024
 // code point, which renders as nothing yet sits in other categories and survives NFKC: the combining
 // grapheme joiner U+034F and the variation selectors U+FE00–FE0F, U+E0100–E01EF (Mn), the Hangul
 // fillers U+115F, U+1160, U+3164, U+FFA0 (Lo), the Mongolian free variation selectors (Mn).
-const INVISIBLE_OR_CONTROL = /[\p{C}\p{Default_Ignorable_Code_Point}]/u
+// And symbols whose glyph is blank: the Braille pattern blank U+2800, the musical null notehead U+1D159,
+// the object replacement character U+FFFC.
+const INVISIBLE_OR_CONTROL = /[\p{C}\p{Default_Ignorable_Code_Point}\u2800\u{1D159}\uFFFC]/u
+/** Something visible besides combining marks and spaces: a name of marks alone shows as nothing. */
+const VISIBLE_BASE = /[^\p{M}\s]/u
 
 /** Why a username was refused; the route turns this into a 400. */
 export type UsernameProblem = 'not_a_string' | 'empty' | 'too_long' | 'invalid_characters' | 'mixed_scripts'
@@ -53,7 +57,8 @@ export function validateUsername(input: unknown): UsernameCheck {
   if (INVISIBLE_OR_CONTROL.test(username)) return refuse('invalid_characters')
   const normalized = normalizeUsername(username)
   if (normalized === '') return refuse('empty')
-  if (INVISIBLE_OR_CONTROL.test(normalized)) return refuse('invalid_characters')
+  if (INVISIBLE_OR_CONTROL.test(normalized) || !VISIBLE_BASE.test(normalized))
+    return refuse('invalid_characters')
   // Code points, not UTF-16 units nor graphemes: a stable count that does not depend on the ICU version.
   if (Array.from(normalized).length > USERNAME_MAX_LENGTH) return refuse('too_long')
   if (mixesScripts(normalized)) return refuse('mixed_scripts')

@@ -42,9 +42,10 @@ type RouteHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<Fa
  * A logout route's handler: it verifies the token itself (`route` is its guard's options) and, when
  * the token is genuine, then calls `done`. Logging out is idempotent, as revoking is in RFC 7009 §2.2:
  * a genuine token already revoked (its session ended by a logout, a logout everywhere, a password
- * change) is answered as a success and changes nothing, so a client that retries a logout, or logs out
- * its access and then its refresh token as the tutorials do, is not told 401. Every other refusal
- * (bad signature, expired, wrong type, CSRF) is answered as on any guarded route.
+ * change, the user's deletion) is answered as a success and changes nothing, so a client that retries
+ * a logout, or logs out its access and then its refresh token as the tutorials do, is not told 401. It
+ * must pass every other check first: the revoked token is verified again without the revocation check,
+ * so a bad signature, an expired token, the wrong type or a CSRF failure is still refused.
  */
 export function logoutHandler(
   app: FastifyInstance,
@@ -52,12 +53,15 @@ export function logoutHandler(
   route: RouteOptions,
   done: (request: FastifyRequest, reply: FastifyReply) => FastifyReply | Record<string, string>,
 ): (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | Record<string, string>> {
+  const revoked: RouteOptions = { ...route, skipRevocationCheck: true }
   return async (request, reply) => {
     try {
       await app.verifyRequest(request, reply, route)
     } catch (error) {
-      if (isTesseraError(error) && error.code === 'token_revoked') return done(request, reply)
-      throw error
+      if (!isTesseraError(error) || error.code !== 'token_revoked') throw error
+      // The revocation is checked before the CSRF value: check everything else now.
+      await app.verifyRequest(request, reply, revoked)
+      return done(request, reply)
     }
     await service.logout(callerOf(request))
     return done(request, reply)

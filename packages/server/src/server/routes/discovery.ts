@@ -47,8 +47,10 @@ function originOf(request: FastifyRequest): string {
  * resource server starting from the issuer (`remoteJwks.fromIssuer`) would trust that client's keys.
  */
 function issuerBase(issuer: string | undefined): string | undefined {
-  if (issuer === undefined || !URL.canParse(issuer)) return undefined
-  const { protocol } = new URL(issuer)
+  // A query, a fragment or spaces would end up inside the addresses (RFC 8414 §2 forbids the first two).
+  if (issuer === undefined || issuer.trim() !== issuer || !URL.canParse(issuer)) return undefined
+  const { protocol, search, hash } = new URL(issuer)
+  if (search !== '' || hash !== '' || issuer.includes('#') || issuer.includes('?')) return undefined
   return protocol === 'https:' || protocol === 'http:' ? issuer.replace(/\/+$/, '') : undefined
 }
 

@@ -7,17 +7,28 @@ import { audited, endSessions, userIdOf, type ServiceDeps } from './deps.js'
 const sessionOf = (token: JwtClaims): string | undefined =>
   typeof token.sid === 'string' ? token.sid : undefined
 
-/** Ends the session of the caller's token and revokes the token (see {@link AuthService.logout}). */
+/**
+ * Ends the session of the caller's token and revokes the token (see {@link AuthService.logout}). A
+ * session already revoked (or purged) makes it a no-op (idempotent, as the routes are): a refresh token
+ * outlives its session's revocation entry, which lasts only as long as the access tokens (revocations.ts),
+ * and presenting it again must not write a revocation and an audit event each time.
+ */
 export async function logout(deps: ServiceDeps, { token, client }: Caller): Promise<void> {
   const sid = sessionOf(token)
   const userId = userIdOf(token)
   await deps.work.run(async (tx) => {
-    await tx.revoke(deps.entries.token(token))
     // Only a session of the token's own user (a token without a user id ends none).
     const session =
       sid === undefined || userId === undefined
         ? undefined
         : await tx.sessions.revoke(sid, { reason: 'logout', userId })
+    if (session === undefined && sid !== undefined) {
+      // Not live: revoked before (or revoked and purged since) — nothing to do. A session that merely
+      // expired still has its last access token's revocation written below.
+      const ended = await tx.sessions.get(sid)
+      if (ended === undefined || ended.revokedAt !== null) return
+    }
+    await tx.revoke(deps.entries.token(token))
     if (session !== undefined) await tx.revoke(deps.entries.session(session))
     await tx.audit(audited('logout', userId ?? null, client, { session_id: sid ?? null, token: token.type }))
   })
