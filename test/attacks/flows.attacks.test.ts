@@ -148,6 +148,11 @@ describe('reuse after the end of a session', () => {
     }
     expect(await logouts()).toBe(1)
     await expectDead(user.access, user.refresh)
+    expectUnauthorized(await server.api('POST', '/auth/logout', { token: user.refresh }), 'token_wrong_type')
+    expectUnauthorized(
+      await server.api('POST', '/logout/refresh', { token: user.access }),
+      'token_wrong_type',
+    )
     const { segments } = partsOf(user.access)
     const forged = `${segments[0]}.${segments[1]}.${'A'.repeat(segments[2].length)}`
     expectUnauthorized(await server.api('POST', '/auth/logout', { token: forged }), 'token_invalid_signature')
@@ -355,8 +360,19 @@ describe('a logout with a refresh token whose session ended longer ago than the 
       expect(res.status, res.text).toBe(200)
       return res.body.events as unknown[]
     }
+    /** Revocations this instance has published, every grain (tessera_revocations_total). */
+    const revocationCount = async (): Promise<number> => {
+      const text = (await short.api('GET', '/metrics')).text
+      return [...text.matchAll(/^tessera_revocations_total\{[^}]*\} (\d+)$/gm)]
+        .map((m) => Number(m[1]))
+        .reduce((a, b) => a + b, 0)
+    }
     const before = [await events(user.userId), await events(gone.userId)]
+    const revoked = await revocationCount()
+    expect(revoked).toBeGreaterThan(0)
     await new Promise((resolve) => setTimeout(resolve, 2_500))
+    // The access token has expired meanwhile: refused at logout like anywhere else.
+    expectUnauthorized(await short.api('POST', '/auth/logout', { token: user.access }), 'token_expired')
     for (let i = 0; i < 3; i++) {
       for (const refresh of [user.refresh, gone.refresh]) {
         const res = await short.api('POST', '/logout/refresh', { token: refresh })
@@ -364,6 +380,7 @@ describe('a logout with a refresh token whose session ended longer ago than the 
       }
     }
     expect([await events(user.userId), await events(gone.userId)]).toEqual(before)
+    expect(await revocationCount()).toBe(revoked)
     expectUnauthorized(await short.refresh(user.refresh))
     expectUnauthorized(await short.refresh(gone.refresh))
   }, 30_000)
@@ -389,6 +406,7 @@ describe('demotion from the CLI while the server runs', () => {
     const demoted = await live.cli(['users', 'set-roles', name, ''])
     expect(demoted.code, demoted.output).toBe(0)
     expect(demoted.output).toMatch(/every token of the user is revoked \(1 session\(s\) ended\)/)
+    expect(demoted.output).toMatch(/without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL/)
     const deadline = Date.now() + 10_000
     let res = await live.api('GET', '/admin', { token: before.access })
     while (res.status === 200 && Date.now() < deadline) {
@@ -405,6 +423,22 @@ describe('demotion from the CLI while the server runs', () => {
     expect(claimsOf(after.access).roles).toEqual([])
     expect((await live.api('GET', '/admin', { token: after.access })).status).toBe(403)
     expect((await live.api('GET', '/protected', { token: after.access })).status).toBe(200)
+  }, 60_000)
+
+  it('exits 1 when it was told to announce through a Redis it cannot reach, and keeps the change', async () => {
+    const name = uniqueName('cli-no-redis')
+    await live.createUserWithCli(name, ADMIN_PASSWORD, true)
+    const before = await live.login(name, ADMIN_PASSWORD)
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const run = await live.cli(['users', 'set-roles', name, ''], { TESSERA_REDIS_URL: 'redis://127.0.0.1:1' })
+    expect(run.code, run.output).toBe(1)
+    expect(run.output).toMatch(/saved, but Redis was not told/)
+    expect(run.output).toMatch(/every token of the user is revoked/)
+    // Saved: this server (no Redis) reads it from the database.
+    const refused = async () => (await live.api('GET', '/admin', { token: before.access })).status === 401
+    const deadline = Date.now() + 10_000
+    while (!(await refused()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+    expectUnauthorized(await live.api('GET', '/admin', { token: before.access }), 'token_revoked')
   }, 60_000)
 })
 

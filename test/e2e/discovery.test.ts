@@ -74,7 +74,8 @@ describe('discovery with TESSERA_ISSUER', () => {
 })
 
 describe('discovery with TESSERA_ISSUER behind a trusted proxy', () => {
-  const server = useServer({ issuer: 'https://auth.example.com/', trustProxy: true })
+  // With a path: the server answers at the root of the issuer's origin (docs/server-api.md).
+  const server = useServer({ issuer: 'https://auth.example.com/tenant/', trustProxy: true })
 
   // A shared cache keeps the document (public, no Vary) for every client: a client's Host or
   // X-Forwarded-Host must not name the JWKS a resource server then trusts (remoteJwks.fromIssuer).
@@ -87,7 +88,7 @@ describe('discovery with TESSERA_ISSUER behind a trusted proxy', () => {
       const res = await server.api('GET', PATH, { headers })
       expect(res.status).toBe(200)
       expect(res.body).toMatchObject({
-        issuer: 'https://auth.example.com/',
+        issuer: 'https://auth.example.com/tenant/',
         jwks_uri: 'https://auth.example.com/.well-known/jwks.json',
         tessera_login_endpoint: 'https://auth.example.com/auth/login',
         tessera_refresh_endpoint: 'https://auth.example.com/auth/refresh',

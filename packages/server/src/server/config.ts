@@ -122,9 +122,12 @@ function checkCookies(config: ServerConfig): DoctorFinding[] {
     : []
 }
 
+/** The longest access-token lifetime, in seconds, without `TESSERA_ALLOW_LONG_LIFETIMES`. */
+export const MAX_ACCESS_TOKEN_TTL = 3600
+
 function checkLifetimes(config: ServerConfig): DoctorFinding[] {
   const findings: DoctorFinding[] = []
-  if (!config.allowLongLifetimes && config.accessTokenTtl > 3600) {
+  if (!config.allowLongLifetimes && config.accessTokenTtl > MAX_ACCESS_TOKEN_TTL) {
     findings.push(
       refusal(
         'TESSERA_ACCESS_TOKEN_TTL',

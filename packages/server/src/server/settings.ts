@@ -335,7 +335,7 @@ export const ServerConfigSchema = Type.Object({
     default: 'info',
     help: 'fatal, error, warn, info, debug, trace or silent.',
   }),
-  /** Trust `X-Forwarded-*` from a proxy in front (true, a hop count, or addresses). */
+  /** Trust `X-Forwarded-*` from a proxy in front (true, or the proxies' addresses and ranges). */
   trustProxy: setting(proxyTrust(), {
     env: 'TESSERA_TRUST_PROXY',
     flag: 'trust-proxy',

@@ -2,16 +2,15 @@
 import { createInterface } from 'node:readline/promises'
 import type { RevocationEntry } from 'tessera'
 import { redisRevocationStore } from 'tessera/redis'
-import type { ServerConfig } from '../../server/config.js'
+import { MAX_ACCESS_TOKEN_TTL, type ServerConfig } from '../../server/config.js'
 import { SERVER_LEEWAY } from '../../server/context.js'
 import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
 import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
 import { revocations } from '../../server/revocations.js'
+import { removesRole, revokeEverything } from '../../server/service/deps.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
-import { validateUsername } from '../../server/username.js'
-import type { RevokedSession } from '../../stores/sql/sessions.js'
+import { normalizeUsername, validateUsername } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
-import type { UserRecord } from '../../stores/sql/users.js'
 import { parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
@@ -39,54 +38,57 @@ const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
 /**
  * Sets a user's roles in one transaction, as `PATCH /users/:id` does: removing a role ends every
  * session of the user and revokes every token issued before now (a token carries its roles), with the
- * audit event. Running servers apply the revocation within their key refresh interval: through Redis
- * (`TESSERA_REDIS_URL`, written and announced here), else by reading the table again (context.ts).
- * Returns the number of sessions ended, or undefined when no role was removed.
+ * audit event. Running servers learn of it through Redis when `TESSERA_REDIS_URL` is set here (written
+ * and announced, as the servers do), else by reading the table again every key refresh interval
+ * (context.ts). Returns the sessions ended (undefined when no role was removed) and whether Redis was
+ * told (undefined without Redis).
  */
 async function setRoles(
   stores: SqlStores,
   config: ServerConfig,
-  user: UserRecord,
+  userId: number,
   roles: string[],
-): Promise<number | undefined> {
-  const demoted = user.roles.some((role) => !roles.includes(role))
-  const entries = revocations({ accessTokenTtl: config.accessTokenTtl, leeway: SERVER_LEEWAY })
+): Promise<{ ended: number | undefined; announced: boolean | undefined }> {
+  // The server's access tokens may live up to an hour (longer only with TESSERA_ALLOW_LONG_LIFETIMES):
+  // the entries outlive the longest the server can have issued, whatever this process was given.
+  const entries = revocations({
+    accessTokenTtl: Math.max(config.accessTokenTtl, MAX_ACCESS_TOKEN_TTL),
+    leeway: SERVER_LEEWAY,
+  })
   let published: readonly RevocationEntry[] = []
   const work = createUnitOfWork({ stores, publish: (revoked) => (published = revoked) })
   const ended = await work.run(async (tx) => {
-    await tx.users.update(user.id, { roles })
-    let sessions: readonly RevokedSession[] = []
-    if (demoted) {
-      sessions = await tx.sessions.revokeAllForUser(user.id, { reason: 'user_revoked' })
-      for (const session of sessions) await tx.revoke(entries.session(session))
-      await tx.revoke(entries.user(user.id))
-    }
-    const detail = { roles, disabled: user.disabled, tokens_revoked: demoted, by: 'cli' }
-    await tx.audit({ event: 'user_updated', userId: user.id, detail })
-    return sessions.length
+    const before = await tx.users.get(userId)
+    if (before === undefined) throw new UsageError('the user was deleted meanwhile')
+    await tx.users.update(userId, { roles })
+    const demoted = removesRole(before.roles, roles)
+    const ended = demoted ? await revokeEverything({ entries }, tx, userId) : undefined
+    const detail = { roles, disabled: before.disabled, tokens_revoked: demoted, by: 'cli' }
+    await tx.audit({ event: 'user_updated', userId, detail })
+    return ended
   })
-  if (published.length > 0 && config.redisUrl !== undefined) await announce(config, published)
-  return demoted ? ended : undefined
+  if (config.redisUrl === undefined) return { ended, announced: undefined }
+  return { ended, announced: published.length === 0 || (await announce(config, published)) }
 }
 
-/** Writes and announces `entries` through Redis, for the running servers' replicas. */
-async function announce(config: ServerConfig, entries: readonly RevocationEntry[]): Promise<void> {
+/** Writes and announces `entries` through Redis, for the running servers' replicas; false if it failed. */
+async function announce(config: ServerConfig, entries: readonly RevocationEntry[]): Promise<boolean> {
   const { Redis } = await import('ioredis')
   const client = new Redis(config.redisUrl ?? '', {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 3_000,
+    commandTimeout: 3_000,
   })
   client.on('error', () => undefined)
   try {
     await client.connect()
     const store = redisRevocationStore({ client, prefix: config.redisPrefix })
     for (const entry of entries) await store.write(entry)
+    return true
   } catch (error) {
-    process.stderr.write(
-      `warning: Redis is unreachable (${(error as Error).message}): the revocation is in the database; ` +
-        'running servers apply it when their Redis link re-syncs, or at their next start\n',
-    )
+    process.stderr.write(`Redis: ${(error as Error).message}\n`)
+    return false
   } finally {
     client.disconnect()
   }
@@ -180,13 +182,14 @@ export const usersCommand: Command = {
           return 0
         }
         case 'set-roles': {
-          const username = validateUsername(name)
-          if (!username.ok || rolesText === undefined)
+          if (name === undefined || rolesText === undefined)
             throw new UsageError('usage: tessera users set-roles <username> <role,role>')
-          const user = await stores.users.getByUsername(username.normalized)
-          if (user === undefined) throw new UsageError(`no user "${username.username}"`)
+          // Looked up by its normal form only: an account registered before a rule refused its name
+          // can still be demoted.
+          const user = await stores.users.getByUsername(normalizeUsername(name))
+          if (user === undefined) throw new UsageError(`no user "${name}"`)
           const roles = parseRoles(rolesText)
-          const revoked = await setRoles(stores, config, user, roles)
+          const { ended: revoked, announced } = await setRoles(stores, config, user.id, roles)
           process.stdout.write(
             `${user.username}: roles [${roles.join(', ')}]${
               revoked === undefined
@@ -194,6 +197,18 @@ export const usersCommand: Command = {
                 : `; a role was removed: every token of the user is revoked (${String(revoked)} session(s) ended)`
             }\n`,
           )
+          if (revoked !== undefined && announced === undefined)
+            process.stdout.write(
+              'Running servers without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL; servers that use ' +
+                'Redis learn of it only through it: run this with their TESSERA_REDIS_URL.\n',
+            )
+          if (announced === false) {
+            process.stderr.write(
+              'error: the roles and the revocation are saved, but Redis was not told: running servers ' +
+                'apply it at their next Redis re-sync or start (restart them to apply it now)\n',
+            )
+            return 1
+          }
           return 0
         }
         default:

@@ -23,7 +23,7 @@ const Metadata = Type.Object(
     }),
     jwks_uri: Type.String({
       description:
-        'The public signing keys (JWKS). Under TESSERA_ISSUER when it is an http(s) URL (no request header changes it), else under the origin the client used.',
+        'The public signing keys (JWKS). Under the origin of TESSERA_ISSUER when it is an http(s) URL (no request header changes it), else under the origin the client used.',
     }),
     tessera_access_token_signing_alg_values_supported: Type.Array(Type.String(), {
       description: 'Algorithms of the published keys, the signing key’s first (RFC 9068 access tokens).',
@@ -41,7 +41,8 @@ function originOf(request: FastifyRequest): string {
 }
 
 /**
- * The base of the published addresses when `TESSERA_ISSUER` is an http(s) URL: the issuer itself, so no
+ * The base of the published addresses when `TESSERA_ISSUER` is an http(s) URL: the issuer's origin (the
+ * server answers at the root; an issuer with a path has the proxy route only the metadata), so no
  * request header can change them. Built from the request instead, a `Host` or `X-Forwarded-Host` chosen
  * by a client would name its own `jwks_uri` in a document a shared cache keeps for every client, and a
  * resource server starting from the issuer (`remoteJwks.fromIssuer`) would trust that client's keys.
@@ -49,9 +50,9 @@ function originOf(request: FastifyRequest): string {
 function issuerBase(issuer: string | undefined): string | undefined {
   // A query, a fragment or spaces would end up inside the addresses (RFC 8414 §2 forbids the first two).
   if (issuer === undefined || issuer.trim() !== issuer || !URL.canParse(issuer)) return undefined
-  const { protocol, search, hash } = new URL(issuer)
+  const { protocol, search, hash, origin } = new URL(issuer)
   if (search !== '' || hash !== '' || issuer.includes('#') || issuer.includes('?')) return undefined
-  return protocol === 'https:' || protocol === 'http:' ? issuer.replace(/\/+$/, '') : undefined
+  return protocol === 'https:' || protocol === 'http:' ? origin : undefined
 }
 
 /** Registers `GET /.well-known/oauth-authorization-server`. */

@@ -6,7 +6,7 @@ import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
 import { notFound, validation } from '../errors.js'
 import type { AuditLogQuery, AuditPage, Caller, UserList } from '../service.js'
 import type { UnitOfWork } from '../unit-of-work.js'
-import { audited, publicUser, revokeEverything, userIdOf, type ServiceDeps } from './deps.js'
+import { audited, publicUser, removesRole, revokeEverything, userIdOf, type ServiceDeps } from './deps.js'
 
 const USERS_PER_PAGE = 50
 const MAX_USERS_PER_PAGE = 200
@@ -57,7 +57,7 @@ export async function updateUser(
   return withUser(deps, userId, async (tx, before) => {
     const after = await tx.users.update(userId, patch)
     if (after === undefined) throw notFound('User')
-    const demoted = patch.roles !== undefined && before.roles.some((role) => !patch.roles?.includes(role))
+    const demoted = patch.roles !== undefined && removesRole(before.roles, patch.roles)
     const disabled = patch.disabled === true && !before.disabled
     if (demoted || disabled) await revokeEverything(deps, tx, userId)
     const detail = { roles: after.roles, disabled: after.disabled, tokens_revoked: demoted || disabled }

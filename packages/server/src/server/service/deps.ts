@@ -155,7 +155,7 @@ export async function issue(
 
 /** Revokes every live session of a user (but `exceptId`) with their tokens; returns how many. */
 export async function endSessions(
-  deps: ServiceDeps,
+  deps: Pick<ServiceDeps, 'entries'>,
   tx: UnitOfWork,
   userId: number,
   reason: string,
@@ -168,15 +168,27 @@ export async function endSessions(
 
 /** Revokes the tokens of sessions just ended in `tx` (one session entry each). */
 async function revokeSessionTokens(
-  deps: ServiceDeps,
+  deps: Pick<ServiceDeps, 'entries'>,
   tx: UnitOfWork,
   sessions: readonly RevokedSession[],
 ): Promise<void> {
   for (const s of sessions) await tx.revoke(deps.entries.session(s))
 }
 
-/** Revokes every session of a user and every token issued before the next second. */
-export async function revokeEverything(deps: ServiceDeps, tx: UnitOfWork, userId: number): Promise<void> {
-  await endSessions(deps, tx, userId, 'user_revoked')
+/**
+ * Revokes every session of a user and every token issued before the next second (a deletion, a
+ * disabling, a demotion: through the API or `tessera users set-roles`); returns the sessions ended.
+ */
+export async function revokeEverything(
+  deps: Pick<ServiceDeps, 'entries'>,
+  tx: UnitOfWork,
+  userId: number,
+): Promise<number> {
+  const ended = await endSessions(deps, tx, userId, 'user_revoked')
   await tx.revoke(deps.entries.user(userId))
+  return ended
 }
+
+/** Whether changing `before` roles to `after` removes one: the user's tokens carry the old roles. */
+export const removesRole = (before: readonly string[], after: readonly string[]): boolean =>
+  before.some((role) => !after.includes(role))

@@ -1,5 +1,6 @@
 /** The rules of a signed-in user's own sessions: logout, logout everywhere, who am I, list, revoke one. */
-import type { JwtClaims } from 'tessera'
+import { applyRevocation, type JwtClaims, type RevocationEntry } from 'tessera'
+import { nowSeconds } from '../../time.js'
 import { notFound, ServiceError } from '../errors.js'
 import type { Caller, SessionView, TokenOwner } from '../service.js'
 import { audited, endSessions, userIdOf, type ServiceDeps } from './deps.js'
@@ -16,22 +17,28 @@ const sessionOf = (token: JwtClaims): string | undefined =>
 export async function logout(deps: ServiceDeps, { token, client }: Caller): Promise<void> {
   const sid = sessionOf(token)
   const userId = userIdOf(token)
-  await deps.work.run(async (tx) => {
+  const earlier = await deps.work.run(async (tx): Promise<RevocationEntry | undefined> => {
     // Only a session of the token's own user (a token without a user id ends none).
     const session =
       sid === undefined || userId === undefined
         ? undefined
         : await tx.sessions.revoke(sid, { reason: 'logout', userId })
     if (session === undefined && sid !== undefined) {
-      // Not live: revoked before (or revoked and purged since) — nothing to do. A session that merely
-      // expired still has its last access token's revocation written below.
+      // Not live: revoked before (or revoked and purged since) — nothing to write. A session that
+      // merely expired still has its last access token's revocation written below.
       const ended = await tx.sessions.get(sid)
-      if (ended === undefined || ended.revokedAt !== null) return
+      if (ended === undefined) return undefined
+      if (ended.revokedAt !== null) return deps.entries.session(ended, ended.revokedAt)
     }
     await tx.revoke(deps.entries.token(token))
     if (session !== undefined) await tx.revoke(deps.entries.session(session))
     await tx.audit(audited('logout', userId ?? null, client, { session_id: sid ?? null, token: token.type }))
+    return undefined
   })
+  // Revoked by another instance whose announcement has not reached this one yet (or, without Redis, its
+  // next read of the table): its entry, as written then, goes to this replica now, while it lasts.
+  if (earlier !== undefined && earlier.expiresAt > nowSeconds())
+    await applyRevocation(deps.ctx.replica, earlier)
 }
 
 /** Ends every session of the caller and revokes their token (see {@link AuthService.logoutAll}). */
