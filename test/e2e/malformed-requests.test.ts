@@ -76,7 +76,10 @@ describe('requests refused before routing', () => {
     })
   })
 
-  it('still serves after them', async () => {
+  it('counts them with every other answer, and still serves after them', async () => {
+    const metrics = (await server.api('GET', '/metrics')).text
+    for (const code of ['bad_request', 'headers_too_large'])
+      expect(metrics).toMatch(new RegExp(`^tessera_server_errors_total\\{code="${code}"\\} [1-9]`, 'm'))
     expect((await server.api('GET', '/healthz')).status).toBe(200)
   })
 })

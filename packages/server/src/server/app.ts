@@ -9,7 +9,7 @@ import { ConfigurationError } from 'tessera'
 import { tesseraFastify, type ErrorResponse } from 'tessera/fastify'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
-import { answerClientError, installErrorHandling } from './error-response.js'
+import { clientErrorAnswer, installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
 import { configurePasswordThreads, estimateStrength, warmUpPasswordThreads } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
@@ -231,7 +231,7 @@ async function createApp(
       if (errors.reply === undefined) throw error
       errors.reply(error, request, reply)
     },
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: clientErrorAnswer(ctx.metrics),
   })
   // JSON only, as documented: without this, Fastify's own text/plain parser hands a string to the
   // schema (400 "body must be object") where every other type is 415 — and text/plain is the type an

@@ -155,16 +155,26 @@ export function installErrorHandling(
 /**
  * Fastify's `clientErrorHandler`: a request Node's parser refused (both `Content-Length` and
  * `Transfer-Encoding`, a malformed request line, headers over the limit) answered in the server's
- * `{ error, message }` shape on the bare socket, as Node and Fastify do, instead of Fastify's own.
+ * `{ error, message }` shape on the bare socket, as Node and Fastify do, instead of Fastify's own, and
+ * counted in `tessera_server_errors_total` like every other answer.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const code: ServerErrorCode =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? 'request_timeout'
-      : error.code === 'HPE_HEADER_OVERFLOW'
-        ? 'headers_too_large'
-        : 'bad_request'
+export function clientErrorAnswer(
+  metrics: Pick<ServerMetrics, 'serverErrors'>,
+): (error: Error & { code?: string }, socket: Duplex) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const code: ServerErrorCode =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'request_timeout'
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? 'headers_too_large'
+          : 'bad_request'
+    metrics.serverErrors.inc({ code })
+    writeClientError(code, error, socket)
+  }
+}
+
+function writeClientError(code: ServerErrorCode, error: Error, socket: Duplex): void {
   const { status, message } = serverErrors[code]
   const body = JSON.stringify({ error: code, message })
   if (socket.writable)
