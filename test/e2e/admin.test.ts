@@ -1,6 +1,6 @@
 // Admin endpoints (role `admin`, the first admin from the CLI): 403 for users, the user list without
 // hashes, PATCH roles/disabled, DELETE with immediate revocation, and the tutorials' /admin.
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   PASSWORD,
   claimsOf,
@@ -184,6 +184,65 @@ describe('PATCH /users/:id', () => {
     expect(res.status, res.text).toBe(200)
     const next = await server.login(name)
     expect((await server.api('GET', '/admin', { token: next.access })).status).toBe(200)
+  })
+
+  it('demotes an admin who logs in again in the same second: the new tokens work, with the new roles', async () => {
+    const name = uniqueName('demoted-at-once')
+    const target = await server.register(name)
+    await server.api('PATCH', `/users/${target.userId}`, { token: admin.access, body: { roles: ['admin'] } })
+    const old = await server.login(name)
+    expect((await server.api('GET', '/admin', { token: old.access })).status).toBe(200)
+    // Early in a second, so the demotion and the next login (one argon2id check) share it: the
+    // revocation covers every token issued up to the end of its second.
+    while (Date.now() % 1000 > 150) await new Promise((resolve) => setTimeout(resolve, 20))
+    const demotedIn = Math.floor(Date.now() / 1000)
+    const res = await server.api('PATCH', `/users/${target.userId}`, {
+      token: admin.access,
+      body: { roles: [] },
+    })
+    expect(res.status, res.text).toBe(200)
+    const next = await server.login(name)
+    expect(claimsOf(next.access).roles).toEqual([])
+    // Issued after the revocation's second (the login waited for it), so not refused on arrival.
+    expect(claimsOf(next.access).iat).toBeGreaterThan(demotedIn)
+    expect((await server.api('GET', '/protected', { token: next.access })).status).toBe(200)
+    expectForbidden(await server.api('GET', '/admin', { token: next.access }))
+    expect((await server.refresh(next.refresh)).status).toBe(200)
+    expectUnauthorized(await server.api('GET', '/admin', { token: old.access }), 'token_revoked')
+  })
+
+  // The login reads the user, then checks the password for tens of milliseconds: an admin's change
+  // committed in between must reach the tokens it issues (the stub runs the change right after the read).
+  it.each([
+    ['a demotion: the tokens carry the new roles', { roles: [] }, 200],
+    ['a disabling: 403 account_disabled', { disabled: true }, 403],
+  ] as const)('applies %s, made during the login’s password check', async (_label, patch, status) => {
+    const name = uniqueName('changed-mid-login')
+    const target = await server.register(name)
+    await server.api('PATCH', `/users/${target.userId}`, { token: admin.access, body: { roles: ['admin'] } })
+    const { users } = server.running.context.stores
+    const read = users.getByUsername.bind(users)
+    const stub = vi.spyOn(users, 'getByUsername').mockImplementationOnce(async (normalized) => {
+      const found = await read(normalized)
+      const res = await server.api('PATCH', `/users/${target.userId}`, { token: admin.access, body: patch })
+      expect(res.status, res.text).toBe(200)
+      return found
+    })
+    try {
+      const res = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+      expect(stub).toHaveBeenCalledOnce()
+      if (status === 403) {
+        expectError(res, 403, 'account_disabled')
+        return
+      }
+      expect(res.status, res.text).toBe(200)
+      const access = String(res.body.access_token)
+      expect(claimsOf(access).roles).toEqual([])
+      expectForbidden(await server.api('GET', '/admin', { token: access }))
+      expect((await server.api('GET', '/protected', { token: access })).status).toBe(200)
+    } finally {
+      stub.mockRestore()
+    }
   })
 
   it("disables a user: the user's existing tokens stop working at once and the login answers 403", async () => {

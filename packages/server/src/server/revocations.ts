@@ -52,7 +52,8 @@ export function revocations(lifetimes: RevocationLifetimes): Revocations {
       return { kind: 'session', id: session.id, expiresAt: revocationExpiry(last, lifetimes) }
     },
     user(userId, now = nowSeconds()) {
-      // Tokens issued in the second `before` itself stay valid (a login right after the revocation).
+      // Tokens issued in the second `before` itself stay valid: a login right after the revocation
+      // waits for it (`afterUserRevocation`, service/deps.ts).
       const before = now + 1
       return {
         kind: 'user',

@@ -15,7 +15,15 @@ import {
 } from '../passwords.js'
 import type { Caller, ClientInfo, Credentials, IssuedTokens } from '../service.js'
 import { normalizeUsername, validateUsername } from '../username.js'
-import { audited, endSessions, issue, limit, userIdOf, type ServiceDeps } from './deps.js'
+import {
+  afterUserRevocation,
+  audited,
+  endSessions,
+  issue,
+  limit,
+  userIdOf,
+  type ServiceDeps,
+} from './deps.js'
 
 /**
  * The hash of a new password: structurally valid (validation_error), then strong enough
@@ -130,6 +138,20 @@ async function limitGuesses(
   }
 }
 
+/** Counts, audits and throws a refused login. */
+async function refuseLogin(
+  deps: ServiceDeps,
+  client: ClientInfo,
+  refusal: { outcome: string; reason: string; userId: number | null },
+): Promise<never> {
+  deps.ctx.metrics.logins.inc({ outcome: refusal.outcome })
+  // A failed login's unit of work is just its audit event.
+  await deps.work.run((tx) =>
+    tx.audit(audited('login_failed', refusal.userId, client, { reason: refusal.reason })),
+  )
+  throw refusal.outcome === 'disabled' ? new ServiceError('account_disabled') : invalidCredentials()
+}
+
 /** The user whose password `body` proves, or a refusal (counted and audited). */
 async function authenticate(
   deps: ServiceDeps,
@@ -137,14 +159,9 @@ async function authenticate(
   normalized: string,
   client: ClientInfo,
 ): Promise<{ user: UserRecord; needsRehash: boolean }> {
-  const { stores, metrics } = deps.ctx
-  const refuse = async (outcome: string, reason: string, userId: number | null): Promise<never> => {
-    metrics.logins.inc({ outcome })
-    // A failed login's unit of work is just its audit event.
-    await deps.work.run((tx) => tx.audit(audited('login_failed', userId, client, { reason })))
-    throw outcome === 'disabled' ? new ServiceError('account_disabled') : invalidCredentials()
-  }
-  const user = normalized === '' ? undefined : await stores.users.getByUsername(normalized)
+  const refuse = (outcome: string, reason: string, userId: number | null): Promise<never> =>
+    refuseLogin(deps, client, { outcome, reason, userId })
+  const user = normalized === '' ? undefined : await deps.ctx.stores.users.getByUsername(normalized)
   if (user === undefined) {
     // Same work as a real check, so timing does not tell which usernames exist.
     await verifyAgainstDummy(body.password, OWASP_ARGON2ID, companion(deps))
@@ -156,6 +173,23 @@ async function authenticate(
   return { user, needsRehash: check.needsRehash }
 }
 
+/**
+ * The user whose password was verified (`checked`) as they are when their session is opened
+ * (`current`), or why the login is now refused: the password check takes tens of milliseconds, and an
+ * admin's demotion, disabling or deletion, or a password change, may commit meanwhile.
+ */
+function stillValid(
+  checked: UserRecord,
+  current: UserRecord | undefined,
+): { user: UserRecord } | { refused: { outcome: string; reason: string } } {
+  if (current === undefined) return { refused: { outcome: 'invalid_credentials', reason: 'unknown_user' } }
+  if (current.disabled) return { refused: { outcome: 'disabled', reason: 'disabled' } }
+  // The password proved is no longer the account's.
+  if (current.passwordHash !== checked.passwordHash)
+    return { refused: { outcome: 'invalid_credentials', reason: 'password_changed' } }
+  return { user: current }
+}
+
 /** Checks a password and opens a session (see {@link AuthService.login}). */
 export async function login(deps: ServiceDeps, body: Credentials, client: ClientInfo): Promise<IssuedTokens> {
   const normalized = typeof body.username === 'string' ? normalizeUsername(body.username) : ''
@@ -164,15 +198,21 @@ export async function login(deps: ServiceDeps, body: Credentials, client: Client
   // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
   // transaction that creates the session: both happen, or neither.
   const rehashed = needsRehash ? await rehashPassword(body.password) : undefined
+  await afterUserRevocation(deps, user.id)
   const issued = await deps.work.run(async (tx) => {
-    let current: UserRecord = user
+    // Read again where the session is written: the tokens carry the roles of now, not of the read
+    // before the password check (a demotion in between would otherwise live on in them).
+    const now = stillValid(user, await tx.users.get(user.id))
+    if ('refused' in now) return now
+    let current = now.user
     if (rehashed !== undefined) {
-      current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? user
+      current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? current
       await tx.audit(audited('password_rehashed', user.id, client, { from: hashScheme(user.passwordHash) }))
     }
     await tx.audit(audited('login', user.id, client))
     return issue(deps, tx, current, client, true)
   })
+  if ('refused' in issued) return refuseLogin(deps, client, { ...issued.refused, userId: user.id })
   deps.ctx.metrics.logins.inc({ outcome: 'success' })
   return issued
 }

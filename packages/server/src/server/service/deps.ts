@@ -189,6 +189,26 @@ export async function revokeEverything(
   return ended
 }
 
+/**
+ * Waits until a token issued now would be newer than the user's latest revocation. A user revocation
+ * covers every token issued up to the end of the second it was written in (`iat` counts whole
+ * seconds, revocations.ts), so a login in that same second — a demoted admin logging in again at once
+ * — would otherwise be handed tokens that are refused on arrival. Asks the database (one lookup by
+ * key), so a revocation another instance or the CLI wrote counts too. Called before the unit of work
+ * that issues, never inside one: the wait (under a second) must not hold the database. That unit of
+ * work then reads the user again, so the tokens carry what the revocation's change left.
+ */
+export async function afterUserRevocation(deps: Pick<ServiceDeps, 'ctx'>, userId: number): Promise<void> {
+  const sub = String(userId)
+  // A revocation's `before` is at most the second after it was written: two waits at most.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const now = Date.now()
+    const iat = Math.floor(now / 1000)
+    if (!(await deps.ctx.stores.revocations.isRevoked({ sub, iat }))) return
+    await new Promise((resolve) => setTimeout(resolve, (iat + 1) * 1000 - now))
+  }
+}
+
 /** Whether changing `before` roles to `after` removes one: the user's tokens carry the old roles. */
 export const removesRole = (before: readonly string[], after: readonly string[]): boolean =>
   before.some((role) => !after.includes(role))
