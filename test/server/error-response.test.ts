@@ -3,11 +3,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TokenRevokedError } from '../../packages/tessera/src/index.js'
 import { buildServer, type BuiltServer } from '../../packages/server/src/server/app.js'
-import { createErrorMapper } from '../../packages/server/src/server/error-response.js'
+import { clientErrorAnswer, createErrorMapper } from '../../packages/server/src/server/error-response.js'
 import { ServiceError } from '../../packages/server/src/server/errors.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 import { PasswordPoolBusyError, PasswordPoolError } from '../../packages/server/src/server/password-pool.js'
@@ -105,6 +106,45 @@ describe('createErrorMapper', () => {
     expect(answer).toMatchObject({ status: 500, body: { error: 'internal_error' } })
     expect(JSON.stringify(answer.body)).not.toContain('secret detail')
     expect(answer.log).toBeDefined()
+  })
+})
+
+// Node's parser refusals reach Fastify's clientErrorHandler with a bare socket. 408 needs a request
+// slower than Node's header timeout (60 s) over a real socket; the answer itself is checked here.
+describe('clientErrorAnswer', () => {
+  it.each([
+    ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'Request Timeout', 'request_timeout'],
+    ['HPE_HEADER_OVERFLOW', 431, 'Request Header Fields Too Large', 'headers_too_large'],
+    ['HPE_INVALID_METHOD', 400, 'Bad Request', 'bad_request'],
+  ])(
+    'answers %s with %i and the { error, message } body, then closes, counted',
+    async (code, status, text, error) => {
+      const metrics = createMetrics()
+      const socket = new PassThrough()
+      const written: Buffer[] = []
+      socket.on('data', (chunk: Buffer) => written.push(chunk))
+      const destroyedWith = new Promise((resolve) => socket.on('error', resolve))
+      const parserError = Object.assign(new Error('parser'), { code })
+      clientErrorAnswer(metrics)(parserError, socket)
+      expect(await destroyedWith).toBe(parserError)
+      const raw = Buffer.concat(written).toString('latin1')
+      const [head = '', body = ''] = raw.split('\r\n\r\n')
+      expect(head.split('\r\n')[0]).toBe(`HTTP/1.1 ${String(status)} ${text}`)
+      expect(head).toMatch(/\r\nConnection: close(\r\n|$)/)
+      expect(head).toContain(`\r\nContent-Length: ${String(Buffer.byteLength(body))}`)
+      expect(JSON.parse(body)).toEqual({ error, message: expect.any(String) as string })
+      expect(socket.destroyed).toBe(true)
+      expect(sample(await metrics.registry.metrics(), 'tessera_server_errors_total', error)).toBe(1)
+    },
+  )
+
+  it('writes nothing to a socket the client already reset', async () => {
+    const metrics = createMetrics()
+    const socket = new PassThrough()
+    const write = vi.spyOn(socket, 'write')
+    clientErrorAnswer(metrics)(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket)
+    expect(write).not.toHaveBeenCalled()
+    expect(await metrics.registry.metrics()).not.toMatch(/^tessera_server_errors_total\{/m)
   })
 })
 
