@@ -182,6 +182,39 @@ export function errorSuite(ctx: SuiteContext): void {
       }
     })
 
+    it("gives a token of the other type and a failed user lookup flask's own texts", async () => {
+      const { client, auth } = await ctx.start({
+        ...flask,
+        userLookup: ({ identity }) => (identity === 'ghost' ? null : { identity }),
+      })
+      const refreshAsAccess = await client.request('GET', '/protected', {
+        headers: bearer(await auth.createRefreshToken('alice')),
+      })
+      expect([refreshAsAccess.status, refreshAsAccess.body]).toEqual([
+        422,
+        { msg: 'Only non-refresh tokens are allowed' },
+      ])
+      const accessAsRefresh = await client.request('POST', '/auth/refresh', {
+        headers: bearer(await auth.createAccessToken('alice')),
+      })
+      expect([accessAsRefresh.status, accessAsRefresh.body]).toEqual([
+        422,
+        { msg: 'Only refresh tokens are allowed' },
+      ])
+      // The claim right, the header typ a plain JWT's (flask-jwt-extended's own tokens): Tessera's text.
+      const plainTyp = await client.request('GET', '/protected', {
+        headers: bearer(sign({ ...H, typ: 'JWT' }, accessClaims())),
+      })
+      expect([plainTyp.status, plainTyp.body.msg]).toEqual([
+        422,
+        expect.stringMatching(/header "typ" is not "at\+jwt"/),
+      ])
+      const ghost = await client.request('GET', '/protected', {
+        headers: bearer(await auth.createAccessToken('ghost')),
+      })
+      expect([ghost.status, ghost.body]).toEqual([401, { msg: 'Error loading the user ghost' }])
+    })
+
     it('answers a refused claims check with 400, and lets explicit statuses win over the preset', async () => {
       const { client, auth } = await ctx.start({ ...flask, verifyClaims: () => false })
       const res = await client.request('GET', '/protected', {

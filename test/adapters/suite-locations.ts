@@ -117,6 +117,23 @@ export function locationSuite(ctx: SuiteContext): void {
       expect(wrongKey.body.error).toBe('token_missing')
     })
 
+    it('reads the JSON location from JSON requests only: a cross-site form posting a token is none', async () => {
+      // A form on any site can post urlencoded fields: a token read from one would act as the
+      // attacker's account in the victim's browser, before the victim's own cookie (login CSRF).
+      const { client, auth } = await ctx.start({ tokenLocations: ['json', 'cookies'] })
+      const mallory = await auth.createAccessToken('mallory')
+      const form = await client.request('POST', '/protected', {
+        form: { access_token: mallory },
+        headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      })
+      expect([form.status, form.body.error]).toEqual([401, 'token_missing'])
+      const refresh = await auth.createRefreshToken('mallory')
+      const refreshForm = await client.request('POST', '/auth/refresh', { form: { refresh_token: refresh } })
+      expect([refreshForm.status, refreshForm.body.error]).toEqual([401, 'token_missing'])
+      const json = await client.request('POST', '/protected', { json: { access_token: mallory } })
+      expect([json.status, json.body.jwt?.location]).toEqual([200, 'json'])
+    })
+
     it('reads configured JSON keys and refuses a non-string value as token_malformed', async () => {
       const { client, auth } = await ctx.start({ tokenLocations: ['json'], json: { accessKey: 'jwt' } })
       const token = await auth.createAccessToken('alice')

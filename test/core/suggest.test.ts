@@ -25,6 +25,7 @@ describe('engine option hints', () => {
     ['accessTokenExpires', 'accessTokenTtl'],
     ['JWT_DECODE_LEEWAY', 'leeway'],
     ['JWT_IDENTITY_CLAIM', 'identityClaim'],
+    ['JWT_VERIFY_SUB', 'identityFrom'],
     ['identity_claim', 'identityClaim'],
     ['audiance', 'audience'],
     ['JWT_ENCODE_ISSUER', 'issuer'],
@@ -72,6 +73,30 @@ describe('route option hints', () => {
         option: 'jwtRequired.allowExpired',
         message: expect.stringContaining('auth.verify(token, { allowExpired: true })') as string,
       }),
+    )
+  })
+})
+
+describe('token location value hints', () => {
+  it.each([
+    [['query_string'], '"query_string" is called "query"'],
+    [['headers', 'cookie'], '"cookie" is called "cookies"'],
+    ['headers', 'a list: ["headers"]'],
+  ])('%j → %s', (value, hint) => {
+    expect(() => resolveAdapterOptions({ tokenLocations: value } as never)).toThrow(
+      expect.objectContaining({ option: 'tokenLocations', message: expect.stringContaining(hint) as string }),
+    )
+    expect(() => resolveRoute(resolveAdapterOptions(), { locations: value } as never)).toThrow(
+      expect.objectContaining({
+        option: 'jwtRequired.locations',
+        message: expect.stringContaining(hint) as string,
+      }),
+    )
+  })
+
+  it('gives no hint for a value close to nothing', () => {
+    expect(() => resolveAdapterOptions({ tokenLocations: ['url'] } as never)).toThrow(
+      'tokenLocations: must be a non-empty list of distinct values among headers, cookies, query, json',
     )
   })
 })

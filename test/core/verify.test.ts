@@ -16,11 +16,13 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; status: number }> {
+async function rejection(
+  promise: Promise<unknown>,
+): Promise<{ code: string; status: number; message: string }> {
   try {
     await promise
   } catch (error) {
-    return error as { code: string; status: number }
+    return error as { code: string; status: number; message: string }
   }
   throw new Error('expected a rejection')
 }
@@ -168,6 +170,15 @@ describe('verify', () => {
       const noTyp = sign(auth, { typ: undefined }, accessClaims())
       for (const token of [refreshClaimAccessTyp, accessClaimJwtTyp, noTyp]) {
         expect((await rejection(auth.verify(token))).code).toBe('token_wrong_type')
+      }
+      // The message says which part is wrong: the type claim, or the header alone (never echoed).
+      expect((await rejection(auth.verify(refreshClaimAccessTyp))).message).toBe(
+        'Only access tokens are accepted here',
+      )
+      for (const token of [accessClaimJwtTyp, noTyp]) {
+        expect((await rejection(auth.verify(token))).message).toBe(
+          'The token header "typ" is not "at+jwt", the type of access tokens (RFC 9068)',
+        )
       }
       expect((await rejection(auth.verify(refreshClaimAccessTyp, { type: 'any' }))).code).toBe(
         'token_wrong_type',

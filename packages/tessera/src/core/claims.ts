@@ -23,6 +23,12 @@ export const TOKEN_TYP = { access: 'at+jwt', refresh: 'refresh+jwt' } as const s
   string
 >
 
+// The refusal of a token whose `type` claim is right but whose header `typ` is not its type's.
+const WRONG_TYP: Record<TokenType, string> = {
+  access: `The token header "typ" is not "${TOKEN_TYP.access}", the type of access tokens (RFC 9068)`,
+  refresh: `The token header "typ" is not "${TOKEN_TYP.refresh}", the type of refresh tokens`,
+}
+
 /**
  * Claims the engine writes itself from its own options: `claims` and `additionalClaims` cannot set them,
  * and an implicit refresh carries every other claim over to the new token.
@@ -99,7 +105,7 @@ export function checkClaims(
 
   if (rules.type !== 'any') {
     // Both the claim and the explicit header type must agree (RFC 8725 §3.11: cross-JWT confusion).
-    if (type !== rules.type || normaliseTyp(header.typ) !== TOKEN_TYP[rules.type]) {
+    if (type !== rules.type) {
       return new TokenWrongTypeError(
         rules.type === 'access'
           ? 'Only access tokens are accepted here'
@@ -107,6 +113,11 @@ export function checkClaims(
         header,
         claims,
       )
+    }
+    if (normaliseTyp(header.typ) !== TOKEN_TYP[rules.type]) {
+      // The claim is right and the header is not: a token of another issuer (flask-jwt-extended's say
+      // `typ: JWT`), or one not made as a Tessera token. Said so, never echoing the header's value.
+      return new TokenWrongTypeError(WRONG_TYP[rules.type], header, claims)
     }
   } else if (normaliseTyp(header.typ) !== TOKEN_TYP[type]) {
     return new TokenWrongTypeError('The token header "typ" does not match its type', header, claims)

@@ -195,7 +195,11 @@ export function createHttpAuth<C, U>(
     if (o.userLookup === undefined) return undefined as U
     const found = await o.userLookup(v)
     if (found === null || found === undefined) {
-      throw new UserNotFoundError('No user matches the token identity', v.header, v.claims)
+      // flask-jwt-extended's text names the identity (default_callbacks.py); a client may match on it.
+      const message = o.errors.flask
+        ? `Error loading the user ${v.identity}`
+        : 'No user matches the token identity'
+      throw new UserNotFoundError(message, v.header, v.claims)
     }
     return found
   }

@@ -28,8 +28,19 @@ export function readToken<Req, C, U>(
     case 'query':
       return fromQuery(io.query(req, app.queryName), app)
     case 'json':
-      return fromBody(io.body(req), route.jsonKey)
+      // A JSON request only, as flask-jwt-extended's `request.is_json`: an HTML form can post
+      // urlencoded or multipart bodies across sites, and a token read from one would log the victim's
+      // browser into the attacker's account (login CSRF), past the cookie's CSRF check.
+      return isJson(io.header(req, 'content-type')) ? fromBody(io.body(req), route.jsonKey) : undefined
   }
+}
+
+/** `application/json` or `application/<subtype>+json`, parameters and case aside. */
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false
+  const semicolon = contentType.indexOf(';')
+  const type = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase()
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
 }
 
 function fromHeader(raw: string | undefined, app: HeaderSettings): string | undefined {

@@ -287,10 +287,31 @@ export function resolveLocations(value: unknown, path: string): readonly TokenLo
   ) {
     throw new ConfigurationError(
       path,
-      `must be a non-empty list of distinct values among ${TOKEN_LOCATIONS.join(', ')}`,
+      `must be a non-empty list of distinct values among ${TOKEN_LOCATIONS.join(', ')}${locationHint(value)}`,
     )
   }
   return Object.freeze([...(value as TokenLocation[])])
+}
+
+// flask-jwt-extended's spellings of the locations (and a singular slip), for the message's hint.
+const LOCATION_SPELLINGS: Readonly<Record<string, TokenLocation>> = {
+  query_string: 'query',
+  querystring: 'query',
+  header: 'headers',
+  cookie: 'cookies',
+  body: 'json',
+}
+
+/** `; "query_string" is called "query"`, or `; a list: ["headers"]` for a lone string; else ''. */
+function locationHint(value: unknown): string {
+  const values = Array.isArray(value) ? (value as unknown[]) : [value]
+  const renamed = values
+    .filter((v): v is string => typeof v === 'string' && Object.hasOwn(LOCATION_SPELLINGS, v.toLowerCase()))
+    .map((v) => `"${v}" is called "${LOCATION_SPELLINGS[v.toLowerCase()] ?? ''}"`)
+  if (renamed.length > 0) return `; ${renamed.join(', ')}`
+  if (typeof value === 'string' && TOKEN_LOCATIONS.includes(value as TokenLocation))
+    return `; a list: ["${value}"]`
+  return ''
 }
 
 function resolveCsrf(value: unknown): ResolvedCsrfOptions {

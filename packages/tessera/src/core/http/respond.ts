@@ -79,8 +79,19 @@ const FLASK_MESSAGES: Partial<Record<TesseraErrorCode, string>> = {
   csrf_missing: 'Missing CSRF token',
   csrf_mismatch: 'CSRF double submit tokens do not match',
   claims_verification_failed: 'User claims verification failed',
-  user_not_found: 'Error loading the user',
   token_invalid_signature: 'Signature verification failed',
+}
+
+// flask-jwt-extended's texts for a token of the other type (internal_utils.py `verify_token_type`); a
+// token whose header `typ` alone is wrong keeps Tessera's message (flask has no such check). The user
+// lookup's text names the identity (default_callbacks.py), so the engine writes it (engine.ts).
+const FLASK_WRONG_TYPE: Readonly<Record<string, string>> = {
+  'Only access tokens are accepted here': 'Only non-refresh tokens are allowed',
+  'Only refresh tokens are accepted here': 'Only refresh tokens are allowed',
+}
+
+function flaskMessage(error: AnyTesseraError): string | undefined {
+  return error.code === 'token_wrong_type' ? FLASK_WRONG_TYPE[error.message] : FLASK_MESSAGES[error.code]
 }
 
 /** The option names of {@link ErrorOptions}. */
@@ -154,7 +165,7 @@ export function errorResponse(error: AnyTesseraError, o: ResolvedErrorOptions): 
   const status = o.status[error.code]
   const body: Record<string, unknown> = {}
   if (o.codeKey !== undefined) body[o.codeKey] = error.code
-  body[o.messageKey] = (o.flask ? FLASK_MESSAGES[error.code] : undefined) ?? error.message
+  body[o.messageKey] = (o.flask ? flaskMessage(error) : undefined) ?? error.message
   const headers: Record<string, string> = {}
   // RFC 7235 §3.1/RFC 6750 §3: the challenge belongs to 401 (and 403 insufficient_scope) answers only.
   if (status === 401 || status === 403) {
