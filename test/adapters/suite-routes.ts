@@ -1,4 +1,4 @@
-// Route options (optional, fresh, refresh, verifyType, skipRevocationCheck, roles, scopes, OPTIONS), the
+// Route options (optional, fresh, refresh, verifyType, skipRevocationCheck, roles, scopes), OPTIONS, the
 // app hooks (user lookup, blocklist, claims verification) and start-up validation.
 import { describe, expect, it, vi } from 'vitest'
 import { accessClaims, forge, SECRET } from '../helpers/forge.js'
@@ -8,10 +8,28 @@ const INSUFFICIENT_SCOPE = /^Bearer error="insufficient_scope", error_descriptio
 
 export function routeSuite(ctx: SuiteContext): void {
   describe('route options', () => {
-    it('lets OPTIONS requests through without a token', async () => {
-      const { client } = await ctx.start()
-      const res = await client.request('OPTIONS', '/protected')
-      expect([res.status, res.body.jwt]).toEqual([200, null])
+    // HTTP verb tampering: a handler that serves every method must not run for a token-less OPTIONS.
+    it('authenticates OPTIONS like any method: 401 without a token, the handler runs with one', async () => {
+      const { client, auth } = await ctx.start()
+      for (const path of ['/protected', '/verify']) {
+        const res = await client.request('OPTIONS', path)
+        expect([path, res.status, res.body.error, res.body.jwt]).toEqual([
+          path,
+          401,
+          'token_missing',
+          undefined,
+        ])
+        expect(res.headers['www-authenticate']).toBe('Bearer')
+      }
+      // A preflight's headers change nothing: an attacker can send them.
+      const preflight = await client.request('OPTIONS', '/protected', {
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'DELETE' },
+      })
+      expect([preflight.status, preflight.body.error]).toEqual([401, 'token_missing'])
+      const withToken = await client.request('OPTIONS', '/protected', {
+        headers: bearer(await auth.createAccessToken('alice')),
+      })
+      expect([withToken.status, withToken.body.jwt?.identity]).toEqual([200, 'alice'])
     })
 
     it('optional: passes a request without a token with jwt null, but refuses a bad or expired one', async () => {

@@ -231,9 +231,10 @@ export function createHttpAuth<C, U>(
   let verify = refusingVerify(auth)
 
   const authenticate: HttpAuth<C, U>['authenticate'] = (io, req, res, route) => {
-    const method = io.method(req)
-    // CORS preflights carry no credentials (flask-jwt-extended's exempt methods).
-    if (method === 'OPTIONS') return null
+    // Every method is authenticated, OPTIONS too: flask-jwt-extended exempts it (its views rarely take
+    // OPTIONS), but an Express `app.all`/`router.all` or Fastify `all` handler behind a guard would then
+    // serve a token-less OPTIONS request (HTTP verb tampering). CORS preflights carry no credentials:
+    // CORS middleware answers them before any guard (cors, @fastify/cors).
     let token: string | undefined
     let location: TokenLocation = 'headers'
     for (const candidate of route.locations) {
@@ -248,7 +249,7 @@ export function createHttpAuth<C, U>(
       return new TokenMissingError(route.missingMessage)
     }
     let csrfValue: string | undefined
-    if (location === 'cookies' && csrf.protect && csrf.methods.has(method)) {
+    if (location === 'cookies' && csrf.protect && csrf.methods.has(io.method(req))) {
       if (csrf.checkOrigin) checkOrigin(io, req, csrf)
       csrfValue = readCsrfValue(io, req, csrf, route.csrf)
     }
