@@ -370,6 +370,54 @@ export function cookieSuite(ctx: SuiteContext): void {
       expect(cookieNamed(res, 'access_token_cookie').value).not.toBe(token)
     })
 
+    // A stolen cookie presented now and then must not live for ever: the chain ends when a refresh token
+    // made at its start would have expired.
+    it('ends a chain of refreshes a refresh token lifetime after it began, carried as auth_time', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m' }, { refreshTokenTtl: '1h' })
+      const now = Math.floor(Date.now() / 1000)
+      const renewedClaims = async (cookie: string) => {
+        const res = await started.client.request('GET', '/protected', { headers: { cookie } })
+        expect(res.status).toBe(200)
+        return (await started.auth.verify(cookieNamed(res, 'access_token_cookie').value)).claims
+      }
+      const first = await login(started, {}, 300)
+      const firstIat = (await started.auth.verify(first.token)).claims.iat
+      expect((await renewedClaims(first.cookie)).auth_time).toBe(firstIat)
+      const young = await login(started, { auth_time: now - 1800 }, 300)
+      expect((await renewedClaims(young.cookie)).auth_time).toBe(now - 1800)
+      // A start after the token's own iat is no start: its iat is.
+      const future = await login(started, { auth_time: now + 999 }, 300)
+      const futureIat = (await started.auth.verify(future.token)).claims.iat
+      expect((await renewedClaims(future.cookie)).auth_time).toBe(futureIat)
+      // Begun over an hour ago: still served until it expires, never renewed.
+      const old = await login(started, { auth_time: now - 3601 }, 300)
+      const served = await started.client.request('GET', '/protected', { headers: { cookie: old.cookie } })
+      expect([served.status, served.cookies]).toEqual([200, []])
+    })
+
+    it('makes a token without a sid the session of its refreshes: revokeSession(jti) refuses them all', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '15m' })
+      const { cookie, token } = await login(started, {}, 300)
+      const { jti } = (await started.auth.verify(token)).claims
+      const res = await started.client.request('GET', '/protected', { headers: { cookie } })
+      const successor = cookieNamed(res, 'access_token_cookie').value
+      expect((await started.auth.verify(successor)).claims.sid).toBe(jti)
+      const again = await started.client.request('GET', '/protected', {
+        headers: { cookie: `access_token_cookie=${successor}` },
+      })
+      const third = cookieNamed(again, 'access_token_cookie').value
+      expect((await started.auth.verify(third)).claims.sid).toBe(jti)
+      // The logout of adapters.md step 5, with the first token.
+      await started.auth.revokeToken((await started.auth.verify(token)).claims)
+      await started.auth.revokeSession(jti)
+      for (const presented of [token, successor, third]) {
+        const refused = await started.client.request('GET', '/protected', {
+          headers: { cookie: `access_token_cookie=${presented}` },
+        })
+        expect([refused.status, refused.body.error, refused.cookies]).toEqual([401, 'token_revoked', []])
+      }
+    })
+
     it('leaves cookies outside the window and header tokens alone', async () => {
       const started = await ctx.start({
         tokenLocations: ['headers', 'cookies'],

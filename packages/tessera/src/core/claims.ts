@@ -201,7 +201,7 @@ const MAX_NUMERIC_DATE = 253_402_300_799
 // RFC 7519 §2 NumericDate, bounded: a negative or astronomically large time (1e300, above 2^53) is no
 // real instant; refused rather than read as "expired" or "never expires" (it also broke the SQL
 // revocation store, which needs a safe integer, when such a token was logged out).
-function isNumericDate(value: unknown): value is number {
+export function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE
 }
 

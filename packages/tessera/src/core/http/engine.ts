@@ -4,7 +4,7 @@
  * returned synchronously when nothing on the way is asynchronous (the common case: a header token, the
  * in-memory revocation store, no hooks), so adapters only await when they are handed a promise.
  */
-import { RESERVED_CLAIMS } from '../claims.js'
+import { isNumericDate, RESERVED_CLAIMS } from '../claims.js'
 import {
   ClaimsVerificationFailedError,
   ConfigurationError,
@@ -158,6 +158,11 @@ export function createHttpAuth<C, U>(
     old: string,
     route: ResolvedRoute,
   ): Promise<void> => {
+    // A chain of implicit refreshes ends when a refresh token made at its first token would have
+    // expired: a stolen cookie presented now and then must not stay valid for ever. Each new token
+    // carries the chain's start as `auth_time` (RFC 9068 §2.2.1), which no app claim can move.
+    const startedAt = chainStart(v.claims)
+    if (Date.now() / 1000 - startedAt >= auth.config.refreshTokenTtl) return
     if (!(await mayReissue(old, route, v))) return
     const pick = o.implicitRefresh?.claims
     const claims: Record<string, unknown> = {}
@@ -167,13 +172,22 @@ export function createHttpAuth<C, U>(
       }
     }
     const token = await auth.createAccessToken(v.identity, {
-      claims: pick === undefined ? claims : pick(v.claims),
-      sid: v.claims.sid,
+      claims: { ...(pick === undefined ? claims : pick(v.claims)), auth_time: startedAt },
+      // A token created without a session starts one named by its jti: `auth.revokeSession(sid ?? jti)`
+      // then reaches every token refreshed from it, which revoking the first token's jti alone would not.
+      sid: v.claims.sid ?? v.claims.jti,
       // Keeping the CSRF value lets requests already in flight with the old header still pass.
       csrf: v.claims.csrf ?? csrf.protect,
     })
     for (const cookie of tokenCookies('access', token, isSecure(io, req), o.cookies, csrf))
       io.appendSetCookie(res, cookie)
+  }
+
+  /** When the chain of implicit refreshes `claims` belongs to began: its `auth_time`, else its `iat`. */
+  const chainStart = (claims: VerifiedToken<C>['claims']): number => {
+    const iat = claims.iat ?? Math.floor(Date.now() / 1000)
+    const start = (claims as { auth_time?: unknown }).auth_time
+    return isNumericDate(start) && start <= iat ? start : iat
   }
 
   const context = (v: VerifiedToken<C>, location: TokenLocation, user: U): RequestJwt<C, U> => ({
