@@ -112,6 +112,14 @@ describe('remoteJwks fetching', () => {
     await expect(auth.createAccessToken('alice')).rejects.toMatchObject({ option: 'keys' })
   })
 
+  it('fetches on the first verification of a token without a kid too', async () => {
+    const { server, auth } = await setup()
+    const claims = accessClaims({ aud: ISSUER_OPTIONS.audience, iss: ISSUER_OPTIONS.issuer })
+    const noKid = forge({ alg: 'EdDSA', typ: 'at+jwt' }, claims, first)
+    expect((await auth.verify(noKid)).identity).toBe('alice')
+    expect(server.hits.jwks).toBe(1)
+  })
+
   it('fetches at most once per cooldown for a flood of 1,000 unknown kids, shared by all', async () => {
     const { server, auth, clock, jwks } = await setup({ cooldown: '5s' })
     await jwks.ready()

@@ -51,8 +51,17 @@ describe('readCookie', () => {
     ['xaccess_token_cookie=no; access_token_cookiex=no', undefined],
     ['access_token_cookie', undefined],
     ['', undefined],
+    ['junk; ;;access_token_cookie=tok', 'tok'],
+    ['a; b=1; c; access_token_cookie=tok=with=eq; d', 'tok=with=eq'],
+    ['a=1; access_token_cookie; b=2', undefined],
   ])('reads %j as %j', (header, expected) => {
     expect(readCookie(header, 'access_token_cookie')).toBe(expected)
+  })
+
+  it('reads past thousands of segments without a value, before and after the cookie', () => {
+    const empty = ';'.repeat(5000)
+    expect(readCookie(`${empty}access_token_cookie=tok${empty}`, 'access_token_cookie')).toBe('tok')
+    expect(readCookie(`${empty}other=1${empty}`, 'access_token_cookie')).toBeUndefined()
   })
 
   it('reads nothing from an absent header', () => {

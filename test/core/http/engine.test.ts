@@ -62,7 +62,8 @@ describe('createHttpAuth', () => {
     } finally {
       vi.useRealTimers()
     }
-    expect(http.authenticate(fakeIO, { method: 'OPTIONS' }, reply(), route)).toBeNull()
+    // OPTIONS is authenticated like every method (no exemption: HTTP verb tampering).
+    expect(http.authenticate(fakeIO, { method: 'OPTIONS' }, reply(), route)).toBeInstanceOf(TokenMissingError)
     expect(http.authenticate(fakeIO, {}, reply(), http.route({ optional: true }))).toBeNull()
   })
 

@@ -201,7 +201,14 @@ function checkHeader(header: Record<string, unknown>, ring: KeyRing): HeaderEntr
     return new TokenMalformedError('The token header "typ" is not a string')
   let key: TesseraKey | undefined
   if (kid === undefined) {
-    key = ring.active
+    // A remote key set holds no key before its first fetch: refused as an unknown key, as a value, so
+    // the engine waits for that fetch as it does for an unknown kid.
+    try {
+      key = ring.active
+    } catch (error) {
+      if (error instanceof TokenUnknownKeyError) return error
+      throw error
+    }
   } else if (typeof kid === 'string') {
     key = ring.get(kid)
   } else {

@@ -169,10 +169,14 @@ export function readCookie(header: string | undefined, cookieName: string): stri
   if (header === undefined) return undefined
   const length = header.length
   let start = 0
+  // The next `=` at or after `start`, found again only once `start` has passed it: segments without
+  // one (`;;;;…`) would otherwise each scan the rest of the header (quadratic in its length).
+  let eq = header.indexOf('=')
   while (start < length) {
+    if (eq === -1) return undefined
+    if (eq < start) eq = header.indexOf('=', start)
     let end = header.indexOf(';', start)
     if (end === -1) end = length
-    const eq = header.indexOf('=', start)
     if (eq !== -1 && eq < end) {
       let keyStart = start
       while (header.charCodeAt(keyStart) === 32 || header.charCodeAt(keyStart) === 9) keyStart++
