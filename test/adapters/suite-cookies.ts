@@ -303,6 +303,39 @@ export function cookieSuite(ctx: SuiteContext): void {
     })
   })
 
+  describe('__Host- cookie names (the defence against cookie tossing)', () => {
+    it('sets and reads __Host- cookies: Secure, Path=/, no Domain', async () => {
+      const started = await ctx.start({
+        tokenLocations: ['cookies'],
+        cookies: {
+          accessName: '__Host-access',
+          refreshName: '__Host-refresh',
+          refreshPath: '/',
+          secure: true,
+        },
+        csrf: { accessCookieName: '__Host-csrf-access', refreshCookieName: '__Host-csrf-refresh' },
+      })
+      const { cookie, res } = await login(started)
+      for (const name of ['__Host-access', '__Host-csrf-access']) {
+        const set = cookieNamed(res, name)
+        expect([name, set.attributes.secure, set.attributes.path, set.attributes.domain]).toEqual([
+          name,
+          true,
+          '/',
+          undefined,
+        ])
+      }
+      const read = await started.client.request('GET', '/protected', { headers: { cookie } })
+      expect([read.status, read.body.jwt?.location]).toEqual([200, 'cookies'])
+      const token = await started.auth.createAccessToken('alice', { csrf: true })
+      const withDomain = await started.client.request('POST', '/cookies/access', {
+        json: { token, options: { domain: 'example.com' } },
+      })
+      // A per-call Domain is refused (a ConfigurationError from the setter): no cookie is set.
+      expect([withDomain.status, withDomain.cookies]).toEqual([500, []])
+    })
+  })
+
   describe('implicit refresh', () => {
     it('re-issues the access cookie within the window, keeping claims and the CSRF value', async () => {
       const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m' })

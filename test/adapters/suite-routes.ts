@@ -263,6 +263,18 @@ export function routeSuite(ctx: SuiteContext): void {
       [{ compat: 'flask' }, 'compat'],
       [{ errors: { status: { token_expired: 200 } } }, 'errors.status.token_expired'],
       [{ errors: { formatters: { token_expird: () => ({}) } } }, 'errors.formatters.token_expird'],
+      // Cookie prefixes browsers would silently drop (RFC 6265bis §4.1.3).
+      [{ cookies: { accessName: '__Host-access' } }, 'cookies.accessName'],
+      [{ cookies: { accessName: '__Secure-access', secure: false } }, 'cookies.accessName'],
+      [{ cookies: { refreshName: '__Host-refresh', secure: true } }, 'cookies.refreshName'],
+      [
+        { cookies: { accessName: '__host-access', secure: true, domain: 'example.com' } },
+        'cookies.accessName',
+      ],
+      [
+        { cookies: { secure: true }, csrf: { accessCookieName: '__Host-csrf', cookiePath: '/api' } },
+        'csrf.accessCookieName',
+      ],
     ])('refuses %j with a ConfigurationError naming %s', async (options, option) => {
       await expect(ctx.build(options as never)).rejects.toMatchObject({ code: 'configuration_error', option })
     })

@@ -242,6 +242,9 @@ export function tokenCookies(
     (cookies.session || typeof exp !== 'number' ? undefined : Math.max(0, Math.floor(exp) - Math.floor(now)))
   const base = { domain: call.domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge }
   const jwtName = type === 'access' ? cookies.accessName : cookies.refreshName
+  if (call.domain !== undefined && /^__host-/i.test(jwtName)) {
+    throw new ConfigurationError(`${helper}.domain`, 'a __Host- cookie cannot carry a Domain')
+  }
   const out = [
     serializeCookie(jwtName, token, {
       ...base,

@@ -255,6 +255,7 @@ export function resolveAdapterOptions<C, U>(
       throw new ConfigurationError('csrf', `the CSRF cookie name "${csrfName}" is also a JWT cookie name`)
     }
   }
+  checkCookiePrefixes(cookies, csrf)
   return Object.freeze({
     locations: resolveLocations(o.tokenLocations, 'tokenLocations') ?? Object.freeze(['headers' as const]),
     headerName,
@@ -274,6 +275,46 @@ export function resolveAdapterOptions<C, U>(
     scopeClaim: name(claimNames.scope, 'scope', 'claimNames.scope'),
     errors: resolveErrorOptions(o.errors, o.compat === 'flask-jwt-extended'),
   })
+}
+
+/**
+ * Cookie name prefixes (RFC 6265bis §4.1.3): browsers drop a `__Secure-` cookie without `Secure`, and a
+ * `__Host-` one also unless `Path=/` and no `Domain`, silently. `__Host-` names are the defence against
+ * cookie tossing (a sibling subdomain planting a cookie of the same name): refused at start-up when
+ * the options would make browsers drop them.
+ */
+function checkCookiePrefixes(cookies: ResolvedCookieOptions, csrf: ResolvedCsrfOptions): void {
+  const named: [name: string, path: string, option: string, pathOption: string][] = [
+    [cookies.accessName, cookies.accessPath, 'cookies.accessName', 'cookies.accessPath'],
+    [cookies.refreshName, cookies.refreshPath, 'cookies.refreshName', 'cookies.refreshPath'],
+  ]
+  if (csrf.protect && csrf.inCookies) {
+    named.push(
+      [csrf.access.cookieName, csrf.access.cookiePath, 'csrf.accessCookieName', 'csrf.accessCookiePath'],
+      [csrf.refresh.cookieName, csrf.refresh.cookiePath, 'csrf.refreshCookieName', 'csrf.refreshCookiePath'],
+    )
+  }
+  for (const [cookie, path, option, pathOption] of named) {
+    const lower = cookie.toLowerCase()
+    const host = lower.startsWith('__host-')
+    if (!host && !lower.startsWith('__secure-')) continue
+    const prefix = host ? '__Host-' : '__Secure-'
+    if (cookies.secure !== true) {
+      throw new ConfigurationError(
+        option,
+        `a ${prefix} cookie needs cookies.secure: true (browsers drop it without Secure)`,
+      )
+    }
+    if (host && path !== '/') {
+      throw new ConfigurationError(
+        option,
+        `a __Host- cookie needs Path=/ (browsers drop it otherwise): set ${pathOption} to '/'`,
+      )
+    }
+    if (host && cookies.domain !== undefined) {
+      throw new ConfigurationError(option, 'a __Host- cookie cannot carry a Domain: remove cookies.domain')
+    }
+  }
 }
 
 /** Validates a list of token locations (app-wide or per route). */
