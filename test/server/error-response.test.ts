@@ -87,6 +87,13 @@ describe('createErrorMapper', () => {
     expect(pool.log).toBeDefined()
     const database = map(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
     expect(database).toMatchObject({ status: 503, headers: { 'retry-after': '5' } })
+    // PostgreSQL refusing connections: dropped database, bad password, ALLOW_CONNECTIONS false, resources.
+    for (const code of ['3D000', '28P01', '28000', '55000', '53300', '53100', '57P03', '08006']) {
+      const refused = map(Object.assign(new Error(`postgres ${code}`), { code }))
+      expect([code, refused.status, refused.body.error]).toEqual([code, 503, 'service_unavailable'])
+    }
+    // A constraint violation is no outage.
+    expect(map(Object.assign(new Error('unique'), { code: '23505' })).status).toBe(500)
   })
 
   it('answers a saturated password pool with 503 and Retry-After, logged as a warning', () => {

@@ -186,8 +186,8 @@ function writeClientError(code: ServerErrorCode, error: Error, socket: Duplex): 
 }
 
 // Connection-level failures of the database drivers: refused, reset, or the pool closed under us.
-// PostgreSQL: class 08 (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too many
-// connections); node-postgres reports a dropped or timed-out connection by message only.
+// PostgreSQL: class 08 (connection exception), 57P0x (shutdown, cannot connect now), class 53 (too many
+// connections, out of resources); node-postgres reports a dropped or timed-out connection by message only.
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -199,7 +199,13 @@ const UNAVAILABLE_CODES = new Set([
   '57P01',
   '57P02',
   '57P03',
-  '53300',
+  // The database dropped or renamed, its password changed, or it refuses connections
+  // (ALLOW_CONNECTIONS false: 55000, object_not_in_prerequisite_state, which Tessera's own SQL never
+  // raises otherwise); class 53, insufficient resources (too many connections, disk full, memory).
+  '3D000',
+  '28000',
+  '28P01',
+  '55000',
   // statement_timeout, lock_timeout, idle-in-transaction timeout (TESSERA_DATABASE_TIMEOUT).
   '57014',
   '55P03',
@@ -219,7 +225,7 @@ function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
     cause?: unknown
     errors?: unknown
   }
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^(08|53)/.test(code))) return true
   if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true
   // An AggregateError (connecting to ::1 and 127.0.0.1) or a wrapped error.
   if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true
