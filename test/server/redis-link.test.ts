@@ -3,11 +3,21 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { memoryRevocationStore } from '../../packages/tessera/src/index.js'
 import { redisRevocationStore } from '../../packages/tessera/src/redis.js'
+import { createMetrics } from '../../packages/server/src/server/metrics.js'
 import { openRedis, type RedisLink } from '../../packages/server/src/server/redis.js'
-import { deletePrefix, REDIS_URL, redisReachable, testRedisClient, uniquePrefix } from '../helpers/redis.js'
+import { commandExists, throwawayRedis } from '../helpers/processes.js'
+import {
+  deletePrefix,
+  REDIS_URL,
+  redisReachable,
+  testRedisClient,
+  uniquePrefix,
+  waitFor,
+} from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 
 const available = serviceAvailable('Redis', await redisReachable())
+const redisServer = serviceAvailable('redis-server', commandExists('redis-server'), 'not installed')
 
 describe.skipIf(!available)('the server’s Redis link', () => {
   const prefixes: string[] = []
@@ -67,5 +77,54 @@ describe.skipIf(!available)('the server’s Redis link', () => {
       await link.close()
     }
     expect((await stored(prefix)).has('session:s-1')).toBe(true)
+  })
+})
+
+// An outage is visible to an operator: one warning when the link goes down (with the connection error),
+// one notice when it is back, never one per retry; `tessera_redis_up` follows.
+describe.skipIf(!redisServer)('the server’s Redis link through an outage', () => {
+  it('says once that it went down and once that it is back, and tessera_redis_up follows', async () => {
+    const redis = await throwawayRedis()
+    const changes: [boolean, unknown][] = []
+    const link = await openRedis({
+      url: redis.url,
+      memory: memoryRevocationStore(),
+      resync: () => Promise.resolve(),
+      prefix: uniquePrefix(),
+      onLinkChange: (up, error) => changes.push([up, (error as { code?: unknown } | undefined)?.code]),
+    })
+    const metrics = createMetrics({ redisUp: () => link.status() === 'ok' })
+    const gauge = async (): Promise<string | undefined> =>
+      (await metrics.registry.metrics()).split('\n').find((line) => line.startsWith('tessera_redis_up '))
+    try {
+      expect(await gauge()).toBe('tessera_redis_up 1')
+      await redis.stop()
+      expect(await waitFor(() => changes.length > 0, 10_000)).toBe(true)
+      // Retries every second at most: several failed while we waited, one notice was given.
+      await new Promise((resolve) => setTimeout(resolve, 2_500))
+      expect(changes.map(([up]) => up)).toEqual([false])
+      expect(await gauge()).toBe('tessera_redis_up 0')
+      await redis.start()
+      expect(await waitFor(() => changes.length > 1, 15_000)).toBe(true)
+      expect(changes.map(([up]) => up)).toEqual([false, true])
+      expect(await gauge()).toBe('tessera_redis_up 1')
+    } finally {
+      await link.close()
+      await redis.dispose()
+    }
+  }, 60_000)
+
+  it('says at start that Redis is unreachable, and exports no tessera_redis_up without Redis', async () => {
+    const changes: [boolean, unknown][] = []
+    const link = await openRedis({
+      url: 'redis://127.0.0.1:1',
+      memory: memoryRevocationStore(),
+      resync: () => Promise.resolve(),
+      connectTimeoutMs: 500,
+      onLinkChange: (up, error) => changes.push([up, (error as { code?: unknown } | undefined)?.code]),
+    })
+    await link.close()
+    expect(changes).toEqual([[false, 'ECONNREFUSED']])
+    expect(await createMetrics().registry.metrics()).not.toMatch(/tessera_redis_up/)
   })
 })

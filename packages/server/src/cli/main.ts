@@ -1,8 +1,10 @@
 /**
  * The `tessera` command. A small `main()`: parse the command name, hand the rest to the command's own
- * file. Known errors print as one line (code + message) and exit 1; unknown errors print a stack.
+ * file. Known errors, and failures of the database or the system, print as one line (code + message)
+ * and exit 1; unknown errors print a stack.
  */
 import { isTesseraError } from 'tessera'
+import { MigrationError } from '../stores/sql/migrations/index.js'
 import { COMMANDS, type Command } from './commands/index.js'
 import { UsageError } from './usage-error.js'
 
@@ -48,6 +50,28 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tessera ${name}: ${error.message}\n`)
       return 1
     }
+    const said = environmentFailure(error)
+    if (said !== undefined) {
+      process.stderr.write(`tessera ${name}: ${said}\n`)
+      return 1
+    }
     throw error
   }
+}
+
+/**
+ * A failure of what the command runs on, not of Tessera — a migration that cannot run, the database
+ * (SQLite read-only or locked, PostgreSQL's SQLSTATE errors), the system (an unknown host, a port in
+ * use, a refused connection) — as one line with its code: an operator needs the cause, not a stack.
+ */
+function environmentFailure(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined
+  const { code, syscall, severity } = error as { code?: unknown; syscall?: unknown; severity?: unknown }
+  if (typeof code !== 'string') return undefined
+  const known =
+    error instanceof MigrationError ||
+    error.name === 'SqliteError' ||
+    typeof syscall === 'string' ||
+    (typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code))
+  return known ? `${code}: ${error.message}` : undefined
 }

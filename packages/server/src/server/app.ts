@@ -104,6 +104,9 @@ export async function buildServer(overrides: Partial<ServerConfig> = {}): Promis
     onError: (message, error) => {
       logging.logger.error({ err: error }, message)
     },
+    onNotice: (level, message, error) => {
+      logging.logger[level](error === undefined ? {} : { err: error }, message)
+    },
   })
   try {
     const app = await createApp(config, context, logging)

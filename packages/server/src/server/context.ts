@@ -16,6 +16,7 @@ import {
   type Tessera,
 } from 'tessera'
 import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
+import { pendingMigrations } from '../stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
@@ -87,6 +88,11 @@ export interface ContextHooks {
    * maintenance task (the key refresh included), Redis writes, loads and re-syncs.
    */
   onError?: (message: string, error: unknown) => void
+  /**
+   * Told what an operator should see in the log besides failures: migrations applied at start, the
+   * link to Redis lost (`warn`, with the last error) and back (`info`).
+   */
+  onNotice?: (level: 'info' | 'warn', message: string, error?: unknown) => void
 }
 
 /** Opens the database, migrates it, loads or creates the keys, and builds the token engine. */
@@ -101,16 +107,19 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
   })
   let redis: RedisLink | undefined
   try {
+    // Said before and after: a migration may rewrite a large table (0006 on PostgreSQL) for minutes.
+    const pending = await pendingMigrations(db)
+    if (pending.length > 0) hooks.onNotice?.('info', `database: applying migrations ${pending.join(', ')}`)
     // PostgreSQL migrates over a connection of its own, without the statement time limit of requests.
-    if (location.dialect === 'postgres') {
-      await migrateDatabase({
-        url: config.databaseUrl,
-        timeoutMs: config.databaseTimeoutMs,
-        option: 'TESSERA_DATABASE_URL',
-      })
-    } else {
-      await migrateToLatest(db)
-    }
+    const { applied } =
+      location.dialect === 'postgres'
+        ? await migrateDatabase({
+            url: config.databaseUrl,
+            timeoutMs: config.databaseTimeoutMs,
+            option: 'TESSERA_DATABASE_URL',
+          })
+        : await migrateToLatest(db)
+    if (applied.length > 0) hooks.onNotice?.('info', `database: applied migrations ${applied.join(', ')}`)
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
     const memory = memoryRevocationStore()
@@ -128,11 +137,28 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
             memory,
             resync: syncFromDatabase,
             onError: hooks.onError,
+            onLinkChange: (up, error) => {
+              if (up)
+                hooks.onNotice?.(
+                  'info',
+                  'redis: connected again; revocations and rate limits are shared again',
+                )
+              else
+                hooks.onNotice?.(
+                  'warn',
+                  'redis: unreachable; revocations are queued for it and rate limits count per instance until it is back',
+                  error,
+                )
+            },
           })
     const replica = redis?.replica ?? memory
     const revocation = replicatedRevocationStore({ durable: stores.revocations, replica })
     const limiter = redis?.limiter ?? memoryRateLimiter()
-    const metrics = createMetrics({ replicaSize: () => memory.size() })
+    const link = redis
+    const metrics = createMetrics({
+      replicaSize: () => memory.size(),
+      ...(link === undefined ? {} : { redisUp: () => link.status() === 'ok' }),
+    })
     const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
     if (redis === undefined)
       maintenance.register('revocation_sync', externalRevocations(db, location.dialect, syncFromDatabase), {

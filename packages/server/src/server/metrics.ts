@@ -20,6 +20,8 @@ export interface ServerMetrics {
   readonly tableRows: Gauge<'table'>
   /** Entries in the in-memory revocation replica, by grain (read at scrape time). */
   readonly replicaEntries: Gauge<'grain'>
+  /** Present when Redis is configured. */
+  readonly redisUp?: Gauge
   /** Unix seconds of the last finished maintenance pass. */
   readonly maintenanceLastRun: Gauge
   readonly maintenanceDeleted: Counter<'table'>
@@ -33,6 +35,8 @@ export interface ServerMetrics {
 /** What the gauges read at scrape time. */
 export interface MetricSources {
   replicaSize?: () => { tokens: number; sessions: number; users: number }
+  /** Whether the link to Redis is up; `tessera_redis_up` exists only when Redis is configured. */
+  redisUp?: () => boolean
 }
 
 /** Creates the metrics with the `tessera_` prefix, plus Node's default process metrics. */
@@ -71,6 +75,7 @@ export function createMetrics(sources: MetricSources = {}): ServerMetrics {
       'table',
     ]),
     replicaEntries: replicaGauge(registry, sources),
+    ...(sources.redisUp === undefined ? {} : { redisUp: redisGauge(registry, sources.redisUp) }),
     maintenanceLastRun: gauge(
       'tessera_maintenance_last_run_timestamp_seconds',
       'Unix time of the last finished maintenance pass on this instance.',
@@ -122,6 +127,18 @@ function replicaGauge(registry: Registry, sources: MetricSources): Gauge<'grain'
       this.set({ grain: 'token' }, size.tokens)
       this.set({ grain: 'session' }, size.sessions)
       this.set({ grain: 'user' }, size.users)
+    },
+  })
+}
+
+/** 1 while the link to Redis is up, 0 while revocations queue and rate limits count per instance. */
+function redisGauge(registry: Registry, up: () => boolean): Gauge {
+  return new Gauge({
+    name: 'tessera_redis_up',
+    help: 'Whether this instance’s link to Redis is up (1) or down (0: revocations queued for it, rate limits per instance).',
+    registers: [registry],
+    collect() {
+      this.set(up() ? 1 : 0)
     },
   })
 }

@@ -54,6 +54,11 @@ export interface OpenRedisOptions {
   /** How long start-up waits for a first connection before going on degraded. @default 3000 */
   connectTimeoutMs?: number
   onError?: (message: string, error: unknown) => void
+  /**
+   * Told when the link goes down (with the last connection error) and when it is back: once per
+   * change, never per retry. Down at start counts as a change.
+   */
+  onLinkChange?: (up: boolean, error?: unknown) => void
 }
 
 /** Connects (lazily importing ioredis), loads the live revocations, and subscribes to the channel. */
@@ -82,7 +87,23 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
   client.on('ready', () => {
     void queue.flush()
   })
+  let lastError: unknown
+  client.on('error', (error: unknown) => {
+    lastError = error
+  })
   await Promise.race([client.connect().catch(() => undefined), pause(options.connectTimeoutMs ?? 3_000)])
+  let up = client.status === 'ready'
+  if (!up) options.onLinkChange?.(false, lastError)
+  client.on('close', () => {
+    if (!up || closed) return
+    up = false
+    options.onLinkChange?.(false, lastError)
+  })
+  client.on('ready', () => {
+    if (up) return
+    up = true
+    options.onLinkChange?.(true)
+  })
   if (client.status === 'ready') {
     await loadFromRedis().catch((error: unknown) => {
       report('redis load failed', error)

@@ -54,13 +54,42 @@ export interface MigrationReport {
  */
 export async function migrateToLatest<DB>(db: Kysely<DB>): Promise<MigrationReport> {
   const { error, results = [] } = await createMigrator(db).migrateToLatest()
-  if (error !== undefined) {
-    const failed = results.find((r) => r.status === 'Error')?.migrationName ?? 'the migration lock'
-    throw new Error(`database migration ${failed} failed: ${(error as Error).message}`, {
+  if (error !== undefined)
+    throw migrationError(error, results.find((r) => r.status === 'Error')?.migrationName)
+  return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+}
+
+/** A migration that could not run, said for an operator (the CLI prints it as one line). */
+export class MigrationError extends Error {
+  override name = 'MigrationError'
+  /** `schema_newer`: the database holds a migration this version does not know. */
+  readonly code: 'schema_newer' | 'migration_failed' | 'migration_not_started'
+  constructor(code: MigrationError['code'], message: string, options: ErrorOptions) {
+    super(message, options)
+    this.code = code
+  }
+}
+
+function migrationError(error: unknown, failed: string | undefined): MigrationError {
+  const message = error instanceof Error ? error.message : String(error)
+  if (failed !== undefined)
+    return new MigrationError('migration_failed', `database migration ${failed} failed: ${message}`, {
       cause: error,
     })
+  // Kysely's words when the database has a migration that this list lacks: a newer version ran on it.
+  const newer = /previously executed migration (\S+) is missing/.exec(message)?.[1]
+  if (newer !== undefined) {
+    return new MigrationError(
+      'schema_newer',
+      `the database schema is newer than this version of tessera-server: it holds migration ${newer}, ` +
+        'which this version does not know (an upgrade rolled back?). Run the version that applied it, or ' +
+        'restore the backup taken before the upgrade',
+      { cause: error },
+    )
   }
-  return { applied: results.filter((r) => r.status === 'Success').map((r) => r.migrationName) }
+  return new MigrationError('migration_not_started', `database migrations could not start: ${message}`, {
+    cause: error,
+  })
 }
 
 /**

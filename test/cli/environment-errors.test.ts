@@ -1,0 +1,77 @@
+// What an operator sees when the database is not what this version expects, or cannot be reached: one
+// line with a code (no stack), exit 1, nothing changed — and the server's log says which migrations a
+// start applied.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, describe, expect, it } from 'vitest'
+import { resolveServerConfig } from '../../packages/server/src/server/app.js'
+import { openContext } from '../../packages/server/src/server/context.js'
+import { baseConfig, runCli } from '../helpers/server-harness.js'
+
+const dirs: string[] = []
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))
+})
+const tempDir = async (): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-env-errors-'))
+  dirs.push(dir)
+  return dir
+}
+
+describe('tessera on a database it cannot use', () => {
+  it('refuses a schema newer than this version in one line naming the unknown migration', async () => {
+    const dir = await tempDir()
+    expect((await runCli(['migrate', '--data-dir', dir])).code).toBe(0)
+    const db = new Database(join(dir, 'tessera.db'))
+    db.prepare('insert into tessera_migration (name, timestamp) values (?, ?)').run(
+      '0099-future',
+      new Date().toISOString(),
+    )
+    db.close()
+    for (const argv of [['migrate'], ['users', 'list']]) {
+      const run = await runCli([...argv, '--data-dir', dir])
+      expect(run.code, run.output).toBe(1)
+      expect(run.output.trim()).toMatch(
+        new RegExp(
+          `^tessera ${argv[0] ?? ''}: schema_newer: the database schema is newer than this version .*0099-future`,
+        ),
+      )
+      expect(run.output).not.toMatch(/\n\s+at /)
+    }
+  })
+
+  it('says a database it cannot reach in one line, with the driver’s code', async () => {
+    const run = await runCli(['migrate', '--database-url', 'postgres://127.0.0.1:1/tessera'])
+    expect(run.code, run.output).toBe(1)
+    expect(run.output.trim()).toMatch(
+      /^tessera migrate: migration_not_started: database migrations could not start: .*ECONNREFUSED/,
+    )
+    expect(run.output).not.toMatch(/\n\s+at /)
+  })
+
+  it('has a start say which migrations it applies, before and after (a migration may take minutes)', async () => {
+    const dir = await tempDir()
+    const notices: string[] = []
+    const config = resolveServerConfig({ ...baseConfig(dir) })
+    const context = await openContext(config, {
+      onNotice: (level, message) => notices.push(`${level} ${message}`),
+    })
+    await context.close()
+    expect(notices).toEqual([
+      expect.stringMatching(
+        /^info database: applying migrations 0001-initial, .*0006-long-operation$/,
+      ) as string,
+      expect.stringMatching(
+        /^info database: applied migrations 0001-initial, .*0006-long-operation$/,
+      ) as string,
+    ])
+    // Current: nothing to say.
+    const again = await openContext(config, {
+      onNotice: (level, message) => notices.push(`${level} ${message}`),
+    })
+    await again.close()
+    expect(notices).toHaveLength(2)
+  })
+})
