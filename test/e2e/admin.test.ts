@@ -245,6 +245,30 @@ describe('PATCH /users/:id', () => {
     }
   })
 
+  it('refuses a login whose password was changed during its password check: 401, the new password works', async () => {
+    const name = uniqueName('changed-password-mid-login')
+    const target = await server.register(name)
+    const { users } = server.running.context.stores
+    const read = users.getByUsername.bind(users)
+    const stub = vi.spyOn(users, 'getByUsername').mockImplementationOnce(async (normalized) => {
+      const found = await read(normalized)
+      const res = await server.api('POST', '/auth/password', {
+        token: target.access,
+        body: { current_password: PASSWORD, new_password: 'the passphrase after the change' },
+      })
+      expect(res.status, res.text).toBe(204)
+      return found
+    })
+    try {
+      const res = await server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+      expect(stub).toHaveBeenCalledOnce()
+      expectError(res, 401, 'invalid_credentials')
+    } finally {
+      stub.mockRestore()
+    }
+    expect((await server.login(name, 'the passphrase after the change')).userId).toBe(target.userId)
+  })
+
   it("disables a user: the user's existing tokens stop working at once and the login answers 403", async () => {
     const name = uniqueName('disabled')
     const target = await server.register(name)

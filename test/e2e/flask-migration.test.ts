@@ -126,6 +126,19 @@ describe('logins with the original passwords', () => {
     )
   })
 
+  it('lets two logins at once of a user being rehashed both in, and stores one argon2id hash', async () => {
+    // Both check the old hash; the first to open its session stores the rehash, and the second finds a
+    // new hash: the same password under it, not a password change.
+    expect(storedHash('user023')).toMatch(/^\$pbkdf2-sha256\$/)
+    const body = creds('user023')
+    const both = await Promise.all([
+      server.api('POST', '/auth/login', { body }),
+      server.api('POST', '/auth/login', { body }),
+    ])
+    expect(both.map((res) => res.status)).toEqual([200, 200])
+    expect(storedHash('user023')).toMatch(/^\$argon2id\$/)
+  })
+
   it('"Alice" was not merged into "alice": her password opens nothing', async () => {
     expectError(await server.api('POST', '/login', { body: creds('Alice') }), 401, 'invalid_credentials')
   })

@@ -1,9 +1,19 @@
 // The auth server on PostgreSQL (TESSERA_DATABASE_URL=postgres://…): register, log in, refresh, log out,
 // and a restart keeps users, keys and revocations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { userStore } from '../../packages/server/src/stores/sql/users.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
-import { E2EServer, checkAfterEach, expectUnauthorized, uniqueName } from '../helpers/server-harness.js'
+import {
+  E2EServer,
+  PASSWORD,
+  checkAfterEach,
+  claimsOf,
+  expectError,
+  expectUnauthorized,
+  sleep,
+  uniqueName,
+} from '../helpers/server-harness.js'
 
 const available = serviceAvailable('PostgreSQL', await postgresReachable())
 
@@ -49,4 +59,35 @@ describe.skipIf(!available)('the server on PostgreSQL', () => {
     expectUnauthorized(await server.me(revoked.access), 'token_revoked')
     expect((await server.login(name)).userId).toBe(tokens.userId)
   })
+
+  // READ COMMITTED: a plain read would not wait for an admin's transaction that changed the user but
+  // has not committed yet; the login then issued the old roles, in a session the change never saw.
+  // The login reads the user under a share lock: it waits for the change and issues what it left.
+  it.each([
+    ['demoted', 200],
+    ['deleted', 401],
+  ] as const)(
+    'waits for a change of the user still in flight when its session opens: %s',
+    async (change, status) => {
+      const name = uniqueName(`pg-${change}-mid-login`)
+      const user = await server.register(name)
+      const { db } = server.running.context
+      await userStore(db).update(user.userId, { roles: ['admin'] })
+      let login: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
+      await db.transaction().execute(async (trx) => {
+        if (change === 'demoted') await userStore(trx).update(user.userId, { roles: [] })
+        else await userStore(trx).delete(user.userId)
+        login = server.api('POST', '/auth/login', { body: { username: name, password: PASSWORD } })
+        // The login's password check and its transaction's read happen while this one is open.
+        await sleep(1_000)
+      })
+      const res = await login!
+      if (status === 401) {
+        expectError(res, 401, 'invalid_credentials')
+        return
+      }
+      expect(res.status, res.text).toBe(200)
+      expect(claimsOf(String(res.body.access_token)).roles).toEqual([])
+    },
+  )
 })

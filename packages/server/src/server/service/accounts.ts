@@ -173,20 +173,23 @@ async function authenticate(
   return { user, needsRehash: check.needsRehash }
 }
 
+/** A refused login's outcome (metrics) and reason (audit). */
+type Refusal = { outcome: string; reason: string }
+
 /**
- * The user whose password was verified (`checked`) as they are when their session is opened
- * (`current`), or why the login is now refused: the password check takes tens of milliseconds, and an
- * admin's demotion, disabling or deletion, or a password change, may commit meanwhile.
+ * The user as they are when their session is opened, read under a lock (`getLocked`), against the one
+ * whose password was verified: the check takes tens of milliseconds, and an admin's demotion, disabling
+ * or deletion, a password change, or another login's rehash may commit meanwhile.
  */
 function stillValid(
-  checked: UserRecord,
+  checkedHash: string,
   current: UserRecord | undefined,
-): { user: UserRecord } | { refused: { outcome: string; reason: string } } {
+): { user: UserRecord } | { refused: Refusal } | { hashChanged: string } {
   if (current === undefined) return { refused: { outcome: 'invalid_credentials', reason: 'unknown_user' } }
   if (current.disabled) return { refused: { outcome: 'disabled', reason: 'disabled' } }
-  // The password proved is no longer the account's.
-  if (current.passwordHash !== checked.passwordHash)
-    return { refused: { outcome: 'invalid_credentials', reason: 'password_changed' } }
+  // Another hash now: a password change, or another login's rehash of the same password. Told apart by
+  // checking the password against it once more, outside the transaction.
+  if (current.passwordHash !== checkedHash) return { hashChanged: current.passwordHash }
   return { user: current }
 }
 
@@ -197,24 +200,44 @@ export async function login(deps: ServiceDeps, body: Credentials, client: Client
   const { user, needsRehash } = await authenticate(deps, body, normalized, client)
   // The old hash (other argon2 parameters, or an imported foreign one) is replaced in the
   // transaction that creates the session: both happen, or neither.
-  const rehashed = needsRehash ? await rehashPassword(body.password) : undefined
+  let rehashed = needsRehash ? await rehashPassword(body.password) : undefined
+  let checkedHash = user.passwordHash
   await afterUserRevocation(deps, user.id)
-  const issued = await deps.work.run(async (tx) => {
-    // Read again where the session is written: the tokens carry the roles of now, not of the read
-    // before the password check (a demotion in between would otherwise live on in them).
-    const now = stillValid(user, await tx.users.get(user.id))
-    if ('refused' in now) return now
-    let current = now.user
-    if (rehashed !== undefined) {
-      current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? current
-      await tx.audit(audited('password_rehashed', user.id, client, { from: hashScheme(user.passwordHash) }))
+  for (let attempt = 0; ; attempt++) {
+    const hash = checkedHash
+    const issued = await deps.work.run(async (tx) => {
+      // Read again where the session is written: the tokens carry the roles of now, not of the read
+      // before the password check (a demotion in between would otherwise live on in them).
+      const now = stillValid(hash, await tx.users.getLocked(user.id))
+      if (!('user' in now)) return now
+      let current = now.user
+      if (rehashed !== undefined) {
+        current = (await tx.users.update(user.id, { passwordHash: rehashed })) ?? current
+        await tx.audit(audited('password_rehashed', user.id, client, { from: hashScheme(user.passwordHash) }))
+      }
+      await tx.audit(audited('login', user.id, client))
+      return issue(deps, tx, current, client, true)
+    })
+    if ('refused' in issued) return refuseLogin(deps, client, { ...issued.refused, userId: user.id })
+    if (!('hashChanged' in issued)) {
+      deps.ctx.metrics.logins.inc({ outcome: 'success' })
+      return issued
     }
-    await tx.audit(audited('login', user.id, client))
-    return issue(deps, tx, current, client, true)
-  })
-  if ('refused' in issued) return refuseLogin(deps, client, { ...issued.refused, userId: user.id })
-  deps.ctx.metrics.logins.inc({ outcome: 'success' })
-  return issued
+    const again =
+      attempt === 0
+        ? await verifyPassword(issued.hashChanged, body.password, OWASP_ARGON2ID, companion(deps))
+        : undefined
+    if (again?.ok !== true) {
+      return refuseLogin(deps, client, {
+        outcome: 'invalid_credentials',
+        reason: 'password_changed',
+        userId: user.id,
+      })
+    }
+    // The same password under a new hash (another login rehashed it): nothing left to rehash.
+    checkedHash = issued.hashChanged
+    rehashed = undefined
+  }
 }
 
 /** Changes the caller's password and ends their other sessions (see {@link AuthService.changePassword}). */

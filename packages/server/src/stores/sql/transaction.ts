@@ -40,8 +40,10 @@ export async function inTransaction<DB, T>(
     try {
       return await db.transaction().execute(fn)
     } catch (error) {
-      // Tessera's transactions start with a write, so SQLite reports busy before any change and keeps
-      // the transaction open for Kysely's rollback; the whole transaction then runs again.
+      // SQLite reports busy before any change and keeps the transaction open for Kysely's rollback: at
+      // the first write of a transaction that starts with one, or (SQLITE_BUSY_SNAPSHOT) at the first
+      // write of one that read first (a login) while another connection wrote since. The whole
+      // transaction then runs again, reading afresh.
       if (attempt >= attempts || !isRetryableConflict(error)) throw error
       await sleep(Math.random() * Math.min(2 ** attempt, 50))
     }

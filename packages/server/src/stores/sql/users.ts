@@ -5,6 +5,7 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { nowSeconds } from '../../time.js'
+import { dialectOf } from './dialect.js'
 import { seconds, type TesseraDatabase, type UsersTable } from './schema.js'
 
 /** A user as stored, password hash included: for login only. Send {@link PublicUser} to clients. */
@@ -59,6 +60,13 @@ export interface UserStore {
   /** Creates a user, or reports that the normalised name is taken. */
   create(user: NewUser, now?: number): Promise<CreateUserResult>
   get(id: number): Promise<UserRecord | undefined>
+  /**
+   * Reads the user inside a transaction that is about to act on what it read (a login opening a
+   * session): on PostgreSQL with a share lock held until the transaction ends, so a concurrent change
+   * of the user (a demotion, a disabling, a deletion) waits for it, or it waits for that change and
+   * reads its result. SQLite runs one writing transaction at a time: a plain read.
+   */
+  getLocked(id: number): Promise<UserRecord | undefined>
   /** Looks a user up by the normalised name. */
   getByUsername(usernameNormalized: string): Promise<UserRecord | undefined>
   /** A page ordered by id (stable under inserts), without password hashes. */
@@ -100,6 +108,12 @@ export function userStore(db: Kysely<TesseraDatabase>): UserStore {
 
     async get(id) {
       const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+      return row === undefined ? undefined : toUser(row)
+    },
+
+    async getLocked(id) {
+      const query = db.selectFrom('users').selectAll().where('id', '=', id)
+      const row = await (dialectOf(db) === 'postgres' ? query.forShare() : query).executeTakeFirst()
       return row === undefined ? undefined : toUser(row)
     },
 
