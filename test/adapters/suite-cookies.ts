@@ -333,6 +333,30 @@ export function cookieSuite(ctx: SuiteContext): void {
       })
       // A per-call Domain is refused (a ConfigurationError from the setter): no cookie is set.
       expect([withDomain.status, withDomain.cookies]).toEqual([500, []])
+      const unsetWithDomain = await started.client.request('POST', '/cookies/unset', {
+        json: { options: { domain: 'example.com' } },
+      })
+      expect([unsetWithDomain.status, unsetWithDomain.cookies]).toEqual([500, []])
+    })
+
+    it('refuses a per-call Domain when only the CSRF cookie has a __Host- name, setting or deleting', async () => {
+      const started = await ctx.start({
+        tokenLocations: ['cookies'],
+        cookies: { secure: true },
+        csrf: { accessCookieName: '__Host-csrf-access' },
+      })
+      const token = await started.auth.createAccessToken('alice', { csrf: true })
+      const set = await started.client.request('POST', '/cookies/access', {
+        json: { token, options: { domain: 'example.com' } },
+      })
+      expect([set.status, set.cookies]).toEqual([500, []])
+      const unset = await started.client.request('POST', '/cookies/unset-access', {
+        json: { options: { domain: 'example.com' } },
+      })
+      expect([unset.status, unset.cookies]).toEqual([500, []])
+      // Without a Domain both work.
+      expect((await started.client.request('POST', '/cookies/access', { json: { token } })).status).toBe(200)
+      expect((await started.client.request('POST', '/cookies/unset-access', { json: {} })).status).toBe(200)
     })
   })
 
@@ -405,7 +429,7 @@ export function cookieSuite(ctx: SuiteContext): void {
 
     // A stolen cookie presented now and then must not live for ever: the chain ends when a refresh token
     // made at its start would have expired.
-    it('ends a chain of refreshes a refresh token lifetime after it began, carried as auth_time', async () => {
+    it('ends a chain of refreshes a refresh token lifetime after it began, carried as orig_iat', async () => {
       const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m' }, { refreshTokenTtl: '1h' })
       const now = Math.floor(Date.now() / 1000)
       const renewedClaims = async (cookie: string) => {
@@ -415,15 +439,15 @@ export function cookieSuite(ctx: SuiteContext): void {
       }
       const first = await login(started, {}, 300)
       const firstIat = (await started.auth.verify(first.token)).claims.iat
-      expect((await renewedClaims(first.cookie)).auth_time).toBe(firstIat)
-      const young = await login(started, { auth_time: now - 1800 }, 300)
-      expect((await renewedClaims(young.cookie)).auth_time).toBe(now - 1800)
+      expect((await renewedClaims(first.cookie)).orig_iat).toBe(firstIat)
+      const young = await login(started, { orig_iat: now - 1800 }, 300)
+      expect((await renewedClaims(young.cookie)).orig_iat).toBe(now - 1800)
       // A start after the token's own iat is no start: its iat is.
-      const future = await login(started, { auth_time: now + 999 }, 300)
+      const future = await login(started, { orig_iat: now + 999 }, 300)
       const futureIat = (await started.auth.verify(future.token)).claims.iat
-      expect((await renewedClaims(future.cookie)).auth_time).toBe(futureIat)
+      expect((await renewedClaims(future.cookie)).orig_iat).toBe(futureIat)
       // Begun over an hour ago: still served until it expires, never renewed.
-      const old = await login(started, { auth_time: now - 3601 }, 300)
+      const old = await login(started, { orig_iat: now - 3601 }, 300)
       const served = await started.client.request('GET', '/protected', { headers: { cookie: old.cookie } })
       expect([served.status, served.cookies]).toEqual([200, []])
     })
@@ -440,9 +464,10 @@ export function cookieSuite(ctx: SuiteContext): void {
       })
       const third = cookieNamed(again, 'access_token_cookie').value
       expect((await started.auth.verify(third)).claims.sid).toBe(jti)
-      // The logout of adapters.md step 5, with the first token.
-      await started.auth.revokeToken((await started.auth.verify(token)).claims)
-      await started.auth.revokeSession(jti)
+      // The logout of adapters.md step 5 (revokeSession(sid ?? jti)), presented with the last refresh: the
+      // first token, created without a sid, is its own session, so it is refused with its refreshes.
+      const { claims } = await started.auth.verify(third)
+      await started.auth.revokeSession(claims.sid ?? claims.jti)
       for (const presented of [token, successor, third]) {
         const refused = await started.client.request('GET', '/protected', {
           headers: { cookie: `access_token_cookie=${presented}` },

@@ -268,6 +268,20 @@ describe('verify', () => {
       await expect(auth.verify(other)).resolves.toBeDefined()
     })
 
+    it('takes a token created without a sid as its own session: revokeSession(jti) refuses it alone', async () => {
+      const auth = createTessera({ secret: SECRET })
+      const lone = await auth.createAccessToken('alice')
+      const other = await auth.createAccessToken('alice')
+      const { jti } = (await auth.verify(lone)).claims
+      await auth.revokeSession(jti)
+      expect((await rejection(auth.verify(lone))).code).toBe('token_revoked')
+      await expect(auth.verify(other)).resolves.toBeDefined()
+      // A token with a session of its own is not its jti's session.
+      const withSid = await auth.createAccessToken('alice', { sid: 's9' })
+      await auth.revokeSession((await auth.verify(withSid)).claims.jti)
+      await expect(auth.verify(withSid)).resolves.toBeDefined()
+    })
+
     it("revokes a user's earlier tokens, including those issued this second, but not other users'", async () => {
       vi.useFakeTimers({ now: T0 + 400 })
       const auth = createTessera({ secret: SECRET })

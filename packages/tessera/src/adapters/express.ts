@@ -19,7 +19,7 @@ declare module 'express-serve-static-core' {
   interface Request {
     /**
      * The verified token of a route protected by `jwtRequired`: claims, header, identity, location and
-     * user. `null` on OPTIONS requests and optional routes without a token; unset on unprotected routes.
+     * user. `null` on optional routes without a token; unset on unprotected routes.
      */
     jwt?: RequestJwt | null
   }

@@ -50,7 +50,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /**
      * The verified token of a route protected by `jwtRequired`: claims, header, identity, location and
-     * user. `null` on unprotected routes, OPTIONS requests and optional routes without a token.
+     * user. `null` on unprotected routes and optional routes without a token.
      */
     jwt: RequestJwt | null
   }

@@ -92,7 +92,10 @@ export interface Tessera {
   ): VerifiedToken<C> | Promise<VerifiedToken<C>>
   /** Revokes one verified token until it expires. */
   revokeToken(claims: Pick<JwtClaims, 'jti' | 'exp'>): Promise<void>
-  /** Revokes every token of a session. @default expiresAt now + refresh lifetime */
+  /**
+   * Revokes every token of a session: those created with `sid`, and a token created without a sid whose
+   * `jti` it is (such a token is its own session). @default expiresAt now + refresh lifetime
+   */
   revokeSession(sid: string, expiresAt?: number): Promise<void>
   /**
    * Revokes every token of `sub` whose `iat` is before `before` (Unix seconds). The default, the end of
@@ -206,7 +209,9 @@ export function createTessera(options: TesseraOptions): Tessera {
     if (revocation === undefined || opts?.skipRevocationCheck === true) return result
     const revoked = revocation.isRevoked({
       jti: claims.jti,
-      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+      // A token created without a session is its own: `revokeSession(jti)` refuses it, and with it the
+      // implicit refreshes made from it (they carry its jti as their sid, engine.ts).
+      sid: typeof claims.sid === 'string' ? claims.sid : claims.jti,
       sub: result.identity,
       iat: claims.iat,
     })

@@ -242,9 +242,7 @@ export function tokenCookies(
     (cookies.session || typeof exp !== 'number' ? undefined : Math.max(0, Math.floor(exp) - Math.floor(now)))
   const base = { domain: call.domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge }
   const jwtName = type === 'access' ? cookies.accessName : cookies.refreshName
-  if (call.domain !== undefined && /^__host-/i.test(jwtName)) {
-    throw new ConfigurationError(`${helper}.domain`, 'a __Host- cookie cannot carry a Domain')
-  }
+  if (call.domain !== undefined) refuseHostDomain(type, cookies, csrf, `${helper}.domain`)
   const out = [
     serializeCookie(jwtName, token, {
       ...base,
@@ -269,6 +267,23 @@ export function tokenCookies(
   return out
 }
 
+/**
+ * Refuses a per-call `Domain` for the cookies of `type` when one of them has a `__Host-` name: browsers
+ * drop such a cookie silently (set or deleted), so a CSRF cookie would never arrive, or stay at logout.
+ */
+function refuseHostDomain(
+  type: TokenType,
+  cookies: ResolvedCookieOptions,
+  csrf: ResolvedCsrfOptions,
+  option: string,
+): void {
+  const names = [type === 'access' ? cookies.accessName : cookies.refreshName]
+  if (csrf.protect && csrf.inCookies) names.push(csrf[type].cookieName)
+  const host = names.find((n) => /^__host-/i.test(n))
+  if (host !== undefined)
+    throw new ConfigurationError(option, `the cookie ${host} (__Host-) cannot carry a Domain`)
+}
+
 /** The `Set-Cookie` values that delete the JWT (and CSRF) cookies of `type`. */
 export function clearCookies(
   type: TokenType,
@@ -277,6 +292,7 @@ export function clearCookies(
   csrf: ResolvedCsrfOptions,
   domain?: string,
 ): string[] {
+  if (domain !== undefined) refuseHostDomain(type, cookies, csrf, 'domain')
   const base = { domain: domain ?? cookies.domain, secure, sameSite: cookies.sameSite, maxAge: 0 }
   const out = [
     serializeCookie(type === 'access' ? cookies.accessName : cookies.refreshName, '', {

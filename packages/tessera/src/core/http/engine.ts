@@ -1,5 +1,5 @@
 /**
- * The framework-independent request pipeline both adapters run: skip OPTIONS, find the token, CSRF
+ * The framework-independent request pipeline both adapters run (every method, OPTIONS too): find the token, CSRF
  * checks for cookies, `verifyInline`, the app's hooks, roles and scopes, implicit refresh. The result is
  * returned synchronously when nothing on the way is asynchronous (the common case: a header token, the
  * in-memory revocation store, no hooks), so adapters only await when they are handed a promise.
@@ -47,7 +47,7 @@ export interface HttpAuth<C, U> {
    */
   callRoute(options: RouteOptions | undefined, fn: string): ResolvedRoute
   /**
-   * Authenticates a request: the context, `null` (OPTIONS, or optional without a token), or a promise
+   * Authenticates a request: the context, `null` (optional without a token), or a promise
    * of either when a step was asynchronous. A missing or refused token found synchronously is
    * **returned** as its {@link TokenError} (a throw would cost the refused request several µs); other
    * failures (CSRF, roles, the app's hooks, an asynchronous step's refusal) are thrown or rejected.
@@ -160,7 +160,8 @@ export function createHttpAuth<C, U>(
   ): Promise<void> => {
     // A chain of implicit refreshes ends when a refresh token made at its first token would have
     // expired: a stolen cookie presented now and then must not stay valid for ever. Each new token
-    // carries the chain's start as `auth_time` (RFC 9068 §2.2.1), which no app claim can move.
+    // carries the chain's start as `orig_iat` (the claim djangorestframework-jwt's refresh chains use;
+    // not RFC 9068's `auth_time`, which would tell resource servers the user authenticated then).
     const startedAt = chainStart(v.claims)
     if (Date.now() / 1000 - startedAt >= auth.config.refreshTokenTtl) return
     if (!(await mayReissue(old, route, v))) return
@@ -172,7 +173,7 @@ export function createHttpAuth<C, U>(
       }
     }
     const token = await auth.createAccessToken(v.identity, {
-      claims: { ...(pick === undefined ? claims : pick(v.claims)), auth_time: startedAt },
+      claims: { ...(pick === undefined ? claims : pick(v.claims)), orig_iat: startedAt },
       // A token created without a session starts one named by its jti: `auth.revokeSession(sid ?? jti)`
       // then reaches every token refreshed from it, which revoking the first token's jti alone would not.
       sid: v.claims.sid ?? v.claims.jti,
@@ -183,10 +184,10 @@ export function createHttpAuth<C, U>(
       io.appendSetCookie(res, cookie)
   }
 
-  /** When the chain of implicit refreshes `claims` belongs to began: its `auth_time`, else its `iat`. */
+  /** When the chain of implicit refreshes `claims` belongs to began: its `orig_iat`, else its `iat`. */
   const chainStart = (claims: VerifiedToken<C>['claims']): number => {
     const iat = claims.iat ?? Math.floor(Date.now() / 1000)
-    const start = (claims as { auth_time?: unknown }).auth_time
+    const start = (claims as { orig_iat?: unknown }).orig_iat
     return isNumericDate(start) && start <= iat ? start : iat
   }
 
