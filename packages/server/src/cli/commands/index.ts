@@ -1,4 +1,5 @@
 /** The CLI's commands, one file each. */
+import { backupCommand } from './backup.js'
 import { keysCommand } from './keys.js'
 import { migrateCommand } from './migrate.js'
 import { serveCommand } from './serve.js'
@@ -18,4 +19,5 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   migrate: migrateCommand,
   keys: keysCommand,
   users: usersCommand,
+  backup: backupCommand,
 }

@@ -1,0 +1,81 @@
+/**
+ * `tessera backup <file>`: a consistent copy of the SQLite database, safe while the server runs
+ * (SQLite's online backup API). Copying `tessera.db` with `cp` is not: recent writes live in the
+ * `-wal` file until a checkpoint, so a copied main file can lack whole tables. PostgreSQL is backed up
+ * with its own tools (pg_dump).
+ */
+import { chmodSync, closeSync, existsSync, openSync, statSync, unlinkSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { loadServerConfig } from '../../server/config.js'
+import { parseDatabaseUrl } from '../../stores/index.js'
+import { parseCommand, settingsHelp } from '../args.js'
+import { UsageError } from '../usage-error.js'
+import type { Command } from './index.js'
+
+const USAGE = 'backup <file> [--data-dir DIR]'
+
+export const backupCommand: Command = {
+  usage: USAGE,
+  summary: 'Copy the SQLite database, also while the server runs',
+  async run(argv) {
+    const { settings, positionals, help } = parseCommand(argv)
+    if (help) {
+      process.stdout.write(
+        `Usage: tessera ${USAGE}\n\nWrites a consistent copy of the SQLite database to <file> (a new file, mode 0600: it holds\npassword hashes and private keys), while the server runs or not. Restore: stop the server, put the\ncopy in place of tessera.db (remove tessera.db-wal and tessera.db-shm), start it. PostgreSQL: pg_dump.\n\nOptions:\n  -h, --help                 show this help\n${settingsHelp(['dataDir', 'databaseUrl'])}\n`,
+      )
+      return 0
+    }
+    const [file, ...extra] = positionals
+    if (file === undefined || extra.length > 0) throw new UsageError(`one file to write: tessera ${USAGE}`)
+    const config = loadServerConfig(settings)
+    const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
+    if (location.dialect === 'postgres') {
+      throw new UsageError(
+        'the database is PostgreSQL: back it up with pg_dump (docs/deployment.md, "Backups")',
+      )
+    }
+    // Never a new, empty database where a path was mistyped.
+    if (!existsSync(location.path)) throw new UsageError(`no SQLite database at ${location.path}`)
+    const target = resolve(file)
+    if (target === location.path) throw new UsageError('the backup must be another file than the database')
+    // Created first, exclusively and 0600: the copy is never readable by others, and never overwrites.
+    let fd: number
+    try {
+      fd = openSync(target, 'wx', 0o600)
+    } catch (error) {
+      const code = (error as { code?: string }).code
+      throw new UsageError(
+        code === 'EEXIST'
+          ? `${target} exists: give a new file`
+          : `cannot create ${target}: ${(error as Error).message}`,
+      )
+    }
+    closeSync(fd)
+    const { default: Database } = await import('better-sqlite3')
+    const db = new Database(location.path, { fileMustExist: true, timeout: config.databaseTimeoutMs })
+    try {
+      await db.backup(target)
+    } catch (error) {
+      unlinkSync(target)
+      throw error
+    } finally {
+      db.close()
+    }
+    chmodSync(target, 0o600)
+    const copy = new Database(target, { readonly: true, fileMustExist: true })
+    let check: unknown
+    let users: unknown
+    try {
+      check = copy.pragma('integrity_check', { simple: true })
+      users = copy.prepare('select count(*) from users').pluck().get()
+    } finally {
+      copy.close()
+    }
+    if (check !== 'ok')
+      throw new Error(`the copy at ${target} failed SQLite's integrity check: ${String(check)}`)
+    process.stdout.write(
+      `Backed up ${location.path} to ${target} (${String(statSync(target).size)} bytes, ${String(users)} user(s), integrity ok).\n`,
+    )
+    return 0
+  },
+}
