@@ -1,6 +1,7 @@
 // What an operator sees when the database is not what this version expects, or cannot be reached: one
 // line with a code (no stack), exit 1, nothing changed — and the server's log says which migrations a
 // start applied.
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -49,6 +50,62 @@ describe('tessera on a database it cannot use', () => {
       /^tessera migrate: migration_not_started: database migrations could not start: .*ECONNREFUSED/,
     )
     expect(run.output).not.toMatch(/\n\s+at /)
+  })
+
+  it('refuses to list or change what a missing database would hold, and creates none', async () => {
+    const dir = await tempDir()
+    const missing = join(dir, 'mistyped')
+    for (const argv of [
+      ['users', 'list'],
+      ['users', 'set-roles', 'root', 'admin'],
+      ['keys', 'list'],
+      ['keys', 'rotate'],
+    ]) {
+      const run = await runCli([...argv, '--data-dir', missing])
+      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
+      expect(run.output).toMatch(/no database at .*mistyped\/tessera\.db: check --data-dir/)
+    }
+    expect(existsSync(missing)).toBe(false)
+  })
+
+  it('refuses a mistaken command line before opening any database', async () => {
+    const dir = await tempDir()
+    const cases: [string[], RegExp][] = [
+      [['users', 'bogus'], /unknown action "bogus"; use create, list, set-roles or import/],
+      [['users', 'create'], /usage: tessera users create <username>/],
+      [['users', 'list', 'extra'], /unexpected argument "extra"/],
+      [['users', 'list', '--admin'], /--admin and --roles only apply to create/],
+      [
+        ['migrate', join(dir, 'elsewhere.db')],
+        /unexpected argument ".*elsewhere\.db": name the database with --data-dir/,
+      ],
+    ]
+    for (const [argv, message] of cases) {
+      const run = await runCli([...argv, '--data-dir', join(dir, 'data')])
+      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
+      expect(run.output).toMatch(message)
+    }
+    expect(existsSync(join(dir, 'data'))).toBe(false)
+    expect(existsSync(join(dir, 'elsewhere.db'))).toBe(false)
+  })
+
+  it('lists every user, past one page of 500', async () => {
+    const dir = await tempDir()
+    expect((await runCli(['migrate', '--data-dir', dir])).code).toBe(0)
+    const db = new Database(join(dir, 'tessera.db'))
+    const insert = db.prepare(
+      "insert into users (username, username_normalized, password_hash, roles, disabled, created_at, updated_at, password_changed_at) values (?, ?, 'x', '[]', 0, 0, 0, 0)",
+    )
+    db.transaction(() => {
+      for (let i = 0; i < 501; i++) insert.run(`user${String(i)}`, `user${String(i)}`)
+    })()
+    db.close()
+    const run = await runCli(['users', 'list', '--data-dir', dir])
+    expect(run.code, run.output).toBe(0)
+    const lines = run.output.trim().split('\n')
+    expect(lines).toHaveLength(502)
+    expect(lines.at(-2)).toMatch(/\buser500\b/)
+    expect(lines.at(-1)).toBe('501 user(s)')
   })
 
   it('has a start say which migrations it applies, before and after (a migration may take minutes)', async () => {

@@ -158,7 +158,17 @@ describe('CSV and JSON lines', () => {
     const dir = tempDir()
     const db = join(dir, 'tessera.db')
     const fixture = flaskFixture('default')
-    const result = await runCli(['users', 'import', fixture.db, '--dry-run', '--database-url', db])
+    const until = String(Math.floor(Date.now() / 1000) + 86_400)
+    const result = await runCli([
+      'users',
+      'import',
+      fixture.db,
+      '--dry-run',
+      '--legacy-until',
+      until,
+      '--database-url',
+      db,
+    ])
     expect(result.code, result.output).toBe(0)
     expect(result.output).toContain(
       `Dry run (nothing written): would import ${fixture.users.length - 1} user(s)`,
@@ -168,9 +178,18 @@ describe('CSV and JSON lines', () => {
     expect(countOf(db, 'revocations')).toBe(0)
   })
 
-  it('refuses to start without the legacy window end when there are revoked jtis (nothing written)', async () => {
+  it('refuses to start without the legacy window end when there are revoked jtis (nothing written), dry run too', async () => {
     const dir = tempDir()
     const db = join(dir, 'tessera.db')
+    // The rehearsal fails where the real run would.
+    const dry = await runCli(
+      ['users', 'import', flaskFixture('default').db, '--dry-run', '--database-url', db],
+      {
+        TESSERA_LEGACY_UNTIL: '',
+      },
+    )
+    expect(dry.code, dry.output).toBe(1)
+    expect(dry.output).toContain('legacy window')
     const result = await runCli(['users', 'import', flaskFixture('default').db, '--database-url', db], {
       TESSERA_LEGACY_UNTIL: '',
     })

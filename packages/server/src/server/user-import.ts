@@ -135,7 +135,8 @@ export async function importUsers(
     revoked: { imported: 0, alreadyPresent: 0, expiresAt: options.revokedUntil },
   }
   try {
-    if (source.revokedCount > 0 && options.revokedUntil === undefined && !options.dryRun) {
+    // A dry run too: the rehearsal must fail where the real run would.
+    if (source.revokedCount > 0 && options.revokedUntil === undefined) {
       throw new ImportError(
         `the source has ${source.revokedCount} revoked token(s): set the legacy window's end (--legacy-until or TESSERA_LEGACY_UNTIL), their expiry`,
       )

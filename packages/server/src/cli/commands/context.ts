@@ -1,14 +1,35 @@
 /** Opens the configured database with its repositories, for the commands that manage data. */
+import { existsSync } from 'node:fs'
 import { loadServerConfig, type ServerConfig } from '../../server/config.js'
-import { migrateToLatest, openDatabase } from '../../stores/index.js'
+import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../../stores/index.js'
 import { sqlStores, type SqlStores } from '../../stores/sql/stores.js'
+import { UsageError } from '../usage-error.js'
+
+/** Options of {@link withStores}. */
+export interface WithStoresOptions {
+  /**
+   * The command works on data that must exist already (listing, changing or revoking): a SQLite file
+   * that is not there is refused, never created empty — a mistyped `--data-dir` would otherwise
+   * answer "0 user(s)" from a new database. Creating the first admin or key may create it.
+   */
+  existing?: boolean
+}
 
 /** Runs `fn` with the migrated database's repositories and closes the database afterwards. */
 export async function withStores<T>(
   settings: Record<string, string | undefined>,
   fn: (stores: SqlStores, config: ServerConfig) => Promise<T>,
+  options: WithStoresOptions = {},
 ): Promise<T> {
   const config = loadServerConfig(settings)
+  if (options.existing === true) {
+    const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
+    if (location.dialect === 'sqlite' && location.path !== ':memory:' && !existsSync(location.path)) {
+      throw new UsageError(
+        `no database at ${location.path}: check --data-dir or TESSERA_DATABASE_URL (tessera serve, tessera migrate or tessera users create make it)`,
+      )
+    }
+  }
   const db = await openDatabase({ url: config.databaseUrl, option: 'TESSERA_DATABASE_URL' })
   try {
     await migrateToLatest(db)

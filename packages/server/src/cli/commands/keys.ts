@@ -59,20 +59,24 @@ export const keysCommand: Command = {
     if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
     if (action === 'revoke' && (kid === undefined || rest.length !== 1))
       throw new UsageError('usage: tessera keys revoke <kid>')
-    return withStores(settings, async (stores, config) => {
-      switch (action) {
-        case 'generate':
-          return generate(stores, config)
-        case 'rotate':
-          return rotate(stores, config, flags.now === true)
-        case 'list':
-          return list(stores)
-        case 'revoke':
-          return revoke(stores, kid ?? '')
-        default:
-          return prune(stores, config)
-      }
-    })
+    return withStores(
+      settings,
+      async (stores, config) => {
+        switch (action) {
+          case 'generate':
+            return generate(stores, config)
+          case 'rotate':
+            return rotate(stores, config, flags.now === true)
+          case 'list':
+            return list(stores)
+          case 'revoke':
+            return revoke(stores, kid ?? '')
+          default:
+            return prune(stores, config)
+        }
+      },
+      { existing: action !== 'generate' },
+    )
   },
 }
 

@@ -133,87 +133,110 @@ export const usersCommand: Command = {
       admin: { type: 'boolean' },
       roles: { type: 'string' },
     })
-    const [action, name, rolesText] = positionals
+    const [action, name, rolesText, ...extra] = positionals
     if (help || action === undefined) {
       process.stdout.write(HELP)
       return help ? 0 : 1
     }
-    return withStores(settings, async (stores, config) => {
-      switch (action) {
-        case 'create': {
-          const username = validateUsername(name)
-          if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
-          const password = await readPassword()
-          const check = validatePassword(password)
-          if (!check.ok && check.reason !== 'too_short')
-            throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
-          // The same policy as registration: an admin's password is no place for "admin123".
-          const verdict = await checkPasswordStrength(
-            password,
-            { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
-            { username: username.normalized, serviceNames: serviceNamesOf(config) },
-            estimateStrength,
-          )
-          if (!verdict.ok)
-            throw new UsageError(
-              `weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`,
+    // Checked before the database is opened: a mistake changes nothing, creates nothing.
+    const expected = { create: 1, list: 0, 'set-roles': 2 }[action]
+    if (expected === undefined)
+      throw new UsageError(`unknown action "${action}"; use create, list, set-roles or import`)
+    if (action === 'create' && name === undefined)
+      throw new UsageError('usage: tessera users create <username> [--admin] [--roles a,b]')
+    if (action === 'set-roles' && (name === undefined || rolesText === undefined))
+      throw new UsageError('usage: tessera users set-roles <username> <role,role>')
+    const unexpected = [name, rolesText, ...extra].slice(expected).find((arg) => arg !== undefined)
+    if (unexpected !== undefined) throw new UsageError(`unexpected argument "${unexpected}"`)
+    if (action !== 'create' && (flags.admin !== undefined || flags.roles !== undefined))
+      throw new UsageError('--admin and --roles only apply to create')
+    return withStores(
+      settings,
+      async (stores, config) => {
+        switch (action) {
+          case 'create': {
+            const username = validateUsername(name)
+            if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
+            const password = await readPassword()
+            const check = validatePassword(password)
+            if (!check.ok && check.reason !== 'too_short')
+              throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+            // The same policy as registration: an admin's password is no place for "admin123".
+            const verdict = await checkPasswordStrength(
+              password,
+              { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+              { username: username.normalized, serviceNames: serviceNamesOf(config) },
+              estimateStrength,
             )
-          const roles = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
-          if (flags.admin === true && !roles.includes('admin')) roles.push('admin')
-          const created = await stores.users.create({
-            username: username.username,
-            usernameNormalized: username.normalized,
-            passwordHash: await hashPassword(password),
-            roles,
-          })
-          if (!created.ok) throw new UsageError(`the username "${username.username}" is taken`)
-          process.stdout.write(
-            `Created user ${created.user.username} (id ${created.user.id}) with roles [${roles.join(', ')}]\n`,
-          )
-          return 0
-        }
-        case 'list': {
-          const { users, total } = await stores.users.list({ limit: 500 })
-          for (const u of users)
+            if (!verdict.ok)
+              throw new UsageError(
+                `weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`,
+              )
+            const roles = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
+            if (flags.admin === true && !roles.includes('admin')) roles.push('admin')
+            const created = await stores.users.create({
+              username: username.username,
+              usernameNormalized: username.normalized,
+              passwordHash: await hashPassword(password),
+              roles,
+            })
+            if (!created.ok) throw new UsageError(`the username "${username.username}" is taken`)
             process.stdout.write(
-              `${String(u.id).padStart(5)}  ${u.username}  [${u.roles.join(', ')}]${u.disabled ? '  disabled' : ''}\n`,
+              `Created user ${created.user.username} (id ${created.user.id}) with roles [${roles.join(', ')}]\n`,
             )
-          process.stdout.write(`${total} user(s)\n`)
-          return 0
-        }
-        case 'set-roles': {
-          if (name === undefined || rolesText === undefined)
-            throw new UsageError('usage: tessera users set-roles <username> <role,role>')
-          // Looked up by its normal form only: an account registered before a rule refused its name
-          // can still be demoted.
-          const user = await stores.users.getByUsername(normalizeUsername(name))
-          if (user === undefined) throw new UsageError(`no user "${name}"`)
-          const roles = parseRoles(rolesText)
-          const { ended: revoked, announced } = await setRoles(stores, config, user.id, roles)
-          process.stdout.write(
-            `${user.username}: roles [${roles.join(', ')}]${
-              revoked === undefined
-                ? ' (granted roles reach their tokens at the next refresh)'
-                : `; a role was removed: every token of the user is revoked (${String(revoked)} session(s) ended)`
-            }\n`,
-          )
-          if (revoked !== undefined && announced === undefined)
-            process.stdout.write(
-              'Running servers without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL; servers that use ' +
-                'Redis learn of it only through it: run this with their TESSERA_REDIS_URL.\n',
-            )
-          if (announced === false) {
-            process.stderr.write(
-              'error: the roles and the revocation are saved, but Redis was not told: running servers ' +
-                'apply it at their next Redis re-sync or start (restart them to apply it now)\n',
-            )
-            return 1
+            return 0
           }
-          return 0
+          case 'list': {
+            // Every user, a page at a time (the store pages by 500 at most).
+            for (let offset = 0; ;) {
+              const page = await stores.users.list({ limit: 500, offset })
+              for (const u of page.users)
+                process.stdout.write(
+                  `${String(u.id).padStart(5)}  ${u.username}  [${u.roles.join(', ')}]${u.disabled ? '  disabled' : ''}\n`,
+                )
+              offset += page.users.length
+              if (page.users.length === 0 || offset >= page.total) {
+                process.stdout.write(`${String(page.total)} user(s)\n`)
+                return 0
+              }
+            }
+          }
+          case 'set-roles': {
+            if (name === undefined || rolesText === undefined)
+              throw new UsageError('unreachable: checked above')
+            // Looked up by its normal form only: an account registered before a rule refused its name
+            // can still be demoted.
+            const user = await stores.users.getByUsername(normalizeUsername(name))
+            if (user === undefined) throw new UsageError(`no user "${name}"`)
+            const roles = parseRoles(rolesText)
+            const { ended: revoked, announced } = await setRoles(stores, config, user.id, roles)
+            process.stdout.write(
+              `${user.username}: roles [${roles.join(', ')}]${
+                revoked === undefined
+                  ? ' (granted roles reach their tokens at the next refresh)'
+                  : `; a role was removed: every token of the user is revoked (${String(revoked)} session(s) ended)`
+              }\n`,
+            )
+            if (revoked !== undefined && announced === undefined)
+              process.stdout.write(
+                'Running servers without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL; servers that use ' +
+                  'Redis learn of it only through it: run this with their TESSERA_REDIS_URL.\n',
+              )
+            if (announced === false) {
+              process.stderr.write(
+                'error: the roles and the revocation are saved, but Redis was not told: running servers ' +
+                  'apply it at their next Redis re-sync or start (restart them to apply it now)\n',
+              )
+              return 1
+            }
+            return 0
+          }
+          default:
+            throw new UsageError(`unknown action "${action}"; use create, list, set-roles or import`)
         }
-        default:
-          throw new UsageError(`unknown action "${action}"; use create, list or set-roles`)
-      }
-    })
+      },
+      // Listing or changing users needs their database; creating the first admin may make it.
+      { existing: action !== 'create' },
+    )
   },
 }
