@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigurationError } from '../../packages/tessera/src/index.js'
 import { checkServerConfig, loadServerConfig, SETTINGS } from '../../packages/server/src/server/config.js'
-import { resolveServerConfig } from '../../packages/server/src/server/app.js'
+import { buildServer, resolveServerConfig } from '../../packages/server/src/server/app.js'
+import { baseConfig } from '../helpers/server-harness.js'
 
 describe('server configuration', () => {
   it('has secure, documented defaults', () => {
@@ -46,6 +50,15 @@ describe('server configuration', () => {
     // A hop count in a list, and short IPv4 forms (ipaddr.js reads `1` as 0.0.0.1).
     [{ TESSERA_TRUST_PROXY: '1,10.0.0.0/8' }, 'TESSERA_TRUST_PROXY'],
     [{ TESSERA_TRUST_PROXY: '127.1' }, 'TESSERA_TRUST_PROXY'],
+    // Origins are scheme, host and port: a path or a trailing slash never matches a browser's Origin.
+    [{ TESSERA_TRUSTED_ORIGINS: 'notaurl' }, 'TESSERA_TRUSTED_ORIGINS'],
+    [{ TESSERA_TRUSTED_ORIGINS: 'https://app.example.com/' }, 'TESSERA_TRUSTED_ORIGINS'],
+    [
+      { TESSERA_TRUSTED_ORIGINS: 'https://app.example.com,ftp://files.example.com' },
+      'TESSERA_TRUSTED_ORIGINS',
+    ],
+    [{ TESSERA_REDIS_URL: 'http://redis.internal:6379' }, 'TESSERA_REDIS_URL'],
+    [{ TESSERA_REDIS_URL: 'redis.internal:6379' }, 'TESSERA_REDIS_URL'],
   ])('refuses a bad value with a message naming the variable (%o)', (env, name) => {
     let error: unknown
     try {
@@ -55,6 +68,18 @@ describe('server configuration', () => {
     }
     expect(error).toBeInstanceOf(ConfigurationError)
     expect((error as ConfigurationError).option).toBe(name)
+  })
+
+  it('reads trusted origins and Redis URLs', () => {
+    const config = loadServerConfig(
+      {},
+      {
+        TESSERA_TRUSTED_ORIGINS: 'https://app.example.com, http://localhost:5173',
+        TESSERA_REDIS_URL: 'rediss://user:pw@redis.internal:6380/2',
+      },
+    )
+    expect(config.trustedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173'])
+    expect(config.redisUrl).toBe('rediss://user:pw@redis.internal:6380/2')
   })
 
   it('reads TESSERA_TRUST_PROXY as true, false, or addresses and ranges', () => {
@@ -132,6 +157,29 @@ describe('server configuration', () => {
       expect(() => resolveServerConfig({ algorithm: 'HS256', secret: 'too-short' }, {})).toThrow(
         ConfigurationError,
       )
+    })
+
+    it('names the setting once in the message, and the others beside their findings', () => {
+      let error: unknown
+      try {
+        resolveServerConfig({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' }, {})
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(ConfigurationError)
+      const { message, option } = error as ConfigurationError
+      expect(message.startsWith(`${option}: `)).toBe(true)
+      expect(message.split(`${option}:`)).toHaveLength(2)
+    })
+
+    it('reads the cookie settings in cookie mode only: header mode starts whatever they say', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'tessera-config-'))
+      try {
+        const built = await buildServer({ ...baseConfig(dir), cookieSameSite: 'none', cookieSecure: 'auto' })
+        await built.close()
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
     })
   })
 

@@ -79,9 +79,11 @@ export function resolveServerConfig(
   }
   const refused = checkServerConfig(config).filter((f) => f.level === 'error')
   if (refused.length > 0) {
+    // The error's own prefix names the first setting; the others are named in the message.
+    const [first, ...others] = refused
     throw new ConfigurationError(
-      refused[0]?.setting ?? 'config',
-      refused.map((f) => `${f.setting}: ${f.message}`).join('; '),
+      first?.setting ?? 'config',
+      [first?.message, ...others.map((f) => `${f.setting}: ${f.message}`)].join('; '),
     )
   }
   return config
@@ -333,12 +335,17 @@ async function registerTessera(app: FastifyInstance, ctx: ServerContext): Promis
     // The server's engine; the previous system's tokens only where it refused them (legacy.ts).
     auth: legacyAwareAuth(ctx),
     tokenLocations: cookieMode ? ['cookies', 'headers'] : ['headers'],
-    cookies: {
-      secure: config.cookieSecure,
-      sameSite: ({ lax: 'Lax', strict: 'Strict', none: 'None' } as const)[config.cookieSameSite],
-      refreshPath: '/auth',
-    },
-    csrf: { checkOrigin: config.checkOrigin, trustedOrigins: config.trustedOrigins },
+    // The cookie settings apply to cookie mode only: in header mode they are not read (nor refused).
+    ...(cookieMode
+      ? {
+          cookies: {
+            secure: config.cookieSecure,
+            sameSite: ({ lax: 'Lax', strict: 'Strict', none: 'None' } as const)[config.cookieSameSite],
+            refreshPath: '/auth',
+          },
+          csrf: { checkOrigin: config.checkOrigin, trustedOrigins: config.trustedOrigins },
+        }
+      : {}),
     errors: {
       // Every core error answer, the plugin's own and the error mapper's (error-response.ts).
       format: (error, response) => {

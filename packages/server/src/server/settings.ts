@@ -140,6 +140,39 @@ const commaList = () =>
       .filter((v) => v !== ''),
   )
 
+/** Origins (`https://app.example.com`: scheme, host, optional port, nothing after), comma-separated. */
+const origins = () =>
+  kind(Type.Array(Type.String()), (value, name) => {
+    const list = commaList().parse(value, name)
+    for (const origin of list) {
+      let parsed: URL | undefined
+      try {
+        parsed = new URL(origin)
+      } catch {
+        parsed = undefined
+      }
+      if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+        throw new ConfigurationError(
+          name,
+          `${JSON.stringify(origin)} is not an origin: scheme, host and port only, like https://app.example.com`,
+        )
+      }
+    }
+    return list
+  })
+
+/** A Redis URL (`redis://` or `rediss://` for TLS), or unset. */
+const redisUrl = () =>
+  kind(Type.Union([Type.String(), Type.Undefined()]), (value, name) => {
+    if (!/^rediss?:\/\/[^\s]*$/.test(value.trim())) {
+      throw new ConfigurationError(
+        name,
+        `expected redis://[user:password@]host[:port][/db] or rediss://… (TLS), got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, '//…@'))}`,
+      )
+    }
+    return value.trim()
+  })
+
 /** proxy-addr's names of address ranges, usable in `TESSERA_TRUST_PROXY`. */
 const PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal']
 
@@ -210,7 +243,7 @@ export const ServerConfigSchema = Type.Object({
     help: 'SQLite path or `postgres://…`. Default `<data-dir>/tessera.db`.',
   }),
   /** `redis://…` to share revocations and rate limits across instances. */
-  redisUrl: setting(optionalText(), {
+  redisUrl: setting(redisUrl(), {
     env: 'TESSERA_REDIS_URL',
     flag: 'redis-url',
     default: undefined,
@@ -287,7 +320,7 @@ export const ServerConfigSchema = Type.Object({
     help: 'Cookie mode: also refuse unsafe requests whose Origin or Sec-Fetch-Site names another site.',
   }),
   /** Origins accepted besides the server's own (a separate front end), comma-separated. */
-  trustedOrigins: setting(commaList(), {
+  trustedOrigins: setting(origins(), {
     env: 'TESSERA_TRUSTED_ORIGINS',
     flag: 'trusted-origins',
     default: '',
