@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { redactUrl } from '../../packages/server/src/server/logging.js'
+import { rawRequest } from '../attacks/tools.js'
 import { freePort } from '../helpers/processes.js'
 import { cookieJar, E2EClient, sleep, uniqueName, type ApiResponse } from '../helpers/server-harness.js'
 import { cleanEnv } from '../helpers/clean-env.js'
@@ -229,6 +230,11 @@ describe('the access log', () => {
       expect(
         (await client.api('DELETE', `/auth/sessions/abc?token=${access}`, { token: access })).status,
       ).toBe(404)
+      // Answered before routing (a URL that does not decode) and by Node's parser (headers too large).
+      expect((await client.api('GET', '/users/%ZZ')).status).toBe(400)
+      const port = Number(new URL(client.url).port)
+      const huge = `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`
+      expect(await rawRequest(port, Buffer.from(huge))).toBe(431)
     } finally {
       const log = await stop(served)
       const lines = log
@@ -237,7 +243,13 @@ describe('the access log', () => {
         .map((l) => JSON.parse(l) as Record<string, unknown>)
       const access = lines.filter((l) => l.msg === 'request' && l.route !== '/healthz')
       // Every request, written before the process exited (the asynchronous destination was flushed).
-      expect(access).toHaveLength(53)
+      expect(access).toHaveLength(55)
+      expect(access.find((l) => l.status === 400)).toMatchObject({ method: 'GET', route: '(unrouted)' })
+      expect(access.find((l) => l.status === 431)).toMatchObject({
+        method: '-',
+        route: '(unparsed)',
+        user: null,
+      })
       const protectedLines = access.filter((l) => l.route === '/protected' && l.status === 200)
       expect(protectedLines).toHaveLength(50)
       for (const line of protectedLines) {

@@ -235,8 +235,11 @@ async function createApp(
     frameworkErrors: (error, request, reply) => {
       if (errors.reply === undefined) throw error
       errors.reply(error, request, reply)
+      // Answered before routing, so Fastify's response listeners (which write the access line) are
+      // not set: written here, one line per request as for every other.
+      logging.access?.(request.id, request.method, '(unrouted)', reply.statusCode, 0, null)
     },
-    clientErrorHandler: clientErrorAnswer(ctx.metrics),
+    clientErrorHandler: clientErrorAnswer(ctx.metrics, logging.access),
   })
   // JSON only, as documented: without this, Fastify's own text/plain parser hands a string to the
   // schema (400 "body must be object") where every other type is 415 — and text/plain is the type an

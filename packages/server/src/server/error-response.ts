@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream'
 import { isTesseraError, type AnyTesseraError } from 'tessera'
 import type { ErrorResponse } from 'tessera/fastify'
 import { serverErrors, ServiceError, type ServerErrorCode } from './errors.js'
+import type { AccessLine } from './logging.js'
 import type { ServerMetrics } from './metrics.js'
 import { PasswordPoolBusyError, PasswordPoolError } from './password-pool.js'
 
@@ -160,6 +161,7 @@ export function installErrorHandling(
  */
 export function clientErrorAnswer(
   metrics: Pick<ServerMetrics, 'serverErrors'>,
+  access?: AccessLine,
 ): (error: Error & { code?: string }, socket: Duplex) => void {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return
@@ -170,6 +172,8 @@ export function clientErrorAnswer(
           ? 'headers_too_large'
           : 'bad_request'
     metrics.serverErrors.inc({ code })
+    // Its access line too (one per request): no request id, method or route was read.
+    access?.('-', '-', '(unparsed)', serverErrors[code].status, 0, null)
     writeClientError(code, error, socket)
   }
 }
