@@ -45,7 +45,13 @@ export interface LoginLoads {
 
 /** Registers the bench's user on `server` and returns the login section's loads (bench/run.ts, bench/profile.ts). */
 export async function loginLoads(server: ServerProcess): Promise<LoginLoads> {
-  const registered = await post(`${server.url}/auth/register`, { username: 'bench', password: PASSWORD })
+  await post(`${server.url}/auth/register`, { username: 'bench', password: PASSWORD })
+  // The protected route's token belongs to another user: the logins open a session each, and past
+  // TESSERA_MAX_SESSIONS_PER_USER (100 by default) the least recently used one ends with its tokens.
+  const registered = await post(`${server.url}/auth/register`, {
+    username: 'bench-reader',
+    password: PASSWORD,
+  })
   return {
     logins: {
       url: `${server.url}/auth/login`,

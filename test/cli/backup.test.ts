@@ -58,6 +58,8 @@ describe('tessera backup', () => {
       [['backup', existing, '--data-dir', server.dir], /exists: give a new file/],
       [['backup', join(dir, 'a.db'), join(dir, 'b.db'), '--data-dir', server.dir], /one file to write/],
       [['backup', '--data-dir', server.dir], /one file to write/],
+      // better-sqlite3 trims the name: "existing.db " would write over existing.db.
+      [['backup', `${existing} `, '--data-dir', server.dir], /must not begin or end with spaces/],
       [['backup', join(dir, 'c.db'), '--data-dir', join(dir, 'no-such-dir')], /no SQLite database at/],
       [
         ['backup', join(dir, 'd.db'), '--database-url', 'postgres://127.0.0.1:1/tessera'],

@@ -59,7 +59,7 @@ describe('tessera on a database it cannot use', () => {
       ['users', 'list'],
       ['users', 'set-roles', 'root', 'admin'],
       ['keys', 'list'],
-      ['keys', 'rotate'],
+      ['keys', 'revoke', 'kid-1'],
     ]) {
       const run = await runCli([...argv, '--data-dir', missing])
       expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
@@ -72,6 +72,7 @@ describe('tessera on a database it cannot use', () => {
     const dir = await tempDir()
     const cases: [string[], RegExp][] = [
       [['users', 'bogus'], /unknown action "bogus"; use create, list, set-roles or import/],
+      [['users', 'constructor'], /unknown action "constructor"/],
       [['users', 'create'], /usage: tessera users create <username>/],
       [['users', 'list', 'extra'], /unexpected argument "extra"/],
       [['users', 'list', '--admin'], /--admin and --roles only apply to create/],

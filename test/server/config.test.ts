@@ -58,7 +58,7 @@ describe('server configuration', () => {
       'TESSERA_TRUSTED_ORIGINS',
     ],
     [{ TESSERA_REDIS_URL: 'http://redis.internal:6379' }, 'TESSERA_REDIS_URL'],
-    [{ TESSERA_REDIS_URL: 'redis.internal:6379' }, 'TESSERA_REDIS_URL'],
+    [{ TESSERA_REDIS_URL: 'redis://redis.internal :6379' }, 'TESSERA_REDIS_URL'],
   ])('refuses a bad value with a message naming the variable (%o)', (env, name) => {
     let error: unknown
     try {
@@ -80,6 +80,16 @@ describe('server configuration', () => {
     )
     expect(config.trustedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173'])
     expect(config.redisUrl).toBe('rediss://user:pw@redis.internal:6380/2')
+    // What ioredis also takes: a unix socket, host:port, an upper-case scheme.
+    for (const url of ['/run/redis/redis.sock', 'redis.internal:6379', 'REDIS://redis.internal'])
+      expect(loadServerConfig({}, { TESSERA_REDIS_URL: url }).redisUrl).toBe(url)
+    // A refused value is never echoed (it may hold a password); an origin's message says how to write it.
+    expect(() => loadServerConfig({}, { TESSERA_REDIS_URL: 'http://user:s3cret@redis.internal' })).toThrow(
+      /^TESSERA_REDIS_URL: expected redis:\/\/.*, not http:\/\/…$/,
+    )
+    expect(() => loadServerConfig({}, { TESSERA_TRUSTED_ORIGINS: 'https://App.example.com:443/' })).toThrow(
+      /write it as https:\/\/app\.example\.com$/,
+    )
   })
 
   it('reads TESSERA_TRUST_PROXY as true, false, or addresses and ranges', () => {
@@ -162,14 +172,32 @@ describe('server configuration', () => {
     it('names the setting once in the message, and the others beside their findings', () => {
       let error: unknown
       try {
-        resolveServerConfig({ tokenTransport: 'cookie', cookieSameSite: 'none', cookieSecure: 'auto' }, {})
+        resolveServerConfig(
+          {
+            tokenTransport: 'cookie',
+            cookieSameSite: 'none',
+            cookieSecure: 'auto',
+            legacyHsSecret: 'the old app secret, without an end date',
+          },
+          {},
+        )
       } catch (e) {
         error = e
       }
       expect(error).toBeInstanceOf(ConfigurationError)
       const { message, option } = error as ConfigurationError
+      const findings = checkServerConfig({
+        ...loadServerConfig({}, {}),
+        tokenTransport: 'cookie',
+        cookieSameSite: 'none',
+        cookieSecure: 'auto',
+        legacyHsSecret: 'the old app secret, without an end date',
+      }).filter((f) => f.level === 'error')
+      expect(findings.length).toBeGreaterThanOrEqual(2)
+      // The first finding's setting once, as the error's prefix; every other finding named in the text.
       expect(message.startsWith(`${option}: `)).toBe(true)
       expect(message.split(`${option}:`)).toHaveLength(2)
+      for (const finding of findings.slice(1)) expect(message).toContain(`; ${finding.setting}: `)
     })
 
     it('reads the cookie settings in cookie mode only: header mode starts whatever they say', async () => {

@@ -59,19 +59,36 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// What says the environment failed, not Tessera: SQLite's busy, locked, read-only, unopenable, full,
+// I/O and not-a-database codes; PostgreSQL's classes 08 (connection), 28 (authorization), 3D (no such
+// database), 53 (resources), 57 (shut down, cannot connect now).
+const SQLITE_ENVIRONMENT = /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|NOTADB|PERM|AUTH)(_|$)/
+const POSTGRES_ENVIRONMENT = /^(08|28|3D|53|57)[0-9A-Z]{3}$/
+
 /**
- * A failure of what the command runs on, not of Tessera — a migration that cannot run, the database
- * (SQLite read-only or locked, PostgreSQL's SQLSTATE errors), the system (an unknown host, a port in
- * use, a refused connection) — as one line with its code: an operator needs the cause, not a stack.
+ * A failure of what the command runs on, not of Tessera — the database unreachable, read-only, locked
+ * or full; the system (an unknown host, a port in use, a refused connection); a schema this version
+ * cannot use — as one line with its code: an operator needs the cause, not a stack. Anything else (a
+ * SQL error, a failing migration's own bug) keeps its stack.
  */
-function environmentFailure(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined
-  const { code, syscall, severity } = error as { code?: unknown; syscall?: unknown; severity?: unknown }
+function environmentFailure(error: unknown, depth = 0): string | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined
+  const { code, syscall, severity, cause } = error as {
+    code?: unknown
+    syscall?: unknown
+    severity?: unknown
+    cause?: unknown
+  }
+  if (error instanceof MigrationError) {
+    // A migration that failed on the environment (a full disk, a lost connection) is said in one line.
+    const environmental =
+      error.code !== 'migration_failed' || environmentFailure(cause, depth + 1) !== undefined
+    return environmental ? `${error.code}: ${error.message}` : undefined
+  }
   if (typeof code !== 'string') return undefined
   const known =
-    error instanceof MigrationError ||
-    error.name === 'SqliteError' ||
     typeof syscall === 'string' ||
-    (typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code))
+    (error.name === 'SqliteError' && SQLITE_ENVIRONMENT.test(code)) ||
+    (typeof severity === 'string' && POSTGRES_ENVIRONMENT.test(code))
   return known ? `${code}: ${error.message}` : undefined
 }

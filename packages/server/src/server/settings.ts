@@ -152,25 +152,34 @@ const origins = () =>
         parsed = undefined
       }
       if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+        // Browsers send the serialised form (lower case, no default port, no path): compared exactly.
+        const hint =
+          parsed !== undefined && /^https?:$/.test(parsed.protocol) ? `: write it as ${parsed.origin}` : ''
         throw new ConfigurationError(
           name,
-          `${JSON.stringify(origin)} is not an origin: scheme, host and port only, like https://app.example.com`,
+          `${JSON.stringify(origin)} is not an origin as browsers send it (scheme, host and port only, like https://app.example.com)${hint}`,
         )
       }
     }
     return list
   })
 
-/** A Redis URL (`redis://` or `rediss://` for TLS), or unset. */
+/**
+ * What ioredis connects to: `redis://` or `rediss://` (TLS) URLs, a unix socket path, `host:port`. Refused:
+ * another scheme (`http://` once started a server whose Redis could never answer) and spaces. The value
+ * is never echoed: it may hold a password.
+ */
 const redisUrl = () =>
   kind(Type.Union([Type.String(), Type.Undefined()]), (value, name) => {
-    if (!/^rediss?:\/\/[^\s]*$/.test(value.trim())) {
+    const url = value.trim()
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]
+    if (url === '' || /\s/.test(url) || (scheme !== undefined && !/^rediss?$/i.test(scheme))) {
       throw new ConfigurationError(
         name,
-        `expected redis://[user:password@]host[:port][/db] or rediss://… (TLS), got ${JSON.stringify(value.replace(/\/\/[^@/]*@/, '//…@'))}`,
+        `expected redis://[user:password@]host[:port][/db], rediss://… (TLS) or a unix socket path${scheme === undefined ? '' : `, not ${scheme}://…`}`,
       )
     }
-    return value.trim()
+    return url
   })
 
 /** proxy-addr's names of address ranges, usable in `TESSERA_TRUST_PROXY`. */

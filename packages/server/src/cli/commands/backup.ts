@@ -27,6 +27,9 @@ export const backupCommand: Command = {
     }
     const [file, ...extra] = positionals
     if (file === undefined || extra.length > 0) throw new UsageError(`one file to write: tessera ${USAGE}`)
+    // better-sqlite3 trims the name it writes to: "old.db " would be created empty and "old.db" written.
+    if (file !== file.trim() || file === '')
+      throw new UsageError('the file name must not begin or end with spaces')
     const config = loadServerConfig(settings)
     const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
     if (location.dialect === 'postgres') {
@@ -54,7 +57,9 @@ export const backupCommand: Command = {
     const { default: Database } = await import('better-sqlite3')
     const db = new Database(location.path, { fileMustExist: true, timeout: config.databaseTimeoutMs })
     try {
-      await db.backup(target)
+      // One step over every page: one read snapshot. In steps, SQLite restarts the copy whenever another
+      // connection (the running server) writes between two of them, which on a busy database is always.
+      await db.backup(target, { progress: () => 0x7fffffff })
     } catch (error) {
       unlinkSync(target)
       throw error
@@ -68,11 +73,16 @@ export const backupCommand: Command = {
     try {
       check = copy.pragma('integrity_check', { simple: true })
       users = copy.prepare('select count(*) from users').pluck().get()
-    } finally {
+    } catch (error) {
       copy.close()
+      unlinkSync(target)
+      throw error
     }
-    if (check !== 'ok')
-      throw new Error(`the copy at ${target} failed SQLite's integrity check: ${String(check)}`)
+    copy.close()
+    if (check !== 'ok') {
+      unlinkSync(target)
+      throw new Error(`the copy failed SQLite's integrity check (removed): ${String(check)}`)
+    }
     process.stdout.write(
       `Backed up ${location.path} to ${target} (${String(statSync(target).size)} bytes, ${String(users)} user(s), integrity ok).\n`,
     )

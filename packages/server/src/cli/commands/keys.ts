@@ -75,7 +75,8 @@ export const keysCommand: Command = {
             return prune(stores, config)
         }
       },
-      { existing: action !== 'generate' },
+      // generate and rotate make the first key of a new database (deployment.md); the others need one.
+      { existing: action !== 'generate' && action !== 'rotate' },
     )
   },
 }

@@ -139,7 +139,8 @@ export const usersCommand: Command = {
       return help ? 0 : 1
     }
     // Checked before the database is opened: a mistake changes nothing, creates nothing.
-    const expected = { create: 1, list: 0, 'set-roles': 2 }[action]
+    const arity: Record<string, number> = { create: 1, list: 0, 'set-roles': 2 }
+    const expected = Object.hasOwn(arity, action) ? arity[action] : undefined
     if (expected === undefined)
       throw new UsageError(`unknown action "${action}"; use create, list, set-roles or import`)
     if (action === 'create' && name === undefined)
