@@ -174,6 +174,45 @@ describe('fastify specifics', () => {
     await app.close()
   })
 
+  // An onRoute hook sees only routes declared after the plugin: earlier ones would keep their config.jwt
+  // and answer anyone. They are refused instead (fail closed), and nothing else changes.
+  it('refuses a request to a config.jwt route declared before the plugin: 500, never served', async () => {
+    const app = Fastify()
+    let served = 0
+    app.get('/early', { config: { jwt: { roles: ['admin'] } } }, () => ({ secret: ++served }))
+    app.get('/early-open', () => ({ open: true }))
+    app.get('/early-off', { config: { jwt: false } }, () => ({ off: true }))
+    await app.register((child, _options, done) => {
+      child.get('/sibling', { config: { jwt: true } }, () => ({ secret: ++served }))
+      done()
+    })
+    await app.register(tesseraFastify, { auth })
+    app.get('/late', { config: { jwt: true } }, (request) => echo(request.jwt))
+    const token = await auth.createAccessToken('alice', { claims: { roles: ['admin'] } })
+    for (const url of ['/early', '/sibling']) {
+      for (const headers of [{}, bearer(token)]) {
+        const res = await call(app, url, headers)
+        expect([url, res.status, res.body.error]).toEqual([url, 500, 'configuration_error'])
+        expect(res.body.message).toMatch(/declared before tesseraFastify was registered/)
+      }
+    }
+    expect(served).toBe(0)
+    expect((await call(app, '/early-open')).status).toBe(200)
+    expect((await call(app, '/early-off')).status).toBe(200)
+    expect((await call(app, '/late')).body.error).toBe('token_missing')
+    expect((await call(app, '/late', bearer(token))).status).toBe(200)
+    await app.close()
+  })
+
+  it('adds no request hook when it is registered before every route', async () => {
+    const app = Fastify()
+    await app.register(tesseraFastify, { auth })
+    app.get('/late', { config: { jwt: true } }, (request) => echo(request.jwt))
+    await app.ready()
+    expect(app.printRoutes({ includeHooks: true })).not.toMatch(/tesseraUnguardedRoutes|onRequest/)
+    await app.close()
+  })
+
   it('refuses bad route options when the route is declared, naming the route', async () => {
     const app = Fastify()
     await app.register(tesseraFastify, { auth })

@@ -209,6 +209,11 @@ describe('error answers of a built server', () => {
     }
   })
 
+  // The plugin registered before any route: no request pays for the guard of earlier config.jwt routes.
+  it('registers the Tessera plugin before every route (no request hook for late registration)', () => {
+    expect(server.app.printRoutes({ includeHooks: true })).not.toMatch(/tesseraUnguardedRoutes/)
+  })
+
   it('answers an unknown path with 404 not_found', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/nowhere' })
     expectCode(res, 404, 'not_found')

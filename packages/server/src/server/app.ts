@@ -249,8 +249,10 @@ async function createApp(
     app.log.info({ audit: true, event, ...detail }, event)
   }
   const service = createAuthService(ctx, audit)
-  await registerOpenApi(app)
+  // The Tessera plugin before any route (the docs' routes included): registered after some, it would
+  // add a request hook guarding earlier `config.jwt` routes, a cost on every request.
   await registerTessera(app, ctx)
+  await registerOpenApi(app)
   const handling = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
   errors.answer = handling.map
   errors.reply = handling.answer

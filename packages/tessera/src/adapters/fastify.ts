@@ -13,7 +13,7 @@ import type {
   HookHandlerDoneFunction,
   preHandlerHookHandler,
 } from 'fastify'
-import { TokenError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
+import { ConfigurationError, TokenError, isTesseraError, type AnyTesseraError } from '../core/errors.js'
 import { createHttpAuth, type HttpAuth } from '../core/http/engine.js'
 import type { SetCookieOptions, UnsetCookieOptions } from '../core/http/cookies.js'
 import type { AdapterOptions } from '../core/http/options.js'
@@ -234,15 +234,40 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
   })
 
   // Routes declared with `config: { jwt }` get the preHandler first, before their own.
+  const guarded = new Set<string>()
   app.addHook('onRoute', (routeOptions) => {
     const jwt = routeOptions.config?.jwt
     if (jwt === undefined || jwt === false) return
+    guarded.add(`${String(routeOptions.method)} ${routeOptions.url}`)
     const path = `${String(routeOptions.method)} ${routeOptions.url} config.jwt`
     const guard = preHandler(engine.route(jwt === true ? undefined : jwt, path))
     const existing = routeOptions.preHandler
     routeOptions.preHandler =
       existing === undefined ? [guard] : Array.isArray(existing) ? [guard, ...existing] : [guard, existing]
   })
+  // Routes declared before this plugin was registered (in the app or in a plugin registered earlier)
+  // never pass through `onRoute`: their `config: { jwt }` would not be enforced, and they would answer
+  // anyone (fail open). When routes exist already, one `onRequest` hook (Fastify adds a root hook to
+  // every route, earlier ones too) refuses a request to such a route with 500 configuration_error.
+  // Registered first, as documented, no route exists yet and no request pays for the check.
+  if (app.printRoutes() !== '(empty tree)') {
+    app.addHook('onRequest', function tesseraUnguardedRoutes(request, reply, next) {
+      const { config, method, url } = request.routeOptions
+      const jwt = (config as { jwt?: unknown } | undefined)?.jwt
+      if (jwt === undefined || jwt === false || guarded.has(`${String(method)} ${String(url)}`)) {
+        next()
+        return
+      }
+      fail(
+        new ConfigurationError(
+          'config.jwt',
+          `${String(method)} ${String(url)} was declared before tesseraFastify was registered, so its config.jwt is not applied: register the plugin first`,
+        ),
+        reply,
+        next,
+      )
+    })
+  }
   done()
 }
 
