@@ -4,6 +4,7 @@
  * and exit 1; unknown errors print a stack.
  */
 import { isTesseraError } from 'tessera'
+import { isDatabaseUnavailable } from '../server/error-response.js'
 import { MigrationError } from '../stores/sql/migrations/index.js'
 import { COMMANDS, type Command } from './commands/index.js'
 import { UsageError } from './usage-error.js'
@@ -59,11 +60,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-// What says the environment failed, not Tessera: SQLite's busy, locked, read-only, unopenable, full,
-// I/O and not-a-database codes; PostgreSQL's classes 08 (connection), 28 (authorization), 3D (no such
-// database), 53 (resources), 57 (shut down, cannot connect now).
+// SQLite's codes for a file the command cannot use (busy, locked, read-only, unopenable, full, I/O, not
+// a database); a database the server answers 503 for is `isDatabaseUnavailable`'s (error-response.ts).
 const SQLITE_ENVIRONMENT = /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|NOTADB|PERM|AUTH)(_|$)/
-const POSTGRES_ENVIRONMENT = /^(08|28|3D|53|57)[0-9A-Z]{3}$/
 
 /**
  * A failure of what the command runs on, not of Tessera — the database unreachable, read-only, locked
@@ -73,12 +72,7 @@ const POSTGRES_ENVIRONMENT = /^(08|28|3D|53|57)[0-9A-Z]{3}$/
  */
 function environmentFailure(error: unknown, depth = 0): string | undefined {
   if (!(error instanceof Error) || depth > 3) return undefined
-  const { code, syscall, severity, cause } = error as {
-    code?: unknown
-    syscall?: unknown
-    severity?: unknown
-    cause?: unknown
-  }
+  const { code, syscall, cause } = error as { code?: unknown; syscall?: unknown; cause?: unknown }
   if (error instanceof MigrationError) {
     // A migration that failed on the environment (a full disk, a lost connection) is said in one line.
     const environmental =
@@ -89,6 +83,6 @@ function environmentFailure(error: unknown, depth = 0): string | undefined {
   const known =
     typeof syscall === 'string' ||
     (error.name === 'SqliteError' && SQLITE_ENVIRONMENT.test(code)) ||
-    (typeof severity === 'string' && POSTGRES_ENVIRONMENT.test(code))
+    isDatabaseUnavailable(error)
   return known ? `${code}: ${error.message}` : undefined
 }

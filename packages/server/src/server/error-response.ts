@@ -221,7 +221,7 @@ const UNAVAILABLE_MESSAGES =
   /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout)/
 
 /** Whether `error` (or what it wraps) says the database cannot be reached right now. */
-function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (error === null || typeof error !== 'object' || depth > 3) return false
   const { code, message, cause, errors } = error as {
     code?: unknown

@@ -267,6 +267,9 @@ export function tokenCookies(
   return out
 }
 
+/** A `__Host-` cookie name (RFC 6265bis §4.1.3, matched case-insensitively): Secure, `Path=/`, no `Domain`. */
+export const isHostCookie = (name: string): boolean => /^__host-/i.test(name)
+
 /**
  * Refuses a per-call `Domain` for the cookies of `type` when one of them has a `__Host-` name: browsers
  * drop such a cookie silently (set or deleted), so a CSRF cookie would never arrive, or stay at logout.
@@ -279,7 +282,7 @@ function refuseHostDomain(
 ): void {
   const names = [type === 'access' ? cookies.accessName : cookies.refreshName]
   if (csrf.protect && csrf.inCookies) names.push(csrf[type].cookieName)
-  const host = names.find((n) => /^__host-/i.test(n))
+  const host = names.find(isHostCookie)
   if (host !== undefined)
     throw new ConfigurationError(option, `the cookie ${host} (__Host-) cannot carry a Domain`)
 }

@@ -9,6 +9,7 @@ import { ConfigurationError } from '../errors.js'
 import type { AppClaims, AppUser, JwtClaims, VerifiedToken } from '../types.js'
 import {
   COOKIE_OPTIONS,
+  isHostCookie,
   resolveCookieOptions,
   type CookieOptions,
   type ResolvedCookieOptions,
@@ -295,9 +296,8 @@ function checkCookiePrefixes(cookies: ResolvedCookieOptions, csrf: ResolvedCsrfO
     )
   }
   for (const [cookie, path, option, pathOption] of named) {
-    const lower = cookie.toLowerCase()
-    const host = lower.startsWith('__host-')
-    if (!host && !lower.startsWith('__secure-')) continue
+    const host = isHostCookie(cookie)
+    if (!host && !/^__secure-/i.test(cookie)) continue
     const prefix = host ? '__Host-' : '__Secure-'
     if (cookies.secure !== true) {
       throw new ConfigurationError(
