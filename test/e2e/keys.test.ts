@@ -137,4 +137,32 @@ describe('tessera keys', () => {
       await db.destroy()
     }
   })
+
+  it('rotates by itself once the signing key has signed TESSERA_KEY_ROTATION_INTERVAL (90 days)', async () => {
+    const { context } = server.running
+    const before = (await context.stores.keys.list()).find((k) => k.active)!
+    const day = 86_400
+    const activated = before.activatedAt ?? before.createdAt
+    // The maintenance pass that finds the key old enough (its successor signs 61 s after it is stored).
+    // Last in the file: a pass at a later time also purges what will have expired by then.
+    const report = await context.maintenance.runOnce(activated + 90 * day - 62)
+    expect(report.failed).toEqual({})
+    const pending = (await context.stores.keys.list()).filter((k) => k.state === 'pending')
+    expect(pending).toHaveLength(1)
+    expect(pending[0]!.activatedAt).toBe(activated + 90 * day)
+    // Published by the next refresh, before it signs; a second pass does not stack another key.
+    await context.keyLifecycle.refresh()
+    expect(await kids(server)).toContain(pending[0]!.kid)
+    await context.maintenance.runOnce(activated + 90 * day - 30)
+    expect((await context.stores.keys.list()).filter((k) => k.state === 'pending')).toHaveLength(1)
+    const events = await context.stores.audit.list()
+    expect(events.filter((e) => e.event === 'key_rotation_scheduled').at(0)?.detail).toEqual({
+      kid: pending[0]!.kid,
+      activates_at: activated + 90 * day,
+      by: 'automatic',
+    })
+    // Cancelled again, so the file's other tests see one signing key and no rotation pending.
+    expect((await server.cli(['keys', 'revoke', pending[0]!.kid])).code).toBe(0)
+    await context.keyLifecycle.refresh()
+  })
 })

@@ -1,12 +1,18 @@
 // The auth server on PostgreSQL (TESSERA_DATABASE_URL=postgres://…): register, log in, refresh, log out,
 // and a restart keeps users, keys and revocations.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
 import { userStore } from '../../packages/server/src/stores/sql/users.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
 import {
+  E2EClient,
   E2EServer,
   PASSWORD,
+  baseConfig,
   checkAfterEach,
   claimsOf,
   expectError,
@@ -90,4 +96,38 @@ describe.skipIf(!available)('the server on PostgreSQL', () => {
       expect(claimsOf(String(res.body.access_token)).roles).toEqual([])
     },
   )
+})
+
+describe.skipIf(!available)('instances starting at once on an empty PostgreSQL database', () => {
+  // Each instance found no key and made its own, the last one stored signing: for one refresh interval
+  // the others signed with keys their peers did not know, and published different key sets.
+  it('agree on one signing key: a token issued by one is accepted by the others at once', async () => {
+    const database = await createTestDatabase('start')
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-start-'))
+    const servers: RunningServer[] = []
+    try {
+      const config = {
+        ...baseConfig(dir),
+        databaseUrl: database.url,
+        databasePoolSize: 2,
+        keyRefreshInterval: 3600,
+      }
+      const started = await Promise.allSettled([1, 2, 3].map(() => startServer(config)))
+      for (const s of started) if (s.status === 'fulfilled') servers.push(s.value)
+      expect(started.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled'])
+      await Promise.all(servers.map((s) => s.ready))
+      const clients = servers.map((s) => new E2EClient(s.url))
+      const sets = await Promise.all(clients.map((c) => c.api('GET', '/.well-known/jwks.json')))
+      const kids = sets.map((res) => (res.body.keys as { kid: string }[]).map((k) => k.kid))
+      expect(kids[0]).toHaveLength(1)
+      expect(kids).toEqual([kids[0], kids[0], kids[0]])
+      const [a, b, c] = clients as [E2EClient, E2EClient, E2EClient]
+      const tokens = await a.register(uniqueName('pg-start'))
+      for (const other of [b, c]) expect((await other.me(tokens.access)).status).toBe(200)
+    } finally {
+      await Promise.allSettled(servers.map((s) => s.close()))
+      await rm(dir, { recursive: true, force: true })
+      await database.drop()
+    }
+  })
 })

@@ -134,6 +134,15 @@ describe('server configuration', () => {
       expect(errorsOf({ accessTokenTtl: 600, refreshTokenTtl: 600 })).toEqual(['TESSERA_REFRESH_TOKEN_TTL'])
     })
 
+    it('refuses an automatic key rotation more often than daily; 0 turns it off', () => {
+      expect(loadServerConfig({}, {}).keyRotationInterval).toBe(90 * 86_400)
+      expect(loadServerConfig({}, { TESSERA_KEY_ROTATION_INTERVAL: '0' }).keyRotationInterval).toBe(0)
+      expect(errorsOf({ keyRotationInterval: 3600 })).toEqual(['TESSERA_KEY_ROTATION_INTERVAL'])
+      expect(errorsOf({ keyRotationInterval: 86_399 })).toEqual(['TESSERA_KEY_ROTATION_INTERVAL'])
+      expect(errorsOf({ keyRotationInterval: 86_400 })).toEqual([])
+      expect(errorsOf({ keyRotationInterval: 0 })).toEqual([])
+    })
+
     it('warns when listening beyond loopback', () => {
       expect(checkServerConfig({ ...base, host: '0.0.0.0' })).toEqual([
         expect.objectContaining({ level: 'warning', setting: 'TESSERA_HOST' }) as unknown,

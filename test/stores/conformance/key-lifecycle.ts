@@ -1,7 +1,9 @@
 // The signing-key lifecycle: scheduled rotation (pending → active → retired), emergency rotation,
 // revocation and pruning, with explicit times so every backend answers the same.
 import { describe, expect, it } from 'vitest'
+import { rotateSigningKey } from '../../../packages/server/src/server/key-lifecycle.js'
 import { keyStore as keyStoreOf } from '../../../packages/server/src/stores/sql/signing-keys.js'
+import { sqlStores } from '../../../packages/server/src/stores/sql/stores.js'
 import { generateKey } from '../../../packages/tessera/src/core/keys.js'
 import { createTessera } from '../../../packages/tessera/src/core/tessera.js'
 import type { SuiteContext } from './context.js'
@@ -127,6 +129,95 @@ export function keyLifecycleTests(ctx: () => SuiteContext): void {
       expect([...first, ...second].sort()).toEqual(['k1', 'k3'])
       expect(await keys.pruneRetired(100, NOW + 113)).toEqual([])
       expect(await states(NOW + 113)).toEqual([['k2', 'active']])
+    })
+  })
+
+  describe('rotateSigningKey', () => {
+    // A refresh interval of 5 s and a JWKS max-age of 300 s: a successor signs 306 s after it is stored.
+    const config = { algorithm: 'EdDSA', jwksMaxAge: 300, keyRefreshInterval: 5 } as const
+    const DAY = 86_400
+
+    it('rotates by age: not before the key has signed maxKeyAge, its successor published 306 s ahead', async () => {
+      const { stores } = ctx()
+      await stores.keys.save(await generateKey('EdDSA', { kid: 'k1' }), { activate: true, now: NOW })
+      const due = NOW + DAY - 306
+      expect(await rotateSigningKey(stores, config, { maxKeyAge: DAY, now: due - 1 })).toEqual({
+        status: 'not_due',
+        due,
+      })
+      expect(await states(due - 1)).toEqual([['k1', 'active']])
+
+      const rotation = await rotateSigningKey(stores, config, { maxKeyAge: DAY, now: due, by: 'automatic' })
+      expect(rotation).toMatchObject({ status: 'scheduled', at: NOW + DAY, created: true })
+      const next = (rotation as { kid: string }).kid
+      expect(await states(due)).toEqual([
+        ['k1', 'active'],
+        [next, 'pending'],
+      ])
+      // Checked again before it signs: reported, not stacked.
+      expect(await rotateSigningKey(stores, config, { maxKeyAge: DAY, now: due + 60 })).toEqual({
+        status: 'already_scheduled',
+        kid: next,
+        at: NOW + DAY,
+      })
+      // Once it signs, its own age counts.
+      expect(await rotateSigningKey(stores, config, { maxKeyAge: DAY, now: NOW + DAY + 60 })).toEqual({
+        status: 'not_due',
+        due: NOW + 2 * DAY - 306,
+      })
+      expect(await states(NOW + DAY)).toEqual([
+        [next, 'active'],
+        ['k1', 'retired'],
+      ])
+      const events = await stores.audit.list()
+      expect(events.map((e) => [e.event, e.detail])).toEqual([
+        ['key_rotation_scheduled', { kid: next, activates_at: NOW + DAY, by: 'automatic' }],
+      ])
+    })
+
+    it('switches to a generated key of the configured algorithm, at once if it was published long enough', async () => {
+      const { stores } = ctx()
+      await stores.keys.save(await generateKey('EdDSA', { kid: 'k1' }), { activate: true, now: NOW })
+      await stores.keys.save(await generateKey('ES256', { kid: 'other-alg' }), { now: NOW + 5 })
+      await stores.keys.save(await generateKey('EdDSA', { kid: 'k2' }), { now: NOW + 10 })
+      expect(await rotateSigningKey(stores, config, { now: NOW + 100 })).toEqual({
+        status: 'scheduled',
+        kid: 'k2',
+        at: NOW + 10 + 306,
+        created: false,
+      })
+      expect(await rotateSigningKey(stores, config, { immediate: true, now: NOW + 200 })).toEqual({
+        status: 'rotated',
+        kid: 'k2',
+        at: NOW + 200,
+        created: false,
+      })
+      expect(await states(NOW + 200)).toEqual([
+        ['k2', 'active'],
+        ['other-alg', 'generated'],
+        ['k1', 'retired'],
+      ])
+    })
+
+    it('adds one key when five rotations decide at once over five connections', async () => {
+      await ctx().stores.keys.save(await generateKey('EdDSA', { kid: 'k1' }), { activate: true, now: NOW })
+      const peers = await Promise.all([1, 2, 3, 4].map(() => ctx().connect({ peer: true })))
+      const results = await Promise.all(
+        [ctx().db, ...peers].map((db) =>
+          rotateSigningKey(sqlStores(db), config, { maxKeyAge: DAY, now: NOW + DAY }),
+        ),
+      )
+      const scheduled = results.filter((r) => r.status === 'scheduled')
+      expect(scheduled).toHaveLength(1)
+      const { kid } = scheduled[0] as { kid: string }
+      expect(results.filter((r) => r.status === 'already_scheduled')).toEqual(
+        Array.from({ length: 4 }, () => ({ status: 'already_scheduled', kid, at: NOW + DAY + 306 })),
+      )
+      expect(await states(NOW + DAY)).toEqual([
+        ['k1', 'active'],
+        [kid, 'pending'],
+      ])
+      expect((await ctx().stores.audit.list()).map((e) => e.event)).toEqual(['key_rotation_scheduled'])
     })
   })
 }

@@ -85,6 +85,7 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
     checkSecret,
     checkCookies,
     checkLifetimes,
+    checkKeyRotation,
     checkSharedRevocations,
     checkLegacyWindow,
     checkListener,
@@ -120,6 +121,21 @@ function checkCookies(config: ServerConfig): DoctorFinding[] {
         ),
       ]
     : []
+}
+
+/** The shortest automatic key rotation interval, in seconds. */
+export const MIN_KEY_ROTATION_INTERVAL = 86_400
+
+function checkKeyRotation(config: ServerConfig): DoctorFinding[] {
+  const every = config.keyRotationInterval
+  return every === 0 || every >= MIN_KEY_ROTATION_INTERVAL
+    ? []
+    : [
+        refusal(
+          'TESSERA_KEY_ROTATION_INTERVAL',
+          'rotating more often than daily piles keys up in the JWKS (a retired key stays published for the refresh token lifetime): use 1d or more, or 0 to rotate only with "tessera keys rotate"',
+        ),
+      ]
 }
 
 /** The longest access-token lifetime, in seconds, without `TESSERA_ALLOW_LONG_LIFETIMES`. */

@@ -20,7 +20,12 @@ import { pendingMigrations } from '../stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import type { ServerConfig } from './config.js'
-import { keyRetentionSeconds, registerKeyLifecycle, type KeyLifecycle } from './key-lifecycle.js'
+import {
+  keyRetentionSeconds,
+  registerKeyLifecycle,
+  rotateSigningKey,
+  type KeyLifecycle,
+} from './key-lifecycle.js'
 import {
   createMaintenance,
   serverMaintenanceTasks,
@@ -159,7 +164,11 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       replicaSize: () => memory.size(),
       ...(link === undefined ? {} : { redisUp: () => link.status() === 'ok' }),
     })
-    const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
+    const { maintenance, keyLifecycle } = startMaintenance(
+      config,
+      { stores, ring, memory, metrics, storedKeys: source !== SECRET_SOURCE },
+      hooks,
+    )
     if (redis === undefined)
       maintenance.register('revocation_sync', externalRevocations(db, location.dialect, syncFromDatabase), {
         intervalMs: config.keyRefreshInterval * 1000,
@@ -239,7 +248,14 @@ function createEngine(config: ServerConfig, ring: KeyRing, revocation: Replicate
  */
 function startMaintenance(
   config: ServerConfig,
-  deps: { stores: SqlStores; ring: KeyRing; memory: MemoryRevocationStore; metrics: ServerMetrics },
+  deps: {
+    stores: SqlStores
+    ring: KeyRing
+    memory: MemoryRevocationStore
+    metrics: ServerMetrics
+    /** False when the key is `TESSERA_SECRET`, which the server cannot rotate. */
+    storedKeys: boolean
+  },
   hooks: ContextHooks,
 ): { maintenance: Maintenance; keyLifecycle: KeyLifecycle } {
   const { stores, ring, memory, metrics } = deps
@@ -261,26 +277,45 @@ function startMaintenance(
     retentionSeconds: keyRetentionSeconds(config),
     intervalMs: config.keyRefreshInterval * 1000,
   })
+  if (deps.storedKeys && config.keyRotationInterval > 0) {
+    maintenance.register('key_rotation', async (now) => {
+      const rotation = await rotateSigningKey(stores, config, {
+        maxKeyAge: config.keyRotationInterval,
+        now,
+        by: 'automatic',
+      })
+      if (rotation.status === 'scheduled')
+        hooks.onNotice?.(
+          'info',
+          `keys: ${rotation.kid} published, signing from ${new Date(rotation.at * 1000).toISOString()} (TESSERA_KEY_ROTATION_INTERVAL)`,
+        )
+      return undefined
+    })
+  }
   maintenance.start()
   return { maintenance, keyLifecycle }
 }
 
+const SECRET_SOURCE = 'TESSERA_SECRET'
+
 async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring: KeyRing; source: string }> {
   // An HMAC secret is configuration, not data: it is never written to the database.
   if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
-    return { ring: createKeyRing({ alg: config.algorithm, secret: config.secret }), source: 'TESSERA_SECRET' }
+    return { ring: createKeyRing({ alg: config.algorithm, secret: config.secret }), source: SECRET_SOURCE }
   }
   const stored = await stores.keys.loadRing()
-  if (stored !== undefined) {
-    if (stored.active.alg !== config.algorithm) {
-      // The algorithm changed in configuration: start signing with a new key, keep the old ones verifying.
-      const key = await generateKey(config.algorithm)
-      await stores.keys.save(key, { activate: true })
-      stored.add(key, { activate: true })
-    }
-    return { ring: stored, source: 'the database' }
-  }
-  const key = await generateKey(config.algorithm)
-  await stores.keys.save(key, { activate: true })
-  return { ring: createKeyRing(key), source: 'the database (generated on first start)' }
+  if (stored?.active.alg === config.algorithm) return { ring: stored, source: 'the database' }
+  // A new database, or the algorithm changed in configuration (start signing with a new key, keep the
+  // old ones verifying): decided under the key store's lock, so instances starting at once add one key.
+  return stores.transaction(async (tx) => {
+    await tx.keys.lockForChange()
+    const ring = await tx.keys.loadRing()
+    if (ring?.active.alg === config.algorithm) return { ring, source: 'the database' }
+    const key = await generateKey(config.algorithm)
+    await tx.keys.save(key, { activate: true })
+    if (ring === undefined)
+      return { ring: createKeyRing(key), source: 'the database (generated on first start)' }
+    ring.add(key, { activate: true })
+    return { ring, source: 'the database' }
+  })
 }

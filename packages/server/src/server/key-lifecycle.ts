@@ -5,8 +5,10 @@
  * any number of instances run it at once. A failure (database down) keeps the ring as it is, is
  * reported by the maintenance runner that schedules it (maintenance.ts), and is retried on the next tick.
  */
-import type { KeyRing } from 'tessera'
-import type { KeyStore } from '../stores/sql/signing-keys.js'
+import { generateKey, type KeyRing } from 'tessera'
+import type { KeyStore, StoredKeyInfo } from '../stores/sql/signing-keys.js'
+import type { SqlStores } from '../stores/sql/stores.js'
+import { nowSeconds } from '../time.js'
 import type { ServerConfig } from './config.js'
 import type { Maintenance } from './maintenance.js'
 
@@ -60,6 +62,99 @@ export function rotationDelaySeconds(
   config: Pick<ServerConfig, 'jwksMaxAge' | 'keyRefreshInterval'>,
 ): number {
   return config.jwksMaxAge + config.keyRefreshInterval
+}
+
+/** How {@link rotateSigningKey} rotates. */
+export interface RotationOptions {
+  /** The next key signs at once instead of after {@link rotationDelaySeconds} (an emergency). */
+  immediate?: boolean
+  /**
+   * Rotate only if the signing key will have signed this long (seconds) by the time its successor
+   * would take over (`TESSERA_KEY_ROTATION_INTERVAL`); absent: rotate now (`tessera keys rotate`).
+   */
+  maxKeyAge?: number
+  /** Unix seconds. @default the current time */
+  now?: number
+  /** Recorded with the audit event (`automatic`: by the server's schedule). */
+  by?: 'cli' | 'automatic'
+}
+
+/** What {@link rotateSigningKey} did. */
+export type RotationResult =
+  /** `kid` signs from `at`: now (`immediate`, or a database with no key signing) or later (scheduled). */
+  | { status: 'rotated' | 'scheduled'; kid: string; at: number; created: boolean }
+  /** A rotation was pending already: `kid` signs from `at`; nothing changed. */
+  | { status: 'already_scheduled'; kid: string; at: number }
+  /** `maxKeyAge` not reached: the next rotation is due at `due`. Nothing changed. */
+  | { status: 'not_due'; due: number }
+
+/**
+ * Rotates the signing key, the one decision shared by `tessera keys rotate` and the server's schedule:
+ * the next key is the pending one, else the newest generated one of the configured algorithm (it has
+ * been published longest), else a new key; it signs once every instance publishes it and every
+ * service's cached JWKS has expired ({@link rotationDelaySeconds}, counted from when it was stored),
+ * or at once when `immediate` or when no key signs yet. A rotation already pending is reported, not
+ * stacked. Under the key store's lock, so instances and the CLI deciding at once add one key between
+ * them; the change and its audit event are one transaction.
+ */
+export async function rotateSigningKey(
+  stores: SqlStores,
+  config: Pick<ServerConfig, 'algorithm' | 'jwksMaxAge' | 'keyRefreshInterval'>,
+  options: RotationOptions = {},
+): Promise<RotationResult> {
+  const now = options.now ?? nowSeconds()
+  const delay = rotationDelaySeconds(config)
+  // Decided once without the lock (the schedule's check every minute takes no lock), and again under it.
+  const first = planRotation(await stores.keys.list(now), now, delay, config.algorithm, options)
+  if ('status' in first) return first
+  // A new key is made before the lock is taken: an RSA key takes a while, and SQLite's lock holds every
+  // other write up meanwhile.
+  let spare = first.next === undefined ? await generateKey(config.algorithm) : undefined
+  return stores.transaction(async (tx): Promise<RotationResult> => {
+    await tx.keys.lockForChange()
+    const plan = planRotation(await tx.keys.list(now), now, delay, config.algorithm, options)
+    if ('status' in plan) return plan
+    const created = plan.next === undefined
+    let next: Pick<StoredKeyInfo, 'kid' | 'createdAt'>
+    if (plan.next === undefined) {
+      const key = (spare ??= await generateKey(config.algorithm))
+      await tx.keys.save(key, { now })
+      next = { kid: key.kid, createdAt: now }
+    } else next = plan.next
+    // Plus one second: times are whole seconds, so the wait is never shorter than configured.
+    const at = plan.immediate ? now : Math.max(now, next.createdAt + 1 + delay)
+    if (!(await tx.keys.activate(next.kid, at))) throw new Error(`key ${next.kid} vanished during a rotation`)
+    await tx.audit.record({
+      event: plan.immediate ? 'key_rotated' : 'key_rotation_scheduled',
+      detail: { kid: next.kid, activates_at: at, by: options.by ?? 'cli' },
+      at: now,
+    })
+    return { status: plan.immediate ? 'rotated' : 'scheduled', kid: next.kid, at, created }
+  })
+}
+
+/** A rotation's outcome when nothing is to change, else the key to switch to (`undefined`: a new one). */
+function planRotation(
+  keys: readonly StoredKeyInfo[],
+  now: number,
+  delay: number,
+  algorithm: string,
+  options: RotationOptions,
+): RotationResult | { next: StoredKeyInfo | undefined; immediate: boolean } {
+  const active = keys.find((k) => k.active)
+  // With no key signing yet (a new database) there is nothing to wait for.
+  const immediate = options.immediate === true || active === undefined
+  const pending = keys.find((k) => k.state === 'pending')
+  if (pending !== undefined && !immediate) {
+    return { status: 'already_scheduled', kid: pending.kid, at: pending.activatedAt ?? now }
+  }
+  if (options.maxKeyAge !== undefined && active !== undefined && !immediate) {
+    // The successor signs `delay` (+1 s) after it is stored: start early enough for the key to be
+    // replaced when it has signed `maxKeyAge`.
+    const due = (active.activatedAt ?? active.createdAt) + options.maxKeyAge - delay - 1
+    if (now < due) return { status: 'not_due', due }
+  }
+  return { next: pending ?? keys.find((k) => k.state === 'generated' && k.alg === algorithm), immediate }
 }
 
 /** The refresh of `ring` from `keys` (not scheduled: see {@link registerKeyLifecycle}). */

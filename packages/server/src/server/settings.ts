@@ -412,6 +412,13 @@ export const ServerConfigSchema = Type.Object({
     default: '5s',
     help: 'How often every instance reloads the signing keys (rotations, revocations, pruning) from the database.',
   }),
+  /** Seconds a stored signing key signs before the server rotates it by itself; 0: only `keys rotate`. */
+  keyRotationInterval: setting(duration({ allowZero: true }), {
+    env: 'TESSERA_KEY_ROTATION_INTERVAL',
+    flag: 'key-rotation-interval',
+    default: '90d',
+    help: 'How long a signing key signs before the server schedules the next one by itself (at least 1d); 0 turns it off.',
+  }),
   /**
    * Milliseconds a request may wait on the database in all (statement and connection timeouts, SQLite
    * busy timeout, and the deadline after which a request answers 503 + Retry-After).

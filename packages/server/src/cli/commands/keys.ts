@@ -4,8 +4,7 @@
  */
 import { generateKey } from 'tessera'
 import type { ServerConfig } from '../../server/config.js'
-import { keyRetentionSeconds, rotationDelaySeconds } from '../../server/key-lifecycle.js'
-import type { StoredKeyInfo } from '../../stores/sql/signing-keys.js'
+import { keyRetentionSeconds, rotateSigningKey } from '../../server/key-lifecycle.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import { nowSeconds } from '../../time.js'
 import { parseCommand } from '../args.js'
@@ -93,39 +92,26 @@ async function generate(stores: SqlStores, config: ServerConfig): Promise<number
 
 async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean): Promise<number> {
   const now = nowSeconds()
-  const keys = await stores.keys.list(now)
-  // With no key signing yet (a new database) there is nothing to wait for.
-  const immediate = urgent || !keys.some((k) => k.state === 'active')
-  const pending = keys.find((k) => k.state === 'pending')
-  if (pending !== undefined && !immediate) {
-    process.stdout.write(
-      `A rotation is already scheduled: ${pending.kid} signs from ${iso(pending.activatedAt)} (use --now to sign with it at once)\n`,
-    )
-    return 0
+  const result = await rotateSigningKey(stores, config, { immediate: urgent, now, by: 'cli' })
+  switch (result.status) {
+    case 'already_scheduled':
+      process.stdout.write(
+        `A rotation is already scheduled: ${result.kid} signs from ${iso(result.at)} (use --now to sign with it at once)\n`,
+      )
+      break
+    case 'rotated':
+      process.stdout.write(
+        `Signing with ${result.kid} now; previous keys keep verifying until their tokens expire\n`,
+      )
+      break
+    case 'scheduled':
+      process.stdout.write(
+        `Scheduled ${result.kid}: published now, signing from ${iso(result.at)} (in ${result.at - now} s); previous keys keep verifying until their tokens expire\n`,
+      )
+      break
+    case 'not_due':
+      throw new Error('unreachable: a rotation without maxKeyAge is always due')
   }
-  // A pending key, then the newest generated one, has been published longest; else a new key.
-  let next: Pick<StoredKeyInfo, 'kid' | 'createdAt'> | undefined =
-    pending ?? keys.find((k) => k.state === 'generated' && k.alg === config.algorithm)
-  if (next === undefined) {
-    const key = await generateKey(config.algorithm)
-    await stores.keys.save(key, { now })
-    next = { kid: key.kid, createdAt: now }
-  }
-  // Safe: every instance publishes the key within one refresh interval, and a service that fetched the
-  // JWKS just before keeps its copy for max-age; a key stored earlier has already waited part of that.
-  // Plus one second: times are whole seconds, so the wait is never shorter than configured.
-  const at = immediate ? now : Math.max(now, next.createdAt + 1 + rotationDelaySeconds(config))
-  if (!(await stores.keys.activate(next.kid, at))) throw new UsageError(`key ${next.kid} vanished; run again`)
-  await stores.audit.record({
-    event: immediate ? 'key_rotated' : 'key_rotation_scheduled',
-    detail: { kid: next.kid, activates_at: at },
-    at: now,
-  })
-  process.stdout.write(
-    immediate
-      ? `Signing with ${next.kid} now; previous keys keep verifying until their tokens expire\n`
-      : `Scheduled ${next.kid}: published now, signing from ${iso(at)} (in ${at - now} s); previous keys keep verifying until their tokens expire\n`,
-  )
   return 0
 }
 

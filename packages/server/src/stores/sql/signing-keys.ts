@@ -6,7 +6,7 @@
  * (the SQLite file is created with mode 0600).
  */
 import type { JsonWebKey } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
 import {
   ALGORITHMS,
   ConfigurationError,
@@ -18,6 +18,7 @@ import {
   type TesseraKey,
 } from 'tessera'
 import { nowSeconds } from '../../time.js'
+import { dialectOf } from './dialect.js'
 import { optionalSeconds, seconds, type TesseraDatabase } from './schema.js'
 import { inTransaction } from './transaction.js'
 
@@ -89,6 +90,13 @@ export interface KeyStore {
    * lifetime plus the leeway. Idempotent, safe from any number of instances at once. Returns their kids.
    */
   pruneRetired(maxAgeSeconds: number, now?: number): Promise<string[]>
+  /**
+   * Inside a transaction: waits for, then holds until it ends, the lock that every decision about which
+   * key signs takes (a rotation, the first key of a database), so two instances, or an instance and the
+   * CLI, deciding at once cannot both add a key. Plain reads and the refreshes are not held up on
+   * SQLite; on PostgreSQL a refresh's prune waits for it (milliseconds).
+   */
+  lockForChange(): Promise<void>
 }
 
 interface KeyRow {
@@ -253,6 +261,16 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
         .returning('kid')
         .execute()
       return rows.map((row) => row.kid)
+    },
+    async lockForChange() {
+      if (!db.isTransaction)
+        throw new TypeError('lockForChange holds its lock until a transaction ends: call it in one')
+      // PostgreSQL: a table lock that conflicts with itself and with writes, not with reads (READ
+      // COMMITTED would let two deciders read the same state). SQLite: a write that changes nothing
+      // takes the database's one write lock now, before anything is read.
+      if (dialectOf(db) === 'postgres')
+        await sql`lock table signing_keys in share row exclusive mode`.execute(db)
+      else await sql`update signing_keys set kid = kid where 0 = 1`.execute(db)
     },
   } satisfies KeyStore
 }
