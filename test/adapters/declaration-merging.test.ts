@@ -25,8 +25,15 @@ declare module 'tessera' {
 const USE = `
 import Fastify from 'fastify'
 import express from 'express'
+import { createTessera } from 'tessera'
 import 'tessera/fastify'
 import 'tessera/express'
+
+// Tokens this app issues carry the declared claims: a wrong type is refused, others are allowed.
+const auth = createTessera({ secret: process.env.JWT_SECRET })
+await auth.createAccessToken('a', { claims: { roles: ['admin'], tenant: 't', extra: 1 } })
+// @ts-expect-error roles is string[]
+await auth.createAccessToken('a', { claims: { roles: 'admin' } })
 
 const app = Fastify()
 app.get('/', (request) => {
@@ -37,6 +44,7 @@ app.get('/', (request) => {
   const wrong: number = request.jwt!.claims.roles
   return { roles, tenant, id, wrong }
 })
+export {}
 express().get('/', (req, res) => {
   const tenant: string = req.jwt!.claims.tenant
   const id: number = req.jwt!.user.id
@@ -52,6 +60,7 @@ function diagnostics(name: string, source: string): string[] {
     extends: '../../../tsconfig.json',
     compilerOptions: {
       noEmit: true,
+      exactOptionalPropertyTypes: true,
       paths: {
         tessera: ['../../../packages/tessera/src/index.ts'],
         'tessera/fastify': ['../../../packages/tessera/src/adapters/fastify.ts'],
@@ -79,7 +88,7 @@ function diagnostics(name: string, source: string): string[] {
 describe('declaration merging', () => {
   // One program (about ten seconds): without the declaration the typed assignments fail, and were the
   // claims typed any, the @ts-expect-error lines would fail instead.
-  it('carries the claims and user declared in TesseraTypes to request.jwt and req.jwt', () => {
+  it('carries the claims and user declared in TesseraTypes to request.jwt, req.jwt and token creation', () => {
     expect(diagnostics('merged', `${USE}\n${AUGMENTATION}`)).toEqual([])
   }, 60_000)
 })

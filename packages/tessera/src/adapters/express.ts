@@ -21,7 +21,7 @@ declare module 'express-serve-static-core' {
      * The verified token of a route protected by `jwtRequired`: claims, header, identity, location and
      * user. `null` on optional routes without a token; unset on unprotected routes.
      */
-    jwt?: RequestJwt | null
+    jwt?: RequestJwt | null | undefined
   }
 }
 

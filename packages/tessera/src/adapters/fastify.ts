@@ -98,7 +98,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** Protect this route: `true` or `jwtRequired` options (`{ config: { jwt: { fresh: true } } }`). */
-    jwt?: boolean | RouteOptions
+    jwt?: boolean | RouteOptions | undefined
   }
 }
 

@@ -26,8 +26,8 @@ export interface ClientUser {
   id: number
   username: string
   roles: string[]
-  disabled?: boolean
-  created_at?: string
+  disabled?: boolean | undefined
+  created_at?: string | undefined
 }
 
 /** The answer of a login or registration. */
@@ -36,7 +36,7 @@ export interface AuthResult {
   sessionId: string
   /** Milliseconds since the epoch at which the access token expires. */
   expiresAt: number
-  message?: string
+  message?: string | undefined
 }
 
 /** What happened to the session; see {@link TesseraClient.subscribe}. */
@@ -60,30 +60,30 @@ export interface ClientEnvironment {
 /** Options of {@link createClient}. */
 export interface ClientOptions {
   /** The server's origin (and base path); `''` for the page's own origin. @default '' */
-  baseUrl?: string
+  baseUrl?: string | undefined
   /** Must match the server's `TESSERA_TOKEN_TRANSPORT`. */
   mode: ClientMode
   /**
    * Refresh when the access token has less than this left (seconds), capped at a fifth of its lifetime
    * so that short-lived tokens are not refreshed on every call. @default 30
    */
-  refreshMargin?: number
+  refreshMargin?: number | undefined
   /**
    * Milliseconds after which a refresh request is abandoned, so that a hung request cannot hold the
    * cross-tab lock. @default 15000
    */
-  refreshTimeout?: number
+  refreshTimeout?: number | undefined
   /** Coordinate refreshes with the other tabs of this origin. @default true */
-  crossTab?: boolean
+  crossTab?: boolean | undefined
   /** Header carrying the CSRF value. @default 'X-CSRF-TOKEN' */
-  csrfHeader?: string
+  csrfHeader?: string | undefined
   /** Readable CSRF cookies. @default 'csrf_access_token', 'csrf_refresh_token' */
-  csrfAccessCookie?: string
-  csrfRefreshCookie?: string
+  csrfAccessCookie?: string | undefined
+  csrfRefreshCookie?: string | undefined
   /** Timings of the BroadcastChannel fallback when the Web Locks API is missing. */
-  election?: Partial<ElectionTimings>
+  election?: Partial<ElectionTimings> | undefined
   /** Browser APIs (defaults: the globals). */
-  env?: Partial<ClientEnvironment>
+  env?: Partial<ClientEnvironment> | undefined
 }
 
 /** A non-2xx answer of the server, with its `{ error, message }` body. */
@@ -129,9 +129,9 @@ export interface TesseraClient {
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
 interface BrowserGlobals {
-  document?: { cookie: string }
-  navigator?: { locks?: LockManagerLike }
-  BroadcastChannel?: new (name: string) => ChannelLike
+  document?: { cookie: string } | undefined
+  navigator?: { locks?: LockManagerLike | undefined } | undefined
+  BroadcastChannel?: (new (name: string) => ChannelLike) | undefined
 }
 
 function defaultEnvironment(): ClientEnvironment {
@@ -178,12 +178,12 @@ function isTabMessage(value: unknown): value is TabMessage {
 }
 
 interface TokenBody {
-  access_token?: string
-  refresh_token?: string
-  expires_in?: number
-  session_id?: string
-  user?: ClientUser
-  message?: string
+  access_token?: string | undefined
+  refresh_token?: string | undefined
+  expires_in?: number | undefined
+  session_id?: string | undefined
+  user?: ClientUser | undefined
+  message?: string | undefined
 }
 
 async function errorOf(response: Response): Promise<TesseraHttpError> {
@@ -240,7 +240,7 @@ export function createClient(options: ClientOptions): TesseraClient {
   // Credentials go only to the server: an absolute URL elsewhere is fetched without them.
   const ownOrigin = ((): string | undefined => {
     try {
-      const page = (globalThis as { location?: { href: string } }).location?.href
+      const page = (globalThis as { location?: { href: string } | undefined }).location?.href
       return new URL(baseUrl === '' ? (page ?? '') : baseUrl, page).origin
     } catch {
       return undefined

@@ -27,10 +27,10 @@ export interface AlgorithmSpec {
   /** Digest for node:crypto; `null` for EdDSA, whose hash is built into the scheme. */
   readonly hash: 'sha256' | 'sha384' | 'sha512' | null
   /** HMAC: minimum secret length in bytes (RFC 7518 §3.2: at least the hash size). */
-  readonly minSecretBytes?: number
+  readonly minSecretBytes?: number | undefined
   /** ECDSA: the required curve (node:crypto name) and the IEEE P1363 signature length. */
-  readonly curve?: 'prime256v1' | 'secp384r1' | 'secp521r1'
-  readonly signatureBytes?: number
+  readonly curve?: 'prime256v1' | 'secp384r1' | 'secp521r1' | undefined
+  readonly signatureBytes?: number | undefined
 }
 
 export const ALGORITHMS: Readonly<Record<Algorithm, AlgorithmSpec>> = {

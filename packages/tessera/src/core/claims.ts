@@ -59,7 +59,7 @@ export interface ClaimRules {
   fresh: boolean
   requiredClaims: readonly string[]
   /** Accept a token past its `exp` (flask-jwt-extended's `decode_token(allow_expired=True)`). */
-  allowExpired?: boolean
+  allowExpired?: boolean | undefined
 }
 
 /**

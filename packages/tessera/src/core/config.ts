@@ -23,19 +23,19 @@ export interface TesseraOptions {
    * Signing and verification keys: a {@link KeyRing}, one key, or a list (the first signs). Give either
    * `keys` or `secret`.
    */
-  keys?: KeyRing | KeyRingInput
+  keys?: KeyRing | KeyRingInput | undefined
   /** Shorthand for one HMAC key (flask-jwt-extended's `JWT_SECRET_KEY`). At least 32 bytes for HS256. */
-  secret?: string | Uint8Array
+  secret?: string | Uint8Array | undefined
   /** Algorithm used with `secret`. @default 'HS256' */
-  algorithm?: Algorithm
+  algorithm?: Algorithm | undefined
   /** Access token lifetime. @default '15m' */
-  accessTokenTtl?: Duration
+  accessTokenTtl?: Duration | undefined
   /** Refresh token lifetime. @default '30d' */
-  refreshTokenTtl?: Duration
+  refreshTokenTtl?: Duration | undefined
   /** Claim that holds the identity. @default 'sub' */
-  identityClaim?: string
+  identityClaim?: string | undefined
   /** Clock skew tolerated on `exp`, `nbf` and `iat`. @default 0 */
-  leeway?: Duration
+  leeway?: Duration | undefined
   /**
    * Longest lifetime (`exp − iat`) a token may have to be accepted, plus the leeway; a token without
    * `iat` is refused while the bound is on. `'ttl'`: the configured lifetime of the token's type
@@ -44,38 +44,42 @@ export interface TesseraOptions {
    * throws a {@link ConfigurationError}: the engine never issues what it would refuse. @default 'ttl'
    */
   // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- 'ttl' named for editors
-  maxTokenAge?: 'ttl' | Duration | false
+  maxTokenAge?: 'ttl' | Duration | false | undefined
   /** Write `nbf` (equal to `iat`) into new tokens. @default true */
-  writeNbf?: boolean
+  writeNbf?: boolean | undefined
   /**
    * Audience: written into new tokens (all values) and required when verifying (any one must match).
    * When unset, a token that carries `aud` is refused (RFC 7519 §4.1.3).
    */
-  audience?: string | readonly string[]
+  audience?: string | readonly string[] | undefined
   /** Issuer: the first value is written; verification accepts any listed value. Unset: not checked. */
-  issuer?: string | readonly string[]
+  issuer?: string | readonly string[] | undefined
   /** Longest token accepted, checked before any parsing. @default 8192 */
-  maxTokenLength?: number
+  maxTokenLength?: number | undefined
   /**
    * How many verified tokens to remember, so that the same token presented again skips the signature
    * computation (claims, expiry and revocation are still checked on every request). `false` or `0`
    * turns it off. @default 10000
    */
-  verifyCache?: number | boolean
+  verifyCache?: number | boolean | undefined
   /** Where revocations live; `false` turns revocation checks off. @default memoryRevocationStore() */
-  revocation?: RevocationStore | false
+  revocation?: RevocationStore | false | undefined
   /** Turns a user object into the identity string (flask-jwt-extended's `user_identity_loader`). */
-  identityFrom?: (user: unknown) => string
+  identityFrom?: ((user: unknown) => string) | undefined
   /** Claims added to every new token (`additional_claims_loader`). Reserved claims cannot be set. */
-  additionalClaims?: (
-    identity: string,
-    context: ClaimsHookContext,
-  ) => Record<string, unknown> | Promise<Record<string, unknown>>
+  additionalClaims?:
+    | ((
+        identity: string,
+        context: ClaimsHookContext,
+      ) => Record<string, unknown> | Promise<Record<string, unknown>>)
+    | undefined
   /** Header parameters added to every new token (`additional_headers_loader`). */
-  additionalHeaders?: (
-    identity: string,
-    context: ClaimsHookContext,
-  ) => Record<string, unknown> | Promise<Record<string, unknown>>
+  additionalHeaders?:
+    | ((
+        identity: string,
+        context: ClaimsHookContext,
+      ) => Record<string, unknown> | Promise<Record<string, unknown>>)
+    | undefined
 }
 
 /** Options after validation, with defaults applied. Frozen. */

@@ -13,7 +13,7 @@ export interface ImportJwksOptions {
    * Algorithms accepted. A key whose `alg` is not listed is refused.
    * @default every asymmetric algorithm: RS*, PS*, ES*, EdDSA
    */
-  algorithms?: readonly Algorithm[]
+  algorithms?: readonly Algorithm[] | undefined
 }
 
 /** Every algorithm a published key may carry: HMAC secrets are never published. */

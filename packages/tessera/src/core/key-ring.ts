@@ -35,7 +35,7 @@ export interface KeyRing {
   /** Every key with its metadata, the active one first. */
   entries(): KeyRingEntry[]
   /** Adds a verification key (or a signer to activate later). Refuses a duplicate `kid`. */
-  add(key: TesseraKey | KeyInput, options?: { activate?: boolean }): TesseraKey
+  add(key: TesseraKey | KeyInput, options?: { activate?: boolean | undefined }): TesseraKey
   /**
    * Makes `next` (or a newly generated key of the active key's algorithm) the signer. The previous key
    * stays for verification until pruned.
@@ -60,7 +60,7 @@ export type KeyRingInput = TesseraKey | KeyInput | readonly (TesseraKey | KeyInp
  *
  * @example createKeyRing([{ alg: 'EdDSA', privateKey: current }, { alg: 'EdDSA', publicKey: previous }])
  */
-export function createKeyRing(input: KeyRingInput, options: { active?: string } = {}): KeyRing {
+export function createKeyRing(input: KeyRingInput, options: { active?: string | undefined } = {}): KeyRing {
   const list = Array.isArray(input)
     ? (input as readonly (TesseraKey | KeyInput)[])
     : [input as TesseraKey | KeyInput]

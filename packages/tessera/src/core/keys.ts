@@ -34,11 +34,11 @@ export interface PublicJwk {
   kid: string
   alg: Algorithm
   use: 'sig'
-  n?: string
-  e?: string
-  crv?: string
-  x?: string
-  y?: string
+  n?: string | undefined
+  e?: string | undefined
+  crv?: string | undefined
+  x?: string | undefined
+  y?: string | undefined
 }
 
 /** Anything a key can be given as: PEM text, a JWK object, raw bytes (secrets) or a node KeyObject. */
@@ -49,13 +49,13 @@ export interface KeyInput {
   /** The JWS algorithm this key is used with. It is pinned: tokens cannot choose another. */
   alg: Algorithm
   /** Key id written to every token's header. Default: the RFC 7638 JWK thumbprint. */
-  kid?: string
+  kid?: string | undefined
   /** HS256/384/512 secret, at least as long as the hash (32/48/64 bytes). Strings are UTF-8. */
-  secret?: string | Uint8Array | KeyObject
+  secret?: string | Uint8Array | KeyObject | undefined
   /** PEM (PKCS#8 or PKCS#1/SEC1), a private JWK, or a private KeyObject. */
-  privateKey?: string | KeyObject | JsonWebKey
+  privateKey?: string | KeyObject | JsonWebKey | undefined
   /** PEM (SPKI or an X.509 certificate), a public JWK (a JWKS entry) or KeyObject. Verification only. */
-  publicKey?: string | KeyObject | JsonWebKey | PublicJwk
+  publicKey?: string | KeyObject | JsonWebKey | PublicJwk | undefined
 }
 
 /**
@@ -76,9 +76,9 @@ export interface TesseraKey {
 }
 
 interface PrivateParts {
-  secret?: KeyObject
-  privateKey?: KeyObject
-  publicKey?: KeyObject
+  secret?: KeyObject | undefined
+  privateKey?: KeyObject | undefined
+  publicKey?: KeyObject | undefined
 }
 
 // Key material lives here, off the object, so logging or serialising a TesseraKey shows no secret.
@@ -147,7 +147,7 @@ export function importKey(input: KeyInput, option = 'key'): TesseraKey {
  */
 export async function generateKey(
   alg: Algorithm = 'EdDSA',
-  options: { kid?: string } = {},
+  options: { kid?: string | undefined } = {},
 ): Promise<TesseraKey> {
   if (!isAlgorithm(alg)) throw new ConfigurationError('alg', `unsupported algorithm ${JSON.stringify(alg)}`)
   const spec = ALGORITHMS[alg]
@@ -174,7 +174,7 @@ export interface ExportedKey {
   alg: Algorithm
   kid: string
   /** PEM (PKCS#8 private or SPKI public); absent for HMAC secrets. */
-  pem?: string
+  pem?: string | undefined
   /** JWK including private members when `includePrivate` is set. */
   jwk: JsonWebKey
 }

@@ -20,21 +20,21 @@ import type { TesseraKey } from './keys.js'
 /** Options of {@link remoteJwks}. Durations are seconds (fractions allowed) or `'500ms'`, `'5s'`, `'1h'`. */
 export interface RemoteJwksOptions {
   /** Longest wait for one fetch (discovery and JWKS together), and so for a request with a new kid. @default '3s' */
-  timeout?: Duration
+  timeout?: Duration | undefined
   /** Least time between two fetches started because a token named an unknown kid. @default '5s' */
-  cooldown?: Duration
+  cooldown?: Duration | undefined
   /** Shortest cache lifetime, whatever `Cache-Control` says (also used without `max-age`). @default '30s' */
-  minCacheAge?: Duration
+  minCacheAge?: Duration | undefined
   /** Longest cache lifetime: keys removed at the issuer are dropped within this. @default '1h' */
-  maxCacheAge?: Duration
+  maxCacheAge?: Duration | undefined
   /** Algorithms accepted in the key set. @default every asymmetric algorithm */
-  algorithms?: readonly Algorithm[]
+  algorithms?: readonly Algorithm[] | undefined
   /** Called with every failed fetch and every refused key. @default a one-line `console.warn` */
-  onError?: (error: JwksUnavailableError) => void
+  onError?: ((error: JwksUnavailableError) => void) | undefined
   /** The clock, in milliseconds (tests). @default Date.now */
-  now?: () => number
+  now?: (() => number) | undefined
   /** The fetch implementation (a proxy agent, tests). @default globalThis.fetch */
-  fetch?: typeof fetch
+  fetch?: typeof fetch | undefined
 }
 
 /** What {@link RemoteJwks.status} reports. Times are milliseconds since the epoch. */
@@ -117,9 +117,9 @@ export const remoteJwks: {
 )
 
 interface Source {
-  url?: URL
-  issuer?: string
-  metadata?: URL
+  url?: URL | undefined
+  issuer?: string | undefined
+  metadata?: URL | undefined
 }
 
 interface Held {

@@ -7,11 +7,11 @@ import { nowSeconds } from './time.js'
 
 /** What a revocation check looks at in a verified token. */
 export interface RevocationSubject {
-  jti?: string
-  sid?: string
-  sub?: string
+  jti?: string | undefined
+  sid?: string | undefined
+  sub?: string | undefined
   /** NumericDate the token was issued at. A token without `iat` counts as issued at the epoch. */
-  iat?: number
+  iat?: number | undefined
 }
 
 /**
@@ -55,7 +55,7 @@ export interface MemoryRevocationStoreOptions {
    * 0 disables the timer (expired entries are still ignored, and dropped when met).
    * @default 60
    */
-  sweepIntervalSeconds?: number
+  sweepIntervalSeconds?: number | undefined
 }
 
 /** The in-memory store, with inspection helpers for tests and metrics. */

@@ -18,44 +18,47 @@ import type { AppClaims, JwtClaims, TokenType, VerifiedToken } from './types.js'
 /** Per-call options of {@link Tessera.createAccessToken} and {@link Tessera.createRefreshToken}. */
 export interface CreateTokenOptions {
   /** Lifetime of this token instead of the configured one. */
-  expiresIn?: Duration
+  expiresIn?: Duration | undefined
   /**
    * Access tokens only: `true` marks the token fresh (issued by a password login), a duration keeps it
    * fresh for that long. Refresh tokens are never fresh. @default false
    */
-  fresh?: boolean | Duration
-  /** Extra claims. Reserved claims (`exp`, `type`, `jti`, …) are set by their own options instead. */
-  claims?: Record<string, unknown>
+  fresh?: boolean | Duration | undefined
+  /**
+   * Extra claims, checked against the claims declared in `TesseraTypes`. Reserved claims (`exp`,
+   * `type`, `jti`, …) are set by their own options instead.
+   */
+  claims?: (Partial<AppClaims> & Record<string, unknown>) | undefined
   /** Extra header parameters. `alg`, `kid`, `typ` and key-bearing parameters cannot be set. */
-  headers?: Record<string, unknown>
+  headers?: Record<string, unknown> | undefined
   /** Session id written as `sid`. */
-  sid?: string
+  sid?: string | undefined
   /** Token id; random (128 bits) by default. */
-  jti?: string
+  jti?: string | undefined
   /** Double-submit CSRF value written as `csrf`: `true` for a random one. */
-  csrf?: boolean | string
+  csrf?: boolean | string | undefined
   /** Audience of this token instead of the configured one. */
-  audience?: string | readonly string[]
+  audience?: string | readonly string[] | undefined
   /** Issuer of this token instead of the configured one. */
-  issuer?: string
+  issuer?: string | undefined
 }
 
 /** Per-call options of {@link Tessera.verify}. */
 export interface VerifyOptions {
   /** Token type required; `'any'` accepts both. @default 'access' */
-  type?: TokenType | 'any'
+  type?: TokenType | 'any' | undefined
   /** Require a fresh token. @default false */
-  fresh?: boolean
+  fresh?: boolean | undefined
   /** Accepted audiences instead of the configured ones. */
-  audience?: string | readonly string[]
+  audience?: string | readonly string[] | undefined
   /** Accepted issuers instead of the configured ones. */
-  issuer?: string | readonly string[]
+  issuer?: string | readonly string[] | undefined
   /** Clock skew instead of the configured leeway. */
-  leeway?: Duration
+  leeway?: Duration | undefined
   /** Claims that must be present beyond the always-required `exp`, identity, `jti` and `type`. */
-  requiredClaims?: readonly string[]
+  requiredClaims?: readonly string[] | undefined
   /** Skip the revocation store for this call. @default false */
-  skipRevocationCheck?: boolean
+  skipRevocationCheck?: boolean | undefined
   /**
    * Accept a token whose `exp` has passed, to read an expired token's claims (which session ended,
    * "continue as …"): flask-jwt-extended's `decode_token(token, allow_expired=True)`. Every other check
@@ -63,7 +66,7 @@ export interface VerifyOptions {
    * `type`/`typ`, `nbf`/`iat`, audience, issuer, freshness and revocation. Never accepted by a route guard
    * or `verifyRequest`. @default false
    */
-  allowExpired?: boolean
+  allowExpired?: boolean | undefined
 }
 
 /** The engine returned by {@link createTessera}. */

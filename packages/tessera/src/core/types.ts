@@ -27,8 +27,8 @@ export type TokenType = 'access' | 'refresh'
 /** A decoded JOSE header. */
 export interface JwtHeader {
   alg: string
-  typ?: string
-  kid?: string
+  typ?: string | undefined
+  kid?: string | undefined
   [parameter: string]: unknown
 }
 
@@ -40,19 +40,19 @@ export interface RegisteredClaims {
    * Issued at. Tessera always writes it, and requires it while `maxTokenAge` is on (the default); with
    * `maxTokenAge: false` a token without it verifies, so it may be absent.
    */
-  iat?: number
-  nbf?: number
+  iat?: number | undefined
+  nbf?: number | undefined
   exp: number
   jti: string
   type: TokenType
   /** `true`, `false`, or a NumericDate until which the token counts as fresh. */
   fresh: boolean | number
   /** Session id, when the token belongs to a session. */
-  sid?: string
+  sid?: string | undefined
   /** Double-submit CSRF value, in cookie mode. */
-  csrf?: string
-  aud?: string | string[]
-  iss?: string
+  csrf?: string | undefined
+  aud?: string | string[] | undefined
+  iss?: string | undefined
 }
 
 /** Claims of a verified token: registered claims plus the application's claims. */

@@ -12,21 +12,21 @@ import { cookiePath, name, optionalStr, section, bool } from '../validate.js'
 /** JWT cookie settings. */
 export interface CookieOptions {
   /** Access token cookie (HttpOnly). @default 'access_token_cookie' */
-  accessName?: string
+  accessName?: string | undefined
   /** Refresh token cookie (HttpOnly). @default 'refresh_token_cookie' */
-  refreshName?: string
+  refreshName?: string | undefined
   /** Path of the access token cookie. @default '/' */
-  accessPath?: string
+  accessPath?: string | undefined
   /** Path of the refresh token cookie: only the refresh route needs it. @default '/auth/refresh' */
-  refreshPath?: string
+  refreshPath?: string | undefined
   /** `Domain` attribute; unset means host-only. */
-  domain?: string
+  domain?: string | undefined
   /** `Secure` attribute; `'auto'` sets it unless the request is plain http to localhost. @default 'auto' */
-  secure?: boolean | 'auto'
+  secure?: boolean | 'auto' | undefined
   /** `SameSite` attribute; `false` leaves it out. `'None'` requires `secure: true`. @default 'Lax' */
-  sameSite?: 'Strict' | 'Lax' | 'None' | false
+  sameSite?: 'Strict' | 'Lax' | 'None' | false | undefined
   /** Session cookies (no `Max-Age`) instead of cookies that expire with their token. @default false */
-  session?: boolean
+  session?: boolean | undefined
 }
 
 /** Cookie options after validation. */
@@ -61,15 +61,15 @@ export interface SetCookieOptions {
    * `Max-Age` of both cookies, instead of the token's remaining lifetime (or none with `cookies.session`).
    * Seconds or a duration string (`'30d'`).
    */
-  maxAge?: Duration
+  maxAge?: Duration | undefined
   /** `Domain` of both cookies instead of `cookies.domain`. */
-  domain?: string
+  domain?: string | undefined
 }
 
 /** Per-call options of the cookie removers (`unset_jwt_cookies(response, domain=…)`). */
 export interface UnsetCookieOptions {
   /** `Domain` of the cookies to delete, when they were set with a per-call domain. */
-  domain?: string
+  domain?: string | undefined
 }
 
 /** Per-call cookie options after validation. */

@@ -26,66 +26,66 @@ import { bool, cookiePath, fn, name, section, str, strList } from '../validate.j
 /** Where and how the Authorization-style header is read. */
 export interface HeaderOptions {
   /** Header name. @default 'Authorization' */
-  name?: string
+  name?: string | undefined
   /** Scheme before the token; `''` for a bare token. Compared case-insensitively. @default 'Bearer' */
-  type?: string
+  type?: string | undefined
 }
 
 /** Query-string location. */
 export interface QueryOptions {
   /** Parameter name. @default 'jwt' */
-  name?: string
+  name?: string | undefined
   /** Prefix the value must start with, stripped before verification. @default '' */
-  prefix?: string
+  prefix?: string | undefined
 }
 
 /** JSON body location. */
 export interface JsonOptions {
   /** Body key of an access token. @default 'access_token' */
-  accessKey?: string
+  accessKey?: string | undefined
   /** Body key of a refresh token (routes with `refresh: true`). @default 'refresh_token' */
-  refreshKey?: string
+  refreshKey?: string | undefined
 }
 
 /** Double-submit CSRF protection of cookie-borne tokens. */
 export interface CsrfOptions {
   /** Check the double-submit value on {@link CsrfOptions.methods}. @default true */
-  protect?: boolean
+  protect?: boolean | undefined
   /** Methods checked. @default ['POST', 'PUT', 'PATCH', 'DELETE'] */
-  methods?: readonly string[]
+  methods?: readonly string[] | undefined
   /** Header carrying the value, on access and refresh routes alike. @default 'X-CSRF-TOKEN' */
-  headerName?: string
+  headerName?: string | undefined
   /** Header on routes reading access tokens (`JWT_ACCESS_CSRF_HEADER_NAME`). @default headerName */
-  accessHeaderName?: string
+  accessHeaderName?: string | undefined
   /** Header on `refresh: true` routes (`JWT_REFRESH_CSRF_HEADER_NAME`). @default headerName */
-  refreshHeaderName?: string
+  refreshHeaderName?: string | undefined
   /** Also accept the value from a form field when the header is absent. @default false */
-  checkForm?: boolean
+  checkForm?: boolean | undefined
   /** Form field name, on access and refresh routes alike. @default 'csrf_token' */
-  fieldName?: string
+  fieldName?: string | undefined
   /** Form field on routes reading access tokens (`JWT_ACCESS_CSRF_FIELD_NAME`). @default fieldName */
-  accessFieldName?: string
+  accessFieldName?: string | undefined
   /** Form field on `refresh: true` routes (`JWT_REFRESH_CSRF_FIELD_NAME`). @default fieldName */
-  refreshFieldName?: string
+  refreshFieldName?: string | undefined
   /** Set a readable cookie with the value beside each JWT cookie. @default true */
-  inCookies?: boolean
+  inCookies?: boolean | undefined
   /** Readable cookie carrying the access token's value. @default 'csrf_access_token' */
-  accessCookieName?: string
+  accessCookieName?: string | undefined
   /** Readable cookie carrying the refresh token's value. @default 'csrf_refresh_token' */
-  refreshCookieName?: string
+  refreshCookieName?: string | undefined
   /** Path of both CSRF cookies (scripts on every page must read them). @default '/' */
-  cookiePath?: string
+  cookiePath?: string | undefined
   /** Path of the access token's CSRF cookie (`JWT_ACCESS_CSRF_COOKIE_PATH`). @default cookiePath */
-  accessCookiePath?: string
+  accessCookiePath?: string | undefined
   /** Path of the refresh token's CSRF cookie (`JWT_REFRESH_CSRF_COOKIE_PATH`). @default cookiePath */
-  refreshCookiePath?: string
+  refreshCookiePath?: string | undefined
   /**
    * Second line of defence: refuse unsafe cookie requests whose `Origin` is neither this server nor a
    * trusted origin, or whose `Sec-Fetch-Site` says another site sent them. @default false
    */
-  checkOrigin?: boolean
+  checkOrigin?: boolean | undefined
   /** Origins (`https://app.example.com`) accepted besides the server's own. @default [] */
-  trustedOrigins?: readonly string[]
+  trustedOrigins?: readonly string[] | undefined
 }
 
 /** Implicit refresh of access cookies near expiry. */
@@ -95,40 +95,40 @@ export interface ImplicitRefreshOptions<C = AppClaims> {
   /**
    * Claims of the new token. @default the old token's own claims, registered claims excepted
    */
-  claims?: (claims: JwtClaims<C>) => Record<string, unknown>
+  claims?: ((claims: JwtClaims<C>) => Record<string, unknown>) | undefined
 }
 
 /** Options of both adapters. Every one is optional. */
 export interface AdapterOptions<C = AppClaims, U = AppUser> {
   /** Where tokens are looked for, in order (`JWT_TOKEN_LOCATION`). @default ['headers'] */
-  tokenLocations?: readonly TokenLocation[]
+  tokenLocations?: readonly TokenLocation[] | undefined
   /** Header location settings. */
-  header?: HeaderOptions
+  header?: HeaderOptions | undefined
   /** Query-string location settings. */
-  query?: QueryOptions
+  query?: QueryOptions | undefined
   /** JSON body location settings. */
-  json?: JsonOptions
+  json?: JsonOptions | undefined
   /** JWT cookie settings. */
-  cookies?: CookieOptions
+  cookies?: CookieOptions | undefined
   /** CSRF protection of cookie-borne tokens. */
-  csrf?: CsrfOptions
+  csrf?: CsrfOptions | undefined
   /** Re-issue access cookies close to expiry: a window (`'5m'`) or options. @default false */
-  implicitRefresh?: false | Duration | ImplicitRefreshOptions<C>
+  implicitRefresh?: false | Duration | ImplicitRefreshOptions<C> | undefined
   /** Loads the user (`current_user`); `null`/`undefined` answers 401 `user_not_found`. */
-  userLookup?: (token: VerifiedToken<C>) => U | null | undefined | Promise<U | null | undefined>
+  userLookup?: ((token: VerifiedToken<C>) => U | null | undefined | Promise<U | null | undefined>) | undefined
   /**
    * Checked in addition to the core revocation store, after it (never instead of it); `true` answers
    * 401 `token_revoked`.
    */
-  tokenInBlocklist?: (token: VerifiedToken<C>) => boolean | Promise<boolean>
+  tokenInBlocklist?: ((token: VerifiedToken<C>) => boolean | Promise<boolean>) | undefined
   /** Extra checks on authentic claims; `false` answers 401 `claims_verification_failed`. */
-  verifyClaims?: (token: VerifiedToken<C>) => boolean | Promise<boolean>
+  verifyClaims?: ((token: VerifiedToken<C>) => boolean | Promise<boolean>) | undefined
   /** Claim names read by `roles` and `scopes`. */
-  claimNames?: { roles?: string; scope?: string }
+  claimNames?: { roles?: string | undefined; scope?: string | undefined } | undefined
   /** `'flask-jwt-extended'`: `{ "msg": … }` bodies and flask's statuses (422 for invalid tokens). */
-  compat?: 'flask-jwt-extended'
+  compat?: 'flask-jwt-extended' | undefined
   /** Error response settings. */
-  errors?: ErrorOptions
+  errors?: ErrorOptions | undefined
 }
 
 /** Adapter options after validation. Frozen. */

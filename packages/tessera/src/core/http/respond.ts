@@ -26,19 +26,19 @@ export interface ErrorOptions {
    * error handler, Express's `next(err)`), its `status` set to the configured one (`status` below).
    * @default true
    */
-  respond?: boolean
+  respond?: boolean | undefined
   /** Body key of the message (`JWT_ERROR_MESSAGE_KEY`). @default 'message' ('msg' with the flask preset) */
-  messageKey?: string
+  messageKey?: string | undefined
   /** Body key of the code, or `false` for none. @default 'error' (false with the flask preset) */
-  codeKey?: string | false
+  codeKey?: string | false | undefined
   /** Status per code, over the defaults (and the preset). */
-  status?: Partial<Record<TesseraErrorCode, number>>
+  status?: Partial<Record<TesseraErrorCode, number>> | undefined
   /** `realm` of the `WWW-Authenticate` challenge. */
-  realm?: string
+  realm?: string | undefined
   /** One formatter per error code: the counterparts of flask-jwt-extended's response loaders. */
-  formatters?: ErrorFormatters
+  formatters?: ErrorFormatters | undefined
   /** Formatter for every code without its own. */
-  format?: ErrorFormatter
+  format?: ErrorFormatter | undefined
 }
 
 /** Error options after validation. */

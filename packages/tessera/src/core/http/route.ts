@@ -14,24 +14,24 @@ export interface RouteOptions {
    * Let requests without a token through with `jwt` set to `null`; a present but bad token is still
    * refused. @default false
    */
-  optional?: boolean
+  optional?: boolean | undefined
   /** Require a fresh access token (from a password login). @default false */
-  fresh?: boolean
+  fresh?: boolean | undefined
   /** Accept refresh tokens only (read from the refresh cookie or JSON key). @default false */
-  refresh?: boolean
+  refresh?: boolean | undefined
   /** Locations for this route instead of the app's `tokenLocations`. */
-  locations?: readonly TokenLocation[]
+  locations?: readonly TokenLocation[] | undefined
   /** `false` accepts both access and refresh tokens (`verify_type=False`). @default true */
-  verifyType?: boolean
+  verifyType?: boolean | undefined
   /**
    * Skip the revocation check (the store and the `tokenInBlocklist` hook). An implicit refresh still
    * runs it first: a revoked token is served here but never re-issued. @default false
    */
-  skipRevocationCheck?: boolean
+  skipRevocationCheck?: boolean | undefined
   /** The token must carry at least one of these roles (claim `roles`), else 403 `forbidden`. */
-  roles?: readonly string[]
+  roles?: readonly string[] | undefined
   /** The token must carry all of these scopes (claim `scope`, space-separated or a list), else 403. */
-  scopes?: readonly string[]
+  scopes?: readonly string[] | undefined
 }
 
 /** A route's options after validation, with everything the request path needs precomputed. */

@@ -19,7 +19,7 @@ export interface RedisRevocationStoreOptions {
    * Prefix of every key and of the channel; give each deployment sharing one Redis its own.
    * @default 'tessera:'
    */
-  prefix?: string
+  prefix?: string | undefined
 }
 
 /** A live subscription to the revocation channel. */
@@ -45,7 +45,7 @@ export interface RedisRevocationStore extends DurableRevocationStore {
    */
   subscribe(
     onEntry: (entry: RevocationEntry) => void,
-    options?: { onReconnect?: () => void },
+    options?: { onReconnect?: (() => void) | undefined },
   ): Promise<RevocationSubscription>
 }
 
@@ -82,7 +82,7 @@ interface Message {
   k: RevocationEntry['kind']
   i: string
   e: number
-  b?: number
+  b?: number | undefined
 }
 
 /**
