@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { redactUrl } from '../../packages/server/src/server/logging.js'
+import { LOGGED_URL_MAX, redactUrl } from '../../packages/server/src/server/logging.js'
 import { rawRequest } from '../attacks/tools.js'
 import { freePort } from '../helpers/processes.js'
 import { cookieJar, E2EClient, sleep, uniqueName, type ApiResponse } from '../helpers/server-harness.js'
@@ -285,5 +285,22 @@ describe('redactUrl', () => {
     expect(redactUrl('/a/eyJhbGciOi.eyJzdWIi.sig?page=1')).toBe('/a/[redacted]?page=1')
     expect(redactUrl('/p?access%5Ftoken=s3cret')).toBe('/p?access%5Ftoken=[redacted]')
     expect(redactUrl('/p?%E0%A4%A=1&token=x')).toBe('/p?%E0%A4%A=1&token=[redacted]')
+    expect(redactUrl('/p?x=abc-eyJhbGciOi.eyJzdWIi.sig&y=eyJno-dot')).toBe('/p?x=[redacted]&y=eyJno-dot')
+    expect(redactUrl('/p/a.eyJhbGciOi.eyJzdWIi.sig;b')).toBe('/p/a.[redacted];b')
+  })
+
+  it('cuts a long URL after redacting it, in time linear in its length', () => {
+    const token = `eyJ${'a'.repeat(600)}.eyJ${'b'.repeat(600)}.sig`
+    const cut = redactUrl(`/p?page=2&x=${token}&${'q=1&'.repeat(400)}`)
+    expect(cut.startsWith('/p?page=2&x=[redacted]&q=1&')).toBe(true)
+    expect(cut).toMatch(/…\[\d+ more characters\]$/)
+    expect(cut.length).toBeLessThan(LOGGED_URL_MAX + 40)
+    // `eyJ` over and over without a dot: a quadratic scan of these 256 KB (the old regular expression)
+    // would take minutes; the test's timeout ends it long before.
+    const flood = 'eyJ'.repeat(87_000)
+    expect(redactUrl(`/p?x=${flood}`)).toBe(
+      `/p?x=${flood}`.slice(0, LOGGED_URL_MAX) + `…[${flood.length + 5 - LOGGED_URL_MAX} more characters]`,
+    )
+    expect(redactUrl(`/${flood}`).length).toBeLessThan(LOGGED_URL_MAX + 40)
   })
 })
