@@ -52,6 +52,7 @@ const server = await startServer({
   loginRatePerIp: 100_000,
   loginRatePerAccount: 100_000,
   registerRatePerIp: 100_000,
+  refreshRatePerSession: 100_000,
   ...(databaseUrl === undefined ? {} : { databaseUrl }),
   ...(redisUrl === undefined ? {} : { redisUrl }),
   ...(redisPrefix === undefined ? {} : { redisPrefix }),

@@ -70,6 +70,9 @@ describe('POST /auth/refresh (default 10 s grace)', () => {
     const sessions = await server.api('GET', '/auth/sessions', { token: first.access })
     expect(sessions.status).toBe(200)
     expect(sessions.body.sessions).toHaveLength(1)
+    // Two rotations are two audit events; the grace answer changed nothing and wrote none.
+    const events = await server.running.context.stores.audit.list({ userId: login.userId })
+    expect(events.filter((e) => e.event === 'refresh')).toHaveLength(2)
   })
 
   it('gives two concurrent refreshes of one token (two tabs) both 200 and the same successor', async () => {
@@ -145,6 +148,31 @@ describe('refresh token reuse after the grace window', () => {
 
     // Another session of the same user is not the stolen family: it keeps working.
     expect((await server.me(other.access)).status).toBe(200)
+    expect((await server.refresh(other.refresh)).status).toBe(200)
+  })
+})
+
+describe('refresh rate per session (TESSERA_REFRESH_RATE_PER_SESSION)', () => {
+  const server = useServer({ refreshRatePerSession: 3 })
+
+  it('answers 429 with Retry-After past the limit, writing nothing, and leaves other sessions alone', async () => {
+    const username = uniqueName('loop')
+    const login = await server.register(username)
+    const other = await server.login(username)
+    let token = login.refresh
+    for (let i = 0; i < 3; i++) {
+      const res = await server.refresh(token)
+      expect(res.status, res.text).toBe(200)
+      token = tokensOf(res).refresh
+    }
+    const { audit } = server.running.context.stores
+    const before = (await audit.list({ userId: login.userId })).length
+    const refused = await server.refresh(token)
+    expectError(refused, 429, 'rate_limited')
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect((await audit.list({ userId: login.userId })).length).toBe(before)
+    // The session's current token was not spent: it refreshes once the minute is over. Another
+    // session of the same user has its own budget.
     expect((await server.refresh(other.refresh)).status).toBe(200)
   })
 })

@@ -136,6 +136,7 @@ export function baseConfig(dataDir: string): Partial<ServerConfig> {
     loginRatePerIp: 10_000,
     loginRatePerAccount: 10_000,
     registerRatePerIp: 10_000,
+    refreshRatePerSession: 10_000,
     // The request deadline (503 after TESSERA_DATABASE_TIMEOUT, default 5 s) is for production; several
     // test files share two cores here, and a registration can then take seconds. Tests of the deadline
     // set their own.

@@ -361,6 +361,13 @@ export const ServerConfigSchema = Type.Object({
     default: '10',
     help: 'Registrations per minute per client IP (an IPv6 client: per /64 network).',
   }),
+  /** Refreshes per minute of one session (its chain of refresh tokens), before 429. */
+  refreshRatePerSession: setting(integer(1, 100_000), {
+    env: 'TESSERA_REFRESH_RATE_PER_SESSION',
+    flag: 'refresh-rate-per-session',
+    default: '30',
+    help: 'Refreshes per minute per session: a client refreshes every few minutes, a script writing rows far more often.',
+  }),
   /**
    * Live sessions one user may have: a login past it ends the least recently used ones (0: no limit).
    * Bounds what a client that logs in without ever logging out leaves behind.

@@ -9,7 +9,16 @@ import { nowSeconds } from '../../time.js'
 import { ServiceError } from '../errors.js'
 import { legacyTokenOf } from '../legacy.js'
 import type { Caller, ClientInfo, IssuedTokens } from '../service.js'
-import { accessClaims, audited, publicUser, randomId, userGone, userIdOf, type ServiceDeps } from './deps.js'
+import {
+  accessClaims,
+  audited,
+  limit,
+  publicUser,
+  randomId,
+  userGone,
+  userIdOf,
+  type ServiceDeps,
+} from './deps.js'
 import { exchangeLegacy } from './legacy-exchange.js'
 
 /** A rotation that spent the presented token and handed out its successor. */
@@ -25,6 +34,9 @@ export async function refresh(deps: ServiceDeps, { token: claims, client }: Call
     metrics.refreshes.inc({ outcome: 'not_found' })
     throw new ServiceError('token_revoked', 'This refresh token belongs to no session')
   }
+  // A session refreshes every few minutes; one refreshed in a loop writes a session update and an audit
+  // event each time (kept TESSERA_AUDIT_RETENTION): refused here, before any signature or write.
+  await limit(deps, `refresh:session:${sid}`, deps.ctx.config.refreshRatePerSession)
   // Sign the successor first: the rotation records its exp, and an unused token is harmless.
   const newJti = randomId()
   const candidate = await auth.createRefreshToken(claims.sub, { sid, jti: newJti, csrf: deps.csrf })
@@ -66,8 +78,10 @@ async function rotate(
     }
     if (rotation.status !== 'rotated' && rotation.status !== 'grace') return { outcome: rotation }
     const owner = await tx.users.get(rotation.userId)
-    if (owner !== undefined && !owner.disabled) {
-      await tx.audit(audited('refresh', owner.id, client, { session_id: sid, outcome: rotation.status }))
+    // The rotation is recorded; a grace answer (another tab, a retry) hands out its successor again and
+    // changes nothing, so it is not.
+    if (rotation.status === 'rotated' && owner !== undefined && !owner.disabled) {
+      await tx.audit(audited('refresh', owner.id, client, { session_id: sid }))
     }
     return { outcome: rotation, user: owner }
   })
