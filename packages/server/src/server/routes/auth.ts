@@ -129,7 +129,11 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
   app.post('/auth/login', { schema: login }, handlers.login)
   const rotate = 'Rotate the refresh token: a new access token and a new refresh token'
   const refresh = { preHandler: app.jwtRequired({ refresh: true, locations: [...refreshLocations] }) }
-  app.post('/auth/refresh', { ...refresh, schema: guarded(tags, rotate, ok(Tokens, 401, 429)) }, handlers.refresh)
+  app.post(
+    '/auth/refresh',
+    { ...refresh, schema: guarded(tags, rotate, ok(Tokens, 401, 429)) },
+    handlers.refresh,
+  )
   const logout = guarded(tags, 'Revoke this token and its session', noContent(401))
   app.post(
     '/auth/logout',
