@@ -208,6 +208,22 @@ describe('many accounts from one IP (credential stuffing)', () => {
       'invalid_credentials',
     )
   })
+
+  // With every X-Forwarded-For trusted (the doctor warns), the "address" is any text: kilobytes of it
+  // were a rate-limit key and an audit row each (8 KB × 20,000 registrations: +150 MB of RSS).
+  it('keeps a forwarded address that is no address short: one limit per text, 64 characters in the audit log', async () => {
+    const junk = 'x'.repeat(8_000)
+    for (let i = 0; i < 5; i++)
+      expectError(
+        await login(server, uniqueName('junk'), 'leaked password', junk),
+        401,
+        'invalid_credentials',
+      )
+    expectError(await login(server, uniqueName('junk'), 'leaked password', junk), 429, 'rate_limited')
+    const events = await server.running.context.stores.audit.list({ event: 'login_failed', limit: 5 })
+    expect(events).toHaveLength(5)
+    for (const event of events) expect(event.ip).toBe('x'.repeat(64))
+  })
 })
 
 // TESSERA_TRUST_PROXY names the proxy (here the loopback range the test client connects from): the

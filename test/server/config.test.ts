@@ -143,6 +143,13 @@ describe('server configuration', () => {
       expect(errorsOf({ keyRotationInterval: 0 })).toEqual([])
     })
 
+    it('warns when every X-Forwarded-For is trusted (TESSERA_TRUST_PROXY=true)', () => {
+      expect(checkServerConfig({ ...base, trustProxy: true })).toEqual([
+        expect.objectContaining({ level: 'warning', setting: 'TESSERA_TRUST_PROXY' }) as unknown,
+      ])
+      expect(checkServerConfig({ ...base, trustProxy: '10.0.0.0/8' })).toEqual([])
+    })
+
     it('warns when listening beyond loopback', () => {
       expect(checkServerConfig({ ...base, host: '0.0.0.0' })).toEqual([
         expect.objectContaining({ level: 'warning', setting: 'TESSERA_HOST' }) as unknown,

@@ -41,35 +41,46 @@ describe('memoryRateLimiter', () => {
     expect(hit(limiter.hit('k', 1, 60)).allowed).toBe(true)
   })
 
-  it('keeps at most maxKeys windows, never drops a live one, and counts new keys past it together', () => {
+  it('keeps at most maxKeys windows per kind of key: a flood of one kind never touches another', () => {
     const limiter = memoryRateLimiter({ maxKeys: 100 })
-    hit(limiter.hit('victim', 1, 60))
-    for (let i = 0; i < 99; i++) hit(limiter.hit(`filler-${String(i)}`, 1, 60))
-    // Full: the victim's window still counts, however many new keys come.
-    for (let i = 0; i < 1_000; i++) hit(limiter.hit(`flood-${String(i)}`, 1, 60))
-    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(false)
-    // The new keys shared one window: past its limit, a new key is refused (fail closed) until it ends.
-    const late = hit(limiter.hit('newcomer', 1, 60))
-    expect(late.allowed).toBe(false)
-    expect(late.retryAfter).toBe(60)
+    expect(hit(limiter.hit('login:account:victim', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('login:ip:198.51.100.7', 1, 60)).allowed).toBe(true)
+    // 100,000 cheap registrations from as many networks used to fill one shared table and refuse
+    // every login after them (one overflow window for every new key).
+    for (let i = 0; i < 1_000; i++) hit(limiter.hit(`register:ip:2001:db8:${i.toString(16)}:0::/64`, 1, 60))
+    expect(hit(limiter.hit('login:account:victim', 1, 60)).allowed).toBe(false)
+    expect(hit(limiter.hit('login:ip:198.51.100.7', 1, 60)).allowed).toBe(false)
+    expect(hit(limiter.hit('login:account:newcomer', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('login:ip:203.0.113.9', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('register:ip:192.0.2.1', 1, 60)).allowed).toBe(true)
+    // IPv6 networks are one kind, whatever their colons: the flood displaced its own first windows.
+    expect(hit(limiter.hit('register:ip:2001:db8:3e7:0::/64', 1, 60)).allowed).toBe(false)
+    expect(hit(limiter.hit('register:ip:2001:db8:0:0::/64', 1, 60)).allowed).toBe(true)
     expect(MEMORY_LIMITER_MAX_KEYS).toBe(100_000)
-    // Once the windows end, keys get windows of their own again.
-    vi.advanceTimersByTime(60_000)
-    expect(hit(limiter.hit('newcomer', 1, 60)).allowed).toBe(true)
-    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(true)
-    expect(hit(limiter.hit('victim', 1, 60)).allowed).toBe(false)
+  })
+
+  it('drops the oldest window of a full kind for a new key: a live window only after maxKeys newer ones', () => {
+    const limiter = memoryRateLimiter({ maxKeys: 100 })
+    expect(hit(limiter.hit('login:account:victim', 1, 60)).allowed).toBe(true)
+    for (let i = 0; i < 99; i++) hit(limiter.hit(`login:account:other-${String(i)}`, 1, 60))
+    // Full, the victim's window is the oldest and still counts.
+    expect(hit(limiter.hit('login:account:victim', 1, 60)).allowed).toBe(false)
+    // The next new key of the kind takes its place.
+    expect(hit(limiter.hit('login:account:one-more', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('login:account:victim', 1, 60)).allowed).toBe(true)
+    // Windows the new ones did not displace keep counting.
+    expect(hit(limiter.hit('login:account:other-98', 1, 60)).allowed).toBe(false)
   })
 
   it('answers a flood of distinct keys in bounded time and memory', () => {
     const limiter = memoryRateLimiter({ maxKeys: 1_000 })
-    for (let i = 0; i < 50_000; i++) hit(limiter.hit(`flood-${String(i)}`, 1, 60))
-    // The first thousand kept their windows; the rest shared the overflow window.
-    expect(hit(limiter.hit('flood-0', 1, 60)).allowed).toBe(false)
-    expect(hit(limiter.hit('flood-49999', 1, 60)).allowed).toBe(false)
+    for (let i = 0; i < 50_000; i++) hit(limiter.hit(`flood:${String(i)}`, 1, 60))
+    // The last thousand keys hold windows; the earlier ones were displaced and count afresh.
+    expect(hit(limiter.hit('flood:49999', 1, 60)).allowed).toBe(false)
+    expect(hit(limiter.hit('flood:0', 1, 60)).allowed).toBe(true)
     // Expired windows leave as time passes: keys count afresh.
     vi.advanceTimersByTime(61_000)
-    expect(hit(limiter.hit('flood-0', 1, 60)).allowed).toBe(true)
-    expect(hit(limiter.hit('flood-49999', 1, 60)).allowed).toBe(true)
+    expect(hit(limiter.hit('flood:49999', 1, 60)).allowed).toBe(true)
   })
 })
 
@@ -89,9 +100,12 @@ describe('clientNetwork', () => {
     expect(clientNetwork('::1')).toBe('0:0:0:0::/64')
   })
 
-  it('keeps text that is no IP address as it is', () => {
-    expect(clientNetwork('unknown')).toBe('unknown')
-    expect(clientNetwork('')).toBe('')
+  it('counts text that is no IP address by a short digest of it (a forwarded header can say anything)', () => {
+    const long = 'x'.repeat(8_000)
+    expect(clientNetwork(long)).toMatch(/^text:[\w-]{22}$/)
+    expect(clientNetwork(long)).toBe(clientNetwork('x'.repeat(8_000)))
+    expect(clientNetwork(long)).not.toBe(clientNetwork('y'.repeat(8_000)))
+    expect(clientNetwork('unknown')).toMatch(/^text:[\w-]{22}$/)
   })
 })
 

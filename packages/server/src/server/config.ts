@@ -208,12 +208,20 @@ function checkLegacyWindow(config: ServerConfig): DoctorFinding[] {
 }
 
 function checkListener(config: ServerConfig): DoctorFinding[] {
-  return LOOPBACK.has(config.host)
-    ? []
-    : [
-        warning(
-          'TESSERA_HOST',
-          `listening on ${config.host} beyond loopback: put TLS (a reverse proxy) in front`,
-        ),
-      ]
+  const findings: DoctorFinding[] = []
+  if (!LOOPBACK.has(config.host))
+    findings.push(
+      warning(
+        'TESSERA_HOST',
+        `listening on ${config.host} beyond loopback: put TLS (a reverse proxy) in front`,
+      ),
+    )
+  if (config.trustProxy === true)
+    findings.push(
+      warning(
+        'TESSERA_TRUST_PROXY',
+        'true trusts every X-Forwarded-For: a client that reaches the server directly chooses its own address and its own rate limits; name the proxies instead (10.0.0.0/8, uniquelocal)',
+      ),
+    )
+  return findings
 }

@@ -27,29 +27,44 @@ interface Window {
   resetAt: number
 }
 
-/** Windows the in-memory limiter keeps at most (about 15 MB); past it, new keys share one window. */
+/** Windows the in-memory limiter keeps at most per kind of key (about 15 MB each). */
 export const MEMORY_LIMITER_MAX_KEYS = 100_000
+
+/**
+ * The kind of a key, what it counts by: its first two `:`-separated parts (`login:ip` of
+ * `login:ip:2001:db8:0:7::/64`, `refresh:session`); `''` for a key with fewer.
+ */
+function kindOf(key: string): string {
+  const second = key.indexOf(':', key.indexOf(':') + 1)
+  return second < 0 ? '' : key.slice(0, second)
+}
 
 /**
  * An in-process {@link RateLimiter}: exact for one instance, bounded in memory and in time per call.
  *
- * Windows are kept in the order they end (a new window is appended, its key's old one removed), so
- * expired ones are always at the front: each call drops those it finds there and stops at the first
- * live one — no call ever walks the live windows. A live window is never dropped early: with
- * {@link MEMORY_LIMITER_MAX_KEYS} of them held, every key without one is counted in a single shared
- * overflow window until windows end. A flood of distinct keys (many client networks, many names) thus
- * makes new keys fail closed for a minute at most, and can never reset the count of an account under
- * attack. Windows of different lengths share the order only roughly (an expired window behind a live
- * one waits until the live one ends); the server uses one-minute windows throughout.
+ * Each kind of key (`login:ip`, `login:account`, …: see {@link kindOf}) has its own windows, kept in the order they end (a new
+ * window is appended, its key's old one removed), so expired ones are always at the front: each call
+ * drops those it finds there and stops at the first live one — no call ever walks the live windows.
+ * With {@link MEMORY_LIMITER_MAX_KEYS} live windows of one kind, a new key drops that kind's oldest
+ * window. A flood of distinct keys of one kind (many client networks; many names) thus costs the
+ * flooder and never touches another kind: it cannot lock others out (when every new key shared one
+ * overflow window, 100,000 cheap registrations from as many networks refused every login for a
+ * minute), and to give one account under attack a fresh window it takes some 100,000 attempts on
+ * other accounts within the minute, from thousands of networks (each network is limited too) — for
+ * ten more guesses. Shared limits over Redis (rate-limit-redis.ts) have no such cap. Windows of
+ * different lengths share the order only roughly (an expired window behind a live one waits until
+ * the live one ends); the server uses one-minute windows throughout.
  */
 export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimiter {
   const maxKeys = options.maxKeys ?? MEMORY_LIMITER_MAX_KEYS
-  const windows = new Map<string, Window>()
-  let overflow: Window | undefined
+  const kinds = new Map<string, Map<string, Window>>()
   return {
     hit(key, limit, windowSeconds) {
       // The clock's steps (NTP) do not move windows: performance.now() only moves forward.
       const at = performance.now()
+      const kind = kindOf(key)
+      let windows = kinds.get(kind)
+      if (windows === undefined) kinds.set(kind, (windows = new Map()))
       for (const [k, w] of windows) {
         if (w.resetAt > at) break
         windows.delete(k)
@@ -57,14 +72,12 @@ export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimit
       let window = windows.get(key)
       if (window === undefined || window.resetAt <= at) {
         windows.delete(key)
-        if (windows.size < maxKeys) {
-          window = { count: 0, resetAt: at + windowSeconds * 1000 }
-          windows.set(key, window)
-        } else {
-          if (overflow === undefined || overflow.resetAt <= at)
-            overflow = { count: 0, resetAt: at + windowSeconds * 1000 }
-          window = overflow
+        if (windows.size >= maxKeys) {
+          const oldest = windows.keys().next()
+          if (oldest.done !== true) windows.delete(oldest.value)
         }
+        window = { count: 0, resetAt: at + windowSeconds * 1000 }
+        windows.set(key, window)
       }
       window.count++
       return {
@@ -80,10 +93,11 @@ export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimit
  * What the per-IP limits count by: an IPv4 address (also when written as IPv4-mapped IPv6, as a
  * dual-stack listener reports it), or an IPv6 address's /64 — the network one subscriber or host gets,
  * inside which it can use any of 2^64 addresses, each of which would otherwise count on its own.
- * Text that is no IP address is counted as it is.
+ * Text that is no IP address (a forwarded header trusted with `TESSERA_TRUST_PROXY=true` can say
+ * anything, kilobytes of it) is counted by a short digest of it.
  */
 export function clientNetwork(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip
+  if (!ipaddr.isValid(ip)) return `text:${createHash('sha256').update(ip).digest('base64url').slice(0, 22)}`
   // `process` reads IPv4-mapped IPv6 as the IPv4 address it carries.
   const address = ipaddr.process(ip)
   if (address.kind() === 'ipv4') return address.toString()

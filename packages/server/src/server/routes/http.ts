@@ -38,10 +38,17 @@ export function userBody(user: Pick<PublicUser, 'id' | 'username' | 'roles' | 'd
   }
 }
 
-/** Who sent a request. */
+/**
+ * Who sent a request. Both are cut for the audit log and the limits' keys: the user agent to 512
+ * characters, the address to 64 (an address is at most 45; with `TESSERA_TRUST_PROXY=true` a client's
+ * `X-Forwarded-For` is taken as it is, kilobytes of it).
+ */
 export function clientOf(request: FastifyRequest): ClientInfo {
   const agent = request.headers['user-agent']
-  return { ip: request.ip, userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined }
+  return {
+    ip: request.ip.length <= 64 ? request.ip : request.ip.slice(0, 64),
+    userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined,
+  }
 }
 
 /** The token of a protected route (the preHandler guarantees it is there). */
