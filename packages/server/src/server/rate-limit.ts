@@ -64,7 +64,7 @@ export function memoryRateLimiter(options: { maxKeys?: number } = {}): RateLimit
       const at = performance.now()
       const kind = kindOf(key)
       let windows = kinds.get(kind)
-      if (windows === undefined) kinds.set(kind, (windows = new Map()))
+      if (windows === undefined) kinds.set(kind, (windows = new Map<string, Window>()))
       for (const [k, w] of windows) {
         if (w.resetAt > at) break
         windows.delete(k)
