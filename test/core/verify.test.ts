@@ -99,6 +99,19 @@ describe('verify', () => {
       await expect(auth.verify(token)).resolves.toBeDefined()
     })
 
+    // Another machine's clock a fraction of a second ahead wrote the next whole second as iat and nbf.
+    it('accepts iat and nbf up to one second ahead of its clock, with no leeway: not two', async () => {
+      vi.useFakeTimers({ now: T0 + 200 })
+      const auth = createTessera({ secret: SECRET })
+      const now = T0 / 1000
+      const fresh = sign(auth, {}, accessClaims({ iat: now + 1, nbf: now + 1, exp: now + 901 }))
+      await expect(auth.verify(fresh)).resolves.toBeDefined()
+      for (const claims of [{ iat: now + 2, nbf: undefined }, { iat: now, nbf: now + 2 }]) {
+        const ahead = sign(auth, {}, accessClaims({ ...claims, exp: now + 900 }))
+        expect((await rejection(auth.verify(ahead))).code).toBe('token_not_yet_valid')
+      }
+    })
+
     it('refuses a token issued in the future (iat)', async () => {
       vi.useFakeTimers({ now: T0 })
       const auth = createTessera({ secret: SECRET })

@@ -126,10 +126,14 @@ export function checkClaims(
   if (now >= exp + rules.leeway && rules.allowExpired !== true) {
     return new TokenExpiredError('The token has expired', header, claims)
   }
-  if (nbf !== undefined && now + rules.leeway < nbf) {
+  // Dates ahead of this clock are refused only past the leeway, and at least one second: the issuer
+  // writes its clock's whole second, and no two machines' clocks agree to the millisecond, so without
+  // it a verifier a fraction of a second behind refused that fraction of the tokens issued fresh.
+  const ahead = now + Math.max(rules.leeway, 1)
+  if (nbf !== undefined && ahead < nbf) {
     return new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
   }
-  if (iat !== undefined && now + rules.leeway < iat) {
+  if (iat !== undefined && ahead < iat) {
     return new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
   }
   // Defence in depth against authentic tokens made to live for years (a stolen or rotated-out key, a
