@@ -169,10 +169,14 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       { stores, ring, memory, metrics, storedKeys: source !== SECRET_SOURCE },
       hooks,
     )
-    if (redis === undefined)
-      maintenance.register('revocation_sync', externalRevocations(db, location.dialect, syncFromDatabase), {
-        intervalMs: config.keyRefreshInterval * 1000,
-      })
+    // Revocations written elsewhere arrive through Redis while it is up; without it, or while it is
+    // down (another instance's logout reached only the database), from the database.
+    const fromDatabase = externalRevocations(db, location.dialect, syncFromDatabase)
+    maintenance.register(
+      'revocation_sync',
+      (now) => (link === undefined || link.status() !== 'ok' ? fromDatabase(now) : Promise.resolve(0)),
+      { intervalMs: config.keyRefreshInterval * 1000 },
+    )
     return {
       config,
       db,
@@ -204,9 +208,9 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
 }
 
 /**
- * Without Redis, revocations another process wrote — the CLI (`users set-roles`), another instance on
- * the same PostgreSQL — reach this instance's replica by reading the live ones again, every key refresh
- * interval. On SQLite only when another connection committed since the last look (`PRAGMA
+ * Without Redis (or while it is unreachable), revocations another process wrote — the CLI (`users
+ * set-roles`), another instance on the same PostgreSQL — reach this instance's replica by reading the
+ * live ones again, every key refresh interval. On SQLite only when another connection committed since the last look (`PRAGMA
  * data_version` changes only then; this server's own writes reach the replica directly).
  */
 function externalRevocations(
