@@ -28,6 +28,7 @@ describe.skipIf(!available)('kill -9 under load', { timeout: 120_000 }, () => {
       TESSERA_REDIS_URL: REDIS_URL,
       TESSERA_REDIS_PREFIX: `tessera-test:crash-${process.pid}:`,
       TESSERA_REGISTER_RATE_PER_IP: '100000',
+      TESSERA_REFRESH_RATE_PER_SESSION: '100000',
       TESSERA_LOGIN_RATE_PER_IP: '100000',
       TESSERA_LOGIN_RATE_PER_ACCOUNT: '100000',
       // The second server is stopped with SIGTERM at the end: no need to keep serving for 5 s first.

@@ -112,6 +112,7 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
       TESSERA_LOGIN_RATE_PER_IP: '10000',
       TESSERA_LOGIN_RATE_PER_ACCOUNT: '10000',
       TESSERA_REGISTER_RATE_PER_IP: '10000',
+      TESSERA_REFRESH_RATE_PER_SESSION: '10000',
     }
     // The CLI reads the same settings as the servers: its rotation waits for their JWKS max-age.
     settings = [

@@ -186,13 +186,19 @@ export function keyLifecycleTests(ctx: () => SuiteContext): void {
         at: NOW + 10 + 306,
         created: false,
       })
+      // An emergency still waits one key refresh interval (+1 s), for every instance to load the key.
       expect(await rotateSigningKey(stores, config, { immediate: true, now: NOW + 200 })).toEqual({
         status: 'rotated',
         kid: 'k2',
-        at: NOW + 200,
+        at: NOW + 206,
         created: false,
       })
-      expect(await states(NOW + 200)).toEqual([
+      expect(await states(NOW + 205)).toEqual([
+        ['k1', 'active'],
+        ['k2', 'pending'],
+        ['other-alg', 'generated'],
+      ])
+      expect(await states(NOW + 206)).toEqual([
         ['k2', 'active'],
         ['other-alg', 'generated'],
         ['k1', 'retired'],

@@ -66,7 +66,10 @@ export function rotationDelaySeconds(
 
 /** How {@link rotateSigningKey} rotates. */
 export interface RotationOptions {
-  /** The next key signs at once instead of after {@link rotationDelaySeconds} (an emergency). */
+  /**
+   * An emergency: the next key signs once every instance has loaded it (one key refresh interval, + 1 s)
+   * instead of after {@link rotationDelaySeconds}; on a database without a signing key, at once.
+   */
   immediate?: boolean
   /**
    * Rotate only if the signing key will have signed this long (seconds) by the time its successor
@@ -81,7 +84,10 @@ export interface RotationOptions {
 
 /** What {@link rotateSigningKey} did. */
 export type RotationResult =
-  /** `kid` signs from `at`: now (`immediate`, or a database with no key signing) or later (scheduled). */
+  /**
+   * `kid` signs from `at`: `rotated` for an emergency (within a key refresh interval, or at once on a
+   * database with no key signing), `scheduled` once every service's cached JWKS has expired.
+   */
   | { status: 'rotated' | 'scheduled'; kid: string; at: number; created: boolean }
   /** A rotation was pending already: `kid` signs from `at`; nothing changed. */
   | { status: 'already_scheduled'; kid: string; at: number }
@@ -121,8 +127,15 @@ export async function rotateSigningKey(
       await tx.keys.save(key, { now })
       next = { kid: key.kid, createdAt: now }
     } else next = plan.next
-    // Plus one second: times are whole seconds, so the wait is never shorter than configured.
-    const at = plan.immediate ? now : Math.max(now, next.createdAt + 1 + delay)
+    // Plus one second: times are whole seconds, so the wait is never shorter than configured. Even an
+    // emergency waits for every instance to publish the key (one refresh interval): a service meeting
+    // the new kid refetches the JWKS through the load balancer, and an instance that had not loaded
+    // it yet would answer the old set, which the service then keeps for its cooldown (jose: 30 s).
+    const at = !plan.immediate
+      ? Math.max(now, next.createdAt + 1 + delay)
+      : plan.first
+        ? now
+        : now + config.keyRefreshInterval + 1
     if (!(await tx.keys.activate(next.kid, at))) throw new Error(`key ${next.kid} vanished during a rotation`)
     await tx.audit.record({
       event: plan.immediate ? 'key_rotated' : 'key_rotation_scheduled',
@@ -140,7 +153,7 @@ function planRotation(
   delay: number,
   algorithm: string,
   options: RotationOptions,
-): RotationResult | { next: StoredKeyInfo | undefined; immediate: boolean } {
+): RotationResult | { next: StoredKeyInfo | undefined; immediate: boolean; first: boolean } {
   const active = keys.find((k) => k.active)
   // With no key signing yet (a new database) there is nothing to wait for.
   const immediate = options.immediate === true || active === undefined
@@ -154,7 +167,11 @@ function planRotation(
     const due = (active.activatedAt ?? active.createdAt) + options.maxKeyAge - delay - 1
     if (now < due) return { status: 'not_due', due }
   }
-  return { next: pending ?? keys.find((k) => k.state === 'generated' && k.alg === algorithm), immediate }
+  return {
+    next: pending ?? keys.find((k) => k.state === 'generated' && k.alg === algorithm),
+    immediate,
+    first: active === undefined,
+  }
 }
 
 /** The refresh of `ring` from `keys` (not scheduled: see {@link registerKeyLifecycle}). */

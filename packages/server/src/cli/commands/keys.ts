@@ -2,6 +2,7 @@
  * `tessera keys generate|rotate|list|revoke|prune`: manage the signing keys stored in the database.
  * Every running instance applies the change on its next key refresh (TESSERA_KEY_REFRESH_INTERVAL).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { generateKey } from 'tessera'
 import type { ServerConfig } from '../../server/config.js'
 import { keyRetentionSeconds, rotateSigningKey } from '../../server/key-lifecycle.js'
@@ -18,7 +19,8 @@ Actions:
   generate       Add a key that is published and verifies but does not sign
   rotate         Schedule a new key (or the newest generated one): published now, signing once every
                  service's JWKS copy has expired (TESSERA_JWKS_MAX_AGE + TESSERA_KEY_REFRESH_INTERVAL)
-  rotate --now   Sign with it at once (emergency: services refetch the JWKS on the unknown kid)
+  rotate --now   Sign with it within one key refresh interval (emergency: services refetch the JWKS
+                 on the unknown kid)
   list           Every key with its state (generated, pending, active, retired, revoked) and dates
   revoke <kid>   Compromise: drop the key from the JWKS and every instance, refuse every token it signed
                  (the active key cannot be revoked: "rotate --now" first)
@@ -100,6 +102,14 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
       )
       break
     case 'rotated':
+      // Waits until the key signs, so that the next step of an emergency (`keys revoke <old kid>`)
+      // finds the old key no longer signing.
+      if (result.at > now) {
+        process.stdout.write(
+          `Rotating to ${result.kid}: it signs from ${iso(result.at)}, once every instance has loaded it (${result.at - now} s)…\n`,
+        )
+        await sleep(result.at * 1000 - Date.now())
+      }
       process.stdout.write(
         `Signing with ${result.kid} now; previous keys keep verifying until their tokens expire\n`,
       )
