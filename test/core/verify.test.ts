@@ -106,7 +106,10 @@ describe('verify', () => {
       const now = T0 / 1000
       const fresh = sign(auth, {}, accessClaims({ iat: now + 1, nbf: now + 1, exp: now + 901 }))
       await expect(auth.verify(fresh)).resolves.toBeDefined()
-      for (const claims of [{ iat: now + 2, nbf: undefined }, { iat: now, nbf: now + 2 }]) {
+      for (const claims of [
+        { iat: now + 2, nbf: undefined },
+        { iat: now, nbf: now + 2 },
+      ]) {
         const ahead = sign(auth, {}, accessClaims({ ...claims, exp: now + 900 }))
         expect((await rejection(auth.verify(ahead))).code).toBe('token_not_yet_valid')
       }
