@@ -6,6 +6,9 @@ import type { ServerContext } from '../context.js'
 import { guarded, jwtOf, ok } from './http.js'
 import { discoveryRoutes } from './discovery.js'
 
+/** How long one rendering of `/metrics` is served again. */
+const METRICS_MAX_AGE_MS = 1_000
+
 /** Registers the operational and demo routes. */
 export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(
@@ -63,13 +66,25 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   )
 
+  // One exposition costs milliseconds of CPU (tens of KB of text): rendered at most once a second and
+  // shared, so a client asking in a loop cannot take the event loop from everyone else. A scraper
+  // asks every 15–60 s and sees values at most a second old.
+  let exposition: { at: number; text: Promise<string> } | undefined
   app.get(
     '/metrics',
     { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } },
-    async (_request, reply) =>
-      reply
-        .header('content-type', ctx.metrics.registry.contentType)
-        .send(await ctx.metrics.registry.metrics()),
+    async (_request, reply) => {
+      const now = performance.now()
+      if (exposition === undefined || now - exposition.at >= METRICS_MAX_AGE_MS) {
+        const text = ctx.metrics.registry.metrics()
+        exposition = { at: now, text }
+        // A failed rendering is not kept: the next request tries again.
+        text.catch(() => {
+          if (exposition?.text === text) exposition = undefined
+        })
+      }
+      return reply.header('content-type', ctx.metrics.registry.contentType).send(await exposition.text)
+    },
   )
   demoRoutes(app)
 }
