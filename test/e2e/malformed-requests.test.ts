@@ -3,17 +3,18 @@
 // framework error code or framework name in the body (docs/server-api.md).
 import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
+import { HEADERS_TIMEOUT_MS } from '../../packages/server/src/server/app.js'
 import { expectError, useServer } from '../helpers/server-harness.js'
 
 /** Writes `request` on a fresh connection and resolves with everything read until the server closes. */
-function exchange(url: string, request: string): Promise<string> {
+function exchange(url: string, request: string, waitMs = 5_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(new URL(url).port), '127.0.0.1')
     let data = ''
     const timer = setTimeout(() => {
       socket.destroy()
       reject(new Error(`no answer: ${data}`))
-    }, 5_000)
+    }, waitMs)
     socket.setEncoding('latin1')
     socket.on('data', (chunk: string) => (data += chunk))
     socket.on('error', () => undefined)
@@ -51,6 +52,22 @@ describe('requests refused before routing', () => {
       expect(res.text).not.toMatch(/FST_|statusCode|Bad Request/)
     },
   )
+
+  // Slowloris: Node's defaults held such a connection 60 s + up to 30 s (headers timeout, check interval);
+  // a thousand of them exhausted the file descriptors of a server with the usual limit.
+  it('answers headers that never end 408 request_timeout and closes, within the headers timeout', async () => {
+    const started = performance.now()
+    const answer = await exchange(
+      server.url,
+      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n',
+      HEADERS_TIMEOUT_MS + 10_000,
+    )
+    const elapsed = performance.now() - started
+    expect(parse(answer)).toMatchObject({ status: 408, body: { error: 'request_timeout' } })
+    expect(elapsed).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100)
+    // The headers timeout plus one check interval (2 s), and slack for a loaded machine.
+    expect(elapsed).toBeLessThan(HEADERS_TIMEOUT_MS + 6_000)
+  }, 30_000)
 
   it('answers a request with both Content-Length and Transfer-Encoding 400 bad_request, then closes', async () => {
     const answer = await exchange(

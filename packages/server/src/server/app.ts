@@ -58,6 +58,10 @@ export interface RunningServer extends BuiltServer {
 
 /** Largest request body accepted (a login is a few hundred bytes). */
 const BODY_LIMIT = 64 * 1024
+/** Milliseconds a client has to send its request's headers. */
+export const HEADERS_TIMEOUT_MS = 10_000
+/** Milliseconds a client has to send its whole request (headers and body). */
+export const REQUEST_TIMEOUT_MS = 30_000
 
 /**
  * Resolves the configuration (`overrides` win over the environment and defaults), runs the doctor and
@@ -231,6 +235,11 @@ async function createApp(
     // Unknown fields are an error (no silent stripping), and types are not coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,
+    // A client gets HEADERS_TIMEOUT_MS for its headers and REQUEST_TIMEOUT_MS for the whole request
+    // (bodies are at most 64 KB), checked every 2 s: a connection that trickles bytes (slowloris) is
+    // answered 408 and closed within seconds, instead of holding a socket for Node's 60 s + 30 s.
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2_000 },
     // A URL that does not decode (`/users/%ZZ`) is answered before routing: in the server's shape too.
     frameworkErrors: (error, request, reply) => {
       if (errors.reply === undefined) throw error
