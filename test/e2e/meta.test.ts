@@ -137,10 +137,12 @@ describe('GET /metrics', () => {
       samples(text, 'tessera_http_request_duration_seconds_count')
         .filter((s) => s.labels.includes('route="/healthz"'))
         .reduce((sum, s) => sum + s.value, 0)
+    const asked = performance.now()
     const first = (await server.api('GET', '/metrics')).text
     for (let i = 0; i < 3; i++) expect((await server.api('GET', '/healthz')).status).toBe(200)
     const again = (await server.api('GET', '/metrics')).text
-    expect(again).toBe(first)
+    // Within the second (these five requests take milliseconds, unless the machine stalls for one).
+    if (performance.now() - asked < 900) expect(again).toBe(first)
     await sleep(1_100)
     const later = (await server.api('GET', '/metrics')).text
     expect(healthz(later)).toBeGreaterThanOrEqual(healthz(first) + 3)

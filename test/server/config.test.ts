@@ -141,6 +141,11 @@ describe('server configuration', () => {
       expect(errorsOf({ keyRotationInterval: 86_399 })).toEqual(['TESSERA_KEY_ROTATION_INTERVAL'])
       expect(errorsOf({ keyRotationInterval: 86_400 })).toEqual([])
       expect(errorsOf({ keyRotationInterval: 0 })).toEqual([])
+      // The rotation runs with the maintenance passes: without them, said at start.
+      expect(checkServerConfig({ ...base, maintenanceIntervalMs: 0 })).toEqual([
+        expect.objectContaining({ level: 'warning', setting: 'TESSERA_MAINTENANCE_INTERVAL' }) as unknown,
+      ])
+      expect(checkServerConfig({ ...base, maintenanceIntervalMs: 0, keyRotationInterval: 0 })).toEqual([])
     })
 
     it('warns when every X-Forwarded-For is trusted (TESSERA_TRUST_PROXY=true)', () => {

@@ -61,7 +61,7 @@ const BODY_LIMIT = 64 * 1024
 /** Milliseconds a client has to send its request's headers. */
 export const HEADERS_TIMEOUT_MS = 10_000
 /** Milliseconds a client has to send its whole request (headers and body). */
-export const REQUEST_TIMEOUT_MS = 30_000
+const REQUEST_TIMEOUT_MS = 30_000
 
 /**
  * Resolves the configuration (`overrides` win over the environment and defaults), runs the doctor and

@@ -124,18 +124,27 @@ function checkCookies(config: ServerConfig): DoctorFinding[] {
 }
 
 /** The shortest automatic key rotation interval, in seconds. */
-export const MIN_KEY_ROTATION_INTERVAL = 86_400
+const MIN_KEY_ROTATION_INTERVAL = 86_400
 
 function checkKeyRotation(config: ServerConfig): DoctorFinding[] {
   const every = config.keyRotationInterval
-  return every === 0 || every >= MIN_KEY_ROTATION_INTERVAL
-    ? []
-    : [
-        refusal(
-          'TESSERA_KEY_ROTATION_INTERVAL',
-          'rotating more often than daily piles keys up in the JWKS (a retired key stays published for the refresh token lifetime): use 1d or more, or 0 to rotate only with "tessera keys rotate"',
+  if (every === 0) return []
+  if (every < MIN_KEY_ROTATION_INTERVAL)
+    return [
+      refusal(
+        'TESSERA_KEY_ROTATION_INTERVAL',
+        'rotating more often than daily piles keys up in the JWKS (a retired key stays published for the refresh token lifetime): use 1d or more, or 0 to rotate only with "tessera keys rotate"',
+      ),
+    ]
+  const storedKeys = !(config.algorithm.startsWith('HS') && config.secret !== undefined)
+  return storedKeys && config.maintenanceIntervalMs === 0
+    ? [
+        warning(
+          'TESSERA_MAINTENANCE_INTERVAL',
+          'is 0: the key rotation every TESSERA_KEY_ROTATION_INTERVAL runs with the maintenance passes, so keys rotate only with "tessera keys rotate"',
         ),
       ]
+    : []
 }
 
 /** The longest access-token lifetime, in seconds, without `TESSERA_ALLOW_LONG_LIFETIMES`. */

@@ -311,11 +311,12 @@ async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring
   if (stored?.active.alg === config.algorithm) return { ring: stored, source: 'the database' }
   // A new database, or the algorithm changed in configuration (start signing with a new key, keep the
   // old ones verifying): decided under the key store's lock, so instances starting at once add one key.
+  // The key is made first: an RSA key takes a while, and the lock holds writes up meanwhile.
+  const key = await generateKey(config.algorithm)
   return stores.transaction(async (tx) => {
     await tx.keys.lockForChange()
     const ring = await tx.keys.loadRing()
     if (ring?.active.alg === config.algorithm) return { ring, source: 'the database' }
-    const key = await generateKey(config.algorithm)
     await tx.keys.save(key, { activate: true })
     if (ring === undefined)
       return { ring: createKeyRing(key), source: 'the database (generated on first start)' }

@@ -199,9 +199,12 @@ function checkLegacyClaims(
       claims,
     )
   if (now >= exp + leeway) throw new TokenExpiredError('The token has expired', header, claims)
-  if (nbf !== undefined && now + leeway < nbf)
+  // As the engine (core/claims.ts): dates ahead of this clock pass within at least one second, the
+  // issuer's whole second on a clock that is never quite this one.
+  const ahead = now + Math.max(leeway, 1)
+  if (nbf !== undefined && ahead < nbf)
     throw new TokenNotYetValidError('The token is not valid yet (nbf)', header, claims)
-  if (iat !== undefined && now + leeway < iat)
+  if (iat !== undefined && ahead < iat)
     throw new TokenNotYetValidError('The token was issued in the future (iat)', header, claims)
   return { identity, type, jti, exp, iat }
 }

@@ -441,7 +441,7 @@ export const ServerConfigSchema = Type.Object({
     env: 'TESSERA_MAINTENANCE_INTERVAL',
     flag: 'maintenance-interval',
     default: '60s',
-    help: 'Time between maintenance runs (purge expired rows, refresh gauges); 0 disables them.',
+    help: 'Time between maintenance runs (purge expired rows, refresh gauges, the automatic key rotation); 0 disables them.',
   }),
   /** Seconds expired or revoked sessions are kept before the maintenance job deletes them. */
   sessionRetention: setting(duration({ allowZero: true }), {

@@ -34,7 +34,10 @@ export interface TesseraOptions {
   refreshTokenTtl?: Duration | undefined
   /** Claim that holds the identity. @default 'sub' */
   identityClaim?: string | undefined
-  /** Clock skew tolerated on `exp`, `nbf` and `iat`. @default 0 */
+  /**
+   * Clock skew tolerated on `exp`, `nbf` and `iat`; on `nbf` and `iat` at least one second whatever
+   * this says (they are whole seconds of the issuer's clock). @default 0
+   */
   leeway?: Duration | undefined
   /**
    * Longest lifetime (`exp − iat`) a token may have to be accepted, plus the leeway; a token without

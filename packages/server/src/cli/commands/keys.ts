@@ -19,8 +19,8 @@ Actions:
   generate       Add a key that is published and verifies but does not sign
   rotate         Schedule a new key (or the newest generated one): published now, signing once every
                  service's JWKS copy has expired (TESSERA_JWKS_MAX_AGE + TESSERA_KEY_REFRESH_INTERVAL)
-  rotate --now   Sign with it within one key refresh interval (emergency: services refetch the JWKS
-                 on the unknown kid)
+  rotate --now   Emergency: sign with it once every instance has loaded it (one key refresh interval
+                 + 1 s: give the instances' TESSERA_KEY_REFRESH_INTERVAL); waits until then
   list           Every key with its state (generated, pending, active, retired, revoked) and dates
   revoke <kid>   Compromise: drop the key from the JWKS and every instance, refuse every token it signed
                  (the active key cannot be revoked: "rotate --now" first)
@@ -98,7 +98,7 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
   switch (result.status) {
     case 'already_scheduled':
       process.stdout.write(
-        `A rotation is already scheduled: ${result.kid} signs from ${iso(result.at)} (use --now to sign with it at once)\n`,
+        `A rotation is already scheduled: ${result.kid} signs from ${iso(result.at)} (use --now to sign with it after one key refresh interval)\n`,
       )
       break
     case 'rotated':
@@ -108,7 +108,8 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
         process.stdout.write(
           `Rotating to ${result.kid}: it signs from ${iso(result.at)}, once every instance has loaded it (${result.at - now} s)…\n`,
         )
-        await sleep(result.at * 1000 - Date.now())
+        // On the wall clock, as the instances judge it (a step back of the clock waits longer).
+        while (Date.now() < result.at * 1000) await sleep(Math.min(1_000, result.at * 1000 - Date.now()))
       }
       process.stdout.write(
         `Signing with ${result.kid} now; previous keys keep verifying until their tokens expire\n`,

@@ -34,8 +34,9 @@ export async function refresh(deps: ServiceDeps, { token: claims, client }: Call
     metrics.refreshes.inc({ outcome: 'not_found' })
     throw new ServiceError('token_revoked', 'This refresh token belongs to no session')
   }
-  // A session refreshes every few minutes; one refreshed in a loop writes a session update and an audit
-  // event each time (kept TESSERA_AUDIT_RETENTION): refused here, before any signature or write.
+  // A session refreshes every few minutes; one refreshed in a loop (or a spent token replayed within
+  // the grace window) writes an audit event each time, kept TESSERA_AUDIT_RETENTION: refused here,
+  // before any signature or write.
   await limit(deps, `refresh:session:${sid}`, deps.ctx.config.refreshRatePerSession)
   // Sign the successor first: the rotation records its exp, and an unused token is harmless.
   const newJti = randomId()
@@ -78,10 +79,10 @@ async function rotate(
     }
     if (rotation.status !== 'rotated' && rotation.status !== 'grace') return { outcome: rotation }
     const owner = await tx.users.get(rotation.userId)
-    // The rotation is recorded; a grace answer (another tab, a retry) hands out its successor again and
-    // changes nothing, so it is not.
-    if (rotation.status === 'rotated' && owner !== undefined && !owner.disabled) {
-      await tx.audit(audited('refresh', owner.id, client, { session_id: sid }))
+    // A grace answer (another tab, a retry, or a thief within the window) is recorded too: the
+    // per-session limit above bounds how many a client can have written.
+    if (owner !== undefined && !owner.disabled) {
+      await tx.audit(audited('refresh', owner.id, client, { session_id: sid, outcome: rotation.status }))
     }
     return { outcome: rotation, user: owner }
   })

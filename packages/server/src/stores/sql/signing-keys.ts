@@ -93,8 +93,9 @@ export interface KeyStore {
   /**
    * Inside a transaction: waits for, then holds until it ends, the lock that every decision about which
    * key signs takes (a rotation, the first key of a database), so two instances, or an instance and the
-   * CLI, deciding at once cannot both add a key. Plain reads and the refreshes are not held up on
-   * SQLite; on PostgreSQL a refresh's prune waits for it (milliseconds).
+   * CLI, deciding at once cannot both add a key. Held for milliseconds: reads go on meanwhile; writes
+   * wait for it (on PostgreSQL those to `signing_keys`, a refresh's prune; on SQLite every write, and in
+   * the process holding it, whose one connection runs the transaction, every statement).
    */
   lockForChange(): Promise<void>
 }
@@ -188,6 +189,9 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
     activate,
     revoke: (kid, now = nowSeconds()) =>
       inTransaction(db, async (trx): Promise<RevokeResult> => {
+        // Under the rotation lock: a rotation deciding meanwhile (another retirement time for the key
+        // this one would have replaced) cannot interleave with the cancellation below.
+        await keyStore(trx).lockForChange()
         const rows = await trx
           .selectFrom('signing_keys')
           .select(['kid', 'activated_at', 'retired_at', 'revoked_at'])
