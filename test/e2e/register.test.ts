@@ -299,3 +299,19 @@ describe('POST /auth/register rate limit', () => {
 function toFullwidth(text: string): string {
   return text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))
 }
+
+describe('registration closed (TESSERA_REGISTRATION=closed)', () => {
+  const server = useServer({ registration: 'closed' })
+
+  it("answers 403 registration_closed on /auth/register and the tutorials' aliases, creating no user", async () => {
+    const name = uniqueName('closed')
+    for (const path of ['/auth/register', '/register', '/registration']) {
+      const res = await server.api('POST', path, { body: { username: name, password: PASSWORD } })
+      expectError(res, 403, 'registration_closed')
+    }
+    expect(await server.running.context.stores.users.getByUsername(name)).toBeUndefined()
+    // Accounts still come from the CLI, and log in.
+    await server.createUserWithCli(name, PASSWORD)
+    expect((await server.login(name)).access).toBeTruthy()
+  })
+})

@@ -355,6 +355,13 @@ export const ServerConfigSchema = Type.Object({
     default: '10',
     help: 'Login attempts per minute per account.',
   }),
+  /** `closed`: `POST /auth/register` (and the tutorials' aliases) answer 403; accounts come from the CLI. */
+  registration: setting(oneOf('open', 'closed'), {
+    env: 'TESSERA_REGISTRATION',
+    flag: 'registration',
+    default: 'open',
+    help: '`open` (anyone may register) or `closed` (403 registration_closed; accounts from `tessera users create`).',
+  }),
   registerRatePerIp: setting(integer(1, 100_000), {
     env: 'TESSERA_REGISTER_RATE_PER_IP',
     flag: 'register-rate-per-ip',

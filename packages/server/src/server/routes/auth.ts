@@ -116,7 +116,7 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
     body: Credentials,
     response,
   })
-  const created = { 201: Tokens, ...errors(400, 409, 429) }
+  const created = { 201: Tokens, ...errors(400, 403, 409, 429) }
   app.post(
     '/auth/register',
     { schema: credentials('Create an account and log in', created) },

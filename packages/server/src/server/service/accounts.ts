@@ -87,6 +87,10 @@ export async function register(
   client: ClientInfo,
 ): Promise<IssuedTokens> {
   const { config, metrics } = deps.ctx
+  if (config.registration === 'closed') {
+    metrics.registrations.inc({ outcome: 'closed' })
+    throw new ServiceError('registration_closed')
+  }
   await limit(deps, `register:ip:${clientNetwork(client.ip)}`, config.registerRatePerIp)
   const normalized = registrableName(body.username)
   const passwordHash = await strongPasswordHash(deps, 'password', body.password, normalized)
