@@ -40,7 +40,10 @@ export const serverErrors = {
     challenge: 'Bearer error="invalid_token", error_description="legacy token no longer accepted"',
   },
   account_disabled: { status: 403, message: 'This account is disabled' },
-  registration_closed: { status: 403, message: 'Registration is closed: ask an administrator for an account' },
+  registration_closed: {
+    status: 403,
+    message: 'Registration is closed: ask an administrator for an account',
+  },
   not_found: { status: 404, message: 'Not found' },
   request_timeout: { status: 408, message: 'The request took too long to arrive' },
   username_taken: { status: 409, message: 'This username is already taken' },
