@@ -7,6 +7,7 @@ import { ConfigurationError } from '../../packages/tessera/src/core/errors.js'
 import { openDatabase, withDefaultUser } from '../../packages/server/src/stores/sql/database.js'
 import { dialectOf } from '../../packages/server/src/stores/sql/dialect.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
+import { countRows } from '../../packages/server/src/stores/sql/purge.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import { createTestDatabase, postgresReachable, useTestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
@@ -24,6 +25,33 @@ describe.skipIf(!available)('PostgreSQL', () => {
       connect: () => openDatabase({ url: schema.url, poolSize: 5 }),
       destroy: () => schema.drop(),
     }
+  })
+
+  describe('countRows (the tessera_table_rows gauge) on PostgreSQL', () => {
+    it('reports a table its statistics put above 100,000 rows by the estimate, and counts small ones', async () => {
+      const schema = await database.schema()
+      const db = await openDatabase({ url: schema.url })
+      try {
+        await migrateToLatest(db)
+        await sql`insert into audit_events (at, event)
+          select 1800000000 + g, 'login' from generate_series(1, 150000) g`.execute(db)
+        await sqlStores(db).users.create(
+          { username: 'Ann', usernameNormalized: 'ann', passwordHash: '$h', roles: [] },
+          1_800_000_000,
+        )
+        await sql`analyze audit_events`.execute(db)
+        // Deleted after the statistics were taken: a count would see 140,000, the estimate does not.
+        await sql`delete from audit_events where id <= 10000`.execute(db)
+        const counts = await countRows(db)
+        expect(counts.audit_events).toBeGreaterThan(145_000)
+        expect(counts.audit_events).toBeLessThan(155_000)
+        expect(counts.users).toBe(1)
+        expect(counts.sessions).toBe(0)
+      } finally {
+        await db.destroy()
+        await schema.drop()
+      }
+    }, 60_000)
   })
 
   describe('openDatabase (PostgreSQL)', () => {

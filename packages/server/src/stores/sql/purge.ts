@@ -4,7 +4,8 @@
  * instance at the same moment) is harmless: a row deleted twice is simply gone.
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
-import type { Kysely } from 'kysely'
+import { sql, type Kysely } from 'kysely'
+import { dialectOf } from './dialect.js'
 import type { TesseraDatabase } from './schema.js'
 
 /** Deletes up to `limit` revocations that expired before `now`; returns how many. */
@@ -76,14 +77,34 @@ export async function purgeLegacyExchanges(
   return Number(result.numDeletedRows)
 }
 
+/** Tables larger than this (by PostgreSQL's estimate) are reported by the estimate, not counted. */
+export const EXACT_COUNT_LIMIT = 100_000
+
 /**
  * Rows per table, for the `tessera_table_rows` gauge. A count reads a whole index (SQLite: ~30 ms per
  * 2 million rows on a small machine, on the event loop), so the event loop gets a turn between tables.
+ * On PostgreSQL, where every instance asks each minute and `audit_events` reaches tens of millions of
+ * rows (seconds of a database core per count), a table its statistics put above
+ * {@link EXACT_COUNT_LIMIT} rows is reported by that estimate (`pg_class.reltuples`, kept by
+ * autovacuum and ANALYZE); smaller ones, and tables never analysed, are counted.
  */
 export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<string, number>> {
   const tables = ['users', 'sessions', 'revocations', 'signing_keys', 'audit_events'] as const
+  const estimates = new Map<string, number>()
+  if (dialectOf(db) === 'postgres') {
+    const { rows } = await sql<{ table: string; estimate: number | string }>`
+      select c.relname as "table", c.reltuples as estimate
+      from pg_class c
+      where c.oid in (${sql.join(tables.map((t) => sql`to_regclass(${t})`))})`.execute(db)
+    for (const row of rows) estimates.set(row.table, Number(row.estimate))
+  }
   const counts: Record<string, number> = {}
   for (const table of tables) {
+    const estimate = estimates.get(table) ?? -1
+    if (estimate > EXACT_COUNT_LIMIT) {
+      counts[table] = Math.round(estimate)
+      continue
+    }
     const row = await db
       .selectFrom(table)
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
