@@ -68,7 +68,8 @@ describe.skipIf(!postgres)('migration 0006 on a PostgreSQL database with many au
   it('completes where a statement takes longer than the timeout, over migrateDatabase', async () => {
     const database = await createTestDatabase('mig6')
     const timeoutMs = 200
-    const serving = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 5_000 })
+    // Setting up 300,000 rows takes seconds on a loaded machine: no limit that matters here.
+    const serving = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 120_000 })
     try {
       const { error } = await createMigrator(serving).migrateTo('0005-username-case-folding')
       if (error !== undefined) throw error as Error
