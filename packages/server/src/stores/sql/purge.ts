@@ -78,7 +78,7 @@ export async function purgeLegacyExchanges(
 }
 
 /** Tables larger than this (by PostgreSQL's estimate) are reported by the estimate, not counted. */
-export const EXACT_COUNT_LIMIT = 100_000
+const EXACT_COUNT_LIMIT = 100_000
 
 /**
  * Rows per table, for the `tessera_table_rows` gauge. A count reads a whole index (SQLite: ~30 ms per
