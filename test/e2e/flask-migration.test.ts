@@ -328,6 +328,16 @@ describe('forgeries (the legacy path never weakens the main one)', () => {
       fixture.secret,
     )
     expectUnauthorized(await server.api('GET', '/auth/me', { token: future }), 'token_not_yet_valid')
+    // The Flask host's clock a fraction of a second ahead wrote the next second: accepted, as the
+    // engine accepts its own (one second); two seconds ahead is not.
+    const ahead = (by: number): string =>
+      sign(
+        { alg: 'HS256', typ: 'JWT' },
+        { ...flaskClaims('dave'), iat: now + by, nbf: now + by },
+        fixture.secret,
+      )
+    expect((await server.api('GET', '/auth/me', { token: ahead(1) })).status).toBe(200)
+    expectUnauthorized(await server.api('GET', '/auth/me', { token: ahead(3) }), 'token_not_yet_valid')
     const expired = sign(
       { alg: 'HS256', typ: 'JWT' },
       { ...flaskClaims('dave'), exp: now - 3600 },
