@@ -123,6 +123,15 @@ function checkCookies(config: ServerConfig): DoctorFinding[] {
     : []
 }
 
+/**
+ * True when the server signs with `TESSERA_SECRET` (an HMAC algorithm and a secret given): the key is
+ * configuration, never stored, published or rotated by the server; otherwise its keys live in the
+ * database.
+ */
+export function signsWithConfiguredSecret(config: Pick<ServerConfig, 'algorithm' | 'secret'>): boolean {
+  return config.algorithm.startsWith('HS') && config.secret !== undefined
+}
+
 /** The shortest automatic key rotation interval, in seconds. */
 const MIN_KEY_ROTATION_INTERVAL = 86_400
 
@@ -136,8 +145,7 @@ function checkKeyRotation(config: ServerConfig): DoctorFinding[] {
         'rotating more often than daily piles keys up in the JWKS (a retired key stays published for the refresh token lifetime): use 1d or more, or 0 to rotate only with "tessera keys rotate"',
       ),
     ]
-  const storedKeys = !(config.algorithm.startsWith('HS') && config.secret !== undefined)
-  return storedKeys && config.maintenanceIntervalMs === 0
+  return !signsWithConfiguredSecret(config) && config.maintenanceIntervalMs === 0
     ? [
         warning(
           'TESSERA_MAINTENANCE_INTERVAL',

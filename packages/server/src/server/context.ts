@@ -19,7 +19,7 @@ import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from
 import { pendingMigrations } from '../stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
-import type { ServerConfig } from './config.js'
+import { signsWithConfiguredSecret, type ServerConfig } from './config.js'
 import {
   keyRetentionSeconds,
   registerKeyLifecycle,
@@ -164,11 +164,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       replicaSize: () => memory.size(),
       ...(link === undefined ? {} : { redisUp: () => link.status() === 'ok' }),
     })
-    const { maintenance, keyLifecycle } = startMaintenance(
-      config,
-      { stores, ring, memory, metrics, storedKeys: source !== SECRET_SOURCE },
-      hooks,
-    )
+    const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
     // Revocations written elsewhere arrive through Redis while it is up; without it, or while it is
     // down (another instance's logout reached only the database), from the database.
     const fromDatabase = externalRevocations(db, location.dialect, syncFromDatabase)
@@ -210,8 +206,9 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
 /**
  * Without Redis (or while it is unreachable), revocations another process wrote — the CLI (`users
  * set-roles`), another instance on the same PostgreSQL — reach this instance's replica by reading the
- * live ones again, every key refresh interval. On SQLite only when another connection committed since the last look (`PRAGMA
- * data_version` changes only then; this server's own writes reach the replica directly).
+ * live ones again, every key refresh interval. On SQLite only when another connection committed since
+ * the last look (`PRAGMA data_version` changes only then; this server's own writes reach the replica
+ * directly).
  */
 function externalRevocations(
   db: Kysely<TesseraDatabase>,
@@ -257,8 +254,6 @@ function startMaintenance(
     ring: KeyRing
     memory: MemoryRevocationStore
     metrics: ServerMetrics
-    /** False when the key is `TESSERA_SECRET`, which the server cannot rotate. */
-    storedKeys: boolean
   },
   hooks: ContextHooks,
 ): { maintenance: Maintenance; keyLifecycle: KeyLifecycle } {
@@ -281,7 +276,8 @@ function startMaintenance(
     retentionSeconds: keyRetentionSeconds(config),
     intervalMs: config.keyRefreshInterval * 1000,
   })
-  if (deps.storedKeys && config.keyRotationInterval > 0) {
+  // `TESSERA_SECRET` is the operator's to rotate; stored keys are the server's.
+  if (!signsWithConfiguredSecret(config) && config.keyRotationInterval > 0) {
     maintenance.register('key_rotation', async (now) => {
       const rotation = await rotateSigningKey(stores, config, {
         maxKeyAge: config.keyRotationInterval,
@@ -300,12 +296,10 @@ function startMaintenance(
   return { maintenance, keyLifecycle }
 }
 
-const SECRET_SOURCE = 'TESSERA_SECRET'
-
 async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring: KeyRing; source: string }> {
   // An HMAC secret is configuration, not data: it is never written to the database.
-  if (config.algorithm.startsWith('HS') && config.secret !== undefined) {
-    return { ring: createKeyRing({ alg: config.algorithm, secret: config.secret }), source: SECRET_SOURCE }
+  if (signsWithConfiguredSecret(config) && config.secret !== undefined) {
+    return { ring: createKeyRing({ alg: config.algorithm, secret: config.secret }), source: 'TESSERA_SECRET' }
   }
   const stored = await stores.keys.loadRing()
   if (stored?.active.alg === config.algorithm) return { ring: stored, source: 'the database' }

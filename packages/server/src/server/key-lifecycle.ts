@@ -88,7 +88,7 @@ export type RotationResult =
    * `kid` signs from `at`: `rotated` for an emergency (within a key refresh interval, or at once on a
    * database with no key signing), `scheduled` once every service's cached JWKS has expired.
    */
-  | { status: 'rotated' | 'scheduled'; kid: string; at: number; created: boolean }
+  | { status: 'rotated' | 'scheduled'; kid: string; at: number }
   /** A rotation was pending already: `kid` signs from `at`; nothing changed. */
   | { status: 'already_scheduled'; kid: string; at: number }
   /** `maxKeyAge` not reached: the next rotation is due at `due`. Nothing changed. */
@@ -120,7 +120,6 @@ export async function rotateSigningKey(
     await tx.keys.lockForChange()
     const plan = planRotation(await tx.keys.list(now), now, delay, config.algorithm, options)
     if ('status' in plan) return plan
-    const created = plan.next === undefined
     let next: Pick<StoredKeyInfo, 'kid' | 'createdAt'>
     if (plan.next === undefined) {
       const key = (spare ??= await generateKey(config.algorithm))
@@ -142,7 +141,7 @@ export async function rotateSigningKey(
       detail: { kid: next.kid, activates_at: at, by: options.by ?? 'cli' },
       at: now,
     })
-    return { status: plan.immediate ? 'rotated' : 'scheduled', kid: next.kid, at, created }
+    return { status: plan.immediate ? 'rotated' : 'scheduled', kid: next.kid, at }
   })
 }
 
