@@ -1,6 +1,7 @@
 // Redis for the suites that need it: the shared server named by TESSERA_TEST_REDIS_URL (default the
 // local one), with a unique key prefix per test so parallel files never collide, and cleanup by prefix.
 import { randomBytes } from 'node:crypto'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Redis } from 'ioredis'
 
 /** The shared test Redis. */
@@ -64,5 +65,71 @@ export async function clearRedisPrefix(prefix: string, url = REDIS_URL): Promise
     // Nothing to clean when Redis is unreachable.
   } finally {
     client.disconnect()
+  }
+}
+
+/** A TCP relay in front of a Redis: it can cut every connection, and hold back what clients send. */
+export interface RedisRelay {
+  /** The Redis URL with the relay's host and port (credentials and database kept). */
+  readonly url: string
+  /** Client-to-Redis chunks held back so far (as text), while `holdBack` matched them. */
+  readonly held: string[]
+  /** From now on, client-to-Redis chunks matching `pattern` are kept here instead of forwarded. */
+  holdBack(pattern: RegExp): void
+  /** Drops every open connection, as a Redis restart or a network cut does. */
+  cut(): void
+  close(): Promise<void>
+}
+
+export async function redisRelay(url = REDIS_URL): Promise<RedisRelay> {
+  const target = new URL(url)
+  const sockets = new Set<Socket>()
+  const held: string[] = []
+  let pattern: RegExp | undefined
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname)
+    sockets.add(client)
+    sockets.add(upstream)
+    const end = (): void => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    for (const socket of [client, upstream]) {
+      socket.on('close', end)
+      socket.on('error', end)
+    }
+    upstream.pipe(client)
+    client.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('latin1')
+      if (pattern?.test(text) === true) held.push(text)
+      else upstream.write(chunk)
+    })
+  })
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const relayed = new URL(url)
+  relayed.hostname = '127.0.0.1'
+  relayed.port = String((server.address() as AddressInfo).port)
+  return {
+    url: relayed.toString(),
+    held,
+    holdBack: (next) => {
+      pattern = next
+    },
+    cut: () => {
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve()
+        })
+      })
+    },
   }
 }

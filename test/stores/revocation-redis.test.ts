@@ -2,7 +2,7 @@
 // then what only Redis does: keys that expire with the tokens, the pub/sub fan-out between stores, and
 // another instance's replica fed by it. Each test uses its own key prefix, deleted afterwards. Skipped
 // with a message when Redis is unreachable; a failure under CI.
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createTessera } from '../../packages/tessera/src/core/tessera.js'
 import { memoryRevocationStore } from '../../packages/tessera/src/core/revocation.js'
@@ -16,7 +16,14 @@ import {
   type RevocationEntry,
 } from '../../packages/tessera/src/stores/replicated-revocation.js'
 import { describeRevocationStore } from './revocation-contract.js'
-import { deletePrefix, redisReachable, testRedisClient, uniquePrefix, waitFor } from '../helpers/redis.js'
+import {
+  deletePrefix,
+  redisReachable,
+  redisRelay,
+  testRedisClient,
+  uniquePrefix,
+  waitFor,
+} from '../helpers/redis.js'
 import { serviceAvailable } from '../helpers/services.js'
 
 const available = serviceAvailable('Redis', await redisReachable())
@@ -99,6 +106,62 @@ describe.skipIf(!available)('redisRevocationStore beyond the contract', () => {
     ])
     expect(seenByA).toEqual([])
     expect(seenByOther).toEqual([])
+  })
+
+  it('re-subscribes after the connection is cut, then runs onReconnect once', async () => {
+    const relay = await redisRelay()
+    const relayed = new Redis(relay.url, { maxRetriesPerRequest: 1 })
+    relayed.on('error', () => undefined)
+    try {
+      const store = redisRevocationStore({ client: relayed, prefix })
+      const seen: RevocationEntry[] = []
+      let reconnects = 0
+      subscriptions.push(await store.subscribe((e) => seen.push(e), { onReconnect: () => (reconnects += 1) }))
+      relay.cut()
+      expect(await waitFor(() => reconnects === 1, 10_000)).toBe(true)
+      // Announced after the re-subscription answered: delivered.
+      const t = now()
+      await redisRevocationStore({ client, prefix }).revokeSession('after-cut', t + 60)
+      expect(await waitFor(() => seen.length === 1)).toBe(true)
+      expect(seen).toEqual([{ kind: 'session', id: 'after-cut', expiresAt: t + 60 }])
+      expect(reconnects).toBe(1)
+    } finally {
+      await Promise.all(subscriptions.splice(0).map((s) => s.close()))
+      relayed.disconnect()
+      await relay.close()
+    }
+  })
+
+  it('closes while re-subscribing after an outage without leaving a rejection unhandled', async () => {
+    // A server shutting down while Redis comes back: ioredis's own re-subscription (on by default) is
+    // sent without a handler, so closing then left 'Connection is closed' unhandled (a failed CI leg).
+    const relay = await redisRelay()
+    const relayed = new Redis(relay.url, { maxRetriesPerRequest: 1 })
+    relayed.on('error', () => undefined)
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      let reconnects = 0
+      const subscription = await redisRevocationStore({ client: relayed, prefix }).subscribe(
+        () => undefined,
+        {
+          onReconnect: () => (reconnects += 1),
+        },
+      )
+      relay.holdBack(/subscribe/i)
+      relay.cut()
+      // The reconnected subscriber has asked to subscribe again; Redis has not answered.
+      expect(await waitFor(() => relay.held.length > 0, 10_000)).toBe(true)
+      await subscription.close()
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(unhandled).toEqual([])
+      expect(reconnects).toBe(0)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      relayed.disconnect()
+      await relay.close()
+    }
   })
 
   it('feeds another instance’s replica, so its synchronous verify refuses the token at once', async () => {

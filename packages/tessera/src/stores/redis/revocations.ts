@@ -157,15 +157,21 @@ export function redisRevocationStore(options: RedisRevocationStoreOptions): Redi
     },
     async subscribe(onEntry, subscribeOptions = {}) {
       // Its own connection (subscriber mode allows nothing else), which queues the SUBSCRIBE while
-      // Redis is unreachable and reconnects forever.
-      const subscriber = client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
+      // Redis is unreachable and reconnects forever. ioredis's own re-subscription after a reconnect
+      // is off: it sends the command without a handler, so closing before Redis answers left an
+      // unhandled 'Connection is closed' (ioredis 5 and 6.0); the 'ready' handler below re-subscribes.
+      const subscriber = client.duplicate({
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        autoResubscribe: false,
+      })
       // Errors surface as reconnects; without a listener ioredis would print them as unhandled.
       subscriber.on('error', () => undefined)
       let subscribed = false
       subscriber.on('ready', () => {
         if (!subscribed) return
-        // ioredis re-subscribes after 'ready'; subscribing again is idempotent and, once it answers,
-        // nothing announced from then on can be missed, so the re-sync comes after it.
+        // Once the re-subscription answers nothing announced from then on can be missed, so the
+        // re-sync comes after it.
         subscriber
           .subscribe(channel)
           .then(() => subscribeOptions.onReconnect?.())
