@@ -49,6 +49,28 @@ describe('tessera keys', () => {
     expect((await server.cli(['keys', 'list'])).output).toBe(before.output)
   })
 
+  it('refuses to make keys when the server signs with TESSERA_SECRET, storing nothing', async () => {
+    const before = await server.cli(['keys', 'list'])
+    const secret = {
+      TESSERA_ALGORITHM: 'HS256',
+      TESSERA_SECRET: 'an-hmac-secret-that-is-long-enough-for-hs256!',
+    }
+    for (const argv of [
+      ['keys', 'rotate'],
+      ['keys', 'rotate', '--now'],
+      ['keys', 'generate'],
+    ]) {
+      const result = await server.cli(argv, secret)
+      expect(result.code, argv.join(' ')).toBe(1)
+      expect(result.output).toMatch(
+        /signs with TESSERA_SECRET \(TESSERA_ALGORITHM=HS256\): a stored key would never sign/,
+      )
+    }
+    expect((await server.cli(['keys', 'list'])).output).toBe(before.output)
+    // Listing still works: the database may hold keys from before the secret.
+    expect((await server.cli(['keys', 'list'], secret)).code).toBe(0)
+  })
+
   it('schedules a rotation: the next key is published at once and signs only after the JWKS max-age', async () => {
     const current = await signingKid(server)
     const rotate = await server.cli(['keys', 'rotate', '--jwks-max-age', '60', '--key-refresh-interval', '1'])

@@ -1,6 +1,6 @@
 /** Opens the configured database with its repositories, for the commands that manage data. */
 import { existsSync } from 'node:fs'
-import { loadServerConfig, type ServerConfig } from '../../server/config.js'
+import { loadServerConfig, signsWithConfiguredSecret, type ServerConfig } from '../../server/config.js'
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../../stores/index.js'
 import { sqlStores, type SqlStores } from '../../stores/sql/stores.js'
 import { UsageError } from '../usage-error.js'
@@ -13,6 +13,11 @@ export interface WithStoresOptions {
    * answer "0 user(s)" from a new database. Creating the first admin or key may create it.
    */
   existing?: boolean
+  /**
+   * The command makes signing keys: refused when the server signs with `TESSERA_SECRET`, whose key
+   * is configuration (a stored key would be published in the JWKS and never sign).
+   */
+  makesKeys?: boolean
 }
 
 /** Runs `fn` with the migrated database's repositories and closes the database afterwards. */
@@ -22,6 +27,11 @@ export async function withStores<T>(
   options: WithStoresOptions = {},
 ): Promise<T> {
   const config = loadServerConfig(settings)
+  if (options.makesKeys === true && signsWithConfiguredSecret(config)) {
+    throw new UsageError(
+      `the server signs with TESSERA_SECRET (TESSERA_ALGORITHM=${config.algorithm}): a stored key would never sign; rotate by changing the secret on every instance, or unset TESSERA_SECRET to use stored keys (deployment.md)`,
+    )
+  }
   if (options.existing === true) {
     const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
     if (location.dialect === 'sqlite' && location.path !== ':memory:' && !existsSync(location.path)) {

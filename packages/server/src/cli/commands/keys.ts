@@ -77,7 +77,10 @@ export const keysCommand: Command = {
         }
       },
       // generate and rotate make the first key of a new database (deployment.md); the others need one.
-      { existing: action !== 'generate' && action !== 'rotate' },
+      {
+        existing: action !== 'generate' && action !== 'rotate',
+        makesKeys: action === 'generate' || action === 'rotate',
+      },
     )
   },
 }
