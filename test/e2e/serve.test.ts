@@ -40,6 +40,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-serve-'))
   // A clean environment: no TESSERA_* setting of the developer's shell leaks in.
   const env = cleanEnv()
+  // The early login below waits for the password threads; on a loaded machine loading them (through
+  // tsx) took longer than the default 5-s request bound, which answers 503 by design.
+  env.TESSERA_DATABASE_TIMEOUT = '30s'
   child = spawn(
     process.execPath,
     [

@@ -176,7 +176,10 @@ describe.skipIf(!(postgresServer && redisServer))(
     beforeAll(async () => {
       ;[pg, rd, cli] = await Promise.all([throwawayPostgres(), throwawayRedis(), bundleCli()])
       const database = await createTestDatabase('resync', pg.url)
-      cluster = await startCluster(2, {}, { database, redisUrl: rd.url })
+      // While Redis is down the instances also read revocations from the database every key refresh
+      // interval: an hour here, so that the revocation reaches them only through the re-sync under test
+      // (at the default 5 s a slow machine let them read it before PostgreSQL stopped).
+      cluster = await startCluster(2, { keyRefreshInterval: 3600 }, { database, redisUrl: rd.url })
     }, 90_000)
     afterAll(async () => {
       if (dead?.child.exitCode === null) dead.child.kill('SIGKILL')
