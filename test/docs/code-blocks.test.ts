@@ -103,13 +103,19 @@ describe('documentation code blocks', () => {
     ])
   })
 
-  it('type-checks every marked block', () => {
-    const found = diagnostics()
-    const failures = blocks
-      .map((b) => ({ at: `${b.doc}:${b.line}`, errors: found.get(b.file) ?? [] }))
-      .filter((f) => f.errors.length > 0)
-    expect(failures).toEqual([])
-  }, 120_000)
+  // The Node-version legs of CI set TESSERA_TYPES_CHECKED=1: the same tsc checked these blocks on the
+  // machine's Node in the same run, and TypeScript's verdict does not depend on the Node running it.
+  it.skipIf(process.env.TESSERA_TYPES_CHECKED === '1')(
+    'type-checks every marked block',
+    () => {
+      const found = diagnostics()
+      const failures = blocks
+        .map((b) => ({ at: `${b.doc}:${b.line}`, errors: found.get(b.file) ?? [] }))
+        .filter((f) => f.errors.length > 0)
+      expect(failures).toEqual([])
+    },
+    120_000,
+  )
 
   const run = promisify(execFile)
   for (const block of blocks.filter((b) => b.mode === 'run')) {
