@@ -195,6 +195,46 @@ describe('cookie mode refresh', () => {
   })
 })
 
+describe('cookie mode refresh of a dead session', () => {
+  /** A session ended elsewhere (logout everywhere from another device): its cookies are dead. */
+  async function revokedJar(): Promise<Record<string, string>> {
+    const { jar } = await cookieLogin()
+    const other = await cookieLogin()
+    const res = await server.api('POST', '/auth/logout-all', {
+      cookies: authCookies(other.jar),
+      headers: { 'x-csrf-token': other.jar[CSRF_ACCESS]! },
+    })
+    expect(res.status, res.text).toBe(204)
+    return jar
+  }
+
+  it('clears every cookie when the refresh token is revoked, so the browser stops presenting it', async () => {
+    const jar = await revokedJar()
+    const res = await server.api('POST', '/auth/refresh', {
+      cookies: authCookies(jar),
+      headers: { 'x-csrf-token': jar[CSRF_REFRESH]! },
+    })
+    expectError(res, 401, 'token_revoked')
+    for (const name of [ACCESS, REFRESH, CSRF_ACCESS, CSRF_REFRESH]) {
+      expect(isCleared(cookieNamed(res, name)), `${name} cleared`).toBe(true)
+    }
+    expect(cookieNamed(res, REFRESH).attributes.path).toBe('/auth')
+  })
+
+  it('clears nothing on a CSRF refusal: another site cannot sign the user out', async () => {
+    const { jar } = await cookieLogin()
+    const missing = await server.api('POST', '/auth/refresh', { cookies: authCookies(jar) })
+    expectError(missing, 401, 'csrf_missing')
+    expect(missing.headers.get('set-cookie')).toBeNull()
+    const mismatch = await server.api('POST', '/auth/refresh', {
+      cookies: authCookies(jar),
+      headers: { 'x-csrf-token': 'not-the-value' },
+    })
+    expectError(mismatch, 401, 'csrf_mismatch')
+    expect(mismatch.headers.get('set-cookie')).toBeNull()
+  })
+})
+
 /** Asserts the flags a cookie must have on http://127.0.0.1 with the default settings. */
 function expectFlags(cookie: SetCookie, expected: { httpOnly: boolean; path?: string }): void {
   const { attributes } = cookie

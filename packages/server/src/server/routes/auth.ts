@@ -4,6 +4,7 @@ import { isTesseraError } from 'tessera'
 import type { RouteOptions } from 'tessera/fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
+import { ServiceError, serverErrors } from '../errors.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
 import type { AuthService, Credentials as CredentialsBody, IssuedTokens } from '../service.js'
 import { callerOf, clientOf, guarded, iso, jwtOf, noContent, noStore, ok, userBody } from './http.js'
@@ -96,6 +97,12 @@ export function tokenHandlers(
   }
 }
 
+/** A 401 refusal of the presented token itself (not of the request's CSRF value or origin). */
+function isDeadToken(error: unknown): boolean {
+  if (error instanceof ServiceError) return serverErrors[error.code].status === 401
+  return isTesseraError(error) && error.status === 401 && !error.code.startsWith('csrf_')
+}
+
 /** Registers the `/auth` routes. */
 export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
   tokenRoutes(app, ctx, service)
@@ -128,11 +135,23 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
   )
   app.post('/auth/login', { schema: login }, handlers.login)
   const rotate = 'Rotate the refresh token: a new access token and a new refresh token'
-  const refresh = { preHandler: app.jwtRequired({ refresh: true, locations: [...refreshLocations] }) }
+  const refreshRoute: RouteOptions = { refresh: true, locations: [...refreshLocations] }
   app.post(
     '/auth/refresh',
-    { ...refresh, schema: guarded(tags, rotate, ok(Tokens, 401, 429)) },
-    handlers.refresh,
+    { schema: guarded(tags, rotate, ok(Tokens, 401, 429)) },
+    async (request, reply) => {
+      try {
+        await app.verifyRequest(request, reply, refreshRoute)
+        return await handlers.refresh(request, reply)
+      } catch (error) {
+        // Cookie mode: a refresh token that can never work again (revoked, reused, expired, forged)
+        // would otherwise stay in the browser until its Max-Age (30 days), and the readable CSRF cookie
+        // beside it would tell the client a session may exist. A CSRF refusal clears nothing: another
+        // site must not be able to sign the user out.
+        if (ctx.config.tokenTransport === 'cookie' && isDeadToken(error)) reply.unsetJwtCookies()
+        throw error
+      }
+    },
   )
   const logout = guarded(tags, 'Revoke this token and its session', noContent(401))
   app.post(
