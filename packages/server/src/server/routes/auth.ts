@@ -97,10 +97,18 @@ export function tokenHandlers(
   }
 }
 
-/** A 401 refusal of the presented token itself (not of the request's CSRF value or origin). */
+/**
+ * A 401 refusal of the presented token itself, for good (not of the request's CSRF value or origin,
+ * and not `token_not_yet_valid`: a token from an issuer whose clock runs ahead becomes valid).
+ */
 function isDeadToken(error: unknown): boolean {
   if (error instanceof ServiceError) return serverErrors[error.code].status === 401
-  return isTesseraError(error) && error.status === 401 && !error.code.startsWith('csrf_')
+  return (
+    isTesseraError(error) &&
+    error.status === 401 &&
+    !error.code.startsWith('csrf_') &&
+    error.code !== 'token_not_yet_valid'
+  )
 }
 
 /** Registers the `/auth` routes. */
