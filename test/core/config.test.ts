@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import {
   ConfigurationError,
@@ -93,6 +94,18 @@ describe('createTessera configuration', () => {
     const error = configError(() => createTessera({ secret: 'short-secret-of-31-bytes-xxxxxx' }))
     expect(error.option).toBe('secret')
     expect(error.message).not.toContain('short-secret')
+  })
+
+  it('refuses a public key PEM given as the secret, as @fastify/jwt and jsonwebtoken users write it', () => {
+    // `secret: readFileSync('public.pem')` would let anyone holding the public key forge HS256 tokens.
+    const publicPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ format: 'pem', type: 'spki' })
+      .toString()
+    for (const secret of [publicPem, Buffer.from(publicPem)]) {
+      const error = configError(() => createTessera({ secret }))
+      expect(error.option).toBe('secret')
+      expect(error.message).toMatch(/^secret: the secret is a PEM key or certificate, not an HMAC secret/)
+    }
   })
 
   it('refuses an unknown algorithm with a secret', () => {

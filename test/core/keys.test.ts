@@ -272,6 +272,32 @@ describe('importKey configuration errors', () => {
     )
   })
 
+  it.each(HMAC)(
+    'refuses a PEM or JWK document as an %s secret: a public key is no HMAC secret (CVE-2015-9235)',
+    (alg) => {
+      const { privateKey, publicKey } = pairs.rsa()
+      const documents = [
+        pem(publicKey, 'spki'),
+        pem(privateKey, 'pkcs8'),
+        pem(privateKey, 'pkcs1'),
+        pem(pairs.p256().privateKey, 'sec1'),
+        `\n  ${pem(publicKey, 'spki')}`,
+        JSON.stringify(jwkOf(publicKey)),
+        JSON.stringify({ ...jwkOf(pairs.ed25519().publicKey), kid: 'k1' }, null, 2),
+      ]
+      for (const document of documents) {
+        for (const secret of [document, Buffer.from(document), createSecretKey(Buffer.from(document))]) {
+          const error = expectConfigurationError(
+            () => importKey({ alg, secret }),
+            'key.secret',
+            pemLines(document),
+          )
+          expect(error.message).toMatch(/not an HMAC secret: give it as keys: \{ alg: 'RS256'/)
+        }
+      }
+    },
+  )
+
   it('refuses a private or public key for an HMAC algorithm', () => {
     const { privateKey, publicKey } = pairs.p256()
     expectConfigurationError(() => importKey({ alg: 'HS256', privateKey }), 'key')

@@ -313,6 +313,15 @@ function toSecret(value: unknown, option: string, alg: Algorithm, spec: Algorith
   } else {
     throw new ConfigurationError(option, `${alg} needs a secret (a string, bytes or a secret KeyObject)`)
   }
+  const keyLike = keyDocumentKind(secret.export())
+  if (keyLike !== undefined) {
+    // CVE-2015-9235's confusion, made by the configuration: text that anyone holding the public key can
+    // reproduce would become the HMAC key. jsonwebtoken and fast-jwt refuse it too.
+    throw new ConfigurationError(
+      option,
+      `the secret is ${keyLike}, not an HMAC secret: give it as keys: { alg: 'RS256' (or ES256, EdDSA, …), privateKey } (or publicKey to verify only)`,
+    )
+  }
   const min = spec.minSecretBytes ?? 32
   const size = secret.symmetricKeySize ?? 0
   if (size < min) {
@@ -322,6 +331,15 @@ function toSecret(value: unknown, option: string, alg: Algorithm, spec: Algorith
     )
   }
   return secret
+}
+
+/** What an HMAC secret is when it is really a key document (PEM or JWK text), else `undefined`. */
+function keyDocumentKind(bytes: Buffer): string | undefined {
+  const text = bytes.toString('latin1')
+  if (/-----BEGIN [A-Z0-9 ]*KEY-----/.test(text) || text.includes('-----BEGIN CERTIFICATE-----'))
+    return 'a PEM key or certificate'
+  if (/^\s*\{[^]*"kty"\s*:/.test(text)) return 'a JWK (JSON with "kty")'
+  return undefined
 }
 
 function toAsymmetric(value: unknown, kind: 'private' | 'public', option: string): KeyObject {
