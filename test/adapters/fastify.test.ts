@@ -230,6 +230,37 @@ describe('fastify specifics', () => {
     await expect(app.register(tesseraFastify, {} as never)).rejects.toMatchObject({ option: 'auth' })
   })
 
+  it('refuses a second registration in one scope with a rejection, and allows one per encapsulated plugin', async () => {
+    const other = createTessera({ secret: 'Zp8Qw3Lr6Tn1Vx4Ys7Ub2Me5Kc9Hf0Jd3Ga6Bh' })
+    const twice = Fastify()
+    await twice.register(tesseraFastify, { auth })
+    await expect(twice.register(tesseraFastify, { auth: other })).rejects.toMatchObject({
+      option: 'tesseraFastify',
+      message: expect.stringMatching(/already registered in this scope/) as unknown,
+    })
+    await twice.close()
+
+    const scoped = Fastify()
+    for (const [prefix, engine] of [
+      ['/a', auth],
+      ['/b', other],
+    ] as const) {
+      await scoped.register(
+        async (child) => {
+          await child.register(tesseraFastify, { auth: engine })
+          child.get('/me', { preHandler: child.jwtRequired() }, (request) => ({ me: request.jwt?.identity }))
+        },
+        { prefix },
+      )
+    }
+    const get = async (url: string, engine: Tessera) =>
+      (await scoped.inject({ url, headers: bearer(await engine.createAccessToken('alice')) })).statusCode
+    expect([await get('/a/me', auth), await get('/b/me', other), await get('/b/me', auth)]).toEqual([
+      200, 200, 401,
+    ])
+    await scoped.close()
+  })
+
   it('decorates app.tessera with the engine and the error mapping', async () => {
     const app = Fastify()
     await app.register(tesseraFastify, { auth, compat: 'flask-jwt-extended' })

@@ -135,6 +135,17 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
     done(error as Error)
     return
   }
+  // A second registration in the same scope would throw from decorateRequest, which avvio does not
+  // catch for a callback plugin: the process died on an uncaught exception instead of a rejected register.
+  if (app.hasRequestDecorator('jwt') || app.hasDecorator('tessera')) {
+    done(
+      new ConfigurationError(
+        'tesseraFastify',
+        'tesseraFastify is already registered in this scope (request.jwt is taken): register it once, or once per encapsulated plugin to use several engines',
+      ),
+    )
+    return
+  }
   const respond = engine.options.errors.respond
 
   const fail = (error: unknown, reply: FastifyReply, next: HookHandlerDoneFunction): void => {
