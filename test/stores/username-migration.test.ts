@@ -115,4 +115,23 @@ describe.each(dialects)('migration 0005-username-case-folding (%s)', (_name, mak
     })
     await db.destroy()
   })
+
+  it.skipIf(!available)(
+    'takes back every migration of the upgrade when one fails, so the older version still starts',
+    async () => {
+      // A deployment upgraded from the initial schema: 0002–0006 pending, 0005 refusing its names.
+      const db = await (await make())()
+      const { error } = await createMigrator(db).migrateTo('0001-initial')
+      if (error !== undefined) throw error as Error
+      await insertUsers(db, ['strasse', 'Straße'])
+      const pending = await pendingMigrations(db)
+      expect(pending[0]).toBe('0002-key-lifecycle')
+      await expect(migrateToLatest(db)).rejects.toThrow(/0005-username-case-folding.*Nothing was changed/)
+      // Nothing of 0002–0004 stayed: the schema is the initial one, as the older version expects.
+      expect(await pendingMigrations(db)).toEqual(pending)
+      const columns = (await db.introspection.getTables()).find((t) => t.name === 'signing_keys')?.columns
+      expect(columns?.map((c) => c.name)).not.toContain('revoked_at') // 0002's column
+      await db.destroy()
+    },
+  )
 })

@@ -9,7 +9,7 @@ import { userInfo } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type BetterSqlite3 from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely'
+import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type SqliteDatabase } from 'kysely'
 import type { TypeOverrides } from 'pg'
 import { ConfigurationError } from 'tessera'
 import type { TesseraDatabase } from './schema.js'
@@ -159,7 +159,28 @@ async function openSqlite(
   }
   if (path !== ':memory:') sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
-  return new Kysely<TesseraDatabase>({ dialect: new SqliteDialect({ database: reusingStatements(sqlite) }) })
+  return new Kysely<TesseraDatabase>({
+    dialect: new TransactionalDdlSqliteDialect({ database: reusingStatements(sqlite) }),
+  })
+}
+
+/**
+ * SQLite's adapter, claiming what SQLite does: DDL inside a transaction (Kysely's says no, to be safe
+ * across SQLite-like engines). Kysely's migrator then applies every pending migration in one
+ * transaction, as on PostgreSQL: a migration that fails (0005 refusing usernames that would merge)
+ * leaves the schema as it was, so the version before the upgrade still starts on it. One at a time,
+ * the migrations before the failing one stayed applied and neither version could start.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true
+  }
+}
+
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter()
+  }
 }
 
 /** How many prepared statements {@link reusingStatements} keeps: the server runs a few dozen distinct ones. */

@@ -45,8 +45,8 @@ export interface MigrationReport {
 }
 
 /**
- * Applies every pending migration; a second call is a no-op. On PostgreSQL they run in one transaction
- * (all or none); on SQLite one after the other. Throws the failing migration's error (with the
+ * Applies every pending migration; a second call is a no-op. They run in one transaction (all or
+ * none), on SQLite as on PostgreSQL (see `TransactionalDdlSqliteAdapter` in database.ts). Throws the failing migration's error (with the
  * migration's name in the message) and applies nothing after it. On PostgreSQL prefer
  * {@link migrateDatabase}: a connection opened for serving limits every statement's time.
  *
