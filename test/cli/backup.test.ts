@@ -30,7 +30,10 @@ describe('tessera backup', () => {
       /^Backed up .*tessera\.db to .*copy\.db \(\d+ bytes, \d+ user\(s\), integrity ok\)\.$/m,
     )
     expect(statSync(target).mode & 0o777).toBe(0o600)
+    // One self-contained file: no -wal or -shm left beside it for an operator to copy or forget.
+    expect([existsSync(`${target}-wal`), existsSync(`${target}-shm`)]).toEqual([false, false])
     const copy = new Database(target, { readonly: true })
+    expect(copy.pragma('journal_mode', { simple: true })).toBe('delete')
     try {
       expect(copy.prepare('select username from users where id = ?').pluck().get(registered.userId)).toBe(
         name,

@@ -67,10 +67,14 @@ export const backupCommand: Command = {
       db.close()
     }
     chmodSync(target, 0o600)
-    const copy = new Database(target, { readonly: true, fileMustExist: true })
+    // Opened for writing, once, to leave it in rollback-journal mode: the copy keeps the database's WAL
+    // mode, and a read-only connection to a WAL file leaves its -wal and -shm files behind on close. In
+    // DELETE mode the backup is one self-contained file (the server sets WAL again when it opens it).
+    const copy = new Database(target, { fileMustExist: true })
     let check: unknown
     let users: unknown
     try {
+      copy.pragma('journal_mode = DELETE')
       check = copy.pragma('integrity_check', { simple: true })
       users = copy.prepare('select count(*) from users').pluck().get()
     } catch (error) {
