@@ -9,6 +9,8 @@ import Database from 'better-sqlite3'
 import { afterAll, describe, expect, it } from 'vitest'
 import { resolveServerConfig } from '../../packages/server/src/server/app.js'
 import { openContext } from '../../packages/server/src/server/context.js'
+import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
+import { createMigrator, pendingMigrations } from '../../packages/server/src/stores/sql/migrations/index.js'
 import { baseConfig, runCli } from '../helpers/server-harness.js'
 
 const dirs: string[] = []
@@ -41,6 +43,40 @@ describe('tessera on a database it cannot use', () => {
       )
       expect(run.output).not.toMatch(/\n\s+at /)
     }
+  })
+
+  it('says in one line a migration that refused the data it found, and leaves the schema as it was', async () => {
+    const dir = await tempDir()
+    const file = join(dir, 'tessera.db')
+    const db = await openDatabase({ url: `file:${file}` })
+    const { error } = await createMigrator(db).migrateTo('0001-initial')
+    if (error !== undefined) throw error as Error
+    for (const username of ['strasse', 'Straße']) {
+      await db
+        .insertInto('users')
+        .values({
+          username,
+          username_normalized: username.toLowerCase(),
+          password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
+          roles: '[]',
+          disabled: 0,
+          created_at: 1,
+          updated_at: 1,
+          password_changed_at: 1,
+        })
+        .execute()
+    }
+    const before = await pendingMigrations(db)
+    await db.destroy()
+    const run = await runCli(['migrate', '--data-dir', dir])
+    expect(run.code, run.output).toBe(1)
+    expect(run.output.trim()).toMatch(
+      /^tessera migrate: migration_failed: database migration 0005-username-case-folding failed: .*#1 "strasse" = #2 "Straße"\. Nothing was changed: the version you upgraded from still starts on this database/,
+    )
+    expect(run.output).not.toMatch(/\n\s+at /)
+    const after = await openDatabase({ url: `file:${file}` })
+    expect(await pendingMigrations(after)).toEqual(before)
+    await after.destroy()
   })
 
   it('says a database it cannot reach in one line, with the driver’s code', async () => {

@@ -6,6 +6,7 @@
 import { isTesseraError } from 'tessera'
 import { isDatabaseUnavailable } from '../server/error-response.js'
 import { MigrationError } from '../stores/sql/migrations/index.js'
+import { MigrationRefusal } from '../stores/sql/migrations/refusal.js'
 import { COMMANDS, type Command } from './commands/index.js'
 import { UsageError } from './usage-error.js'
 
@@ -74,9 +75,12 @@ function environmentFailure(error: unknown, depth = 0): string | undefined {
   if (!(error instanceof Error) || depth > 3) return undefined
   const { code, syscall, cause } = error as { code?: unknown; syscall?: unknown; cause?: unknown }
   if (error instanceof MigrationError) {
-    // A migration that failed on the environment (a full disk, a lost connection) is said in one line.
+    // A migration that failed on the environment (a full disk, a lost connection) or that refused the
+    // data it found (it says what to do) is said in one line.
     const environmental =
-      error.code !== 'migration_failed' || environmentFailure(cause, depth + 1) !== undefined
+      error.code !== 'migration_failed' ||
+      cause instanceof MigrationRefusal ||
+      environmentFailure(cause, depth + 1) !== undefined
     return environmental ? `${error.code}: ${error.message}` : undefined
   }
   if (typeof code !== 'string') return undefined

@@ -2,10 +2,12 @@
  * Usernames move from lower-casing to full Unicode case folding (issue 15): `username_normalized` is
  * recomputed from the stored display name with today's {@link normalizeUsername}. Two accounts that
  * become one name ("straße" and "STRASSE") are never merged: the migration stops, changes nothing,
- * and names them so an operator can rename or delete one of each (`tessera users list`).
+ * and names them so an operator can rename or delete one of each with the version upgraded from (the
+ * pending migrations run in one transaction: that version still starts on the database).
  */
 import type { Kysely, Migration } from 'kysely'
 import { normalizeUsername } from '../../username-normal-form.js'
+import { MigrationRefusal } from './refusal.js'
 
 // A type alias, not an interface: withTables wants a record of tables.
 type UsersTable = {
@@ -31,8 +33,8 @@ async function up(db: Kysely<unknown>): Promise<void> {
   const rows = await users.selectFrom('users').select(['id', 'username', 'username_normalized']).execute()
   const clashes = describeCollisions(rows)
   if (clashes !== undefined) {
-    throw new Error(
-      `usernames that differ only by case folding would become one account: ${clashes}. Nothing was changed; rename or delete one account of each group, then migrate again`,
+    throw new MigrationRefusal(
+      `usernames that differ only by case folding would become one account: ${clashes}. Nothing was changed: the version you upgraded from still starts on this database; with it, rename or delete one account of each group, then upgrade again`,
     )
   }
   const changed = rows.flatMap((row) => {
