@@ -87,6 +87,20 @@ describe('server configuration', () => {
     expect(() => loadServerConfig({}, { TESSERA_REDIS_URL: 'http://user:s3cret@redis.internal' })).toThrow(
       /^TESSERA_REDIS_URL: expected redis:\/\/.*, not http:\/\/…$/,
     )
+    expect(loadServerConfig({}, { TESSERA_COOKIE_DOMAIN: 'example.com' }).cookieDomain).toBe('example.com')
+    expect(loadServerConfig({}, {}).cookieDomain).toBeUndefined()
+    for (const domain of [
+      'https://example.com',
+      '.example.com',
+      'example.com:8443',
+      'Example.com',
+      'com',
+      'a b.com',
+    ]) {
+      expect(() => loadServerConfig({}, { TESSERA_COOKIE_DOMAIN: domain }), domain).toThrow(
+        /TESSERA_COOKIE_DOMAIN.*is not a cookie domain: a lower-case host name like example.com/,
+      )
+    }
     expect(() => loadServerConfig({}, { TESSERA_TRUSTED_ORIGINS: 'https://App.example.com:443/' })).toThrow(
       /write it as https:\/\/app\.example\.com$/,
     )

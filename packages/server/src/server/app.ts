@@ -2,6 +2,7 @@
  * Builds the Fastify application of the auth server: configuration and the start-up doctor, the
  * database and keys (context), the Tessera plugin, OpenAPI, the routes, errors and metrics.
  */
+import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -258,6 +259,8 @@ async function createApp(
     app.log.info({ audit: true, event, ...detail }, event)
   }
   const service = createAuthService(ctx, audit)
+  // CORS first, so that every answer to a trusted front end carries it, refusals included.
+  await registerCors(app, config)
   // The Tessera plugin before any route (the docs' routes included): registered after some, it would
   // add a request hook guarding earlier `config.jwt` routes, a cost on every request.
   await registerTessera(app, ctx)
@@ -342,6 +345,28 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
 }
 
 /** The Tessera plugin over the server's engine, counting refused tokens by code. */
+/** The headers a front end sends (the CSRF header of cookie mode included) and may read. */
+const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'X-CSRF-TOKEN']
+const CORS_EXPOSED_HEADERS = ['WWW-Authenticate', 'Retry-After']
+
+/**
+ * CORS for the front ends of `TESSERA_TRUSTED_ORIGINS` (@fastify/cors): their pages may call the API
+ * with credentials and read its answers; any other origin gets no CORS header, so its page reads
+ * nothing. Preflights are answered for them and cached ten minutes. With the list empty (the default)
+ * nothing is registered: no hook on any request.
+ */
+async function registerCors(app: FastifyInstance, config: ServerConfig): Promise<void> {
+  if (config.trustedOrigins.length === 0) return
+  await app.register(cors, {
+    origin: [...config.trustedOrigins],
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: CORS_REQUEST_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    maxAge: 600,
+  })
+}
+
 async function registerTessera(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { config } = ctx
   const cookieMode = config.tokenTransport === 'cookie'
@@ -356,6 +381,7 @@ async function registerTessera(app: FastifyInstance, ctx: ServerContext): Promis
             secure: config.cookieSecure,
             sameSite: ({ lax: 'Lax', strict: 'Strict', none: 'None' } as const)[config.cookieSameSite],
             refreshPath: '/auth',
+            domain: config.cookieDomain,
           },
           csrf: { checkOrigin: config.checkOrigin, trustedOrigins: config.trustedOrigins },
         }

@@ -165,6 +165,23 @@ const origins = () =>
   })
 
 /**
+ * A cookie `Domain`: a host name of two labels or more (`example.com`, `auth.example.com`), lower case,
+ * without scheme, port or path; a leading dot is ignored by browsers (RFC 6265 §5.2.3) and refused here.
+ */
+const cookieDomain = () =>
+  kind(Type.Union([Type.String(), Type.Undefined()]), (value, name) => {
+    const domain = value.trim()
+    if (domain === '') return undefined
+    if (!/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(domain)) {
+      throw new ConfigurationError(
+        name,
+        `${JSON.stringify(value)} is not a cookie domain: a lower-case host name like example.com (no scheme, port, path or leading dot)`,
+      )
+    }
+    return domain
+  })
+
+/**
  * What ioredis connects to: `redis://` or `rediss://` (TLS) URLs, a unix socket path, `host:port`. Refused:
  * another scheme (`http://` once started a server whose Redis could never answer) and spaces. The value
  * is never echoed: it may hold a password.
@@ -328,12 +345,22 @@ export const ServerConfigSchema = Type.Object({
     default: 'true',
     help: 'Cookie mode: also refuse unsafe requests whose Origin or Sec-Fetch-Site names another site.',
   }),
-  /** Origins accepted besides the server's own (a separate front end), comma-separated. */
+  /**
+   * Front ends on other origins, comma-separated: CORS answers let their pages call the API with
+   * credentials and read the answers, and in cookie mode their unsafe requests pass the origin check.
+   */
   trustedOrigins: setting(origins(), {
     env: 'TESSERA_TRUSTED_ORIGINS',
     flag: 'trusted-origins',
     default: '',
-    help: 'Comma-separated origins (https://app.example.com) accepted besides the server’s own.',
+    help: 'Comma-separated origins (https://app.example.com) of front ends on other origins: CORS with credentials, and the CSRF origin check passes.',
+  }),
+  /** Cookie mode: the cookies' `Domain`, so that pages on sibling hosts read the CSRF cookies. */
+  cookieDomain: setting(cookieDomain(), {
+    env: 'TESSERA_COOKIE_DOMAIN',
+    flag: 'cookie-domain',
+    default: undefined,
+    help: 'Cookie mode: Domain of the cookies (example.com: a page on app.example.com reads the CSRF cookies). Host-only by default.',
   }),
   /** Seconds during which a just-rotated refresh token still yields the same successor (two tabs). */
   refreshGraceSeconds: setting(integer(0, 300), {
