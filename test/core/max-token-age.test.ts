@@ -102,7 +102,16 @@ describe('maxTokenAge', () => {
     const auth = createTessera({ secret: SECRET, accessTokenTtl: '15m' })
     const error = await rejection(auth.createAccessToken('alice', { expiresIn: '1h' }))
     expect(error.code).toBe('configuration_error')
+    expect(error.message).toMatch(
+      /^expiresIn: 3600 s is longer than maxTokenAge allows for access tokens \(900 s\)/,
+    )
     await expect(auth.createAccessToken('alice', { expiresIn: '10m' })).resolves.toBeTypeOf('string')
+    // One bound shorter than a lifetime of the engine: the message names that lifetime, not expiresIn.
+    const short = createTessera({ secret: SECRET, maxTokenAge: '10m' })
+    await expect(short.createAccessToken('alice')).rejects.toThrow(
+      /^accessTokenTtl: 900 s is longer than maxTokenAge allows for access tokens \(600 s\).*'ttl'/,
+    )
+    await expect(short.createRefreshToken('alice')).rejects.toThrow(/^refreshTokenTtl: 2592000 s is longer/)
   })
 
   it('rejects a bad maxTokenAge at start-up', () => {

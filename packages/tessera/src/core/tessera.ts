@@ -268,9 +268,11 @@ export function createTessera(options: TesseraOptions): Tessera {
         : parseDuration(opts.expiresIn, 'expiresIn')
     const bound = config.maxTokenAge?.[type]
     if (bound !== undefined && ttl > bound) {
+      // Named after what set the lifetime: this call's expiresIn, or the engine's lifetime of the type.
+      const option = opts.expiresIn === undefined ? `${type}TokenTtl` : 'expiresIn'
       throw new ConfigurationError(
-        'expiresIn',
-        `${ttl} s is longer than maxTokenAge allows for ${type} tokens (${bound} s): verification would refuse the token; raise maxTokenAge`,
+        option,
+        `${ttl} s is longer than maxTokenAge allows for ${type} tokens (${bound} s): verification would refuse the token; raise maxTokenAge, or set it to 'ttl' (each type's own lifetime)`,
       )
     }
     const hooked =
