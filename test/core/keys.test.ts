@@ -342,6 +342,18 @@ describe('importKey configuration errors', () => {
     )
   })
 
+  it('says a public key given as the private key is one (not OpenSSL’s "unsupported")', () => {
+    const { publicKey } = pairs.rsa()
+    for (const text of [pem(publicKey, 'spki'), pem(publicKey, 'pkcs1')]) {
+      const error = expectConfigurationError(
+        () => importKey({ alg: 'RS256', privateKey: text }),
+        'key.privateKey',
+        pemLines(text),
+      )
+      expect(error.message).toMatch(/this is a public key .*not the private key: give it as publicKey/)
+    }
+  })
+
   it('refuses a key of the wrong type for the algorithm', () => {
     const rsa = pairs.rsa()
     const rsaPem = pem(rsa.privateKey, 'pkcs8')

@@ -350,6 +350,13 @@ function toAsymmetric(value: unknown, kind: 'private' | 'public', option: string
       return value
     }
     if (typeof value === 'string') {
+      // A public key where the private one belongs: said so, rather than OpenSSL's "unsupported".
+      if (kind === 'private' && /-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(value)) {
+        throw new ConfigurationError(
+          option,
+          'this is a public key (or a certificate), not the private key: give it as publicKey to verify only, and the private key to sign',
+        )
+      }
       return kind === 'private' ? createPrivateKey(value) : createPublicKey(value)
     }
     if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
