@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import type { BrowserContext, Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { PASSWORD, uniqueName, useServer, type E2EServer } from '../helpers/server-harness.js'
+import { cookieJar, PASSWORD, uniqueName, useServer, type E2EServer } from '../helpers/server-harness.js'
 import { chromiumAvailable, countRequests, pageErrors, useBrowser } from './browser.js'
 
 const TTL = 3
@@ -219,21 +219,43 @@ describe.skipIf(!chromiumAvailable)('the demo page in Chromium (cookie mode)', (
     })
   }
 
-  it('signs the other tab out on its next call after a logout in one tab', async () => {
+  it('signs the other tab out at once after a logout in one tab (BroadcastChannel)', async () => {
     const context = await chromium.browser.newContext()
     const first = await open(context, server)
     const username = uniqueName('logout')
     await signIn(first, username, 'register')
     const second = await open(context, server)
     await expect.poll(() => second.textContent('#me-username')).toBe(username)
+    const calls = countRequests(context, '/protected')
 
     await first.click('#logout')
     await first.waitForSelector('body[data-view="signed-out"]')
-    expect(await second.getAttribute('body', 'data-view')).toBe('signed-in')
-
-    await second.click('#call-protected')
+    // Told by the other tab, not by a refused call: the second tab sent nothing.
     await second.waitForSelector('body[data-view="signed-out"]')
-    expect(await second.textContent('#banner')).toContain('Your session ended')
+    expect(await second.textContent('#banner')).toContain('You signed out in another tab')
+    expect(calls.count).toBe(0)
+    await context.close()
+  })
+
+  it('signs a tab out on its next call when its session was ended elsewhere', async () => {
+    const context = await chromium.browser.newContext()
+    const page = await open(context, server)
+    const username = uniqueName('ended')
+    await signIn(page, username, 'register')
+    // Another device ends every session of the user: no tab of this browser hears of it.
+    const other = cookieJar(
+      await server.api('POST', '/auth/login', { body: { username, password: PASSWORD } }),
+    )
+    const ended = await server.api('POST', '/auth/logout-all', {
+      cookies: other,
+      headers: { 'x-csrf-token': other.csrf_access_token ?? '' },
+    })
+    expect(ended.status, ended.text).toBe(204)
+    expect(await page.getAttribute('body', 'data-view')).toBe('signed-in')
+
+    await page.click('#call-protected')
+    await page.waitForSelector('body[data-view="signed-out"]')
+    expect(await page.textContent('#banner')).toContain('Your session ended')
     await context.close()
   })
 

@@ -246,6 +246,23 @@ describe('single-flight refresh across tabs', () => {
     })
   })
 
+  it('tells the other tabs of a logout at once: they drop what they knew and report it', async () => {
+    const server = new FakeServer('cookie')
+    const channel = fakeBus()
+    const first = make(server, { env: { locks: fakeLocks(), channel } })
+    const second = make(server, { env: { locks: fakeLocks(), channel } })
+    const secondEvents = events(second)
+    await first.login('alice', 'password123')
+    expect((await second.fetch('/protected')).status).toBe(200)
+    expect(second.maybeAuthenticated).toBe(true)
+    await first.logout()
+    await vi.waitFor(() => {
+      expect(secondEvents).toEqual([{ type: 'logout', reason: 'other-tab' }])
+    })
+    expect(second.maybeAuthenticated).toBe(false)
+    expect(server.seen.filter((s) => s.path === '/auth/logout')).toHaveLength(1)
+  })
+
   it('without coordination, both tabs would refresh (the failure the lock prevents)', async () => {
     const server = new FakeServer('cookie')
     const first = make(server, { crossTab: false })

@@ -363,7 +363,10 @@ function onClientEvent(event: ClientEvent): void {
       renderToken()
       return
     case 'logout':
-      if (event.reason === 'session-ended') {
+      if (event.reason === 'other-tab') {
+        logEvent('Signed out in another tab')
+        signedOut('You signed out in another tab. Sign in again.')
+      } else if (event.reason === 'session-ended') {
         logEvent('The session ended')
         signedOut('Your session ended: you signed out in another tab, or it was revoked. Sign in again.')
       }

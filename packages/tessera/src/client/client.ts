@@ -43,7 +43,11 @@ export interface AuthResult {
 export type ClientEvent =
   | { type: 'login'; user: ClientUser; sessionId: string; expiresAt: number }
   | { type: 'refresh'; source: 'this-tab' | 'other-tab'; expiresAt: number | undefined; at: number }
-  | { type: 'logout'; reason: 'logout' | 'session-ended' }
+  /**
+   * `logout`: this tab's `logout()`/`logoutAll()`; `other-tab`: another tab's (cookie mode, told at
+   * once over the cross-tab channel); `session-ended`: the server refused the session.
+   */
+  | { type: 'logout'; reason: 'logout' | 'other-tab' | 'session-ended' }
 
 /** Browser APIs the client uses, injectable for tests and non-window contexts. */
 export interface ClientEnvironment {
@@ -165,16 +169,14 @@ export function readCookie(cookies: string, name: string): string | undefined {
 
 // Cookie mode: a tab that refreshed tells the others the new expiry (never a token: header-mode tokens
 // stay in the memory of the tab that obtained them, and each such tab has its own session).
-interface TabMessage {
-  kind: 'tessera'
-  type: 'refreshed'
-  expiresAt: number
-}
+type TabMessage =
+  { kind: 'tessera'; type: 'refreshed'; expiresAt: number } | { kind: 'tessera'; type: 'logged-out' }
 
 function isTabMessage(value: unknown): value is TabMessage {
   if (value === null || typeof value !== 'object') return false
-  const m = value as Partial<TabMessage>
-  return m.kind === 'tessera' && m.type === 'refreshed' && typeof m.expiresAt === 'number'
+  const m = value as { kind?: unknown; type?: unknown; expiresAt?: unknown }
+  if (m.kind !== 'tessera') return false
+  return m.type === 'logged-out' || (m.type === 'refreshed' && typeof m.expiresAt === 'number')
 }
 
 interface TokenBody {
@@ -272,6 +274,13 @@ export function createClient(options: ClientOptions): TesseraClient {
   const onMessage = (event: { data: unknown }): void => {
     const m = event.data
     if (mode !== 'cookie' || !isTabMessage(m)) return
+    if (m.type === 'logged-out') {
+      // The cookies are shared: the session that tab ended was this tab's too.
+      const had = maybe()
+      clear()
+      if (had) emit({ type: 'logout', reason: 'other-tab' })
+      return
+    }
     // The cookies are shared: the new access token is already this tab's.
     knownCsrf = cookie(csrfAccessCookie)
     hadSession = true
@@ -452,6 +461,7 @@ export function createClient(options: ClientOptions): TesseraClient {
       const had = maybe()
       clear()
       if (had) emit({ type: 'logout', reason: 'logout' })
+      channel?.postMessage({ kind: 'tessera', type: 'logged-out' } satisfies TabMessage)
     }
   }
 
