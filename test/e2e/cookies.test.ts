@@ -233,6 +233,16 @@ describe('cookie mode refresh of a dead session', () => {
     expectError(mismatch, 401, 'csrf_mismatch')
     expect(mismatch.headers.get('set-cookie')).toBeNull()
   })
+
+  it('clears nothing on a refresh without a token: another site’s form POST carries no SameSite cookie', async () => {
+    // An auto-submitted form on another site is a top-level navigation: the browser sends no Lax or
+    // Strict cookie with it (token_missing), yet would store the cookies its answer sets or clears.
+    const forged = await server.api('POST', '/auth/refresh', {
+      headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+    })
+    expectError(forged, 401, 'token_missing')
+    expect(forged.headers.get('set-cookie')).toBeNull()
+  })
 })
 
 /** Asserts the flags a cookie must have on http://127.0.0.1 with the default settings. */

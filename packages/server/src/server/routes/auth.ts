@@ -99,7 +99,11 @@ export function tokenHandlers(
 
 /**
  * A 401 refusal of the presented token itself, for good (not of the request's CSRF value or origin,
- * and not `token_not_yet_valid`: a token from an issuer whose clock runs ahead becomes valid).
+ * and not `token_not_yet_valid`: a token from an issuer whose clock runs ahead becomes valid). Not
+ * `token_missing` either: nothing was presented, and it is what another site's auto-submitted form gets
+ * (a top-level navigation carries no SameSite=Lax/Strict cookie, and the token is looked for before the
+ * origin is checked), while the browser would still apply the answer's Set-Cookie: clearing then would
+ * let any site sign the user out.
  */
 function isDeadToken(error: unknown): boolean {
   if (error instanceof ServiceError) return serverErrors[error.code].status === 401
@@ -107,6 +111,7 @@ function isDeadToken(error: unknown): boolean {
     isTesseraError(error) &&
     error.status === 401 &&
     !error.code.startsWith('csrf_') &&
+    error.code !== 'token_missing' &&
     error.code !== 'token_not_yet_valid'
   )
 }
