@@ -203,6 +203,11 @@ describe('importKey', () => {
       expect(
         importKey({ alg: 'ES256', privateKey: readFileSync(keyPath, 'utf8'), publicKey: certificate }).kid,
       ).toBe(signer.kid)
+      // One file with the key and its certificate (HAProxy's and many tools' format), in either order:
+      // a private key as before, not "this is a public key".
+      const key = readFileSync(keyPath, 'utf8')
+      for (const bundle of [key + certificate, certificate + key])
+        expect(importKey({ alg: 'ES256', privateKey: bundle }).kid).toBe(signer.kid)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -352,6 +357,10 @@ describe('importKey configuration errors', () => {
       )
       expect(error.message).toMatch(/this is a public key .*not the private key: give it as publicKey/)
     }
+    // A file holding the private key beside its public key still gives the private key.
+    const { privateKey } = pairs.rsa()
+    const bundle = pem(privateKey, 'pkcs8') + pem(publicKey, 'spki')
+    expect(importKey({ alg: 'RS256', privateKey: bundle }).canSign).toBe(true)
   })
 
   it('refuses a key of the wrong type for the algorithm', () => {

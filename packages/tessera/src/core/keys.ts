@@ -350,8 +350,13 @@ function toAsymmetric(value: unknown, kind: 'private' | 'public', option: string
       return value
     }
     if (typeof value === 'string') {
-      // A public key where the private one belongs: said so, rather than OpenSSL's "unsupported".
-      if (kind === 'private' && /-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(value)) {
+      // A public key where the private one belongs: said so, rather than OpenSSL's "unsupported". A
+      // file with the private key beside its certificate (or public key) is one, as OpenSSL reads it.
+      if (
+        kind === 'private' &&
+        /-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(value) &&
+        !/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(value)
+      ) {
         throw new ConfigurationError(
           option,
           'this is a public key (or a certificate), not the private key: give it as publicKey to verify only, and the private key to sign',
