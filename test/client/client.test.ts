@@ -263,6 +263,25 @@ describe('single-flight refresh across tabs', () => {
     expect(server.seen.filter((s) => s.path === '/auth/logout')).toHaveLength(1)
   })
 
+  it('tells the other tabs nothing when the logout did not reach the server: their session goes on', async () => {
+    const server = new FakeServer('cookie')
+    const channel = fakeBus()
+    const offline: typeof server.fetch = async (input, init) => {
+      if (input.endsWith('/auth/logout')) throw new TypeError('Failed to fetch')
+      return server.fetch(input, init)
+    }
+    const first = make(server, { env: { locks: fakeLocks(), channel, fetch: offline } })
+    const second = make(server, { env: { locks: fakeLocks(), channel } })
+    const secondEvents = events(second)
+    await first.login('alice', 'password123')
+    expect((await second.fetch('/protected')).status).toBe(200)
+    await expect(first.logout()).rejects.toThrow('Failed to fetch')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(secondEvents).toEqual([])
+    expect(second.maybeAuthenticated).toBe(true)
+    expect((await second.fetch('/protected')).status).toBe(200)
+  })
+
   it('without coordination, both tabs would refresh (the failure the lock prevents)', async () => {
     const server = new FakeServer('cookie')
     const first = make(server, { crossTab: false })

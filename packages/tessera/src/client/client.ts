@@ -454,14 +454,18 @@ export function createClient(options: ClientOptions): TesseraClient {
   }
 
   async function end(path: string): Promise<void> {
+    // The server answered that the session is over (ended now, or already): the other tabs are told.
+    // A logout that failed (the network, a 5xx) left the session and its cookies as they were.
+    let ended = false
     try {
       const response = await authFetch(path, { method: 'POST' })
       if (!response.ok && response.status !== 401) throw await errorOf(response)
+      ended = true
     } finally {
       const had = maybe()
       clear()
       if (had) emit({ type: 'logout', reason: 'logout' })
-      channel?.postMessage({ kind: 'tessera', type: 'logged-out' } satisfies TabMessage)
+      if (ended) channel?.postMessage({ kind: 'tessera', type: 'logged-out' } satisfies TabMessage)
     }
   }
 
