@@ -5,6 +5,7 @@ import {
   createPublicKey,
   createSecretKey,
   generateKeyPairSync,
+  randomBytes,
   sign as cryptoSign,
   type JsonWebKey,
   type KeyObject,
@@ -300,6 +301,9 @@ describe('importKey configuration errors', () => {
           expect(error.message).toMatch(/not an HMAC secret: give it as keys: \{ alg: 'RS256'/)
         }
       }
+      // An "oct" JWK's text is secret material (its k): not refused, nothing public can reproduce it.
+      const oct = JSON.stringify({ kty: 'oct', k: randomBytes(64).toString('base64url') })
+      expect(importKey({ alg, secret: oct }).alg).toBe(alg)
     },
   )
 

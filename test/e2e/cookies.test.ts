@@ -243,6 +243,15 @@ describe('cookie mode refresh of a dead session', () => {
     expectError(forged, 401, 'token_missing')
     expect(forged.headers.get('set-cookie')).toBeNull()
   })
+
+  it('clears nothing when the dead token came in a header, not in the browser’s cookie', async () => {
+    const jar = await revokedJar()
+    const res = await server.api('POST', '/auth/refresh', {
+      headers: { authorization: `Bearer ${jar[REFRESH]!}` },
+    })
+    expectError(res, 401, 'token_revoked')
+    expect(res.headers.get('set-cookie')).toBeNull()
+  })
 })
 
 /** Asserts the flags a cookie must have on http://127.0.0.1 with the default settings. */

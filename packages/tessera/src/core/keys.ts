@@ -338,7 +338,8 @@ function keyDocumentKind(bytes: Buffer): string | undefined {
   const text = bytes.toString('latin1')
   if (/-----BEGIN [A-Z0-9 ]*KEY-----/.test(text) || text.includes('-----BEGIN CERTIFICATE-----'))
     return 'a PEM key or certificate'
-  if (/^\s*\{[^]*"kty"\s*:/.test(text)) return 'a JWK (JSON with "kty")'
+  // An asymmetric JWK (its public members are public); an "oct" one is secret material, left alone.
+  if (/^\s*\{[^]*"kty"\s*:\s*"(?:RSA|EC|OKP)"/.test(text)) return 'a JWK of an asymmetric key'
   return undefined
 }
 

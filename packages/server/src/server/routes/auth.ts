@@ -116,6 +116,13 @@ function isDeadToken(error: unknown): boolean {
   )
 }
 
+/**
+ * The request carries the refresh cookie (the server's default name). Cookies are looked for first, so
+ * a refusal of the token is then a refusal of the cookie's: a dead token sent in a header or the body
+ * leaves the browser's cookies alone.
+ */
+const REFRESH_COOKIE = /(?:^|;)\s*refresh_token_cookie=/
+
 /** Registers the `/auth` routes. */
 export function authRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
   tokenRoutes(app, ctx, service)
@@ -161,7 +168,12 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
         // would otherwise stay in the browser until its Max-Age (30 days), and the readable CSRF cookie
         // beside it would tell the client a session may exist. A CSRF refusal clears nothing: another
         // site must not be able to sign the user out.
-        if (ctx.config.tokenTransport === 'cookie' && isDeadToken(error)) reply.unsetJwtCookies()
+        if (
+          ctx.config.tokenTransport === 'cookie' &&
+          REFRESH_COOKIE.test(request.headers.cookie ?? '') &&
+          isDeadToken(error)
+        )
+          reply.unsetJwtCookies()
         throw error
       }
     },
