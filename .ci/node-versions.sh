@@ -4,7 +4,8 @@
 # version under $TESSERA_NODE_CACHE (default ~/.cache/tessera-node). Each leg works in its own copy of
 # the work tree, so `npm ci` builds the native addons (better-sqlite3) for that Node with its headers.
 # The legs install concurrently, then run their tests one after the other:
-#   26 (active LTS): npm ci, the whole test suite, the packaging consumer test with the server started;
+#   26 (active LTS): npm ci, the whole test suite but test/scale and test/browser, the packaging
+#                    consumer test with the server started;
 #   22 and 24:       npm ci, the unit, adapter, client, server and e2e suites, the consumer test.
 # On every leg the tsc-only tests are skipped (TESSERA_TYPES_CHECKED=1): the Node 20 run checked them.
 # The three consumer tests run at the same time, after the last leg's tests.
@@ -91,6 +92,12 @@ test_leg() {
     read -r -a suites <<< "$TESSERA_LEG_SUITES"
   elif [ "$major" != 26 ]; then
     suites=(test/core test/adapters test/client test/server test/e2e test/runtime)
+  else
+    # Everything but the multi-process scale tests and Chromium (each file alone, one after the other:
+    # about a third of the leg's time), which the machine's Node runs; the servers they start are the
+    # e2e suites' servers, which run here.
+    suites=(test/core test/adapters test/client test/server test/e2e test/runtime test/stores test/attacks
+      test/cli test/docs)
   fi
   "$node" node_modules/vitest/vitest.mjs run "${suites[@]}" \
     --reporter=dot --reporter=json --outputFile.json="$report"
