@@ -263,6 +263,23 @@ describe('single-flight refresh across tabs', () => {
     expect(server.seen.filter((s) => s.path === '/auth/logout')).toHaveLength(1)
   })
 
+  it('leaves alone a tab that signed in between the logout and the message reaching it', async () => {
+    const server = new FakeServer('cookie')
+    const channel = fakeBus(60)
+    const first = make(server, { env: { locks: fakeLocks(), channel } })
+    const second = make(server, { env: { locks: fakeLocks(), channel } })
+    await first.login('alice', 'password123')
+    const secondEvents = events(second)
+    await first.logout()
+    // The message is on its way (60 ms); the second tab signs in before it arrives.
+    await second.login('alice', 'password123')
+    expect(secondEvents.map((e) => e.type)).toEqual(['login'])
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(secondEvents.map((e) => e.type)).toEqual(['login'])
+    expect(second.maybeAuthenticated).toBe(true)
+    expect((await second.fetch('/protected')).status).toBe(200)
+  })
+
   it('tells the other tabs nothing when the logout did not reach the server: their session goes on', async () => {
     const server = new FakeServer('cookie')
     const channel = fakeBus()

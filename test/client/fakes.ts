@@ -117,6 +117,7 @@ export class FakeServer {
       case 'POST /auth/register': {
         const { username } = JSON.parse(init.body as string) as { username: string }
         const user = { id: 7, username, roles: [], disabled: false, created_at: '2026-01-01T00:00:00Z' }
+        this.revoked = false // a new session
         return json(path.endsWith('login') ? 200 : 201, { ...this.issue(), user, message: 'ok' })
       }
       case 'POST /auth/refresh': {
@@ -171,7 +172,8 @@ export function fakeLocks(): LockManagerLike & { requests: string[] } {
 }
 
 /** BroadcastChannels of one browser: a message reaches every other channel of the same name, later. */
-export function fakeBus(): ChannelFactory {
+/** A BroadcastChannel bus in memory: each message reaches the other members `delayMs` later. */
+export function fakeBus(delayMs = 1): ChannelFactory {
   const members = new Map<string, Set<FakeChannel>>()
   class FakeChannel implements ChannelLike {
     private readonly listeners = new Set<(event: { data: unknown }) => void>()
@@ -188,7 +190,7 @@ export function fakeBus(): ChannelFactory {
         if (other === this) continue
         setTimeout(() => {
           for (const listener of other.listeners) listener({ data })
-        }, 1)
+        }, delayMs)
       }
     }
     addEventListener(_type: 'message', listener: (event: { data: unknown }) => void): void {

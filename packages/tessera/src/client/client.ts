@@ -275,6 +275,9 @@ export function createClient(options: ClientOptions): TesseraClient {
     const m = event.data
     if (mode !== 'cookie' || !isTabMessage(m)) return
     if (m.type === 'logged-out') {
+      // A CSRF cookie readable now belongs to a session begun since (the logout cleared them): a tab
+      // that signed in meanwhile keeps its state.
+      if (cookie(csrfAccessCookie) !== undefined || cookie(csrfRefreshCookie) !== undefined) return
       // The cookies are shared: the session that tab ended was this tab's too.
       const had = maybe()
       clear()
