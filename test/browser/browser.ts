@@ -27,11 +27,14 @@ const ARGS = [
   '--disable-quic',
 ]
 
-/** One browser for the enclosing file or `describe`, launched before its tests and closed after them. */
-export function useBrowser(): { readonly browser: Browser } {
+/**
+ * One browser for the enclosing file or `describe`, launched before its tests and closed after them;
+ * `args` adds command-line switches (`--host-resolver-rules=…` to give loopback servers host names).
+ */
+export function useBrowser(args: readonly string[] = []): { readonly browser: Browser } {
   let browser: Browser | undefined
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true })
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...args], headless: true })
   })
   afterAll(async () => {
     await browser?.close()

@@ -40,6 +40,8 @@ const PAGE_HTML = `<!doctype html><meta charset="utf-8"><title>front end</title>
 const pagePort = await freePort()
 const TRUSTED = `http://localhost:${pagePort}`
 const UNTRUSTED = `http://127.0.0.1:${pagePort}`
+// The same page on a sibling host of the API's (auth.example.test), for the cookie Domain.
+const SIBLING = `http://app.example.test:${pagePort}`
 let front: Server | undefined
 
 beforeAll(async () => {
@@ -76,7 +78,7 @@ async function openFront(origin: string): Promise<{ page: Page; errors: string[]
   return { page, errors }
 }
 
-const browser = useBrowser()
+const browser = useBrowser(['--host-resolver-rules=MAP *.example.test 127.0.0.1'])
 
 describe.skipIf(!chromiumAvailable)('a front end on another origin (header mode)', () => {
   const server = useServer({ trustedOrigins: [TRUSTED] })
@@ -124,40 +126,66 @@ describe.skipIf(!chromiumAvailable)('a front end on another origin (header mode)
   })
 })
 
+/**
+ * Cookie mode from `front` (an origin of the page's server) to `api`: sign up, read the CSRF cookies,
+ * call, log out; what the page saw.
+ */
+async function cookieRoundTrip(front: string, api: string): Promise<void> {
+  const { page, errors } = await openFront(front)
+  const username = uniqueName('xo-cookie')
+  const seen = await page.evaluate(
+    async ({ api, username, password }) => {
+      const g = globalThis as unknown as PageGlobals
+      const auth = g.tessera.createClient({ mode: 'cookie', baseUrl: api, crossTab: false })
+      await auth.register(username, password)
+      const cookies = g.document.cookie
+      const me = await auth.json<{ username: string }>('/auth/me')
+      await auth.logout()
+      const after = await g.fetch(`${api}/auth/me`, { credentials: 'include' })
+      return {
+        readable: cookies
+          .split('; ')
+          .map((c) => c.split('=')[0])
+          .sort(),
+        me: me.username,
+        afterLogout: after.status,
+        cookiesLeft: g.document.cookie,
+      }
+    },
+    { api, username, password: PASSWORD },
+  )
+  expect(seen).toEqual({
+    readable: ['csrf_access_token', 'csrf_refresh_token'],
+    me: username,
+    afterLogout: 401,
+    cookiesLeft: '',
+  })
+  expect(errors).toEqual([])
+  await page.close()
+}
+
 describe.skipIf(!chromiumAvailable)('a front end on another origin of the same site (cookie mode)', () => {
   const server = useServer({ tokenTransport: 'cookie', trustedOrigins: [TRUSTED] })
 
   it('signs up with HttpOnly cookies, reads the CSRF cookie, calls and logs out with it', async () => {
-    const { page, errors } = await openFront(TRUSTED)
-    const username = uniqueName('xo-cookie')
-    const seen = await page.evaluate(
-      async ({ api, username, password }) => {
-        const g = globalThis as unknown as PageGlobals
-        const auth = g.tessera.createClient({ mode: 'cookie', baseUrl: api, crossTab: false })
-        await auth.register(username, password)
-        const cookies = g.document.cookie
-        const me = await auth.json<{ username: string }>('/auth/me')
-        await auth.logout()
-        const after = await g.fetch(`${api}/auth/me`, { credentials: 'include' })
-        return {
-          readable: cookies
-            .split('; ')
-            .map((c) => c.split('=')[0])
-            .sort(),
-          me: me.username,
-          afterLogout: after.status,
-          cookiesLeft: g.document.cookie,
-        }
-      },
-      { api: apiOf(server), username, password: PASSWORD },
-    )
-    expect(seen).toEqual({
-      readable: ['csrf_access_token', 'csrf_refresh_token'],
-      me: username,
-      afterLogout: 401,
-      cookiesLeft: '',
-    })
-    expect(errors).toEqual([])
-    await page.close()
+    await cookieRoundTrip(TRUSTED, apiOf(server))
   })
 })
+
+describe.skipIf(!chromiumAvailable)(
+  'a front end on a sibling host (cookie mode, TESSERA_COOKIE_DOMAIN)',
+  () => {
+    // app.example.test and auth.example.test, both this machine (Chromium's host resolver rules); http,
+    // so the cookies are not Secure here (behind TLS they would be).
+    const server = useServer({
+      tokenTransport: 'cookie',
+      trustedOrigins: [SIBLING],
+      cookieDomain: 'example.test',
+      cookieSecure: false,
+    })
+
+    it('reads the CSRF cookies of the parent domain, calls and logs out', async () => {
+      await cookieRoundTrip(SIBLING, server.url.replace('127.0.0.1', 'auth.example.test'))
+    })
+  },
+)
