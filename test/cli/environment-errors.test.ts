@@ -11,6 +11,7 @@ import { resolveServerConfig } from '../../packages/server/src/server/app.js'
 import { openContext } from '../../packages/server/src/server/context.js'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { createMigrator, pendingMigrations } from '../../packages/server/src/stores/sql/migrations/index.js'
+import { insertUsers } from '../helpers/old-users.js'
 import { baseConfig, runCli } from '../helpers/server-harness.js'
 
 const dirs: string[] = []
@@ -51,21 +52,7 @@ describe('tessera on a database it cannot use', () => {
     const db = await openDatabase({ url: `file:${file}` })
     const { error } = await createMigrator(db).migrateTo('0001-initial')
     if (error !== undefined) throw error as Error
-    for (const username of ['strasse', 'Straße']) {
-      await db
-        .insertInto('users')
-        .values({
-          username,
-          username_normalized: username.toLowerCase(),
-          password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-          roles: '[]',
-          disabled: 0,
-          created_at: 1,
-          updated_at: 1,
-          password_changed_at: 1,
-        })
-        .execute()
-    }
+    await insertUsers(db, ['strasse', 'Straße'])
     const before = await pendingMigrations(db)
     await db.destroy()
     const run = await runCli(['migrate', '--data-dir', dir])

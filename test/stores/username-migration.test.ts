@@ -12,6 +12,7 @@ import {
   pendingMigrations,
 } from '../../packages/server/src/stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
+import { insertUsers } from '../helpers/old-users.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
 
@@ -23,10 +24,6 @@ afterAll(async () => {
 })
 let counter = 0
 
-// The lower-casing of the initial schema's era, which the migration replaces.
-const oldNormalize = (name: string): string =>
-  name.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/\s+/gu, ' ').trim()
-
 // The schema just before the case-folding migration (on PostgreSQL pending migrations run in one
 // transaction, so a failure of 0005 must not take the earlier ones down with it in this test).
 async function atInitialSchema(
@@ -36,24 +33,6 @@ async function atInitialSchema(
   const { error } = await createMigrator(db).migrateTo('0004-legacy-import')
   if (error !== undefined) throw error as Error
   return db
-}
-
-async function insertUsers(db: Kysely<TesseraDatabase>, names: readonly string[]): Promise<void> {
-  for (const username of names) {
-    await db
-      .insertInto('users')
-      .values({
-        username,
-        username_normalized: oldNormalize(username),
-        password_hash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA',
-        roles: '[]',
-        disabled: 0,
-        created_at: 1,
-        updated_at: 1,
-        password_changed_at: 1,
-      })
-      .execute()
-  }
 }
 
 const normalizedOf = async (db: Kysely<TesseraDatabase>): Promise<Record<string, string>> =>

@@ -344,11 +344,6 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
 }
 
-/** The Tessera plugin over the server's engine, counting refused tokens by code. */
-/** The headers a front end sends (the CSRF header of cookie mode included) and may read. */
-const CORS_REQUEST_HEADERS = ['Authorization', 'Content-Type', 'X-CSRF-TOKEN']
-const CORS_EXPOSED_HEADERS = ['WWW-Authenticate', 'Retry-After']
-
 /**
  * CORS for the front ends of `TESSERA_TRUSTED_ORIGINS` (@fastify/cors): their pages may call the API
  * with credentials and read its answers; any other origin gets no CORS header, so its page reads
@@ -361,12 +356,14 @@ async function registerCors(app: FastifyInstance, config: ServerConfig): Promise
     origin: [...config.trustedOrigins],
     credentials: true,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: CORS_REQUEST_HEADERS,
-    exposedHeaders: CORS_EXPOSED_HEADERS,
+    // What a front end sends (cookie mode's CSRF header included) and what it may read of a refusal.
+    allowedHeaders: ['Authorization', 'Content-Type', 'X-CSRF-TOKEN'],
+    exposedHeaders: ['WWW-Authenticate', 'Retry-After'],
     maxAge: 600,
   })
 }
 
+/** The Tessera plugin over the server's engine, counting refused tokens by code. */
 async function registerTessera(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   const { config } = ctx
   const cookieMode = config.tokenTransport === 'cookie'
