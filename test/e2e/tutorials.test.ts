@@ -105,6 +105,29 @@ describe('seed 001 (codeburst: /registration, /login, /token/refresh, /logout/*,
     expectUnauthorized(await server.api('GET', '/secret'), 'token_missing')
   })
 
+  // Step 2 has the reader add `Content-Type: application/json` in Postman; a client that sends it on
+  // every request (Postman, a fetch wrapper, one Python headers dict) posts to the refresh and logout
+  // routes, which read no body, without one. Flask answered them; so must Tessera.
+  it('refreshes and logs out with Content-Type: application/json and no body', async () => {
+    const json = { 'content-type': 'application/json' }
+    const login = await server.api('POST', '/login', { body: { username, password } })
+    const refreshed = await server.api('POST', '/token/refresh', {
+      token: login.body.refresh_token!,
+      headers: json,
+    })
+    expect(refreshed.status, refreshed.text).toBe(200)
+    const access = refreshed.body.access_token!
+    const refresh = refreshed.body.refresh_token!
+    const logoutAccess = await server.api('POST', '/logout/access', { token: access, headers: json })
+    expect(logoutAccess.status, logoutAccess.text).toBe(200)
+    const logoutRefresh = await server.api('POST', '/logout/refresh', { token: refresh, headers: json })
+    expect(logoutRefresh.status, logoutRefresh.text).toBe(200)
+    expectUnauthorized(await server.api('GET', '/secret', { token: access }), 'token_revoked')
+    // A route that needs a body still refuses an empty one.
+    const empty = await server.api('POST', '/login', { headers: json })
+    expect(empty.status, empty.text).toBe(400)
+  })
+
   it('does not offer the tutorial "delete all users" resource to a user', async () => {
     const login = await server.api('POST', '/login', { body: { username, password } })
     const res = await server.api('DELETE', '/users', { token: login.body.access_token! })

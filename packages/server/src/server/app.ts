@@ -255,6 +255,16 @@ async function createApp(
   // schema (400 "body must be object") where every other type is 415 — and text/plain is the type an
   // HTML form can send cross-site without a preflight.
   app.removeContentTypeParser('text/plain')
+  // An empty body with `Content-Type: application/json` is no body, not a JSON error: clients that
+  // send the header on every request (the Postman setup of seed 001, a fetch wrapper, one Python
+  // headers dict) post to the refresh and logout routes, which read no body, without one. A route
+  // that needs a body still refuses it (400 validation_error); proto poisoning is refused as before.
+  const json = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) done(null, undefined)
+    else void json(request, body.toString(), done)
+  })
   const audit = (event: string, detail: Record<string, unknown>): void => {
     app.log.info({ audit: true, event, ...detail }, event)
   }
