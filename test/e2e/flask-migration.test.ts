@@ -248,6 +248,47 @@ describe('the old app’s access tokens on protected routes', () => {
   })
 })
 
+describe('a logout everywhere or a password change ends the old app’s tokens too', () => {
+  async function loginAs(name: string): Promise<{ access: string; refresh: string }> {
+    const res = await server.api('POST', '/auth/login', { body: creds(name) })
+    expect(res.status, res.text).toBe(200)
+    return tokensOf(res)
+  }
+
+  it('/auth/logout-all: the user’s old access and refresh tokens are refused, another user’s are not', async () => {
+    const victim = user('user010')
+    const session = await loginAs('user010')
+    // The first login (which rehashes the imported password) ends nothing.
+    expect((await server.api('GET', '/secret', { token: victim.access_token })).status).toBe(200)
+    expect((await server.api('POST', '/auth/logout-all', { token: session.access })).status).toBe(204)
+    expectUnauthorized(await server.api('GET', '/secret', { token: victim.access_token }), 'token_revoked')
+    expectUnauthorized(
+      await server.api('POST', '/token/refresh', { token: victim.refresh_token }),
+      'token_revoked',
+    )
+    expect((await server.api('GET', '/secret', { token: user('user012').access_token })).status).toBe(200)
+    // A new login works at once, and its tokens are not caught by the end of the old ones.
+    const again = await loginAs('user010')
+    expect((await server.api('GET', '/auth/me', { token: again.access })).status).toBe(200)
+  })
+
+  it('/auth/password: the old tokens are refused, the caller’s own session goes on', async () => {
+    const victim = user('user011')
+    const session = await loginAs('user011')
+    const res = await server.api('POST', '/auth/password', {
+      token: session.access,
+      body: { current_password: victim.password, new_password: 'a brand new password' },
+    })
+    expect(res.status, res.text).toBe(204)
+    expectUnauthorized(await server.api('GET', '/auth/me', { token: victim.access_token }), 'token_revoked')
+    const refresh = await server.api('POST', '/auth/refresh', { token: victim.refresh_token })
+    expectUnauthorized(refresh, 'token_revoked')
+    expect(refresh.body.message).toMatch(/logout everywhere or a password change/)
+    expect((await server.api('GET', '/auth/me', { token: session.access })).status).toBe(200)
+    expect((await server.api('POST', '/auth/refresh', { token: session.refresh })).status).toBe(200)
+  })
+})
+
 describe('forgeries (the legacy path never weakens the main one)', () => {
   const flaskClaims = (sub: string, type = 'access'): Record<string, unknown> => {
     const now = Math.floor(Date.now() / 1000)

@@ -39,6 +39,7 @@ import {
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
 import { ServiceError } from './errors.js'
+import { legacySubject } from './revocations.js'
 
 /** What a legacy token carried, kept beside the Tessera-shaped claims the routes see. */
 export interface LegacyToken {
@@ -47,6 +48,8 @@ export interface LegacyToken {
   userId: number
   jti: string
   exp: number
+  /** Its `iat`, when it has one (the revocations of all the user's legacy tokens compare it). */
+  iat: number | undefined
   type: 'access' | 'refresh'
 }
 
@@ -244,16 +247,18 @@ async function importedUser(ctx: ServerContext, identity: string): Promise<UserR
 }
 
 /**
- * Whether a legacy access token is revoked: the imported revoked jtis, logouts made since, and
- * user-wide revocations (disable, delete). The database too: jtis imported while this instance ran
- * are not in its replica yet.
+ * Whether a legacy access token is revoked: the imported revoked jtis, logouts made since, user-wide
+ * revocations (disable, delete), and the ends of all the user's legacy tokens (a logout everywhere, a
+ * password change). The database too: jtis imported while this instance ran are not in its replica yet.
  */
 async function legacyAccessRevoked(
   ctx: ServerContext,
   checked: CheckedLegacyClaims,
-  sub: string,
+  userId: number,
 ): Promise<boolean> {
-  if (ctx.revocation.isRevoked({ jti: checked.jti, sub, iat: checked.iat })) return true
+  const { jti, iat } = checked
+  if (ctx.revocation.isRevoked({ jti, sub: String(userId), iat })) return true
+  if (ctx.revocation.isRevoked({ sub: legacySubject(userId), iat })) return true
   const row = await ctx.stores.db
     .selectFrom('revocations')
     .select('id')
@@ -313,7 +318,7 @@ async function verifyLegacy<C>(
   if (
     checked.type === 'access' &&
     opts?.skipRevocationCheck !== true &&
-    (await legacyAccessRevoked(ctx, checked, claims.sub))
+    (await legacyAccessRevoked(ctx, checked, user.id))
   ) {
     count(ctx, kind, 'revoked')
     throw new TokenRevokedError('The token has been revoked', header, claims)
@@ -325,6 +330,7 @@ async function verifyLegacy<C>(
     userId: user.id,
     jti: checked.jti,
     exp: checked.exp,
+    iat: checked.iat,
     type: checked.type,
   })
   if (checked.type === 'access') count(ctx, 'access', 'accepted')

@@ -19,6 +19,8 @@ export interface RevocationLifetimes {
   accessTokenTtl: number
   /** The verifier's clock leeway: a token is accepted until `exp + leeway`. */
   leeway: number
+  /** The end of the legacy window (Unix seconds), when one is configured (legacy.ts). */
+  legacyUntil?: number | undefined
 }
 
 /**
@@ -37,7 +39,19 @@ export interface Revocations {
   session(session: RevokedSession, now?: number): RevocationEntry
   /** Every token of a user issued before the next second (disable, demotion, deletion). */
   user(userId: number, now?: number): Extract<RevocationEntry, { kind: 'user' }>
+  /**
+   * Every token the previous system issued to a user (a logout everywhere, a password change), until
+   * the legacy window closes; `undefined` when no window is open, as no such token is accepted then.
+   */
+  legacyUser(userId: number, now?: number): Extract<RevocationEntry, { kind: 'user' }> | undefined
 }
+
+/**
+ * The subject under which a user's legacy tokens are revoked (a user-grain entry of its own): they
+ * belong to no session, and a user entry under the user id would also end the tokens the server
+ * issues in the same second (a password change keeps the caller's session).
+ */
+export const legacySubject = (userId: number): string => `legacy:${userId}`
 
 /** The entry builders over the server's lifetimes. */
 export function revocations(lifetimes: RevocationLifetimes): Revocations {
@@ -60,6 +74,17 @@ export function revocations(lifetimes: RevocationLifetimes): Revocations {
         id: String(userId),
         before,
         expiresAt: revocationExpiry(before + lifetimes.accessTokenTtl, lifetimes),
+      }
+    },
+    legacyUser(userId, now = nowSeconds()) {
+      const until = lifetimes.legacyUntil
+      if (until === undefined || now >= until) return undefined
+      // Every legacy token was issued before the cut-over, so before now: `before` needs no margin.
+      return {
+        kind: 'user',
+        id: legacySubject(userId),
+        before: now + 1,
+        expiresAt: revocationExpiry(until, lifetimes),
       }
     },
   }

@@ -18,6 +18,7 @@ import { normalizeUsername, validateUsername } from '../username.js'
 import {
   afterUserRevocation,
   audited,
+  endLegacyTokens,
   endSessions,
   issue,
   limit,
@@ -269,6 +270,8 @@ export async function changePassword(
   await deps.work.run(async (tx) => {
     await tx.users.update(user.id, { passwordHash })
     const ended = await endSessions(deps, tx, user.id, 'password_change', sessionId)
+    // The caller's token is a Tessera one (a legacy token is never fresh): every legacy token is another's.
+    await endLegacyTokens(deps, tx, user.id)
     await tx.audit(audited('password_changed', user.id, client, { sessions_revoked: ended }))
   })
 }

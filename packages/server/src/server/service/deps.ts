@@ -36,7 +36,11 @@ export function serviceDeps(ctx: ServerContext, audit: AuditLog): ServiceDeps {
     ctx,
     audit,
     csrf: ctx.config.tokenTransport === 'cookie',
-    entries: revocations({ accessTokenTtl: ctx.config.accessTokenTtl, leeway: ctx.auth.config.leeway }),
+    entries: revocations({
+      accessTokenTtl: ctx.config.accessTokenTtl,
+      leeway: ctx.auth.config.leeway,
+      legacyUntil: ctx.config.legacyHsSecret === undefined ? undefined : ctx.config.legacyUntil,
+    }),
     work: createUnitOfWork({
       stores: ctx.stores,
       publish: replicaPublisher(ctx.replica, ctx.metrics),
@@ -164,6 +168,20 @@ export async function endSessions(
   const sessions = await tx.sessions.revokeAllForUser(userId, { reason, exceptId })
   await revokeSessionTokens(deps, tx, sessions)
   return sessions.length
+}
+
+/**
+ * Revokes every token the previous system issued to a user, while the legacy window is open (legacy.ts):
+ * they belong to no session, so ending the user's sessions (a logout everywhere, a password change)
+ * does not reach them.
+ */
+export async function endLegacyTokens(
+  deps: Pick<ServiceDeps, 'entries'>,
+  tx: UnitOfWork,
+  userId: number,
+): Promise<void> {
+  const entry = deps.entries.legacyUser(userId)
+  if (entry !== undefined) await tx.revoke(entry)
 }
 
 /** Revokes the tokens of sessions just ended in `tx` (one session entry each). */

@@ -6,6 +6,7 @@
 import type { LegacyToken } from '../legacy.js'
 import { ServiceError } from '../errors.js'
 import type { ClientInfo, IssuedTokens } from '../service.js'
+import { legacySubject } from '../revocations.js'
 import type { UnitOfWork } from '../unit-of-work.js'
 import { nowSeconds } from '../../time.js'
 import { audited, issue, userGone, type ServiceDeps } from './deps.js'
@@ -13,7 +14,7 @@ import { audited, issue, userGone, type ServiceDeps } from './deps.js'
 type Outcome =
   | { status: 'exchanged'; tokens: IssuedTokens }
   | { status: 'reuse'; sessionId: string | undefined }
-  | { status: 'revoked' | 'user_gone' }
+  | { status: 'revoked' | 'ended' | 'user_gone' }
 
 /** A concurrent exchange of the same token committed first: this one is undone entirely. */
 class Spent extends Error {}
@@ -41,6 +42,12 @@ export async function exchangeLegacy(
     case 'revoked':
       count('revoked')
       throw new ServiceError('token_revoked', 'This refresh token was revoked by the previous system')
+    case 'ended':
+      count('revoked')
+      throw new ServiceError(
+        'token_revoked',
+        'This refresh token was revoked (a logout everywhere or a password change since)',
+      )
     case 'user_gone':
       count('refused')
       throw userGone()
@@ -80,7 +87,10 @@ async function exchangeOnce(deps: ServiceDeps, legacy: LegacyToken, client: Clie
   }
 }
 
-/** An earlier exchange of this jti (reuse), or a revocation of it (the old app's logouts, or since). */
+/**
+ * An earlier exchange of this jti (reuse), a revocation of it (the old app's logouts, or since), or an
+ * end of all the user's legacy tokens (a logout everywhere, a password change: `endLegacyTokens`).
+ */
 async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome | undefined> {
   const previous = await tx.db
     .selectFrom('legacy_exchanges')
@@ -94,7 +104,16 @@ async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome |
     .where('kind', '=', 'token')
     .where('id', '=', legacy.jti)
     .executeTakeFirst()
-  return revoked === undefined ? undefined : { status: 'revoked' }
+  if (revoked !== undefined) return { status: 'revoked' }
+  const ended = await tx.db
+    .selectFrom('revocations')
+    .select('id')
+    .where('kind', '=', 'user')
+    .where('id', '=', legacySubject(legacy.userId))
+    .where('before', '>', legacy.iat ?? 0)
+    .where('expires_at', '>=', nowSeconds())
+    .executeTakeFirst()
+  return ended === undefined ? undefined : { status: 'ended' }
 }
 
 /** The session the first exchange created ends with its tokens, as for Tessera's own reuse. */

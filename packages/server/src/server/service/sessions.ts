@@ -3,7 +3,7 @@ import { applyRevocation, type JwtClaims, type RevocationEntry } from 'tessera'
 import { nowSeconds } from '../../time.js'
 import { notFound, ServiceError } from '../errors.js'
 import type { Caller, SessionView, TokenOwner } from '../service.js'
-import { audited, endSessions, userIdOf, type ServiceDeps } from './deps.js'
+import { audited, endLegacyTokens, endSessions, userIdOf, type ServiceDeps } from './deps.js'
 
 const sessionOf = (token: JwtClaims): string | undefined =>
   typeof token.sid === 'string' ? token.sid : undefined
@@ -46,8 +46,9 @@ export async function logoutAll(deps: ServiceDeps, { token, client }: Caller): P
   const userId = ownerOf(token)
   return deps.work.run(async (tx) => {
     const ended = await endSessions(deps, tx, userId, 'logout_all')
-    // The presented token by its jti too: a token without a session (a previous system's) is not
-    // covered by the sessions' revocations.
+    // The previous system's tokens have no session: every one of the user's, and the presented one
+    // by its jti too (a legacy token's entry, in case no window is configured any more).
+    await endLegacyTokens(deps, tx, userId)
     await tx.revoke(deps.entries.token(token))
     await tx.audit(audited('logout_all', userId, client, { sessions: ended }))
     return ended
