@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { flaskFixture, type FixtureUser } from '../helpers/flask-fixture.js'
+import type { ServerConfig } from '../../packages/server/src/server/config.js'
 import {
   claimsOf,
   expectError,
@@ -31,8 +32,8 @@ const importArgs = ['users', 'import', fixture.db, '--legacy-until', String(WIND
  * A server for the enclosing file or `describe`, with the fixture imported before its tests. Tests that
  * change what the others rely on (every user rehashed, the window closed) get a server of their own.
  */
-function useImportedServer(): E2EServer {
-  const imported = useServer({ legacyHsSecret: fixture.secret, legacyUntil: WINDOW_END })
+function useImportedServer(overrides: Partial<ServerConfig> = {}): E2EServer {
+  const imported = useServer({ legacyHsSecret: fixture.secret, legacyUntil: WINDOW_END, ...overrides })
   beforeAll(async () => {
     const { code, output } = await imported.cli(importArgs)
     expect(code, output).toBe(0)
@@ -40,7 +41,9 @@ function useImportedServer(): E2EServer {
   return imported
 }
 
-const server = useImportedServer()
+// No grace window here: a second presentation of an old refresh token is reuse at once. The window's
+// answers (two tabs exchanging the same old token) are the business of their own describe below.
+const server = useImportedServer({ refreshGraceSeconds: 0 })
 const user = (name: string): FixtureUser => {
   const found = fixture.users.find((u) => u.username === name)
   if (found === undefined) throw new Error(`no fixture user ${name}`)
@@ -197,6 +200,43 @@ describe('the old app’s refresh tokens (legacy window open)', () => {
       await server.api('POST', '/auth/refresh', { token: user('Alice').refresh_token }),
       'user_not_found',
     )
+  })
+})
+
+describe('an old refresh token presented twice within the grace window (two tabs at the cut-over)', () => {
+  const graced = useImportedServer()
+
+  it('both presentations get a pair of the one session, with the same refresh token', async () => {
+    const old = user('user013').refresh_token
+    const [a, b] = await Promise.all([
+      graced.api('POST', '/token/refresh', { token: old }),
+      graced.api('POST', '/token/refresh', { token: old }),
+    ])
+    expect([a.status, b.status], `${a.text} ${b.text}`).toEqual([200, 200])
+    const [first, second] = [tokensOf(a), tokensOf(b)]
+    expect(claimsOf(second.refresh)).toMatchObject({
+      sid: claimsOf(first.refresh).sid,
+      jti: claimsOf(first.refresh).jti,
+      exp: claimsOf(first.refresh).exp,
+    })
+    for (const pair of [first, second]) {
+      expect((await graced.api('GET', '/auth/me', { token: pair.access })).status).toBe(200)
+    }
+    // The family goes on: one tab rotates, the other follows within the window.
+    const rotated = await graced.api('POST', '/auth/refresh', { token: first.refresh })
+    expect(rotated.status, rotated.text).toBe(200)
+    expect((await graced.api('POST', '/auth/refresh', { token: second.refresh })).status).toBe(200)
+  })
+
+  it('once the session has rotated past its first token, the old one is reuse and ends it', async () => {
+    const old = user('user014').refresh_token
+    const first = tokensOf(await graced.api('POST', '/token/refresh', { token: old }))
+    const next = tokensOf(await graced.api('POST', '/auth/refresh', { token: first.refresh }))
+    expectUnauthorized(await graced.api('POST', '/token/refresh', { token: old }), 'refresh_token_reused')
+    expectUnauthorized(await graced.api('GET', '/auth/me', { token: next.access }), 'token_revoked')
+    const metrics = await graced.api('GET', '/metrics')
+    expect(metrics.text).toMatch(/tessera_legacy_tokens_total\{kind="exchange",outcome="grace"\} [1-9]/)
+    expect(metrics.text).toMatch(/tessera_legacy_tokens_total\{kind="exchange",outcome="reused"\} [1-9]/)
   })
 })
 

@@ -106,13 +106,17 @@ export function accessClaims(user: PublicUser): Record<string, unknown> {
   return { username: user.username, roles: user.roles }
 }
 
-/** Opens a session for `user` in `tx` and signs its first token pair. */
+/**
+ * Opens a session for `user` in `tx` and signs its first token pair; `predecessorJti` is the token
+ * exchanged for it, if any (`NewSession.predecessorJti`).
+ */
 export async function issue(
   deps: ServiceDeps,
   tx: UnitOfWork,
   user: UserRecord,
   client: ClientInfo,
   fresh: boolean,
+  predecessorJti?: string,
 ): Promise<IssuedTokens> {
   const { auth, config } = deps.ctx
   const sessionId = randomId()
@@ -130,6 +134,7 @@ export async function issue(
     expiresAt,
     userAgent: client.userAgent ?? null,
     ip: client.ip,
+    predecessorJti,
   })
   // The least recently used sessions beyond the limit (this one counted) end with their tokens, in the
   // same transaction.

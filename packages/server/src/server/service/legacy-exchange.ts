@@ -1,44 +1,52 @@
 /**
- * The exchange of a previous system's refresh token (legacy.ts verified it) for a Tessera session,
- * once: the exchange is recorded and its jti revoked in the transaction that creates the session. A
- * second presentation is reuse, and ends the session the first one made.
+ * The exchange of a previous system's refresh token (legacy.ts verified it) for a Tessera session: the
+ * exchange is recorded and its jti revoked in the transaction that creates the session, whose first
+ * refresh token counts as rotated from the old one. Presenting the old token again is then that
+ * session's business (refresh.ts): within the grace window the same successor (two tabs at the
+ * cut-over, a retry after a lost answer), after it reuse, which ends the session.
  */
 import type { LegacyToken } from '../legacy.js'
 import { ServiceError } from '../errors.js'
-import type { ClientInfo, IssuedTokens } from '../service.js'
 import { legacySubject } from '../revocations.js'
+import type { ClientInfo, IssuedTokens } from '../service.js'
 import type { UnitOfWork } from '../unit-of-work.js'
 import { nowSeconds } from '../../time.js'
 import { audited, issue, userGone, type ServiceDeps } from './deps.js'
 
 type Outcome =
   | { status: 'exchanged'; tokens: IssuedTokens }
-  | { status: 'reuse'; sessionId: string | undefined }
+  | { status: 'exchanged_before'; sessionId: string }
   | { status: 'revoked' | 'ended' | 'user_gone' }
 
 /** A concurrent exchange of the same token committed first: this one is undone entirely. */
 class Spent extends Error {}
 
-/** Exchanges `legacy` for a session, or refuses (`refresh_token_reused`, `token_revoked`). */
+/** What became of a legacy refresh token: exchanged now, or by an earlier presentation (its session). */
+export type Exchange =
+  { status: 'exchanged'; tokens: IssuedTokens } | { status: 'exchanged_before'; sessionId: string }
+
+/**
+ * Exchanges `legacy` for a session, or tells which session an earlier exchange of it opened; refuses a
+ * revoked token (`token_revoked`) or a user gone.
+ */
 export async function exchangeLegacy(
   deps: ServiceDeps,
   legacy: LegacyToken,
   client: ClientInfo,
-): Promise<IssuedTokens> {
+): Promise<Exchange> {
   const { metrics } = deps.ctx
   const count = (outcome: string): void => {
     metrics.legacyTokens.inc({ kind: 'exchange', outcome })
   }
-  const outcome = await exchangeOnce(deps, legacy, client)
+  let outcome = await exchangeOnce(deps, legacy, client)
+  // Two presentations at once: the one that lost the race finds the other's exchange on a second try.
+  if (outcome === undefined) outcome = (await exchangeOnce(deps, legacy, client)) ?? spent()
   switch (outcome.status) {
     case 'exchanged':
       count('exchanged')
-      return outcome.tokens
-    case 'reuse':
-      await endReusedSession(deps, legacy, outcome.sessionId, client)
-      count('reused')
-      metrics.refreshReuse.inc()
-      throw new ServiceError('refresh_token_reused')
+      return outcome
+    case 'exchanged_before':
+      return outcome
     case 'revoked':
       count('revoked')
       throw new ServiceError('token_revoked', 'This refresh token was revoked by the previous system')
@@ -54,15 +62,27 @@ export async function exchangeLegacy(
   }
 }
 
-/** The exchange's unit of work: checks, the session, the record of the exchange. */
-async function exchangeOnce(deps: ServiceDeps, legacy: LegacyToken, client: ClientInfo): Promise<Outcome> {
+// Lost the race twice: not reachable with one exchange per jti, answered as reuse all the same.
+function spent(): never {
+  throw new ServiceError('refresh_token_reused')
+}
+
+/**
+ * The exchange's unit of work: checks, the session, the record of the exchange; `undefined` when a
+ * concurrent exchange of the same token committed first (nothing of this one is left).
+ */
+async function exchangeOnce(
+  deps: ServiceDeps,
+  legacy: LegacyToken,
+  client: ClientInfo,
+): Promise<Outcome | undefined> {
   try {
     return await deps.work.run(async (tx): Promise<Outcome> => {
       const refusal = await refusalOf(tx, legacy)
       if (refusal !== undefined) return refusal
       const user = await tx.users.get(legacy.userId)
       if (user === undefined || user.disabled) return { status: 'user_gone' }
-      const tokens = await issue(deps, tx, user, client, false)
+      const tokens = await issue(deps, tx, user, client, false, legacy.jti)
       const recorded = await tx.db
         .insertInto('legacy_exchanges')
         .values({
@@ -83,12 +103,12 @@ async function exchangeOnce(deps: ServiceDeps, legacy: LegacyToken, client: Clie
     })
   } catch (error) {
     if (!(error instanceof Spent)) throw error
-    return { status: 'reuse', sessionId: undefined }
+    return undefined
   }
 }
 
 /**
- * An earlier exchange of this jti (reuse), a revocation of it (the old app's logouts, or since), or an
+ * An earlier exchange of this jti, a revocation of it (the old app's logouts, or since), or an
  * end of all the user's legacy tokens (a logout everywhere, a password change: `endLegacyTokens`).
  */
 async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome | undefined> {
@@ -97,7 +117,7 @@ async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome |
     .select('session_id')
     .where('jti', '=', legacy.jti)
     .executeTakeFirst()
-  if (previous !== undefined) return { status: 'reuse', sessionId: previous.session_id }
+  if (previous !== undefined) return { status: 'exchanged_before', sessionId: previous.session_id }
   const revoked = await tx.db
     .selectFrom('revocations')
     .select('id')
@@ -114,26 +134,4 @@ async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome |
     .where('expires_at', '>=', nowSeconds())
     .executeTakeFirst()
   return ended === undefined ? undefined : { status: 'ended' }
-}
-
-/** The session the first exchange created ends with its tokens, as for Tessera's own reuse. */
-async function endReusedSession(
-  deps: ServiceDeps,
-  legacy: LegacyToken,
-  sessionId: string | undefined,
-  client: ClientInfo,
-): Promise<void> {
-  await deps.work.run(async (tx) => {
-    const ended =
-      sessionId === undefined
-        ? undefined
-        : await tx.sessions.revoke(sessionId, { reason: 'refresh_reuse', userId: legacy.userId })
-    if (ended !== undefined) await tx.revoke(deps.entries.session(ended))
-    await tx.audit(
-      audited('refresh_reuse_detected', legacy.userId, client, {
-        session_id: sessionId ?? null,
-        legacy: true,
-      }),
-    )
-  })
 }

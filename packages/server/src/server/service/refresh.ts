@@ -24,10 +24,36 @@ import { exchangeLegacy } from './legacy-exchange.js'
 /** A rotation that spent the presented token and handed out its successor. */
 type Rotated = Extract<RotateResult, { status: 'rotated' | 'grace' }>
 
-/** Rotates a refresh token (see {@link AuthService.refresh}). */
+/** The claims a rotation reads of the presented refresh token. */
+type Presented = Pick<JwtClaims, 'sub' | 'jti' | 'sid'>
+
+/** Rotates a refresh token, or exchanges a previous system's (see {@link AuthService.refresh}). */
 export async function refresh(deps: ServiceDeps, { token: claims, client }: Caller): Promise<IssuedTokens> {
   const legacy = legacyTokenOf(claims)
-  if (legacy !== undefined) return exchangeLegacy(deps, legacy, client)
+  if (legacy === undefined) return rotateRefresh(deps, claims, client)
+  const exchange = await exchangeLegacy(deps, legacy, client)
+  if (exchange.status === 'exchanged') return exchange.tokens
+  // Presented again: the session its exchange opened counts as rotated from it (legacy-exchange.ts).
+  const count = (outcome: string): void => {
+    deps.ctx.metrics.legacyTokens.inc({ kind: 'exchange', outcome })
+  }
+  const again = { sub: String(legacy.userId), jti: legacy.jti, sid: exchange.sessionId }
+  try {
+    const tokens = await rotateRefresh(deps, again, client)
+    count('grace')
+    return tokens
+  } catch (error) {
+    count(error instanceof ServiceError && error.code === 'refresh_token_reused' ? 'reused' : 'refused')
+    throw error
+  }
+}
+
+/** The rotation rule: the presented token's successor, the same one within the grace window, or reuse. */
+async function rotateRefresh(
+  deps: ServiceDeps,
+  claims: Presented,
+  client: ClientInfo,
+): Promise<IssuedTokens> {
   const { auth, metrics } = deps.ctx
   const sid = claims.sid
   if (typeof sid !== 'string' || userIdOf(claims) === undefined) {
@@ -60,7 +86,7 @@ export async function refresh(deps: ServiceDeps, { token: claims, client }: Call
 /** The rotation in one unit of work: a reuse revokes the family's tokens, a success is audited. */
 async function rotate(
   deps: ServiceDeps,
-  claims: JwtClaims,
+  claims: Presented,
   sid: string,
   next: { newJti: string; newExpiresAt: number },
   client: ClientInfo,
@@ -91,7 +117,7 @@ async function rotate(
 /** The token pair of a successful rotation. */
 async function successorTokens(
   deps: ServiceDeps,
-  claims: JwtClaims,
+  claims: Presented,
   sid: string,
   outcome: Rotated,
   candidate: string,

@@ -49,6 +49,12 @@ export interface NewSession {
   expiresAt: number
   userAgent?: string | null
   ip?: string | null
+  /**
+   * The `jti` the first refresh token replaces, when the session was opened by exchanging another
+   * token for it (a previous system's refresh token): the session counts as rotated from it now, so
+   * presenting it again is a rotation's grace or reuse ({@link SessionStore.rotate}).
+   */
+  predecessorJti?: string | undefined
 }
 
 /** A session that was just revoked: revoke its tokens (`revokeSession(id, expiresAt)`) with these. */
@@ -123,7 +129,8 @@ export function sessionStore(db: Kysely<TesseraDatabase>): SessionStore {
           user_agent: session.userAgent ?? null,
           ip: session.ip ?? null,
           current_jti: session.jti,
-          previous_jti: null,
+          previous_jti: session.predecessorJti ?? null,
+          rotated_at: session.predecessorJti === undefined ? null : now,
           generation: 0,
         })
         .returningAll()
