@@ -204,6 +204,34 @@ describe('fastify specifics', () => {
     await app.close()
   })
 
+  // Found by an outside attack run: the guarded routes were remembered by method and URL, so a later
+  // guarded route with the same method and URL (another host or version constraint) vouched for the
+  // earlier, unguarded one, which answered anyone.
+  it('refuses a config.jwt route declared before the plugin even when a later route shares its method and URL', async () => {
+    const app = Fastify()
+    let served = 0
+    const early = { config: { jwt: true }, constraints: { host: 'admin.example' } }
+    app.get('/data', early, () => ({ secret: ++served }))
+    app.get('/versioned', { ...early, constraints: { version: '1.0.0' } }, () => ({ secret: ++served }))
+    await app.register(tesseraFastify, { auth })
+    app.get('/data', { config: { jwt: true } }, (request) => echo(request.jwt))
+    app.get('/versioned', { config: { jwt: true } }, (request) => echo(request.jwt))
+    const token = await auth.createAccessToken('alice')
+    for (const headers of [{}, bearer(token)]) {
+      const host = await call(app, '/data', { ...headers, host: 'admin.example' })
+      expect([host.status, host.body.error]).toEqual([500, 'configuration_error'])
+      const versioned = await call(app, '/versioned', { ...headers, 'accept-version': '1.0.0' })
+      expect([versioned.status, versioned.body.error]).toEqual([500, 'configuration_error'])
+    }
+    expect(served).toBe(0)
+    // The later routes are guarded as usual.
+    for (const url of ['/data', '/versioned']) {
+      expect((await call(app, url)).body.error).toBe('token_missing')
+      expect((await call(app, url, bearer(token))).status).toBe(200)
+    }
+    await app.close()
+  })
+
   it('adds no request hook when it is registered before every route', async () => {
     const app = Fastify()
     await app.register(tesseraFastify, { auth })

@@ -126,6 +126,9 @@ const io: HttpIO<FastifyRequest, FastifyReply> = {
 // Fastify passes its own register options to the plugin along with ours.
 const REGISTER_KEYS = ['auth', 'prefix', 'logLevel', 'logSerializers']
 
+/** Marks the config of a route whose `config.jwt` the plugin enforces (set in `onRoute`). */
+const GUARDED = Symbol('tessera.guarded')
+
 const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done) => {
   let engine: HttpAuth<AppClaims, AppUser>
   try {
@@ -244,12 +247,15 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
     return this
   })
 
-  // Routes declared with `config: { jwt }` get the preHandler first, before their own.
-  const guarded = new Set<string>()
+  // Routes declared with `config: { jwt }` get the preHandler first, before their own. Each is marked in
+  // its own copy of the config (Fastify copies it, symbols included, into the route's context): a mark
+  // by method and URL would let a later guarded route vouch for an earlier one with the same method and
+  // URL under another host or version constraint.
   app.addHook('onRoute', (routeOptions) => {
     const jwt = routeOptions.config?.jwt
     if (jwt === undefined || jwt === false) return
-    guarded.add(`${String(routeOptions.method)} ${routeOptions.url}`)
+    const marked: Record<symbol, true> = { [GUARDED]: true }
+    routeOptions.config = { ...routeOptions.config, ...marked }
     const path = `${String(routeOptions.method)} ${routeOptions.url} config.jwt`
     const guard = preHandler(engine.route(jwt === true ? undefined : jwt, path))
     const existing = routeOptions.preHandler
@@ -264,8 +270,8 @@ const plugin: FastifyPluginCallback<TesseraFastifyOptions> = (app, options, done
   if (app.printRoutes() !== '(empty tree)') {
     app.addHook('onRequest', function tesseraUnguardedRoutes(request, reply, next) {
       const { config, method, url } = request.routeOptions
-      const jwt = (config as { jwt?: unknown } | undefined)?.jwt
-      if (jwt === undefined || jwt === false || guarded.has(`${String(method)} ${String(url)}`)) {
+      const { jwt, [GUARDED]: guarded } = config as { jwt?: unknown; [GUARDED]?: true }
+      if (jwt === undefined || jwt === false || guarded === true) {
         next()
         return
       }
