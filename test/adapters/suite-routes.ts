@@ -32,6 +32,28 @@ export function routeSuite(ctx: SuiteContext): void {
       expect([withToken.status, withToken.body.jwt?.identity]).toEqual([200, 'alice'])
     })
 
+    // HTTP verb tampering again: Fastify answers HEAD with a GET route of its own making, Express runs
+    // the GET handlers for it. A HEAD answer has no body, but the handler runs (and can change state).
+    it('authenticates HEAD like GET: 401 with a challenge without a token, 200 with one', async () => {
+      const { client, auth } = await ctx.start()
+      for (const path of ['/protected', '/admin', '/verify']) {
+        const res = await client.request('HEAD', path)
+        expect([path, res.status, res.headers['www-authenticate']]).toEqual([path, 401, 'Bearer'])
+      }
+      const forgery = forge({ alg: 'HS256', typ: 'at+jwt' }, accessClaims(), { hmacSecret: `${SECRET}!` })
+      const forged = await client.request('HEAD', '/protected', { headers: bearer(forgery) })
+      expect(forged.status).toBe(401)
+      expect(forged.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+      const user = await client.request('HEAD', '/admin', {
+        headers: bearer(await auth.createAccessToken('alice')),
+      })
+      expect(user.status).toBe(403)
+      const withToken = await client.request('HEAD', '/protected', {
+        headers: bearer(await auth.createAccessToken('alice')),
+      })
+      expect(withToken.status).toBe(200)
+    })
+
     it('optional: passes a request without a token with jwt null, but refuses a bad or expired one', async () => {
       const { client, auth } = await ctx.start()
       const none = await client.request('GET', '/optional')

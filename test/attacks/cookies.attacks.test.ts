@@ -186,6 +186,27 @@ describe('CSRF on the server in cookie mode', () => {
     expect(relogin.status).toBe(200)
   })
 
+  // Session fixation (OWASP ASVS 5.0 V7.2.4): cookies planted in the browser before a login (the
+  // attacker's own session) are replaced, and the login opens a new session of its own user.
+  it('opens a new session at login over planted cookies, replacing every one of them', async () => {
+    const res = await server.api('POST', '/auth/login', {
+      body: { username: name, password: PASSWORD },
+      cookies: other,
+    })
+    expect(res.status, res.text).toBe(200)
+    const jar = cookieJar(res)
+    for (const cookie of [ACCESS, REFRESH, CSRF_ACCESS, CSRF_REFRESH]) {
+      expect(jar[cookie], cookie).toBeDefined()
+      expect(jar[cookie], cookie).not.toBe(other[cookie])
+    }
+    const me = await server.api('GET', '/auth/me', { cookies: jar })
+    expect(me.body.username).toBe(name)
+    expect(me.body.session_id).toBe(res.body.session_id)
+    expect((await server.api('GET', '/auth/me', { cookies: other })).body.session_id).not.toBe(
+      me.body.session_id,
+    )
+  })
+
   it('accepts the request with the right value (the baseline)', async () => {
     const res = await send('POST', '/auth/refresh', victim, undefined, victim[CSRF_REFRESH])
     expect(res.status, res.text).toBe(200)

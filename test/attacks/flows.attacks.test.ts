@@ -11,6 +11,7 @@ import {
   tokensOf,
   uniqueName,
   useServer,
+  type ApiResponse,
   type Tokens,
 } from '../helpers/server-harness.js'
 import { expectRefused, partsOf } from './tools.js'
@@ -212,6 +213,87 @@ describe('reuse after the end of a session', () => {
     const res = await server.api('DELETE', `/auth/sessions/${victim.sessionId}`, { token: attacker.access })
     expectError(res, 404, 'not_found')
     expect((await server.me(victim.access)).status).toBe(200)
+  })
+})
+
+// A thief holding a session's refresh token rotates it at the very moment the owner ends the session:
+// whichever request the server finishes first, no token may come out of the race alive (OWASP ASVS
+// 5.0 V7.4.1, session termination; OAuth 2.0 Security BCP §4.14).
+describe('races against the end of a session', () => {
+  async function expectRaceLeavesNothing(refreshing: Promise<ApiResponse>): Promise<void> {
+    const res = await refreshing
+    if (res.status === 200) {
+      const successor = tokensOf(res)
+      await expectDead(successor.access, successor.refresh)
+    } else {
+      expectUnauthorized(res)
+    }
+  }
+
+  it('leaves no live token when a refresh races POST /auth/logout', async () => {
+    for (let round = 0; round < 3; round++) {
+      const user = await server.register(uniqueName('flow-race-logout'))
+      const [logout, refreshing] = [
+        server.api('POST', '/auth/logout', { token: user.access }),
+        server.refresh(user.refresh),
+      ]
+      expect((await logout).status).toBe(204)
+      await expectRaceLeavesNothing(refreshing)
+      await expectDead(user.access, user.refresh)
+    }
+  })
+
+  it('leaves no live token when a refresh of another session races POST /auth/logout-all', async () => {
+    for (let round = 0; round < 3; round++) {
+      const name = uniqueName('flow-race-all')
+      const laptop = await server.register(name)
+      const phone = await server.login(name)
+      const [logout, refreshing] = [
+        server.api('POST', '/auth/logout-all', { token: laptop.access }),
+        server.refresh(phone.refresh),
+      ]
+      expect((await logout).status).toBe(204)
+      await expectRaceLeavesNothing(refreshing)
+      await expectDead(phone.access, phone.refresh)
+    }
+  })
+
+  it('leaves the other session dead when its refresh races a password change', async () => {
+    for (let round = 0; round < 3; round++) {
+      const name = uniqueName('flow-race-password')
+      const laptop = await server.register(name)
+      const phone = await server.login(name)
+      const [change, refreshing] = [
+        server.api('POST', '/auth/password', {
+          token: laptop.access,
+          body: {
+            current_password: PASSWORD,
+            new_password: `a brand new password 2026 round ${String(round)}`,
+          },
+        }),
+        server.refresh(phone.refresh),
+      ]
+      expect((await change).status).toBe(204)
+      await expectRaceLeavesNothing(refreshing)
+      await expectDead(phone.access, phone.refresh)
+    }
+  })
+})
+
+// Verb tampering on the server: Fastify answers HEAD through the GET routes' own guards.
+describe('HEAD requests', () => {
+  it.each(['/protected', '/auth/me', '/auth/sessions', '/admin', '/users', '/audit'])(
+    'answers HEAD %s without a token with 401',
+    async (path) => {
+      expectUnauthorized(await server.api('HEAD', path))
+    },
+  )
+
+  it('answers HEAD /admin and /users with a user token with 403', async () => {
+    const user = await server.register(uniqueName('flow-head'))
+    for (const path of ['/admin', '/users']) {
+      expect((await server.api('HEAD', path, { token: user.access })).status).toBe(403)
+    }
   })
 })
 
