@@ -10,11 +10,13 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import { calculateJwkThumbprint, type JWK } from 'jose'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 import {
   ConfigurationError,
@@ -677,5 +679,32 @@ describe('signature primitives', () => {
     const { privateKey } = pairs.ed25519()
     const signer = importKey({ alg: 'EdDSA', privateKey })
     expectRoundTrip(signer, importKey({ alg: 'EdDSA', publicKey: createPublicKey(privateKey) }))
+  })
+})
+
+describe('the published declarations', () => {
+  // @types/node 26 dropped node:crypto's own `JsonWebKey` export (only `webcrypto.JsonWebKey` is left):
+  // a declaration file importing it fails to compile there with skipLibCheck off (TS2305), for every
+  // user on Node 26's types, though the repository's @types/node 20 still has it.
+  const DROPPED_BY_TYPES_NODE_26 = ['JsonWebKey']
+
+  it('import no node:crypto type that a supported @types/node no longer exports', () => {
+    const src = fileURLToPath(new URL('../../packages/tessera/src/', import.meta.url))
+    const imported: string[] = []
+    for (const file of readdirSync(src, { recursive: true, encoding: 'utf8' })) {
+      if (!file.endsWith('.ts')) continue
+      const source = ts.createSourceFile(file, readFileSync(join(src, file), 'utf8'), ts.ScriptTarget.Latest)
+      for (const statement of source.statements) {
+        if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue
+        if (!['node:crypto', 'crypto'].includes(statement.moduleSpecifier.text)) continue
+        const bindings = statement.importClause?.namedBindings
+        if (bindings === undefined || !ts.isNamedImports(bindings)) continue
+        for (const element of bindings.elements) {
+          const name = (element.propertyName ?? element.name).text
+          if (DROPPED_BY_TYPES_NODE_26.includes(name)) imported.push(`${file}: ${name}`)
+        }
+      }
+    }
+    expect(imported).toEqual([])
   })
 })

@@ -18,15 +18,22 @@ import {
   sign as cryptoSign,
   timingSafeEqual,
   verify as cryptoVerify,
-  type JsonWebKey,
   type SignKeyObjectInput,
   type VerifyKeyObjectInput,
+  type webcrypto,
 } from 'node:crypto'
 import { promisify } from 'node:util'
 import { ALGORITHMS, isAlgorithm, MIN_RSA_BITS, type Algorithm, type AlgorithmSpec } from './algorithms.js'
 import { ConfigurationError } from './errors.js'
 
 const generateKeyPairAsync = promisify(generateKeyPair)
+
+/**
+ * A JSON Web Key as node:crypto reads and writes it. `webcrypto.JsonWebKey`, not node:crypto's own
+ * `JsonWebKey` export: @types/node 26 dropped that one, and a published declaration naming it would not
+ * compile for a user on @types/node 26 with `skipLibCheck: false` (TS2305).
+ */
+type JsonWebKey = webcrypto.JsonWebKey & { [member: string]: unknown }
 
 /** A public JSON Web Key as published in a JWKS: never any private member. */
 export interface PublicJwk {
