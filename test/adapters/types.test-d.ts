@@ -15,6 +15,7 @@ import {
   setAccessCookies,
   tesseraExpress,
   verifyRequest,
+  type JwtGuard,
   type TesseraExpress,
   type TesseraExpressOptions,
 } from '../../packages/tessera/src/adapters/express.js'
@@ -145,12 +146,40 @@ describe('express', () => {
   it('types req.jwt as optional context, and the helpers as Express middleware', () => {
     const app = express()
     const jwt = tesseraExpress(auth)
-    expectTypeOf(jwt.required()).toEqualTypeOf<RequestHandler>()
-    expectTypeOf(jwtRequired(auth, { optional: true })).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(jwt.required()).toEqualTypeOf<JwtGuard>()
+    expectTypeOf(jwt.required()).toExtend<RequestHandler>()
+    expectTypeOf(jwtRequired(auth, { optional: true })).toEqualTypeOf<JwtGuard>()
     app.get('/', jwt.required(), (req, res) => {
       expectTypeOf(req.jwt).toEqualTypeOf<RequestJwt | null | undefined>()
       res.json({ logged_in_as: req.jwt?.identity })
     })
+  })
+
+  it("keeps the route's own parameter and query types for the handlers after a guard", () => {
+    const jwt = tesseraExpress(auth)
+    const router = express.Router()
+    router.get('/items/:id', jwt.required(), (req, res) => {
+      expectTypeOf(req.params).toEqualTypeOf<{ id: string }>()
+      res.json({ id: req.params.id })
+    })
+    router.get('/users/:user/notes/:note', jwtRequired(auth, { roles: ['admin'] }), (req, res) => {
+      expectTypeOf(req.params.user).toEqualTypeOf<string>()
+      expectTypeOf(req.params.note).toEqualTypeOf<string>()
+      res.end()
+    })
+    router.get<{ id: string }, { ok: boolean }, never, { q?: string }>(
+      '/typed/:id',
+      jwt.required(),
+      (req, res) => {
+        expectTypeOf(req.query.q).toEqualTypeOf<string | undefined>()
+        res.json({ ok: true })
+      },
+    )
+    router.use(jwt.required())
+    express().use('/api', jwt.required(), router)
+    // Still a RequestHandler wherever one is expected.
+    const guards: RequestHandler[] = [jwt.required(), jwtRequired(jwt)]
+    expectTypeOf(guards).items.toExtend<RequestHandler>()
   })
 
   it('flows the integration generics into hooks and getJwt', () => {
@@ -161,7 +190,7 @@ describe('express', () => {
     expectTypeOf(jwt.getJwt(req)).toEqualTypeOf<RequestJwt<Claims, User> | null>()
     expectTypeOf(getExpressJwt<Claims>(req)!.claims.roles).toEqualTypeOf<string[]>()
     // A typed integration is accepted wherever an integration is expected.
-    expectTypeOf(jwtRequired(jwt)).toEqualTypeOf<RequestHandler>()
+    expectTypeOf(jwtRequired(jwt)).toEqualTypeOf<JwtGuard>()
     setAccessCookies(res, 'token', jwt, { maxAge: '30d', domain: 'example.com' })
     // verifyRequest resolves to the integration's typed context, like the guard's req.jwt.
     expectTypeOf(jwt.verifyRequest(req, res)).toEqualTypeOf<Promise<RequestJwt<Claims, User> | null>>()

@@ -25,6 +25,14 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/**
+ * The middleware `required()` and `jwtRequired()` return. Generic in the route parameters, so the
+ * handlers after it keep what Express infers from the path (`'/items/:id'` → `req.params.id: string`):
+ * a plain `RequestHandler` there would pin them to `ParamsDictionary` (`string | string[]` in Express
+ * 5's types). Assignable to `RequestHandler`.
+ */
+export type JwtGuard = <P>(req: Request<P>, res: Response, next: NextFunction) => void
+
 /** Options of {@link tesseraExpress}: the adapter options shared with Fastify. */
 export type TesseraExpressOptions<C = AppClaims, U = AppUser> = AdapterOptions<C, U>
 
@@ -37,7 +45,7 @@ export interface TesseraExpress<C = AppClaims, U = AppUser> {
    *
    * @example router.get('/admin', jwt.required({ roles: ['admin'] }), handler)
    */
-  required(options?: RouteOptions): RequestHandler
+  required(options?: RouteOptions): JwtGuard
   /**
    * Authenticates a request from your own code, with the options of `required`
    * (`verify_jwt_in_request()`): resolves to the context it also sets as `req.jwt` (`null` for an
@@ -140,8 +148,8 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
     else next(error)
   }
 
-  const middleware = (route: ResolvedRoute): RequestHandler =>
-    function tesseraJwtRequired(req, res, next) {
+  const middleware = (route: ResolvedRoute): JwtGuard => {
+    const guard: RequestHandler = function tesseraJwtRequired(req, res, next) {
       let result: RequestJwt<C, U> | null | TokenError | Promise<RequestJwt<C, U> | null>
       try {
         result = engine.authenticate(io, req, res, route)
@@ -168,6 +176,9 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
       req.jwt = result as RequestJwt | null
       next()
     }
+    // The guard reads only what every route has (headers, cookies, query, body): any `P` will do.
+    return guard as JwtGuard
+  }
 
   const integration: TesseraExpress<C, U> = {
     auth,
@@ -237,7 +248,7 @@ function from(source: Tessera | AnyTesseraExpress, fn: string): AnyTesseraExpres
  *   res.json({ logged_in_as: req.jwt?.identity })
  * })
  */
-export function jwtRequired(source: Tessera | AnyTesseraExpress, options?: RouteOptions): RequestHandler {
+export function jwtRequired(source: Tessera | AnyTesseraExpress, options?: RouteOptions): JwtGuard {
   return from(source, 'jwtRequired').required(options)
 }
 
