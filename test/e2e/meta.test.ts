@@ -155,6 +155,15 @@ describe('GET /metrics', () => {
   })
 })
 
+/** The parts of the OpenAPI document the tests read. */
+interface OpenApiDocument {
+  components: { schemas: Record<string, unknown> }
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+  >
+}
+
 describe('GET /openapi.json and /docs', () => {
   it('serves an OpenAPI 3 document that lists the auth endpoints', async () => {
     const res = await server.api('GET', '/openapi.json')
@@ -176,6 +185,15 @@ describe('GET /openapi.json and /docs', () => {
     }
     expect(paths.some((p) => /^\/users\/\{[^}]+\}$/.test(p))).toBe(true)
     expect(paths.some((p) => /^\/auth\/sessions\/\{[^}]+\}$/.test(p))).toBe(true)
+  })
+
+  it('names its shared schemas after their $id, as generated clients name their types', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    const schemas = Object.keys(doc.components.schemas)
+    expect(schemas).toEqual(expect.arrayContaining(['Error', 'User']))
+    expect(schemas.filter((name) => name.startsWith('def-'))).toEqual([])
+    const refused = doc.paths['/auth/login']?.post?.responses['401']
+    expect(refused?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' })
   })
 
   it('serves the docs UI as HTML', async () => {

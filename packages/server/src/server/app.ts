@@ -350,6 +350,12 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
         securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
       },
     },
+    // Shared schemas under their own names (`Error`, `User`): @fastify/swagger's default names them
+    // `def-0`, `def-1`, and a generated client then types an error as `components["schemas"]["def-0"]`.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${String(i)}`,
+    },
   })
   await app.register(swaggerUi, { routePrefix: '/docs', ...docsBranding() })
 }
