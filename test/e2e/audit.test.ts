@@ -186,4 +186,12 @@ describe('GET /audit after a full run', () => {
     expectError(await audit('?user=abc'), 400, 'validation_error')
     expectError(await audit('?password=x'), 400, 'validation_error')
   })
+
+  it('takes a limit from 1 to 500, as documented, and refuses 0 and 501 with 400', async () => {
+    expect((await audit('?limit=1')).status).toBe(200)
+    expect((await audit('?limit=500')).status).toBe(200)
+    expectError(await audit('?limit=0'), 400, 'validation_error')
+    expectError(await audit('?limit=501'), 400, 'validation_error')
+    expectError(await audit('?limit=999'), 400, 'validation_error')
+  })
 })

@@ -19,7 +19,8 @@ const AuditQuery = Type.Object(
       Type.String({ pattern: '^[0-9]{1,15}$', description: 'Cursor: `next_before` of the previous page.' }),
     ),
     limit: Type.Optional(
-      Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: '1 to 500, default 100.' }),
+      // 1 to 500 in the pattern itself: a larger limit is refused (400), never silently cut to 500.
+      Type.String({ pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$', description: '1 to 500, default 100.' }),
     ),
   },
   { additionalProperties: false },
