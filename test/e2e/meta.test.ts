@@ -160,7 +160,13 @@ interface OpenApiDocument {
   components: { schemas: Record<string, unknown> }
   paths: Record<
     string,
-    Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown }> }> }>
+    Record<
+      string,
+      {
+        security?: unknown
+        responses: Record<string, { content?: Record<string, { schema?: unknown }> }>
+      }
+    >
   >
 }
 
@@ -194,6 +200,24 @@ describe('GET /openapi.json and /docs', () => {
     expect(schemas.filter((name) => name.startsWith('def-'))).toEqual([])
     const refused = doc.paths['/auth/login']?.post?.responses['401']
     expect(refused?.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' })
+  })
+
+  it('documents the statuses each route answers: the tutorial aliases as their endpoints, 400 for bad parameters', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    const statuses = (path: string, method: string): string[] =>
+      Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort()
+    expect(statuses('/register', 'post')).toEqual(['201', '400', '403', '409', '429'])
+    expect(statuses('/registration', 'post')).toEqual(['200', '400', '403', '409', '429'])
+    expect(statuses('/login', 'post')).toEqual(['200', '400', '401', '403', '429'])
+    expect(statuses('/token/refresh', 'post')).toEqual(['200', '401', '429'])
+    expect(statuses('/logout/access', 'post')).toEqual(['200', '401'])
+    expect(statuses('/logout/refresh', 'post')).toEqual(['200', '401'])
+    for (const path of ['/token/refresh', '/logout/access', '/logout/refresh'])
+      expect(doc.paths[path]?.post?.security, path).toEqual([{ bearerAuth: [] }])
+    expect(statuses('/users', 'get')).toContain('400')
+    expect(statuses('/users/{id}', 'get')).toContain('400')
+    expect(statuses('/users/{id}', 'delete')).toContain('400')
+    expect(statuses('/auth/sessions/{id}', 'delete')).toContain('400')
   })
 
   it('serves the docs UI as HTML', async () => {

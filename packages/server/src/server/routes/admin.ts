@@ -18,14 +18,16 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   const tags = ['admin']
   const one = { params: IdParam }
 
-  const list = guarded(tags, 'List users (paginated)', ok(UserPage, 401, 403), { querystring: Pagination })
+  const list = guarded(tags, 'List users (paginated)', ok(UserPage, 400, 401, 403), {
+    querystring: Pagination,
+  })
   app.get('/users', { onRequest: noStore, preHandler, schema: list }, async (request) => {
     const query = request.query as { page?: string; per_page?: string }
     const page = await service.listUsers({ page: numberOf(query.page), perPage: numberOf(query.per_page) })
     return { users: page.users.map(userBody), total: page.total, page: page.page, per_page: page.perPage }
   })
 
-  const get = guarded(tags, 'One user', ok(User, 401, 403, 404), one)
+  const get = guarded(tags, 'One user', ok(User, 400, 401, 403, 404), one)
   app.get('/users/:id', { onRequest: noStore, preHandler, schema: get }, async (request) =>
     userBody(await service.getUser(idParam(request))),
   )
@@ -40,7 +42,7 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   const remove = guarded(
     tags,
     'Delete a user and revoke every token of theirs',
-    noContent(401, 403, 404),
+    noContent(400, 401, 403, 404),
     one,
   )
   app.delete('/users/:id', { preHandler, schema: remove }, async (request, reply) => {

@@ -247,7 +247,9 @@ function sessionRoutes(app: FastifyInstance, service: AuthService): void {
       }
     },
   )
-  const end = guarded(tags, 'End one of your sessions', noContent(401, 404), { params: SessionParam })
+  const end = guarded(tags, 'End one of your sessions', noContent(400, 401, 404), {
+    params: SessionParam,
+  })
   app.delete('/auth/sessions/:id', { preHandler: app.jwtRequired(), schema: end }, async (request, reply) => {
     await service.revokeSession(callerOf(request), (request.params as { id: string }).id)
     return reply.code(204).send()
