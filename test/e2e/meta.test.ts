@@ -1,5 +1,6 @@
 // Operational endpoints: JWKS (public keys only, verifiable with jose), health, readiness, Prometheus
 // metrics, the OpenAPI document and the docs UI.
+import { readFile } from 'node:fs/promises'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -191,6 +192,14 @@ describe('GET /openapi.json and /docs', () => {
     }
     expect(paths.some((p) => /^\/users\/\{[^}]+\}$/.test(p))).toBe(true)
     expect(paths.some((p) => /^\/auth\/sessions\/\{[^}]+\}$/.test(p))).toBe(true)
+  })
+
+  it("gives the server's own version as the document's", async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as { info: { version: string } }
+    const pkg = JSON.parse(
+      await readFile(new URL('../../packages/server/package.json', import.meta.url), 'utf8'),
+    ) as { version: string }
+    expect(doc.info.version).toBe(pkg.version)
   })
 
   it('names its shared schemas after their $id, as generated clients name their types', async () => {
