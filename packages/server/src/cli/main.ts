@@ -29,11 +29,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return name === undefined ? 1 : 0
   }
   if (name === '--version' || name === '-v') {
-    const { readFile } = await import('node:fs/promises')
-    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version: string
-    }
-    process.stdout.write(`${pkg.version}\n`)
+    const { serverVersion } = await import('../version.js')
+    process.stdout.write(`${await serverVersion()}\n`)
     return 0
   }
   const command: Command | undefined = COMMANDS[name]

@@ -6,9 +6,9 @@ import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { readFile } from 'node:fs/promises'
 import { ConfigurationError } from 'tessera'
 import { tesseraFastify, type ErrorResponse } from 'tessera/fastify'
+import { serverVersion } from '../version.js'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
 import { clientErrorAnswer, installErrorHandling } from './error-response.js'
@@ -340,15 +340,12 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
   app.addSchema(User)
   app.addSchema(Tokens)
   // The document's version is the server's (`info.version`: the version of the API it describes).
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string
-  }
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Tessera auth server',
-        version: pkg.version,
+        version: await serverVersion(),
         description: 'JWT authentication: register, log in, refresh with rotation, revoke.',
       },
       components: {

@@ -1,0 +1,12 @@
+/**
+ * The server's version, from its package.json: what `tessera --version` prints and the OpenAPI document's
+ * `info.version` (the version of the API it describes). Read from the file beside the sources or the
+ * built `dist/`, which sit at the same depth in the package.
+ */
+import { readFile } from 'node:fs/promises'
+
+/** The `version` of tessera-server's package.json. */
+export async function serverVersion(): Promise<string> {
+  const text = await readFile(new URL('../package.json', import.meta.url), 'utf8')
+  return (JSON.parse(text) as { version: string }).version
+}
