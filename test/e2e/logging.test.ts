@@ -273,6 +273,48 @@ describe('the access log', () => {
   }, 60_000)
 })
 
+describe('audit events in the log', () => {
+  it('carry the reqId of the request that caused them; a refresh reuse is a warning', async () => {
+    const served = await serve('info', 'header')
+    const { client } = served
+    try {
+      const username = uniqueName('audited')
+      const registered = await client.api('POST', '/auth/register', {
+        body: { username, password: PASSWORD },
+      })
+      expect(registered.status).toBe(201)
+      const wrong = await client.api('POST', '/auth/login', { body: { username, password: WRONG_PASSWORD } })
+      expect(wrong.status).toBe(401)
+      // R0 → R1 → R2, then R0 again: a grandparent, so reuse at once (no grace).
+      const r0 = String(registered.body.refresh_token)
+      const first = await client.api('POST', '/auth/refresh', { token: r0 })
+      expect(first.status).toBe(200)
+      const second = await client.api('POST', '/auth/refresh', { token: String(first.body.refresh_token) })
+      expect(second.status).toBe(200)
+      const reused = await client.api('POST', '/auth/refresh', { token: r0 })
+      expect(reused.status).toBe(401)
+    } finally {
+      const lines = (await stop(served))
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+      const requestOf = (reqId: unknown): Record<string, unknown> | undefined =>
+        lines.find((l) => l.msg === 'request' && l.reqId === reqId)
+      const expected: [string, number, string, number][] = [
+        ['register', 30, '/auth/register', 201],
+        ['login_failed', 30, '/auth/login', 401],
+        ['refresh_reuse_detected', 40, '/auth/refresh', 401],
+      ]
+      for (const [event, level, route, status] of expected) {
+        const line = lines.find((l) => l.audit === true && l.event === event)
+        expect(line, event).toMatchObject({ level })
+        expect(typeof line?.reqId, event).toBe('string')
+        expect(requestOf(line?.reqId), event).toMatchObject({ route, status })
+      }
+    }
+  }, 60_000)
+})
+
 describe('redactUrl', () => {
   it('replaces the value of every parameter that can carry a credential, and any JWT-shaped value', () => {
     expect(redactUrl('/protected')).toBe('/protected')

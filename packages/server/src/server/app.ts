@@ -266,8 +266,11 @@ async function createApp(
     if (body.length === 0) done(null, undefined)
     else void json(request, body.toString(), done)
   })
+  // A refresh token presented after its rotation is the sign of a stolen token: `warn`, so a log
+  // alert at that level sees it; every other event is `info`.
   const audit = (event: string, detail: Record<string, unknown>): void => {
-    app.log.info({ audit: true, event, ...detail }, event)
+    if (event === 'refresh_reuse_detected') app.log.warn({ audit: true, event, ...detail }, event)
+    else app.log.info({ audit: true, event, ...detail }, event)
   }
   const service = createAuthService(ctx, audit)
   // CORS first, so that every answer to a trusted front end carries it, refusals included.

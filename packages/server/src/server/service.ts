@@ -22,6 +22,8 @@ import { listSessions, logout, logoutAll, revokeSession, whoAmI } from './servic
 export interface ClientInfo {
   ip: string
   userAgent: string | undefined
+  /** The request's id (`reqId` on its access line): on the log lines of its audit events, never stored. */
+  requestId?: string | undefined
 }
 
 /** A signed-in caller: the claims of the verified token the request came with, and its client. */

@@ -48,6 +48,7 @@ export function clientOf(request: FastifyRequest): ClientInfo {
   return {
     ip: request.ip.length <= 64 ? request.ip : request.ip.slice(0, 64),
     userAgent: typeof agent === 'string' ? agent.slice(0, 512) : undefined,
+    requestId: request.id,
   }
 }
 

@@ -138,7 +138,11 @@ async function limitGuesses(
   } catch (error) {
     // Logged only: a flood of refused attempts must not become a flood of writes.
     if (refused === 'login_failed') metrics.logins.inc({ outcome: 'rate_limited' })
-    deps.audit(refused, { reason: 'rate_limited', ip: client.ip })
+    deps.audit(refused, {
+      ...(client.requestId === undefined ? {} : { reqId: client.requestId }),
+      reason: 'rate_limited',
+      ip: client.ip,
+    })
     throw error
   }
 }

@@ -44,8 +44,14 @@ export function serviceDeps(ctx: ServerContext, audit: AuditLog): ServiceDeps {
     work: createUnitOfWork({
       stores: ctx.stores,
       publish: replicaPublisher(ctx.replica, ctx.metrics),
-      log: ({ event, userId, actorId, ip, detail }) => {
-        audit(event, { user_id: userId, ...(actorId == null ? {} : { actor_id: actorId }), ip, ...detail })
+      log: ({ event, userId, actorId, ip, detail, requestId }) => {
+        audit(event, {
+          ...(requestId === undefined ? {} : { reqId: requestId }),
+          user_id: userId,
+          ...(actorId == null ? {} : { actor_id: actorId }),
+          ip,
+          ...detail,
+        })
       },
     }),
   }
@@ -66,6 +72,7 @@ export function audited(
     ip: client?.ip ?? null,
     userAgent: client?.userAgent ?? null,
     detail,
+    requestId: client?.requestId,
   }
 }
 

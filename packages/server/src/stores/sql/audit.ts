@@ -21,6 +21,8 @@ export interface NewAuditEvent {
   detail?: Record<string, unknown>
   /** Unix seconds. @default now */
   at?: number
+  /** The request it came from: written on the event's log line (`reqId`), not stored. */
+  requestId?: string | undefined
 }
 
 /** One recorded event. */
