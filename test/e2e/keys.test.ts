@@ -1,12 +1,18 @@
 // `tessera keys` against a running server: rotation is scheduled (the next key is published before it
 // signs), `--now` rotates at once, `revoke` drops a key everywhere and refuses its tokens, `prune` and
 // every instance delete the keys whose tokens have all expired; `list` shows each key's state.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { generateKey } from 'tessera'
 import { describe, expect, it } from 'vitest'
+import { resolveServerConfig } from '../../packages/server/src/server/app.js'
+import { openContext } from '../../packages/server/src/server/context.js'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { keyStore } from '../../packages/server/src/stores/sql/signing-keys.js'
 import { eventually } from '../scale/cluster.js'
 import {
+  baseConfig,
   decode,
   expectUnauthorized,
   runCli,
@@ -98,6 +104,41 @@ describe('tessera keys', () => {
     const after = await server.cli(['keys', 'list'])
     expect(lineOf(after.output, current)).toMatch(/\bretired\b/)
     expect(await kids(server)).toEqual(expect.arrayContaining([current, pending!]))
+  })
+
+  it('has every instance log a key change when it takes effect there, a rotation by the CLI included', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-keys-log-'))
+    const notices: string[] = []
+    const context = await openContext(resolveServerConfig({ ...baseConfig(dir), keyRefreshInterval: 1 }), {
+      onNotice: (level, message) => notices.push(`${level} ${message}`),
+    })
+    try {
+      const before = context.auth.config.keyRing.active.kid
+      const rotate = await runCli([
+        'keys',
+        'rotate',
+        '--now',
+        '--data-dir',
+        dir,
+        '--key-refresh-interval',
+        '1',
+      ])
+      expect(rotate.code, rotate.output).toBe(0)
+      const after = /Signing with (\S+)/.exec(rotate.output)?.[1]
+      expect(after, rotate.output).toBeDefined()
+      const switched = `info keys: now signing with ${after!} (was ${before})`
+      expect(
+        await eventually(() => notices.some((n) => n.startsWith(switched)), 10_000, 100),
+        notices.join('\n'),
+      ).toBe(true)
+      // Published first (still signing with the old key), both verifying throughout.
+      expect(notices.find((n) => n.startsWith('info keys:'))).toBe(
+        `info keys: signing with ${before}; verifying ${before}, ${after!}`,
+      )
+    } finally {
+      await context.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('revokes a key: gone from the JWKS, every token it signed refused with token_unknown_key', async () => {

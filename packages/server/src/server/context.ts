@@ -270,11 +270,22 @@ function startMaintenance(
   })
   serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
   // An HMAC secret from configuration is not stored.
+  // What the ring's refresh changed, logged by each instance: a rotation made by the CLI or by another
+  // instance shows in every instance's log when it takes effect there.
+  let signer = ring.active.kid
   const keyLifecycle = registerKeyLifecycle(maintenance, {
     keys: stores.keys,
     ring,
     retentionSeconds: keyRetentionSeconds(config),
     intervalMs: config.keyRefreshInterval * 1000,
+    onChange: ({ pruned }) => {
+      const now = ring.active.kid
+      const kids = ring.entries().map((e) => e.key.kid)
+      const signing = now === signer ? `signing with ${now}` : `now signing with ${now} (was ${signer})`
+      signer = now
+      const prunedText = pruned.length > 0 ? `; pruned ${pruned.join(', ')}` : ''
+      hooks.onNotice?.('info', `keys: ${signing}; verifying ${kids.join(', ')}${prunedText}`)
+    },
   })
   // `TESSERA_SECRET` is the operator's to rotate; stored keys are the server's.
   if (!signsWithConfiguredSecret(config) && config.keyRotationInterval > 0) {
