@@ -131,7 +131,19 @@ describe('authentic tokens with bad claims', () => {
 
   it('refuses on /auth/me an authentic token whose sub is no user id (401, never a 5xx)', async () => {
     // Found by the claims fuzzer: /auth/me answers from the token, and Number('EdDSA') is NaN.
-    for (const sub of ['EdDSA', '0', '-1', '1.5', '99999999999999999999']) {
+    const id = String(alice.userId)
+    // Other spellings of alice's own id too: a revocation of her matches `sub` as written.
+    for (const sub of [
+      'EdDSA',
+      '0',
+      '-1',
+      '1.5',
+      '99999999999999999999',
+      `0${id}`,
+      ` ${id}`,
+      `${id}.0`,
+      `${id}e0`,
+    ]) {
       const res = await server.api('GET', '/auth/me', { token: authentic({ sub }) })
       expect([sub, res.status], res.text).toEqual([sub, 401])
     }

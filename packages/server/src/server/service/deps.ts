@@ -78,10 +78,16 @@ export function audited(
 
 export const randomId = (): string => randomBytes(16).toString('base64url')
 
-/** The user id a token's `sub` names, or `undefined` when it is not one (this server's `sub` always is). */
+/**
+ * The user id a token's `sub` names, or `undefined` when it is not one (this server's `sub` always is).
+ * Only the canonical spelling: `038`, ` 38` or `38.0` would name user 38 to `Number` but escape a
+ * revocation of the user, which matches `sub` as written.
+ */
 export function userIdOf(claims: Pick<JwtClaims, 'sub'>): number | undefined {
-  const id = Number(claims.sub)
-  return Number.isSafeInteger(id) && id >= 1 ? id : undefined
+  const { sub } = claims
+  if (typeof sub !== 'string' || !/^[1-9]\d{0,15}$/.test(sub)) return undefined
+  const id = Number(sub)
+  return Number.isSafeInteger(id) ? id : undefined
 }
 
 /** The refusal of a token whose user was deleted or disabled since it was issued. */
