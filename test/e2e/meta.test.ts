@@ -35,6 +35,9 @@ describe('GET /.well-known/jwks.json', () => {
     for (const key of keys) {
       expect(typeof key.kty).toBe('string')
       expect(typeof key.kid).toBe('string')
+      // Every public member as the key has it (the response schema lists two and keeps the rest).
+      expect(key).toMatchObject({ alg: expect.any(String) as string, use: 'sig' })
+      expect(typeof (key.x ?? key.n)).toBe('string')
       for (const privateMember of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']) {
         expect(key, `private member ${privateMember}`).not.toHaveProperty(privateMember)
       }
@@ -227,6 +230,10 @@ describe('GET /openapi.json and /docs', () => {
     expect(statuses('/users/{id}', 'get')).toContain('400')
     expect(statuses('/users/{id}', 'delete')).toContain('400')
     expect(statuses('/auth/sessions/{id}', 'delete')).toContain('400')
+    // The operational routes declare their bodies too: a generated client types them.
+    expect(statuses('/healthz', 'get')).toEqual(['200'])
+    expect(statuses('/readyz', 'get')).toEqual(['200', '503'])
+    expect(statuses('/.well-known/jwks.json', 'get')).toEqual(['200'])
   })
 
   it('serves the docs UI as HTML', async () => {

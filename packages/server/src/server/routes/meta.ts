@@ -6,6 +6,31 @@ import type { ServerContext } from '../context.js'
 import { guarded, jwtOf, ok } from './http.js'
 import { discoveryRoutes } from './discovery.js'
 
+/** The public keys as `/.well-known/jwks.json` serves them (RFC 7517): each key's members as they are. */
+const Jwks = Type.Object(
+  {
+    keys: Type.Array(Type.Object({ kty: Type.String(), kid: Type.String() }, { additionalProperties: true })),
+  },
+  { description: 'JSON Web Key Set' },
+)
+
+const Liveness = Type.Object({ status: Type.Literal('ok') })
+
+/** What `/readyz` checked: `ok`, or what is not (`down`, `starting`); `redis` only when configured. */
+const Readiness = Type.Object({
+  status: Type.Union(
+    ['ready', 'degraded', 'draining', 'unavailable', 'starting'].map((s) => Type.Literal(s)),
+  ),
+  checks: Type.Object(
+    {
+      database: Type.Optional(Type.Union([Type.Literal('ok'), Type.Literal('down')])),
+      workers: Type.String(),
+      redis: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+})
+
 /** How long one rendering of `/metrics` is served again. */
 const METRICS_MAX_AGE_MS = 1_000
 
@@ -13,13 +38,17 @@ const METRICS_MAX_AGE_MS = 1_000
 export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(
     '/.well-known/jwks.json',
-    { schema: { tags: ['keys'], summary: 'Public signing keys (JWKS)' } },
+    { schema: { tags: ['keys'], summary: 'Public signing keys (JWKS)', response: { 200: Jwks } } },
     async (_request, reply) =>
       reply.header('cache-control', `public, max-age=${ctx.config.jwksMaxAge}`).send(ctx.auth.jwks()),
   )
   discoveryRoutes(app, ctx)
 
-  app.get('/healthz', { schema: { tags: ['ops'], summary: 'Liveness' } }, () => ({ status: 'ok' }))
+  app.get(
+    '/healthz',
+    { schema: { tags: ['ops'], summary: 'Liveness', response: { 200: Liveness } } },
+    () => ({ status: 'ok' }),
+  )
 
   app.get(
     '/readyz',
@@ -28,6 +57,9 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
         tags: ['ops'],
         summary:
           'Readiness: the database answers, the password threads are started (and Redis, when configured)',
+        description:
+          '503 with `Retry-After` while starting (1 s), stopping (`draining`) or without the database (5 s): a load balancer sends nothing new; `degraded` (200) still serves.',
+        response: { 200: Readiness, 503: Readiness },
       },
     },
     async (_request, reply) => {
