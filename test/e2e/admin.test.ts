@@ -372,3 +372,62 @@ function expectUserShape(u: UserBody): void {
   expect(Array.isArray(u.roles)).toBe(true)
   expect(typeof u.disabled).toBe('boolean')
 }
+
+describe('the last enabled admin', () => {
+  const alone = useServer()
+
+  it('cannot be demoted, disabled or deleted through the API: 409 last_admin, nothing changed', async () => {
+    await alone.createUserWithCli('solo', ADMIN_PASSWORD)
+    const solo = await alone.login('solo', ADMIN_PASSWORD)
+    const self = `/users/${solo.userId}`
+    for (const [method, body] of [
+      ['PATCH', { roles: [] }],
+      ['PATCH', { roles: ['editor'] }],
+      ['PATCH', { disabled: true }],
+      ['DELETE', undefined],
+    ] as const) {
+      const res = await alone.api(method, self, {
+        token: solo.access,
+        ...(body === undefined ? {} : { body }),
+      })
+      expectError(res, 409, 'last_admin')
+    }
+    // Rolled back: the same token still opens /admin, and the user is as it was.
+    expect((await alone.api('GET', '/admin', { token: solo.access })).status).toBe(200)
+    const stored = await alone.api('GET', self, { token: solo.access })
+    expect(stored.body).toMatchObject({ roles: ['admin'], disabled: false })
+  })
+
+  it('can be once another enabled admin exists, who then is the last', async () => {
+    const solo = await alone.login('solo', ADMIN_PASSWORD)
+    const next = await alone.register(uniqueName('successor'))
+    // A disabled admin does not count.
+    const promoted = await alone.api('PATCH', `/users/${next.userId}`, {
+      token: solo.access,
+      body: { roles: ['admin'], disabled: true },
+    })
+    expect(promoted.status, promoted.text).toBe(200)
+    expectError(
+      await alone.api('PATCH', `/users/${solo.userId}`, { token: solo.access, body: { roles: [] } }),
+      409,
+      'last_admin',
+    )
+    expect(
+      (await alone.api('PATCH', `/users/${next.userId}`, { token: solo.access, body: { disabled: false } }))
+        .status,
+    ).toBe(200)
+    const demoted = await alone.api('PATCH', `/users/${solo.userId}`, {
+      token: solo.access,
+      body: { roles: [] },
+    })
+    expect(demoted.status, demoted.text).toBe(200)
+    const successor = await alone.login(next.body.user?.username ?? '')
+    expectError(
+      await alone.api('DELETE', `/users/${next.userId}`, { token: successor.access }),
+      409,
+      'last_admin',
+    )
+    // Demoting or deleting a user who is no admin is not concerned.
+    expect((await alone.api('DELETE', `/users/${solo.userId}`, { token: successor.access })).status).toBe(204)
+  })
+})

@@ -98,6 +98,42 @@ describe.skipIf(!available)('the server on PostgreSQL', () => {
   )
 })
 
+describe.skipIf(!available)('the last enabled admin on PostgreSQL', () => {
+  let database: TestDatabase
+  const server = new E2EServer({ databasePoolSize: 3 })
+  checkAfterEach(server)
+
+  beforeAll(async () => {
+    database = await createTestDatabase('e2e_admins')
+    Object.assign(server.overrides, { databaseUrl: database.url })
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.dispose()
+    await database.drop()
+  })
+
+  // READ COMMITTED: two transactions each demoting one of two admins would each see the other admin
+  // still there and both commit, leaving none. The count waits for the other change's lock.
+  it('refuses the second of two demotions in flight at once: one admin is left', async () => {
+    const { db } = server.running.context
+    const first = await server.register(uniqueName('pg-admin-a'))
+    const second = await server.register(uniqueName('pg-admin-b'))
+    for (const id of [first.userId, second.userId]) await userStore(db).update(id, { roles: ['admin'] })
+    const token = (await server.login(String(first.body.user?.username))).access
+    let patch: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
+    await db.transaction().execute(async (trx) => {
+      await userStore(trx).update(first.userId, { roles: [] })
+      expect(await userStore(trx).countAdminsLocked()).toBe(1)
+      patch = server.api('PATCH', `/users/${second.userId}`, { token, body: { roles: [] } })
+      // The request's transaction demotes the second admin and waits here for the count's lock.
+      await sleep(1_000)
+    })
+    expectError(await patch!, 409, 'last_admin')
+    expect((await userStore(db).get(second.userId))?.roles).toEqual(['admin'])
+  })
+})
+
 describe.skipIf(!available)('instances starting at once on an empty PostgreSQL database', () => {
   // Each instance found no key and made its own, the last one stored signing: for one refresh interval
   // the others signed with keys their peers did not know, and published different key sets.

@@ -47,6 +47,11 @@ export const serverErrors = {
   not_found: { status: 404, message: 'Not found' },
   request_timeout: { status: 408, message: 'The request took too long to arrive' },
   username_taken: { status: 409, message: 'This username is already taken' },
+  last_admin: {
+    status: 409,
+    message:
+      'This is the last enabled admin: make another user admin first (or use `tessera users set-roles`)',
+  },
   payload_too_large: { status: 413, message: 'The request body is too large' },
   unsupported_media_type: { status: 415, message: 'Send JSON (Content-Type: application/json)' },
   rate_limited: { status: 429, message: 'Too many attempts; retry later' },

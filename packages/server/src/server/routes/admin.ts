@@ -33,7 +33,7 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   )
 
   const summary = 'Change roles or disable; removing a role or disabling revokes the user’s tokens'
-  const patch = guarded(tags, summary, ok(User, 400, 401, 403, 404), { ...one, body: UserPatch })
+  const patch = guarded(tags, summary, ok(User, 400, 401, 403, 404, 409), { ...one, body: UserPatch })
   app.patch('/users/:id', { onRequest: noStore, preHandler, schema: patch }, async (request) => {
     const change = request.body as { roles?: string[]; disabled?: boolean }
     return userBody(await service.updateUser(callerOf(request), idParam(request), change))
@@ -42,7 +42,7 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   const remove = guarded(
     tags,
     'Delete a user and revoke every token of theirs',
-    noContent(400, 401, 403, 404),
+    noContent(400, 401, 403, 404, 409),
     one,
   )
   app.delete('/users/:id', { preHandler, schema: remove }, async (request, reply) => {

@@ -3,7 +3,7 @@
  * user's tokens), deletion, and the audit log query. The caller's `admin` role is the route's guard.
  */
 import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
-import { notFound, validation } from '../errors.js'
+import { notFound, ServiceError, validation } from '../errors.js'
 import type { AuditLogQuery, AuditPage, Caller, UserList } from '../service.js'
 import type { UnitOfWork } from '../unit-of-work.js'
 import { audited, publicUser, removesRole, revokeEverything, userIdOf, type ServiceDeps } from './deps.js'
@@ -44,6 +44,16 @@ async function withUser<T>(
   })
 }
 
+const isEnabledAdmin = (user: UserRecord): boolean => !user.disabled && user.roles.includes('admin')
+
+/**
+ * Refuses a change that leaves no enabled admin (`last_admin`): the API could then never administer
+ * again, and only the CLI could mend it. Called in the change's unit of work, after the change.
+ */
+async function keepAnAdmin(tx: UnitOfWork): Promise<void> {
+  if ((await tx.users.countAdminsLocked()) === 0) throw new ServiceError('last_admin')
+}
+
 /**
  * An admin's change of roles or the disabled flag. Removing a role or disabling revokes every token
  * of the user (least privilege: the change must not live on in unexpired tokens).
@@ -57,6 +67,7 @@ export async function updateUser(
   return withUser(deps, userId, async (tx, before) => {
     const after = await tx.users.update(userId, patch)
     if (after === undefined) throw notFound('User')
+    if (isEnabledAdmin(before) && !isEnabledAdmin(after)) await keepAnAdmin(tx)
     const demoted = patch.roles !== undefined && removesRole(before.roles, patch.roles)
     const disabled = patch.disabled === true && !before.disabled
     if (demoted || disabled) await revokeEverything(deps, tx, userId)
@@ -72,9 +83,10 @@ export async function deleteUser(
   { token, client }: Caller,
   userId: number,
 ): Promise<void> {
-  await withUser(deps, userId, async (tx) => {
+  await withUser(deps, userId, async (tx, user) => {
     await revokeEverything(deps, tx, userId)
     await tx.users.delete(userId)
+    if (isEnabledAdmin(user)) await keepAnAdmin(tx)
     await tx.audit(audited('user_deleted', userId, client, undefined, userIdOf(token)))
   })
 }

@@ -3,7 +3,7 @@
  * (`INSERT … ON CONFLICT DO NOTHING`), so concurrent registrations of one name yield exactly one user
  * on every connection and every dialect, without catching driver-specific error codes.
  */
-import type { Kysely, Selectable } from 'kysely'
+import { sql, type Kysely, type Selectable } from 'kysely'
 import { nowSeconds } from '../../time.js'
 import { dialectOf } from './dialect.js'
 import { seconds, type TesseraDatabase, type UsersTable } from './schema.js'
@@ -75,7 +75,17 @@ export interface UserStore {
   update(id: number, patch: UserPatch, now?: number): Promise<UserRecord | undefined>
   /** Deletes the user (its sessions go with it); false when there was none. */
   delete(id: number): Promise<boolean>
+  /**
+   * How many enabled users hold the `admin` role, read under the lock every such count takes until its
+   * transaction ends (PostgreSQL: a transaction-level advisory lock; SQLite: its one write lock, which
+   * the change before it took), so two transactions each removing one of two admins cannot both see the
+   * other one left.
+   */
+  countAdminsLocked(): Promise<number>
 }
+
+/** The advisory lock of {@link UserStore.countAdminsLocked} on PostgreSQL (an arbitrary constant). */
+const ADMINS_LOCK = 0x7e55e7a
 
 /** Largest page {@link UserStore.list} returns. */
 const MAX_PAGE_SIZE = 500
@@ -115,6 +125,20 @@ export function userStore(db: Kysely<TesseraDatabase>): UserStore {
       const query = db.selectFrom('users').selectAll().where('id', '=', id)
       const row = await (dialectOf(db) === 'postgres' ? query.forShare() : query).executeTakeFirst()
       return row === undefined ? undefined : toUser(row)
+    },
+
+    async countAdminsLocked() {
+      if (!db.isTransaction)
+        throw new TypeError('countAdminsLocked holds its lock until a transaction ends: call it in one')
+      if (dialectOf(db) === 'postgres') await sql`select pg_advisory_xact_lock(${ADMINS_LOCK})`.execute(db)
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+        .where('disabled', '=', 0)
+        // Roles are stored as a JSON array of strings: `"admin"` with its quotes is that member exactly.
+        .where('roles', 'like', '%"admin"%')
+        .executeTakeFirstOrThrow()
+      return Number(row.n)
     },
 
     async getByUsername(usernameNormalized) {
