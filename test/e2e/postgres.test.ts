@@ -1,10 +1,13 @@
 // The auth server on PostgreSQL (TESSERA_DATABASE_URL=postgres://…): register, log in, refresh, log out,
 // and a restart keeps users, keys and revocations.
+import { createHmac, randomUUID } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
+import { sessionStore } from '../../packages/server/src/stores/sql/sessions.js'
 import { userStore } from '../../packages/server/src/stores/sql/users.js'
 import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
@@ -165,5 +168,77 @@ describe.skipIf(!available)('instances starting at once on an empty PostgreSQL d
       await rm(dir, { recursive: true, force: true })
       await database.drop()
     }
+  })
+})
+
+describe.skipIf(!available)('a previous system\'s refresh token on PostgreSQL', () => {
+  const SECRET = 'a-flask-jwt-secret-key-of-32-bytes!'
+  let database: TestDatabase
+  const server = new E2EServer({ databasePoolSize: 4, refreshGraceSeconds: 10 })
+  checkAfterEach(server)
+
+  beforeAll(async () => {
+    database = await createTestDatabase('legacy')
+    const legacyUntil = Math.floor(Date.now() / 1000) + 86_400
+    Object.assign(server.overrides, { databaseUrl: database.url, legacyHsSecret: SECRET, legacyUntil })
+    await server.start()
+  })
+  afterAll(async () => {
+    await server.dispose()
+    await database.drop()
+  })
+
+  /** A flask-jwt-extended refresh token of `identity`, signed with the legacy secret. */
+  function flaskRefresh(identity: string, jti: string): string {
+    const now = Math.floor(Date.now() / 1000) - 60
+    const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+    const body = { fresh: false, iat: now, jti, type: 'refresh', sub: identity, nbf: now, exp: now + 86_400 }
+    const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(body)}`
+    return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`
+  }
+
+  // READ COMMITTED: each statement sees what committed before it began. The exchange read the jti's
+  // record, then its revocation: an exchange of the same token (another tab, another instance)
+  // committing between the two showed its revocation without its record, and the second tab was told
+  // `token_revoked` ("revoked by the previous system") instead of the session's pair. Here the other
+  // exchange commits while the lock on `revocations` holds this one between its reads.
+  it('a concurrent exchange committing mid-check gives the second presentation the same session', async () => {
+    const name = uniqueName('pg-flask')
+    const { userId } = await server.register(name)
+    const { db } = server.running.context
+    await db.insertInto('legacy_identities').values({ identity: name, user_id: userId, imported_at: 0 }).execute()
+    const jti = randomUUID()
+    const token = flaskRefresh(name, jti)
+    let presented: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
+    const first = { id: randomUUID(), jti: randomUUID() }
+    await db.transaction().execute(async (trx) => {
+      await sql`lock table revocations in access exclusive mode`.execute(trx)
+      presented = server.refresh(token)
+      // The presentation waits on the lock, between its reads.
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await sql<{ n: number }>`
+          select count(*)::int as n from pg_locks
+          where not granted and relation = 'revocations'::regclass`.execute(db)
+        if (rows[0]!.n > 0) break
+        expect(waited, 'the presentation never reached revocations').toBeLessThan(10_000)
+        await sleep(20)
+      }
+      // What the other exchange commits (legacy-exchange.ts): its session, rotated from the old jti;
+      // its record; the old jti's revocation.
+      const now = Math.floor(Date.now() / 1000)
+      await sessionStore(trx).create({ ...first, userId, expiresAt: now + 3_600, predecessorJti: jti })
+      await trx
+        .insertInto('legacy_exchanges')
+        .values({ jti, user_id: userId, session_id: first.id, exchanged_at: now, expires_at: now + 86_400 })
+        .execute()
+      await trx
+        .insertInto('revocations')
+        .values({ kind: 'token', id: jti, before: null, expires_at: now + 86_400 })
+        .execute()
+    })
+    const res = await presented!
+    expect(res.status, res.text).toBe(200)
+    expect(res.body.session_id).toBe(first.id)
+    expect(claimsOf(String(res.body.refresh_token)).jti).toBe(first.jti)
   })
 })

@@ -112,18 +112,22 @@ async function exchangeOnce(
  * end of all the user's legacy tokens (a logout everywhere, a password change: `endLegacyTokens`).
  */
 async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome | undefined> {
-  const previous = await tx.db
-    .selectFrom('legacy_exchanges')
-    .select('session_id')
-    .where('jti', '=', legacy.jti)
-    .executeTakeFirst()
-  if (previous !== undefined) return { status: 'exchanged_before', sessionId: previous.session_id }
+  // The revocation first: an exchange writes its jti's revocation and its record in one transaction,
+  // so once the revocation is seen the record is too. In the other order, on PostgreSQL (READ
+  // COMMITTED, each statement sees what committed before it began) a concurrent exchange committing
+  // between the two reads showed its revocation without its record: `token_revoked`, not the grace.
   const revoked = await tx.db
     .selectFrom('revocations')
     .select('id')
     .where('kind', '=', 'token')
     .where('id', '=', legacy.jti)
     .executeTakeFirst()
+  const previous = await tx.db
+    .selectFrom('legacy_exchanges')
+    .select('session_id')
+    .where('jti', '=', legacy.jti)
+    .executeTakeFirst()
+  if (previous !== undefined) return { status: 'exchanged_before', sessionId: previous.session_id }
   if (revoked !== undefined) return { status: 'revoked' }
   const ended = await tx.db
     .selectFrom('revocations')
