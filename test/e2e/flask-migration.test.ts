@@ -203,6 +203,46 @@ describe('the old app’s refresh tokens (legacy window open)', () => {
   })
 })
 
+describe('a legacy window extended later', () => {
+  const extended = useImportedServer()
+
+  it('keeps the old app’s logouts and the ends of users’ old tokens until its new end', async () => {
+    const name = 'user015'
+    const session = tokensOf(await extended.api('POST', '/auth/login', { body: creds(name) }))
+    expect((await extended.api('POST', '/auth/logout-all', { token: session.access })).status).toBe(204)
+    const later = WINDOW_END + 10 * 86_400
+    extended.overrides.legacyUntil = later
+    await extended.restart()
+    const again = await extended.cli([
+      'users',
+      'import',
+      fixture.db,
+      '--legacy-until',
+      String(later),
+      '--progress',
+      'none',
+    ])
+    expect(again.code, again.output).toBe(0)
+    const db = new Database(join(extended.dir, 'tessera.db'), { readonly: true })
+    try {
+      const ends = db
+        .prepare("select id, expires_at from revocations where kind = 'user' and id like 'legacy:%'")
+        .all() as { id: string; expires_at: number }[]
+      expect(ends).toEqual([{ id: expect.stringMatching(/^legacy:\d+$/) as string, expires_at: later }])
+      const imported = db
+        .prepare("select count(*) as n from revocations where kind = 'token' and expires_at = ?")
+        .get(later) as { n: number }
+      expect(imported.n).toBe(6)
+    } finally {
+      db.close()
+    }
+    expectUnauthorized(
+      await extended.api('GET', '/secret', { token: user(name).access_token }),
+      'token_revoked',
+    )
+  })
+})
+
 describe('an old refresh token presented twice within the grace window (two tabs at the cut-over)', () => {
   const graced = useImportedServer()
 

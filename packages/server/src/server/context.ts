@@ -13,6 +13,7 @@ import {
   type KeyRing,
   type MemoryRevocationStore,
   type ReplicatedRevocationStore,
+  revocationExpiry,
   type Tessera,
 } from 'tessera'
 import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
@@ -35,6 +36,8 @@ import {
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
+import { keepLegacyEnds } from './legacy.js'
+import { nowSeconds } from '../time.js'
 
 /**
  * The clock leeway of the server's engine, in seconds (the core's default, said out loud): revocation
@@ -128,6 +131,13 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
     const memory = memoryRevocationStore()
+    // A legacy window extended since the ends of users' old tokens were written: kept until its new end.
+    if (
+      config.legacyHsSecret !== undefined &&
+      config.legacyUntil !== undefined &&
+      config.legacyUntil > nowSeconds()
+    )
+      await keepLegacyEnds(db, revocationExpiry(config.legacyUntil, SERVER_LEEWAY))
     // Fill the in-memory replica from the database (at start; after a Redis outage, too).
     const syncFromDatabase = (): Promise<number> =>
       replicatedRevocationStore({ durable: stores.revocations, replica: memory }).sync()

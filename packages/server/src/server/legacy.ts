@@ -36,10 +36,12 @@ import {
   type VerifiedToken,
   type VerifyOptions,
 } from 'tessera'
+import type { Kysely } from 'kysely'
+import type { TesseraDatabase } from '../stores/sql/schema.js'
 import type { UserRecord } from '../stores/sql/users.js'
 import type { ServerContext } from './context.js'
 import { ServiceError } from './errors.js'
-import { legacySubject } from './revocations.js'
+import { LEGACY_SUBJECT_PREFIX, legacySubject } from './revocations.js'
 
 /** What a legacy token carried, kept beside the Tessera-shaped claims the routes see. */
 export interface LegacyToken {
@@ -401,4 +403,21 @@ export function legacyAwareAuth(ctx: ServerContext): Tessera {
     verifyInline,
     verify: async <C>(token: string, opts?: VerifyOptions) => verifyInline<C>(token, opts),
   }
+}
+
+/**
+ * Keeps the ends of users' legacy tokens (`legacy:<id>` entries: a logout everywhere, a password change)
+ * until `expiresAt` where they would lapse earlier: written under an earlier `TESSERA_LEGACY_UNTIL`, they
+ * would let the user's old tokens back in once the window is extended. Run at start, before the replica
+ * is filled; returns how many were extended.
+ */
+export async function keepLegacyEnds(db: Kysely<TesseraDatabase>, expiresAt: number): Promise<number> {
+  const result = await db
+    .updateTable('revocations')
+    .set({ expires_at: expiresAt })
+    .where('kind', '=', 'user')
+    .where('id', 'like', `${LEGACY_SUBJECT_PREFIX}%`)
+    .where('expires_at', '<', expiresAt)
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
 }

@@ -51,7 +51,10 @@ export interface Revocations {
  * belong to no session, and a user entry under the user id would also end the tokens the server
  * issues in the same second (a password change keeps the caller's session).
  */
-export const legacySubject = (userId: number): string => `legacy:${userId}`
+export const legacySubject = (userId: number): string => `${LEGACY_SUBJECT_PREFIX}${userId}`
+
+/** What every {@link legacySubject} begins with. */
+export const LEGACY_SUBJECT_PREFIX = 'legacy:'
 
 /** The entry builders over the server's lifetimes. */
 export function revocations(lifetimes: RevocationLifetimes): Revocations {

@@ -561,12 +561,24 @@ async function importRevoked(
   )
   const fresh = unique.filter((j) => !present.has(j))
   report.revoked.alreadyPresent += unique.length - fresh.length
-  if (o.dryRun || fresh.length === 0) {
+  if (o.dryRun) {
     report.revoked.imported += fresh.length
     return
   }
   const expiresAt = o.revokedUntil ?? 0
   await inTransaction(db, async (trx) => {
+    // Already present: kept until the later end, so importing again with a later --legacy-until (a
+    // window extended) keeps the old app's logouts refused for as long as its tokens are accepted.
+    const kept = [...present]
+    for (let start = 0; start < kept.length; start += INSERT_CHUNK * 2) {
+      await trx
+        .updateTable('revocations')
+        .set({ expires_at: expiresAt })
+        .where('kind', '=', 'token')
+        .where('id', 'in', kept.slice(start, start + INSERT_CHUNK * 2))
+        .where('expires_at', '<', expiresAt)
+        .execute()
+    }
     for (let start = 0; start < fresh.length; start += INSERT_CHUNK * 2) {
       await trx
         .insertInto('revocations')
