@@ -175,6 +175,8 @@ describe('refresh rate per session (TESSERA_REFRESH_RATE_PER_SESSION)', () => {
     expectError(refused, 429, 'rate_limited')
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
     expect((await audit.list({ userId: login.userId })).length).toBe(before)
+    const metrics = await server.api('GET', '/metrics')
+    expect(metrics.text).toMatch(/^tessera_refreshes_total\{outcome="rate_limited"\} 1$/m)
     // The session's current token was not spent: it refreshes once the minute is over. Another
     // session of the same user has its own budget.
     expect((await server.refresh(other.refresh)).status).toBe(200)

@@ -268,6 +268,8 @@ describe('POST /auth/register rate limit', () => {
     expect(retryAfter).toMatch(/^\d+$/)
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1)
     expect(Number(retryAfter)).toBeLessThanOrEqual(60)
+    const metrics = await server.api('GET', '/metrics')
+    expect(metrics.text).toMatch(/^tessera_registrations_total\{outcome="rate_limited"\} 1$/m)
   })
 
   it('is not bypassed by a spoofed X-Forwarded-For when no proxy is trusted', async () => {

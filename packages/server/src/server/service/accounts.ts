@@ -92,7 +92,12 @@ export async function register(
     metrics.registrations.inc({ outcome: 'closed' })
     throw new ServiceError('registration_closed')
   }
-  await limit(deps, `register:ip:${clientNetwork(client.ip)}`, config.registerRatePerIp)
+  await limit(deps, `register:ip:${clientNetwork(client.ip)}`, config.registerRatePerIp).catch(
+    (error: unknown) => {
+      metrics.registrations.inc({ outcome: 'rate_limited' })
+      throw error
+    },
+  )
   const normalized = registrableName(body.username)
   const passwordHash = await strongPasswordHash(deps, 'password', body.password, normalized)
   const issued = await deps.work.run(async (tx) => {

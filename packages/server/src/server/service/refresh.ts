@@ -63,7 +63,12 @@ async function rotateRefresh(
   // A session refreshes every few minutes; one refreshed in a loop (or a spent token replayed within
   // the grace window) writes an audit event each time, kept TESSERA_AUDIT_RETENTION: refused here,
   // before any signature or write.
-  await limit(deps, `refresh:session:${sid}`, deps.ctx.config.refreshRatePerSession)
+  await limit(deps, `refresh:session:${sid}`, deps.ctx.config.refreshRatePerSession).catch(
+    (error: unknown) => {
+      metrics.refreshes.inc({ outcome: 'rate_limited' })
+      throw error
+    },
+  )
   // Sign the successor first: the rotation records its exp, and an unused token is harmless.
   const newJti = randomId()
   const candidate = await auth.createRefreshToken(claims.sub, { sid, jti: newJti, csrf: deps.csrf })
