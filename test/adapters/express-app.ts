@@ -45,7 +45,7 @@ export function makeExpressApp(createApp: ExpressFactory): MakeApp {
         })
         continue
       }
-      const guards = spec.guard === undefined ? [] : [jwt.required(spec.guard)]
+      const guards = [spec.guard, spec.stacked].flatMap((g) => (g === undefined ? [] : [jwt.required(g)]))
       app[method](spec.path, ...guards, (req: Request, res: Response) => {
         const token = (req.body as { token?: string } | undefined)?.token ?? ''
         const options = cookieCallOptions(req.body)

@@ -78,7 +78,14 @@ async function build(
       app.route({
         method: spec.method,
         url: spec.path,
-        ...(spec.guard === undefined ? {} : { preHandler: app.jwtRequired(spec.guard) }),
+        ...(spec.guard === undefined
+          ? {}
+          : {
+              preHandler:
+                spec.stacked === undefined
+                  ? app.jwtRequired(spec.guard)
+                  : [app.jwtRequired(spec.guard), app.jwtRequired(spec.stacked)],
+            }),
         handler: handle(spec),
       })
     }

@@ -17,6 +17,8 @@ export interface RouteSpec {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
   path: string
   guard?: RouteOptions
+  /** A second guard after `guard` (a router-wide guard, then the route's own). */
+  stacked?: RouteOptions
   verify?: RouteOptions
   action?: Action
 }
@@ -35,6 +37,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/any-type', guard: { verifyType: false } },
   { method: 'GET', path: '/skip-revocation', guard: { skipRevocationCheck: true } },
   { method: 'GET', path: '/admin', guard: { roles: ['admin', 'owner'] } },
+  { method: 'GET', path: '/stacked', guard: {}, stacked: { roles: ['admin', 'owner'] } },
   { method: 'GET', path: '/scoped', guard: { scopes: ['read', 'write'] } },
   { method: 'GET', path: '/query-only', guard: { locations: ['query'] } },
   { method: 'GET', path: '/open' },

@@ -374,6 +374,14 @@ export function cookieSuite(ctx: SuiteContext): void {
       expect([claims.sub, claims.roles, claims.csrf, claims.fresh]).toEqual(['alice', ['admin'], csrf, false])
     })
 
+    it('re-issues once on a route behind two guards (a router-wide one, then the route’s own)', async () => {
+      const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m' })
+      const { cookie } = await login(started, { roles: ['admin'] }, 300)
+      const res = await started.client.request('GET', '/stacked', { headers: { cookie } })
+      expect(res.status).toBe(200)
+      expect(res.cookies.map((c) => c.name)).toEqual(['access_token_cookie', 'csrf_access_token'])
+    })
+
     it('re-issues the cookie on the hook path too, after the user lookup', async () => {
       const started = await ctx.start({ ...COOKIES, implicitRefresh: '10m', userLookup: () => ({ id: 1 }) })
       const { cookie } = await login(started, {}, 60)

@@ -150,6 +150,10 @@ export function createHttpAuth<C, U>(
     }
   }
 
+  // Responses that already carry a re-issued access cookie: a route behind two guards (a router-wide
+  // one, then its own) authenticates twice, and would otherwise sign and set two new tokens.
+  const reissued = new WeakSet<object>()
+
   const reissue = async <Req, Res>(
     io: HttpIO<Req, Res>,
     req: Req,
@@ -164,6 +168,9 @@ export function createHttpAuth<C, U>(
     // not RFC 9068's `auth_time`, which would tell resource servers the user authenticated then).
     const startedAt = chainStart(v.claims)
     if (Date.now() / 1000 - startedAt >= auth.config.refreshTokenTtl) return
+    const response = res as object
+    if (reissued.has(response)) return
+    reissued.add(response)
     if (!(await mayReissue(old, route, v))) return
     const pick = o.implicitRefresh?.claims
     const claims: Record<string, unknown> = {}
