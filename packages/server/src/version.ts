@@ -5,8 +5,16 @@
  */
 import { readFile } from 'node:fs/promises'
 
-/** The `version` of tessera-server's package.json. */
+/**
+ * The `version` of tessera-server's package.json, or `unknown` where there is none beside the code (the
+ * sources bundled into one file elsewhere): the version is said, never needed to start.
+ */
 export async function serverVersion(): Promise<string> {
-  const text = await readFile(new URL('../package.json', import.meta.url), 'utf8')
-  return (JSON.parse(text) as { version: string }).version
+  try {
+    const text = await readFile(new URL('../package.json', import.meta.url), 'utf8')
+    const { version } = JSON.parse(text) as { version?: unknown }
+    return typeof version === 'string' ? version : 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }
