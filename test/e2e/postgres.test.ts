@@ -171,7 +171,7 @@ describe.skipIf(!available)('instances starting at once on an empty PostgreSQL d
   })
 })
 
-describe.skipIf(!available)('a previous system\'s refresh token on PostgreSQL', () => {
+describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", () => {
   const SECRET = 'a-flask-jwt-secret-key-of-32-bytes!'
   let database: TestDatabase
   const server = new E2EServer({ databasePoolSize: 4, refreshGraceSeconds: 10 })
@@ -206,7 +206,10 @@ describe.skipIf(!available)('a previous system\'s refresh token on PostgreSQL', 
     const name = uniqueName('pg-flask')
     const { userId } = await server.register(name)
     const { db } = server.running.context
-    await db.insertInto('legacy_identities').values({ identity: name, user_id: userId, imported_at: 0 }).execute()
+    await db
+      .insertInto('legacy_identities')
+      .values({ identity: name, user_id: userId, imported_at: 0 })
+      .execute()
     const jti = randomUUID()
     const token = flaskRefresh(name, jti)
     let presented: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
@@ -240,5 +243,61 @@ describe.skipIf(!available)('a previous system\'s refresh token on PostgreSQL', 
     expect(res.status, res.text).toBe(200)
     expect(res.body.session_id).toBe(first.id)
     expect(claimsOf(String(res.body.refresh_token)).jti).toBe(first.jti)
+  })
+
+  // The exchange opens its session in a transaction of its own: a password change committing while it
+  // runs neither saw that session (uncommitted, so not ended) nor was seen by it (its check of the
+  // user's legacy tokens came first), and a stolen old token minted a live session past the change.
+  // Here the exchange is held before its record is written, after its checks and its session.
+  it('a password change committing while an old token is exchanged leaves that session dead', async () => {
+    const name = uniqueName('pg-flask-pw')
+    const owner = await server.register(name)
+    const { db } = server.running.context
+    await db
+      .insertInto('legacy_identities')
+      .values({ identity: name, user_id: owner.userId, imported_at: 0 })
+      .execute()
+    const token = flaskRefresh(name, randomUUID())
+    let exchanged: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
+    let changed: Promise<Awaited<ReturnType<typeof server.api>>> | undefined
+    await db.transaction().execute(async (trx) => {
+      // SHARE: the exchange's reads of legacy_exchanges pass, its insert waits.
+      await sql`lock table legacy_exchanges in share mode`.execute(trx)
+      exchanged = server.refresh(token)
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await sql<{ n: number }>`
+          select count(*)::int as n from pg_locks
+          where not granted and relation = 'legacy_exchanges'::regclass`.execute(db)
+        if (rows[0]!.n > 0) break
+        expect(waited, 'the exchange never reached legacy_exchanges').toBeLessThan(10_000)
+        await sleep(20)
+      }
+      changed = server.api('POST', '/auth/password', {
+        token: owner.access,
+        body: { current_password: PASSWORD, new_password: 'a brand new password for pg' },
+      })
+      // The change either completes, or waits for the exchange (a lock on the user).
+      let settled = false
+      void changed.then(() => (settled = true))
+      for (let waited = 0; !settled; waited += 20) {
+        const { rows } = await sql<{ n: number }>`
+          select count(*)::int as n from pg_locks where not granted and locktype = 'transactionid'`.execute(
+          db,
+        )
+        if (rows[0]!.n > 0) break
+        expect(waited, 'the password change neither ended nor waited').toBeLessThan(10_000)
+        await sleep(20)
+      }
+    })
+    const [res, change] = await Promise.all([exchanged!, changed!])
+    expect(change.status, change.text).toBe(204)
+    if (res.status === 200) {
+      const pair = { access: String(res.body.access_token), refresh: String(res.body.refresh_token) }
+      expectUnauthorized(await server.me(pair.access), 'token_revoked')
+      expectUnauthorized(await server.refresh(pair.refresh))
+    } else {
+      expectUnauthorized(res, 'token_revoked')
+    }
+    expect((await server.me(owner.access)).status).toBe(200)
   })
 })

@@ -78,9 +78,13 @@ async function exchangeOnce(
 ): Promise<Outcome | undefined> {
   try {
     return await deps.work.run(async (tx): Promise<Outcome> => {
+      // The user under a lock first (as a login opening its session): a password change, which
+      // updates the user, then either waits for this session and ends it, or commits first and its
+      // end of the old tokens is seen below. A plain read let both run at once on PostgreSQL: the
+      // change missed the uncommitted session and the checks missed the uncommitted end.
+      const user = await tx.users.getLocked(legacy.userId)
       const refusal = await refusalOf(tx, legacy)
       if (refusal !== undefined) return refusal
-      const user = await tx.users.get(legacy.userId)
       if (user === undefined || user.disabled) return { status: 'user_gone' }
       const tokens = await issue(deps, tx, user, client, false, legacy.jti)
       const recorded = await tx.db
