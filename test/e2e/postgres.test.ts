@@ -249,7 +249,10 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
   // runs neither saw that session (uncommitted, so not ended) nor was seen by it (its check of the
   // user's legacy tokens came first), and a stolen old token minted a live session past the change.
   // Here the exchange is held before its record is written, after its checks and its session.
-  it('a password change committing while an old token is exchanged leaves that session dead', async () => {
+  it.each([
+    ['a password change', '/auth/password'],
+    ['a logout everywhere', '/auth/logout-all'],
+  ])('%s committing while an old token is exchanged leaves that session dead', async (_, path) => {
     const name = uniqueName('pg-flask-pw')
     const owner = await server.register(name)
     const { db } = server.running.context
@@ -272,9 +275,11 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
         expect(waited, 'the exchange never reached legacy_exchanges').toBeLessThan(10_000)
         await sleep(20)
       }
-      changed = server.api('POST', '/auth/password', {
+      changed = server.api('POST', path, {
         token: owner.access,
-        body: { current_password: PASSWORD, new_password: 'a brand new password for pg' },
+        ...(path === '/auth/password'
+          ? { body: { current_password: PASSWORD, new_password: 'a brand new password for pg' } }
+          : {}),
       })
       // The change either completes, or waits for the exchange (a lock on the user).
       let settled = false
@@ -298,6 +303,6 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
     } else {
       expectUnauthorized(res, 'token_revoked')
     }
-    expect((await server.me(owner.access)).status).toBe(200)
+    if (path === '/auth/password') expect((await server.me(owner.access)).status).toBe(200)
   })
 })

@@ -278,9 +278,9 @@ export async function changePassword(
   const sessionId = typeof token.sid === 'string' ? token.sid : undefined
   await deps.work.run(async (tx) => {
     await tx.users.update(user.id, { passwordHash })
-    const ended = await endSessions(deps, tx, user.id, 'password_change', sessionId)
     // The caller's token is a Tessera one (a legacy token is never fresh): every legacy token is another's.
     await endLegacyTokens(deps, tx, user.id)
+    const ended = await endSessions(deps, tx, user.id, 'password_change', sessionId)
     await tx.audit(audited('password_changed', user.id, client, { sessions_revoked: ended }))
   })
 }

@@ -191,7 +191,9 @@ export async function endSessions(
 /**
  * Revokes every token the previous system issued to a user, while the legacy window is open (legacy.ts):
  * they belong to no session, so ending the user's sessions (a logout everywhere, a password change)
- * does not reach them.
+ * does not reach them. Call it before ending the sessions: it locks the user's row, so an exchange of an
+ * old token in flight (which reads the user under `getLocked`) commits its session first, for the
+ * sessions' end to see, or waits and sees this end.
  */
 export async function endLegacyTokens(
   deps: Pick<ServiceDeps, 'entries'>,
@@ -199,7 +201,14 @@ export async function endLegacyTokens(
   userId: number,
 ): Promise<void> {
   const entry = deps.entries.legacyUser(userId)
-  if (entry !== undefined) await tx.revoke(entry)
+  if (entry === undefined) return
+  // A no-op update: the portable row lock (PostgreSQL's FOR UPDATE; SQLite's write lock).
+  await tx.db
+    .updateTable('users')
+    .set((eb) => ({ id: eb.ref('id') }))
+    .where('id', '=', userId)
+    .execute()
+  await tx.revoke(entry)
 }
 
 /** Revokes the tokens of sessions just ended in `tx` (one session entry each). */

@@ -45,10 +45,11 @@ export async function logout(deps: ServiceDeps, { token, client }: Caller): Prom
 export async function logoutAll(deps: ServiceDeps, { token, client }: Caller): Promise<number> {
   const userId = ownerOf(token)
   return deps.work.run(async (tx) => {
-    const ended = await endSessions(deps, tx, userId, 'logout_all')
-    // The previous system's tokens have no session: every one of the user's, and the presented one
-    // by its jti too (a legacy token's entry, in case no window is configured any more).
+    // The previous system's tokens have no session: every one of the user's (first: it waits for an
+    // exchange of one in flight, whose session is then ended below), and the presented one by its jti
+    // too (a legacy token's entry, in case no window is configured any more).
     await endLegacyTokens(deps, tx, userId)
+    const ended = await endSessions(deps, tx, userId, 'logout_all')
     await tx.revoke(deps.entries.token(token))
     await tx.audit(audited('logout_all', userId, client, { sessions: ended }))
     return ended
