@@ -325,8 +325,9 @@ async function verifyLegacy<C>(
     count(ctx, kind, 'revoked')
     throw new TokenRevokedError('The token has been revoked', header, claims)
   }
-  // A refresh token's revocation (imported list, or already exchanged) is decided by the exchange,
-  // in its transaction, so a second presentation is answered as reuse.
+  // A refresh token's revocation (imported list, already exchanged, the user's old tokens ended) is
+  // decided by the exchange, in its transaction: a second presentation gets the rotation rule of the
+  // session the first one opened (grace or reuse).
   LEGACY.set(claims, {
     identity: checked.identity,
     userId: user.id,
