@@ -202,12 +202,7 @@ export async function endLegacyTokens(
 ): Promise<void> {
   const entry = deps.entries.legacyUser(userId)
   if (entry === undefined) return
-  // A no-op update: the portable row lock (PostgreSQL's FOR UPDATE; SQLite's write lock).
-  await tx.db
-    .updateTable('users')
-    .set((eb) => ({ id: eb.ref('id') }))
-    .where('id', '=', userId)
-    .execute()
+  await tx.users.lockForChange(userId)
   await tx.revoke(entry)
 }
 

@@ -67,6 +67,12 @@ export interface UserStore {
    * reads its result. SQLite runs one writing transaction at a time: a plain read.
    */
   getLocked(id: number): Promise<UserRecord | undefined>
+  /**
+   * Takes the user's row for a change until the transaction ends, changing nothing (a no-op update:
+   * PostgreSQL's row lock, SQLite's write lock): a transaction that read the user under
+   * {@link UserStore.getLocked} finishes first, or waits for this one.
+   */
+  lockForChange(id: number): Promise<void>
   /** Looks a user up by the normalised name. */
   getByUsername(usernameNormalized: string): Promise<UserRecord | undefined>
   /** A page ordered by id (stable under inserts), without password hashes. */
@@ -125,6 +131,16 @@ export function userStore(db: Kysely<TesseraDatabase>): UserStore {
       const query = db.selectFrom('users').selectAll().where('id', '=', id)
       const row = await (dialectOf(db) === 'postgres' ? query.forShare() : query).executeTakeFirst()
       return row === undefined ? undefined : toUser(row)
+    },
+
+    async lockForChange(id) {
+      if (!db.isTransaction)
+        throw new TypeError('lockForChange holds its lock until a transaction ends: call it in one')
+      await db
+        .updateTable('users')
+        .set((eb) => ({ id: eb.ref('id') }))
+        .where('id', '=', id)
+        .execute()
     },
 
     async countAdminsLocked() {
