@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, type RunningServer } from '../../packages/server/src/server/app.js'
 import { sessionStore } from '../../packages/server/src/stores/sql/sessions.js'
 import { userStore } from '../../packages/server/src/stores/sql/users.js'
-import { createTestDatabase, postgresReachable, type TestDatabase } from '../helpers/postgres.js'
+import {
+  createTestDatabase,
+  postgresReachable,
+  untilLockAwaited,
+  type TestDatabase,
+} from '../helpers/postgres.js'
 import { serviceAvailable } from '../helpers/services.js'
 import {
   E2EClient,
@@ -130,7 +135,7 @@ describe.skipIf(!available)('the last enabled admin on PostgreSQL', () => {
       expect(await userStore(trx).countAdminsLocked()).toBe(1)
       patch = server.api('PATCH', `/users/${second.userId}`, { token, body: { roles: [] } })
       // The request's transaction demotes the second admin and waits here for the count's lock.
-      await sleep(1_000)
+      await untilLockAwaited(db, sql`locktype = 'advisory'`, 'the demotion')
     })
     expectError(await patch!, 409, 'last_admin')
     expect((await userStore(db).get(second.userId))?.roles).toEqual(['admin'])
@@ -218,14 +223,7 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
       await sql`lock table revocations in access exclusive mode`.execute(trx)
       presented = server.refresh(token)
       // The presentation waits on the lock, between its reads.
-      for (let waited = 0; ; waited += 20) {
-        const { rows } = await sql<{ n: number }>`
-          select count(*)::int as n from pg_locks
-          where not granted and relation = 'revocations'::regclass`.execute(db)
-        if (rows[0]!.n > 0) break
-        expect(waited, 'the presentation never reached revocations').toBeLessThan(10_000)
-        await sleep(20)
-      }
+      await untilLockAwaited(db, sql`relation = 'revocations'::regclass`, 'the presentation')
       // What the other exchange commits (legacy-exchange.ts): its session, rotated from the old jti;
       // its record; the old jti's revocation.
       const now = Math.floor(Date.now() / 1000)
@@ -267,14 +265,7 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
       // SHARE: the exchange's reads of legacy_exchanges pass, its insert waits.
       await sql`lock table legacy_exchanges in share mode`.execute(trx)
       exchanged = server.refresh(token)
-      for (let waited = 0; ; waited += 20) {
-        const { rows } = await sql<{ n: number }>`
-          select count(*)::int as n from pg_locks
-          where not granted and relation = 'legacy_exchanges'::regclass`.execute(db)
-        if (rows[0]!.n > 0) break
-        expect(waited, 'the exchange never reached legacy_exchanges').toBeLessThan(10_000)
-        await sleep(20)
-      }
+      await untilLockAwaited(db, sql`relation = 'legacy_exchanges'::regclass`, 'the exchange')
       changed = server.api('POST', path, {
         token: owner.access,
         ...(path === '/auth/password'

@@ -3,7 +3,8 @@
 // dropped afterwards, so parallel runs and files never collide.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll, beforeAll } from 'vitest'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import { afterAll, beforeAll, expect } from 'vitest'
 
 /** The maintenance connection: a database that always exists, used to create and drop the others. */
 const POSTGRES_ADMIN_URL = process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -98,5 +99,24 @@ export function useTestDatabase(prefix: string): { schema: () => Promise<TestDat
       if (database === undefined) throw new Error('no database: beforeAll did not run')
       return createTestSchema(database.url, prefix)
     },
+  }
+}
+
+/**
+ * Resolves once some connection of `db` waits for a lock matching `condition` (a condition on
+ * `pg_locks`, e.g. sql`relation = 'revocations'::regclass`): a request sent meanwhile has reached the
+ * point a test holds it at. Fails the test after 10 s, naming `what`.
+ */
+export async function untilLockAwaited<DB>(
+  db: Kysely<DB>,
+  condition: RawBuilder<unknown>,
+  what: string,
+): Promise<void> {
+  for (let waited = 0; ; waited += 20) {
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_locks where not granted and ${condition}`.execute(db)
+    if ((rows[0]?.n ?? 0) > 0) return
+    expect(waited, `${what} never waited for the lock`).toBeLessThan(10_000)
+    await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
