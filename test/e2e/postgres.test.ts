@@ -194,8 +194,8 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
   })
 
   /** A flask-jwt-extended refresh token of `identity`, signed with the legacy secret. */
-  function flaskRefresh(identity: string, jti: string): string {
-    const now = Math.floor(Date.now() / 1000) - 60
+  function flaskRefresh(identity: string, jti: string, fraction = 0): string {
+    const now = Math.floor(Date.now() / 1000) - 60 + fraction
     const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
     const body = { fresh: false, iat: now, jti, type: 'refresh', sub: identity, nbf: now, exp: now + 86_400 }
     const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(body)}`
@@ -207,6 +207,17 @@ describe.skipIf(!available)("a previous system's refresh token on PostgreSQL", (
   // committing between the two showed its revocation without its record, and the second tab was told
   // `token_revoked` ("revoked by the previous system") instead of the session's pair. Here the other
   // exchange commits while the lock on `revocations` holds this one between its reads.
+  it('exchanges a token whose times carry fractions of a second (the columns hold whole seconds)', async () => {
+    const name = uniqueName('pg-fraction')
+    const { userId } = await server.register(name)
+    await server.running.context.db
+      .insertInto('legacy_identities')
+      .values({ identity: name, user_id: userId, imported_at: 0 })
+      .execute()
+    const res = await server.refresh(flaskRefresh(name, randomUUID(), 0.5))
+    expect(res.status, res.text).toBe(200)
+  })
+
   it('a concurrent exchange committing mid-check gives the second presentation the same session', async () => {
     const name = uniqueName('pg-flask')
     const { userId } = await server.register(name)

@@ -38,6 +38,9 @@ async function withUser<T>(
   change: (tx: UnitOfWork, user: UserRecord) => Promise<T>,
 ): Promise<T> {
   return deps.work.run(async (tx) => {
+    // The row first: two changes of one user run one after the other, each reading what the other
+    // left (the last-admin guard below judges by what it read).
+    await tx.users.lockForChange(userId)
     const user = await tx.users.get(userId)
     if (user === undefined) throw notFound('User')
     return change(tx, user)

@@ -39,7 +39,7 @@ export function serviceDeps(ctx: ServerContext, audit: AuditLog): ServiceDeps {
     entries: revocations({
       accessTokenTtl: ctx.config.accessTokenTtl,
       leeway: ctx.auth.config.leeway,
-      legacyUntil: ctx.config.legacyHsSecret === undefined ? undefined : ctx.config.legacyUntil,
+      legacyUntil: ctx.config.legacyHsSecret ? ctx.config.legacyUntil : undefined,
     }),
     work: createUnitOfWork({
       stores: ctx.stores,

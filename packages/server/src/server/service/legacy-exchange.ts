@@ -94,7 +94,8 @@ async function exchangeOnce(
           user_id: user.id,
           session_id: tokens.sessionId,
           exchanged_at: nowSeconds(),
-          expires_at: legacy.exp,
+          // Whole seconds: the old app's claims may carry fractions, the column does not.
+          expires_at: Math.ceil(legacy.exp),
         })
         .onConflict((oc) => oc.column('jti').doNothing())
         .returning('jti')
@@ -138,7 +139,8 @@ async function refusalOf(tx: UnitOfWork, legacy: LegacyToken): Promise<Outcome |
     .select('id')
     .where('kind', '=', 'user')
     .where('id', '=', legacySubject(legacy.userId))
-    .where('before', '>', legacy.iat ?? 0)
+    // `before` is whole seconds: compared with the whole second of `iat`, the same answer.
+    .where('before', '>', Math.floor(legacy.iat ?? 0))
     .where('expires_at', '>=', nowSeconds())
     .executeTakeFirst()
   return ended === undefined ? undefined : { status: 'ended' }

@@ -45,9 +45,9 @@ export async function logout(deps: ServiceDeps, { token, client }: Caller): Prom
 export async function logoutAll(deps: ServiceDeps, { token, client }: Caller): Promise<number> {
   const userId = ownerOf(token)
   return deps.work.run(async (tx) => {
-    // The previous system's tokens have no session: every one of the user's (first: it waits for an
-    // exchange of one in flight, whose session is then ended below), and the presented one by its jti
-    // too (a legacy token's entry, in case no window is configured any more).
+    // The previous system's tokens have no session: every one of the user's ends (first: it waits for
+    // an exchange of one in flight, whose session is then ended below). The presented token is also
+    // revoked by its jti, whatever it is: a previous system's has no session to end it otherwise.
     await endLegacyTokens(deps, tx, userId)
     const ended = await endSessions(deps, tx, userId, 'logout_all')
     await tx.revoke(deps.entries.token(token))
