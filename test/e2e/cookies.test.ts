@@ -262,3 +262,66 @@ function expectFlags(cookie: SetCookie, expected: { httpOnly: boolean; path?: st
   expect(attributes.secure, `${cookie.name} must not be Secure over http://127.0.0.1`).toBeUndefined()
   if (expected.path !== undefined) expect(attributes.path, `${cookie.name} Path`).toBe(expected.path)
 }
+
+/** The parts of the OpenAPI document the cookie-mode test reads. */
+interface OpenApiDocument {
+  components: { securitySchemes: Record<string, { type: string; in?: string; name?: string }> }
+  paths: Record<
+    string,
+    Record<string, { security?: unknown; responses: Record<string, { headers?: Record<string, unknown> }> }>
+  >
+}
+
+describe('the OpenAPI document in cookie mode', () => {
+  let doc: OpenApiDocument
+
+  beforeAll(async () => {
+    doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+  })
+
+  it('declares the cookies and the CSRF header as security schemes, named as the server sets and reads them', async () => {
+    const schemes = doc.components.securitySchemes
+    expect(schemes.accessTokenCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: ACCESS })
+    expect(schemes.refreshTokenCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: REFRESH })
+    expect(schemes.csrfToken).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-CSRF-TOKEN' })
+    const { res } = await cookieLogin()
+    expect(cookieNamed(res, ACCESS).attributes.path).toBe('/')
+    expect(cookieNamed(res, REFRESH).attributes.path).toBe('/auth')
+  })
+
+  it('lists the cookies as alternatives to bearerAuth, with the CSRF header on unsafe methods', () => {
+    const security = (path: string, method: string): unknown => doc.paths[path]?.[method]?.security
+    const access = { accessTokenCookie: [] }
+    const unsafeAccess = { accessTokenCookie: [], csrfToken: [] }
+    expect(security('/auth/me', 'get')).toEqual([{ bearerAuth: [] }, access])
+    expect(security('/users', 'get')).toEqual([{ bearerAuth: [] }, access])
+    expect(security('/auth/logout', 'post')).toEqual([{ bearerAuth: [] }, unsafeAccess])
+    expect(security('/auth/sessions/{id}', 'delete')).toEqual([{ bearerAuth: [] }, unsafeAccess])
+    expect(security('/users/{id}', 'patch')).toEqual([{ bearerAuth: [] }, unsafeAccess])
+    expect(security('/auth/refresh', 'post')).toEqual([
+      { bearerAuth: [] },
+      { refreshTokenCookie: [], csrfToken: [] },
+    ])
+    // The tutorials' refresh paths are outside the refresh cookie's path (/auth): the header only.
+    expect(security('/token/refresh', 'post')).toEqual([{ bearerAuth: [] }])
+    expect(security('/logout/refresh', 'post')).toEqual([{ bearerAuth: [] }])
+  })
+
+  it('declares Set-Cookie on every answer with tokens', () => {
+    const setCookie = (path: string, status: string): unknown =>
+      doc.paths[path]?.post?.responses[status]?.headers?.['Set-Cookie']
+    for (const [path, status] of [
+      ['/auth/register', '201'],
+      ['/auth/login', '200'],
+      ['/auth/refresh', '200'],
+      ['/register', '201'],
+      ['/registration', '200'],
+      ['/login', '200'],
+      ['/token/refresh', '200'],
+    ] as const) {
+      expect(setCookie(path, status), `${path} ${status}`).toMatchObject({ required: true })
+    }
+    expect(setCookie('/auth/login', '401')).toBeUndefined()
+    expect(doc.paths['/auth/login']?.post?.responses['401']?.headers).toHaveProperty('WWW-Authenticate')
+  })
+})

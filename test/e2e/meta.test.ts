@@ -161,14 +161,18 @@ describe('GET /metrics', () => {
 
 /** The parts of the OpenAPI document the tests read. */
 interface OpenApiDocument {
-  components: { schemas: Record<string, unknown> }
+  components: { schemas: Record<string, unknown>; securitySchemes?: Record<string, unknown> }
   paths: Record<
     string,
     Record<
       string,
       {
         security?: unknown
-        responses: Record<string, { content?: Record<string, { schema?: unknown }> }>
+        requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> }
+        responses: Record<
+          string,
+          { headers?: Record<string, unknown>; content?: Record<string, { schema?: unknown }> }
+        >
       }
     >
   >
@@ -234,6 +238,54 @@ describe('GET /openapi.json and /docs', () => {
     expect(statuses('/healthz', 'get')).toEqual(['200'])
     expect(statuses('/readyz', 'get')).toEqual(['200', '503'])
     expect(statuses('/.well-known/jwks.json', 'get')).toEqual(['200'])
+  })
+
+  it('declares the headers of every 401 (WWW-Authenticate), 429 and 503 (Retry-After), and no cookie', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    const seen: Record<string, number> = {}
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const where = `${method} ${path} ${status}`
+          const header = { '401': 'WWW-Authenticate', '429': 'Retry-After', '503': 'Retry-After' }[status]
+          if (header !== undefined) {
+            expect(response.headers?.[header], where).toMatchObject({ required: true })
+            seen[status] = (seen[status] ?? 0) + 1
+          }
+          expect(response.headers ?? {}, where).not.toHaveProperty('Set-Cookie')
+        }
+      }
+    }
+    expect(Object.keys(seen).sort()).toEqual(['401', '429', '503'])
+    // Said, not only documented: a refusal carries the header.
+    const refused = await server.api('GET', '/auth/me')
+    expect(refused.status).toBe(401)
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/)
+  })
+
+  it('lists the bearer token as the only security scheme in header mode', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    expect(Object.keys(doc.components.securitySchemes ?? {})).toEqual(['bearerAuth'])
+    expect(doc.paths['/auth/refresh']?.post?.security).toEqual([{ bearerAuth: [] }])
+    expect(doc.paths['/auth/me']?.get?.security).toEqual([{ bearerAuth: [] }])
+  })
+
+  it('documents the optional { refresh_token } body of the refresh routes, which a request may send', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    for (const path of ['/auth/refresh', '/token/refresh', '/logout/refresh']) {
+      const body = doc.paths[path]?.post?.requestBody
+      expect(body?.required, path).toBe(false)
+      expect(body?.content?.['application/json']?.schema, path).toMatchObject({
+        type: 'object',
+        properties: { refresh_token: { type: 'string' } },
+      })
+    }
+    expect(doc.paths['/auth/logout']?.post?.requestBody).toBeUndefined()
+    // The markers the document is built from are not published.
+    expect(JSON.stringify(doc)).not.toMatch(/"x-tessera-/)
+    const { refresh } = await server.login(username)
+    const res = await server.api('POST', '/auth/refresh', { body: { refresh_token: refresh, other: 1 } })
+    expect(res.status, res.text).toBe(200)
   })
 
   it('serves the docs UI as HTML', async () => {

@@ -13,6 +13,7 @@ import { checkServerConfig, loadServerConfig, type ServerConfig } from './config
 import { openContext, type ServerContext } from './context.js'
 import { clientErrorAnswer, installErrorHandling } from './error-response.js'
 import { legacyAwareAuth } from './legacy.js'
+import { completeDocument, markTokenAnswers, securitySchemes } from './openapi.js'
 import { configurePasswordThreads, estimateStrength, warmUpPasswordThreads } from './passwords.js'
 import { secretWordsProblem } from './secret-strength.js'
 import { adminRoutes } from './routes/admin.js'
@@ -278,7 +279,7 @@ async function createApp(
   // The Tessera plugin before any route (the docs' routes included): registered after some, it would
   // add a request hook guarding earlier `config.jwt` routes, a cost on every request.
   await registerTessera(app, ctx)
-  await registerOpenApi(app)
+  await registerOpenApi(app, config)
   const handling = installErrorHandling(app, { metrics: ctx.metrics, bodyLimit: BODY_LIMIT })
   errors.answer = handling.map
   errors.reply = handling.answer
@@ -337,11 +338,15 @@ function requestEvents(
   }
 }
 
-/** The OpenAPI document (`/openapi.json`) and its UI at `/docs`, with the shared schemas. */
-async function registerOpenApi(app: FastifyInstance): Promise<void> {
+/**
+ * The OpenAPI document (`/openapi.json`) and its UI at `/docs`, with the shared schemas; completed for
+ * the token transport (openapi.ts).
+ */
+async function registerOpenApi(app: FastifyInstance, config: ServerConfig): Promise<void> {
   app.addSchema(ErrorBody)
   app.addSchema(User)
   app.addSchema(Tokens)
+  const cookieMode = config.tokenTransport === 'cookie'
   // The document's version is the server's (`info.version`: the version of the API it describes).
   await app.register(swagger, {
     openapi: {
@@ -352,9 +357,16 @@ async function registerOpenApi(app: FastifyInstance): Promise<void> {
         description: 'JWT authentication: register, log in, refresh with rotation, revoke.',
       },
       components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+        // Every scheme a route names (header mode removes the cookie ones from the finished document).
+        securitySchemes,
       },
     },
+    transform: markTokenAnswers,
+    transformObject: (document) =>
+      completeDocument(
+        'openapiObject' in document ? document.openapiObject : document.swaggerObject,
+        cookieMode,
+      ),
     // Shared schemas under their own names (`Error`, `User`): @fastify/swagger's default names them
     // `def-0`, `def-1`, and a generated client then types an error as `components["schemas"]["def-0"]`.
     refResolver: {

@@ -4,6 +4,7 @@ import { isTesseraError } from 'tessera'
 import type { RouteOptions } from 'tessera/fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
+import { REFRESH_TOKEN_BODY, tokenSecurity } from '../openapi.js'
 import { ServiceError, serverErrors } from '../errors.js'
 import { Credentials, errors, Me, PasswordChange, Session, SessionParam, Tokens } from '../schemas.js'
 import type { AuthService, Credentials as CredentialsBody, IssuedTokens } from '../service.js'
@@ -158,7 +159,12 @@ function tokenRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthServ
   const refreshRoute: RouteOptions = { refresh: true, locations: [...refreshLocations] }
   app.post(
     '/auth/refresh',
-    { schema: guarded(tags, rotate, ok(Tokens, 401, 429)) },
+    {
+      schema: guarded(tags, rotate, ok(Tokens, 401, 429), {
+        security: tokenSecurity.refresh,
+        [REFRESH_TOKEN_BODY]: true,
+      }),
+    },
     async (request, reply) => {
       try {
         await app.verifyRequest(request, reply, refreshRoute)

@@ -5,6 +5,7 @@
 import type { FastifyRequest, FastifySchema, onRequestHookHandler } from 'fastify'
 import { Type, type TSchema } from 'typebox'
 import type { PublicUser } from '../../stores/sql/users.js'
+import { tokenSecurity } from '../openapi.js'
 import { errors } from '../schemas.js'
 import type { Caller, ClientInfo } from '../service.js'
 
@@ -73,16 +74,17 @@ export function idParam(request: FastifyRequest): number {
   return Number((request.params as { id: string }).id)
 }
 
-const BEARER = [{ bearerAuth: [] }]
-
-/** The OpenAPI description of a route that takes a bearer token. */
+/**
+ * The OpenAPI description of a route that takes a token: an access token unless `more.security` says
+ * otherwise (see {@link tokenSecurity}).
+ */
 export function guarded(
   tags: string[],
   summary: string,
   response: FastifySchema['response'],
   more: Omit<FastifySchema, 'response'> = {},
 ): FastifySchema {
-  return { tags, summary, security: BEARER, ...more, response }
+  return { tags, summary, security: tokenSecurity.access, ...more, response }
 }
 
 /** The responses of a route answering `200` with `body`, or the error statuses. */

@@ -5,12 +5,16 @@
 import type { FastifyInstance, FastifySchema } from 'fastify'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
+import { REFRESH_TOKEN_BODY, tokenSecurity } from '../openapi.js'
 import { Credentials, errors, Tokens } from '../schemas.js'
 import type { AuthService } from '../service.js'
 import { logoutHandler, tokenHandlers } from './auth.js'
 import { guarded, ok } from './http.js'
 
 const Revoked = Type.Object({ message: Type.String() })
+
+// The refresh token in the Authorization header or the JSON body, never the cookie (its path is /auth).
+const refreshInHeaderOrBody = { security: tokenSecurity.bearer, [REFRESH_TOKEN_BODY]: true } as const
 
 /** Registers the tutorial aliases. */
 export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service: AuthService): void {
@@ -50,7 +54,7 @@ export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service
     '/token/refresh',
     {
       preHandler: app.jwtRequired({ refresh: true, locations: ['headers', 'json'] }),
-      schema: guarded(tags, 'Alias of POST /auth/refresh', ok(Tokens, 401, 429)),
+      schema: guarded(tags, 'Alias of POST /auth/refresh', ok(Tokens, 401, 429), refreshInHeaderOrBody),
     },
     handlers.refresh,
   )
@@ -61,7 +65,14 @@ export function tutorialRoutes(app: FastifyInstance, ctx: ServerContext, service
   )
   app.post(
     '/logout/refresh',
-    { schema: guarded(tags, 'Revoke the refresh token and its session', ok(Revoked, 401)) },
+    {
+      schema: guarded(
+        tags,
+        'Revoke the refresh token and its session',
+        ok(Revoked, 401),
+        refreshInHeaderOrBody,
+      ),
+    },
     logoutHandler(app, service, { refresh: true, locations: ['headers', 'json'] }, () => ({
       message: 'Refresh token has been revoked',
     })),
