@@ -36,8 +36,7 @@ import {
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
-import { keepLegacyEnds } from './legacy.js'
-import { nowSeconds } from '../time.js'
+import { keepLegacyEnds, legacyWindowOpen } from './legacy.js'
 
 /**
  * The clock leeway of the server's engine, in seconds (the core's default, said out loud): revocation
@@ -132,11 +131,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     const { ring, source } = await loadKeys(config, stores)
     const memory = memoryRevocationStore()
     // A legacy window extended since the ends of users' old tokens were written: kept until its new end.
-    if (
-      config.legacyHsSecret !== undefined &&
-      config.legacyUntil !== undefined &&
-      config.legacyUntil > nowSeconds()
-    )
+    if (config.legacyUntil !== undefined && legacyWindowOpen(config))
       await keepLegacyEnds(db, revocationExpiry(config.legacyUntil, SERVER_LEEWAY))
     // Fill the in-memory replica from the database (at start; after a Redis outage, too).
     const syncFromDatabase = (): Promise<number> =>

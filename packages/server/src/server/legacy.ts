@@ -39,6 +39,7 @@ import {
 import type { Kysely } from 'kysely'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import type { UserRecord } from '../stores/sql/users.js'
+import type { ServerConfig } from './config.js'
 import type { ServerContext } from './context.js'
 import { ServiceError } from './errors.js'
 import { LEGACY_SUBJECT_PREFIX, legacySubject } from './revocations.js'
@@ -224,9 +225,15 @@ function legacyWindowClosed(configured: boolean): ServiceError {
   )
 }
 
-/** Whether the legacy window is open at `now` (Unix seconds). */
-function legacyWindowOpen(ctx: ServerContext, now = Date.now() / 1000): boolean {
-  const { legacyHsSecret, legacyUntil } = ctx.config
+/**
+ * Whether the legacy window is open at `now` (Unix seconds): a legacy secret and an end still ahead. The
+ * one rule for accepting old tokens, ending them (service/deps.ts) and keeping their ends (context.ts).
+ */
+export function legacyWindowOpen(
+  config: Pick<ServerConfig, 'legacyHsSecret' | 'legacyUntil'>,
+  now = Date.now() / 1000,
+): boolean {
+  const { legacyHsSecret, legacyUntil } = config
   return (
     legacyHsSecret !== undefined && legacyHsSecret !== '' && legacyUntil !== undefined && now < legacyUntil
   )
@@ -363,7 +370,7 @@ function legacyFallback<C>(
   }
   // Only the legacy secret: a token it did not sign keeps the main engine's answer.
   if (!signatureHolds(parsed, secret)) return refusal
-  if (!legacyWindowOpen(ctx)) {
+  if (!legacyWindowOpen(ctx.config)) {
     count(ctx, kind, 'window_closed')
     throw legacyWindowClosed(true)
   }

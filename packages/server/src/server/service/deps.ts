@@ -10,6 +10,7 @@ import type { RevokedSession } from '../../stores/sql/sessions.js'
 import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
 import type { ServerContext } from '../context.js'
 import { rateLimited, ServiceError } from '../errors.js'
+import { legacyWindowOpen } from '../legacy.js'
 import { revocations, type Revocations } from '../revocations.js'
 import type { AuditLog, ClientInfo, IssuedTokens } from '../service.js'
 import {
@@ -39,7 +40,7 @@ export function serviceDeps(ctx: ServerContext, audit: AuditLog): ServiceDeps {
     entries: revocations({
       accessTokenTtl: ctx.config.accessTokenTtl,
       leeway: ctx.auth.config.leeway,
-      legacyUntil: ctx.config.legacyHsSecret ? ctx.config.legacyUntil : undefined,
+      legacyUntil: legacyWindowOpen(ctx.config) ? ctx.config.legacyUntil : undefined,
     }),
     work: createUnitOfWork({
       stores: ctx.stores,
