@@ -263,6 +263,20 @@ describe('GET /auth/sessions and DELETE /auth/sessions/:id', () => {
     expectError(res, 404, 'not_found')
   })
 
+  it.each([100, 101, 128, 4000])(
+    'answers a %s-character session id as its schema says (at most 100: longer is validation_error, not echoed)',
+    async (length) => {
+      const id = 'x'.repeat(length)
+      const res = await server.api('DELETE', `/auth/sessions/${id}`, { token: laptop.access })
+      if (length <= 100) expectError(res, 404, 'not_found')
+      else {
+        expectError(res, 400, 'validation_error')
+        expect(res.body.message).toBe('A path parameter is longer than 100 characters')
+      }
+      expect(res.text).not.toContain(id)
+    },
+  )
+
   it('ends the deleted session at once with 204, and only that one', async () => {
     const res = await server.api('DELETE', `/auth/sessions/${encodeURIComponent(phone.sessionId)}`, {
       token: laptop.access,

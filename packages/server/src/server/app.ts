@@ -22,7 +22,7 @@ import { authRoutes } from './routes/auth.js'
 import { metaRoutes } from './routes/meta.js'
 import { tutorialRoutes } from './routes/tutorial.js'
 import { webRoutes } from './routes/web.js'
-import { ErrorBody, Tokens, User } from './schemas.js'
+import { ErrorBody, MAX_PARAM_LENGTH, Tokens, User } from './schemas.js'
 import { createDeadlines } from './deadline.js'
 import { createAuthService } from './service.js'
 import {
@@ -235,6 +235,7 @@ async function createApp(
     logController: logging.logController(requests),
     trustProxy: config.trustProxy,
     bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Unknown fields are an error (no silent stripping), and types are not coerced.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
     return503OnClosing: true,

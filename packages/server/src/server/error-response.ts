@@ -14,6 +14,7 @@ import { serverErrors, ServiceError, type ServerErrorCode } from './errors.js'
 import type { AccessLine } from './logging.js'
 import type { ServerMetrics } from './metrics.js'
 import { PasswordPoolBusyError, PasswordPoolError } from './password-pool.js'
+import { MAX_PARAM_LENGTH } from './schemas.js'
 
 /** An error as answered, with the line to log when it is the server's fault. */
 export interface ErrorAnswer extends ErrorResponse {
@@ -90,6 +91,14 @@ function classify(
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { refusal: new ServiceError('invalid_json') }
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      // Answered as the route's schema would answer it, without echoing the (long) path back.
+      return {
+        refusal: new ServiceError(
+          'validation_error',
+          `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`,
+        ),
+      }
   }
   const status = fastify?.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -77,7 +77,12 @@ export const Session = Type.Object({
 })
 
 export const IdParam = Type.Object({ id: Type.String({ pattern: '^[0-9]{1,15}$' }) })
-export const SessionParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
+/**
+ * The longest path parameter the router takes (Fastify's `maxParamLength`, passed to it by app.ts): a
+ * longer one is answered `validation_error` before routing, so a schema may not allow more.
+ */
+export const MAX_PARAM_LENGTH = 100
+export const SessionParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: MAX_PARAM_LENGTH }) })
 
 export const UserPatch = Type.Object(
   {
