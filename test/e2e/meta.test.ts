@@ -68,16 +68,18 @@ describe('GET /.well-known/jwks.json', () => {
 })
 
 describe('health and readiness', () => {
-  it('answers GET /healthz with 200 { status: "ok" }', async () => {
+  it('answers GET /healthz with 200 { status: "ok" }, not to be cached', async () => {
     const res = await server.api('GET', '/healthz')
     expect(res.status).toBe(200)
     expect(res.body.status).toBe('ok')
+    expect(res.headers.get('cache-control')).toBe('no-store')
   })
 
   it('answers GET /readyz with 200, status "ready" and the database check', async () => {
     const res = await server.api('GET', '/readyz')
     expect(res.status, res.text).toBe(200)
     expect(res.body).toMatchObject({ status: 'ready', checks: { database: 'ok' } })
+    expect(res.headers.get('cache-control')).toBe('no-store')
   })
 })
 
@@ -334,7 +336,7 @@ function samples(text: string, name: string): { labels: string; value: number }[
 
 describe('answers about one user', () => {
   // With cookies no Authorization header keeps a shared cache from storing them (RFC 9111 §3.5).
-  it('are marked Cache-Control: no-store (who I am, sessions, users, the audit log)', async () => {
+  it('are marked Cache-Control: no-store (who I am, sessions, users, the audit log, the demo resources)', async () => {
     const adminName = uniqueName('nostore-admin')
     await server.createUserWithCli(adminName, 'no-store admin password', true)
     const admin = await server.login(adminName, 'no-store admin password')
@@ -348,6 +350,9 @@ describe('answers about one user', () => {
         body: { disabled: false },
       }),
       await server.api('GET', '/audit', { token: admin.access }),
+      await server.api('GET', '/protected', { token: alice.access }),
+      await server.api('GET', '/secret', { token: alice.access }),
+      await server.api('GET', '/admin', { token: admin.access }),
     ]
     for (const res of answers) {
       expect(res.status, res.text).toBe(200)

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
-import { guarded, jwtOf, ok } from './http.js'
+import { guarded, jwtOf, noStore, ok } from './http.js'
 import { discoveryRoutes } from './discovery.js'
 
 /** The public keys as `/.well-known/jwks.json` serves them (RFC 7517): each key's members as they are. */
@@ -46,13 +46,15 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(
     '/healthz',
-    { schema: { tags: ['ops'], summary: 'Liveness', response: { 200: Liveness } } },
+    { onRequest: noStore, schema: { tags: ['ops'], summary: 'Liveness', response: { 200: Liveness } } },
     () => ({ status: 'ok' }),
   )
 
   app.get(
     '/readyz',
     {
+      // A probe's answer is this instant's state: never one a cache kept.
+      onRequest: noStore,
       schema: {
         tags: ['ops'],
         summary:
@@ -128,27 +130,34 @@ const LoggedInAs = Type.Object({
 const Answer = Type.Object({ answer: Type.Integer() })
 const Welcome = Type.Object({ message: Type.String() })
 
-/** The tutorials' demo resources: `/protected`, `/secret`, `/admin`. */
+/**
+ * The tutorials' demo resources: `/protected`, `/secret`, `/admin`. Each answer is for its caller only:
+ * `Cache-Control: no-store`, as the other answers about one user (routes/http.ts `noStore`), since in
+ * cookie mode no `Authorization` header keeps a shared cache from storing it and handing it to the next
+ * client (RFC 9111 §3.5). Set in the handler rather than by an `onRequest` hook: `/protected` is the
+ * request the benchmarks measure, and a hook run costs more than one header.
+ */
 function demoRoutes(app: FastifyInstance): void {
   const tags = ['demo']
   const preHandler = app.jwtRequired()
   const protectedDoc = guarded(tags, 'Who you are (the tutorials’ /protected)', ok(LoggedInAs, 401))
-  app.get('/protected', { preHandler, schema: protectedDoc }, (request) => {
+  app.get('/protected', { preHandler, schema: protectedDoc }, (request, reply) => {
     const { claims, identity } = jwtOf(request)
+    void reply.header('cache-control', 'no-store')
     return {
       logged_in_as: typeof claims.username === 'string' ? claims.username : identity,
       message: 'This is a protected route',
     }
   })
-  app.get('/secret', { preHandler, schema: guarded(tags, 'A protected resource', ok(Answer, 401)) }, () => ({
-    answer: 42,
-  }))
+  const secretDoc = guarded(tags, 'A protected resource', ok(Answer, 401))
+  app.get('/secret', { preHandler, schema: secretDoc }, (_request, reply) => {
+    void reply.header('cache-control', 'no-store')
+    return { answer: 42 }
+  })
   const admin = { preHandler: app.jwtRequired({ roles: ['admin'] }) }
-  app.get(
-    '/admin',
-    { ...admin, schema: guarded(tags, 'An admin-only resource', ok(Welcome, 401, 403)) },
-    () => ({
-      message: 'Welcome to the admin panel',
-    }),
-  )
+  const adminDoc = guarded(tags, 'An admin-only resource', ok(Welcome, 401, 403))
+  app.get('/admin', { ...admin, schema: adminDoc }, (_request, reply) => {
+    void reply.header('cache-control', 'no-store')
+    return { message: 'Welcome to the admin panel' }
+  })
 }
