@@ -280,6 +280,71 @@ describe('an old refresh token presented twice within the grace window (two tabs
   })
 })
 
+describe('a logout with an old refresh token', () => {
+  const graced = useImportedServer()
+
+  function auditOf(name: string): { event: string; detail: Record<string, unknown> }[] {
+    const db = new Database(join(graced.dir, 'tessera.db'), { readonly: true })
+    try {
+      const rows = db
+        .prepare(
+          'select event, detail from audit_events where user_id = (select id from users where username = ?) order by id',
+        )
+        .all(name) as { event: string; detail: string | null }[]
+      return rows.map((r) => ({
+        event: r.event,
+        detail: JSON.parse(r.detail ?? '{}') as Record<string, unknown>,
+      }))
+    } finally {
+      db.close()
+    }
+  }
+
+  it('already exchanged (another tab moved first) ends the session the exchange opened', async () => {
+    const name = 'user016'
+    const old = user(name).refresh_token
+    const tab = tokensOf(await graced.api('POST', '/token/refresh', { token: old }))
+    const out = await graced.api('POST', '/logout/refresh', { token: old })
+    expect(out.status, out.text).toBe(200)
+    expect(out.body).toEqual({ message: 'Refresh token has been revoked' })
+    expectUnauthorized(await graced.api('GET', '/auth/me', { token: tab.access }), 'token_revoked')
+    expectUnauthorized(await graced.api('POST', '/auth/refresh', { token: tab.refresh }))
+    expectUnauthorized(await graced.api('POST', '/token/refresh', { token: old }))
+    const logout = auditOf(name).find((e) => e.event === 'logout')
+    expect(logout?.detail).toEqual({ session_id: claimsOf(tab.refresh).sid, token: 'refresh', legacy: true })
+  })
+
+  it('not exchanged yet: revokes it, ends no other session of the user', async () => {
+    const name = 'user017'
+    const own = tokensOf(await graced.api('POST', '/auth/login', { body: creds(name) }))
+    const old = user(name).refresh_token
+    expect((await graced.api('POST', '/logout/refresh', { token: old })).status).toBe(200)
+    expectUnauthorized(await graced.api('POST', '/token/refresh', { token: old }), 'token_revoked')
+    expect((await graced.api('GET', '/auth/me', { token: own.access })).status).toBe(200)
+    expect(auditOf(name).find((e) => e.event === 'logout')?.detail).toEqual({
+      session_id: null,
+      token: 'refresh',
+      legacy: true,
+    })
+  })
+
+  it('a grace answer and a reuse of an old token are audited as legacy', async () => {
+    const name = 'user018'
+    const old = user(name).refresh_token
+    const first = tokensOf(await graced.api('POST', '/token/refresh', { token: old }))
+    expect((await graced.api('POST', '/token/refresh', { token: old })).status).toBe(200)
+    expect((await graced.api('POST', '/auth/refresh', { token: first.refresh })).status).toBe(200)
+    expectUnauthorized(await graced.api('POST', '/token/refresh', { token: old }), 'refresh_token_reused')
+    const events = auditOf(name).filter((e) => e.event !== 'legacy_exchange')
+    const sid = claimsOf(first.refresh).sid
+    expect(events).toEqual([
+      { event: 'refresh', detail: { session_id: sid, outcome: 'grace', legacy: true } },
+      { event: 'refresh', detail: { session_id: sid, outcome: 'rotated' } },
+      { event: 'refresh_reuse_detected', detail: { session_id: sid, legacy: true } },
+    ])
+  })
+})
+
 describe('the old app’s access tokens on protected routes', () => {
   it('are accepted until their own exp', async () => {
     const me = await server.api('GET', '/auth/me', { token: user('grace').access_token })

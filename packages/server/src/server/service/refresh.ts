@@ -39,7 +39,7 @@ export async function refresh(deps: ServiceDeps, { token: claims, client }: Call
   }
   const again = { sub: String(legacy.userId), jti: legacy.jti, sid: exchange.sessionId }
   try {
-    const tokens = await rotateRefresh(deps, again, client)
+    const tokens = await rotateRefresh(deps, again, client, LEGACY_DETAIL)
     count('grace')
     return tokens
   } catch (error) {
@@ -48,11 +48,18 @@ export async function refresh(deps: ServiceDeps, { token: claims, client }: Call
   }
 }
 
-/** The rotation rule: the presented token's successor, the same one within the grace window, or reuse. */
+/** The audit detail of a rotation answered for a previous system's refresh token (grace or reuse). */
+const LEGACY_DETAIL = { legacy: true } as const
+
+/**
+ * The rotation rule: the presented token's successor, the same one within the grace window, or reuse.
+ * `detail` is added to the audit event it writes.
+ */
 async function rotateRefresh(
   deps: ServiceDeps,
   claims: Presented,
   client: ClientInfo,
+  detail: Readonly<Record<string, unknown>> = {},
 ): Promise<IssuedTokens> {
   const { auth, metrics } = deps.ctx
   const sid = claims.sid
@@ -73,7 +80,7 @@ async function rotateRefresh(
   const newJti = randomId()
   const candidate = await auth.createRefreshToken(claims.sub, { sid, jti: newJti, csrf: deps.csrf })
   const newExpiresAt = decodeUnverified(candidate).payload.exp as number
-  const { outcome, user } = await rotate(deps, claims, sid, { newJti, newExpiresAt }, client)
+  const { outcome, user } = await rotate(deps, claims, sid, { newJti, newExpiresAt }, client, detail)
   metrics.refreshes.inc({ outcome: outcome.status })
   if (outcome.status === 'reuse') {
     metrics.refreshReuse.inc()
@@ -95,6 +102,7 @@ async function rotate(
   sid: string,
   next: { newJti: string; newExpiresAt: number },
   client: ClientInfo,
+  detail: Readonly<Record<string, unknown>>,
 ): Promise<{ outcome: RotateResult; user?: UserRecord }> {
   return deps.work.run(async (tx) => {
     const rotation = await tx.sessions.rotate({
@@ -106,14 +114,18 @@ async function rotate(
     if (rotation.status === 'reuse') {
       // The rotation revoked the family in this transaction: revoke its tokens with it.
       await tx.revoke(deps.entries.session({ id: sid, expiresAt: rotation.expiresAt }))
-      await tx.audit(audited('refresh_reuse_detected', rotation.userId, client, { session_id: sid }))
+      await tx.audit(
+        audited('refresh_reuse_detected', rotation.userId, client, { session_id: sid, ...detail }),
+      )
     }
     if (rotation.status !== 'rotated' && rotation.status !== 'grace') return { outcome: rotation }
     const owner = await tx.users.get(rotation.userId)
     // A grace answer (another tab, a retry, or a thief within the window) is recorded too: the
     // per-session limit above bounds how many a client can have written.
     if (owner !== undefined && !owner.disabled) {
-      await tx.audit(audited('refresh', owner.id, client, { session_id: sid, outcome: rotation.status }))
+      await tx.audit(
+        audited('refresh', owner.id, client, { session_id: sid, outcome: rotation.status, ...detail }),
+      )
     }
     return { outcome: rotation, user: owner }
   })

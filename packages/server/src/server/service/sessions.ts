@@ -2,11 +2,26 @@
 import { applyRevocation, type JwtClaims, type RevocationEntry } from 'tessera'
 import { nowSeconds } from '../../time.js'
 import { notFound, ServiceError } from '../errors.js'
+import { legacyTokenOf } from '../legacy.js'
+import type { UnitOfWork } from '../unit-of-work.js'
 import type { Caller, SessionView, TokenOwner } from '../service.js'
 import { audited, endLegacyTokens, endSessions, userIdOf, type ServiceDeps } from './deps.js'
 
 const sessionOf = (token: JwtClaims): string | undefined =>
   typeof token.sid === 'string' ? token.sid : undefined
+
+/** The session an exchange of this previous system's refresh token opened, if it was exchanged. */
+async function exchangedSession(tx: UnitOfWork, token: JwtClaims): Promise<string | undefined> {
+  const legacy = legacyTokenOf(token)
+  if (legacy?.type !== 'refresh') return undefined
+  const row = await tx.db
+    .selectFrom('legacy_exchanges')
+    .select('session_id')
+    .where('jti', '=', legacy.jti)
+    .where('user_id', '=', legacy.userId)
+    .executeTakeFirst()
+  return row?.session_id
+}
 
 /**
  * Ends the session of the caller's token and revokes the token (see {@link AuthService.logout}). A
@@ -15,9 +30,11 @@ const sessionOf = (token: JwtClaims): string | undefined =>
  * and presenting it again must not write a revocation and an audit event each time.
  */
 export async function logout(deps: ServiceDeps, { token, client }: Caller): Promise<void> {
-  const sid = sessionOf(token)
   const userId = userIdOf(token)
   const earlier = await deps.work.run(async (tx): Promise<RevocationEntry | undefined> => {
+    // A previous system's refresh token has no `sid`; once exchanged, its session is the one the
+    // exchange opened (counted as rotated from it: legacy-exchange.ts), ended as a spent token's is.
+    const sid = sessionOf(token) ?? (await exchangedSession(tx, token))
     // Only a session of the token's own user (a token without a user id ends none).
     const session =
       sid === undefined || userId === undefined
@@ -32,7 +49,10 @@ export async function logout(deps: ServiceDeps, { token, client }: Caller): Prom
     }
     await tx.revoke(deps.entries.token(token))
     if (session !== undefined) await tx.revoke(deps.entries.session(session))
-    await tx.audit(audited('logout', userId ?? null, client, { session_id: sid ?? null, token: token.type }))
+    const legacy = legacyTokenOf(token) === undefined ? {} : { legacy: true }
+    await tx.audit(
+      audited('logout', userId ?? null, client, { session_id: sid ?? null, token: token.type, ...legacy }),
+    )
     return undefined
   })
   // Revoked by another instance whose announcement has not reached this one yet (or, without Redis, its
