@@ -12,6 +12,7 @@ import {
   useServer,
   type Tokens,
 } from '../helpers/server-harness.js'
+import { OPERATION_IDS } from '../../packages/server/src/server/openapi.js'
 
 const server = useServer()
 let alice: Tokens
@@ -169,6 +170,7 @@ interface OpenApiDocument {
     Record<
       string,
       {
+        operationId?: string
         security?: unknown
         requestBody?: { required?: boolean; content?: Record<string, { schema?: unknown }> }
         responses: Record<
@@ -201,6 +203,28 @@ describe('GET /openapi.json and /docs', () => {
     }
     expect(paths.some((p) => /^\/users\/\{[^}]+\}$/.test(p))).toBe(true)
     expect(paths.some((p) => /^\/auth\/sessions\/\{[^}]+\}$/.test(p))).toBe(true)
+  })
+
+  it('names every operation (operationId, unique: what a generated client names its methods)', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    const ids: string[] = []
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        expect(operation.operationId, `${method} ${path}`).toMatch(/^[a-z][A-Za-z]+$/)
+        ids.push(operation.operationId ?? '')
+      }
+    }
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(doc.paths['/auth/login']?.post?.operationId).toBe('login')
+    expect(doc.paths['/users/{id}']?.patch?.operationId).toBe('updateUser')
+    // Every name in the table is a route's: none left behind by a route removed or renamed.
+    expect(ids.sort()).toEqual(Object.values(OPERATION_IDS).sort())
+  })
+
+  it('says in its description which errors any request may get, beside each operation’s own', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as { info: { description: string } }
+    for (const code of ['invalid_json', 'payload_too_large', 'unsupported_media_type', 'service_unavailable'])
+      expect(doc.info.description).toContain(`\`${code}\``)
   })
 
   it("gives the server's own version as the document's", async () => {

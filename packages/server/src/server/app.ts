@@ -355,7 +355,16 @@ async function registerOpenApi(app: FastifyInstance, config: ServerConfig): Prom
       info: {
         title: 'Tessera auth server',
         version: await serverVersion(),
-        description: 'JWT authentication: register, log in, refresh with rotation, revoke.',
+        description: [
+          'JWT authentication: register, log in, refresh with rotation, revoke.',
+          '',
+          'Every error is the `Error` body `{ "error": code, "message": text }`; the `error` code is stable.',
+          'Besides the statuses each operation lists, any request may be answered 400 (`invalid_json`,',
+          '`validation_error`, `bad_request`), 408 (`request_timeout`), 413 (`payload_too_large`), 415',
+          '(`unsupported_media_type`: send `Content-Type: application/json`), 431 (`headers_too_large`), 500',
+          '(`internal_error`) or 503 (`service_unavailable`, with `Retry-After`: the database or the password',
+          'checks unavailable for a moment).',
+        ].join('\n'),
       },
       components: {
         // Every scheme a route names (header mode removes the cookie ones from the finished document).
