@@ -142,6 +142,37 @@ export function paritySuite(ctx: SuiteContext): void {
         expect(await msg({}, path)).toEqual({ msg: "Missing 'jwt' query paramater" })
       }
     })
+
+    // test_headers.py::test_default_headers, ::test_custom_header_type; test_json.py::test_content_type;
+    // test_multiple_token_locations.py::test_no_jwt_in_request (json and query_string)
+    it("words another scheme's header and a body that is not JSON as flask does", async () => {
+      const { client } = await ctx.start({ ...flask, tokenLocations: ['json', 'query'] })
+      const form = await client.request('POST', '/protected', { form: { access_token: 'x' } })
+      expect([form.status, form.body]).toEqual([
+        401,
+        {
+          msg:
+            'Missing JWT in json or query_string (Invalid content-type. Must be application/json.; ' +
+            "Missing 'jwt' query paramater)",
+        },
+      ])
+      const json = await client.request('POST', '/protected', { json: {} })
+      expect(json.body.msg).toBe(
+        `Missing JWT in json or query_string (Missing "access_token" key in json data.; Missing 'jwt' query paramater)`,
+      )
+      const custom = await ctx.start({ ...flask, header: { type: 'JWT' } })
+      for (const authorization of ['Basic basiccreds', 'Bearer abc.def.ghi']) {
+        const res = await custom.client.request('GET', '/protected', { headers: { authorization } })
+        expect([authorization, res.status, res.body]).toEqual([
+          authorization,
+          401,
+          { msg: "Missing 'JWT' type in 'Authorization' header. Expected 'Authorization: JWT <JWT>'" },
+        ])
+      }
+      // A blank header (or commas only) is a missing one, for flask as here.
+      const blank = await custom.client.request('GET', '/protected', { headers: { authorization: ' , ' } })
+      expect(blank.body).toEqual({ msg: 'Missing Authorization Header' })
+    })
   })
 
   describe('per-call cookie max_age and domain', () => {

@@ -147,6 +147,28 @@ describe('resolveRoute', () => {
     )
   })
 
+  // view_decorators.py words a header of another scheme and a body that is not JSON on their own
+  it("keeps flask-jwt-extended's texts for another scheme's header and a body that is not JSON", () => {
+    const flask = resolveAdapterOptions({ compat: 'flask-jwt-extended', header: { type: 'JWT' } })
+    const messages = (locations: RouteOptions['locations']): readonly string[] | undefined =>
+      resolveRoute(flask, { locations }).missingMessages
+    expect(messages(['cookies', 'query'])).toBeUndefined()
+    expect(resolveRoute(app, {}).missingMessages).toBeUndefined()
+    const bare = resolveAdapterOptions({ compat: 'flask-jwt-extended', header: { type: '' } })
+    expect(resolveRoute(bare, { locations: ['headers'] }).missingMessages).toBeUndefined()
+    const scheme = "Missing 'JWT' type in 'Authorization' header. Expected 'Authorization: JWT <JWT>'"
+    expect(messages(['headers'])).toEqual([
+      'Missing Authorization Header',
+      scheme,
+      'Missing Authorization Header',
+      scheme,
+    ])
+    expect(messages(['json', 'query'])?.[2]).toBe(
+      'Missing JWT in json or query_string (Invalid content-type. Must be application/json.; ' +
+        "Missing 'jwt' query paramater)",
+    )
+  })
+
   it.each([
     [{ fresh: true, refresh: true }, 'jwtRequired.fresh'],
     [{ locations: [] }, 'jwtRequired.locations'],

@@ -27,7 +27,7 @@ import {
   type UnsetCookieOptions,
 } from './cookies.js'
 import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
-import { readToken } from './locate.js'
+import { missingVariant, readToken } from './locate.js'
 import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
 import { errorResponse, withConfiguredStatus } from './respond.js'
 import { resolveRoute, type ResolvedRoute, type RouteOptions } from './route.js'
@@ -268,7 +268,10 @@ export function createHttpAuth<C, U>(
     }
     if (token === undefined) {
       if (route.optional) return null
-      return new TokenMissingError(route.missingMessage)
+      const messages = route.missingMessages
+      return new TokenMissingError(
+        messages === undefined ? route.missingMessage : (messages[missingVariant(io, req, o, route)] ?? ''),
+      )
     }
     let csrfValue: string | undefined
     if (location === 'cookies' && csrf.protect && csrf.methods.has(io.method(req))) {

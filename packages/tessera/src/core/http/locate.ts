@@ -35,6 +35,30 @@ export function readToken<Req, C, U>(
   }
 }
 
+/**
+ * What a request without a token carried, for the flask-jwt-extended preset's wording of `token_missing`
+ * (an index of `route.missingMessages`): bit 1 when the token header holds credentials of another scheme
+ * only (`Authorization: Basic …`), bit 2 when the route reads JSON bodies and this request is not JSON.
+ */
+export function missingVariant<Req, C, U>(
+  io: HttpIO<Req, never>,
+  req: Req,
+  app: ResolvedAdapterOptions<C, U>,
+  route: ResolvedRoute,
+): number {
+  let variant = 0
+  if (route.locations.includes('headers') && app.headerType !== '') {
+    // flask strips blanks, then commas, before calling the header missing (view_decorators.py).
+    const raw = io
+      .header(req, app.headerKey)
+      ?.trim()
+      .replace(/^,+|,+$/g, '')
+    if (raw !== undefined && raw !== '') variant |= 1
+  }
+  if (route.locations.includes('json') && !isJson(io.header(req, 'content-type'))) variant |= 2
+  return variant
+}
+
 /** `application/json` or `application/<subtype>+json`, parameters and case aside. */
 function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false

@@ -58,6 +58,12 @@ export interface ResolvedRoute {
   readonly csrf: ResolvedCsrfNames
   /** The `token_missing` message, naming every location tried. */
   readonly missingMessage: string
+  /**
+   * Under the flask-jwt-extended preset, when flask words a missing token by what the request carried:
+   * the message per {@link missingVariant} (bit 1: the header holds only credentials of another scheme,
+   * bit 2: the request is not JSON). `undefined` when the message never varies.
+   */
+  readonly missingMessages: readonly string[] | undefined
 }
 
 /** The option names of {@link RouteOptions}. */
@@ -119,31 +125,46 @@ export function resolveRoute<C, U>(
     jsonKey,
     csrf: refresh ? app.csrf.refresh : app.csrf.access,
     missingMessage: app.errors.flask
-      ? flaskMissing(locations, app, cookieName, jsonKey)
+      ? flaskMissing(locations, app, cookieName, jsonKey, 0)
       : `No token found: looked in ${locations
           .map((location) => describe(location, app, cookieName, jsonKey))
           .join(', ')}`,
+    missingMessages:
+      app.errors.flask &&
+      ((locations.includes('headers') && app.headerType !== '') || locations.includes('json'))
+        ? Object.freeze(
+            [0, 1, 2, 3].map((variant) => flaskMissing(locations, app, cookieName, jsonKey, variant)),
+          )
+        : undefined,
   })
 }
 
 // flask-jwt-extended's NoAuthorizationError texts (view_decorators.py), for clients that match on them:
 // one location's own text, or several joined. Its query text keeps flask's spelling ("paramater").
+// `variant` is what the request carried (missingVariant): an Authorization header with only another
+// scheme's credentials (bit 1), a body that is not JSON (bit 2), each worded as flask words it.
 function flaskMissing<C, U>(
   locations: readonly TokenLocation[],
   app: ResolvedAdapterOptions<C, U>,
   cookieName: string,
   jsonKey: string,
+  variant: number,
 ): string {
+  const { headerName, headerType } = app
   const texts = locations.map((location) => {
     switch (location) {
       case 'headers':
-        return `Missing ${app.headerName} Header`
+        return (variant & 1) !== 0
+          ? `Missing '${headerType}' type in '${headerName}' header. Expected '${headerName}: ${headerType} <JWT>'`
+          : `Missing ${headerName} Header`
       case 'cookies':
         return `Missing cookie "${cookieName}"`
       case 'query':
         return `Missing '${app.queryName}' query paramater`
       case 'json':
-        return `Missing "${jsonKey}" key in json data.`
+        return (variant & 2) !== 0
+          ? 'Invalid content-type. Must be application/json.'
+          : `Missing "${jsonKey}" key in json data.`
     }
   })
   if (texts.length === 1) return texts[0] ?? ''
