@@ -74,18 +74,29 @@ function explainParseError(error: Error & { code?: string }, commandFlags: reado
   const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(error.message)?.[1]
   if (error.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined) return error.message
   const name = unknown.replace(/^-+/, '').split('=')[0] ?? ''
-  const known = [...commandFlags, ...SETTINGS.map((s) => s.flag), 'help']
+  const best = closest(name, [...commandFlags, ...SETTINGS.map((s) => s.flag), 'help'])
+  const hint = best === undefined ? '' : `; did you mean --${best}?`
+  return `unknown option ${unknown.split('=')[0] ?? unknown}${hint} (--help lists the options)`
+}
+
+/**
+ * The known name closest to a mistyped one (`--databse-url` → `database-url`, `usres` → `users`), or
+ * undefined when none is close enough to be what was meant.
+ */
+export function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Infinity
-  for (const flag of known) {
-    const d = distance(name.toLowerCase(), flag)
-    if (d < bestDistance) [best, bestDistance] = [flag, d]
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate)
+    if (d < bestDistance) [best, bestDistance] = [candidate, d]
   }
-  const hint =
-    best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3))
-      ? `; did you mean --${best}?`
-      : ''
-  return `unknown option ${unknown.split('=')[0] ?? unknown}${hint} (--help lists the options)`
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined
+}
+
+/** ` (did you mean "x"?)` for the known name closest to `name`, or nothing. */
+export function didYouMean(name: string, known: readonly string[]): string {
+  const best = closest(name, known)
+  return best === undefined ? '' : ` (did you mean "${best}"?)`
 }
 
 /** Levenshtein distance (flag names are short). */
@@ -107,7 +118,7 @@ export function settingsHelp(keys?: readonly string[]): string {
   return SETTINGS.filter((s) => keys === undefined || keys.includes(s.key))
     .map(
       (s) =>
-        `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.default === undefined ? '' : ` (default ${s.default})`}`,
+        `  --${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}${s.default === undefined || s.default === '' ? '' : ` (default ${s.default})`}`,
     )
     .join('\n')
 }

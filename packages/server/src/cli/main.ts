@@ -7,6 +7,7 @@ import { isTesseraError } from 'tessera'
 import { isDatabaseUnavailable } from '../server/error-response.js'
 import { MigrationError } from '../stores/sql/migrations/index.js'
 import { MigrationRefusal } from '../stores/sql/migrations/refusal.js'
+import { closest } from './args.js'
 import { COMMANDS, type Command } from './commands/index.js'
 import { UsageError } from './usage-error.js'
 
@@ -35,7 +36,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const command: Command | undefined = COMMANDS[name]
   if (command === undefined) {
-    process.stderr.write(`tessera: unknown command "${name}"\n\n${USAGE}`)
+    const best = closest(name, name.startsWith('-') ? ['--help', '--version'] : Object.keys(COMMANDS))
+    process.stderr.write(
+      best === undefined
+        ? `tessera: unknown command "${name}"\n\n${USAGE}`
+        : `tessera: unknown command "${name}"; did you mean "tessera ${best}"?\n\n${USAGE}`,
+    )
     return 1
   }
   try {

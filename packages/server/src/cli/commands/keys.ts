@@ -8,7 +8,7 @@ import type { ServerConfig } from '../../server/config.js'
 import { keyRetentionSeconds, rotateSigningKey } from '../../server/key-lifecycle.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import { nowSeconds } from '../../time.js'
-import { parseCommand } from '../args.js'
+import { didYouMean, parseCommand } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -54,7 +54,9 @@ export const keysCommand: Command = {
       return help ? 0 : 1
     }
     if (!(ACTIONS as readonly string[]).includes(action)) {
-      throw new UsageError(`unknown action "${action}"; use ${ACTIONS.join(', ')}`)
+      throw new UsageError(
+        `unknown action "${action}"${didYouMean(action, ACTIONS)}; use ${ACTIONS.join(', ')}`,
+      )
     }
     if (flags.now !== undefined && action !== 'rotate') throw new UsageError('--now only applies to rotate')
     if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
@@ -131,13 +133,32 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
 
 async function list(stores: SqlStores): Promise<number> {
   const keys = await stores.keys.list()
-  if (keys.length === 0) process.stdout.write('No keys yet: the server makes one on first start.\n')
-  else process.stdout.write('kid  alg  state  created  activates/activated  retires/retired  revoked\n')
-  for (const k of keys) {
-    process.stdout.write(
-      `${k.kid}  ${k.alg.padEnd(6)} ${k.state.padEnd(9)} ${iso(k.createdAt)}  ${iso(k.activatedAt)}  ${iso(k.retiredAt)}  ${iso(k.revokedAt)}\n`,
-    )
+  if (keys.length === 0) {
+    process.stdout.write('No keys yet: the server makes one on first start.\n')
+    return 0
   }
+  // One column per field, as wide as its longest value or its title.
+  const rows: string[][] = [
+    ['kid', 'alg', 'state', 'created', 'activates/activated', 'retires/retired', 'revoked'],
+    ...keys.map((k) => [
+      k.kid,
+      k.alg,
+      k.state,
+      iso(k.createdAt),
+      iso(k.activatedAt),
+      iso(k.retiredAt),
+      iso(k.revokedAt),
+    ]),
+  ]
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()}\n`,
+    )
   return 0
 }
 

@@ -11,7 +11,7 @@ import { removesRole, revokeEverything } from '../../server/service/deps.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { normalizeUsername, validateUsername } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
-import { parseCommand, settingsHelp } from '../args.js'
+import { didYouMean, parseCommand, settingsHelp } from '../args.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -31,9 +31,14 @@ ${settingsHelp(['dataDir', 'databaseUrl', 'passwordMinLength', 'passwordMinScore
 
 The password of "create" comes from TESSERA_PASSWORD, or a prompt when run in a terminal; it must meet
 the same policy as registration (length, not common, not like the username).
+
+Disabling or deleting a user, and reading the audit log, are HTTP admin routes (PATCH /users/:id
+{"disabled": true}, DELETE /users/:id, GET /audit) called with an admin's access token: see
+docs/server-api.md.
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
+const USER_ACTIONS = ['create', 'list', 'set-roles', 'import']
 
 /**
  * Sets a user's roles in one transaction, as `PATCH /users/:id` does: removing a role ends every
@@ -142,7 +147,9 @@ export const usersCommand: Command = {
     const arity: Record<string, number> = { create: 1, list: 0, 'set-roles': 2 }
     const expected = Object.hasOwn(arity, action) ? arity[action] : undefined
     if (expected === undefined)
-      throw new UsageError(`unknown action "${action}"; use create, list, set-roles or import`)
+      throw new UsageError(
+        `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use create, list, set-roles or import`,
+      )
     if (action === 'create' && name === undefined)
       throw new UsageError('usage: tessera users create <username> [--admin] [--roles a,b]')
     if (action === 'set-roles' && (name === undefined || rolesText === undefined))
@@ -233,7 +240,9 @@ export const usersCommand: Command = {
             return 0
           }
           default:
-            throw new UsageError(`unknown action "${action}"; use create, list, set-roles or import`)
+            throw new UsageError(
+              `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use create, list, set-roles or import`,
+            )
         }
       },
       // Listing or changing users needs their database; creating the first admin may make it.
