@@ -1,5 +1,4 @@
 /** `tessera users create|list|set-roles`: the only way to grant a role, such as the first admin. */
-import { createInterface } from 'node:readline/promises'
 import type { RevocationEntry } from 'tessera'
 import { redisRevocationStore } from 'tessera/redis'
 import { MAX_ACCESS_TOKEN_TTL, type ServerConfig } from '../../server/config.js'
@@ -12,6 +11,7 @@ import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { normalizeUsername, validateUsername } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import { didYouMean, parseCommand, settingsHelp } from '../args.js'
+import { readHidden } from '../prompt.js'
 import { UsageError } from '../usage-error.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -120,12 +120,12 @@ async function readPassword(): Promise<string> {
   // (and once exited 0 having created nothing).
   if (!process.stdin.isTTY)
     throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY })
-  try {
-    return await rl.question('Password: ')
-  } finally {
-    rl.close()
-  }
+  // Not echoed, and asked twice: a typo in an unseen password would leave an account nobody can use.
+  const answers = await readHidden(['Password: ', 'Password (again): '], process.stdin, process.stderr)
+  if (answers === undefined) throw new UsageError('no password given: nothing was created')
+  const [password = '', again] = answers
+  if (password !== again) throw new UsageError('the two passwords differ: nothing was created')
+  return password
 }
 
 export const usersCommand: Command = {
