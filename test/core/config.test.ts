@@ -85,6 +85,16 @@ describe('createTessera configuration', () => {
     expect(configError(() => createTessera({})).option).toBe('keys')
   })
 
+  it('names "secret" when it was written but is undefined (an unset environment variable)', () => {
+    // The README's `createTessera({ secret: process.env.JWT_SECRET })` before JWT_SECRET is set.
+    const error = configError(() => createTessera({ secret: undefined }))
+    expect(error.option).toBe('secret')
+    expect(error.message).toMatch(/^secret: is undefined \(is the environment variable .* set\?\)/)
+    expect(error.message).toContain('openssl rand -base64 32')
+    // Keys given alongside an undefined secret are the keys.
+    expect(() => createTessera({ secret: undefined, keys: { alg: 'HS256', secret: SECRET } })).not.toThrow()
+  })
+
   it('refuses both keys and secret', async () => {
     const keys = await generateKey('HS256')
     expect(configError(() => createTessera({ keys, secret: SECRET })).option).toBe('secret')

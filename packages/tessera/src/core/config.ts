@@ -184,6 +184,13 @@ function resolveKeys(options: TesseraOptions): KeyRing {
       'is only read with "secret"; each entry of "keys" names its own alg',
     )
   }
+  if (keys === undefined && Object.hasOwn(options, 'secret')) {
+    // `{ secret: process.env.JWT_SECRET }` with the variable unset: name the option that was written.
+    throw new ConfigurationError(
+      'secret',
+      'is undefined (is the environment variable it is read from set?); an HS256 secret is at least 32 bytes: generate one with `openssl rand -base64 32`',
+    )
+  }
   if (keys === undefined) {
     throw new ConfigurationError(
       'keys',
