@@ -61,11 +61,14 @@ describe('the README’s commands in a checkout', () => {
         await sleep(50)
       }
       const [, pid, url] = listening
+      // The start-up line says where the demo page and the API docs are.
+      expect(log).toContain(`demo page at ${url!}/, API docs at ${url!}/docs`)
       expect((await fetch(`${url}/healthz`)).status).toBe(200)
       npm.kill('SIGTERM')
       expect(await exited).toBe(0)
       // The server itself got the signal and stopped: nothing answers, and its process is gone.
       expect(log).toMatch(/SIGTERM/)
+      expect(log).toMatch(/"msg":"stopped"/)
       const gone = Date.now() + 10_000
       while (alive(Number(pid)) && Date.now() < gone) await sleep(50)
       expect(alive(Number(pid)), `server process ${pid} still running after npm exited`).toBe(false)

@@ -157,7 +157,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   const summary = (at: string): string =>
     `Tessera listening on ${at} — database ${withoutPassword(config.databaseUrl)}, ${config.tokenTransport} ` +
     `transport, access tokens ${lifetime(config.accessTokenTtl)}, refresh tokens ` +
-    `${lifetime(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}, API docs at ${at}/docs`
+    `${lifetime(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}; demo page at ${at}/, API docs at ${at}/docs`
   try {
     await built.app.listen({ host: config.host, port: config.port, listenTextResolver: summary })
   } catch (error) {

@@ -192,7 +192,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       metrics,
       maintenance,
       lifecycle: { draining: false, passwordThreads: 'ok' },
-      keySource: `${source}${location.dialect === 'sqlite' ? ` (${location.path})` : ''}`,
+      keySource: source,
       async close() {
         await maintenance.stop()
         replica.close()

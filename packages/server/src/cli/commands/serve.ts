@@ -22,18 +22,26 @@ export const serveCommand: Command = {
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         const delay = server.config.shutdownDelayMs
+        // A second signal finds no handler and ends the process at once (Node's default).
         server.app.log.info(
-          `${signal}: not ready; serving for ${delay} ms more, then finishing in-flight requests and stopping`,
+          `${signal}: not ready; serving for ${delay} ms more, then finishing in-flight requests and stopping` +
+            (signal === 'SIGINT' ? ' (Ctrl-C again to stop at once)' : ''),
         )
         const timer = setTimeout(() => {
           server.app.log.error('in-flight requests did not finish in time; exiting')
           process.exit(1)
         }, delay + SHUTDOWN_GRACE_MS)
         timer.unref()
-        server.shutdown(delay).then(resolve, (error: unknown) => {
-          server.app.log.error({ err: error }, 'error while stopping')
-          resolve()
-        })
+        server.shutdown(delay).then(
+          () => {
+            server.app.log.info('stopped')
+            resolve()
+          },
+          (error: unknown) => {
+            server.app.log.error({ err: error }, 'error while stopping')
+            resolve()
+          },
+        )
       }
       process.once('SIGTERM', () => {
         stop('SIGTERM')
