@@ -79,6 +79,14 @@ describe('request bodies', () => {
       expect([404, 405], `${method} ${path}`).toContain(res.status)
     }
   })
+
+  it('names the method a known path answers, and nothing for an unknown path', async () => {
+    const wrong = await server.api('GET', '/auth/login?next=/x')
+    expect(wrong.status).toBe(404)
+    expect(wrong.body.message).toBe('GET /auth/login does not exist (POST /auth/login does)')
+    const unknown = await server.api('GET', '/auth/nothing-here')
+    expect(unknown.body.message).toBe('GET /auth/nothing-here does not exist')
+  })
 })
 
 describe('Authorization headers', () => {

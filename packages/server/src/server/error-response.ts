@@ -129,6 +129,9 @@ function classify(
 const unavailable = (message: string): ServiceError =>
   new ServiceError('service_unavailable', message, { retryAfter: UNAVAILABLE_RETRY_AFTER })
 
+/** The methods the server's routes use, for the hint of a 404 on a path that has routes. */
+const ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
 /**
  * Answers every error of `app` through {@link createErrorMapper}, and unknown routes with `not_found`.
  * Call after the Tessera plugin is registered (it reads `app.tessera`). Returns the mapper, for answers
@@ -152,13 +155,20 @@ export function installErrorHandling(
     return reply.code(response.status).headers(response.headers).send(response.body)
   }
   app.setErrorHandler(answer)
-  app.setNotFoundHandler((request, reply) =>
-    answer(
-      new ServiceError('not_found', `${request.method} ${request.url.split('?')[0] ?? ''} does not exist`),
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    // A wrong method on a real path (GET /auth/login from a browser's address bar) names the right one.
+    const methods = ROUTE_METHODS.filter(
+      (method) => method !== request.method && app.hasRoute({ method, url: path }),
+    )
+    const hint =
+      methods.length === 0 ? '' : ` (${methods.map((method) => `${method} ${path}`).join(', ')} does)`
+    return answer(
+      new ServiceError('not_found', `${request.method} ${path} does not exist${hint}`),
       request,
       reply,
-    ),
-  )
+    )
+  })
   return { map, answer }
 }
 
