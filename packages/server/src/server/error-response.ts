@@ -79,8 +79,16 @@ function classify(
 ): { refusal: ServiceError; log?: string; logLevel?: 'warn' } {
   if (error instanceof ServiceError) return { refusal: error }
   const fastify = error as Partial<FastifyError> | undefined
-  if (fastify?.validation !== undefined)
-    return { refusal: new ServiceError('validation_error', fastify.message) }
+  if (fastify?.validation !== undefined) {
+    // Ajv's "body must NOT have additional properties" does not say which one: name it.
+    const [first] = fastify.validation
+    const extra = (first?.params as { additionalProperty?: unknown } | undefined)?.additionalProperty
+    const message =
+      first?.keyword === 'additionalProperties' && typeof extra === 'string'
+        ? `${fastify.message}: unknown field ${JSON.stringify(extra)}`
+        : fastify.message
+    return { refusal: new ServiceError('validation_error', message) }
+  }
   switch (fastify?.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
