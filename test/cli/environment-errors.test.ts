@@ -81,6 +81,8 @@ describe('tessera on a database it cannot use', () => {
     for (const argv of [
       ['users', 'list'],
       ['users', 'set-roles', 'root', 'admin'],
+      ['users', 'disable', 'root'],
+      ['users', 'delete', 'root'],
       ['keys', 'list'],
       ['keys', 'revoke', 'kid-1'],
     ]) {
@@ -94,7 +96,14 @@ describe('tessera on a database it cannot use', () => {
   it('refuses a mistaken command line before opening any database', async () => {
     const dir = await tempDir()
     const cases: [string[], RegExp][] = [
-      [['users', 'bogus'], /unknown action "bogus"; use create, list, set-roles or import/],
+      [
+        ['users', 'bogus'],
+        /unknown action "bogus"; use create, list, set-roles, set-password, disable, enable, delete or import/,
+      ],
+      [['users', 'disable'], /usage: tessera users disable <username>/],
+      [['users', 'set-password', 'a', 'b'], /unexpected argument "b"/],
+      [['users', 'delete', 'a', '--roles', 'x'], /--admin and --roles only apply to create/],
+      [['users', 'set-roles', 'a', 'Bad Role'], /invalid role "Bad Role"/],
       [['users', 'constructor'], /unknown action "constructor"/],
       [['users', 'create'], /usage: tessera users create <username>/],
       [['users', 'list', 'extra'], /unexpected argument "extra"/],

@@ -1,4 +1,7 @@
-/** `tessera users create|list|set-roles`: the only way to grant a role, such as the first admin. */
+/**
+ * `tessera users create|list|set-roles|set-password|disable|enable|delete`: the only way to grant a role,
+ * such as the first admin, and an operator's way to mend an account without an admin's token.
+ */
 import type { RevocationEntry } from 'tessera'
 import { redisRevocationStore } from 'tessera/redis'
 import { MAX_ACCESS_TOKEN_TTL, type ServerConfig } from '../../server/config.js'
@@ -6,10 +9,12 @@ import { SERVER_LEEWAY } from '../../server/context.js'
 import { checkPasswordStrength, serviceNamesOf } from '../../server/password-policy.js'
 import { estimateStrength, hashPassword, validatePassword } from '../../server/passwords.js'
 import { revocations } from '../../server/revocations.js'
-import { removesRole, revokeEverything } from '../../server/service/deps.js'
+import { endLegacyTokens, removesRole, revokeEverything } from '../../server/service/deps.js'
+import { legacyWindowOpen } from '../../server/legacy.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { normalizeUsername, validateUsername } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
+import type { UserRecord } from '../../stores/sql/users.js'
 import { didYouMean, parseCommand, settingsHelp } from '../args.js'
 import { readHidden } from '../prompt.js'
 import { UsageError } from '../usage-error.js'
@@ -21,59 +26,109 @@ const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
   tessera users list
   tessera users set-roles <username> <role,role|"">          removing a role revokes the user's tokens
+  tessera users set-password <username>                      a new password; revokes the user's tokens
+  tessera users disable <username>                           refuses logins; revokes the user's tokens
+  tessera users enable <username>                            lets a disabled user log in again
+  tessera users delete <username>                            deletes the user; revokes their tokens
   tessera users import <file> [--dry-run] …                  another system's users: import --help
 
 Options:
   --admin                    create: grant the admin role
   --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
   -h, --help                 show this help
-${settingsHelp(['dataDir', 'databaseUrl', 'passwordMinLength', 'passwordMinScore'])}
+${settingsHelp(['dataDir', 'databaseUrl', 'redisUrl', 'passwordMinLength', 'passwordMinScore'])}
 
-The password of "create" comes from TESSERA_PASSWORD, or a prompt when run in a terminal; it must meet
-the same policy as registration (length, not common, not like the username).
+The password of "create" and "set-password" comes from TESSERA_PASSWORD, or a prompt when run in a
+terminal; it must meet the same policy as registration (length, not common, not like the username).
 
-Disabling or deleting a user, and reading the audit log, are HTTP admin routes (PATCH /users/:id
-{"disabled": true}, DELETE /users/:id, GET /audit) called with an admin's access token: see
-docs/server-api.md.
+Each change is one transaction with its audit event (detail.by "cli"), as through the admin API
+(PATCH /users/:id, DELETE /users/:id; the audit log is GET /audit: see docs/server-api.md). Unlike the
+API, the CLI may disable, delete or demote the last admin (it says so): it is how an operator mends
+administration. Running servers learn of a revocation through Redis when TESSERA_REDIS_URL is set
+here, else within their TESSERA_KEY_REFRESH_INTERVAL.
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
-const USER_ACTIONS = ['create', 'list', 'set-roles', 'import']
+const USER_ACTIONS = ['create', 'list', 'set-roles', 'set-password', 'disable', 'enable', 'delete', 'import']
+
+/** A change of one user made by the CLI. */
+type UserChange =
+  | { kind: 'roles'; roles: string[] }
+  | { kind: 'disabled'; disabled: boolean }
+  | { kind: 'password'; passwordHash: string }
+  | { kind: 'delete' }
+
+/** What a change did: sessions ended (undefined when it revoked nothing), admins left, Redis told. */
+interface ChangeResult {
+  ended: number | undefined
+  adminsLeft: number
+  announced: boolean | undefined
+}
 
 /**
- * Sets a user's roles in one transaction, as `PATCH /users/:id` does: removing a role ends every
- * session of the user and revokes every token issued before now (a token carries its roles), with the
- * audit event. Running servers learn of it through Redis when `TESSERA_REDIS_URL` is set here (written
- * and announced, as the servers do), else by reading the table again every key refresh interval
- * (context.ts). Returns the sessions ended (undefined when no role was removed) and whether Redis was
- * told (undefined without Redis).
+ * Changes a user in one transaction, as the admin API does (service/admin.ts): removing a role,
+ * disabling, a new password or the deletion ends every session of the user and revokes every token
+ * issued before now (a token carries its roles; a new password must lock out whoever knew the old
+ * one, the previous system's tokens too while a legacy window is open), with the audit event. Running
+ * servers learn of it through Redis when `TESSERA_REDIS_URL` is set here (written and announced, as
+ * the servers do), else by reading the table again every key refresh interval (context.ts).
  */
-async function setRoles(
+async function changeUser(
   stores: SqlStores,
   config: ServerConfig,
   userId: number,
-  roles: string[],
-): Promise<{ ended: number | undefined; announced: boolean | undefined }> {
+  change: UserChange,
+): Promise<ChangeResult> {
   // The server's access tokens may live up to an hour (longer only with TESSERA_ALLOW_LONG_LIFETIMES):
   // the entries outlive the longest the server can have issued, whatever this process was given.
   const entries = revocations({
     accessTokenTtl: Math.max(config.accessTokenTtl, MAX_ACCESS_TOKEN_TTL),
     leeway: SERVER_LEEWAY,
+    legacyUntil: legacyWindowOpen(config) ? config.legacyUntil : undefined,
   })
   let published: readonly RevocationEntry[] = []
   const work = createUnitOfWork({ stores, publish: (revoked) => (published = revoked) })
-  const ended = await work.run(async (tx) => {
+  const outcome = await work.run(async (tx) => {
+    // The row first, as the API's changes: two changes of one user run one after the other.
+    await tx.users.lockForChange(userId)
     const before = await tx.users.get(userId)
     if (before === undefined) throw new UsageError('the user was deleted meanwhile')
-    await tx.users.update(userId, { roles })
-    const demoted = removesRole(before.roles, roles)
-    const ended = demoted ? await revokeEverything({ entries }, tx, userId) : undefined
-    const detail = { roles, disabled: before.disabled, tokens_revoked: demoted, by: 'cli' }
-    await tx.audit({ event: 'user_updated', userId, detail })
-    return ended
+    const by = { by: 'cli' }
+    let ended: number | undefined
+    switch (change.kind) {
+      case 'roles': {
+        await tx.users.update(userId, { roles: change.roles })
+        if (removesRole(before.roles, change.roles)) ended = await revokeEverything({ entries }, tx, userId)
+        const detail = { roles: change.roles, disabled: before.disabled, tokens_revoked: ended !== undefined }
+        await tx.audit({ event: 'user_updated', userId, detail: { ...detail, ...by } })
+        break
+      }
+      case 'disabled': {
+        await tx.users.update(userId, { disabled: change.disabled })
+        if (change.disabled && !before.disabled) ended = await revokeEverything({ entries }, tx, userId)
+        const detail = { roles: before.roles, disabled: change.disabled, tokens_revoked: ended !== undefined }
+        await tx.audit({ event: 'user_updated', userId, detail: { ...detail, ...by } })
+        break
+      }
+      case 'password': {
+        await tx.users.update(userId, { passwordHash: change.passwordHash })
+        await endLegacyTokens({ entries }, tx, userId)
+        ended = await revokeEverything({ entries }, tx, userId)
+        await tx.audit({ event: 'password_changed', userId, detail: { sessions_revoked: ended, ...by } })
+        break
+      }
+      case 'delete': {
+        ended = await revokeEverything({ entries }, tx, userId)
+        await tx.users.delete(userId)
+        await tx.audit({ event: 'user_deleted', userId, detail: by })
+        break
+      }
+    }
+    return { ended, adminsLeft: await tx.users.countAdminsLocked() }
   })
-  if (config.redisUrl === undefined) return { ended, announced: undefined }
-  return { ended, announced: published.length === 0 || (await announce(config, published)) }
+  const announced =
+    config.redisUrl === undefined ? undefined : published.length === 0 || (await announce(config, published))
+  return { ...outcome, announced }
 }
 
 /** Writes and announces `entries` through Redis, for the running servers' replicas; false if it failed. */
@@ -113,7 +168,7 @@ function parseRoles(text: string): string[] {
   return roles
 }
 
-async function readPassword(): Promise<string> {
+async function readPassword(nothing: string): Promise<string> {
   const fromEnv = process.env.TESSERA_PASSWORD
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
   // Without a terminal there is nobody to answer a prompt: reading would end at EOF with no password
@@ -122,15 +177,58 @@ async function readPassword(): Promise<string> {
     throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
   // Not echoed, and asked twice: a typo in an unseen password would leave an account nobody can use.
   const answers = await readHidden(['Password: ', 'Password (again): '], process.stdin, process.stderr)
-  if (answers === undefined) throw new UsageError('no password given: nothing was created')
+  if (answers === undefined) throw new UsageError(`no password given: ${nothing}`)
   const [password = '', again] = answers
-  if (password !== again) throw new UsageError('the two passwords differ: nothing was created')
+  if (password !== again) throw new UsageError(`the two passwords differ: ${nothing}`)
   return password
 }
 
+/** A password for `username` from TESSERA_PASSWORD or the prompt, held to registration's policy. */
+async function policyPassword(config: ServerConfig, username: string, nothing: string): Promise<string> {
+  const password = await readPassword(nothing)
+  const check = validatePassword(password)
+  if (!check.ok && check.reason !== 'too_short')
+    throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+  // The same policy as registration: an admin's password is no place for "admin123".
+  const verdict = await checkPasswordStrength(
+    password,
+    { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
+    { username, serviceNames: serviceNamesOf(config) },
+    estimateStrength,
+  )
+  if (!verdict.ok)
+    throw new UsageError(`weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`)
+  return password
+}
+
+/** What a change printed after its own line: the revocation's reach, the admins left. */
+function reportChange(result: ChangeResult): number {
+  if (result.adminsLeft === 0)
+    process.stdout.write(
+      'warning: no enabled admin is left: the API cannot administer users until one is made ' +
+        '(tessera users set-roles <username> admin)\n',
+    )
+  if (result.ended !== undefined && result.announced === undefined)
+    process.stdout.write(
+      'Running servers without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL; servers that use ' +
+        'Redis learn of it only through it: run this with their TESSERA_REDIS_URL.\n',
+    )
+  if (result.announced === false) {
+    process.stderr.write(
+      'error: the change and the revocation are saved, but Redis was not told: running servers ' +
+        'apply it at their next Redis re-sync or start (restart them to apply it now)\n',
+    )
+    return 1
+  }
+  return 0
+}
+
+const sessionsEnded = (ended: number | undefined): string =>
+  `every token of the user is revoked (${String(ended ?? 0)} session(s) ended)`
+
 export const usersCommand: Command = {
-  usage: 'users <create|list|set-roles|import>',
-  summary: 'Create users (e.g. the first admin), list them, set roles',
+  usage: 'users <create|list|set-roles|set-password|disable|enable|delete|import>',
+  summary: 'Create users (e.g. the first admin), list them, set roles or a password, disable, delete',
   async run(argv) {
     // Its own options (users-import.ts).
     if (argv[0] === 'import') return runUsersImport(argv.slice(1))
@@ -144,53 +242,60 @@ export const usersCommand: Command = {
       return help ? 0 : 1
     }
     // Checked before the database is opened: a mistake changes nothing, creates nothing.
-    const arity: Record<string, number> = { create: 1, list: 0, 'set-roles': 2 }
+    const arity: Record<string, number> = {
+      create: 1,
+      list: 0,
+      'set-roles': 2,
+      'set-password': 1,
+      disable: 1,
+      enable: 1,
+      delete: 1,
+    }
     const expected = Object.hasOwn(arity, action) ? arity[action] : undefined
     if (expected === undefined)
       throw new UsageError(
-        `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use create, list, set-roles or import`,
+        `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use ${USER_ACTIONS.slice(0, -1).join(', ')} or import`,
       )
-    if (action === 'create' && name === undefined)
-      throw new UsageError('usage: tessera users create <username> [--admin] [--roles a,b]')
-    if (action === 'set-roles' && (name === undefined || rolesText === undefined))
+    if (expected >= 1 && name === undefined)
+      throw new UsageError(
+        action === 'create'
+          ? 'usage: tessera users create <username> [--admin] [--roles a,b]'
+          : `usage: tessera users ${action} <username>${action === 'set-roles' ? ' <role,role>' : ''}`,
+      )
+    if (action === 'set-roles' && rolesText === undefined)
       throw new UsageError('usage: tessera users set-roles <username> <role,role>')
     const unexpected = [name, rolesText, ...extra].slice(expected).find((arg) => arg !== undefined)
     if (unexpected !== undefined) throw new UsageError(`unexpected argument "${unexpected}"`)
     if (action !== 'create' && (flags.admin !== undefined || flags.roles !== undefined))
       throw new UsageError('--admin and --roles only apply to create')
+    // Roles are checked before the database is opened too.
+    const roles = action === 'set-roles' ? parseRoles(rolesText ?? '') : undefined
     return withStores(
       settings,
       async (stores, config) => {
+        // Looked up by its normal form only: an account registered before a rule refused its name can
+        // still be changed.
+        const existing = async (): Promise<UserRecord> => {
+          const user = await stores.users.getByUsername(normalizeUsername(name ?? ''))
+          if (user === undefined) throw new UsageError(`no user "${name ?? ''}": nothing was changed`)
+          return user
+        }
         switch (action) {
           case 'create': {
             const username = validateUsername(name)
             if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
-            const password = await readPassword()
-            const check = validatePassword(password)
-            if (!check.ok && check.reason !== 'too_short')
-              throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
-            // The same policy as registration: an admin's password is no place for "admin123".
-            const verdict = await checkPasswordStrength(
-              password,
-              { minLength: config.passwordMinLength, minScore: config.passwordMinScore },
-              { username: username.normalized, serviceNames: serviceNamesOf(config) },
-              estimateStrength,
-            )
-            if (!verdict.ok)
-              throw new UsageError(
-                `weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`,
-              )
-            const roles = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
-            if (flags.admin === true && !roles.includes('admin')) roles.push('admin')
+            const password = await policyPassword(config, username.normalized, 'nothing was created')
+            const granted = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
+            if (flags.admin === true && !granted.includes('admin')) granted.push('admin')
             const created = await stores.users.create({
               username: username.username,
               usernameNormalized: username.normalized,
               passwordHash: await hashPassword(password),
-              roles,
+              roles: granted,
             })
             if (!created.ok) throw new UsageError(`the username "${username.username}" is taken`)
             process.stdout.write(
-              `Created user ${created.user.username} (id ${created.user.id}) with roles [${roles.join(', ')}]\n`,
+              `Created user ${created.user.username} (id ${created.user.id}) with roles [${granted.join(', ')}]\n`,
             )
             return 0
           }
@@ -210,39 +315,51 @@ export const usersCommand: Command = {
             }
           }
           case 'set-roles': {
-            if (name === undefined || rolesText === undefined)
-              throw new UsageError('unreachable: checked above')
-            // Looked up by its normal form only: an account registered before a rule refused its name
-            // can still be demoted.
-            const user = await stores.users.getByUsername(normalizeUsername(name))
-            if (user === undefined) throw new UsageError(`no user "${name}"`)
-            const roles = parseRoles(rolesText)
-            const { ended: revoked, announced } = await setRoles(stores, config, user.id, roles)
+            const user = await existing()
+            const result = await changeUser(stores, config, user.id, { kind: 'roles', roles: roles ?? [] })
             process.stdout.write(
-              `${user.username}: roles [${roles.join(', ')}]${
-                revoked === undefined
+              `${user.username}: roles [${(roles ?? []).join(', ')}]${
+                result.ended === undefined
                   ? ' (granted roles reach their tokens at the next refresh)'
-                  : `; a role was removed: every token of the user is revoked (${String(revoked)} session(s) ended)`
+                  : `; a role was removed: ${sessionsEnded(result.ended)}`
               }\n`,
             )
-            if (revoked !== undefined && announced === undefined)
-              process.stdout.write(
-                'Running servers without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL; servers that use ' +
-                  'Redis learn of it only through it: run this with their TESSERA_REDIS_URL.\n',
-              )
-            if (announced === false) {
-              process.stderr.write(
-                'error: the roles and the revocation are saved, but Redis was not told: running servers ' +
-                  'apply it at their next Redis re-sync or start (restart them to apply it now)\n',
-              )
-              return 1
+            return reportChange(result)
+          }
+          case 'set-password': {
+            const user = await existing()
+            const password = await policyPassword(config, user.usernameNormalized, 'nothing was changed')
+            const passwordHash = await hashPassword(password)
+            const result = await changeUser(stores, config, user.id, { kind: 'password', passwordHash })
+            process.stdout.write(`${user.username}: password set; ${sessionsEnded(result.ended)}\n`)
+            return reportChange(result)
+          }
+          case 'disable':
+          case 'enable': {
+            const user = await existing()
+            const disabled = action === 'disable'
+            if (user.disabled === disabled) {
+              process.stdout.write(`${user.username} is already ${action}d: nothing was changed\n`)
+              return 0
             }
-            return 0
+            const result = await changeUser(stores, config, user.id, { kind: 'disabled', disabled })
+            process.stdout.write(
+              disabled
+                ? `${user.username}: disabled (logins refused); ${sessionsEnded(result.ended)}\n`
+                : `${user.username}: enabled (may log in again)\n`,
+            )
+            return reportChange(result)
+          }
+          case 'delete': {
+            const user = await existing()
+            const result = await changeUser(stores, config, user.id, { kind: 'delete' })
+            process.stdout.write(
+              `${user.username} (id ${user.id}): deleted; ${sessionsEnded(result.ended)}\n`,
+            )
+            return reportChange(result)
           }
           default:
-            throw new UsageError(
-              `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use create, list, set-roles or import`,
-            )
+            throw new UsageError(`unknown action "${action}"${didYouMean(action, USER_ACTIONS)}`)
         }
       },
       // Listing or changing users needs their database; creating the first admin may make it.
