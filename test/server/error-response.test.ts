@@ -92,8 +92,21 @@ describe('createErrorMapper', () => {
       const refused = map(Object.assign(new Error(`postgres ${code}`), { code }))
       expect([code, refused.status, refused.body.error]).toEqual([code, 503, 'service_unavailable'])
     }
-    // A constraint violation is no outage.
+    // SQLite: a full disk, failing I/O, a read-only or unopenable file, a lock held past the timeout.
+    for (const code of [
+      'SQLITE_FULL',
+      'SQLITE_IOERR_WRITE',
+      'SQLITE_READONLY',
+      'SQLITE_CANTOPEN',
+      'SQLITE_BUSY',
+    ]) {
+      const down = map(Object.assign(new Error(`sqlite ${code}`), { code }))
+      expect([code, down.status, down.body.error]).toEqual([code, 503, 'service_unavailable'])
+    }
+    // A constraint violation or a corrupt file is no outage.
     expect(map(Object.assign(new Error('unique'), { code: '23505' })).status).toBe(500)
+    expect(map(Object.assign(new Error('unique'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })).status).toBe(500)
+    expect(map(Object.assign(new Error('corrupt'), { code: 'SQLITE_CORRUPT' })).status).toBe(500)
   })
 
   it('answers a saturated password pool with 503 and Retry-After, logged as a warning', () => {

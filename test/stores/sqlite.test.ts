@@ -86,6 +86,35 @@ describe('openDatabase (SQLite)', () => {
   })
 })
 
+describe('a transaction SQLite ends by itself', () => {
+  // A full disk (here: max_page_count reached) makes SQLite roll the whole transaction back on its own.
+  // Kysely's ROLLBACK then failed with "cannot rollback - no transaction is active", thrown instead of
+  // SQLITE_FULL: the server answered 500 and logged that, the CLI printed its stack.
+  it('fails with its own error (SQLITE_FULL), not the rollback that has nothing left to do', async () => {
+    const db = await openDatabase({ url: `file:${join(root, 'full', 'tessera.db')}` })
+    await migrateToLatest(db)
+    const { rows } = await sql<{ page_count: number }>`pragma page_count`.execute(db)
+    await sql.raw(`pragma max_page_count = ${String((rows[0]?.page_count ?? 0) + 1)}`).execute(db)
+    const writes = db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 50; i++) {
+        await trx
+          .insertInto('audit_events')
+          .values({ at: i, event: 'login', detail: 'x'.repeat(4000) })
+          .execute()
+      }
+    })
+    await expect(writes).rejects.toMatchObject({ code: 'SQLITE_FULL' })
+    // Nothing of it was kept, and the connection takes the next transaction.
+    await sql`pragma max_page_count = 1073741823`.execute(db)
+    expect(await db.selectFrom('audit_events').select('id').execute()).toEqual([])
+    await db
+      .transaction()
+      .execute((trx) => trx.insertInto('audit_events').values({ at: 1, event: 'login' }).execute())
+    expect(await db.selectFrom('audit_events').select('id').execute()).toHaveLength(1)
+    await db.destroy()
+  })
+})
+
 describe('reusingStatements', () => {
   /** better-sqlite3 on :memory: with its `prepare` calls counted, behind Kysely as the server opens it. */
   async function counted(kept?: number): Promise<{ db: Kysely<Rows>; prepared: string[] }> {

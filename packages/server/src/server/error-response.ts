@@ -241,9 +241,14 @@ const UNAVAILABLE_CODES = new Set([
   '57014',
   '55P03',
   '25P03',
-  'SQLITE_CANTOPEN',
-  'SQLITE_BUSY',
 ])
+/**
+ * SQLite's codes for a file the server cannot use right now — busy or locked past the timeout, full
+ * (the disk), failing I/O, read-only, unopenable — with their extended forms (`SQLITE_IOERR_WRITE`,
+ * `SQLITE_READONLY_DIRECTORY`…): an outage the operator can end, answered 503 like a PostgreSQL one.
+ * A corrupt file or a constraint is not among them.
+ */
+const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PERM)(_|$)/
 const UNAVAILABLE_MESSAGES =
   /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly|Query read timeout)/
 
@@ -256,7 +261,11 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
     cause?: unknown
     errors?: unknown
   }
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || /^(08|53)/.test(code))) return true
+  if (
+    typeof code === 'string' &&
+    (UNAVAILABLE_CODES.has(code) || /^(08|53)/.test(code) || SQLITE_UNAVAILABLE.test(code))
+  )
+    return true
   if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true
   // An AggregateError (connecting to ::1 and 127.0.0.1) or a wrapped error.
   if (Array.isArray(errors) && errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true

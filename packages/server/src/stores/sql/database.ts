@@ -9,7 +9,17 @@ import { userInfo } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type BetterSqlite3 from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect, type SqliteDatabase } from 'kysely'
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type SqliteDatabase,
+  type SqliteDialectConfig,
+} from 'kysely'
 import type { TypeOverrides } from 'pg'
 import { ConfigurationError } from 'tessera'
 import type { TesseraDatabase } from './schema.js'
@@ -160,7 +170,7 @@ async function openSqlite(
   if (path !== ':memory:') sqlite.pragma('journal_mode = WAL')
   sqlite.pragma('foreign_keys = ON')
   return new Kysely<TesseraDatabase>({
-    dialect: new TransactionalDdlSqliteDialect({ database: reusingStatements(sqlite) }),
+    dialect: new TransactionalDdlSqliteDialect({ database: reusingStatements(sqlite) }, sqlite),
   })
 }
 
@@ -178,8 +188,41 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 }
 
 class TransactionalDdlSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig
+  readonly #sqlite: BetterSqlite3.Database
+
+  constructor(config: SqliteDialectConfig, sqlite: BetterSqlite3.Database) {
+    super(config)
+    this.#config = config
+    this.#sqlite = sqlite
+  }
+
   override createAdapter(): SqliteAdapter {
     return new TransactionalDdlSqliteAdapter()
+  }
+
+  override createDriver(): Driver {
+    return new CauseKeepingSqliteDriver(this.#config, this.#sqlite)
+  }
+}
+
+/**
+ * SQLite's driver, rolling back only a transaction that is still open. On some errors SQLite rolls the
+ * whole transaction back by itself (SQLITE_FULL — a full disk —, SQLITE_IOERR, SQLITE_NOMEM): Kysely's
+ * `rollback` then fails with "cannot rollback - no transaction is active", and Kysely throws that
+ * instead of the error that caused it. The server answered 500 and logged the rollback's message, the
+ * CLI printed its stack: the cause, a full disk, was said nowhere.
+ */
+class CauseKeepingSqliteDriver extends SqliteDriver {
+  readonly #sqlite: BetterSqlite3.Database
+
+  constructor(config: SqliteDialectConfig, sqlite: BetterSqlite3.Database) {
+    super(config)
+    this.#sqlite = sqlite
+  }
+
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#sqlite.inTransaction) await super.rollbackTransaction(connection)
   }
 }
 
