@@ -103,6 +103,23 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       await expect(keys.save(key)).rejects.toThrow()
       expect(await keys.list()).toHaveLength(1)
     })
+
+    it('names the key whose stored JWK is damaged, instead of a bare JSON error', async () => {
+      const { keys } = ctx().stores
+      await keys.save(await generateKey('EdDSA', { kid: 'k1' }), { activate: true, now: NOW })
+      await keys.save(await generateKey('EdDSA', { kid: 'k2' }), { now: NOW })
+      // Cut short by hand, as an editor or a truncated restore leaves it.
+      await ctx()
+        .db.updateTable('signing_keys')
+        .set({ private_jwk: '{"crv":"Ed25519","d":"abc' })
+        .where('kid', '=', 'k2')
+        .execute()
+      await expect(keys.loadRing(NOW)).rejects.toMatchObject({
+        code: 'configuration_error',
+        option: 'signing_keys.k2',
+        message: expect.stringMatching(/not valid JSON.*tessera keys revoke/) as unknown,
+      })
+    })
   })
 
   keyLifecycleTests(ctx)

@@ -281,7 +281,16 @@ export function keyStore(db: Kysely<TesseraDatabase>): KeyStore {
 
 function toKey(kid: string, alg: string, text: string): TesseraKey {
   if (!isAlgorithm(alg)) throw new ConfigurationError(`signing_keys.${kid}`, `unsupported algorithm ${alg}`)
-  const jwk = JSON.parse(text) as JsonWebKey
+  let jwk: JsonWebKey
+  try {
+    jwk = JSON.parse(text) as JsonWebKey
+  } catch {
+    // A row edited by hand or damaged: say which key, not JSON.parse's "Unterminated string" alone.
+    throw new ConfigurationError(
+      `signing_keys.${kid}`,
+      'private_jwk is not valid JSON (edited or damaged): restore the row from a backup, or, unless it is the signing key, "tessera keys revoke" it',
+    )
+  }
   if (ALGORITHMS[alg].family === 'hmac') {
     return importKey({ alg, kid, secret: Buffer.from(jwk.k ?? '', 'base64url') }, `signing_keys.${kid}`)
   }
