@@ -78,8 +78,8 @@ async function serve(level: Level, transport: Transport, shutdownDelay?: string)
   throw new Error(`tessera serve did not answer within ${STARTUP_MS} ms: ${stderr}`)
 }
 
-/** SIGTERM, as a process manager stops it; resolves with everything it logged. */
-async function stop(served: Served): Promise<string> {
+/** SIGTERM, as a process manager stops it (or `signal`); resolves with everything it logged. */
+async function stop(served: Served, signal: NodeJS.Signals = 'SIGTERM'): Promise<string> {
   const { child } = served
   if (child.exitCode === null) {
     const exited = new Promise<void>((resolve) =>
@@ -87,7 +87,7 @@ async function stop(served: Served): Promise<string> {
         resolve()
       }),
     )
-    child.kill('SIGTERM')
+    child.kill(signal)
     const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
     await exited
     clearTimeout(timer)
@@ -270,6 +270,20 @@ describe('the access log', () => {
       expect(log).not.toContain('incoming request')
       expect(log).not.toContain('request completed')
     }
+  }, 60_000)
+})
+
+describe('stopping on SIGHUP', () => {
+  // The terminal the server was started from closing (an SSH session ending) sends SIGHUP, whose
+  // default action ended the process at once: requests in flight reset, the gathered access lines lost.
+  it('stops gracefully, as on SIGTERM: every access line written, exit 0', async () => {
+    const served = await serve('info', 'header', '0s')
+    for (let i = 0; i < 20; i++) expect((await served.client.api('GET', '/protected')).status).toBe(401)
+    const log = await stop(served, 'SIGHUP')
+    expect(served.child.exitCode, log).toBe(0)
+    expect(log).toMatch(/SIGHUP: not ready/)
+    const lines = log.split('\n').filter((l) => l.includes('"msg":"request"') && l.includes('/protected'))
+    expect(lines).toHaveLength(20)
   }, 60_000)
 })
 

@@ -1,4 +1,4 @@
-/** `tessera serve`: start the auth server; SIGTERM/SIGINT stop it gracefully. */
+/** `tessera serve`: start the auth server; SIGTERM/SIGINT/SIGHUP stop it gracefully. */
 import { loadServerConfig } from '../../server/config.js'
 import { startServer } from '../../server/app.js'
 import { parseCommand, settingsHelp } from '../args.js'
@@ -48,6 +48,11 @@ export const serveCommand: Command = {
       })
       process.once('SIGINT', () => {
         stop('SIGINT')
+      })
+      // The terminal it runs in closing (an SSH session ending): Node's default would end the process
+      // at once, resetting requests in flight and losing the gathered access lines.
+      process.once('SIGHUP', () => {
+        stop('SIGHUP')
       })
     })
     return 0
