@@ -3,6 +3,7 @@
  * database, or made and stored on first start), the token engine with its revocation replica, the rate
  * limiter and the metrics. Built once at start, closed once at stop.
  */
+import { statSync } from 'node:fs'
 import { sql, type Kysely } from 'kysely'
 import {
   createKeyRing,
@@ -70,6 +71,11 @@ export interface ServerContext {
   readonly maintenance: Maintenance
   /** What `/readyz` reports besides the database and Redis. */
   readonly lifecycle: Lifecycle
+  /**
+   * SQLite: what is wrong with the database's files, if anything — deleted or replaced since the
+   * server opened them (see {@link watchSqliteFiles}); always `undefined` on PostgreSQL.
+   */
+  readonly databaseFiles: () => string | undefined
   close(): Promise<void>
 }
 
@@ -170,6 +176,15 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       ...(link === undefined ? {} : { redisUp: () => link.status() === 'ok' }),
     })
     const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
+    const databaseFiles =
+      location.dialect === 'sqlite' && location.path !== ':memory:'
+        ? watchSqliteFiles(location.path)
+        : () => undefined
+    // Said in the log at every pass (as a failing task), not only to whoever probes /readyz.
+    maintenance.register('database_files', () => {
+      const problem = databaseFiles()
+      return problem === undefined ? Promise.resolve(undefined) : Promise.reject(new Error(problem))
+    })
     // Revocations written elsewhere arrive through Redis while it is up; without it, or while it is
     // down (another instance's logout reached only the database), from the database.
     const fromDatabase = externalRevocations(db, location.dialect, syncFromDatabase)
@@ -192,6 +207,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       metrics,
       maintenance,
       lifecycle: { draining: false, passwordThreads: 'ok' },
+      databaseFiles,
       keySource: source,
       async close() {
         await maintenance.stop()
@@ -333,4 +349,33 @@ async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring
     ring.add(key, { activate: true })
     return { ring, source: 'the database' }
   })
+}
+
+/**
+ * Watches the SQLite file and its `-wal` journal by identity (device and inode), as opened at start.
+ * Deleted or replaced under a running server (a cleanup script, a restore over the live file, an `rm`
+ * of the `-wal`), SQLite keeps writing to the files it holds open, which nobody opens again: every
+ * acknowledged change since would be gone at the next start (a deleted database comes back empty, with
+ * a new signing key), and each CLI command meanwhile sees another database, or a disk I/O error. The
+ * returned check says so; the `-wal` stays put while the server holds the database open.
+ */
+export function watchSqliteFiles(path: string): () => string | undefined {
+  const identity = (file: string): string | undefined => {
+    try {
+      const { dev, ino } = statSync(file)
+      return `${String(dev)}:${String(ino)}`
+    } catch {
+      return undefined
+    }
+  }
+  const files = [path, `${path}-wal`].map((file) => ({ file, opened: identity(file) }))
+  return () => {
+    for (const { file, opened } of files) {
+      if (opened === undefined) continue
+      const now = identity(file)
+      if (now !== opened)
+        return `${file} was ${now === undefined ? 'deleted' : 'replaced'} while the server runs: it still writes to the file it opened, and all of it is lost when it stops; before stopping it, copy that file back from /proc/${String(process.pid)}/fd (Linux), then restart`
+    }
+    return undefined
+  }
 }

@@ -64,7 +64,7 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const { lifecycle } = ctx
       // Redis down is `degraded`, still 200: this instance keeps serving (revocations from memory,
       // queued for Redis; rate limits counted locally), so a load balancer should keep it. The same
@@ -86,6 +86,12 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
         await sql`select 1`.execute(ctx.db)
       } catch {
         database = 'down'
+      }
+      // SQLite files deleted or replaced under the server: it answers, but what it writes is lost.
+      const files = ctx.databaseFiles()
+      if (files !== undefined) {
+        database = 'down'
+        request.log.error(files)
       }
       const checks = { database, workers, ...redis }
       if (database === 'down') {
