@@ -359,7 +359,7 @@ async function loadKeys(config: ServerConfig, stores: SqlStores): Promise<{ ring
  * a new signing key), and each CLI command meanwhile sees another database, or a disk I/O error. The
  * returned check says so; the `-wal` stays put while the server holds the database open.
  */
-export function watchSqliteFiles(path: string): () => string | undefined {
+function watchSqliteFiles(path: string): () => string | undefined {
   const identity = (file: string): string | undefined => {
     try {
       const { dev, ino } = statSync(file)
