@@ -1,7 +1,7 @@
 // What an operator sees when the database is not what this version expects, or cannot be reached: one
 // line with a code (no stack), exit 1, nothing changed — and the server's log says which migrations a
 // start applied.
-import { existsSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +44,41 @@ describe('tessera on a database it cannot use', () => {
       )
       expect(run.output).not.toMatch(/\n\s+at /)
     }
+  })
+
+  it('never upgrades a database on the side: users/keys commands on existing data refuse an older schema', async () => {
+    const dir = await tempDir()
+    const db = await openDatabase({ url: `file:${join(dir, 'tessera.db')}` })
+    const { error } = await createMigrator(db).migrateTo('0004-legacy-import')
+    if (error !== undefined) throw error as Error
+    const before = await pendingMigrations(db)
+    await db.destroy()
+    expect(before.length).toBeGreaterThan(0)
+    for (const argv of [
+      ['users', 'list'],
+      ['users', 'disable', 'root'],
+      ['keys', 'list'],
+    ]) {
+      const run = await runCli([...argv, '--data-dir', dir])
+      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
+      expect(run.output).toMatch(
+        /the database was left by an older version \(pending migrations: 0005-.*\): run tessera migrate first/,
+      )
+    }
+    const after = await openDatabase({ url: `file:${join(dir, 'tessera.db')}` })
+    expect(await pendingMigrations(after)).toEqual(before)
+    await after.destroy()
+    // An empty file is no Tessera database: said, and given no tables.
+    const empty = await tempDir()
+    writeFileSync(join(empty, 'tessera.db'), '')
+    const run = await runCli(['users', 'list', '--data-dir', empty])
+    expect(run.code, run.output).toBe(1)
+    expect(run.output).toMatch(/the database has no Tessera tables/)
+    const left = new Database(join(empty, 'tessera.db'), { readonly: true })
+    expect(left.prepare("select count(*) as n from sqlite_master where type = 'table'").get()).toEqual({
+      n: 0,
+    })
+    left.close()
   })
 
   it('says in one line a migration that refused the data it found, and leaves the schema as it was', async () => {

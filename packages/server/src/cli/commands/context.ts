@@ -1,7 +1,10 @@
 /** Opens the configured database with its repositories, for the commands that manage data. */
+import type { Kysely } from 'kysely'
+import type { TesseraDatabase } from '../../stores/sql/schema.js'
 import { existsSync } from 'node:fs'
 import { loadServerConfig, signsWithConfiguredSecret, type ServerConfig } from '../../server/config.js'
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../../stores/index.js'
+import { migrations, pendingMigrations } from '../../stores/sql/migrations/index.js'
 import { sqlStores, type SqlStores } from '../../stores/sql/stores.js'
 import { UsageError } from '../usage-error.js'
 
@@ -42,9 +45,26 @@ export async function withStores<T>(
   }
   const db = await openDatabase({ url: config.databaseUrl, option: 'TESSERA_DATABASE_URL' })
   try {
+    // A command on existing data never upgrades it on the side: a migration may rewrite a large table
+    // (say so and run it at a quiet hour: `tessera migrate`), and the version upgraded from then no
+    // longer starts on it. A database with no Tessera tables at all is not the server's.
+    if (options.existing === true) await refuseUnmigrated(db)
     await migrateToLatest(db)
     return await fn(sqlStores(db), config)
   } finally {
     await db.destroy()
   }
+}
+
+/** Refuses a database without Tessera's tables, or one an older version left (pending migrations). */
+async function refuseUnmigrated(db: Kysely<TesseraDatabase>): Promise<void> {
+  const pending = await pendingMigrations(db)
+  if (pending.length === 0) return
+  if (pending.length === Object.keys(migrations).length)
+    throw new UsageError(
+      'the database has no Tessera tables: check --data-dir or TESSERA_DATABASE_URL (tessera serve, tessera migrate or tessera users create make them); nothing was changed',
+    )
+  throw new UsageError(
+    `the database was left by an older version (pending migrations: ${pending.join(', ')}): run tessera migrate first (docs/deployment.md: upgrades), then this command; nothing was changed`,
+  )
 }
