@@ -221,6 +221,17 @@ describe('GET /openapi.json and /docs', () => {
     expect(ids.sort()).toEqual(Object.values(OPERATION_IDS).sort())
   })
 
+  it('gives /docs a username and password that register, instead of "string" and "string"', async () => {
+    const doc = (await server.api('GET', '/openapi.json')).json as OpenApiDocument
+    const schema = doc.paths['/auth/register']?.post?.requestBody?.content?.['application/json']?.schema as {
+      properties: Record<string, { examples?: string[] }>
+    }
+    const username = `${schema.properties.username?.examples?.[0] ?? ''}-${uniqueName('ex')}`
+    const password = schema.properties.password?.examples?.[0] ?? ''
+    const res = await server.api('POST', '/auth/register', { body: { username, password } })
+    expect(res.status, res.text).toBe(201)
+  })
+
   it('says in its description which errors any request may get, beside each operation’s own', async () => {
     const doc = (await server.api('GET', '/openapi.json')).json as { info: { description: string } }
     for (const code of ['invalid_json', 'payload_too_large', 'unsupported_media_type', 'service_unavailable'])

@@ -20,8 +20,15 @@ export const Credentials = Type.Object(
       minLength: 1,
       maxLength: 256,
       description: 'Compared after NFKC, case folding and trimming.',
+      // What /docs fills "Try it out" with (instead of "string"): a name and a password that pass.
+      examples: ['alice'],
     }),
-    password: Type.String({ minLength: 1, maxLength: 4096, description: '8 to 1024 bytes of UTF-8.' }),
+    password: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: '8 to 1024 bytes of UTF-8.',
+      examples: ['a long passphrase of your own'],
+    }),
   },
   strict,
 )
