@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startServer } from '../../packages/server/src/server/app.js'
+import { baseConfig } from '../helpers/server-harness.js'
 
 type RunningServer = Awaited<ReturnType<typeof startServer>>
 
@@ -21,15 +22,7 @@ afterEach(async () => {
 
 async function serve(): Promise<RunningServer> {
   dir = await mkdtemp(join(tmpdir(), 'tessera-database-files-'))
-  server = await startServer({
-    dataDir: dir,
-    databaseUrl: join(dir, 'tessera.db'),
-    host: '127.0.0.1',
-    port: 0,
-    logLevel: 'silent',
-    passwordMinScore: 0,
-    maintenanceIntervalMs: 0,
-  })
+  server = await startServer({ ...baseConfig(dir), passwordMinScore: 0, maintenanceIntervalMs: 0 })
   await server.ready
   return server
 }
