@@ -53,8 +53,7 @@ const USER_ACTIONS = ['create', 'list', 'set-roles', 'set-password', 'disable', 
 
 /** A change of one user made by the CLI. */
 type UserChange =
-  | { kind: 'roles'; roles: string[] }
-  | { kind: 'disabled'; disabled: boolean }
+  | { kind: 'update'; patch: { roles?: string[]; disabled?: boolean } }
   | { kind: 'password'; passwordHash: string }
   | { kind: 'delete' }
 
@@ -96,17 +95,13 @@ async function changeUser(
     const by = { by: 'cli' }
     let ended: number | undefined
     switch (change.kind) {
-      case 'roles': {
-        await tx.users.update(userId, { roles: change.roles })
-        if (removesRole(before.roles, change.roles)) ended = await revokeEverything({ entries }, tx, userId)
-        const detail = { roles: change.roles, disabled: before.disabled, tokens_revoked: ended !== undefined }
-        await tx.audit({ event: 'user_updated', userId, detail: { ...detail, ...by } })
-        break
-      }
-      case 'disabled': {
-        await tx.users.update(userId, { disabled: change.disabled })
-        if (change.disabled && !before.disabled) ended = await revokeEverything({ entries }, tx, userId)
-        const detail = { roles: before.roles, disabled: change.disabled, tokens_revoked: ended !== undefined }
+      case 'update': {
+        // The rule of PATCH /users/:id (service/admin.ts): removing a role or disabling revokes.
+        const after = (await tx.users.update(userId, change.patch)) ?? before
+        const demoted = change.patch.roles !== undefined && removesRole(before.roles, change.patch.roles)
+        const disabled = change.patch.disabled === true && !before.disabled
+        if (demoted || disabled) ended = await revokeEverything({ entries }, tx, userId)
+        const detail = { roles: after.roles, disabled: after.disabled, tokens_revoked: ended !== undefined }
         await tx.audit({ event: 'user_updated', userId, detail: { ...detail, ...by } })
         break
       }
@@ -316,7 +311,10 @@ export const usersCommand: Command = {
           }
           case 'set-roles': {
             const user = await existing()
-            const result = await changeUser(stores, config, user.id, { kind: 'roles', roles: roles ?? [] })
+            const result = await changeUser(stores, config, user.id, {
+              kind: 'update',
+              patch: { roles: roles ?? [] },
+            })
             process.stdout.write(
               `${user.username}: roles [${(roles ?? []).join(', ')}]${
                 result.ended === undefined
@@ -342,7 +340,7 @@ export const usersCommand: Command = {
               process.stdout.write(`${user.username} is already ${action}d: nothing was changed\n`)
               return 0
             }
-            const result = await changeUser(stores, config, user.id, { kind: 'disabled', disabled })
+            const result = await changeUser(stores, config, user.id, { kind: 'update', patch: { disabled } })
             process.stdout.write(
               disabled
                 ? `${user.username}: disabled (logins refused); ${sessionsEnded(result.ended)}\n`
