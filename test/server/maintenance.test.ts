@@ -11,7 +11,11 @@ import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../../packages/server/src/stores/sql/stores.js'
-import { countRows } from '../../packages/server/src/stores/sql/purge.js'
+import { countRows, newestRecordedTime } from '../../packages/server/src/stores/sql/purge.js'
+import {
+  CLOCK_ACCEPT_AFTER_SECONDS,
+  createTrustedClock,
+} from '../../packages/server/src/server/clock-guard.js'
 import { createMaintenance, serverMaintenanceTasks } from '../../packages/server/src/server/maintenance.js'
 import { createMetrics } from '../../packages/server/src/server/metrics.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
@@ -131,6 +135,49 @@ function suite(name: string, target: () => Target): void {
         legacy_exchanges: 0,
         replica: 0,
       })
+    })
+
+    // A system clock set 400 days forward (mistyped, a bad NTP source): the passes count from the
+    // newest record on by the process's own time, so they delete what a pass at NOW deletes and no
+    // more — until the clock has stayed ahead for a day.
+    it('deletes nothing young when the system clock is set forward, and follows it once it has held for a day', async () => {
+      const stores = await open()
+      const { userId } = await seed(stores)
+      expect(await newestRecordedTime(stores.db)).toBe(NOW - 89 * DAY)
+      await stores.audit.record({ event: 'login', userId, at: NOW })
+      expect(await newestRecordedTime(stores.db)).toBe(NOW)
+      const elapsed = { seconds: 0 }
+      const clock = createTrustedClock({
+        start: await newestRecordedTime(stores.db),
+        wall: () => NOW + 400 * DAY + elapsed.seconds,
+        monotonic: () => elapsed.seconds,
+      })
+      const replica = memoryRevocationStore({ sweepIntervalSeconds: 0 })
+      replica.revokeToken('young', NOW + 900)
+      const maintenance = createMaintenance({ intervalMs: 0, clock: clock.now })
+      serverMaintenanceTasks(maintenance, { stores, replica, metrics: createMetrics() }, settings)
+
+      const report = await maintenance.runOnce()
+      expect(report.at).toBe(NOW)
+      expect(report.deleted).toEqual({
+        revocations: 6,
+        sessions: 2,
+        audit_events: 3,
+        legacy_exchanges: 1,
+        replica: 0,
+      })
+      const sessions = await stores.db.selectFrom('sessions').select('id').orderBy('id').execute()
+      expect(sessions.map((s) => s.id)).toEqual(['expired-recently', 'live', 'revoked-recently'])
+      const revocations = await stores.db.selectFrom('revocations').select('id').orderBy('id').execute()
+      expect(revocations.map((r) => r.id)).toEqual(['1', 'edge', 'live'])
+      expect((await stores.audit.list()).map((e) => e.event)).toEqual(['login', 'recent'])
+      expect(replica.size().tokens).toBe(1)
+
+      elapsed.seconds = CLOCK_ACCEPT_AFTER_SECONDS
+      const accepted = await maintenance.runOnce()
+      expect(accepted.at).toBe(NOW + 401 * DAY)
+      expect(await countRows(stores.db)).toMatchObject({ sessions: 0, revocations: 0, audit_events: 0 })
+      expect(replica.size().tokens).toBe(0)
     })
 
     // SQLite runs each statement synchronously on the event loop: without a turn between batches, a

@@ -19,6 +19,7 @@ import {
 } from 'tessera'
 import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
 import { pendingMigrations } from '../stores/sql/migrations/index.js'
+import { newestRecordedTime } from '../stores/sql/purge.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import { signsWithConfiguredSecret, type ServerConfig } from './config.js'
@@ -34,6 +35,7 @@ import {
   type Maintenance,
   type MaintenanceTask,
 } from './maintenance.js'
+import { clockNotice, createTrustedClock } from './clock-guard.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
@@ -175,7 +177,11 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
       replicaSize: () => memory.size(),
       ...(link === undefined ? {} : { redisUp: () => link.status() === 'ok' }),
     })
-    const { maintenance, keyLifecycle } = startMaintenance(config, { stores, ring, memory, metrics }, hooks)
+    const { maintenance, keyLifecycle } = startMaintenance(
+      config,
+      { stores, ring, memory, metrics, recorded: await newestRecordedTime(db) },
+      hooks,
+    )
     const databaseFiles =
       location.dialect === 'sqlite' && location.path !== ':memory:'
         ? watchSqliteFiles(location.path)
@@ -275,11 +281,22 @@ function startMaintenance(
     ring: KeyRing
     memory: MemoryRevocationStore
     metrics: ServerMetrics
+    /** The newest time the database recorded, where the trusted clock starts from if far behind. */
+    recorded: number | undefined
   },
   hooks: ContextHooks,
 ): { maintenance: Maintenance; keyLifecycle: KeyLifecycle } {
   const { stores, ring, memory, metrics } = deps
+  const clock = createTrustedClock({
+    ...(deps.recorded === undefined ? {} : { start: deps.recorded }),
+    onChange: (ahead, previous) => {
+      metrics.clockAhead.set(ahead === undefined ? 0 : ahead.wall - ahead.trusted)
+      hooks.onNotice?.(ahead === undefined ? 'info' : 'warn', clockNotice(ahead, previous))
+    },
+  })
+  clock.now() // a start with the clock far past the newest record is said at once
   const maintenance = createMaintenance({
+    clock: clock.now,
     intervalMs: config.maintenanceIntervalMs,
     onError: (task, error) => {
       metrics.maintenanceFailures.inc({ task })
@@ -287,6 +304,8 @@ function startMaintenance(
     },
     onPass: (report) => {
       metrics.maintenanceLastRun.set(report.at)
+      const ahead = clock.ahead()
+      metrics.clockAhead.set(ahead === undefined ? 0 : ahead.wall - ahead.trusted)
     },
   })
   serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
@@ -299,6 +318,7 @@ function startMaintenance(
     ring,
     retentionSeconds: keyRetentionSeconds(config),
     intervalMs: config.keyRefreshInterval * 1000,
+    clock: clock.now,
     onChange: ({ pruned }) => {
       const now = ring.active.kid
       const kids = ring.entries().map((e) => e.key.kid)

@@ -37,6 +37,8 @@ export interface KeyLifecycleOptions {
   retentionSeconds: number
   /** Called after a refresh that pruned keys or changed the ring. */
   onChange?: (result: KeyRefreshResult) => void
+  /** The time to prune and sync at, Unix seconds (the server's trusted clock). @default the wall clock */
+  clock?: () => number
 }
 
 /**
@@ -176,11 +178,13 @@ function planRotation(
 /** The refresh of `ring` from `keys` (not scheduled: see {@link registerKeyLifecycle}). */
 export function keyLifecycle(options: KeyLifecycleOptions): KeyLifecycle {
   const { keys, ring, retentionSeconds, onChange } = options
+  const clock = options.clock ?? nowSeconds
   let running: Promise<KeyRefreshResult> | undefined
 
   const once = async (): Promise<KeyRefreshResult> => {
-    const pruned = await keys.pruneRetired(retentionSeconds)
-    const changed = await keys.syncRing(ring)
+    const now = clock()
+    const pruned = await keys.pruneRetired(retentionSeconds, now)
+    const changed = await keys.syncRing(ring, now)
     const result = { pruned, changed }
     if (pruned.length > 0 || changed) onChange?.(result)
     return result

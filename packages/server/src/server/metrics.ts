@@ -26,6 +26,8 @@ export interface ServerMetrics {
   readonly maintenanceLastRun: Gauge
   readonly maintenanceDeleted: Counter<'table'>
   readonly maintenanceFailures: Counter<'task'>
+  /** Seconds the wall clock runs ahead of the maintenance job's trusted time (clock-guard.ts); 0 mostly. */
+  readonly clockAhead: Gauge
   /** Requests answered 503 by the request deadline. */
   readonly deadlineExceeded: Counter
   /** Tokens of the previous system (legacy window): exchanges of refresh tokens, access verifications. */
@@ -89,6 +91,10 @@ export function createMetrics(sources: MetricSources = {}): ServerMetrics {
       'tessera_maintenance_failures_total',
       'Maintenance tasks that failed, by task (retried at the next pass).',
       ['task'],
+    ),
+    clockAhead: gauge(
+      'tessera_clock_ahead_seconds',
+      'Seconds the wall clock runs ahead of the time the maintenance job trusts (0 while they agree). While above 0, purges, key pruning and automatic rotation count by the trusted time.',
     ),
     deadlineExceeded: counter(
       'tessera_request_deadline_exceeded_total',

@@ -114,3 +114,20 @@ export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<str
   }
   return counts
 }
+
+/**
+ * The newest time the database has recorded (Unix seconds): its newest audit event or signing key;
+ * undefined for an empty database. Both are read through an index or from a table of a few rows.
+ */
+export async function newestRecordedTime(db: Kysely<TesseraDatabase>): Promise<number | undefined> {
+  const audit = await db
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.max<number | string | null>('at').as('at'))
+    .executeTakeFirst()
+  const keys = await db
+    .selectFrom('signing_keys')
+    .select((eb) => eb.fn.max<number | string | null>('created_at').as('at'))
+    .executeTakeFirst()
+  const times = [audit?.at, keys?.at].flatMap((at) => (at === null || at === undefined ? [] : [Number(at)]))
+  return times.length === 0 ? undefined : Math.max(...times)
+}

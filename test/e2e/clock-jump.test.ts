@@ -1,0 +1,149 @@
+// The operator's bad day: the system clock is set 400 days forward (a mistyped `date`, a bad NTP
+// source) and the server started on it. Before clock-guard.ts, its first maintenance pass purged every
+// session, every revocation and the audit trail, and scheduled a key rotation for the wrong year; once
+// the clock was put right, a logged-out access token was accepted again. The server runs as a child
+// process of the built CLI whose `Date` is shifted (its monotonic clock is not), as a real clock step is.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { E2EClient, checkAfterEach, sleep, uniqueName, type Tokens } from '../helpers/server-harness.js'
+import { cleanEnv } from '../helpers/clean-env.js'
+
+const STARTUP_MS = 20_000
+const URL_PATTERN = /http:\/\/127\.0\.0\.1:\d+/
+const SHIFT_MS = 400 * 86_400_000
+/** `Date` (now, and `new Date()`) 400 days ahead, loaded before the server. */
+const SHIFTED_DATE = `data:text/javascript,${encodeURIComponent(
+  `const Real = Date; const shift = ${SHIFT_MS};
+   class Shifted extends Real { constructor(...a) { if (a.length === 0) super(Real.now() + shift); else super(...a) } static now() { return Real.now() + shift } }
+   globalThis.Date = Shifted`,
+)}`
+
+interface Running {
+  child: ChildProcess
+  log: () => string
+  url: string
+}
+
+let dir = ''
+const running: Running[] = []
+const client = new E2EClient()
+checkAfterEach(client)
+
+async function serve(shifted: boolean): Promise<Running> {
+  const env = { ...cleanEnv(), TESSERA_MAINTENANCE_INTERVAL: '200ms', TESSERA_DATABASE_TIMEOUT: '30s' }
+  const child = spawn(
+    process.execPath,
+    [
+      ...(shifted ? ['--import', SHIFTED_DATE] : []),
+      'packages/server/bin/tessera.js',
+      'serve',
+      ...['--host', '127.0.0.1', '--port', '0', '--data-dir', dir, '--log-level', 'info'],
+    ],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let log = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (log += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (log += chunk))
+  const server: Running = { child, log: () => log, url: '' }
+  running.push(server)
+  const line = await waitForLine(server, (l) => URL_PATTERN.test(l), STARTUP_MS)
+  server.url = URL_PATTERN.exec(line)![0]
+  client.connect(server.url)
+  return server
+}
+
+async function waitForLine(server: Running, test: (line: string) => boolean, ms: number): Promise<string> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    const line = server.log().split('\n').slice(0, -1).find(test)
+    if (line !== undefined) return line
+    if (server.child.exitCode !== null) throw new Error(`tessera serve exited early:\n${server.log()}`)
+    await sleep(50)
+  }
+  throw new Error(`no such log line within ${ms} ms:\n${server.log()}`)
+}
+
+async function stop(server: Running): Promise<void> {
+  if (server.child.exitCode !== null) return
+  const exited = new Promise((resolve) => server.child.once('exit', resolve))
+  server.child.kill('SIGTERM')
+  await exited
+}
+
+function counts(): Record<string, number> {
+  const db = new Database(join(dir, 'tessera.db'), { readonly: true })
+  try {
+    const count = (table: string) =>
+      (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n
+    return Object.fromEntries(
+      ['users', 'sessions', 'revocations', 'audit_events', 'signing_keys'].map((t) => [t, count(t)]),
+    )
+  } finally {
+    db.close()
+  }
+}
+
+let loggedOut: Tokens
+let live: Tokens
+let before: Record<string, number>
+let shiftedLog = ''
+let shiftedMetrics = ''
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tessera-clock-'))
+  const first = await serve(false)
+  const username = uniqueName('clock')
+  live = await client.register(username, 'clock-test passphrase 8d1e')
+  loggedOut = await client.login(username, 'clock-test passphrase 8d1e')
+  expect((await client.api('POST', '/auth/logout', { token: loggedOut.access })).status).toBe(204)
+  await stop(first)
+  before = counts()
+
+  const jumped = await serve(true)
+  await waitForLine(jumped, (l) => l.includes('clock: the system clock'), STARTUP_MS)
+  // Several passes at 200 ms, each of which would have purged everything.
+  await sleep(1500)
+  shiftedMetrics = (await client.api('GET', '/metrics')).text
+  await stop(jumped)
+  shiftedLog = jumped.log()
+
+  await serve(false)
+}, 3 * STARTUP_MS)
+
+afterAll(async () => {
+  for (const server of running) await stop(server)
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('a server started with its clock 400 days ahead', () => {
+  it('deletes nothing and makes no key: every session, revocation, audit event and key is still there', () => {
+    expect(before.sessions).toBe(2)
+    expect(before.revocations).toBeGreaterThan(0)
+    expect(counts()).toEqual(before)
+  })
+
+  it('says so in its log and its metrics, and its passes ran at the time it can vouch for', () => {
+    const line = shiftedLog.split('\n').find((l) => l.includes('clock: the system clock'))
+    expect(line).toBeDefined()
+    const entry = JSON.parse(line!) as { level: number; msg: string }
+    expect(entry.level).toBe(40)
+    expect(entry.msg).toMatch(/, 400 days past the time this server can vouch for/)
+    expect(shiftedLog).not.toMatch(/keys: .* published/)
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(shiftedMetrics)?.[1])
+    expect(gauge('tessera_clock_ahead_seconds')).toBeGreaterThan(399 * 86_400)
+    const lastPass = gauge('tessera_maintenance_last_run_timestamp_seconds')
+    expect(Math.abs(lastPass - Date.now() / 1000)).toBeLessThan(600)
+  })
+
+  it('once the clock is right again, the logged-out access token is still refused and the live one works', async () => {
+    const refused = await client.api('GET', '/protected', { token: loggedOut.access })
+    expect(refused.status).toBe(401)
+    expect(refused.body.error).toBe('token_revoked')
+    expect((await client.api('GET', '/protected', { token: live.access })).status).toBe(200)
+    expect((await client.refresh(live.refresh)).status).toBe(200)
+  })
+})

@@ -1,0 +1,127 @@
+// The maintenance job's trusted clock (clock-guard.ts): the wall clock is taken while it agrees with
+// the process's monotonic count or runs behind; set forward, it is distrusted until corrected or until
+// it has held for a day of the process's own time; a start far past the newest record counts from it.
+import { describe, expect, it } from 'vitest'
+import {
+  CLOCK_ACCEPT_AFTER_SECONDS,
+  clockNotice,
+  createTrustedClock,
+  type ClockAhead,
+} from '../../packages/server/src/server/clock-guard.js'
+
+const NOW = 2_000_000_000
+const DAY = 86_400
+
+/** A wall clock and a monotonic clock the test moves by hand. */
+function clocks(start = NOW) {
+  const state = { wall: start, mono: 1000 }
+  const changes: (ClockAhead | undefined)[] = []
+  return {
+    state,
+    changes,
+    /** Both clocks move by `seconds` (time passes). */
+    pass(seconds: number) {
+      state.wall += seconds
+      state.mono += seconds
+    },
+    options: {
+      wall: () => state.wall,
+      monotonic: () => state.mono,
+      onChange: (ahead: ClockAhead | undefined) => changes.push(ahead),
+    },
+  }
+}
+
+describe('the trusted clock', () => {
+  it('is the wall clock while the two agree, small steps within a minute included', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    expect(clock.now()).toBe(NOW)
+    c.pass(3600)
+    expect(clock.now()).toBe(NOW + 3600)
+    c.state.wall += 45 // an NTP step within the tolerance
+    expect(clock.now()).toBe(NOW + 3645)
+    expect(clock.ahead()).toBeUndefined()
+    expect(c.changes).toEqual([])
+  })
+
+  it('counts by the monotonic clock when the wall clock jumps forward, until the jump is corrected', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    expect(clock.now()).toBe(NOW)
+    c.state.wall += 400 * DAY
+    expect(clock.now()).toBe(NOW)
+    c.pass(600)
+    expect(clock.now()).toBe(NOW + 600)
+    expect(clock.ahead()).toEqual({
+      wall: NOW + 400 * DAY + 600,
+      trusted: NOW + 600,
+      acceptAt: NOW + CLOCK_ACCEPT_AFTER_SECONDS,
+    })
+    expect(c.changes).toHaveLength(1) // told once, not at every call
+    c.state.wall -= 400 * DAY // put right
+    expect(clock.now()).toBe(NOW + 600)
+    expect(clock.ahead()).toBeUndefined()
+    expect(c.changes).toEqual([expect.objectContaining({ trusted: NOW }), undefined])
+  })
+
+  it('believes a wall clock that stayed ahead for a day of the process’s own time', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    clock.now()
+    c.state.wall += 30 * DAY
+    expect(clock.now()).toBe(NOW)
+    c.pass(CLOCK_ACCEPT_AFTER_SECONDS - 1)
+    expect(clock.now()).toBe(NOW + CLOCK_ACCEPT_AFTER_SECONDS - 1)
+    c.pass(1)
+    expect(clock.now()).toBe(NOW + 31 * DAY)
+    expect(clock.ahead()).toBeUndefined()
+    c.pass(60)
+    expect(clock.now()).toBe(NOW + 31 * DAY + 60)
+  })
+
+  it('follows a wall clock that goes back (deleting later is safe), and distrusts it going forward again', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    clock.now()
+    c.state.wall -= 2 * DAY
+    expect(clock.now()).toBe(NOW - 2 * DAY)
+    expect(clock.ahead()).toBeUndefined()
+    c.state.wall += 2 * DAY
+    expect(clock.now()).toBe(NOW - 2 * DAY)
+    expect(clock.ahead()?.wall).toBe(NOW)
+  })
+
+  it('starts from the newest record when the wall clock is more than a day past it, and from the wall clock otherwise', () => {
+    const far = clocks(NOW + 400 * DAY)
+    const jumped = createTrustedClock({ ...far.options, start: NOW })
+    expect(jumped.now()).toBe(NOW)
+    expect(jumped.ahead()?.trusted).toBe(NOW)
+    expect(far.changes).toHaveLength(1)
+
+    const overnight = clocks(NOW + 20 * 3600)
+    const restarted = createTrustedClock({ ...overnight.options, start: NOW })
+    expect(restarted.now()).toBe(NOW + 20 * 3600)
+    expect(overnight.changes).toEqual([])
+
+    const behind = clocks(NOW)
+    const early = createTrustedClock({ ...behind.options, start: NOW + DAY })
+    expect(early.now()).toBe(NOW)
+  })
+
+  it('says in the log what it does, when it ends, and that a stopped server or a sleeping machine is not a fault', () => {
+    const ahead = { wall: NOW + 400 * DAY, trusted: NOW, acceptAt: NOW + DAY }
+    const warning = clockNotice(ahead, undefined)
+    expect(warning).toMatch(
+      /^clock: the system clock reads 2034-06-22T03:33:20Z, 400 days past the time this server can vouch for \(2033-05-18T03:33:20Z:/,
+    )
+    expect(warning).toMatch(
+      /Until the clock is put right, or has read ahead for a day \(2033-05-19T03:33:20Z\)/,
+    )
+    expect(warning).toMatch(/only stopped that long, or the machine slept, nothing is wrong/)
+    expect(clockNotice(undefined, ahead)).toBe(
+      'clock: purges, key pruning and automatic rotation follow the system clock again (it was 400 days ahead)',
+    )
+    expect(clockNotice(undefined, { ...ahead, wall: NOW + 7500 })).toMatch(/it was 2 hours ahead/)
+  })
+})
