@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import {
   claimsOf,
   decode,
+  expectError,
   expectUnauthorized,
   sleep,
   uniqueName,
@@ -181,6 +182,44 @@ interface OpenApiDocument {
     >
   >
 }
+
+describe('GET /metrics with TESSERA_METRICS_TOKEN', () => {
+  const TOKEN = 'f0e4c2f76c58916ec258f246851bea091d14d4247a2fc3e18694461b1816e13b'
+  const scraped = useServer({ metricsToken: TOKEN })
+
+  it('answers the scraper that sends the token', async () => {
+    for (const scheme of ['Bearer', 'bearer']) {
+      const res = await scraped.api('GET', '/metrics', { headers: { authorization: `${scheme} ${TOKEN}` } })
+      expect(res.status, res.text).toBe(200)
+      expect(res.text).toMatch(/^# TYPE tessera_logins_total counter$/m)
+    }
+  })
+
+  it('refuses anyone else with 401 metrics_unauthorized and a Bearer challenge, and says nothing of the metrics', async () => {
+    for (const authorization of [
+      undefined,
+      `Bearer ${TOKEN.slice(0, -1)}`,
+      `Bearer ${TOKEN}0`,
+      `Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}`,
+      TOKEN,
+      'Bearer ',
+    ]) {
+      const res = await scraped.api(
+        'GET',
+        '/metrics',
+        authorization === undefined ? {} : { headers: { authorization } },
+      )
+      expectError(res, 401, 'metrics_unauthorized')
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="metrics"')
+      expect(res.text).not.toMatch(/tessera_/)
+    }
+  })
+
+  it('leaves the other operational routes open', async () => {
+    expect((await scraped.api('GET', '/healthz')).status).toBe(200)
+    expect((await scraped.api('GET', '/.well-known/jwks.json')).status).toBe(200)
+  })
+})
 
 describe('GET /openapi.json and /docs', () => {
   it('serves an OpenAPI 3 document that lists the auth endpoints', async () => {

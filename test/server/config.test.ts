@@ -134,6 +134,18 @@ describe('server configuration', () => {
       expect(errorsOf({ algorithm: 'HS256', secret: 'k7Q2m9Xv4Lp8Rz1Tn6Wy3Hs5Bd0Fg2Jc' })).toEqual([])
     })
 
+    it('refuses a metrics token that is short, repetitive or not a bearer token', () => {
+      expect(errorsOf({ metricsToken: 'scrape-me' })).toEqual(['TESSERA_METRICS_TOKEN'])
+      expect(errorsOf({ metricsToken: 'ab'.repeat(20) })).toEqual(['TESSERA_METRICS_TOKEN'])
+      expect(errorsOf({ metricsToken: `${'k7Q2m9Xv4Lp8Rz1T'.repeat(2)} x` })).toEqual([
+        'TESSERA_METRICS_TOKEN',
+      ])
+      expect(
+        errorsOf({ metricsToken: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }),
+      ).toEqual([])
+      expect(errorsOf({})).toEqual([])
+    })
+
     it('refuses SameSite=None cookies without Secure', () => {
       expect(errorsOf({ tokenTransport: 'cookie', cookieSameSite: 'none' })).toEqual([
         'TESSERA_COOKIE_SAMESITE',
@@ -169,8 +181,13 @@ describe('server configuration', () => {
       expect(checkServerConfig({ ...base, trustProxy: '10.0.0.0/8' })).toEqual([])
     })
 
-    it('warns when listening beyond loopback', () => {
+    it('warns when listening beyond loopback, and about /metrics open to whoever reaches it there', () => {
       expect(checkServerConfig({ ...base, host: '0.0.0.0' })).toEqual([
+        expect.objectContaining({ level: 'warning', setting: 'TESSERA_HOST' }) as unknown,
+        expect.objectContaining({ level: 'warning', setting: 'TESSERA_METRICS_TOKEN' }) as unknown,
+      ])
+      const token = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+      expect(checkServerConfig({ ...base, host: '0.0.0.0', metricsToken: token })).toEqual([
         expect.objectContaining({ level: 'warning', setting: 'TESSERA_HOST' }) as unknown,
       ])
     })

@@ -88,8 +88,29 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
     checkKeyRotation,
     checkSharedRevocations,
     checkLegacyWindow,
+    checkMetricsToken,
     checkListener,
   ].flatMap((check) => check(config))
+}
+
+/** Shortest `TESSERA_METRICS_TOKEN`: 32 hex digits are 128 bits. */
+const METRICS_TOKEN_MIN_LENGTH = 32
+
+function checkMetricsToken(config: ServerConfig): DoctorFinding[] {
+  const token = config.metricsToken
+  if (token === undefined) return []
+  const advice = 'make one with `openssl rand -hex 32`'
+  // RFC 6750 §2.1's b64token: what a client can send after "Bearer " as it is.
+  if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token))
+    return [refusal('TESSERA_METRICS_TOKEN', `holds characters a bearer token cannot carry; ${advice}`)]
+  if (token.length < METRICS_TOKEN_MIN_LENGTH || new Set(token).size < 8)
+    return [
+      refusal(
+        'TESSERA_METRICS_TOKEN',
+        `is too short or too repetitive to be unguessable (at least ${METRICS_TOKEN_MIN_LENGTH} random characters); ${advice}`,
+      ),
+    ]
+  return []
 }
 
 function checkSecret(config: ServerConfig): DoctorFinding[] {
@@ -231,6 +252,13 @@ function checkListener(config: ServerConfig): DoctorFinding[] {
       warning(
         'TESSERA_HOST',
         `listening on ${config.host} beyond loopback: put TLS (a reverse proxy) in front`,
+      ),
+    )
+  if (!LOOPBACK.has(config.host) && config.metricsToken === undefined)
+    findings.push(
+      warning(
+        'TESSERA_METRICS_TOKEN',
+        'unset while listening beyond loopback: GET /metrics answers anyone who reaches the server (how many users, logins, failures); set it, or keep /metrics off the public side of the proxy',
       ),
     )
   if (config.trustProxy === true)

@@ -39,6 +39,11 @@ export const serverErrors = {
     message: 'Tokens of the previous system are not accepted here: log in again',
     challenge: 'Bearer error="invalid_token", error_description="legacy token no longer accepted"',
   },
+  metrics_unauthorized: {
+    status: 401,
+    message: 'GET /metrics needs the scrape token (TESSERA_METRICS_TOKEN) as a Bearer token',
+    challenge: 'Bearer realm="metrics"',
+  },
   account_disabled: { status: 403, message: 'This account is disabled' },
   registration_closed: {
     status: 403,

@@ -491,6 +491,16 @@ export const ServerConfigSchema = Type.Object({
     default: '90d',
     help: 'How long audit events are kept.',
   }),
+  /**
+   * The bearer token `GET /metrics` asks for (a scraper's `authorization: { credentials }`); unset,
+   * `/metrics` answers anyone who reaches it.
+   */
+  metricsToken: setting(optionalText(), {
+    env: 'TESSERA_METRICS_TOKEN',
+    flag: 'metrics-token',
+    default: undefined,
+    help: 'Bearer token GET /metrics requires (≥ 32 characters, e.g. openssl rand -hex 32); unset: /metrics answers anyone.',
+  }),
   /** Milliseconds between SIGTERM (`/readyz` answers 503 at once) and closing the listener. */
   shutdownDelayMs: setting(millis(0, 600_000), {
     env: 'TESSERA_SHUTDOWN_DELAY',

@@ -1,8 +1,10 @@
 /** JWKS and discovery, health, readiness, metrics, and the tutorials' demo resources. */
-import type { FastifyInstance } from 'fastify'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import { sql } from 'kysely'
 import { Type } from 'typebox'
 import type { ServerContext } from '../context.js'
+import { ServiceError } from '../errors.js'
 import { guarded, jwtOf, noStore, ok } from './http.js'
 import { discoveryRoutes } from './discovery.js'
 
@@ -33,6 +35,20 @@ const Readiness = Type.Object({
 
 /** How long one rendering of `/metrics` is served again. */
 const METRICS_MAX_AGE_MS = 1_000
+
+/**
+ * The hook of `/metrics` with `TESSERA_METRICS_TOKEN`: `Authorization: Bearer <token>` or a 401. The
+ * two are compared as SHA-256 digests in constant time, so neither the token's length nor its first
+ * differing character shows in the answer's timing.
+ */
+function scrapeToken(token: string): onRequestHookHandler {
+  const expected = createHash('sha256').update(token).digest()
+  return (request, _reply, done) => {
+    const given = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
+    const digest = createHash('sha256').update(given).digest()
+    done(timingSafeEqual(digest, expected) ? undefined : new ServiceError('metrics_unauthorized'))
+  }
+}
 
 /** Registers the operational and demo routes. */
 export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -112,7 +128,10 @@ export function metaRoutes(app: FastifyInstance, ctx: ServerContext): void {
   let exposition: { at: number; text: Promise<string> } | undefined
   app.get(
     '/metrics',
-    { schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true } },
+    {
+      ...(ctx.config.metricsToken === undefined ? {} : { onRequest: scrapeToken(ctx.config.metricsToken) }),
+      schema: { tags: ['ops'], summary: 'Prometheus metrics', hide: true },
+    },
     async (_request, reply) => {
       const now = performance.now()
       if (exposition === undefined || now - exposition.at >= METRICS_MAX_AGE_MS) {
