@@ -293,9 +293,17 @@ describe('server configuration', () => {
       ['TESSERA_DATABASE_TIMEOUT', 'soon'],
       ['TESSERA_SHUTDOWN_DELAY', '-1s'],
       ['TESSERA_AUDIT_RETENTION', '0'],
+      ['TESSERA_MAINTENANCE_INTERVAL', '1ms'],
+      ['TESSERA_MAINTENANCE_INTERVAL', '999ms'],
+      ['TESSERA_MAINTENANCE_INTERVAL', '2d'],
     ] as const) {
       expect(() => loadServerConfig({}, { [name]: value }), `${name}=${value}`).toThrow(ConfigurationError)
     }
+    expect(() => loadServerConfig({}, { TESSERA_MAINTENANCE_INTERVAL: '1ms' })).toThrow(
+      'TESSERA_MAINTENANCE_INTERVAL: expected 0 (off) or from 1 s to 86400 s (30s, 5m), got "1ms"',
+    )
+    expect(loadServerConfig({}, { TESSERA_MAINTENANCE_INTERVAL: '0' }).maintenanceIntervalMs).toBe(0)
+    expect(loadServerConfig({}, { TESSERA_MAINTENANCE_INTERVAL: '1s' }).maintenanceIntervalMs).toBe(1000)
   })
 
   it('warns when PostgreSQL is used without Redis (revocations would not reach other instances)', () => {

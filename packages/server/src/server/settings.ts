@@ -102,6 +102,22 @@ const millis = (min: number, max: number) =>
     return n
   })
 
+/**
+ * Milliseconds, as {@link millis}, where 0 turns the thing off and any other value must be at least
+ * `min` (a maintenance pass every millisecond would take a core); code may go below `min` (tests).
+ */
+const millisOrOff = (min: number, max: number) =>
+  kind(Type.Integer({ minimum: 0 }), (value, name) => {
+    const n = millis(0, max).parse(value, name)
+    if (n !== 0 && n < min) {
+      throw new ConfigurationError(
+        name,
+        `expected 0 (off) or from ${min / 1000} s to ${max / 1000} s (30s, 5m), got ${JSON.stringify(value)}`,
+      )
+    }
+    return n
+  })
+
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2}))?$/
 
 /** An instant in Unix seconds, from ISO 8601 (a date alone is 00:00 UTC that day) or Unix seconds. */
@@ -471,11 +487,11 @@ export const ServerConfigSchema = Type.Object({
     help: 'Longest wait on the database (statement, connection, SQLite lock); a request still waiting answers 503.',
   }),
   /** Milliseconds between maintenance runs (purges, gauges) on this instance; 0: never. */
-  maintenanceIntervalMs: setting(millis(0, 86_400_000), {
+  maintenanceIntervalMs: setting(millisOrOff(1000, 86_400_000), {
     env: 'TESSERA_MAINTENANCE_INTERVAL',
     flag: 'maintenance-interval',
     default: '60s',
-    help: 'Time between maintenance runs (purge expired rows, refresh gauges, the automatic key rotation); 0 disables them.',
+    help: 'Time between maintenance runs (purge expired rows, refresh gauges, the automatic key rotation), at least 1 s; 0 disables them.',
   }),
   /** Seconds expired or revoked sessions are kept before the maintenance job deletes them. */
   sessionRetention: setting(duration({ allowZero: true }), {
