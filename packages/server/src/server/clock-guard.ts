@@ -9,7 +9,8 @@
  * clock only while it agrees (within {@link CLOCK_TOLERANCE_SECONDS}) or runs behind (deleting later is
  * always safe). A wall clock that runs ahead is believed once it has stayed ahead for
  * {@link CLOCK_ACCEPT_AFTER_SECONDS} of the process's own time; until then purges, key pruning and
- * automatic rotation use the trusted time, and the server says so in its log.
+ * automatic rotation use the trusted time, and the server says so in its log (a warning for a jump while
+ * it runs; information at start, where a clock past the newest record most often means a stopped server).
  *
  * The trusted point at start is the newest time the database has recorded (audit events, signing
  * keys) when the clock is more than a day past it: a start with the clock far ahead of everything
@@ -44,6 +45,11 @@ export interface ClockAhead {
   trusted: number
   /** When the wall clock is believed if it stays ahead (Unix seconds, by the trusted time). */
   acceptAt: number
+  /**
+   * True when the clock was ahead of the newest record at start (most often: the server was stopped
+   * that long), false when it jumped while the server ran.
+   */
+  atStart: boolean
 }
 
 /** The clock returned by {@link createTrustedClock}. */
@@ -77,7 +83,8 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
   // The trusted time is `anchorWall` plus the monotonic time elapsed since `anchorMono`.
   const first = wall()
   const start = options.start ?? first
-  let anchorWall = first - start > CLOCK_START_TOLERANCE_SECONDS ? start : first
+  let atStart = first - start > CLOCK_START_TOLERANCE_SECONDS
+  let anchorWall = atStart ? start : first
   let anchorMono = monotonic()
   let aheadSince: number | undefined
   let state: ClockAhead | undefined
@@ -86,6 +93,7 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
     anchorWall = at
     anchorMono = mono
     aheadSince = undefined
+    atStart = false
     return at
   }
   const settle = (next: ClockAhead | undefined): void => {
@@ -109,7 +117,8 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
       settle(undefined)
       return believe(at, mono)
     }
-    settle({ wall: at, trusted, acceptAt: Math.ceil(trusted + CLOCK_ACCEPT_AFTER_SECONDS - heldFor) })
+    const acceptAt = Math.ceil(trusted + CLOCK_ACCEPT_AFTER_SECONDS - heldFor)
+    settle({ wall: at, trusted, acceptAt, atStart })
     return trusted
   }
   return { now, ahead: () => state }
@@ -122,14 +131,17 @@ export function clockNotice(ahead: ClockAhead | undefined, previous: ClockAhead 
     const was = previous === undefined ? '' : ` (it was ${roughly(previous.wall - previous.trusted)} ahead)`
     return `clock: purges, key pruning and automatic rotation follow the system clock again${was}`
   }
-  return (
-    `clock: the system clock reads ${iso(ahead.wall)}, ${roughly(ahead.wall - ahead.trusted)} past the time this ` +
-    `server can vouch for (${iso(ahead.trusted)}: its last trusted reading, or its newest record, plus its own ` +
-    `running time). Until the clock is put right, or has read ahead for a day (${iso(ahead.acceptAt)}), purges, ` +
-    `key pruning and automatic rotation count from that time, so nothing young is deleted. If the server was ` +
-    `only stopped that long, or the machine slept, nothing is wrong and this ends by itself. Tokens are ` +
-    `checked against the system clock meanwhile.`
-  )
+  const gap = roughly(ahead.wall - ahead.trusted)
+  const until = `until the clock is put right or has read so for a day (${iso(ahead.acceptAt)})`
+  return ahead.atStart
+    ? `clock: the system clock reads ${iso(ahead.wall)}, ${gap} past the newest record in the database. ` +
+        `Purges, key pruning and automatic rotation count from that record on by this server’s running time ` +
+        `(${iso(ahead.trusted)} now) ${until}. If the server was simply stopped that long, nothing is wrong ` +
+        `and this ends by itself; if the clock is wrong, nothing young is deleted meanwhile.`
+    : `clock: the system clock jumped ${gap} ahead of this server’s own running time (it reads ` +
+        `${iso(ahead.wall)}; the server counts ${iso(ahead.trusted)}). Purges, key pruning and automatic ` +
+        `rotation count by the server’s time ${until}, so nothing young is deleted. A machine that slept ` +
+        `looks the same; then nothing is wrong. Tokens are checked against the system clock meanwhile.`
 }
 
 /** `34_560_000` → `'400 days'`, `7500` → `'2 hours'`: a duration for a log line. */

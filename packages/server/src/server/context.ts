@@ -291,7 +291,7 @@ function startMaintenance(
     ...(deps.recorded === undefined ? {} : { start: deps.recorded }),
     onChange: (ahead, previous) => {
       metrics.clockAhead.set(ahead === undefined ? 0 : ahead.wall - ahead.trusted)
-      hooks.onNotice?.(ahead === undefined ? 'info' : 'warn', clockNotice(ahead, previous))
+      hooks.onNotice?.(ahead === undefined || ahead.atStart ? 'info' : 'warn', clockNotice(ahead, previous))
     },
   })
   clock.now() // a start with the clock far past the newest record is said at once

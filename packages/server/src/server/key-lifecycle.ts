@@ -37,7 +37,7 @@ export interface KeyLifecycleOptions {
   retentionSeconds: number
   /** Called after a refresh that pruned keys or changed the ring. */
   onChange?: (result: KeyRefreshResult) => void
-  /** The time to prune and sync at, Unix seconds (the server's trusted clock). @default the wall clock */
+  /** The time to prune retired keys at, Unix seconds (the server's trusted clock). @default the wall clock */
   clock?: () => number
 }
 
@@ -182,9 +182,9 @@ export function keyLifecycle(options: KeyLifecycleOptions): KeyLifecycle {
   let running: Promise<KeyRefreshResult> | undefined
 
   const once = async (): Promise<KeyRefreshResult> => {
-    const now = clock()
-    const pruned = await keys.pruneRetired(retentionSeconds, now)
-    const changed = await keys.syncRing(ring, now)
+    const pruned = await keys.pruneRetired(retentionSeconds, clock())
+    // Which key signs follows the wall clock, as on every other instance: only deleting waits for it.
+    const changed = await keys.syncRing(ring)
     const result = { pruned, changed }
     if (pruned.length > 0 || changed) onChange?.(result)
     return result
