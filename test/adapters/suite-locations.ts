@@ -138,8 +138,29 @@ export function locationSuite(ctx: SuiteContext): void {
       const { client, auth } = await ctx.start({ tokenLocations: ['json'], json: { accessKey: 'jwt' } })
       const token = await auth.createAccessToken('alice')
       expect((await client.request('POST', '/protected', { json: { jwt: token } })).status).toBe(200)
-      const bad = await client.request('POST', '/protected', { json: { jwt: 42 } })
-      expect([bad.status, bad.body.error]).toEqual([401, 'token_malformed'])
+      for (const value of [42, 0, false, true, [], [token], {}, { token }]) {
+        const bad = await client.request('POST', '/protected', { json: { jwt: value } })
+        expect([value, bad.status, bad.body.error]).toEqual([value, 401, 'token_malformed'])
+      }
+    })
+
+    // flask-jwt-extended's _decode_jwt_from_json: `request.json.get(key)` falsy is NoAuthorizationError.
+    it('takes a null or empty JSON token field for no token: missing, the next location, or anonymous', async () => {
+      const { client, auth } = await ctx.start({ tokenLocations: ['json', 'query'] })
+      for (const value of [null, '']) {
+        const access = await client.request('POST', '/protected', { json: { access_token: value } })
+        expect([value, access.status, access.body.error]).toEqual([value, 401, 'token_missing'])
+        const refresh = await client.request('POST', '/auth/refresh', { json: { refresh_token: value } })
+        expect([value, refresh.status, refresh.body.error]).toEqual([value, 401, 'token_missing'])
+        const optional = await client.request('POST', '/optional', { json: { access_token: value } })
+        expect([value, optional.status, optional.body.jwt]).toEqual([value, 200, null])
+      }
+      const token = await auth.createAccessToken('alice')
+      const next = await client.request('POST', `/protected?jwt=${token}`, { json: { access_token: null } })
+      expect([next.status, next.body.jwt?.location]).toEqual([200, 'query'])
+      const flask = await ctx.start({ tokenLocations: ['json'], compat: 'flask-jwt-extended' })
+      const res = await flask.client.request('POST', '/auth/refresh', { json: { refresh_token: null } })
+      expect([res.status, res.body]).toEqual([401, { msg: 'Missing "refresh_token" key in json data.' }])
     })
   })
 

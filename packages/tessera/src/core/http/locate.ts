@@ -1,7 +1,8 @@
 /**
- * Finding the token in one location. Absent means "try the next location"; present but unusable (a
- * `Bearer` header with no token, a query value without its prefix) is refused as `token_malformed`, so a
- * client bug is not mistaken for an anonymous request on optional routes.
+ * Finding the token in one location. Absent (or empty, or a JSON `null`) means "try the next location";
+ * present but unusable (a `Bearer` header with no token, a query value without its prefix, a number in
+ * the JSON field) is refused as `token_malformed`, so a client bug is not mistaken for an anonymous
+ * request on optional routes.
  */
 import { TokenMalformedError } from '../errors.js'
 import { readCookie } from './cookies.js'
@@ -116,5 +117,15 @@ function fromBody(body: unknown, key: string): string | undefined {
     return undefined
   const value = (body as Record<string, unknown>)[key]
   if (typeof value === 'string' && value !== '') return value
-  throw new TokenMalformedError(`The ${key} body field must be a non-empty string`)
+  // `null` and `""` hold no token, like an absent key (flask-jwt-extended's `if not encoded_token`) and
+  // like an empty header, cookie or query value here: a client that serialises "no token" as null.
+  if (value === null || value === '') return undefined
+  // Any other value is a client bug, refused rather than served as anonymous on an optional route.
+  // flask-jwt-extended calls 0, false, [] and {} missing (Python falsiness) and refuses the rest (422).
+  const type = Array.isArray(value)
+    ? 'an array'
+    : typeof value === 'object'
+      ? 'an object'
+      : `a ${typeof value}`
+  throw new TokenMalformedError(`The ${key} body field must be a string (the token) or null, got ${type}`)
 }
