@@ -137,8 +137,11 @@ describe('fastify', () => {
     typed({ auth, userLookup: () => ({ id: 'one' }) })
     // @ts-expect-error unknown location
     adapter({ tokenLocations: ['body'] })
-    // @ts-expect-error SameSite is capitalised, as on the wire
+    // SameSite as on the wire or in lower case (Express's spelling); other values are refused.
+    adapter({ cookies: { sameSite: 'Lax' } })
     adapter({ cookies: { sameSite: 'lax' } })
+    // @ts-expect-error not a SameSite value
+    adapter({ cookies: { sameSite: 'lenient' } })
   })
 })
 

@@ -153,9 +153,44 @@ describe('resolveCookieOptions', () => {
     expect(resolveCookieOptions({ sameSite: false }).sameSite).toBeUndefined()
   })
 
+  // werkzeug's dump_cookie takes `samesite.title()`; Express's res.cookie takes 'lax'.
+  it('takes SameSite in any case and writes it capitalised in Set-Cookie', async () => {
+    const token = await auth.createAccessToken('alice', { csrf: true })
+    for (const [given, written] of [
+      ['lax', 'Lax'],
+      ['LAX', 'Lax'],
+      ['strict', 'Strict'],
+      ['sTrIcT', 'Strict'],
+    ] as const) {
+      const options = resolveCookieOptions({ sameSite: given })
+      expect([given, options.sameSite]).toEqual([given, written])
+      for (const cookie of tokenCookies('access', token, true, options, csrf))
+        expect(cookie).toMatch(new RegExp(`; SameSite=${written}$`))
+    }
+    expect(resolveCookieOptions({ sameSite: 'none', secure: true }).sameSite).toBe('None')
+    expect(() => resolveCookieOptions({ sameSite: 'none' })).toThrow(/SameSite=None requires cookies.secure/)
+  })
+
+  it('refuses an unknown SameSite naming the values and what it got', () => {
+    for (const [sameSite, got] of [
+      ['lenient', '"lenient"'],
+      ['Lax ', '"Lax "'],
+      ['', '""'],
+      [true, 'true'],
+      [1, 'number'],
+    ] as const) {
+      expect(() => resolveCookieOptions({ sameSite })).toThrow(
+        expect.objectContaining({
+          option: 'cookies.sameSite',
+          message: `cookies.sameSite: must be "Strict", "Lax" or "None" (any case) or false, got ${got}`,
+        }),
+      )
+    }
+  })
+
   it.each([
     [{ sameSite: 'None', secure: 'auto' }, 'cookies.sameSite'],
-    [{ sameSite: 'lax' }, 'cookies.sameSite'],
+    [{ sameSite: 'Laxx' }, 'cookies.sameSite'],
     [{ refreshName: 'access_token_cookie' }, 'cookies.refreshName'],
     [{ domain: 'exa mple.com' }, 'cookies.domain'],
     [{ accessPath: '/a;b' }, 'cookies.accessPath'],

@@ -23,8 +23,11 @@ export interface CookieOptions {
   domain?: string | undefined
   /** `Secure` attribute; `'auto'` sets it unless the request is plain http to localhost. @default 'auto' */
   secure?: boolean | 'auto' | undefined
-  /** `SameSite` attribute; `false` leaves it out. `'None'` requires `secure: true`. @default 'Lax' */
-  sameSite?: 'Strict' | 'Lax' | 'None' | false | undefined
+  /**
+   * `SameSite` attribute, in any capitalisation (`'lax'` as Express and werkzeug take it), written
+   * capitalised; `false` leaves it out. `'None'` requires `secure: true`. @default 'Lax'
+   */
+  sameSite?: SameSite | Lowercase<SameSite> | false | undefined
   /** Session cookies (no `Max-Age`) instead of cookies that expire with their token. @default false */
   session?: boolean | undefined
 }
@@ -37,9 +40,19 @@ export interface ResolvedCookieOptions {
   readonly refreshPath: string
   readonly domain: string | undefined
   readonly secure: boolean | 'auto'
-  readonly sameSite: 'Strict' | 'Lax' | 'None' | undefined
+  readonly sameSite: SameSite | undefined
   readonly session: boolean
 }
+
+/** A `SameSite` value as written in `Set-Cookie` (RFC 6265bis §4.1.2.7). */
+type SameSite = 'Strict' | 'Lax' | 'None'
+
+// Each value by its lower-case spelling: werkzeug's `samesite.title()`, so `'lax'` and `'LAX'` are `Lax`.
+const SAME_SITE: ReadonlyMap<string, SameSite> = new Map([
+  ['strict', 'Strict'],
+  ['lax', 'Lax'],
+  ['none', 'None'],
+])
 
 /** The option names of {@link CookieOptions}. */
 export const COOKIE_OPTIONS = Object.freeze([
@@ -109,9 +122,20 @@ export function resolveCookieOptions(value: unknown): ResolvedCookieOptions {
   if (secure !== 'auto' && typeof secure !== 'boolean') {
     throw new ConfigurationError('cookies.secure', 'must be true, false or "auto"')
   }
-  const sameSite = c.sameSite ?? 'Lax'
-  if (sameSite !== false && sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
-    throw new ConfigurationError('cookies.sameSite', 'must be "Strict", "Lax", "None" or false')
+  const given = c.sameSite ?? 'Lax'
+  const sameSite =
+    given === false ? false : typeof given === 'string' ? SAME_SITE.get(given.toLowerCase()) : undefined
+  if (sameSite === undefined) {
+    const got =
+      typeof given === 'string'
+        ? JSON.stringify(given)
+        : typeof given === 'boolean'
+          ? `${given}`
+          : typeof given
+    throw new ConfigurationError(
+      'cookies.sameSite',
+      `must be "Strict", "Lax" or "None" (any case) or false, got ${got}`,
+    )
   }
   if (sameSite === 'None' && secure !== true) {
     throw new ConfigurationError('cookies.sameSite', 'SameSite=None requires cookies.secure: true')
@@ -139,7 +163,7 @@ export interface CookieAttributes {
   domain?: string | undefined
   httpOnly: boolean
   secure: boolean
-  sameSite?: 'Strict' | 'Lax' | 'None' | undefined
+  sameSite?: SameSite | undefined
   /** Seconds; `undefined` for a session cookie, 0 to delete. */
   maxAge?: number | undefined
 }
