@@ -74,6 +74,19 @@ export function errorSuite(ctx: SuiteContext): void {
         expect(res.headers['content-type']).toMatch(/^application\/json/)
       },
     )
+
+    // The type is checked first (claims.ts); the flask preset reorders (below).
+    it('refuses an expired token of the other type as token_wrong_type, whatever its age', async () => {
+      const { client } = await ctx.start()
+      const old = { iat: now() - 900, nbf: now() - 900, exp: now() - 60 }
+      const refresh = sign({ ...H, typ: 'refresh+jwt' }, accessClaims({ ...old, type: 'refresh' }))
+      const res = await client.request('GET', '/protected', { headers: bearer(refresh) })
+      expect([res.status, res.body.error]).toEqual([401, 'token_wrong_type'])
+      const access = await client.request('POST', '/auth/refresh', {
+        headers: bearer(sign(H, accessClaims(old))),
+      })
+      expect([access.status, access.body.error]).toEqual([401, 'token_wrong_type'])
+    })
   })
 
   describe('error options', () => {
@@ -213,6 +226,34 @@ export function errorSuite(ctx: SuiteContext): void {
         headers: bearer(await auth.createAccessToken('ghost')),
       })
       expect([ghost.status, ghost.body]).toEqual([401, { msg: 'Error loading the user ghost' }])
+    })
+
+    // flask-jwt-extended's _decode_jwt_from_config: PyJWT raises ExpiredSignatureError while decoding,
+    // before view_decorators.py calls verify_token_type.
+    it('answers an expired token of the other type as expired, as flask checks exp before the type', async () => {
+      const { client } = await ctx.start(flask)
+      const old = { iat: now() - 900, nbf: now() - 900, exp: now() - 60 }
+      const refresh = sign({ ...H, typ: 'refresh+jwt' }, accessClaims({ ...old, type: 'refresh' }))
+      const access = sign(H, accessClaims(old))
+      for (const [method, path, token] of [
+        ['GET', '/protected', refresh],
+        ['POST', '/auth/refresh', access],
+        ['GET', '/verify', refresh],
+      ] as const) {
+        const res = await client.request(method, path, { headers: bearer(token) })
+        expect([path, res.status, res.body]).toEqual([path, 401, { msg: 'Token has expired' }])
+      }
+      // Other refusals PyJWT makes while decoding come first too; a live token keeps flask's type text.
+      const elsewhere = sign(
+        { ...H, typ: 'refresh+jwt' },
+        accessClaims({ type: 'refresh', aud: 'another-api' }),
+      )
+      const audience = await client.request('GET', '/protected', { headers: bearer(elsewhere) })
+      expect([audience.status, audience.body.msg]).toEqual([422, expect.stringMatching(/audience/)])
+      const live = sign({ ...H, typ: 'refresh+jwt' }, accessClaims({ type: 'refresh' }))
+      expect((await client.request('GET', '/protected', { headers: bearer(live) })).body).toEqual({
+        msg: 'Only non-refresh tokens are allowed',
+      })
     })
 
     it('answers a refused claims check with 400, and lets explicit statuses win over the preset', async () => {

@@ -15,6 +15,7 @@ import { manualClock, startJwksServer, type JwksServer } from '../helpers/jwks-s
 import { bearer, INVALID_TOKEN, type SuiteContext } from './shared-suite.js'
 
 const AUDIENCE = { issuer: 'https://auth.example.com', audience: 'orders-api' }
+const AUDIENCE_CLAIMS = { iss: AUDIENCE.issuer, aud: AUDIENCE.audience }
 const k1 = await generateKey('EdDSA', { kid: 'k1' })
 const k2 = await generateKey('EdDSA', { kid: 'k2' })
 const issuer = createTessera({ keys: [k1], ...AUDIENCE })
@@ -94,6 +95,17 @@ export function remoteSuite(ctx: SuiteContext): void {
       const res = await client.request('GET', '/protected', { headers: bearer(token) })
       expect([res.status, res.body.error]).toEqual([401, 'token_unknown_key'])
       expect(res.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+    })
+
+    it("answers the flask preset's refusal after the fetch too: an expired refresh token for access is expired", async () => {
+      const { auth } = await resource()
+      const client = await ctx.startWith(auth, { compat: 'flask-jwt-extended' })
+      const now = Math.floor(Date.now() / 1000)
+      const claims = { iat: now - 900, nbf: now - 900, exp: now - 60, type: 'refresh', ...AUDIENCE_CLAIMS }
+      const token = forge({ alg: 'EdDSA', typ: 'refresh+jwt', kid: 'k1' }, accessClaims(claims), k1)
+      // The first request waits for the JWKS: the refusal comes back asynchronously.
+      const res = await client.request('GET', '/protected', { headers: bearer(token) })
+      expect([res.status, res.body]).toEqual([401, { msg: 'Token has expired' }])
     })
 
     it('takes a verify-only engine built with importJwks, and refuses implicitRefresh with it', async () => {

@@ -1,13 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { errorResponse, resolveErrorOptions } from '../../../packages/tessera/src/core/http/respond.js'
+import {
+  errorResponse,
+  flaskRefusal,
+  resolveErrorOptions,
+} from '../../../packages/tessera/src/core/http/respond.js'
 import type { ErrorFormatter } from '../../../packages/tessera/src/core/http/types.js'
 import * as tessera from '../../../packages/tessera/src/index.js'
 import {
+  createTessera,
   errorStatus,
   TesseraError,
+  TokenExpiredError,
+  TokenMalformedError,
+  TokenWrongTypeError,
   type AnyTesseraError,
+  type JwtClaims,
   type TesseraErrorCode,
 } from '../../../packages/tessera/src/index.js'
+import { SECRET } from '../../helpers/forge.js'
 
 type ErrorClass = new (...args: never[]) => AnyTesseraError
 
@@ -133,5 +143,38 @@ describe('resolveErrorOptions', () => {
     [{ unknown: true }, 'errors.unknown'],
   ])('refuses %j naming %s', (options, option) => {
     expect(() => resolveErrorOptions(options, false)).toThrow(expect.objectContaining({ option }))
+  })
+})
+
+describe('flaskRefusal', () => {
+  const refusal = flaskRefusal(createTessera({ secret: SECRET }).config)
+  const now = Math.floor(Date.now() / 1000)
+  const claims = (extra: Record<string, unknown>) =>
+    ({ sub: 'alice', jti: 'j', iat: now - 900, exp: now - 60, ...extra }) as JwtClaims
+
+  it('turns an expired token refused for its type into token_expired, keeping header and claims', () => {
+    const header = { alg: 'HS256', typ: 'refresh+jwt' }
+    const wrong = new TokenWrongTypeError(
+      'Only access tokens are accepted here',
+      header,
+      claims({ type: 'refresh' }),
+    )
+    const answer = refusal(wrong)
+    expect(answer).toBeInstanceOf(TokenExpiredError)
+    expect(answer).toMatchObject({ header, claims: wrong.claims })
+  })
+
+  it('keeps the wrong type for a live token, for a header typ that contradicts its type, and other errors as they are', () => {
+    const live = new TokenWrongTypeError(
+      'Only access tokens are accepted here',
+      { alg: 'HS256', typ: 'refresh+jwt' },
+      claims({ type: 'refresh', exp: now + 60 }),
+    )
+    expect(refusal(live)).toBe(live)
+    // flask-jwt-extended has no typ check: Tessera's refusal of a plain JWT stands.
+    const plain = new TokenWrongTypeError('typ', { alg: 'HS256', typ: 'JWT' }, claims({ type: 'access' }))
+    expect(refusal(plain)).toBe(plain)
+    const malformed = new TokenMalformedError('not a JWT')
+    expect(refusal(malformed)).toBe(malformed)
   })
 })

@@ -103,6 +103,10 @@ export function checkClaims(
     if (payload[claim] === undefined) return new TokenClaimMissingError(claim, header, claims)
   }
 
+  // The type before the dates (PyJWT, hence flask-jwt-extended, checks `exp` first; the adapters' flask
+  // preset reorders its refusals to match): a token of the wrong type gets the same answer whatever its
+  // age, so a client that sent the refresh token for access is told that, not "expired" once the token
+  // ages, which would only make it refresh and retry with the wrong token again.
   if (rules.type !== 'any') {
     // Both the claim and the explicit header type must agree (RFC 8725 §3.11: cross-JWT confusion).
     if (type !== rules.type) {

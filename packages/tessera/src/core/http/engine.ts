@@ -29,7 +29,7 @@ import {
 import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
 import { missingVariant, readToken } from './locate.js'
 import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
-import { errorResponse, withConfiguredStatus } from './respond.js'
+import { errorResponse, flaskRefusal, withConfiguredStatus } from './respond.js'
 import { resolveRoute, type ResolvedRoute, type RouteOptions } from './route.js'
 import type { ErrorResponse, HttpIO, RequestJwt, TokenLocation } from './types.js'
 
@@ -103,6 +103,8 @@ export function createHttpAuth<C, U>(
     )
   }
   const csrf = o.csrf
+  // The refusal the flask-jwt-extended preset reports for a refused token (its order of checks).
+  const refusal = o.errors.flask ? flaskRefusal(auth.config) : undefined
   const hooks = o.userLookup !== undefined || o.verifyClaims !== undefined || o.tokenInBlocklist !== undefined
   const identityClaim = auth.config.identityClaim
 
@@ -285,12 +287,12 @@ export function createHttpAuth<C, U>(
     }
     // The app's C is its assertion about the claims, as with verifyInline<C>.
     const verified = verify(token, route.verify) as Refusable<C>
-    if (verified instanceof TokenError) return verified
+    if (verified instanceof TokenError) return refusal === undefined ? verified : refusal(verified)
     if (isPromiseLike(verified)) {
       const at = location
       const found = token
       return Promise.resolve(verified).then((v) => {
-        if (v instanceof TokenError) throw v
+        if (v instanceof TokenError) throw refusal === undefined ? v : refusal(v)
         return accept(io, req, res, route, v, found, at, csrfValue)
       })
     }

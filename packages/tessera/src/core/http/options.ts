@@ -125,7 +125,10 @@ export interface AdapterOptions<C = AppClaims, U = AppUser> {
   verifyClaims?: ((token: VerifiedToken<C>) => boolean | Promise<boolean>) | undefined
   /** Claim names read by `roles` and `scopes`. */
   claimNames?: { roles?: string | undefined; scope?: string | undefined } | undefined
-  /** `'flask-jwt-extended'`: `{ "msg": … }` bodies and flask's statuses (422 for invalid tokens). */
+  /**
+   * `'flask-jwt-extended'`: `{ "msg": … }` bodies, flask's statuses (422 for invalid tokens) and messages,
+   * and flask's order of refusals (an expired token of the other type is expired, not the wrong type).
+   */
   compat?: 'flask-jwt-extended' | undefined
   /** Error response settings. */
   errors?: ErrorOptions | undefined

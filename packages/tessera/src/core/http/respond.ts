@@ -3,10 +3,14 @@
  * `{ "error": code, "message": text }` and the RFC 6750 §3 `WWW-Authenticate` challenge, with per-code
  * formatter hooks and the flask-jwt-extended compatibility preset.
  */
+import { checkClaims, type ClaimRules } from '../claims.js'
+import type { ResolvedConfig } from '../config.js'
 import {
   ConfigurationError,
   errorStatus,
   isTesseraError,
+  TokenError,
+  TokenWrongTypeError,
   wwwAuthenticate,
   type AnyTesseraError,
   type TesseraErrorCode,
@@ -92,6 +96,33 @@ const FLASK_WRONG_TYPE: Readonly<Record<string, string>> = {
 
 function flaskMessage(error: AnyTesseraError): string | undefined {
   return error.code === 'token_wrong_type' ? FLASK_WRONG_TYPE[error.message] : FLASK_MESSAGES[error.code]
+}
+
+/**
+ * Under the flask-jwt-extended preset, the refusal flask-jwt-extended gives a token refused as
+ * `token_wrong_type`. PyJWT checks `exp`, `nbf`, `iat`, `aud` and `iss` while decoding, before
+ * flask-jwt-extended's `verify_token_type`: a refresh token presented for access that has also expired
+ * is "Token has expired" (401) there, not the wrong type (422). The token's other claims are checked as
+ * the engine checks them, its type aside; a refusal among them replaces the wrong type. Called on
+ * refusals only: an accepted request pays nothing.
+ */
+export function flaskRefusal(config: ResolvedConfig): (error: TokenError) => TokenError {
+  const rules: ClaimRules = Object.freeze({
+    type: 'any',
+    identityClaim: config.identityClaim,
+    leeway: config.leeway,
+    maxTokenAge: config.maxTokenAge,
+    audience: config.audience,
+    issuer: config.issuer,
+    fresh: false,
+    requiredClaims: [],
+  })
+  return (error) => {
+    if (!(error instanceof TokenWrongTypeError)) return error
+    const decoded = checkClaims(error.header, error.claims, rules, Date.now() / 1000)
+    // A header `typ` that contradicts the token's own `type` is refused again as the wrong type: kept.
+    return decoded instanceof TokenError && !(decoded instanceof TokenWrongTypeError) ? decoded : error
+  }
 }
 
 /** The option names of {@link ErrorOptions}. */
