@@ -266,6 +266,22 @@ export function cookieSuite(ctx: SuiteContext): void {
       }
     })
 
+    it("names the Origin refused and this server's origin, and counts the trusted ones without listing them", async () => {
+      const res = await post({ origin: 'https://evil.example', host: 'api.example.com' })
+      expect([res.status, res.body.error]).toEqual([401, 'csrf_origin_rejected'])
+      expect(res.body.message).toContain('https://evil.example')
+      expect(res.body.message).toContain('http://api.example.com')
+      expect(res.body.message).toContain('the trusted origin')
+      expect(res.body.message).not.toContain('app.example.com')
+      expect(res.headers['www-authenticate']).toMatch(INVALID_TOKEN)
+      // The browser's https origin seen as http: the message points at the untrusted TLS proxy.
+      const proxied = await post({ origin: 'https://api.example.com', host: 'api.example.com' })
+      expect(proxied.body.message).toMatch(/proxy/)
+      // A long Origin is cut short.
+      const long = await post({ origin: `https://${'a'.repeat(5000)}.example` })
+      expect(long.body.message?.length).toBeLessThan(400)
+    })
+
     it('lets through same-origin, trusted-origin and non-browser requests', async () => {
       const allowed: Record<string, string>[] = [
         { 'sec-fetch-site': 'same-origin', origin: 'https://elsewhere.example' },

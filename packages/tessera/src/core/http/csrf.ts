@@ -71,8 +71,34 @@ export function checkOrigin<Req>(io: HttpIO<Req, never>, req: Req, csrf: Resolve
     if (csrf.trustedOrigins.has(origin)) return
     const host = io.host(req)
     if (host !== undefined && origin === `${io.protocol(req)}://${host}`) return
-    throw new CsrfOriginRejectedError('Cross-site request refused: the Origin is not trusted')
+    const own = host === undefined ? undefined : `${io.protocol(req)}://${host}`
+    throw new CsrfOriginRejectedError(originRefused(origin, own, csrf.trustedOrigins.size))
   }
   if (site === undefined || site === 'none') return
   throw new CsrfOriginRejectedError(`Cross-site request refused (Sec-Fetch-Site: ${site})`)
+}
+
+// Longest Origin echoed in a message: a real one is scheme://host[:port]; the rest is cut.
+const ORIGIN_SHOWN = 100
+
+/**
+ * What a developer needs to see why an Origin was refused: the request's Origin (the client's own
+ * value, cut short), this server's origin as the request shows it (its protocol and Host: behind a
+ * proxy, what the app sees), and how many origins are trusted besides, not which: the list would tell
+ * any site which origins to take over.
+ */
+function originRefused(origin: string, own: string | undefined, trusted: number): string {
+  const shown = origin.length > ORIGIN_SHOWN ? `${origin.slice(0, ORIGIN_SHOWN)}…` : origin
+  const self = `this server's origin (${own ?? 'unknown: the request has no Host'})`
+  const text =
+    trusted === 0
+      ? `Origin ${shown} is not ${self}, and no other origin is trusted`
+      : `Origin ${shown} is neither ${self} nor ${trusted === 1 ? 'the trusted origin' : `one of the ${trusted} trusted origins`}`
+  // The browser's https origin seen as http: a TLS-terminating proxy the app does not trust, so it
+  // reads neither X-Forwarded-Proto nor the host the browser used (Fastify trustProxy, Express "trust proxy").
+  const proxied =
+    own !== undefined && origin.startsWith('https://') && own === `http://${origin.slice('https://'.length)}`
+      ? ': behind a TLS-terminating proxy, trust the proxy so the app sees https'
+      : ''
+  return `Cross-site request refused: ${text}${proxied}`
 }
