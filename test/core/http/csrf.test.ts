@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { getCsrfToken } from '../../../packages/tessera/src/core/http/cookies.js'
 import {
   checkCsrfClaim,
   checkOrigin,
@@ -7,10 +8,13 @@ import {
 } from '../../../packages/tessera/src/core/http/csrf.js'
 import { resolveAdapterOptions } from '../../../packages/tessera/src/core/http/options.js'
 import {
+  checkCsrfValue,
+  createTessera,
   CsrfMismatchError,
   CsrfMissingError,
   CsrfOriginRejectedError,
 } from '../../../packages/tessera/src/index.js'
+import { SECRET } from '../../helpers/forge.js'
 import { fakeIO, type FakeRequest } from './fake-io.js'
 
 const { csrf } = resolveAdapterOptions({
@@ -103,5 +107,42 @@ describe('checkOrigin', () => {
     }
     if (allowed) expect(run).not.toThrow()
     else expect(run).toThrow(CsrfOriginRejectedError)
+  })
+})
+
+// flask-jwt-extended's decode_token(encoded_token, csrf_value): tests/test_decode_tokens.py, tokens.py.
+describe('checkCsrfValue', () => {
+  const auth = createTessera({ secret: SECRET })
+
+  it("accepts the token's own CSRF value, for any token type", async () => {
+    for (const token of [
+      await auth.createAccessToken('alice', { csrf: true }),
+      await auth.createRefreshToken('alice', { csrf: 'chosen-value' }),
+    ]) {
+      const verified = await auth.verify(token, { type: 'any' })
+      expect(() => {
+        checkCsrfValue(verified, getCsrfToken(token))
+      }).not.toThrow()
+    }
+  })
+
+  it('refuses another value, and a token without a csrf claim, as csrf_mismatch', async () => {
+    const verified = await auth.verify(await auth.createAccessToken('alice', { csrf: true }))
+    expect(() => {
+      checkCsrfValue(verified, 'not-the-value')
+    }).toThrow(CsrfMismatchError)
+    const bare = await auth.verify(await auth.createAccessToken('alice'))
+    expect(() => {
+      checkCsrfValue(bare, 'any-value')
+    }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', status: 401, claims: bare.claims }))
+  })
+
+  it('refuses a missing value as csrf_missing, where flask would skip the check', async () => {
+    const verified = await auth.verify(await auth.createAccessToken('alice', { csrf: true }))
+    for (const value of [undefined, null, '', ['a', 'b'], 42]) {
+      expect(() => {
+        checkCsrfValue(verified, value)
+      }).toThrow(CsrfMissingError)
+    }
   })
 })

@@ -59,6 +59,32 @@ export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, name
 }
 
 /**
+ * Checks a double-submit value against a verified token's `csrf` claim, in constant time: the CSRF half
+ * of flask-jwt-extended's `decode_token(token, csrf_value)`, for a token read outside a guard (a
+ * WebSocket upgrade, a hand-written check). Guards and `verifyRequest` check cookie requests themselves.
+ * Throws `csrf_missing` when `value` is not a non-empty string (flask skips the check then; a request
+ * without the value is refused here, as the guards refuse it), and `csrf_mismatch` when it differs from
+ * the claim or the token has none (flask: `Missing claim: csrf`).
+ *
+ * @example
+ * const verified = await auth.verify(token, { type: 'any' })
+ * checkCsrfValue(verified, request.headers['x-csrf-token'])
+ */
+export function checkCsrfValue(token: VerifiedToken<unknown>, value: unknown): void {
+  if (typeof value !== 'string' || value === '') {
+    throw new CsrfMissingError('Missing CSRF token: no double-submit value to check')
+  }
+  const expected = token.claims.csrf
+  if (typeof expected !== 'string' || !safeEqual(value, expected)) {
+    throw new CsrfMismatchError(
+      "The double-submit value does not match the token's CSRF value",
+      token.header,
+      token.claims,
+    )
+  }
+}
+
+/**
  * Refuses a request a browser marks as sent by another site. `Sec-Fetch-Site: same-origin` is trusted
  * (scripts cannot forge it); otherwise an `Origin` must be this server's or a trusted one. Requests with
  * neither header do not come from a current browser's cross-site form or script, so they pass.
