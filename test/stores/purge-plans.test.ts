@@ -3,7 +3,7 @@
 // request for as long. Each purge statement, as the repository compiles it, is given to the database's
 // own planner (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN with sequential scans priced out, so a
 // plan without an index range means no index can serve it). Plus the PostgreSQL audit id's width.
-import { CompiledQuery, sql } from 'kysely'
+import { CompiledQuery, sql, type Kysely } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import {
@@ -16,6 +16,7 @@ import {
   purgeRevocations,
   purgeSessions,
 } from '../../packages/server/src/stores/sql/purge.js'
+import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import { compileOnly, type Flavour } from '../helpers/compile-only.js'
 import { createTestDatabase, postgresReachable } from '../helpers/postgres.js'
@@ -133,4 +134,66 @@ describe.skipIf(!postgres)('maintenance purges on PostgreSQL', () => {
       await database.drop()
     }
   })
+})
+
+describe.skipIf(!postgres)('maintenance purges on PostgreSQL, two instances at once', () => {
+  // Every instance runs every purge each minute, without a leader. A batch whose rows another
+  // instance's batch is deleting must not wait for it: it waited (its rows were the same ones, taken
+  // in another order), came back with nothing and ended its pass early, or, taken in an order that
+  // crossed the other's, was cancelled as a deadlock (seen with three servers on one database: a failed
+  // task, an error in the log). Each batch skips the rows another transaction holds.
+  const batch = 100
+  const now = 1_800_000_000
+  const cutoff = now - 86_400
+  const purges: Record<string, (db: Kysely<TesseraDatabase>) => Promise<number>> = {
+    revocations: (db) => purgeRevocations(db, now, batch),
+    'expired sessions': (db) => purgeSessions(db, cutoff, batch),
+    'revoked sessions': (db) => purgeSessions(db, cutoff, batch),
+    audit_events: (db) => sqlStores(db).audit.purgeBefore(cutoff, batch),
+    legacy_exchanges: (db) => purgeLegacyExchanges(db, cutoff, batch),
+  }
+
+  it.each(Object.keys(purges))(
+    '%s: a batch takes the next rows while another batch holds its own, without waiting',
+    async (name) => {
+      const database = await createTestDatabase('purge2')
+      const first = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 60_000 })
+      // A batch that waited for the first one's rows would fail after 1 s (lock_timeout).
+      const second = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 1_000 })
+      try {
+        await migrateToLatest(first)
+        const rows = 3 * batch
+        await sql`insert into users (username, username_normalized, password_hash, created_at, updated_at, password_changed_at)
+          values ('ann', 'ann', '$h', 1, 1, 1)`.execute(first)
+        await sql`insert into revocations (kind, id, expires_at)
+          select 'token', 'j' || g, ${now - 10} from generate_series(1, ${rows}) g`.execute(first)
+        // Expired past the retention, or revoked then and expiring later.
+        const revoked = name === 'revoked sessions'
+        await sql`insert into sessions (id, user_id, created_at, last_used_at, expires_at, current_jti, revoked_at)
+          select 's' || g, (select id from users), 1, 1, ${revoked ? now + 86_400 : cutoff - 10}::bigint, 'j',
+            ${revoked ? cutoff - 10 : null}::bigint
+          from generate_series(1, ${rows}) g`.execute(first)
+        await sql`insert into audit_events (at, event) select ${cutoff - 10}, 'login' from generate_series(1, ${rows}) g`.execute(
+          first,
+        )
+        await sql`insert into legacy_exchanges (jti, user_id, session_id, exchanged_at, expires_at)
+          select 'l' || g, (select id from users), 's', 1, ${cutoff - 10} from generate_series(1, ${rows}) g`.execute(
+          first,
+        )
+        const purge = purges[name] as (db: Kysely<TesseraDatabase>) => Promise<number>
+        await first.transaction().execute(async (trx) => {
+          expect(await purge(trx)).toBe(batch)
+          // The first batch's rows stay locked until its transaction ends: the second batch deletes others.
+          expect(await purge(second)).toBe(batch)
+        })
+        expect(await purge(second)).toBe(batch)
+        expect(await purge(second)).toBe(0)
+      } finally {
+        await second.destroy()
+        await first.destroy()
+        await database.drop()
+      }
+    },
+    30_000,
+  )
 })

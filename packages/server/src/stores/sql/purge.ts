@@ -1,12 +1,28 @@
 /**
  * Batched deletes of what has expired, for the maintenance job: each call deletes at most `limit` rows
  * in one short statement, so it never holds a lock for long, and running it again (or on another
- * instance at the same moment) is harmless: a row deleted twice is simply gone.
+ * instance at the same moment) is harmless: on PostgreSQL each batch skips the rows another
+ * transaction holds ({@link skippingLocked}), so instances purging at once share the rows out.
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
 import { dialectOf } from './dialect.js'
 import type { TesseraDatabase } from './schema.js'
+
+/**
+ * The rows of one batch, as picked by `query`: on PostgreSQL locked as they are picked, skipping those
+ * another transaction holds (`FOR UPDATE SKIP LOCKED`). Every instance purges each minute without a
+ * leader: two batches picked the same rows, so one waited for the other's commit, came back with
+ * nothing and ended its pass early, or, locking them in another order, was cancelled as a deadlock
+ * (a failed task, an error in the log; seen with three servers on one database). SQLite has one
+ * writer at a time: nothing to skip.
+ */
+export function skippingLocked<DB, TB extends keyof DB, O>(
+  db: Kysely<TesseraDatabase>,
+  query: SelectQueryBuilder<DB, TB, O>,
+): SelectQueryBuilder<DB, TB, O> {
+  return dialectOf(db) === 'postgres' ? query.forUpdate().skipLocked() : query
+}
 
 /** Deletes up to `limit` revocations that expired before `now`; returns how many. */
 export async function purgeRevocations(
@@ -21,12 +37,10 @@ export async function purgeRevocations(
       eb(
         eb.refTuple('kind', 'id'),
         'in',
-        eb
-          .selectFrom('revocations')
-          .select(['kind', 'id'])
-          .where('expires_at', '<', now)
-          .limit(limit)
-          .$asTuple('kind', 'id'),
+        skippingLocked(
+          db,
+          eb.selectFrom('revocations').select(['kind', 'id']).where('expires_at', '<', now).limit(limit),
+        ).$asTuple('kind', 'id'),
       ),
     )
     .executeTakeFirst()
@@ -49,7 +63,7 @@ export async function purgeSessions(
     const result = await db
       .deleteFrom('sessions')
       .where('id', 'in', (eb) =>
-        eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).limit(max),
+        skippingLocked(db, eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).limit(max)),
       )
       .executeTakeFirst()
     return Number(result.numDeletedRows)
@@ -71,7 +85,10 @@ export async function purgeLegacyExchanges(
   const result = await db
     .deleteFrom('legacy_exchanges')
     .where('jti', 'in', (eb) =>
-      eb.selectFrom('legacy_exchanges').select('jti').where('expires_at', '<=', cutoff).limit(limit),
+      skippingLocked(
+        db,
+        eb.selectFrom('legacy_exchanges').select('jti').where('expires_at', '<=', cutoff).limit(limit),
+      ),
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
