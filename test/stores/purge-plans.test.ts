@@ -136,6 +136,75 @@ describe.skipIf(!postgres)('maintenance purges on PostgreSQL', () => {
   })
 })
 
+describe.skipIf(!postgres)('maintenance purges on PostgreSQL with stale statistics', () => {
+  // After a backlog is purged, the statistics still say that half of each table is due until the next
+  // ANALYZE (autovacuum's, when it runs at all). A batch picked without an order was then planned as a
+  // read of the table in physical order, which for the one row left due reads the whole table, on every
+  // pass of every instance; picked in its column's order it reads that column's index range.
+  it('read the index range of the column each purge tests', async () => {
+    const statements = await purgeStatements('postgres')
+    // Each statement's table, and the index of the column it tests.
+    const expected = [
+      ['revocations', 'revocations_expires_at_idx'],
+      ['sessions', 'sessions_expires_at_idx'],
+      ['sessions', 'sessions_revoked_at_idx'],
+      ['audit_events', 'audit_events_at_idx'],
+      ['legacy_exchanges', 'legacy_exchanges_expires_at_idx'],
+    ]
+    expect(statements.map((s) => s.table)).toEqual(expected.map(([table]) => table))
+    const database = await createTestDatabase('stale')
+    const db = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 60_000 })
+    try {
+      await migrateToLatest(db)
+      const tables = ['revocations', 'sessions', 'audit_events', 'legacy_exchanges']
+      for (const table of tables)
+        await sql`alter table ${sql.table(table)} set (autovacuum_enabled = off)`.execute(db)
+      await sql`insert into users (username, username_normalized, password_hash, created_at, updated_at, password_changed_at)
+        values ('ann', 'ann', '$h', 1, 1, 1)`.execute(db)
+      // Half of every table due at 1,000 (the statements' time), half not; statistics taken; the due
+      // half deleted (as a backlog's purge does) but one row.
+      const fill = async (due: boolean, from: number): Promise<void> => {
+        // Many distinct times (a histogram, as real expiries make), below 1,000 or far above it.
+        const time = due ? sql`1 + g % 900` : sql`100000 + g`
+        const revoked = due ? time : sql`null`
+        await sql`insert into revocations (kind, id, expires_at)
+          select 'token', 'r' || g, (${time})::bigint from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(
+          db,
+        )
+        await sql`insert into sessions (id, user_id, created_at, last_used_at, expires_at, current_jti, revoked_at)
+          select 's' || g, (select id from users), 1, 1, (${time})::bigint, 'j', (${revoked})::bigint
+          from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(db)
+        await sql`insert into audit_events (at, event)
+          select (${time})::bigint, 'login' from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(
+          db,
+        )
+        await sql`insert into legacy_exchanges (jti, user_id, session_id, exchanged_at, expires_at)
+          select 'l' || g, (select id from users), 's', 1, (${time})::bigint
+          from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(db)
+      }
+      await fill(true, 1)
+      await fill(false, 100_001)
+      for (const table of tables) await sql`analyze ${sql.table(table)}`.execute(db)
+      await sql`delete from revocations where expires_at < 1000 and id <> 'r1'`.execute(db)
+      await sql`delete from sessions where expires_at < 1000 and id <> 's1'`.execute(db)
+      await sql`delete from audit_events where at < 1000 and id <> (select min(id) from audit_events)`.execute(
+        db,
+      )
+      await sql`delete from legacy_exchanges where expires_at < 1000 and jti <> 'l1'`.execute(db)
+      for (const [i, { table, query }] of statements.entries()) {
+        const plan = await db.executeQuery<{ 'QUERY PLAN': string }>(
+          CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]),
+        )
+        const text = plan.rows.map((row) => row['QUERY PLAN']).join('\n')
+        expect(text, `${table}: ${query.sql}`).toContain(`Index Scan using ${expected[i]?.[1] ?? '?'}`)
+      }
+    } finally {
+      await db.destroy()
+      await database.drop()
+    }
+  }, 60_000)
+})
+
 describe.skipIf(!postgres)('maintenance purges on PostgreSQL, two instances at once', () => {
   // Every instance runs every purge each minute, without a leader. A batch whose rows another
   // instance's batch is deleting must not wait for it: it waited (its rows were the same ones, taken

@@ -3,6 +3,12 @@
  * in one short statement, so it never holds a lock for long, and running it again (or on another
  * instance at the same moment) is harmless: on PostgreSQL each batch skips the rows another
  * transaction holds ({@link skippingLocked}), so instances purging at once share the rows out.
+ *
+ * Each batch is picked in the order of the column its condition tests: the planner then reads that
+ * column's index range whatever the table's statistics say. Unordered, statistics taken while many
+ * rows were due (a backlog, until the next ANALYZE after its purge) made PostgreSQL read the table in
+ * physical order for the few rows left, to its end, on every pass of every instance (sessions at
+ * 320,000 rows: 52 ms and 19,700 pages a pass, against 3 ms by the index).
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
@@ -39,7 +45,12 @@ export async function purgeRevocations(
         'in',
         skippingLocked(
           db,
-          eb.selectFrom('revocations').select(['kind', 'id']).where('expires_at', '<', now).limit(limit),
+          eb
+            .selectFrom('revocations')
+            .select(['kind', 'id'])
+            .where('expires_at', '<', now)
+            .orderBy('expires_at')
+            .limit(limit),
         ).$asTuple('kind', 'id'),
       ),
     )
@@ -63,7 +74,10 @@ export async function purgeSessions(
     const result = await db
       .deleteFrom('sessions')
       .where('id', 'in', (eb) =>
-        skippingLocked(db, eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).limit(max)),
+        skippingLocked(
+          db,
+          eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).orderBy(column).limit(max),
+        ),
       )
       .executeTakeFirst()
     return Number(result.numDeletedRows)
@@ -87,7 +101,12 @@ export async function purgeLegacyExchanges(
     .where('jti', 'in', (eb) =>
       skippingLocked(
         db,
-        eb.selectFrom('legacy_exchanges').select('jti').where('expires_at', '<=', cutoff).limit(limit),
+        eb
+          .selectFrom('legacy_exchanges')
+          .select('jti')
+          .where('expires_at', '<=', cutoff)
+          .orderBy('expires_at')
+          .limit(limit),
       ),
     )
     .executeTakeFirst()
