@@ -347,12 +347,35 @@ describe('verify', () => {
       expect(store.isRevoked({ jti: 'j1' })).toBe(false)
       vi.setSystemTime(T0 + 25_000)
       expect(store.isRevoked({ sid: 's1' })).toBe(false)
+      expect(store.size().sessions).toBe(1) // ignored, not dropped: only a sweep deletes
+      expect(store.sweep()).toBe(1)
       expect(store.size().sessions).toBe(0)
       expect(store.isRevoked({ sub: 'u1', iat: now - 1 })).toBe(true)
       expect(store.isRevoked({ sub: 'u1', iat: now })).toBe(false)
       expect(store.isRevoked({ sub: 'u1' })).toBe(true)
       expect(store.sweep(now + 31)).toBe(1)
       expect(store.size()).toEqual({ tokens: 0, sessions: 0, users: 0 })
+    })
+
+    // A clock set 400 days ahead and put right again: had the lookup dropped the entries it found
+    // expired, the revoked token, the session and the user's older tokens would all pass again.
+    it('keeps entries met after their expiry, so a clock set back revokes again', () => {
+      vi.useFakeTimers({ now: T0 })
+      const store = memoryRevocationStore({ sweepIntervalSeconds: 0 })
+      const now = T0 / 1000
+      store.revokeToken('j1', now + 900)
+      store.revokeSession('s1', now + 900)
+      store.revokeUser('u1', now, now + 900)
+      vi.setSystemTime(T0 + 400 * 86_400_000)
+      expect(store.isRevoked({ jti: 'j1' })).toBe(false)
+      expect(store.isRevoked({ sid: 's1' })).toBe(false)
+      expect(store.isRevoked({ sub: 'u1', iat: now - 1 })).toBe(false)
+      vi.setSystemTime(T0 + 60_000)
+      expect(store.isRevoked({ jti: 'j1' })).toBe(true)
+      expect(store.isRevoked({ sid: 's1' })).toBe(true)
+      expect(store.isRevoked({ sub: 'u1', iat: now - 1 })).toBe(true)
+      expect(store.size()).toEqual({ tokens: 1, sessions: 1, users: 1 })
+      store.close()
     })
 
     it('sweeps expired entries on a timer that does not keep the process alive', () => {

@@ -137,7 +137,9 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     if (applied.length > 0) hooks.onNotice?.('info', `database: applied migrations ${applied.join(', ')}`)
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
-    const memory = memoryRevocationStore()
+    // Swept by the maintenance passes, on the clock that ignores forward jumps (clock-guard.ts); by its
+    // own timer only when the passes are off.
+    const memory = memoryRevocationStore({ sweepIntervalSeconds: config.maintenanceIntervalMs > 0 ? 0 : 60 })
     // A legacy window extended since the ends of users' old tokens were written: kept until its new end.
     if (config.legacyUntil !== undefined && legacyWindowOpen(config))
       await keepLegacyEnds(db, revocationExpiry(config.legacyUntil, SERVER_LEEWAY))

@@ -52,7 +52,7 @@ export function revocationExpiry(exp: number, leeway: number): number {
 export interface MemoryRevocationStoreOptions {
   /**
    * Seconds between sweeps of expired entries (a timer that does not keep the process alive);
-   * 0 disables the timer (expired entries are still ignored, and dropped when met).
+   * 0 disables the timer (expired entries are still ignored; they stay until `sweep` is called).
    * @default 60
    */
   sweepIntervalSeconds?: number | undefined
@@ -89,14 +89,13 @@ export function memoryRevocationStore(options: MemoryRevocationStoreOptions = {}
   const interval = options.sweepIntervalSeconds ?? 60
   let timer: NodeJS.Timeout | undefined
 
+  // An entry met after its expiry answers "not revoked" (its token has expired too) but stays until a
+  // sweep: dropped on a lookup, it would be gone for good if the clock was ahead and is then set back,
+  // and the token it revokes would pass again. Only `sweep` deletes (the server drives it with a clock
+  // that ignores forward jumps).
   const live = (map: Map<string, number>, id: string, now: number): boolean => {
     const expiresAt = map.get(id)
-    if (expiresAt === undefined) return false
-    if (expiresAt < now) {
-      map.delete(id)
-      return false
-    }
-    return true
+    return expiresAt !== undefined && expiresAt >= now
   }
 
   const sweep = (now = nowSeconds()): number => {
@@ -135,10 +134,7 @@ export function memoryRevocationStore(options: MemoryRevocationStoreOptions = {}
       if (sid !== undefined && sessions.size > 0 && live(sessions, sid, now)) return true
       if (sub !== undefined && users.size > 0) {
         const entry = users.get(sub)
-        if (entry !== undefined) {
-          if (entry.expiresAt < now) users.delete(sub)
-          else if ((iat ?? 0) < entry.before) return true
-        }
+        if (entry !== undefined && entry.expiresAt >= now && (iat ?? 0) < entry.before) return true
       }
       return false
     },
