@@ -62,6 +62,26 @@ export interface ClaimRules {
   allowExpired?: boolean | undefined
 }
 
+/** The engine's settings a token's claims are checked against. */
+type ConfiguredChecks = Pick<ClaimRules, 'identityClaim' | 'leeway' | 'maxTokenAge' | 'audience' | 'issuer'>
+
+/**
+ * The rules of a check that adds nothing to the engine's settings (no freshness, no extra required
+ * claim), for tokens of `type`: the engine's default rules, and the flask preset's re-check of a refusal.
+ */
+export function configuredRules(config: ConfiguredChecks, type: ClaimRules['type']): ClaimRules {
+  return Object.freeze({
+    type,
+    identityClaim: config.identityClaim,
+    leeway: config.leeway,
+    maxTokenAge: config.maxTokenAge,
+    audience: config.audience,
+    issuer: config.issuer,
+    fresh: false,
+    requiredClaims: [],
+  })
+}
+
 /**
  * Checks claims in place and returns them typed, or returns the refusal (never throws it: a refused
  * token is expected control flow, and a thrown exception costs a refused request several µs).

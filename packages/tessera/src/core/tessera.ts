@@ -3,7 +3,7 @@
  * them (signature, claims, revocation) and revokes them. Adapters and the server are built on it.
  */
 import { randomBytes } from 'node:crypto'
-import { checkClaims, RESERVED_CLAIMS, TOKEN_TYP, type ClaimRules } from './claims.js'
+import { checkClaims, configuredRules, RESERVED_CLAIMS, TOKEN_TYP, type ClaimRules } from './claims.js'
 import { resolveConfig, type ResolvedConfig, type TesseraOptions } from './config.js'
 import { parseDuration, type Duration } from './duration.js'
 import { ConfigurationError, TokenError, TokenRevokedError, TokenUnknownKeyError } from './errors.js'
@@ -131,16 +131,7 @@ export function createTessera(options: TesseraOptions): Tessera {
     cacheSize: config.verifyCache,
   })
   const revocation = config.revocation
-  const defaultRules: ClaimRules = Object.freeze({
-    type: 'access',
-    identityClaim: config.identityClaim,
-    leeway: config.leeway,
-    maxTokenAge: config.maxTokenAge,
-    audience: config.audience,
-    issuer: config.issuer,
-    fresh: false,
-    requiredClaims: [],
-  })
+  const defaultRules = configuredRules(config, 'access')
   const refreshRules: ClaimRules = Object.freeze({ ...defaultRules, type: 'refresh' })
   const headerSegments = new Map<string, string>()
 

@@ -3,7 +3,7 @@
  * `{ "error": code, "message": text }` and the RFC 6750 §3 `WWW-Authenticate` challenge, with per-code
  * formatter hooks and the flask-jwt-extended compatibility preset.
  */
-import { checkClaims, type ClaimRules } from '../claims.js'
+import { checkClaims, configuredRules } from '../claims.js'
 import type { ResolvedConfig } from '../config.js'
 import {
   ConfigurationError,
@@ -107,16 +107,7 @@ function flaskMessage(error: AnyTesseraError): string | undefined {
  * refusals only: an accepted request pays nothing.
  */
 export function flaskRefusal(config: ResolvedConfig): (error: TokenError) => TokenError {
-  const rules: ClaimRules = Object.freeze({
-    type: 'any',
-    identityClaim: config.identityClaim,
-    leeway: config.leeway,
-    maxTokenAge: config.maxTokenAge,
-    audience: config.audience,
-    issuer: config.issuer,
-    fresh: false,
-    requiredClaims: [],
-  })
+  const rules = configuredRules(config, 'any')
   return (error) => {
     if (!(error instanceof TokenWrongTypeError)) return error
     const decoded = checkClaims(error.header, error.claims, rules, Date.now() / 1000)
