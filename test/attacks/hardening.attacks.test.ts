@@ -152,7 +152,7 @@ describe('the CLI', () => {
   it('fails loudly without a password when stdin is no terminal, and creates nothing', async () => {
     const name = uniqueName('cli-eve')
     const run = await runCli(['users', 'create', name, '--data-dir', server.dir])
-    expect(run.code).toBe(1)
+    expect(run.code).toBe(2)
     expect(run.output).toMatch(/TESSERA_PASSWORD/)
     const login = await server.api('POST', '/auth/login', { body: { username: name, password: '' } })
     expect(login.status).toBeGreaterThanOrEqual(400)

@@ -57,21 +57,23 @@ describe('tessera backup', () => {
   it('refuses an existing file, a second file, no file, a missing database and PostgreSQL; writes nothing', async () => {
     const existing = join(dir, 'existing.db')
     await writeFile(existing, 'keep me')
-    const cases: [string[], RegExp][] = [
-      [['backup', existing, '--data-dir', server.dir], /exists: give a new file/],
-      [['backup', join(dir, 'a.db'), join(dir, 'b.db'), '--data-dir', server.dir], /one file to write/],
-      [['backup', '--data-dir', server.dir], /one file to write/],
+    // Exit 2 for a mistake in the command line, 1 for a database that is not there.
+    const cases: [string[], number, RegExp][] = [
+      [['backup', existing, '--data-dir', server.dir], 2, /exists: give a new file/],
+      [['backup', join(dir, 'a.db'), join(dir, 'b.db'), '--data-dir', server.dir], 2, /one file to write/],
+      [['backup', '--data-dir', server.dir], 2, /one file to write/],
       // better-sqlite3 trims the name: "existing.db " would write over existing.db.
-      [['backup', `${existing} `, '--data-dir', server.dir], /must not begin or end with spaces/],
-      [['backup', join(dir, 'c.db'), '--data-dir', join(dir, 'no-such-dir')], /no SQLite database at/],
+      [['backup', `${existing} `, '--data-dir', server.dir], 2, /must not begin or end with spaces/],
+      [['backup', join(dir, 'c.db'), '--data-dir', join(dir, 'no-such-dir')], 1, /no SQLite database at/],
       [
         ['backup', join(dir, 'd.db'), '--database-url', 'postgres://127.0.0.1:1/tessera'],
+        2,
         /PostgreSQL: back it up with pg_dump/,
       ],
     ]
-    for (const [argv, message] of cases) {
+    for (const [argv, code, message] of cases) {
       const run = await runCli(argv)
-      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
+      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), code])
       expect(run.output).toMatch(message)
     }
     expect(statSync(existing).size).toBe('keep me'.length)

@@ -1,6 +1,7 @@
-// The `tessera` CLI as a real process (issue 15): no password and no terminal is an error (exit 1),
+// The `tessera` CLI as a real process (issue 15): no password and no terminal is a usage error (exit 2),
 // a weak password creates nothing, a misspelt flag gets a hint, every --help lists the database options.
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -52,12 +53,13 @@ const userCount = async (): Promise<string> => {
 }
 
 describe('tessera CLI (real process)', () => {
-  it('refuses users create with no TESSERA_PASSWORD and no terminal: exit 1, a clear error, no user', async () => {
+  it('refuses users create with no TESSERA_PASSWORD and no terminal: exit 2, a clear error, no user', async () => {
     const run = await tessera(['users', 'create', 'eve', '--data-dir', dir])
-    expect(run.code).toBe(1)
+    expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/no password: set TESSERA_PASSWORD/)
     expect(run.stdout).not.toMatch(/Password:/)
-    expect(await userCount()).toBe('0')
+    // Refused before the database is opened: not even an empty one is made.
+    expect(existsSync(join(dir, 'tessera.db'))).toBe(false)
   }, 120_000)
 
   it.each([
@@ -92,10 +94,10 @@ describe('tessera CLI (real process)', () => {
     [['users', 'create', 'x', '--admn'], '--admin'],
     [['serve', '--prot', '1'], '--port'],
   ])(
-    'answers the misspelt flag in %j with a hint: did you mean %s?',
+    'answers the misspelt flag in %j with a hint: did you mean %s? (exit 2)',
     async (args, hint) => {
       const run = await tessera(args)
-      expect(run.code).toBe(1)
+      expect(run.code).toBe(2)
       expect(run.stderr).toContain(`did you mean ${hint}?`)
       expect(run.stderr).not.toMatch(/To specify an option argument starting with a dash/)
     },

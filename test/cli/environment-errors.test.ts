@@ -128,7 +128,7 @@ describe('tessera on a database it cannot use', () => {
     expect(existsSync(missing)).toBe(false)
   })
 
-  it('refuses a mistaken command line before opening any database', async () => {
+  it('refuses a mistaken command line with exit 2, before opening any database', async () => {
     const dir = await tempDir()
     const cases: [string[], RegExp][] = [
       [
@@ -150,7 +150,7 @@ describe('tessera on a database it cannot use', () => {
     ]
     for (const [argv, message] of cases) {
       const run = await runCli([...argv, '--data-dir', join(dir, 'data')])
-      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])
+      expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 2])
       expect(run.output).toMatch(message)
     }
     expect(existsSync(join(dir, 'data'))).toBe(false)

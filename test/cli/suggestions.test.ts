@@ -18,15 +18,15 @@ describe('tessera command-line mistakes', () => {
     [['--verison'], 'tessera: unknown command "--verison"; did you mean "tessera --version"?'],
     [['users', 'lst'], 'tessera users: unknown action "lst" (did you mean "list"?); use create, list'],
     [['keys', 'rotat'], 'tessera keys: unknown action "rotat" (did you mean "rotate"?); use generate'],
-  ])('answers %j with the closest name', async (argv, said) => {
+  ])('answers %j with the closest name, exit 2', async (argv, said) => {
     const run = await runCli(argv)
-    expect(run.code).toBe(1)
+    expect(run.code).toBe(2)
     expect(run.output).toContain(said)
   })
 
   it('suggests nothing when no name is close', async () => {
     const run = await runCli(['frobnicate'])
-    expect(run.code).toBe(1)
+    expect(run.code).toBe(2)
     expect(run.output).toMatch(/^tessera: unknown command "frobnicate"\n\nUsage:/)
   })
 

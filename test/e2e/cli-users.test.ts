@@ -84,7 +84,7 @@ describe('tessera users set-password', () => {
     expect(unknown.code, unknown.output).toBe(1)
     expect(unknown.output).toMatch(/no user ".*": nothing was changed/)
     const noPassword = await server.cli(['users', 'set-password', name], { TESSERA_PASSWORD: '' })
-    expect(noPassword.code).toBe(1)
+    expect(noPassword.code).toBe(2)
     expect(noPassword.output).toMatch(/no password: set TESSERA_PASSWORD/)
     expect((await server.api('GET', '/auth/me', { token: session.access })).status).toBe(200)
     expect((await server.login(name, PASSWORD)).access).toBeTruthy()

@@ -50,7 +50,7 @@ describe('tessera keys', () => {
       ['keys', 'revoke'],
     ]) {
       const result = await server.cli(argv)
-      expect(result.code, argv.join(' ')).toBe(1)
+      expect(result.code, argv.join(' ')).toBe(2)
     }
     expect((await server.cli(['keys', 'list'])).output).toBe(before.output)
   })
@@ -67,7 +67,7 @@ describe('tessera keys', () => {
       ['keys', 'generate'],
     ]) {
       const result = await server.cli(argv, secret)
-      expect(result.code, argv.join(' ')).toBe(1)
+      expect(result.code, argv.join(' ')).toBe(2)
       expect(result.output).toMatch(
         /signs with TESSERA_SECRET \(TESSERA_ALGORITHM=HS256\): a stored key would never sign/,
       )

@@ -338,7 +338,10 @@ export class E2EClient {
 /** What an in-process CLI run returned and printed. */
 export interface CliResult {
   code: number
+  /** stdout and stderr as they were interleaved. */
   output: string
+  stdout: string
+  stderr: string
 }
 
 /**
@@ -348,16 +351,21 @@ export interface CliResult {
 export async function runCli(argv: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
   const saved = new Map(Object.keys(env).map((name) => [name, process.env[name]]))
   const output: string[] = []
-  const capture = (chunk: unknown): boolean => {
-    output.push(String(chunk))
-    return true
-  }
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture)
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture)
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const capture =
+    (into: string[]) =>
+    (chunk: unknown): boolean => {
+      output.push(String(chunk))
+      into.push(String(chunk))
+      return true
+    }
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(capture(stdout))
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(capture(stderr))
   Object.assign(process.env, env)
   try {
     const code = await main(argv)
-    return { code, output: output.join('') }
+    return { code, output: output.join(''), stdout: stdout.join(''), stderr: stderr.join('') }
   } finally {
     for (const [name, value] of saved) {
       if (value === undefined) Reflect.deleteProperty(process.env, name)

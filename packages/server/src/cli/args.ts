@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { SETTINGS } from '../server/config.js'
-import { UsageError } from './usage-error.js'
+import { EXIT, UsageError } from './exit-codes.js'
 
 /** Flags of every server setting (`--port 8080`, `--data-dir ./data`, …). */
 const SETTING_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries(
@@ -64,6 +64,16 @@ export function parseCommand(
     positionals: parsed.positionals.map((p) => restore(p)),
     help: parsed.values.help === true,
   }
+}
+
+/**
+ * Prints a command's help: asked for (`--help`), on stdout with exit 0; in answer to a command line
+ * without its action or argument, on stderr as the usage error it is (exit 2).
+ */
+export function showHelp(text: string, asked: boolean): number {
+  const out = asked ? process.stdout : process.stderr
+  out.write(text)
+  return asked ? EXIT.ok : EXIT.usage
 }
 
 /**

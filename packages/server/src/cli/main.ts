@@ -1,7 +1,7 @@
 /**
  * The `tessera` command. A small `main()`: parse the command name, hand the rest to the command's own
- * file. Known errors, and failures of the database or the system, print as one line (code + message)
- * and exit 1; unknown errors print a stack.
+ * file. Known errors, and failures of the database or the system, print as one line (code + message):
+ * a usage error exits 2, a failed operation 1 (exit-codes.ts); unknown errors print a stack (exit 1).
  */
 import { isTesseraError } from 'tessera'
 import { isDatabaseUnavailable } from '../server/error-response.js'
@@ -9,7 +9,7 @@ import { MigrationError } from '../stores/sql/migrations/index.js'
 import { MigrationRefusal } from '../stores/sql/migrations/refusal.js'
 import { closest } from './args.js'
 import { COMMANDS, type Command } from './commands/index.js'
-import { UsageError } from './usage-error.js'
+import { CommandFailure, EXIT, UsageError } from './exit-codes.js'
 
 const USAGE = `Usage: tessera <command> [options]
 
@@ -25,14 +25,19 @@ TESSERA_* environment variable or in a .env file (see the README's configuration
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a usage error: the usage goes to stderr, stdout stays empty for a pipe.
+    process.stderr.write(USAGE)
+    return EXIT.usage
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE)
-    return name === undefined ? 1 : 0
+    return EXIT.ok
   }
   if (name === '--version' || name === '-v') {
     const { serverVersion } = await import('../version.js')
     process.stdout.write(`${await serverVersion()}\n`)
-    return 0
+    return EXIT.ok
   }
   const command: Command | undefined = COMMANDS[name]
   if (command === undefined) {
@@ -42,23 +47,24 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? `tessera: unknown command "${name}"\n\n${USAGE}`
         : `tessera: unknown command "${name}"; did you mean "tessera ${best}"?\n\n${USAGE}`,
     )
-    return 1
+    return EXIT.usage
   }
   try {
     return await command.run(rest)
   } catch (error) {
     if (isTesseraError(error)) {
       process.stderr.write(`tessera ${name}: ${error.code}: ${error.message}\n`)
-      return 1
+      // A setting's bad value (a flag, a TESSERA_* variable or .env) is a usage error, as a bad flag is.
+      return error.code === 'configuration_error' ? EXIT.usage : EXIT.failed
     }
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof CommandFailure) {
       process.stderr.write(`tessera ${name}: ${error.message}\n`)
-      return 1
+      return error instanceof UsageError ? EXIT.usage : EXIT.failed
     }
     const said = environmentFailure(error)
     if (said !== undefined) {
       process.stderr.write(`tessera ${name}: ${said}\n`)
-      return 1
+      return EXIT.failed
     }
     throw error
   }

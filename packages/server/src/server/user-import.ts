@@ -110,9 +110,12 @@ export class ImportError extends Error {
   override name = 'ImportError'
 }
 
+/** Whether a table or column name is a plain SQL identifier, the only kind spliced into a query. */
+export const isPlainIdentifier = (name: string): boolean => IDENTIFIER.test(name)
+
 /** Checks a table or column name before it is spliced into the source query. */
 function checkIdentifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name)) throw new ImportError(`${what} "${name}" is not a plain SQL identifier`)
+  if (!isPlainIdentifier(name)) throw new ImportError(`${what} "${name}" is not a plain SQL identifier`)
   return name
 }
 

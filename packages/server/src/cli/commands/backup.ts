@@ -9,7 +9,7 @@ import { resolve } from 'node:path'
 import { loadServerConfig } from '../../server/config.js'
 import { parseDatabaseUrl } from '../../stores/index.js'
 import { parseCommand, settingsHelp } from '../args.js'
-import { UsageError } from '../usage-error.js'
+import { CommandFailure, UsageError } from '../exit-codes.js'
 import type { Command } from './index.js'
 
 const USAGE = 'backup <file> [--data-dir DIR]'
@@ -38,7 +38,7 @@ export const backupCommand: Command = {
       )
     }
     // Never a new, empty database where a path was mistyped.
-    if (!existsSync(location.path)) throw new UsageError(`no SQLite database at ${location.path}`)
+    if (!existsSync(location.path)) throw new CommandFailure(`no SQLite database at ${location.path}`)
     const target = resolve(file)
     if (target === location.path) throw new UsageError('the backup must be another file than the database')
     // Created first, exclusively and 0600: the copy is never readable by others, and never overwrites.
@@ -46,12 +46,11 @@ export const backupCommand: Command = {
     try {
       fd = openSync(target, 'wx', 0o600)
     } catch (error) {
-      const code = (error as { code?: string }).code
-      throw new UsageError(
-        code === 'EEXIST'
-          ? `${target} exists: give a new file`
-          : `cannot create ${target}: ${(error as Error).message}`,
-      )
+      // An existing file is a mistake in the command line; any other refusal (a directory that is not
+      // there, no permission, a full disk) is the system's.
+      if ((error as { code?: string }).code === 'EEXIST')
+        throw new UsageError(`${target} exists: give a new file`)
+      throw new CommandFailure(`cannot create ${target}: ${(error as Error).message}`)
     }
     closeSync(fd)
     const { default: Database } = await import('better-sqlite3')

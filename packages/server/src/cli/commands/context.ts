@@ -6,7 +6,7 @@ import { loadServerConfig, signsWithConfiguredSecret, type ServerConfig } from '
 import { migrateToLatest, openDatabase, parseDatabaseUrl } from '../../stores/index.js'
 import { migrations, pendingMigrations } from '../../stores/sql/migrations/index.js'
 import { sqlStores, type SqlStores } from '../../stores/sql/stores.js'
-import { UsageError } from '../usage-error.js'
+import { CommandFailure, UsageError } from '../exit-codes.js'
 
 /** Options of {@link withStores}. */
 export interface WithStoresOptions {
@@ -38,7 +38,7 @@ export async function withStores<T>(
   if (options.existing === true) {
     const location = parseDatabaseUrl(config.databaseUrl, 'TESSERA_DATABASE_URL')
     if (location.dialect === 'sqlite' && location.path !== ':memory:' && !existsSync(location.path)) {
-      throw new UsageError(
+      throw new CommandFailure(
         `no database at ${location.path}: check --data-dir or TESSERA_DATABASE_URL (tessera serve, tessera migrate or tessera users create make it)`,
       )
     }
@@ -61,10 +61,10 @@ async function refuseUnmigrated(db: Kysely<TesseraDatabase>): Promise<void> {
   const pending = await pendingMigrations(db)
   if (pending.length === 0) return
   if (pending.length === Object.keys(migrations).length)
-    throw new UsageError(
+    throw new CommandFailure(
       'the database has no Tessera tables: check --data-dir or TESSERA_DATABASE_URL (tessera serve, tessera migrate or tessera users create make them); nothing was changed',
     )
-  throw new UsageError(
+  throw new CommandFailure(
     `the database was left by an older version (pending migrations: ${pending.join(', ')}): run tessera migrate first (docs/deployment.md: upgrades), then this command; nothing was changed`,
   )
 }

@@ -8,8 +8,8 @@ import type { ServerConfig } from '../../server/config.js'
 import { keyRetentionSeconds, rotateSigningKey } from '../../server/key-lifecycle.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import { nowSeconds } from '../../time.js'
-import { didYouMean, parseCommand } from '../args.js'
-import { UsageError } from '../usage-error.js'
+import { didYouMean, parseCommand, showHelp } from '../args.js'
+import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 
@@ -50,8 +50,7 @@ export const keysCommand: Command = {
     const [action, ...rest] = positionals
     const [kid] = rest
     if (help || action === undefined) {
-      process.stdout.write(HELP)
-      return help ? 0 : 1
+      return showHelp(HELP, help)
     }
     if (!(ACTIONS as readonly string[]).includes(action)) {
       throw new UsageError(
@@ -166,9 +165,11 @@ async function revoke(stores: SqlStores, kid: string): Promise<number> {
   const result = await stores.keys.revoke(kid)
   switch (result) {
     case 'unknown':
-      throw new UsageError(`no key has kid "${kid}" (see "tessera keys list")`)
+      throw new CommandFailure(`no key has kid "${kid}" (see "tessera keys list")`)
     case 'active':
-      throw new UsageError(`${kid} is the signing key: run "tessera keys rotate --now" first, then revoke it`)
+      throw new CommandFailure(
+        `${kid} is the signing key: run "tessera keys rotate --now" first, then revoke it`,
+      )
     case 'already_revoked':
       process.stdout.write(`${kid} was already revoked\n`)
       return 0

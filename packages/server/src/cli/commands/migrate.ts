@@ -2,7 +2,7 @@
 import { loadServerConfig } from '../../server/config.js'
 import { migrateDatabase } from '../../stores/index.js'
 import { parseCommand, settingsHelp } from '../args.js'
-import { UsageError } from '../usage-error.js'
+import { UsageError } from '../exit-codes.js'
 import type { Command } from './index.js'
 
 export const migrateCommand: Command = {

@@ -7,12 +7,13 @@ import { extname } from 'node:path'
 import {
   ImportError,
   importUsers,
+  isPlainIdentifier,
   type ImportFormat,
   type ImportProgress,
   type ImportReport,
 } from '../../server/user-import.js'
-import { parseCommand } from '../args.js'
-import { UsageError } from '../usage-error.js'
+import { parseCommand, showHelp } from '../args.js'
+import { CommandFailure, EXIT, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 
 const IMPORT_HELP = `Usage: tessera users import <file> [options]
@@ -36,8 +37,9 @@ Options:
   --dry-run                    report what would happen, write nothing
   --progress auto|bar|lines|none   (default auto: a bar on a terminal, a line every 5 s otherwise)
 
-Exit status: 0 when every row was imported or skipped, 2 when some rows were refused (listed), 1 on
-an error that stopped the import before it wrote anything.
+Exit status: 0 when every row was imported or skipped; 1 when some rows were refused (listed; the
+others are imported) or the import could not start (nothing written); 2 for a mistake in the command
+line (docs/cli.md, "Exit status").
 `
 
 const FORMATS: Record<string, ImportFormat> = {
@@ -71,8 +73,7 @@ export async function runUsersImport(argv: readonly string[]): Promise<number> {
   })
   const [file, extra] = positionals
   if (help || file === undefined) {
-    process.stdout.write(IMPORT_HELP)
-    return help ? 0 : 1
+    return showHelp(IMPORT_HELP, help)
   }
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
   const format = (flags.format ?? FORMATS[extname(file).toLowerCase()]) as ImportFormat | undefined
@@ -87,6 +88,15 @@ export async function runUsersImport(argv: readonly string[]): Promise<number> {
   if (!['auto', 'bar', 'lines', 'none'].includes(progressMode))
     throw new UsageError('--progress must be auto, bar, lines or none')
   const revokedTable = text(flags, 'revoked-table', 'revoked_tokens')
+  // Names spliced into the source query: a bad one is a mistake in the command line, said before any
+  // database is opened.
+  for (const name of ['users-table', 'id-column', 'username-column', 'password-column', 'jti-column']) {
+    const value = flags[name]
+    if (typeof value === 'string' && !isPlainIdentifier(value))
+      throw new UsageError(`--${name} "${value}" is not a plain SQL identifier`)
+  }
+  if (revokedTable !== '' && !isPlainIdentifier(revokedTable))
+    throw new UsageError(`--revoked-table "${revokedTable}" is not a plain SQL identifier ("" for none)`)
 
   return withStores(settings, async (stores, config) => {
     const progress = progressReporter(
@@ -113,12 +123,12 @@ export async function runUsersImport(argv: readonly string[]): Promise<number> {
       })
     } catch (error) {
       progress.end()
-      if (error instanceof ImportError) throw new UsageError(error.message)
+      if (error instanceof ImportError) throw new CommandFailure(error.message)
       throw error
     }
     progress.end()
     process.stdout.write(summary(report))
-    return report.refused.length > 0 ? 2 : 0
+    return report.refused.length > 0 ? EXIT.failed : EXIT.ok
   })
 }
 

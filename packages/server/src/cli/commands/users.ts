@@ -12,12 +12,12 @@ import { revocations } from '../../server/revocations.js'
 import { endLegacyTokens, removesRole, revokeEverything } from '../../server/service/deps.js'
 import { legacyWindowOpen } from '../../server/legacy.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
-import { normalizeUsername, validateUsername } from '../../server/username.js'
+import { normalizeUsername, validateUsername, type UsernameCheck } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import type { UserRecord } from '../../stores/sql/users.js'
-import { didYouMean, parseCommand, settingsHelp } from '../args.js'
+import { didYouMean, parseCommand, settingsHelp, showHelp } from '../args.js'
 import { readHidden } from '../prompt.js'
-import { UsageError } from '../usage-error.js'
+import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 import { runUsersImport } from './users-import.js'
@@ -91,7 +91,7 @@ async function changeUser(
     // The row first, as the API's changes: two changes of one user run one after the other.
     await tx.users.lockForChange(userId)
     const before = await tx.users.get(userId)
-    if (before === undefined) throw new UsageError('the user was deleted meanwhile')
+    if (before === undefined) throw new CommandFailure('the user was deleted meanwhile')
     const by = { by: 'cli' }
     let ended: number | undefined
     switch (change.kind) {
@@ -163,18 +163,33 @@ function parseRoles(text: string): string[] {
   return roles
 }
 
+/** A new user's name, held to registration's rules; a refused one is a usage error. */
+function newUsername(name: string | undefined): Extract<UsernameCheck, { ok: true }> {
+  const checked = validateUsername(name)
+  if (!checked.ok) throw new UsageError(`invalid username (${checked.reason})`)
+  return checked
+}
+
+/**
+ * Refuses to go on when a password is needed and neither TESSERA_PASSWORD nor a terminal gives one:
+ * reading would end at EOF with no password (and once exited 0 having created nothing). Called before
+ * the database is opened.
+ */
+function checkPasswordSource(): void {
+  const fromEnv = process.env.TESSERA_PASSWORD
+  if ((fromEnv === undefined || fromEnv === '') && !process.stdin.isTTY)
+    throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
+}
+
 async function readPassword(nothing: string): Promise<string> {
+  checkPasswordSource()
   const fromEnv = process.env.TESSERA_PASSWORD
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv
-  // Without a terminal there is nobody to answer a prompt: reading would end at EOF with no password
-  // (and once exited 0 having created nothing).
-  if (!process.stdin.isTTY)
-    throw new UsageError('no password: set TESSERA_PASSWORD, or run the command in a terminal to be prompted')
   // Not echoed, and asked twice: a typo in an unseen password would leave an account nobody can use.
   const answers = await readHidden(['Password: ', 'Password (again): '], process.stdin, process.stderr)
-  if (answers === undefined) throw new UsageError(`no password given: ${nothing}`)
+  if (answers === undefined) throw new CommandFailure(`no password given: ${nothing}`)
   const [password = '', again] = answers
-  if (password !== again) throw new UsageError(`the two passwords differ: ${nothing}`)
+  if (password !== again) throw new CommandFailure(`the two passwords differ: ${nothing}`)
   return password
 }
 
@@ -183,7 +198,7 @@ async function policyPassword(config: ServerConfig, username: string, nothing: s
   const password = await readPassword(nothing)
   const check = validatePassword(password)
   if (!check.ok && check.reason !== 'too_short')
-    throw new UsageError(`invalid password (${check.reason}: 8 to 1024 bytes)`)
+    throw new CommandFailure(`invalid password (${check.reason}: 8 to 1024 bytes)`)
   // The same policy as registration: an admin's password is no place for "admin123".
   const verdict = await checkPasswordStrength(
     password,
@@ -192,7 +207,7 @@ async function policyPassword(config: ServerConfig, username: string, nothing: s
     estimateStrength,
   )
   if (!verdict.ok)
-    throw new UsageError(`weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`)
+    throw new CommandFailure(`weak_password: password ${verdict.message} (${verdict.suggestions.join(' ')})`)
   return password
 }
 
@@ -233,8 +248,7 @@ export const usersCommand: Command = {
     })
     const [action, name, rolesText, ...extra] = positionals
     if (help || action === undefined) {
-      process.stdout.write(HELP)
-      return help ? 0 : 1
+      return showHelp(HELP, help)
     }
     // Checked before the database is opened: a mistake changes nothing, creates nothing.
     const arity: Record<string, number> = {
@@ -263,8 +277,10 @@ export const usersCommand: Command = {
     if (unexpected !== undefined) throw new UsageError(`unexpected argument "${unexpected}"`)
     if (action !== 'create' && (flags.admin !== undefined || flags.roles !== undefined))
       throw new UsageError('--admin and --roles only apply to create')
-    // Roles are checked before the database is opened too.
+    // Roles and a new username are checked before the database is opened too.
     const roles = action === 'set-roles' ? parseRoles(rolesText ?? '') : undefined
+    const newName = action === 'create' ? newUsername(name) : undefined
+    if (action === 'create' || action === 'set-password') checkPasswordSource()
     return withStores(
       settings,
       async (stores, config) => {
@@ -272,13 +288,12 @@ export const usersCommand: Command = {
         // still be changed.
         const existing = async (): Promise<UserRecord> => {
           const user = await stores.users.getByUsername(normalizeUsername(name ?? ''))
-          if (user === undefined) throw new UsageError(`no user "${name ?? ''}": nothing was changed`)
+          if (user === undefined) throw new CommandFailure(`no user "${name ?? ''}": nothing was changed`)
           return user
         }
         switch (action) {
           case 'create': {
-            const username = validateUsername(name)
-            if (!username.ok) throw new UsageError(`invalid username (${username.reason})`)
+            const username = newName ?? newUsername(name)
             const password = await policyPassword(config, username.normalized, 'nothing was created')
             const granted = parseRoles(typeof flags.roles === 'string' ? flags.roles : '')
             if (flags.admin === true && !granted.includes('admin')) granted.push('admin')
@@ -288,7 +303,7 @@ export const usersCommand: Command = {
               passwordHash: await hashPassword(password),
               roles: granted,
             })
-            if (!created.ok) throw new UsageError(`the username "${username.username}" is taken`)
+            if (!created.ok) throw new CommandFailure(`the username "${username.username}" is taken`)
             process.stdout.write(
               `Created user ${created.user.username} (id ${created.user.id}) with roles [${granted.join(', ')}]\n`,
             )
