@@ -91,6 +91,7 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
   let services: Resource[] = []
   const prefix = uniquePrefix()
   let settings: string[]
+  let rotationSettings: string[]
   let auth: E2EClient
   let issuer: string
 
@@ -114,10 +115,10 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
       TESSERA_REGISTER_RATE_PER_IP: '10000',
       TESSERA_REFRESH_RATE_PER_SESSION: '10000',
     }
-    // The CLI reads the same settings as the servers: its rotation waits for their JWKS max-age.
-    settings = [
-      '--data-dir',
-      dir,
+    // The CLI's rotation reads the same settings as the servers: it waits for their JWKS max-age.
+    settings = ['--data-dir', dir]
+    rotationSettings = [
+      ...settings,
       '--jwks-max-age',
       String(JWKS_MAX_AGE),
       '--key-refresh-interval',
@@ -221,7 +222,7 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
     }
     const running = [...workers.map(loop), watch()]
     await new Promise((resolve) => setTimeout(resolve, 500))
-    const rotation = await runCli(['keys', 'rotate', ...settings])
+    const rotation = await runCli(['keys', 'rotate', ...rotationSettings])
     expect(rotation.code, rotation.output).toBe(0)
     expect(rotation.output).toMatch(/Scheduled \S+: published now, signing from/)
     // Published at once, signing only once the services' copies have expired; load goes on until the

@@ -1,7 +1,7 @@
 /** Command-line parsing shared by the commands: every server setting is a flag, plus each command's own. */
 import { existsSync } from 'node:fs'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { SETTINGS } from '../server/config.js'
+import { SETTINGS, type ServerConfig } from '../server/config.js'
 import { EXIT, UsageError } from './exit-codes.js'
 
 /** Flags of every server setting (`--port 8080`, `--data-dir ./data`, …). */
@@ -9,14 +9,30 @@ const SETTING_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntrie
   SETTINGS.map((s) => [s.flag, { type: 'string' as const }]),
 )
 
+/** A server setting by its key in {@link ServerConfig} (`dataDir`, `databaseUrl`, …). */
+export type SettingKey = keyof ServerConfig
+
+/** The settings that choose the database: every command that opens it takes them. */
+export const DATABASE_SETTINGS: readonly SettingKey[] = ['dataDir', 'databaseUrl']
+
 /** A parsed command line. */
 export interface ParsedCommand {
   /** Server settings given as flags, by flag name. */
   settings: Record<string, string | undefined>
   /** The command's own flags. */
   flags: Record<string, string | boolean | undefined>
+  /** The name of every flag given but `--help`, settings and own flags alike, in the order given. */
+  given: string[]
   positionals: string[]
   help: boolean
+}
+
+/** What one command (or one action of it) takes besides `--help`. */
+export interface Applicable {
+  /** The settings it reads, whose flags it takes. */
+  settings: readonly SettingKey[]
+  /** Its own flags it takes, by name. */
+  flags?: readonly string[]
 }
 
 /**
@@ -53,17 +69,39 @@ export function parseCommand(
   }
   const settings: Record<string, string | undefined> = {}
   const flags: Record<string, string | boolean | undefined> = {}
+  const given: string[] = []
+  // In the order given: parseArgs stores each option as it meets it.
   for (const [name, parsedValue] of Object.entries(parsed.values)) {
     const value = restore(parsedValue)
+    if (name === 'help') continue
+    given.push(name)
     if (name in SETTING_FLAGS) settings[name] = typeof value === 'string' ? value : undefined
-    else if (name !== 'help') flags[name] = value
+    else flags[name] = value
   }
   return {
     settings,
     flags,
+    given,
     positionals: parsed.positionals.map((p) => restore(p)),
     help: parsed.values.help === true,
   }
+}
+
+/**
+ * Refuses the first flag given to `tessera <command>` (`users list`) that it does not take, naming
+ * both. Every setting's flag is parsed on every command, so that a misspelt one still gets its hint,
+ * but one a command does not read would otherwise be ignored without a word (`--port` on
+ * `users list`). `TESSERA_*` variables and `.env` are the servers' too, and are never refused.
+ */
+export function checkApplicable(parsed: ParsedCommand, command: string, applicable: Applicable): void {
+  const flagOf = new Map(SETTINGS.map((s) => [s.key, s.flag]))
+  const taken = new Set([...applicable.settings.map((key) => flagOf.get(key)), ...(applicable.flags ?? [])])
+  const stray = parsed.given.find((name) => !taken.has(name))
+  if (stray === undefined) return
+  const [family = command] = command.split(' ')
+  throw new UsageError(
+    `--${stray} does not apply to \`tessera ${command}\` (tessera ${family} --help lists what does)`,
+  )
 }
 
 /**

@@ -18,8 +18,10 @@ ${Object.values(COMMANDS)
   .map((c) => `  ${c.usage.padEnd(34)} ${c.summary}`)
   .join('\n')}
 
-Run "tessera <command> --help" for a command's options. Every option can also be set with a
-TESSERA_* environment variable or in a .env file (see the README's configuration table).
+Run "tessera <command> --help" for a command's options: each takes only the settings it reads (serve
+takes every one). Every setting can also be given by a TESSERA_* environment variable or in a .env file
+(see the README's configuration table); those apply wherever they are read. Exit status: 0 done,
+1 failed, 2 usage error (docs/cli.md).
 `
 
 /** Runs the CLI with `argv` (without node and the script) and returns the exit code. */

@@ -8,23 +8,28 @@ import { chmodSync, closeSync, existsSync, openSync, statSync, unlinkSync } from
 import { resolve } from 'node:path'
 import { loadServerConfig } from '../../server/config.js'
 import { parseDatabaseUrl } from '../../stores/index.js'
-import { parseCommand, settingsHelp } from '../args.js'
+import { checkApplicable, DATABASE_SETTINGS, parseCommand, settingsHelp, type Applicable } from '../args.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import type { Command } from './index.js'
 
 const USAGE = 'backup <file> [--data-dir DIR]'
 
+/** The settings `backup` reads: the database, and how long it waits for a lock. */
+const TAKES: Applicable = { settings: [...DATABASE_SETTINGS, 'databaseTimeoutMs'] }
+
 export const backupCommand: Command = {
   usage: USAGE,
   summary: 'Copy the SQLite database, also while the server runs',
   async run(argv) {
-    const { settings, positionals, help } = parseCommand(argv)
+    const parsed = parseCommand(argv)
+    const { settings, positionals, help } = parsed
     if (help) {
       process.stdout.write(
-        `Usage: tessera ${USAGE}\n\nWrites a consistent copy of the SQLite database to <file> (a new file, mode 0600: it holds\npassword hashes and private keys), while the server runs or not. Restore: stop the server, put the\ncopy in place of tessera.db (remove tessera.db-wal and tessera.db-shm), start it. PostgreSQL: pg_dump.\n\nOptions:\n  -h, --help                 show this help\n${settingsHelp(['dataDir', 'databaseUrl'])}\n`,
+        `Usage: tessera ${USAGE}\n\nWrites a consistent copy of the SQLite database to <file> (a new file, mode 0600: it holds\npassword hashes and private keys), while the server runs or not. Restore: stop the server, put the\ncopy in place of tessera.db (remove tessera.db-wal and tessera.db-shm), start it. PostgreSQL: pg_dump.\n\nOptions:\n  -h, --help                 show this help\n${settingsHelp(TAKES.settings)}\n`,
       )
       return 0
     }
+    checkApplicable(parsed, 'backup', TAKES)
     const [file, ...extra] = positionals
     if (file === undefined || extra.length > 0) throw new UsageError(`one file to write: tessera ${USAGE}`)
     // better-sqlite3 trims the name it writes to: "old.db " would be created empty and "old.db" written.

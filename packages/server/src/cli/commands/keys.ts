@@ -8,7 +8,14 @@ import type { ServerConfig } from '../../server/config.js'
 import { keyRetentionSeconds, rotateSigningKey } from '../../server/key-lifecycle.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import { nowSeconds } from '../../time.js'
-import { didYouMean, parseCommand, showHelp } from '../args.js'
+import {
+  checkApplicable,
+  DATABASE_SETTINGS,
+  didYouMean,
+  parseCommand,
+  showHelp,
+  type Applicable,
+} from '../args.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
@@ -26,18 +33,41 @@ Actions:
                  (the active key cannot be revoked: "rotate --now" first)
   prune          Delete keys retired longer than the refresh token lifetime + margin (servers do it too)
 
-Options:
+Options (each action takes only its own; a variable or .env applies wherever it is read):
   -h, --help                  Show this help
-  --data-dir DIR              The SQLite database's directory (TESSERA_DATA_DIR, default ./data)
-  --database-url URL          SQLite path or postgres://… (TESSERA_DATABASE_URL)
-  --algorithm ALG             Algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)
-  --jwks-max-age DURATION     As configured on the servers (TESSERA_JWKS_MAX_AGE, default 5m)
-  --key-refresh-interval DUR  As configured on the servers (TESSERA_KEY_REFRESH_INTERVAL, default 5s)
-  --refresh-token-ttl DUR     As configured on the servers (TESSERA_REFRESH_TOKEN_TTL, default 30d)
+  --now                       rotate: the emergency rotation above
+  --data-dir DIR              every action: the SQLite database's directory (TESSERA_DATA_DIR, ./data)
+  --database-url URL          every action: SQLite path or postgres://… (TESSERA_DATABASE_URL)
+  --algorithm ALG             generate, rotate: algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)
+  --jwks-max-age DURATION     rotate: as configured on the servers (TESSERA_JWKS_MAX_AGE, default 5m)
+  --key-refresh-interval DUR  rotate, prune: as on the servers (TESSERA_KEY_REFRESH_INTERVAL, default 5s)
+  --refresh-token-ttl DUR     prune: as on the servers (TESSERA_REFRESH_TOKEN_TTL, default 30d)
+  --access-token-ttl DUR      prune: as on the servers (TESSERA_ACCESS_TOKEN_TTL, default 15m), with
+  --allow-long-lifetimes B    (TESSERA_ALLOW_LONG_LIFETIMES) when it is longer than an hour
 Running servers apply every change within one key refresh interval, without a restart.
 `
 
-const ACTIONS = ['generate', 'rotate', 'list', 'revoke', 'prune'] as const
+/** What each action takes besides --help: the settings it reads, its own flags. */
+const ACTIONS = {
+  generate: { settings: [...DATABASE_SETTINGS, 'algorithm'] },
+  rotate: {
+    settings: [...DATABASE_SETTINGS, 'algorithm', 'jwksMaxAge', 'keyRefreshInterval'],
+    flags: ['now'],
+  },
+  list: { settings: DATABASE_SETTINGS },
+  revoke: { settings: DATABASE_SETTINGS },
+  // keyRetentionSeconds: the longer token lifetime plus one refresh interval.
+  prune: {
+    settings: [
+      ...DATABASE_SETTINGS,
+      'refreshTokenTtl',
+      'accessTokenTtl',
+      'allowLongLifetimes',
+      'keyRefreshInterval',
+    ],
+  },
+} satisfies Record<string, Applicable>
+const ACTION_NAMES = Object.keys(ACTIONS) as (keyof typeof ACTIONS)[]
 
 const iso = (seconds: number | null): string =>
   seconds === null ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
@@ -46,18 +76,19 @@ export const keysCommand: Command = {
   usage: 'keys <action> [--data-dir DIR]',
   summary: 'Signing keys: list, rotate [--now], revoke <kid>, prune, generate',
   async run(argv) {
-    const { settings, flags, positionals, help } = parseCommand(argv, { now: { type: 'boolean' } })
+    const parsed = parseCommand(argv, { now: { type: 'boolean' } })
+    const { settings, flags, positionals, help } = parsed
     const [action, ...rest] = positionals
     const [kid] = rest
     if (help || action === undefined) {
       return showHelp(HELP, help)
     }
-    if (!(ACTIONS as readonly string[]).includes(action)) {
+    if (!Object.hasOwn(ACTIONS, action)) {
       throw new UsageError(
-        `unknown action "${action}"${didYouMean(action, ACTIONS)}; use ${ACTIONS.join(', ')}`,
+        `unknown action "${action}"${didYouMean(action, ACTION_NAMES)}; use ${ACTION_NAMES.join(', ')}`,
       )
     }
-    if (flags.now !== undefined && action !== 'rotate') throw new UsageError('--now only applies to rotate')
+    checkApplicable(parsed, `keys ${action}`, ACTIONS[action as keyof typeof ACTIONS])
     if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
     if (action === 'revoke' && (kid === undefined || rest.length !== 1))
       throw new UsageError('usage: tessera keys revoke <kid>')

@@ -12,7 +12,7 @@ import {
   type ImportProgress,
   type ImportReport,
 } from '../../server/user-import.js'
-import { parseCommand, showHelp } from '../args.js'
+import { checkApplicable, DATABASE_SETTINGS, parseCommand, showHelp } from '../args.js'
 import { CommandFailure, EXIT, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 
@@ -36,6 +36,9 @@ Options:
   --batch N                    rows per transaction (default 5000)
   --dry-run                    report what would happen, write nothing
   --progress auto|bar|lines|none   (default auto: a bar on a terminal, a line every 5 s otherwise)
+  --data-dir DIR               the Tessera database's directory (TESSERA_DATA_DIR, default ./data)
+  --database-url URL           or its SQLite path or postgres://… (TESSERA_DATABASE_URL)
+  -h, --help                   show this help
 
 Exit status: 0 when every row was imported or skipped; 1 when some rows were refused (listed; the
 others are imported) or the import could not start (nothing written); 2 for a mistake in the command
@@ -51,6 +54,21 @@ const FORMATS: Record<string, ImportFormat> = {
   '.ndjson': 'jsonl',
 }
 
+/** The import's own flags. */
+const OPTIONS = {
+  format: { type: 'string' },
+  'users-table': { type: 'string' },
+  'id-column': { type: 'string' },
+  'username-column': { type: 'string' },
+  'password-column': { type: 'string' },
+  'revoked-table': { type: 'string' },
+  'jti-column': { type: 'string' },
+  identity: { type: 'string' },
+  batch: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  progress: { type: 'string' },
+} as const
+
 const text = (flags: Record<string, unknown>, name: string, fallback: string): string => {
   const value = flags[name]
   return typeof value === 'string' ? value : fallback
@@ -58,23 +76,17 @@ const text = (flags: Record<string, unknown>, name: string, fallback: string): s
 
 /** Runs `tessera users import` with the arguments after `import`. */
 export async function runUsersImport(argv: readonly string[]): Promise<number> {
-  const { settings, flags, positionals, help } = parseCommand(argv, {
-    format: { type: 'string' },
-    'users-table': { type: 'string' },
-    'id-column': { type: 'string' },
-    'username-column': { type: 'string' },
-    'password-column': { type: 'string' },
-    'revoked-table': { type: 'string' },
-    'jti-column': { type: 'string' },
-    identity: { type: 'string' },
-    batch: { type: 'string' },
-    'dry-run': { type: 'boolean' },
-    progress: { type: 'string' },
-  })
+  const parsed = parseCommand(argv, OPTIONS)
+  const { settings, flags, positionals, help } = parsed
   const [file, extra] = positionals
   if (help || file === undefined) {
     return showHelp(IMPORT_HELP, help)
   }
+  // The database, and the legacy window's end (the imported revoked jtis' expiry).
+  checkApplicable(parsed, 'users import', {
+    settings: [...DATABASE_SETTINGS, 'legacyUntil'],
+    flags: Object.keys(OPTIONS),
+  })
   if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
   const format = (flags.format ?? FORMATS[extname(file).toLowerCase()]) as ImportFormat | undefined
   if (format === undefined || !['sqlite', 'csv', 'jsonl'].includes(format))

@@ -15,12 +15,55 @@ import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { normalizeUsername, validateUsername, type UsernameCheck } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
 import type { UserRecord } from '../../stores/sql/users.js'
-import { didYouMean, parseCommand, settingsHelp, showHelp } from '../args.js'
+import {
+  checkApplicable,
+  DATABASE_SETTINGS,
+  didYouMean,
+  parseCommand,
+  settingsHelp,
+  showHelp,
+  type Applicable,
+  type SettingKey,
+} from '../args.js'
 import { readHidden } from '../prompt.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 import { runUsersImport } from './users-import.js'
+
+/** What decides whether registration would take a password (password-policy.ts). */
+const PASSWORD_POLICY: readonly SettingKey[] = ['passwordMinLength', 'passwordMinScore', 'issuer', 'audience']
+
+/**
+ * What a change that revokes reads: the servers' Redis, and how long a revocation must last (their
+ * longest access token, the legacy window): see changeUser.
+ */
+const REVOCATION: readonly SettingKey[] = [
+  'redisUrl',
+  'redisPrefix',
+  'accessTokenTtl',
+  'allowLongLifetimes',
+  'legacyHsSecret',
+  'legacyUntil',
+]
+
+/** An action of `tessera users` but import: its arguments, and what it takes besides --help. */
+interface UserAction extends Applicable {
+  /** How many arguments follow the action. */
+  arity: number
+}
+
+/** Every action but import (users-import.ts), checked before the database is opened. */
+const ACTIONS = {
+  create: { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY], flags: ['admin', 'roles'] },
+  list: { arity: 0, settings: DATABASE_SETTINGS },
+  'set-roles': { arity: 2, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+  'set-password': { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY, ...REVOCATION] },
+  disable: { arity: 1, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+  // Enabling revokes nothing.
+  enable: { arity: 1, settings: DATABASE_SETTINGS },
+  delete: { arity: 1, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+} satisfies Record<string, UserAction>
 
 const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
@@ -36,7 +79,14 @@ Options:
   --admin                    create: grant the admin role
   --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
   -h, --help                 show this help
-${settingsHelp(['dataDir', 'databaseUrl', 'redisUrl', 'passwordMinLength', 'passwordMinScore'])}
+
+Settings (flag, variable), each flag taken only by the actions that read it (a variable or .env
+applies wherever it is read). Every action: the database.
+${settingsHelp(DATABASE_SETTINGS)}
+create, set-password: the password policy, as the servers have it.
+${settingsHelp(PASSWORD_POLICY)}
+set-roles, set-password, disable, delete: how the revocation reaches the servers, as they have it.
+${settingsHelp(REVOCATION)}
 
 The password of "create" and "set-password" comes from TESSERA_PASSWORD, or a prompt when run in a
 terminal; it must meet the same policy as registration (length, not common, not like the username).
@@ -49,7 +99,7 @@ here, else within their TESSERA_KEY_REFRESH_INTERVAL.
 `
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/
-const USER_ACTIONS = ['create', 'list', 'set-roles', 'set-password', 'disable', 'enable', 'delete', 'import']
+const USER_ACTIONS = [...Object.keys(ACTIONS), 'import']
 
 /** A change of one user made by the CLI. */
 type UserChange =
@@ -242,29 +292,22 @@ export const usersCommand: Command = {
   async run(argv) {
     // Its own options (users-import.ts).
     if (argv[0] === 'import') return runUsersImport(argv.slice(1))
-    const { settings, flags, positionals, help } = parseCommand(argv, {
+    const parsed = parseCommand(argv, {
       admin: { type: 'boolean' },
       roles: { type: 'string' },
     })
+    const { settings, flags, positionals, help } = parsed
     const [action, name, rolesText, ...extra] = positionals
     if (help || action === undefined) {
       return showHelp(HELP, help)
     }
     // Checked before the database is opened: a mistake changes nothing, creates nothing.
-    const arity: Record<string, number> = {
-      create: 1,
-      list: 0,
-      'set-roles': 2,
-      'set-password': 1,
-      disable: 1,
-      enable: 1,
-      delete: 1,
-    }
-    const expected = Object.hasOwn(arity, action) ? arity[action] : undefined
-    if (expected === undefined)
+    if (!Object.hasOwn(ACTIONS, action))
       throw new UsageError(
         `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use ${USER_ACTIONS.slice(0, -1).join(', ')} or import`,
       )
+    const { arity: expected, ...takes } = ACTIONS[action as keyof typeof ACTIONS]
+    checkApplicable(parsed, `users ${action}`, takes)
     if (expected >= 1 && name === undefined)
       throw new UsageError(
         action === 'create'
@@ -275,8 +318,6 @@ export const usersCommand: Command = {
       throw new UsageError('usage: tessera users set-roles <username> <role,role>')
     const unexpected = [name, rolesText, ...extra].slice(expected).find((arg) => arg !== undefined)
     if (unexpected !== undefined) throw new UsageError(`unexpected argument "${unexpected}"`)
-    if (action !== 'create' && (flags.admin !== undefined || flags.roles !== undefined))
-      throw new UsageError('--admin and --roles only apply to create')
     // Roles and a new username are checked before the database is opened too.
     const roles = action === 'set-roles' ? parseRoles(rolesText ?? '') : undefined
     const newName = action === 'create' ? newUsername(name) : undefined
