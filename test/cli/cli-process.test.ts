@@ -88,6 +88,15 @@ describe('tessera CLI (real process)', () => {
     expect(await userCount()).toBe('1')
   }, 120_000)
 
+  it('prints one JSON document and nothing else on stdout with users list --json', async () => {
+    const run = await tessera(['users', 'list', '--json', '--data-dir', dir])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toBe('')
+    expect(JSON.parse(run.stdout)).toEqual([
+      { id: 1, username: 'eve', roles: [], disabled: false, created_at: expect.any(String) as string },
+    ])
+  }, 120_000)
+
   it.each([
     [['migrate', '--databse-url', 'x.db'], '--database-url'],
     [['users', 'list', '--data-dri', 'x'], '--data-dir'],

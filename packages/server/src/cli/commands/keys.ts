@@ -17,6 +17,7 @@ import {
   type Applicable,
 } from '../args.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
+import { jsonArray, jsonTime } from '../json.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 
@@ -36,6 +37,7 @@ Actions:
 Options (each action takes only its own; a variable or .env applies wherever it is read):
   -h, --help                  Show this help
   --now                       rotate: the emergency rotation above
+  --json                      list: one JSON array on stdout (docs/cli.md)
   --data-dir DIR              every action: the SQLite database's directory (TESSERA_DATA_DIR, ./data)
   --database-url URL          every action: SQLite path or postgres://… (TESSERA_DATABASE_URL)
   --algorithm ALG             generate, rotate: algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)
@@ -54,7 +56,7 @@ const ACTIONS = {
     settings: [...DATABASE_SETTINGS, 'algorithm', 'jwksMaxAge', 'keyRefreshInterval'],
     flags: ['now'],
   },
-  list: { settings: DATABASE_SETTINGS },
+  list: { settings: DATABASE_SETTINGS, flags: ['json'] },
   revoke: { settings: DATABASE_SETTINGS },
   // keyRetentionSeconds: the longer token lifetime plus one refresh interval.
   prune: {
@@ -76,7 +78,10 @@ export const keysCommand: Command = {
   usage: 'keys <action> [--data-dir DIR]',
   summary: 'Signing keys: list, rotate [--now], revoke <kid>, prune, generate',
   async run(argv) {
-    const parsed = parseCommand(argv, { now: { type: 'boolean' } })
+    const parsed = parseCommand(argv, {
+      now: { type: 'boolean' },
+      json: { type: 'boolean' },
+    })
     const { settings, flags, positionals, help } = parsed
     const [action, ...rest] = positionals
     const [kid] = rest
@@ -101,7 +106,7 @@ export const keysCommand: Command = {
           case 'rotate':
             return rotate(stores, config, flags.now === true)
           case 'list':
-            return list(stores)
+            return list(stores, flags.json === true)
           case 'revoke':
             return revoke(stores, kid ?? '')
           default:
@@ -161,8 +166,28 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
   return 0
 }
 
-async function list(stores: SqlStores): Promise<number> {
+/**
+ * Prints every key in aligned columns, or with `json` one array of objects: kid, alg, state, active,
+ * created_at, activated_at, retired_at, revoked_at (ISO 8601 or null).
+ */
+async function list(stores: SqlStores, json: boolean): Promise<number> {
   const keys = await stores.keys.list()
+  if (json) {
+    const array = jsonArray()
+    for (const k of keys)
+      array.write({
+        kid: k.kid,
+        alg: k.alg,
+        state: k.state,
+        active: k.active,
+        created_at: jsonTime(k.createdAt),
+        activated_at: jsonTime(k.activatedAt),
+        retired_at: jsonTime(k.retiredAt),
+        revoked_at: jsonTime(k.revokedAt),
+      })
+    array.end()
+    return 0
+  }
   if (keys.length === 0) {
     process.stdout.write('No keys yet: the server makes one on first start.\n')
     return 0

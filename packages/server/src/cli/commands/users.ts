@@ -11,6 +11,7 @@ import { estimateStrength, hashPassword, validatePassword } from '../../server/p
 import { revocations } from '../../server/revocations.js'
 import { endLegacyTokens, removesRole, revokeEverything } from '../../server/service/deps.js'
 import { legacyWindowOpen } from '../../server/legacy.js'
+import { userBody } from '../../server/routes/http.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
 import { normalizeUsername, validateUsername, type UsernameCheck } from '../../server/username.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
@@ -25,6 +26,7 @@ import {
   type Applicable,
   type SettingKey,
 } from '../args.js'
+import { jsonArray } from '../json.js'
 import { readHidden } from '../prompt.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
@@ -56,7 +58,7 @@ interface UserAction extends Applicable {
 /** Every action but import (users-import.ts), checked before the database is opened. */
 const ACTIONS = {
   create: { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY], flags: ['admin', 'roles'] },
-  list: { arity: 0, settings: DATABASE_SETTINGS },
+  list: { arity: 0, settings: DATABASE_SETTINGS, flags: ['json'] },
   'set-roles': { arity: 2, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
   'set-password': { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY, ...REVOCATION] },
   disable: { arity: 1, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
@@ -67,7 +69,7 @@ const ACTIONS = {
 
 const HELP = `Usage:
   tessera users create <username> [--admin] [--roles a,b]   password from TESSERA_PASSWORD or a prompt
-  tessera users list
+  tessera users list [--json]
   tessera users set-roles <username> <role,role|"">          removing a role revokes the user's tokens
   tessera users set-password <username>                      a new password; revokes the user's tokens
   tessera users disable <username>                           refuses logins; revokes the user's tokens
@@ -78,6 +80,7 @@ const HELP = `Usage:
 Options:
   --admin                    create: grant the admin role
   --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
+  --json                     list: one JSON array on stdout, the user objects of GET /users
   -h, --help                 show this help
 
 Settings (flag, variable), each flag taken only by the actions that read it (a variable or .env
@@ -283,6 +286,29 @@ function reportChange(result: ChangeResult): number {
   return 0
 }
 
+/**
+ * Prints every user, a page at a time (the store pages by 500 at most): a line each and a count, or
+ * with `json` one array of the objects GET /users answers (id, username, roles, disabled, created_at).
+ */
+async function listUsers(stores: SqlStores, json: boolean): Promise<number> {
+  const array = json ? jsonArray() : undefined
+  for (let offset = 0; ;) {
+    const page = await stores.users.list({ limit: 500, offset })
+    for (const u of page.users)
+      if (array !== undefined) array.write(userBody(u))
+      else
+        process.stdout.write(
+          `${String(u.id).padStart(5)}  ${u.username}  [${u.roles.join(', ')}]${u.disabled ? '  disabled' : ''}\n`,
+        )
+    offset += page.users.length
+    if (page.users.length === 0 || offset >= page.total) {
+      if (array !== undefined) array.end()
+      else process.stdout.write(`${String(page.total)} user(s)\n`)
+      return 0
+    }
+  }
+}
+
 const sessionsEnded = (ended: number | undefined): string =>
   `every token of the user is revoked (${String(ended ?? 0)} session(s) ended)`
 
@@ -295,6 +321,7 @@ export const usersCommand: Command = {
     const parsed = parseCommand(argv, {
       admin: { type: 'boolean' },
       roles: { type: 'string' },
+      json: { type: 'boolean' },
     })
     const { settings, flags, positionals, help } = parsed
     const [action, name, rolesText, ...extra] = positionals
@@ -350,21 +377,8 @@ export const usersCommand: Command = {
             )
             return 0
           }
-          case 'list': {
-            // Every user, a page at a time (the store pages by 500 at most).
-            for (let offset = 0; ;) {
-              const page = await stores.users.list({ limit: 500, offset })
-              for (const u of page.users)
-                process.stdout.write(
-                  `${String(u.id).padStart(5)}  ${u.username}  [${u.roles.join(', ')}]${u.disabled ? '  disabled' : ''}\n`,
-                )
-              offset += page.users.length
-              if (page.users.length === 0 || offset >= page.total) {
-                process.stdout.write(`${String(page.total)} user(s)\n`)
-                return 0
-              }
-            }
-          }
+          case 'list':
+            return listUsers(stores, flags.json === true)
           case 'set-roles': {
             const user = await existing()
             const result = await changeUser(stores, config, user.id, {
