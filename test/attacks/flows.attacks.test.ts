@@ -485,7 +485,7 @@ describe('demotion from the CLI while the server runs', () => {
     expect(promoted.output).toMatch(/granted roles reach their tokens at the next refresh/)
     expect((await live.api('GET', '/admin', { token: before.access })).status).toBe(200)
 
-    const demoted = await live.cli(['users', 'set-roles', name, ''])
+    const demoted = await live.cli(['users', 'set-roles', name, '', '--yes'])
     expect(demoted.code, demoted.output).toBe(0)
     expect(demoted.output).toMatch(/every token of the user is revoked \(1 session\(s\) ended\)/)
     expect(demoted.output).toMatch(/without Redis apply it within TESSERA_KEY_REFRESH_INTERVAL/)
@@ -511,7 +511,9 @@ describe('demotion from the CLI while the server runs', () => {
     await live.createUserWithCli(name, ADMIN_PASSWORD, true)
     const before = await live.login(name, ADMIN_PASSWORD)
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    const run = await live.cli(['users', 'set-roles', name, ''], { TESSERA_REDIS_URL: 'redis://127.0.0.1:1' })
+    const run = await live.cli(['users', 'set-roles', name, '', '--yes'], {
+      TESSERA_REDIS_URL: 'redis://127.0.0.1:1',
+    })
     expect(run.code, run.output).toBe(1)
     expect(run.output).toMatch(/saved, but Redis was not told/)
     expect(run.output).toMatch(/every token of the user is revoked/)

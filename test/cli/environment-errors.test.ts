@@ -56,7 +56,7 @@ describe('tessera on a database it cannot use', () => {
     expect(before.length).toBeGreaterThan(0)
     for (const argv of [
       ['users', 'list'],
-      ['users', 'disable', 'root'],
+      ['users', 'disable', 'root', '--yes'],
       ['keys', 'list'],
     ]) {
       const run = await runCli([...argv, '--data-dir', dir])
@@ -116,10 +116,10 @@ describe('tessera on a database it cannot use', () => {
     for (const argv of [
       ['users', 'list'],
       ['users', 'set-roles', 'root', 'admin'],
-      ['users', 'disable', 'root'],
-      ['users', 'delete', 'root'],
+      ['users', 'disable', 'root', '--yes'],
+      ['users', 'delete', 'root', '--yes'],
       ['keys', 'list'],
-      ['keys', 'revoke', 'kid-1'],
+      ['keys', 'revoke', 'kid-1', '--yes'],
     ]) {
       const run = await runCli([...argv, '--data-dir', missing])
       expect([argv.join(' '), run.code]).toEqual([argv.join(' '), 1])

@@ -73,7 +73,11 @@ describe('tessera exit status', () => {
       ['users', 'enable', 'nobody', '--data-dir', dir],
       /^tessera users: no user "nobody": nothing/,
     ],
-    ['no such key', ['keys', 'revoke', 'no-such-kid', '--data-dir', dir], /^tessera keys: no key has kid/],
+    [
+      'no such key',
+      ['keys', 'revoke', 'no-such-kid', '--yes', '--data-dir', dir],
+      /^tessera keys: no key has kid/,
+    ],
     ['no database there', ['keys', 'list', '--data-dir', join(dir, 'mistyped')], /no database at .*mistyped/],
     [
       'a database it cannot reach',

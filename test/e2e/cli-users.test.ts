@@ -96,7 +96,7 @@ describe('tessera users disable, enable, delete', () => {
     const name = uniqueName('cli-disable')
     await server.createUserWithCli(name, PASSWORD, false)
     const before = await server.login(name, PASSWORD)
-    const run = await server.cli(['users', 'disable', name])
+    const run = await server.cli(['users', 'disable', name, '--yes'])
     expect(run.code, run.output).toBe(0)
     expect(run.output).toContain(`${name}: disabled (logins refused); every token of the user is revoked`)
     expect(lastAudit(server, before.userId)).toMatchObject({
@@ -109,7 +109,7 @@ describe('tessera users disable, enable, delete', () => {
       403,
       'account_disabled',
     )
-    const again = await server.cli(['users', 'disable', name])
+    const again = await server.cli(['users', 'disable', name, '--yes'])
     expect(again.code).toBe(0)
     expect(again.output).toContain(`${name} is already disabled: nothing was changed`)
 
@@ -125,7 +125,7 @@ describe('tessera users disable, enable, delete', () => {
     const name = uniqueName('cli-delete')
     await server.createUserWithCli(name, PASSWORD, false)
     const before = await server.login(name, PASSWORD)
-    const run = await server.cli(['users', 'delete', name])
+    const run = await server.cli(['users', 'delete', name, '--yes'])
     expect(run.code, run.output).toBe(0)
     expect(run.output).toContain(
       `${name} (id ${String(before.userId)}): deleted; every token of the user is revoked`,
@@ -134,7 +134,7 @@ describe('tessera users disable, enable, delete', () => {
     expectUnauthorized(await server.refresh(before.refresh))
     expect((await server.cli(['users', 'list'])).output).not.toContain(` ${name} `)
     expect(lastAudit(server, before.userId)).toEqual({ event: 'user_deleted', detail: { by: 'cli' } })
-    const gone = await server.cli(['users', 'delete', name])
+    const gone = await server.cli(['users', 'delete', name, '--yes'])
     expect(gone.code).toBe(1)
     expect(gone.output).toMatch(/no user ".*": nothing was changed/)
     await server.createUserWithCli(name, PASSWORD, false)
@@ -147,7 +147,7 @@ describe('the last admin', () => {
   it('may be disabled from the CLI (how an operator mends administration), which warns', async () => {
     const name = uniqueName('cli-only-admin')
     await alone.createUserWithCli(name, PASSWORD, true)
-    const run = await alone.cli(['users', 'disable', name])
+    const run = await alone.cli(['users', 'disable', name, '--yes'])
     expect(run.code, run.output).toBe(0)
     expect(run.output).toMatch(/warning: no enabled admin is left/)
     const enabled = await alone.cli(['users', 'enable', name])

@@ -145,20 +145,20 @@ describe('tessera keys', () => {
     const victim = await server.register(uniqueName('victim'))
     const oldKid = String(decode(victim.access).header.kid)
     // The signing key cannot be revoked.
-    const refused = await server.cli(['keys', 'revoke', oldKid])
+    const refused = await server.cli(['keys', 'revoke', oldKid, '--yes'])
     expect(refused.code).toBe(1)
     expect(refused.output).toContain('rotate --now')
     expect((await server.me(victim.access)).status).toBe(200)
-    expect((await server.cli(['keys', 'revoke', 'no-such-kid'])).code).toBe(1)
+    expect((await server.cli(['keys', 'revoke', 'no-such-kid', '--yes'])).code).toBe(1)
 
     expect((await server.cli(['keys', 'rotate', '--now'])).code).toBe(0)
-    const revoke = await server.cli(['keys', 'revoke', oldKid])
+    const revoke = await server.cli(['keys', 'revoke', oldKid, '--yes'])
     expect(revoke.code, revoke.output).toBe(0)
     expect(await eventually(async () => !(await kids(server)).includes(oldKid), 5_000, 100)).toBe(true)
     expectUnauthorized(await server.me(victim.access), 'token_unknown_key')
     expectUnauthorized(await server.refresh(victim.refresh), 'token_unknown_key')
     expect(lineOf((await server.cli(['keys', 'list'])).output, oldKid)).toMatch(/\brevoked\b/)
-    expect((await server.cli(['keys', 'revoke', oldKid])).output).toContain('already revoked')
+    expect((await server.cli(['keys', 'revoke', oldKid, '--yes'])).output).toContain('already revoked')
   })
 
   it('prunes keys retired longer than the refresh token lifetime, by the CLI and by every instance', async () => {
@@ -225,7 +225,7 @@ describe('tessera keys', () => {
       by: 'automatic',
     })
     // Cancelled again, so the file's other tests see one signing key and no rotation pending.
-    expect((await server.cli(['keys', 'revoke', pending[0]!.kid])).code).toBe(0)
+    expect((await server.cli(['keys', 'revoke', pending[0]!.kid, '--yes'])).code).toBe(0)
     await context.keyLifecycle.refresh()
   })
 })

@@ -171,6 +171,7 @@ describe.skipIf(!available)('three instances on one PostgreSQL and one Redis', {
         cluster.redisUrl,
         '--redis-prefix',
         cluster.redisPrefix,
+        '--yes',
       ])
     expect(await cli('admin')).toBe(0)
     const admin = await b.login(user)

@@ -255,7 +255,7 @@ describe.skipIf(!available)('resource servers (Fastify and Express processes) be
 
   it('refuses the revoked old key’s tokens everywhere within the JWKS cache bound', async () => {
     expect((await orders(services[0]!, oldTokens.access)).status).toBe(200)
-    const revoked = await runCli(['keys', 'revoke', oldKid, ...settings])
+    const revoked = await runCli(['keys', 'revoke', oldKid, '--yes', ...settings])
     expect(revoked.code, revoked.output).toBe(0)
     const start = Date.now()
     const refusedAt: Record<string, number> = {}

@@ -45,8 +45,9 @@ export function parseCommand(
 ): ParsedCommand {
   if (existsSync('.env')) process.loadEnvFile('.env')
   // A key id is base64url and may start with `-` (`tessera keys revoke -zQ3…`): parseArgs would read it
-  // as a cluster of short options. The only short option is `-h`, so one dash followed by two or more
-  // characters is always a value; it is held aside under a placeholder and put back after parsing.
+  // as a cluster of short options. The only short options are `-h` and `-y`, each given alone, so one
+  // dash followed by two or more characters is always a value; it is held aside under a placeholder
+  // and put back after parsing.
   const held = new Map<string, string>()
   const args = argv.map((arg, i) => {
     if (!/^-[^-].+/.test(arg)) return arg

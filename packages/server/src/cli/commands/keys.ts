@@ -18,6 +18,7 @@ import {
 } from '../args.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import { jsonArray, jsonTime } from '../json.js'
+import { checkCanAsk, confirm } from '../prompt.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
 
@@ -31,13 +32,14 @@ Actions:
                  + 1 s: give the instances' TESSERA_KEY_REFRESH_INTERVAL); waits until then
   list           Every key with its state (generated, pending, active, retired, revoked) and dates
   revoke <kid>   Compromise: drop the key from the JWKS and every instance, refuse every token it signed
-                 (the active key cannot be revoked: "rotate --now" first)
+                 (the active key cannot be revoked: "rotate --now" first); asks first, or --yes
   prune          Delete keys retired longer than the refresh token lifetime + margin (servers do it too)
 
 Options (each action takes only its own; a variable or .env applies wherever it is read):
   -h, --help                  Show this help
   --now                       rotate: the emergency rotation above
   --json                      list: one JSON array on stdout (docs/cli.md)
+  -y, --yes                   revoke: do not ask (needed when not run in a terminal)
   --data-dir DIR              every action: the SQLite database's directory (TESSERA_DATA_DIR, ./data)
   --database-url URL          every action: SQLite path or postgres://… (TESSERA_DATABASE_URL)
   --algorithm ALG             generate, rotate: algorithm of new keys (TESSERA_ALGORITHM, default EdDSA)
@@ -57,7 +59,7 @@ const ACTIONS = {
     flags: ['now'],
   },
   list: { settings: DATABASE_SETTINGS, flags: ['json'] },
-  revoke: { settings: DATABASE_SETTINGS },
+  revoke: { settings: DATABASE_SETTINGS, flags: ['yes'] },
   // keyRetentionSeconds: the longer token lifetime plus one refresh interval.
   prune: {
     settings: [
@@ -81,6 +83,7 @@ export const keysCommand: Command = {
     const parsed = parseCommand(argv, {
       now: { type: 'boolean' },
       json: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
     })
     const { settings, flags, positionals, help } = parsed
     const [action, ...rest] = positionals
@@ -97,6 +100,9 @@ export const keysCommand: Command = {
     if (action !== 'revoke' && rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`)
     if (action === 'revoke' && (kid === undefined || rest.length !== 1))
       throw new UsageError('usage: tessera keys revoke <kid>')
+    const yes = flags.yes === true
+    // Revoking refuses every token the key signed: it asks first, so without a terminal it needs --yes.
+    if (action === 'revoke' && !yes) checkCanAsk('revoking a key')
     return withStores(
       settings,
       async (stores, config) => {
@@ -108,7 +114,7 @@ export const keysCommand: Command = {
           case 'list':
             return list(stores, flags.json === true)
           case 'revoke':
-            return revoke(stores, kid ?? '')
+            return revoke(stores, kid ?? '', yes)
           default:
             return prune(stores, config)
         }
@@ -217,7 +223,19 @@ async function list(stores: SqlStores, json: boolean): Promise<number> {
   return 0
 }
 
-async function revoke(stores: SqlStores, kid: string): Promise<number> {
+/**
+ * Revokes a key after asking (unless `yes`): an unknown kid or the signing key is refused, and a key
+ * revoked already is said, without a question.
+ */
+async function revoke(stores: SqlStores, kid: string, yes: boolean): Promise<number> {
+  const key = (await stores.keys.list()).find((k) => k.kid === kid)
+  if (key !== undefined && !key.active && key.state !== 'revoked')
+    await confirm(
+      () =>
+        `Revoke key ${kid} (${key.alg}, ${key.state}): drop it from the JWKS and refuse every token it signed?`,
+      { yes, doing: 'revoking a key' },
+    )
+  // The store decides (a key may have changed meanwhile): unknown, active, already revoked, or done.
   const result = await stores.keys.revoke(kid)
   switch (result) {
     case 'unknown':

@@ -12,6 +12,7 @@ import { revocations } from '../../server/revocations.js'
 import { endLegacyTokens, removesRole, revokeEverything } from '../../server/service/deps.js'
 import { createUnitOfWork } from '../../server/unit-of-work.js'
 import type { SqlStores } from '../../stores/sql/stores.js'
+import type { UserRecord } from '../../stores/sql/users.js'
 import type { SettingKey } from '../args.js'
 import { CommandFailure } from '../exit-codes.js'
 
@@ -147,6 +148,24 @@ export function reportChange(result: ChangeResult): number {
   }
   return 0
 }
+
+/**
+ * The question asked before a change that locks `user` out (`what`: "Delete user alice"): it adds how
+ * many sessions end, and says first when the user is the last enabled admin (the API cannot
+ * administer users without one).
+ */
+export async function lockOutQuestion(stores: SqlStores, user: UserRecord, what: string): Promise<string> {
+  const sessions = (await stores.sessions.listForUser(user.id)).length
+  const lastAdmin =
+    user.roles.includes('admin') &&
+    !user.disabled &&
+    (await stores.transaction((tx) => tx.users.countAdminsLocked())) === 1
+  const warning = lastAdmin ? `${user.username} is the last enabled admin. ` : ''
+  const ending = sessions === 0 ? '' : ` and end their ${plural(sessions, 'session')}`
+  return `${warning}${what}${ending}?`
+}
+
+const plural = (n: number, noun: string): string => `${String(n)} ${noun}${n === 1 ? '' : 's'}`
 
 /** How the report of a change that revoked says so. */
 export const sessionsEnded = (ended: number | undefined): string =>

@@ -20,11 +20,11 @@ import {
   type SettingKey,
 } from '../args.js'
 import { jsonArray } from '../json.js'
-import { readHidden } from '../prompt.js'
+import { checkCanAsk, confirm, readHidden } from '../prompt.js'
 import { CommandFailure, UsageError } from '../exit-codes.js'
 import { withStores } from './context.js'
 import type { Command } from './index.js'
-import { changeUser, reportChange, REVOCATION, sessionsEnded } from './user-change.js'
+import { changeUser, lockOutQuestion, reportChange, REVOCATION, sessionsEnded } from './user-change.js'
 import { runUsersImport } from './users-import.js'
 
 /** What decides whether registration would take a password (password-policy.ts). */
@@ -34,18 +34,34 @@ const PASSWORD_POLICY: readonly SettingKey[] = ['passwordMinLength', 'passwordMi
 interface UserAction extends Applicable {
   /** How many arguments follow the action. */
   arity: number
+  /**
+   * What it does, when it always asks before acting (it locks the user out): "deleting a user".
+   * Without a terminal to ask on it needs --yes, checked before the database is opened.
+   */
+  asks?: string
 }
 
 /** Every action but import (users-import.ts), checked before the database is opened. */
 const ACTIONS = {
   create: { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY], flags: ['admin', 'roles'] },
   list: { arity: 0, settings: DATABASE_SETTINGS, flags: ['json'] },
-  'set-roles': { arity: 2, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+  // Asks when it removes the admin role.
+  'set-roles': { arity: 2, settings: [...DATABASE_SETTINGS, ...REVOCATION], flags: ['yes'] },
   'set-password': { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY, ...REVOCATION] },
-  disable: { arity: 1, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+  disable: {
+    arity: 1,
+    settings: [...DATABASE_SETTINGS, ...REVOCATION],
+    flags: ['yes'],
+    asks: 'disabling a user',
+  },
   // Enabling revokes nothing.
   enable: { arity: 1, settings: DATABASE_SETTINGS },
-  delete: { arity: 1, settings: [...DATABASE_SETTINGS, ...REVOCATION] },
+  delete: {
+    arity: 1,
+    settings: [...DATABASE_SETTINGS, ...REVOCATION],
+    flags: ['yes'],
+    asks: 'deleting a user',
+  },
 } satisfies Record<string, UserAction>
 
 const HELP = `Usage:
@@ -62,6 +78,7 @@ Options:
   --admin                    create: grant the admin role
   --roles a,b                create: roles to grant (lower-case letters, digits, _ : -)
   --json                     list: one JSON array on stdout, the user objects of GET /users
+  -y, --yes                  disable, delete, set-roles: do not ask (needed when not run in a terminal)
   -h, --help                 show this help
 
 Settings (flag, variable), each flag taken only by the actions that read it (a variable or .env
@@ -71,6 +88,9 @@ create, set-password: the password policy, as the servers have it.
 ${settingsHelp(PASSWORD_POLICY)}
 set-roles, set-password, disable, delete: how the revocation reaches the servers, as they have it.
 ${settingsHelp(REVOCATION)}
+
+"disable", "delete" and a "set-roles" that removes the admin role lock the user out: in a terminal
+they ask first (y/N), naming the sessions that end; elsewhere they need --yes.
 
 The password of "create" and "set-password" comes from TESSERA_PASSWORD, or a prompt when run in a
 terminal; it must meet the same policy as registration (length, not common, not like the username).
@@ -180,6 +200,7 @@ export const usersCommand: Command = {
       admin: { type: 'boolean' },
       roles: { type: 'string' },
       json: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
     })
     const { settings, flags, positionals, help } = parsed
     const [action, name, rolesText, ...extra] = positionals
@@ -191,8 +212,9 @@ export const usersCommand: Command = {
       throw new UsageError(
         `unknown action "${action}"${didYouMean(action, USER_ACTIONS)}; use ${USER_ACTIONS.slice(0, -1).join(', ')} or import`,
       )
-    const { arity: expected, ...takes } = ACTIONS[action as keyof typeof ACTIONS]
-    checkApplicable(parsed, `users ${action}`, takes)
+    const spec: UserAction = ACTIONS[action as keyof typeof ACTIONS]
+    const { arity: expected, asks } = spec
+    checkApplicable(parsed, `users ${action}`, spec)
     if (expected >= 1 && name === undefined)
       throw new UsageError(
         action === 'create'
@@ -207,6 +229,8 @@ export const usersCommand: Command = {
     const roles = action === 'set-roles' ? parseRoles(rolesText ?? '') : undefined
     const newName = action === 'create' ? newUsername(name) : undefined
     if (action === 'create' || action === 'set-password') checkPasswordSource()
+    const yes = flags.yes === true
+    if (asks !== undefined && !yes) checkCanAsk(asks)
     return withStores(
       settings,
       async (stores, config) => {
@@ -217,6 +241,9 @@ export const usersCommand: Command = {
           if (user === undefined) throw new CommandFailure(`no user "${name ?? ''}": nothing was changed`)
           return user
         }
+        // Before a change that locks the user out, unless --yes: the question names what ends.
+        const askFirst = (user: UserRecord, what: string, doing: string): Promise<void> =>
+          confirm(() => lockOutQuestion(stores, user, what), { yes, doing })
         switch (action) {
           case 'create': {
             const username = newName ?? newUsername(name)
@@ -239,6 +266,8 @@ export const usersCommand: Command = {
             return listUsers(stores, flags.json === true)
           case 'set-roles': {
             const user = await existing()
+            if (user.roles.includes('admin') && !(roles ?? []).includes('admin'))
+              await askFirst(user, `Remove the admin role from ${user.username}`, 'removing the admin role')
             const result = await changeUser(stores, config, user.id, {
               kind: 'update',
               patch: { roles: roles ?? [] },
@@ -268,6 +297,8 @@ export const usersCommand: Command = {
               process.stdout.write(`${user.username} is already ${action}d: nothing was changed\n`)
               return 0
             }
+            if (disabled)
+              await askFirst(user, `Disable user ${user.username} (logins refused)`, 'disabling a user')
             const result = await changeUser(stores, config, user.id, { kind: 'update', patch: { disabled } })
             process.stdout.write(
               disabled
@@ -278,6 +309,7 @@ export const usersCommand: Command = {
           }
           case 'delete': {
             const user = await existing()
+            await askFirst(user, `Delete user ${user.username}`, 'deleting a user')
             const result = await changeUser(stores, config, user.id, { kind: 'delete' })
             process.stdout.write(
               `${user.username} (id ${user.id}): deleted; ${sessionsEnded(result.ended)}\n`,
