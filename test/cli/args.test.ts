@@ -11,6 +11,14 @@ describe('parseCommand', () => {
     expect(parseCommand(['--secret=-inline']).settings.secret).toBe('-inline')
   })
 
+  it('reads -y as --yes beside a key id that starts with "-"', () => {
+    const kid = '-zQ3kX9_aB-cdEfGhIjKlMnOpQrStUvWxYz0123456'
+    const parsed = parseCommand(['revoke', kid, '-y'], { yes: { type: 'boolean', short: 'y' } })
+    expect(parsed.positionals).toEqual(['revoke', kid])
+    expect(parsed.flags.yes).toBe(true)
+    expect(parsed.given).toEqual(['yes'])
+  })
+
   it('still knows -h, refuses unknown flags and suggests the closest one', () => {
     expect(parseCommand(['-h']).help).toBe(true)
     expect(() => parseCommand(['-x'])).toThrow(/unknown option -x/)
