@@ -152,7 +152,9 @@ async function rotate(stores: SqlStores, config: ServerConfig, urgent: boolean):
       // finds the old key no longer signing.
       if (result.at > now) {
         process.stdout.write(
-          `Rotating to ${result.kid}: it signs from ${iso(result.at)}, once every instance has loaded it (${result.at - now} s)…\n`,
+          `Rotating to ${result.kid}: it signs from ${iso(result.at)}, once every instance has loaded it (${result.at - now} s, ` +
+            `if they reload keys every ${config.keyRefreshInterval} s: an instance with a longer TESSERA_KEY_REFRESH_INTERVAL ` +
+            `refuses its tokens until it reloads; give this command theirs)…\n`,
         )
         // On the wall clock, as the instances judge it (a step back of the clock waits longer).
         while (Date.now() < result.at * 1000) await sleep(Math.min(1_000, result.at * 1000 - Date.now()))
