@@ -186,10 +186,10 @@ describe('tessera on a database it cannot use', () => {
     await context.close()
     expect(notices).toEqual([
       expect.stringMatching(
-        /^info database: applying migrations 0001-initial, .*0006-long-operation$/,
+        /^info database: applying migrations 0001-initial, .*0007-server-state$/,
       ) as string,
       expect.stringMatching(
-        /^info database: applied migrations 0001-initial, .*0006-long-operation$/,
+        /^info database: applied migrations 0001-initial, .*0007-server-state$/,
       ) as string,
     ])
     // Current: nothing to say.

@@ -1,8 +1,10 @@
 // The operator's bad day: the system clock is set 400 days forward (a mistyped `date`, a bad NTP
 // source) and the server started on it. Before clock-guard.ts, its first maintenance pass purged every
 // session, every revocation and the audit trail, and scheduled a key rotation for the wrong year; once
-// the clock was put right, a logged-out access token was accepted again. The server runs as a child
-// process of the built CLI whose `Date` is shifted (its monotonic clock is not), as a real clock step is.
+// the clock was put right, a logged-out access token was accepted again. Here the server also takes a
+// login on the wrong clock (an audit event dated 400 days ahead), is restarted on it, and has the clock
+// put right while it runs. It is a child process of the built CLI whose `Date` is shifted (its monotonic
+// clock is not), as a real clock step is; SIGUSR2 puts the clock right.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -15,9 +17,9 @@ import { cleanEnv } from '../helpers/clean-env.js'
 const STARTUP_MS = 20_000
 const URL_PATTERN = /http:\/\/127\.0\.0\.1:\d+/
 const SHIFT_MS = 400 * 86_400_000
-/** `Date` (now, and `new Date()`) 400 days ahead, loaded before the server. */
+/** `Date` (now, and `new Date()`) 400 days ahead, loaded before the server; SIGUSR2 puts it right. */
 const SHIFTED_DATE = `data:text/javascript,${encodeURIComponent(
-  `const Real = Date; const shift = ${SHIFT_MS};
+  `const Real = Date; let shift = ${SHIFT_MS}; process.on('SIGUSR2', () => { shift = 0 });
    class Shifted extends Real { constructor(...a) { if (a.length === 0) super(Real.now() + shift); else super(...a) } static now() { return Real.now() + shift } }
    globalThis.Date = Shifted`,
 )}`
@@ -87,32 +89,48 @@ function counts(): Record<string, number> {
   }
 }
 
+const USERNAME = uniqueName('clock')
+const PASSWORD = 'clock-test passphrase 8d1e'
 let loggedOut: Tokens
 let live: Tokens
 let before: Record<string, number>
+let afterRestart: Record<string, number>
 let shiftedLog = ''
+let restartedLog = ''
 let shiftedMetrics = ''
+let restarted: Running
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-clock-'))
   const first = await serve(false)
-  const username = uniqueName('clock')
-  live = await client.register(username, 'clock-test passphrase 8d1e')
-  loggedOut = await client.login(username, 'clock-test passphrase 8d1e')
+  live = await client.register(USERNAME, PASSWORD)
+  loggedOut = await client.login(USERNAME, PASSWORD)
   expect((await client.api('POST', '/auth/logout', { token: loggedOut.access })).status).toBe(204)
   await stop(first)
   before = counts()
 
   const jumped = await serve(true)
   await waitForLine(jumped, (l) => l.includes('clock: the system clock reads'), STARTUP_MS)
+  // A login on the wrong clock: its session and audit event are dated 400 days ahead.
+  await client.login(USERNAME, PASSWORD)
   // Passes every second (±25 %), each of which would have purged everything.
   await sleep(3000)
   shiftedMetrics = (await client.api('GET', '/metrics')).text
   await stop(jumped)
   shiftedLog = jumped.log()
 
-  await serve(false)
-}, 3 * STARTUP_MS)
+  // Restarted on the same wrong clock: it starts from the time the passes saved, not from that login.
+  restarted = await serve(true)
+  await waitForLine(restarted, (l) => l.includes('clock: the system clock reads'), STARTUP_MS)
+  // Past its first revocation sync too (TESSERA_KEY_REFRESH_INTERVAL, 5 s), which on SQLite reads the
+  // database again only once another connection has written: the replica stays as the start filled it.
+  await sleep(6500)
+  afterRestart = counts()
+  // The clock is put right while the server runs.
+  restarted.child.kill('SIGUSR2')
+  await waitForLine(restarted, (l) => l.includes('follow the system clock again'), 15_000)
+  restartedLog = restarted.log()
+}, 4 * STARTUP_MS)
 
 afterAll(async () => {
   for (const server of running) await stop(server)
@@ -120,30 +138,38 @@ afterAll(async () => {
 })
 
 describe('a server started with its clock 400 days ahead', () => {
-  it('deletes nothing and makes no key: every session, revocation, audit event and key is still there', () => {
+  it('deletes nothing and makes no key, through a login on that clock and a restart on it', () => {
     expect(before.sessions).toBe(2)
     expect(before.revocations).toBeGreaterThan(0)
-    expect(counts()).toEqual(before)
+    expect(afterRestart).toEqual({
+      ...before,
+      sessions: before.sessions + 1, // the login on the wrong clock
+      audit_events: afterRestart.audit_events,
+    })
+    expect(afterRestart.audit_events).toBeGreaterThan(before.audit_events)
   })
 
   it('says so in its log and its metrics, and its passes ran at the time it can vouch for', () => {
-    const line = shiftedLog.split('\n').find((l) => l.includes('clock: the system clock reads'))
-    expect(line).toBeDefined()
-    const entry = JSON.parse(line!) as { level: number; msg: string }
-    // Information, not a warning: at start, a clock past the newest record most often means a server
-    // that was stopped that long.
-    expect(entry.level).toBe(30)
-    expect(entry.msg).toMatch(
-      /^clock: the system clock reads 2\d{3}-.*, 400 days past the newest record in the database\./,
-    )
-    expect(shiftedLog).not.toMatch(/keys: .* published/)
+    for (const log of [shiftedLog, restartedLog]) {
+      const line = log.split('\n').find((l) => l.includes('clock: the system clock reads'))
+      expect(line).toBeDefined()
+      const entry = JSON.parse(line!) as { level: number; msg: string }
+      // Information, not a warning: at start, a clock past the newest record most often means a
+      // server that was stopped that long.
+      expect(entry.level).toBe(30)
+      expect(entry.msg).toMatch(
+        /^clock: the system clock reads 2\d{3}-.*, 400 days past the newest record in the database\./,
+      )
+      expect(log).not.toMatch(/keys: .* published/)
+    }
     const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(shiftedMetrics)?.[1])
     expect(gauge('tessera_clock_ahead_seconds')).toBeGreaterThan(399 * 86_400)
     const lastPass = gauge('tessera_maintenance_last_run_timestamp_seconds')
     expect(Math.abs(lastPass - Date.now() / 1000)).toBeLessThan(600)
   })
 
-  it('once the clock is right again, the logged-out access token is still refused and the live one works', async () => {
+  it('once the clock is put right while it runs, the logged-out access token is still refused and the live one works', async () => {
+    client.connect(restarted.url)
     const refused = await client.api('GET', '/protected', { token: loggedOut.access })
     expect(refused.status).toBe(401)
     expect(refused.body.error).toBe('token_revoked')

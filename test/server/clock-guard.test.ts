@@ -45,6 +45,17 @@ describe('the trusted clock', () => {
     expect(c.changes).toEqual([])
   })
 
+  it('adds up small steps forward: 55 s at every reading is distrusted from the second one', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    clock.now()
+    c.state.wall += 55
+    expect(clock.now()).toBe(NOW + 55) // within the tolerance: believed
+    c.state.wall += 55
+    expect(clock.now()).toBe(NOW)
+    expect(clock.ahead()).toMatchObject({ wall: NOW + 110, trusted: NOW, atStart: false })
+  })
+
   it('counts by the monotonic clock when the wall clock jumps forward, until the jump is corrected', () => {
     const c = clocks()
     const clock = createTrustedClock(c.options)

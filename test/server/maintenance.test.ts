@@ -11,7 +11,7 @@ import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../../packages/server/src/stores/sql/stores.js'
-import { countRows, newestRecordedTime } from '../../packages/server/src/stores/sql/purge.js'
+import { countRows, newestRecordedTime, trustedStart } from '../../packages/server/src/stores/sql/purge.js'
 import {
   CLOCK_ACCEPT_AFTER_SECONDS,
   createTrustedClock,
@@ -146,9 +146,11 @@ function suite(name: string, target: () => Target): void {
       expect(await newestRecordedTime(stores.db)).toBe(NOW - 89 * DAY)
       await stores.audit.record({ event: 'login', userId, at: NOW })
       expect(await newestRecordedTime(stores.db)).toBe(NOW)
+      // No pass has saved a trusted time yet: the newest record is where the clock starts.
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW })
       const elapsed = { seconds: 0 }
       const clock = createTrustedClock({
-        start: await newestRecordedTime(stores.db),
+        ...(await trustedStart(stores.db)),
         wall: () => NOW + 400 * DAY + elapsed.seconds,
         monotonic: () => elapsed.seconds,
       })
@@ -173,10 +175,15 @@ function suite(name: string, target: () => Target): void {
       expect((await stores.audit.list()).map((e) => e.event)).toEqual(['login', 'recent'])
       expect(replica.size().tokens).toBe(1)
 
+      // The pass saved the time it counted by: a restart on the same clock starts from it.
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW })
+      await stores.audit.record({ event: 'login', userId, at: NOW + 400 * DAY })
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW })
+
       elapsed.seconds = CLOCK_ACCEPT_AFTER_SECONDS
       const accepted = await maintenance.runOnce()
       expect(accepted.at).toBe(NOW + 401 * DAY)
-      expect(await countRows(stores.db)).toMatchObject({ sessions: 0, revocations: 0, audit_events: 0 })
+      expect(await countRows(stores.db)).toMatchObject({ sessions: 0, revocations: 0, audit_events: 1 }) // the login dated on the wrong clock
       expect(replica.size().tokens).toBe(0)
     })
 

@@ -86,7 +86,7 @@ describe.skipIf(!postgres)('migration 0006 on a PostgreSQL database with many au
         await limited.destroy()
       }
       const report = await migrateDatabase({ url: database.url, timeoutMs })
-      expect(report.applied).toEqual(['0006-long-operation'])
+      expect(report.applied).toEqual(['0006-long-operation', '0007-server-state'])
       const { rows } = await sql<{ data_type: string; n: number }>`
         select (select data_type from information_schema.columns
                 where table_name = 'audit_events' and column_name = 'id') as data_type,

@@ -107,9 +107,12 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
     const at = wall()
     const trusted = Math.floor(anchorWall + (mono - anchorMono))
     if (at - trusted <= CLOCK_TOLERANCE_SECONDS) {
-      // In agreement, or behind (from then on the trusted time follows the slower clock).
       settle(undefined)
-      return believe(at, mono)
+      aheadSince = undefined
+      // In agreement (whole seconds apart), or behind: from then on the trusted time follows the wall
+      // clock. A little ahead, within the tolerance, it is believed but the anchor stays, so that steps
+      // forward add up: 55 s at every reading would otherwise run the clock ahead unseen.
+      return at - trusted <= 1 ? believe(at, mono) : at
     }
     aheadSince ??= mono
     const heldFor = mono - aheadSince

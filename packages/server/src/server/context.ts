@@ -19,7 +19,7 @@ import {
 } from 'tessera'
 import { migrateDatabase, migrateToLatest, openDatabase, parseDatabaseUrl } from '../stores/index.js'
 import { pendingMigrations } from '../stores/sql/migrations/index.js'
-import { newestRecordedTime } from '../stores/sql/purge.js'
+import { trustedStart } from '../stores/sql/purge.js'
 import type { TesseraDatabase } from '../stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../stores/sql/stores.js'
 import { signsWithConfiguredSecret, type ServerConfig } from './config.js'
@@ -35,7 +35,7 @@ import {
   type Maintenance,
   type MaintenanceTask,
 } from './maintenance.js'
-import { clockNotice, createTrustedClock } from './clock-guard.js'
+import { clockNotice, createTrustedClock, type TrustedClock } from './clock-guard.js'
 import { createMetrics, type ServerMetrics } from './metrics.js'
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { openRedis, type RedisLink } from './redis.js'
@@ -143,9 +143,18 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     // A legacy window extended since the ends of users' old tokens were written: kept until its new end.
     if (config.legacyUntil !== undefined && legacyWindowOpen(config))
       await keepLegacyEnds(db, revocationExpiry(config.legacyUntil, SERVER_LEEWAY))
+    // The time everything that drops data counts by (clock-guard.ts): created before the replica is
+    // filled, which leaves out what has expired — by the wall clock, a clock set forward would leave out
+    // every revocation, and the tokens they revoke would pass once the clock is put right.
+    const clock = createTrustedClock({
+      ...(await trustedStart(db)),
+      onChange: (ahead, previous) => {
+        hooks.onNotice?.(ahead === undefined || ahead.atStart ? 'info' : 'warn', clockNotice(ahead, previous))
+      },
+    })
     // Fill the in-memory replica from the database (at start; after a Redis outage, too).
     const syncFromDatabase = (): Promise<number> =>
-      replicatedRevocationStore({ durable: stores.revocations, replica: memory }).sync()
+      replicatedRevocationStore({ durable: stores.revocations, replica: memory }).sync(clock.now())
     await syncFromDatabase()
     // With Redis, writes to the replica are also written and announced there (queued while it is down).
     redis =
@@ -155,6 +164,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
             url: config.redisUrl,
             prefix: config.redisPrefix,
             memory,
+            now: clock.now,
             resync: syncFromDatabase,
             onError: hooks.onError,
             onLinkChange: (up, error) => {
@@ -181,7 +191,7 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     })
     const { maintenance, keyLifecycle } = startMaintenance(
       config,
-      { stores, ring, memory, metrics, recorded: await newestRecordedTime(db) },
+      { stores, ring, memory, metrics, clock },
       hooks,
     )
     const databaseFiles =
@@ -283,20 +293,12 @@ function startMaintenance(
     ring: KeyRing
     memory: MemoryRevocationStore
     metrics: ServerMetrics
-    /** The newest time the database recorded, where the trusted clock starts from if far behind. */
-    recorded: number | undefined
+    /** The time purges, key pruning and rotation count by (clock-guard.ts). */
+    clock: TrustedClock
   },
   hooks: ContextHooks,
 ): { maintenance: Maintenance; keyLifecycle: KeyLifecycle } {
-  const { stores, ring, memory, metrics } = deps
-  const clock = createTrustedClock({
-    ...(deps.recorded === undefined ? {} : { start: deps.recorded }),
-    onChange: (ahead, previous) => {
-      metrics.clockAhead.set(ahead === undefined ? 0 : ahead.wall - ahead.trusted)
-      hooks.onNotice?.(ahead === undefined || ahead.atStart ? 'info' : 'warn', clockNotice(ahead, previous))
-    },
-  })
-  clock.now() // a start with the clock far past the newest record is said at once
+  const { stores, ring, memory, metrics, clock } = deps
   const maintenance = createMaintenance({
     clock: clock.now,
     intervalMs: config.maintenanceIntervalMs,
@@ -333,6 +335,10 @@ function startMaintenance(
   // `TESSERA_SECRET` is the operator's to rotate; stored keys are the server's.
   if (!signsWithConfiguredSecret(config) && config.keyRotationInterval > 0) {
     maintenance.register('key_rotation', async (now) => {
+      // Not while the clock is distrusted: a key's activation time is judged by the wall clock on every
+      // instance, so a rotation planned on the trusted time (behind it) would sign at once, before
+      // services have fetched the new key.
+      if (clock.ahead() !== undefined) return undefined
       const rotation = await rotateSigningKey(stores, config, {
         maxKeyAge: config.keyRotationInterval,
         now,

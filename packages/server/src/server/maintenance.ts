@@ -19,7 +19,13 @@
  */
 import type { MemoryRevocationStore } from 'tessera'
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
-import { countRows, purgeLegacyExchanges, purgeRevocations, purgeSessions } from '../stores/sql/purge.js'
+import {
+  countRows,
+  purgeLegacyExchanges,
+  purgeRevocations,
+  purgeSessions,
+  saveTrustedTime,
+} from '../stores/sql/purge.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import { nowSeconds } from '../time.js'
 import type { ServerMetrics } from './metrics.js'
@@ -259,6 +265,11 @@ export function serverMaintenanceTasks(
     ),
   )
   maintenance.register('replica', (now) => Promise.resolve(replica.sweep(now)))
+  // The time this pass counted by, where a restart's trusted clock starts (clock-guard.ts).
+  maintenance.register('trusted_time', async (now) => {
+    await saveTrustedTime(stores.db, now)
+    return undefined
+  })
   maintenance.register('gauges', async () => {
     for (const [table, rows] of Object.entries(await countRows(stores.db))) {
       metrics.tableRows.set({ table }, rows)

@@ -55,6 +55,11 @@ export interface OpenRedisOptions {
   connectTimeoutMs?: number
   onError?: (message: string, error: unknown) => void
   /**
+   * The time expired revocations are left out by when loading (Unix seconds): the server's trusted
+   * clock (clock-guard.ts). @default the wall clock
+   */
+  now?: () => number
+  /**
    * Told when the link goes down (with the last connection error) and when it is back: once per
    * change, never per retry. Down at start counts as a change.
    */
@@ -73,7 +78,7 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
   // Fill the replica from Redis as well as the database: entries written by instances whose database
   // write has not been read yet, or by library users sharing this Redis.
   const loadFromRedis = async (): Promise<void> => {
-    for (const entry of await store.loadLive()) await applyRevocation(memory, entry)
+    for (const entry of await store.loadLive(options.now?.())) await applyRevocation(memory, entry)
   }
   const resync = resyncer(
     async () => {

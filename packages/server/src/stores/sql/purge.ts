@@ -151,6 +151,40 @@ export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<str
   return counts
 }
 
+/** The `server_state` row of the maintenance job's trusted time (clock-guard.ts). */
+const TRUSTED_TIME = 'trusted_time'
+
+/**
+ * Where the maintenance job's trusted clock starts (clock-guard.ts): the newest trusted time any
+ * instance saved ({@link saveTrustedTime}), or, on a database that has none yet (passes off, or
+ * upgraded from before 0007), the newest audit event or signing key. Empty: `{}` (the wall clock).
+ */
+export async function trustedStart(db: Kysely<TesseraDatabase>): Promise<{ start?: number }> {
+  const saved = await db
+    .selectFrom('server_state')
+    .select('value')
+    .where('name', '=', TRUSTED_TIME)
+    .executeTakeFirst()
+  const start = saved === undefined ? await newestRecordedTime(db) : Number(saved.value)
+  return start === undefined ? {} : { start }
+}
+
+/**
+ * Saves `at` as the trusted time unless a later one is saved already (instances save theirs at each
+ * pass; the newest wins). One short upsert.
+ */
+export async function saveTrustedTime(db: Kysely<TesseraDatabase>, at: number): Promise<void> {
+  await db
+    .insertInto('server_state')
+    .values({ name: TRUSTED_TIME, value: at })
+    .onConflict((oc) =>
+      oc.column('name').doUpdateSet({
+        value: sql`case when excluded.value > server_state.value then excluded.value else server_state.value end`,
+      }),
+    )
+    .execute()
+}
+
 /**
  * The newest time the database has recorded (Unix seconds): its newest audit event or signing key;
  * undefined for an empty database. Both are read through an index or from a table of a few rows.

@@ -94,6 +94,12 @@ export interface LegacyExchangesTable {
   expires_at: BigIntColumn
 }
 
+/** Values the instances keep between runs, by name (`trusted_time`: see clock-guard.ts). */
+export interface ServerStateTable {
+  name: string
+  value: BigIntColumn
+}
+
 /** Every table Tessera owns. */
 export interface TesseraDatabase {
   users: UsersTable
@@ -103,4 +109,5 @@ export interface TesseraDatabase {
   audit_events: AuditEventsTable
   legacy_identities: LegacyIdentitiesTable
   legacy_exchanges: LegacyExchangesTable
+  server_state: ServerStateTable
 }
