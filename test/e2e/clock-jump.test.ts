@@ -76,14 +76,20 @@ async function stop(server: Running): Promise<void> {
   await exited
 }
 
-function counts(): Record<string, number> {
+type Counts = Record<'users' | 'sessions' | 'revocations' | 'audit_events' | 'signing_keys', number>
+
+function counts(): Counts {
   const db = new Database(join(dir, 'tessera.db'), { readonly: true })
   try {
     const count = (table: string) =>
       (db.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n
-    return Object.fromEntries(
-      ['users', 'sessions', 'revocations', 'audit_events', 'signing_keys'].map((t) => [t, count(t)]),
-    )
+    return {
+      users: count('users'),
+      sessions: count('sessions'),
+      revocations: count('revocations'),
+      audit_events: count('audit_events'),
+      signing_keys: count('signing_keys'),
+    }
   } finally {
     db.close()
   }
@@ -93,8 +99,8 @@ const USERNAME = uniqueName('clock')
 const PASSWORD = 'clock-test passphrase 8d1e'
 let loggedOut: Tokens
 let live: Tokens
-let before: Record<string, number>
-let afterRestart: Record<string, number>
+let before: Counts
+let afterRestart: Counts
 let shiftedLog = ''
 let restartedLog = ''
 let shiftedMetrics = ''
