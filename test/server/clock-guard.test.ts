@@ -50,10 +50,23 @@ describe('the trusted clock', () => {
     const clock = createTrustedClock(c.options)
     clock.now()
     c.state.wall += 55
-    expect(clock.now()).toBe(NOW + 55) // within the tolerance: believed
+    expect(clock.now()).toBe(NOW + 55) // within the tolerance: believed, the anchor a second closer
     c.state.wall += 55
-    expect(clock.now()).toBe(NOW)
-    expect(clock.ahead()).toMatchObject({ wall: NOW + 110, trusted: NOW, atStart: false })
+    expect(clock.now()).toBe(NOW + 1)
+    expect(clock.ahead()).toMatchObject({ wall: NOW + 110, trusted: NOW + 1, atStart: false })
+  })
+
+  it('absorbs a step of a few seconds, and a fast clock’s drift, a second per reading', () => {
+    const c = clocks()
+    const clock = createTrustedClock(c.options)
+    clock.now()
+    c.state.wall += 3 // one NTP step
+    for (let i = 0; i < 60 * 24 * 60; i++) {
+      c.pass(5) // a reading every 5 s for 5 days, the wall clock 20 ppm fast
+      if (i % 10_000 === 0) c.state.wall += 1
+      expect(clock.now()).toBe(c.state.wall)
+    }
+    expect(c.changes).toEqual([])
   })
 
   it('counts by the monotonic clock when the wall clock jumps forward, until the jump is corrected', () => {
@@ -69,6 +82,7 @@ describe('the trusted clock', () => {
       trusted: NOW + 600,
       acceptAt: NOW + CLOCK_ACCEPT_AFTER_SECONDS,
       atStart: false,
+      since: NOW,
     })
     expect(c.changes).toHaveLength(1) // told once, not at every call
     c.state.wall -= 400 * DAY // put right
@@ -104,7 +118,18 @@ describe('the trusted clock', () => {
     expect(clock.ahead()?.wall).toBe(NOW)
   })
 
-  it('starts from the newest record when the wall clock is more than a day past it, and from the wall clock otherwise', () => {
+  it('goes on counting a distrust begun before a restart, so that restarts every 12 h do not hold it for ever', () => {
+    const c = clocks(NOW + 3 * DAY)
+    // The previous run began distrusting at NOW and counted 12 h by its own time before it stopped.
+    const clock = createTrustedClock({ ...c.options, start: NOW + 12 * 3600, heldSince: NOW })
+    expect(clock.now()).toBe(NOW + 12 * 3600)
+    expect(clock.ahead()).toMatchObject({ since: NOW, acceptAt: NOW + DAY, atStart: true })
+    c.pass(12 * 3600)
+    expect(clock.now()).toBe(NOW + 3 * DAY + 12 * 3600)
+    expect(clock.ahead()).toBeUndefined()
+  })
+
+  it('starts from the saved time when the wall clock is more than a day past it, and from the wall clock otherwise', () => {
     const far = clocks(NOW + 400 * DAY)
     const jumped = createTrustedClock({ ...far.options, start: NOW })
     expect(jumped.now()).toBe(NOW)
@@ -127,7 +152,7 @@ describe('the trusted clock', () => {
   })
 
   it('says in the log what it does, when it ends, and that a stopped server or a sleeping machine is not a fault', () => {
-    const ahead = { wall: NOW + 400 * DAY, trusted: NOW, acceptAt: NOW + DAY, atStart: false }
+    const ahead = { wall: NOW + 400 * DAY, trusted: NOW, acceptAt: NOW + DAY, atStart: false, since: NOW }
     expect(clockNotice(ahead, undefined)).toBe(
       'clock: the system clock jumped 400 days ahead of this server’s own running time (it reads 2034-06-22T03:33:20Z; ' +
         'the server counts 2033-05-18T03:33:20Z). Purges, key pruning and automatic rotation count by the server’s ' +
@@ -136,8 +161,8 @@ describe('the trusted clock', () => {
         'clock meanwhile.',
     )
     expect(clockNotice({ ...ahead, atStart: true }, undefined)).toBe(
-      'clock: the system clock reads 2034-06-22T03:33:20Z, 400 days past the newest record in the database. ' +
-        'Purges, key pruning and automatic rotation count from that record on by this server’s running time ' +
+      'clock: the system clock reads 2034-06-22T03:33:20Z, 400 days past the time this server last counted by. ' +
+        'Purges, key pruning and automatic rotation count from that time on by this server’s running time ' +
         '(2033-05-18T03:33:20Z now) until the clock is put right or has read so for a day (2033-05-19T03:33:20Z). ' +
         'If the server was simply stopped that long, nothing is wrong and this ends by itself; if the clock is ' +
         'wrong, nothing young is deleted meanwhile.',

@@ -11,7 +11,12 @@ import { openDatabase } from '../../packages/server/src/stores/sql/database.js'
 import { migrateToLatest } from '../../packages/server/src/stores/sql/migrations/index.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores, type SqlStores } from '../../packages/server/src/stores/sql/stores.js'
-import { countRows, newestRecordedTime, trustedStart } from '../../packages/server/src/stores/sql/purge.js'
+import {
+  countRows,
+  newestRecordedTime,
+  saveTrustedTime,
+  trustedStart,
+} from '../../packages/server/src/stores/sql/purge.js'
 import {
   CLOCK_ACCEPT_AFTER_SECONDS,
   createTrustedClock,
@@ -185,6 +190,19 @@ function suite(name: string, target: () => Target): void {
       expect(accepted.at).toBe(NOW + 401 * DAY)
       expect(await countRows(stores.db)).toMatchObject({ sessions: 0, revocations: 0, audit_events: 1 }) // the login dated on the wrong clock
       expect(replica.size().tokens).toBe(0)
+    })
+
+    it('saves the trusted time over the last one, and when a distrust began until a pass trusts the clock again', async () => {
+      const stores = await open()
+      expect(await trustedStart(stores.db)).toEqual({})
+      await saveTrustedTime(stores.db, NOW + 400 * DAY, undefined)
+      await saveTrustedTime(stores.db, NOW, undefined) // the clock put right: the lower time replaces it
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW })
+      await saveTrustedTime(stores.db, NOW + 60, NOW)
+      await saveTrustedTime(stores.db, NOW + 120, NOW + 120) // the distrust began at NOW: kept
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW + 120, heldSince: NOW })
+      await saveTrustedTime(stores.db, NOW + 180, undefined)
+      expect(await trustedStart(stores.db)).toEqual({ start: NOW + 180 })
     })
 
     // SQLite runs each statement synchronously on the event loop: without a turn between batches, a

@@ -10,17 +10,18 @@
  * always safe). A wall clock that runs ahead is believed once it has stayed ahead for
  * {@link CLOCK_ACCEPT_AFTER_SECONDS} of the process's own time; until then purges, key pruning and
  * automatic rotation use the trusted time, and the server says so in its log (a warning for a jump while
- * it runs; information at start, where a clock past the newest record most often means a stopped server).
+ * it runs; information at start, where a clock past the time last counted by most often means a stopped server).
  *
- * The trusted point at start is the newest time the database has recorded (audit events, signing
- * keys) when the clock is more than a day past it: a start with the clock far ahead of everything
- * ever written is treated as a jump too. After a long stop (or a machine that slept: the monotonic
- * clock stops with it) the only cost is that purges run late for a day.
+ * Each maintenance pass saves the time it counted by (`server_state`, migration 0007); a server started
+ * more than a day past it distrusts its clock from the start (on a database without one: the newest
+ * audit event or signing key), and a hold begun before a restart goes on counting after it. After a
+ * long stop (or a machine that slept: the monotonic clock stops with it) the only cost is that purges
+ * and automatic rotation run up to a day late.
  *
  * Tokens are still verified against the wall clock: this guards what is deleted, not what is accepted.
  *
  * @example
- * const clock = createTrustedClock({ start: await newestRecordedTime(db) })
+ * const clock = createTrustedClock(await trustedStart(db))
  * const maintenance = createMaintenance({ intervalMs: 60_000, clock: clock.now })
  */
 import { nowSeconds } from '../time.js'
@@ -29,7 +30,7 @@ import { nowSeconds } from '../time.js'
 const CLOCK_TOLERANCE_SECONDS = 60
 
 /**
- * Seconds the wall clock may be past the newest recorded time at start (a server stopped overnight
+ * Seconds the wall clock may be past the saved trusted time at start (a server stopped overnight
  * starts with its clock trusted; one that has recorded nothing for a day counts from its last record).
  */
 const CLOCK_START_TOLERANCE_SECONDS = 24 * 60 * 60
@@ -46,10 +47,12 @@ export interface ClockAhead {
   /** When the wall clock is believed if it stays ahead (Unix seconds, by the trusted time). */
   acceptAt: number
   /**
-   * True when the clock was ahead of the newest record at start (most often: the server was stopped
-   * that long), false when it jumped while the server ran.
+   * True when the clock was ahead of the saved trusted time at start (most often: the server was
+   * stopped that long), false when it jumped while the server ran.
    */
   atStart: boolean
+  /** The trusted time at which the wall clock began to be distrusted (kept across restarts). */
+  since: number
 }
 
 /** The clock returned by {@link createTrustedClock}. */
@@ -63,11 +66,17 @@ export interface TrustedClock {
 /** Options of {@link createTrustedClock}. */
 export interface TrustedClockOptions {
   /**
-   * Unix seconds known to have been reached (the newest time the database recorded); a wall clock
-   * more than {@link CLOCK_START_TOLERANCE_SECONDS} past it at start is distrusted. @default the wall
-   * clock
+   * Unix seconds known to have been reached (the trusted time the last pass saved); a wall clock more
+   * than {@link CLOCK_START_TOLERANCE_SECONDS} past it at start is distrusted. @default the wall clock
    */
   start?: number
+  /**
+   * With `start`: the trusted time a previous run began distrusting the clock at ({@link
+   * ClockAhead.since}, saved by its passes). A start that distrusts the clock again counts the time
+   * held since then, so that restarts more often than {@link CLOCK_ACCEPT_AFTER_SECONDS} do not hold
+   * it for ever.
+   */
+  heldSince?: number
   /** Told when the wall clock starts or stops being distrusted. */
   onChange?: (ahead: ClockAhead | undefined, previous: ClockAhead | undefined) => void
   /** The wall clock in Unix seconds. @default {@link nowSeconds} */
@@ -86,7 +95,11 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
   let atStart = first - start > CLOCK_START_TOLERANCE_SECONDS
   let anchorWall = atStart ? start : first
   let anchorMono = monotonic()
-  let aheadSince: number | undefined
+  // The monotonic time the clock began to be distrusted at (before this process for a previous run's).
+  let aheadSince =
+    atStart && options.heldSince !== undefined && options.heldSince <= start
+      ? anchorMono - (start - options.heldSince)
+      : undefined
   let state: ClockAhead | undefined
 
   const believe = (at: number, mono: number): number => {
@@ -110,9 +123,12 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
       settle(undefined)
       aheadSince = undefined
       // In agreement (whole seconds apart), or behind: from then on the trusted time follows the wall
-      // clock. A little ahead, within the tolerance, it is believed but the anchor stays, so that steps
-      // forward add up: 55 s at every reading would otherwise run the clock ahead unseen.
-      return at - trusted <= 1 ? believe(at, mono) : at
+      // clock. A little ahead, within the tolerance, it is believed, and the anchor catches up by at most
+      // a second per reading: a step of a few seconds or a fast clock's drift is absorbed, while steps
+      // forward at every reading (55 s each) add up and are distrusted.
+      if (at - trusted <= 1) return believe(at, mono)
+      anchorWall += 1
+      return at
     }
     aheadSince ??= mono
     const heldFor = mono - aheadSince
@@ -121,7 +137,7 @@ export function createTrustedClock(options: TrustedClockOptions = {}): TrustedCl
       return believe(at, mono)
     }
     const acceptAt = Math.ceil(trusted + CLOCK_ACCEPT_AFTER_SECONDS - heldFor)
-    settle({ wall: at, trusted, acceptAt, atStart })
+    settle({ wall: at, trusted, acceptAt, atStart, since: Math.floor(trusted - heldFor) })
     return trusted
   }
   return { now, ahead: () => state }
@@ -137,8 +153,8 @@ export function clockNotice(ahead: ClockAhead | undefined, previous: ClockAhead 
   const gap = roughly(ahead.wall - ahead.trusted)
   const until = `until the clock is put right or has read so for a day (${iso(ahead.acceptAt)})`
   return ahead.atStart
-    ? `clock: the system clock reads ${iso(ahead.wall)}, ${gap} past the newest record in the database. ` +
-        `Purges, key pruning and automatic rotation count from that record on by this server’s running time ` +
+    ? `clock: the system clock reads ${iso(ahead.wall)}, ${gap} past the time this server last counted by. ` +
+        `Purges, key pruning and automatic rotation count from that time on by this server’s running time ` +
         `(${iso(ahead.trusted)} now) ${until}. If the server was simply stopped that long, nothing is wrong ` +
         `and this ends by itself; if the clock is wrong, nothing young is deleted meanwhile.`
     : `clock: the system clock jumped ${gap} ahead of this server’s own running time (it reads ` +

@@ -137,9 +137,9 @@ export async function openContext(config: ServerConfig, hooks: ContextHooks = {}
     if (applied.length > 0) hooks.onNotice?.('info', `database: applied migrations ${applied.join(', ')}`)
     const stores = sqlStores(db)
     const { ring, source } = await loadKeys(config, stores)
-    // Swept by the maintenance passes, on the clock that ignores forward jumps (clock-guard.ts); by its
-    // own timer only when the passes are off.
-    const memory = memoryRevocationStore({ sweepIntervalSeconds: config.maintenanceIntervalMs > 0 ? 0 : 60 })
+    // Swept by the maintenance job, on the clock that ignores forward jumps (clock-guard.ts), not by a
+    // timer of its own on the wall clock.
+    const memory = memoryRevocationStore({ sweepIntervalSeconds: 0 })
     // A legacy window extended since the ends of users' old tokens were written: kept until its new end.
     if (config.legacyUntil !== undefined && legacyWindowOpen(config))
       await keepLegacyEnds(db, revocationExpiry(config.legacyUntil, SERVER_LEEWAY))
@@ -312,7 +312,14 @@ function startMaintenance(
       metrics.clockAhead.set(ahead === undefined ? 0 : ahead.wall - ahead.trusted)
     },
   })
-  serverMaintenanceTasks(maintenance, { stores, replica: memory, metrics }, config)
+  serverMaintenanceTasks(
+    maintenance,
+    { stores, replica: memory, metrics, heldSince: () => clock.ahead()?.since },
+    config,
+  )
+  // With the passes off, the replica is swept on a timer of its own, by the same clock.
+  if (config.maintenanceIntervalMs <= 0)
+    maintenance.register('replica_sweep', (now) => Promise.resolve(memory.sweep(now)), { intervalMs: 60_000 })
   // An HMAC secret from configuration is not stored.
   // What the ring's refresh changed, logged by each instance: a rotation made by the CLI or by another
   // instance shows in every instance's log when it takes effect there.

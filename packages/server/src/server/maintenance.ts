@@ -229,7 +229,13 @@ export interface ServerMaintenanceSettings {
  */
 export function serverMaintenanceTasks(
   maintenance: Maintenance,
-  deps: { stores: SqlStores; replica: MemoryRevocationStore; metrics: ServerMetrics },
+  deps: {
+    stores: SqlStores
+    replica: MemoryRevocationStore
+    metrics: ServerMetrics
+    /** The trusted time a distrust of the system clock began at, while it lasts (clock-guard.ts). */
+    heldSince?: () => number | undefined
+  },
   settings: ServerMaintenanceSettings,
 ): void {
   const { stores, replica, metrics } = deps
@@ -267,7 +273,7 @@ export function serverMaintenanceTasks(
   maintenance.register('replica', (now) => Promise.resolve(replica.sweep(now)))
   // The time this pass counted by, where a restart's trusted clock starts (clock-guard.ts).
   maintenance.register('trusted_time', async (now) => {
-    await saveTrustedTime(stores.db, now)
+    await saveTrustedTime(stores.db, now, deps.heldSince?.())
     return undefined
   })
   maintenance.register('gauges', async () => {

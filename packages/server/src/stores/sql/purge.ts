@@ -151,37 +151,60 @@ export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<str
   return counts
 }
 
-/** The `server_state` row of the maintenance job's trusted time (clock-guard.ts). */
+/** The `server_state` rows of the maintenance job's trusted clock (clock-guard.ts). */
 const TRUSTED_TIME = 'trusted_time'
+const CLOCK_HELD_SINCE = 'clock_held_since'
 
 /**
- * Where the maintenance job's trusted clock starts (clock-guard.ts): the newest trusted time any
- * instance saved ({@link saveTrustedTime}), or, on a database that has none yet (passes off, or
- * upgraded from before 0007), the newest audit event or signing key. Empty: `{}` (the wall clock).
+ * Where the maintenance job's trusted clock starts (clock-guard.ts): the trusted time the last pass
+ * saved ({@link saveTrustedTime}), or, on a database that has none yet (passes off, or upgraded from
+ * before 0007), the newest audit event or signing key; with the trusted time a distrust of the clock
+ * began at, if one was going on. Empty: `{}` (the wall clock).
  */
-export async function trustedStart(db: Kysely<TesseraDatabase>): Promise<{ start?: number }> {
-  const saved = await db
+export async function trustedStart(
+  db: Kysely<TesseraDatabase>,
+): Promise<{ start?: number; heldSince?: number }> {
+  const rows = await db
     .selectFrom('server_state')
-    .select('value')
-    .where('name', '=', TRUSTED_TIME)
-    .executeTakeFirst()
-  const start = saved === undefined ? await newestRecordedTime(db) : Number(saved.value)
-  return start === undefined ? {} : { start }
+    .select(['name', 'value'])
+    .where('name', 'in', [TRUSTED_TIME, CLOCK_HELD_SINCE])
+    .execute()
+  const saved = (name: string): number | undefined => {
+    const row = rows.find((r) => r.name === name)
+    return row === undefined ? undefined : Number(row.value)
+  }
+  const start = saved(TRUSTED_TIME) ?? (await newestRecordedTime(db))
+  const heldSince = saved(CLOCK_HELD_SINCE)
+  return {
+    ...(start === undefined ? {} : { start }),
+    ...(heldSince === undefined ? {} : { heldSince }),
+  }
 }
 
 /**
- * Saves `at` as the trusted time unless a later one is saved already (instances save theirs at each
- * pass; the newest wins). One short upsert.
+ * Saves the time a pass counted by, over the one saved before (the last pass of any instance wins: a
+ * time saved by a clock that was ahead is replaced once it is put right), and whether the clock is
+ * distrusted: `heldSince` is kept from the first pass that distrusted it (so that a restart goes on
+ * counting), and removed by a pass that trusts it.
  */
-export async function saveTrustedTime(db: Kysely<TesseraDatabase>, at: number): Promise<void> {
+export async function saveTrustedTime(
+  db: Kysely<TesseraDatabase>,
+  at: number,
+  heldSince: number | undefined,
+): Promise<void> {
   await db
     .insertInto('server_state')
     .values({ name: TRUSTED_TIME, value: at })
-    .onConflict((oc) =>
-      oc.column('name').doUpdateSet({
-        value: sql`case when excluded.value > server_state.value then excluded.value else server_state.value end`,
-      }),
-    )
+    .onConflict((oc) => oc.column('name').doUpdateSet({ value: at }))
+    .execute()
+  if (heldSince === undefined) {
+    await db.deleteFrom('server_state').where('name', '=', CLOCK_HELD_SINCE).execute()
+    return
+  }
+  await db
+    .insertInto('server_state')
+    .values({ name: CLOCK_HELD_SINCE, value: heldSince })
+    .onConflict((oc) => oc.column('name').doNothing())
     .execute()
 }
 
