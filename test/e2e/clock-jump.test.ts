@@ -31,6 +31,7 @@ interface Running {
 }
 
 let dir = ''
+const dirs: string[] = []
 const running: Running[] = []
 const client = new E2EClient()
 checkAfterEach(client)
@@ -108,6 +109,7 @@ let restarted: Running
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tessera-clock-'))
+  dirs.push(dir)
   const first = await serve(false)
   live = await client.register(USERNAME, PASSWORD)
   loggedOut = await client.login(USERNAME, PASSWORD)
@@ -140,7 +142,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const server of running) await stop(server)
-  await rm(dir, { recursive: true, force: true })
+  for (const path of dirs) await rm(path, { recursive: true, force: true })
 })
 
 describe('a server started with its clock 400 days ahead', () => {
@@ -181,5 +183,47 @@ describe('a server started with its clock 400 days ahead', () => {
     expect(refused.body.error).toBe('token_revoked')
     expect((await client.api('GET', '/protected', { token: live.access })).status).toBe(200)
     expect((await client.refresh(live.refresh)).status).toBe(200)
+  })
+})
+
+// A server stopped for three days, on a right clock: it counts from the time it last counted by, so
+// its automatic rotation waits (a rotation planned on that time would have its successor sign at once,
+// the wall clock being past its activation, before services fetched the new key).
+describe('a server started three days after its last pass, its signing key past the rotation interval', () => {
+  let log = ''
+  let keys = 0
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-clock-'))
+    dirs.push(dir)
+    const first = await serve(false)
+    await waitForLine(first, (l) => l.includes('Tessera listening'), STARTUP_MS)
+    await sleep(2000) // a pass or two saves the trusted time
+    await stop(first)
+    const db = new Database(join(dir, 'tessera.db'))
+    try {
+      const now = Math.floor(Date.now() / 1000)
+      db.prepare(`update server_state set value = ? where name = 'trusted_time'`).run(now - 3 * 86_400)
+      db.prepare('update signing_keys set created_at = ?, activated_at = ?').run(
+        now - 100 * 86_400,
+        now - 100 * 86_400,
+      )
+    } finally {
+      db.close()
+    }
+    const again = await serve(false)
+    await waitForLine(again, (l) => l.includes('clock: the system clock reads'), STARTUP_MS)
+    await sleep(3000) // passes every second: each would have rotated
+    await stop(again)
+    log = again.log()
+    keys = counts().signing_keys
+  }, 3 * STARTUP_MS)
+
+  it('says it counts from three days back, and makes no key until the clock has been trusted', () => {
+    expect(log).toMatch(
+      /clock: the system clock reads [^"]*, 3 days past the time this server last counted by/,
+    )
+    expect(log).not.toMatch(/keys: .* published/)
+    expect(keys).toBe(1)
   })
 })
