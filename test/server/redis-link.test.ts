@@ -67,6 +67,35 @@ describe.skipIf(!available)('the server’s Redis link', () => {
     expect(ids.filter((id) => !inRedis.has(`token:${id}`))).toEqual([])
   })
 
+  // The server passes its trusted clock (clock-guard.ts): on a system clock set forward, loading by the
+  // wall clock would leave every live revocation out of the replica.
+  it('loads the live revocations at start by the clock it is given', async () => {
+    const prefix = uniquePrefix()
+    prefixes.push(prefix)
+    const client = testRedisClient()
+    await client.connect()
+    const now = Math.floor(Date.now() / 1000)
+    try {
+      await redisRevocationStore({ client, prefix }).revokeToken('young', now + 600)
+    } finally {
+      client.disconnect()
+    }
+    const loaded = async (at: number): Promise<boolean> => {
+      const memory = memoryRevocationStore({ sweepIntervalSeconds: 0 })
+      const link = await openRedis({
+        url: REDIS_URL,
+        memory,
+        resync: () => Promise.resolve(),
+        prefix,
+        now: () => at,
+      })
+      await link.close()
+      return memory.size().tokens === 1
+    }
+    expect(await loaded(now)).toBe(true)
+    expect(await loaded(now + 400 * 86_400)).toBe(false)
+  })
+
   it('answers revocations from the replica at once, whatever Redis is doing', async () => {
     const { link, prefix } = await open()
     try {
