@@ -1,10 +1,21 @@
 // The user repository.
 import { describe, expect, it } from 'vitest'
 import { sessionStore } from '../../../packages/server/src/stores/sql/sessions.js'
-import { userStore } from '../../../packages/server/src/stores/sql/users.js'
+import { userStore, type UserStore } from '../../../packages/server/src/stores/sql/users.js'
 import type { SuiteContext } from './context.js'
 import { NOW } from './context.js'
 import { newUser } from './migrations.js'
+
+/** Creates users named `names`, in order; returns their ids. */
+async function createUsers(users: UserStore, names: readonly string[]): Promise<number[]> {
+  const ids: number[] = []
+  for (const name of names) {
+    const created = await users.create(newUser(name), NOW)
+    if (!created.ok) throw new Error(`could not create ${name}`)
+    ids.push(created.user.id)
+  }
+  return ids
+}
 
 export function userTests(ctx: () => SuiteContext): void {
   describe('users', () => {
@@ -91,6 +102,72 @@ export function userTests(ctx: () => SuiteContext): void {
       for (const user of first.users) expect(user).not.toHaveProperty('passwordHash')
       await expect(users.list({ limit: 0 })).rejects.toThrow(RangeError)
       await expect(users.list({ offset: -1 })).rejects.toThrow(RangeError)
+    })
+
+    it('says which id the next page starts after, and null on the last page, a full one included', async () => {
+      const { users } = ctx().stores
+      const ids = await createUsers(users, ['carol', 'alice', 'bob', 'dave'])
+      expect(await users.list({ limit: 2 })).toMatchObject({ total: 4, next: ids[1] })
+      expect(await users.list({ limit: 2, offset: 2 })).toMatchObject({ total: 4, next: null })
+      const last = await users.list({ limit: 2, after: ids[1] })
+      expect(last.users.map((u) => u.username)).toEqual(['bob', 'dave'])
+      expect(last.next).toBeNull()
+      expect(await users.list({ limit: 2, after: ids[3] })).toEqual({ users: [], total: 4, next: null })
+    })
+
+    it('walks every user exactly once with after, as users are created and deleted between pages', async () => {
+      const { users } = ctx().stores
+      const ids = await createUsers(users, ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'])
+      const first = await users.list({ limit: 3 })
+      const seen = first.users.map((u) => u.id)
+      // Between pages: a listed user and one still to come are deleted, and a user is created.
+      await users.delete(ids[0]!)
+      await users.delete(ids[4]!)
+      const [late] = await createUsers(users, ['late'])
+      for (let after = first.next; after !== null;) {
+        const page = await users.list({ limit: 3, after, count: false })
+        expect(page.total).toBeNull()
+        seen.push(...page.users.map((u) => u.id))
+        after = page.next
+      }
+      expect(seen).toEqual([ids[0], ids[1], ids[2], ids[3], ids[5], ids[6], late])
+    })
+
+    it('answers an after past every id with an empty page, past PostgreSQL’s integer range too', async () => {
+      const { users } = ctx().stores
+      await createUsers(users, ['alice'])
+      for (const after of [2 ** 31 - 1, 2 ** 31, Number.MAX_SAFE_INTEGER])
+        expect(await users.list({ after, count: false }), String(after)).toEqual({
+          users: [],
+          total: null,
+          next: null,
+        })
+    })
+
+    it('refuses a bad after, an after with an offset, and cuts a page at 500 users', async () => {
+      const { users } = ctx().stores
+      for (const after of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53])
+        await expect(users.list({ after }), String(after)).rejects.toThrow(RangeError)
+      await expect(users.list({ after: 1, offset: 0 })).rejects.toThrow(/offset and after/)
+      // One statement: 501 creations one by one take seconds on PostgreSQL.
+      await ctx()
+        .db.insertInto('users')
+        .values(
+          Array.from({ length: 501 }, (_, i) => ({
+            username: `user${String(i)}`,
+            username_normalized: `user${String(i)}`,
+            password_hash: '$hash$',
+            roles: '[]',
+            disabled: 0,
+            created_at: NOW,
+            updated_at: NOW,
+            password_changed_at: NOW,
+          })),
+        )
+        .execute()
+      const page = await users.list({ limit: 1000, count: false })
+      expect(page.users).toHaveLength(500)
+      expect(page.next).toBe(page.users[499]?.id)
     })
 
     it('updates roles, disabled and password hash in one call, and only what is given', async () => {

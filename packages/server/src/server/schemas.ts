@@ -103,8 +103,18 @@ export const UserPatch = Type.Object(
 
 export const Pagination = Type.Object(
   {
-    page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,8}$' })),
-    per_page: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,2}$' })),
+    page: Type.Optional(
+      Type.String({ pattern: '^[1-9][0-9]{0,8}$', description: 'From 1. Not with `after`.' }),
+    ),
+    per_page: Type.Optional(
+      Type.String({ pattern: '^[1-9][0-9]{0,2}$', description: 'Default 50; more than 200 is cut to 200.' }),
+    ),
+    after: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]{1,15}$',
+        description: 'Cursor: `next_after` of the previous page (users with a greater id). Not with `page`.',
+      }),
+    ),
   },
   strict,
 )

@@ -70,12 +70,26 @@ export interface SessionView {
   current: boolean
 }
 
-/** One page of users. */
+/** Which page of users {@link AuthService.listUsers} reads: by page number, or after a user id. */
+export interface UserListQuery {
+  /** From 1; not with `after`. @default 1 */
+  page?: number
+  /** At most 200. @default 50 */
+  perPage?: number
+  /** Cursor: the `nextAfter` of the page before (users with a greater id). Not with `page`. */
+  after?: number
+}
+
+/** One page of users, in id order. */
 export interface UserList {
   users: PublicUser[]
-  total: number
-  page: number
+  /** How many users there are; `null` on an `after` page (counted on the first page, not again). */
+  total: number | null
+  /** The page number; `null` on an `after` page. */
+  page: number | null
   perPage: number
+  /** Pass as `after` for the next page; `null` on the last page. */
+  nextAfter: number | null
 }
 
 /** Filters of {@link AuthService.auditLog}. */
@@ -145,8 +159,12 @@ export interface AuthService {
    * Refuses `invalid_credentials` (wrong current password), `validation_error`, `weak_password`.
    */
   changePassword(caller: Caller, change: { currentPassword: string; newPassword: string }): Promise<void>
-  /** One page of users (page from 1, default 50 a page, at most 200). */
-  listUsers(page: { page?: number; perPage?: number }): Promise<UserList>
+  /**
+   * One page of users in id order (default 50 a page, at most 200): by page number (from 1), counting
+   * every user, or after a user id (`nextAfter` of the page before), without the count. Refuses
+   * `validation_error` for both at once.
+   */
+  listUsers(query: UserListQuery): Promise<UserList>
   /** One user. Refuses `not_found`. */
   getUser(userId: number): Promise<PublicUser>
   /**
@@ -177,7 +195,7 @@ export function createAuthService(ctx: ServerContext, audit: AuditLog): AuthServ
     listSessions: (token) => listSessions(deps, token),
     revokeSession: (caller, sessionId) => revokeSession(deps, caller, sessionId),
     changePassword: (caller, change) => changePassword(deps, caller, change),
-    listUsers: (page) => listUsers(deps, page),
+    listUsers: (query) => listUsers(deps, query),
     getUser: (userId) => getUser(deps, userId),
     updateUser: (caller, userId, patch) => updateUser(deps, caller, userId, patch),
     deleteUser: (caller, userId) => deleteUser(deps, caller, userId),

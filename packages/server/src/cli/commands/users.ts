@@ -168,26 +168,27 @@ async function policyPassword(config: ServerConfig, username: string, nothing: s
 }
 
 /**
- * Prints every user, a page at a time (the store pages by 500 at most): a line each and a count, or
- * with `json` one array of the objects GET /users answers (id, username, roles, disabled, created_at).
+ * Prints every user, a page at a time (the store pages by 500 at most, each page after the last id of
+ * the one before, none counted): a line each and how many were printed, or with `json` one array of
+ * the objects GET /users answers (id, username, roles, disabled, created_at).
  */
 async function listUsers(stores: SqlStores, json: boolean): Promise<number> {
   const array = json ? jsonArray() : undefined
-  for (let offset = 0; ;) {
-    const page = await stores.users.list({ limit: 500, offset })
+  let listed = 0
+  for (let after: number | null = 0; after !== null;) {
+    const page = await stores.users.list({ limit: 500, after, count: false })
     for (const u of page.users)
       if (array !== undefined) array.write(userBody(u))
       else
         process.stdout.write(
           `${String(u.id).padStart(5)}  ${u.username}  [${u.roles.join(', ')}]${u.disabled ? '  disabled' : ''}\n`,
         )
-    offset += page.users.length
-    if (page.users.length === 0 || offset >= page.total) {
-      if (array !== undefined) array.end()
-      else process.stdout.write(`${String(page.total)} user(s)\n`)
-      return 0
-    }
+    listed += page.users.length
+    after = page.next
   }
+  if (array !== undefined) array.end()
+  else process.stdout.write(`${String(listed)} user(s)\n`)
+  return 0
 }
 
 export const usersCommand: Command = {

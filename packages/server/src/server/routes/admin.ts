@@ -5,11 +5,14 @@ import { IdParam, Pagination, User, UserPatch } from '../schemas.js'
 import type { AuthService } from '../service.js'
 import { callerOf, guarded, idParam, noContent, noStore, numberOf, ok, userBody } from './http.js'
 
+const nullable = (description: string) => Type.Union([Type.Integer(), Type.Null()], { description })
+
 const UserPage = Type.Object({
   users: Type.Array(User),
-  total: Type.Integer(),
-  page: Type.Integer(),
+  total: nullable('How many users there are; null on `after` pages (counted on the first page only).'),
+  page: nullable('The page number; null on `after` pages.'),
   per_page: Type.Integer(),
+  next_after: nullable('Pass as `after` for the next page; null on the last page.'),
 })
 
 /** Registers the admin routes. */
@@ -18,13 +21,26 @@ export function adminRoutes(app: FastifyInstance, service: AuthService): void {
   const tags = ['admin']
   const one = { params: IdParam }
 
-  const list = guarded(tags, 'List users (paginated)', ok(UserPage, 400, 401, 403), {
-    querystring: Pagination,
-  })
+  const list = guarded(
+    tags,
+    'List users in id order (paginated with `after`, or `page`)',
+    ok(UserPage, 400, 401, 403),
+    { querystring: Pagination },
+  )
   app.get('/users', { onRequest: noStore, preHandler, schema: list }, async (request) => {
-    const query = request.query as { page?: string; per_page?: string }
-    const page = await service.listUsers({ page: numberOf(query.page), perPage: numberOf(query.per_page) })
-    return { users: page.users.map(userBody), total: page.total, page: page.page, per_page: page.perPage }
+    const query = request.query as { page?: string; per_page?: string; after?: string }
+    const page = await service.listUsers({
+      page: numberOf(query.page),
+      perPage: numberOf(query.per_page),
+      after: numberOf(query.after),
+    })
+    return {
+      users: page.users.map(userBody),
+      total: page.total,
+      page: page.page,
+      per_page: page.perPage,
+      next_after: page.nextAfter,
+    }
   })
 
   const get = guarded(tags, 'One user', ok(User, 400, 401, 403, 404), one)
