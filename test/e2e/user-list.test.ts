@@ -54,14 +54,14 @@ function userListTests(server: E2EServer): void {
     const [listed, coming] = [seen[0]!, before.at(-2)!]
     for (const id of [listed, coming]) expect(await users().delete(id)).toBe(true)
     const [created] = await createUsers(1)
-    for (let after = first.body.next_after as number | null; after !== null;) {
+    for (let after = first.body.next_after ?? null; after !== null;) {
       const res = await list(`per_page=4&after=${String(after)}`)
       expect(res.status, res.text).toBe(200)
       expect(res.headers.get('cache-control')).toBe('no-store')
       // The count is the first page's: an `after` page does not scan the table again.
       expect(res.body).toMatchObject({ total: null, page: null, per_page: 4 })
       seen.push(...ids(res))
-      after = res.body.next_after as number | null
+      after = res.body.next_after ?? null
     }
     expect(seen).toEqual([...before.filter((id) => id !== coming), created])
   })

@@ -60,9 +60,11 @@ export interface Body {
   session_id?: string
   user?: UserBody
   users?: UserBody[]
-  total?: number
-  page?: number
+  /** `null` on `GET /users?after=` pages. */
+  total?: number | null
+  page?: number | null
   per_page?: number
+  next_after?: number | null
   sessions?: SessionBody[]
   id?: number
   username?: string
