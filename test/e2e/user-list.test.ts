@@ -95,6 +95,25 @@ function userListTests(server: E2EServer): void {
     }
   })
 
+  it('answers a user id past PostgreSQL’s integer ids as no such user: 404, an empty audit page, not a 500', async () => {
+    for (const id of ['2147483648', '3000000000', '999999999999999']) {
+      expectError(await server.api('GET', `/users/${id}`, { token }), 404, 'not_found')
+      const patch = await server.api('PATCH', `/users/${id}`, { token, body: { disabled: true } })
+      expectError(patch, 404, 'not_found')
+      expectError(await server.api('DELETE', `/users/${id}`, { token }), 404, 'not_found')
+      const audit = await server.api('GET', `/audit?user=${id}`, { token })
+      expect(audit.status, audit.text).toBe(200)
+      expect(audit.json).toEqual({ events: [], next_before: null })
+      // Every event is before such an id: the same page as without the cursor.
+      const before = await server.api('GET', `/audit?before=${id}&limit=5`, { token })
+      const newest = await server.api('GET', '/audit?limit=5', { token })
+      expect(before.status, before.text).toBe(200)
+      expect(before.json).toEqual(newest.json)
+    }
+    // The largest id PostgreSQL holds is still asked for: no such user, 404 from the database's answer.
+    expectError(await server.api('GET', '/users/2147483647', { token }), 404, 'not_found')
+  })
+
   it('refuses page with after: 400 validation_error', async () => {
     for (const query of ['page=1&after=0', 'after=5&page=2&per_page=10']) {
       const res = await list(query)

@@ -2,6 +2,7 @@
  * The admin's rules: user list, lookup, role and disabled changes (a demotion or disabling revokes the
  * user's tokens), deletion, and the audit log query. The caller's `admin` role is the route's guard.
  */
+import { MAX_ROW_ID } from '../../stores/sql/schema.js'
 import type { PublicUser, UserRecord } from '../../stores/sql/users.js'
 import { notFound, ServiceError, validation } from '../errors.js'
 import type { AuditLogQuery, AuditPage, Caller, UserList, UserListQuery } from '../service.js'
@@ -34,6 +35,7 @@ export async function listUsers(deps: ServiceDeps, query: UserListQuery): Promis
 
 /** One user (see {@link AuthService.getUser}). */
 export async function getUser(deps: ServiceDeps, userId: number): Promise<PublicUser> {
+  if (userId > MAX_ROW_ID) throw notFound('User')
   const user = await deps.ctx.stores.users.get(userId)
   if (user === undefined) throw notFound('User')
   return publicUser(user)
@@ -45,6 +47,7 @@ async function withUser<T>(
   userId: number,
   change: (tx: UnitOfWork, user: UserRecord) => Promise<T>,
 ): Promise<T> {
+  if (userId > MAX_ROW_ID) throw notFound('User')
   return deps.work.run(async (tx) => {
     // The row first: two changes of one user run one after the other, each reading what the other
     // left (the last-admin guard below judges by what it read).
@@ -105,11 +108,14 @@ export async function deleteUser(
 /** The audit log, newest first (see {@link AuthService.auditLog}). */
 export async function auditLog(deps: ServiceDeps, query: AuditLogQuery): Promise<AuditPage> {
   const limit = Math.min(query.limit ?? AUDIT_EVENTS_PER_PAGE, MAX_AUDIT_EVENTS_PER_PAGE)
+  // No row has an id past MAX_ROW_ID: no event is about such a user, and every event is before such an id.
+  if (query.userId !== undefined && query.userId > MAX_ROW_ID) return { events: [], nextBefore: null }
+  const before = query.before !== undefined && query.before > MAX_ROW_ID ? undefined : query.before
   const events = await deps.ctx.stores.audit.list({
     userId: query.userId,
     event: query.event,
     since: query.since === undefined ? undefined : parseSince(query.since),
-    beforeId: query.before,
+    beforeId: before,
     limit,
   })
   const last = events.at(-1)

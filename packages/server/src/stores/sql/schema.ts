@@ -10,6 +10,14 @@ import type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tesse
 export { optionalSeconds, seconds } from 'tessera/sql'
 export type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tessera/sql'
 
+/**
+ * The largest id a row of `users` or `audit_events` can have: their identity columns are `integer` on
+ * PostgreSQL (2^31 − 1; SQLite's are wider, but count from 1 and never get there). A larger id names no
+ * row, and PostgreSQL refuses it as a parameter compared with those columns ("out of range for type
+ * integer"), so the service answers it before asking the database.
+ */
+export const MAX_ROW_ID = 2_147_483_647
+
 /** `users`: one row per account. `username_normalized` is UNIQUE and decides duplicates. */
 export interface UsersTable {
   id: Generated<number>
