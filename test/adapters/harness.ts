@@ -33,6 +33,7 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/optional', guard: { optional: true } },
   { method: 'POST', path: '/optional', guard: { optional: true } },
   { method: 'GET', path: '/fresh', guard: { fresh: true } },
+  { method: 'POST', path: '/fresh', guard: { fresh: true } },
   { method: 'POST', path: '/auth/refresh', guard: { refresh: true } },
   { method: 'GET', path: '/any-type', guard: { verifyType: false } },
   { method: 'GET', path: '/skip-revocation', guard: { skipRevocationCheck: true } },

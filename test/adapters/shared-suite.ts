@@ -6,6 +6,7 @@ import { createTessera, type Tessera, type TesseraOptions } from '../../packages
 import { SECRET } from '../helpers/forge.js'
 import type { AppSettings, MakeApp, TestClient } from './harness.js'
 import { cookieSuite } from './suite-cookies.js'
+import { csrfOrderSuite } from './suite-csrf-order.js'
 import { errorSuite } from './suite-errors.js'
 import { locationSuite } from './suite-locations.js'
 import { remoteSuite } from './suite-remote.js'
@@ -70,6 +71,7 @@ export function runAdapterSuite(name: string, makeApp: MakeApp): void {
     locationSuite(context)
     errorSuite(context)
     cookieSuite(context)
+    csrfOrderSuite(context)
     routeSuite(context)
     remoteSuite(context)
     paritySuite(context)

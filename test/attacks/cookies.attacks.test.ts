@@ -213,7 +213,8 @@ describe('CSRF on the server in cookie mode', () => {
   })
 
   // A logout with a token already revoked is a success that changes nothing (idempotent) — only once
-  // every other check passed: the revocation is found before the CSRF value is compared.
+  // every other check passed, the CSRF value first: the adapters compare it before they answer that the
+  // token was revoked.
   it('refuses a logout with an already revoked token and a wrong or missing CSRF value', async () => {
     const jar = await cookieLogin(name)
     const out = await send('POST', '/auth/logout', jar, undefined, jar[CSRF_ACCESS])

@@ -4,8 +4,17 @@
  * cross-site page cannot read) and an optional `Origin` / `Sec-Fetch-Site` check.
  */
 import { timingSafeEqual } from 'node:crypto'
-import { CsrfMismatchError, CsrfMissingError, CsrfOriginRejectedError } from '../errors.js'
-import type { VerifiedToken } from '../types.js'
+import {
+  CsrfMismatchError,
+  CsrfMissingError,
+  CsrfOriginRejectedError,
+  FreshTokenRequiredError,
+  TokenRevokedError,
+  TokenWrongTypeError,
+  type TokenError,
+  type VerifiedTokenError,
+} from '../errors.js'
+import type { JwtClaims, VerifiedToken } from '../types.js'
 import type { ResolvedCsrfNames, ResolvedCsrfOptions } from './options.js'
 import type { HttpIO } from './types.js'
 
@@ -45,17 +54,56 @@ export function readCsrfValue<Req>(
   )
 }
 
+/** Whether `sent` equals the `csrf` claim, in constant time; a token without the claim matches nothing. */
+function matchesClaim(claims: JwtClaims, sent: string): boolean {
+  const expected = claims.csrf
+  return typeof expected === 'string' && safeEqual(sent, expected)
+}
+
+function mismatch(
+  token: Pick<VerifiedToken<unknown>, 'header' | 'claims'>,
+  names: ResolvedCsrfNames,
+): CsrfMismatchError {
+  return new CsrfMismatchError(
+    `The ${names.headerName} header does not match the token's CSRF value`,
+    token.header,
+    token.claims,
+    names.headerName,
+  )
+}
+
 /** Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming the header. */
 export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, names: ResolvedCsrfNames): void {
-  const expected = token.claims.csrf
-  if (typeof expected !== 'string' || !safeEqual(sent, expected)) {
-    throw new CsrfMismatchError(
-      `The ${names.headerName} header does not match the token's CSRF value`,
-      token.header,
-      token.claims,
-      names.headerName,
-    )
-  }
+  if (!matchesClaim(token.claims, sent)) throw mismatch(token, names)
+}
+
+/**
+ * The refusal of a cookie request that sent the CSRF value `sent` and whose token the engine refused:
+ * `csrf_mismatch` instead, when the value is wrong and the refusal is one a request must show the value
+ * to learn. By default that is a revocation (the revocation store's answer): the server's state, which
+ * the token does not carry, so a request without the value (a forged one, or one made with a stolen
+ * cookie alone) cannot learn whether a token was revoked; a wrong type or a stale token is written in
+ * the token itself and keeps its place, the type first whatever the token's age (claims.ts). With
+ * `flask` (the flask-jwt-extended preset) the order is flask-jwt-extended's: `_decode_jwt` compares the
+ * value after PyJWT's checks and before `verify_token_type`, the freshness check and the blocklist
+ * (view_decorators.py `_decode_jwt_from_request`), so a wrong type and a stale token yield to it too.
+ * The claims compared are authentic: these refusals come after the signature and the other claims were
+ * checked (for a wrong type under the preset, `flaskRefusal` has already put a claim refused before it
+ * first). Called on refusals only.
+ */
+export function csrfBeforeRefusal(
+  error: TokenError,
+  sent: string,
+  names: ResolvedCsrfNames,
+  flask: boolean,
+): TokenError {
+  return yieldsToCsrf(error, flask) && !matchesClaim(error.claims, sent) ? mismatch(error, names) : error
+}
+
+/** Whether `error` is a refusal a wrong CSRF value comes before (see {@link csrfBeforeRefusal}). */
+function yieldsToCsrf(error: TokenError, flask: boolean): error is VerifiedTokenError {
+  if (error instanceof TokenRevokedError) return true
+  return flask && (error instanceof TokenWrongTypeError || error instanceof FreshTokenRequiredError)
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   type SetCookieOptions,
   type UnsetCookieOptions,
 } from './cookies.js'
-import { checkCsrfClaim, checkOrigin, readCsrfValue } from './csrf.js'
+import { checkCsrfClaim, checkOrigin, csrfBeforeRefusal, readCsrfValue } from './csrf.js'
 import { missingVariant, readToken } from './locate.js'
 import { resolveAdapterOptions, type AdapterOptions, type ResolvedAdapterOptions } from './options.js'
 import { errorResponse, flaskRefusal, withConfiguredStatus } from './respond.js'
@@ -105,6 +105,14 @@ export function createHttpAuth<C, U>(
   const csrf = o.csrf
   // The refusal the flask-jwt-extended preset reports for a refused token (its order of checks).
   const refusal = o.errors.flask ? flaskRefusal(auth.config) : undefined
+  // The answer to a token `verify` refused: the preset's reordering, then a wrong CSRF value first where
+  // the order of checks puts it first (csrfBeforeRefusal). Refusals only: an accepted request pays nothing.
+  const refuse = (error: TokenError, csrfValue: string | undefined, route: ResolvedRoute): TokenError => {
+    const refused = refusal === undefined ? error : refusal(error)
+    return csrfValue === undefined
+      ? refused
+      : csrfBeforeRefusal(refused, csrfValue, route.csrf, o.errors.flask)
+  }
   const hooks = o.userLookup !== undefined || o.verifyClaims !== undefined || o.tokenInBlocklist !== undefined
   const identityClaim = auth.config.identityClaim
 
@@ -287,12 +295,12 @@ export function createHttpAuth<C, U>(
     }
     // The app's C is its assertion about the claims, as with verifyInline<C>.
     const verified = verify(token, route.verify) as Refusable<C>
-    if (verified instanceof TokenError) return refusal === undefined ? verified : refusal(verified)
+    if (verified instanceof TokenError) return refuse(verified, csrfValue, route)
     if (isPromiseLike(verified)) {
       const at = location
       const found = token
       return Promise.resolve(verified).then((v) => {
-        if (v instanceof TokenError) throw refusal === undefined ? v : refusal(v)
+        if (v instanceof TokenError) throw refuse(v, csrfValue, route)
         return accept(io, req, res, route, v, found, at, csrfValue)
       })
     }
