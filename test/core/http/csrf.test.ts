@@ -137,6 +137,42 @@ describe('checkCsrfValue', () => {
     }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', status: 401, claims: bare.claims }))
   })
 
+  // Called outside a guard, with a value from anywhere (a WebSocket message, a query parameter): the
+  // error names no header, and describes the value without echoing it.
+  it('describes the value it was given, never a header, and never echoes the value', async () => {
+    const verified = await auth.verify(await auth.createAccessToken('alice', { csrf: true }))
+    const bare = await auth.verify(await auth.createAccessToken('alice'))
+    const thrown = (t: typeof verified, value: unknown): CsrfMissingError | CsrfMismatchError => {
+      try {
+        checkCsrfValue(t, value)
+      } catch (error) {
+        return error as CsrfMissingError | CsrfMismatchError
+      }
+      return expect.unreachable()
+    }
+    const wrong = thrown(verified, 'value-sent-9f1c')
+    const noClaim = thrown(bare, 'value-sent-9f1c')
+    for (const error of [wrong, noClaim]) {
+      expect(error).toBeInstanceOf(CsrfMismatchError)
+      expect([error.code, error.status, error.headerName]).toEqual(['csrf_mismatch', 401, undefined])
+      expect(error.message).not.toMatch(/header|X-CSRF-TOKEN|value-sent-9f1c/i)
+    }
+    // `header` is the token's JOSE header, as on every refusal of an authentic token.
+    expect((wrong as CsrfMismatchError).header).toEqual(verified.header)
+    // A token made without a CSRF value is told apart from a wrong value.
+    expect(noClaim.message).not.toBe(wrong.message)
+    const missing = [undefined, null, '', ['value-a-77', 'value-b-77'], 4242, { value: 'value-a-77' }].map(
+      (value) => thrown(verified, value),
+    )
+    for (const error of missing) {
+      expect(error).toBeInstanceOf(CsrfMissingError)
+      expect([error.code, error.status, error.headerName]).toEqual(['csrf_missing', 401, undefined])
+      expect(error.message).not.toMatch(/header|X-CSRF-TOKEN|value-a-77|4242/i)
+    }
+    // What was passed instead of a value: its kind, not its content.
+    expect(new Set(missing.map((error) => error.message)).size).toBe(missing.length)
+  })
+
   it('refuses a missing value as csrf_missing, where flask would skip the check', async () => {
     const verified = await auth.verify(await auth.createAccessToken('alice', { csrf: true }))
     for (const value of [undefined, null, '', ['a', 'b'], 42]) {

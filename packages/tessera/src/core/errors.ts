@@ -190,25 +190,34 @@ export class FreshTokenRequiredError extends VerifiedTokenError {
 
 /**
  * A cookie-borne token on a CSRF-checked method came without the double-submit value (header, or form
- * field when enabled). `headerName` is the header expected.
+ * field when enabled), or `checkCsrfValue` was given no value. `headerName` is the header expected.
  */
 export class CsrfMissingError extends TokenError {
   readonly code = 'csrf_missing'
   override name = 'CsrfMissingError'
-  /** The header the double-submit value was expected in, e.g. `X-CSRF-TOKEN`. */
-  readonly headerName: string
-  constructor(message: string, headerName = 'X-CSRF-TOKEN') {
+  /**
+   * The header the route reads the double-submit value from, e.g. `X-CSRF-TOKEN`; `undefined` when no
+   * header was read (`checkCsrfValue`, given a value by the caller).
+   */
+  readonly headerName: string | undefined
+  constructor(message: string, headerName?: string) {
     super(message)
     this.headerName = headerName
   }
 }
-/** The double-submit value sent does not equal the token's `csrf` claim (or the token has none). */
+/**
+ * The double-submit value sent does not equal the token's `csrf` claim (or the token has none). `header`
+ * and `claims` are the token's, as on every refusal of an authentic token.
+ */
 export class CsrfMismatchError extends VerifiedTokenError {
   readonly code = 'csrf_mismatch'
   override name = 'CsrfMismatchError'
-  /** The header the double-submit value was expected in, e.g. `X-CSRF-TOKEN`. */
-  readonly headerName: string
-  constructor(message: string, header: JwtHeader, claims: JwtClaims, headerName = 'X-CSRF-TOKEN') {
+  /**
+   * The header the route reads the double-submit value from, e.g. `X-CSRF-TOKEN`; `undefined` when no
+   * header was read (`checkCsrfValue`, given a value by the caller).
+   */
+  readonly headerName: string | undefined
+  constructor(message: string, header: JwtHeader, claims: JwtClaims, headerName?: string) {
     super(message, header, claims)
     this.headerName = headerName
   }

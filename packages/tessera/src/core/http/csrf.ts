@@ -112,7 +112,9 @@ function yieldsToCsrf(error: TokenError, flask: boolean): error is VerifiedToken
  * WebSocket upgrade, a hand-written check). Guards and `verifyRequest` check cookie requests themselves.
  * Throws `csrf_missing` when `value` is not a non-empty string (flask skips the check then; a request
  * without the value is refused here, as the guards refuse it), and `csrf_mismatch` when it differs from
- * the claim or the token has none (flask: `Missing claim: csrf`).
+ * the claim or the token has none (flask: `Missing claim: csrf`). Read no header: the errors' messages
+ * speak of the value given (its kind when it is not a string, never its content) and their `headerName`
+ * is `undefined`.
  *
  * @example
  * const verified = await auth.verify(token, { type: 'any' })
@@ -120,16 +122,27 @@ function yieldsToCsrf(error: TokenError, flask: boolean): error is VerifiedToken
  */
 export function checkCsrfValue(token: VerifiedToken<unknown>, value: unknown): void {
   if (typeof value !== 'string' || value === '') {
-    throw new CsrfMissingError('Missing CSRF token: no double-submit value to check')
+    throw new CsrfMissingError(`Missing CSRF token: checkCsrfValue was given ${kindOf(value)}`)
   }
-  const expected = token.claims.csrf
-  if (typeof expected !== 'string' || !safeEqual(value, expected)) {
+  if (!matchesClaim(token.claims, value)) {
     throw new CsrfMismatchError(
-      "The double-submit value does not match the token's CSRF value",
+      typeof token.claims.csrf === 'string'
+        ? "The CSRF value given to checkCsrfValue does not match the token's csrf claim"
+        : 'The token has no csrf claim to check the CSRF value given to checkCsrfValue against (create it with csrf: true)',
       token.header,
       token.claims,
     )
   }
+}
+
+// What was given instead of a double-submit value, by its kind only: the value may be a secret (a
+// whole Cookie header, a token) and is never echoed.
+function kindOf(value: unknown): string {
+  if (value === undefined || value === null) return String(value)
+  if (value === '') return 'an empty string'
+  if (Array.isArray(value)) return 'an array (a value sent more than once?)'
+  const type = typeof value
+  return `${type === 'object' ? 'an' : 'a'} ${type}, not a string`
 }
 
 /**
