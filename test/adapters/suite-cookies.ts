@@ -217,6 +217,17 @@ export function cookieSuite(ctx: SuiteContext): void {
         form: { csrf_token: 'no' },
       })
       expect(wrong.body.error).toBe('csrf_mismatch')
+      // The value came from the field: the answer names it, not the header that was not sent.
+      expect(wrong.body.message).toContain('csrf_token')
+      expect(wrong.body.message).not.toContain('X-CSRF-TOKEN')
+      const header = await started.client.request('POST', '/protected', {
+        headers: { cookie, 'x-csrf-token': 'no' },
+        form: { csrf_token: csrf },
+      })
+      expect([header.body.error, header.body.message]).toEqual([
+        'csrf_mismatch',
+        expect.stringContaining('X-CSRF-TOKEN'),
+      ])
     })
 
     it('refuses a cookie token without a csrf claim as csrf_mismatch', async () => {

@@ -73,18 +73,29 @@ describe('readCsrfValue', () => {
 })
 
 describe('checkCsrfClaim', () => {
+  const sent: FakeRequest = { method: 'POST', headers: { 'x-csrf-token': 'v' } }
   it('passes a matching value and refuses a different or absent claim, naming the header', () => {
     expect(() => {
-      checkCsrfClaim(token('v'), 'v', csrf.access)
+      checkCsrfClaim(fakeIO, sent, token('v'), 'v', csrf.access)
     }).not.toThrow()
     for (const claim of ['w', undefined]) {
       expect(() => {
-        checkCsrfClaim(token(claim), 'v', csrf.access)
+        checkCsrfClaim(fakeIO, sent, token(claim), 'v', csrf.access)
       }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))
     }
     expect(() => {
-      checkCsrfClaim(token('w'), 'v', csrf.access)
+      checkCsrfClaim(fakeIO, sent, token('w'), 'v', csrf.access)
     }).toThrow(CsrfMismatchError)
+  })
+
+  it('names the form field when the value was read from it, the header being absent', () => {
+    for (const headers of [{}, { 'x-csrf-token': '' }] as Record<string, string>[]) {
+      const run = () => {
+        checkCsrfClaim(fakeIO, { headers, body: { csrf_token: 'v' } }, token('w'), 'v', csrf.access)
+      }
+      expect(run).toThrow(/^The csrf_token form field /)
+      expect(run).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))
+    }
   })
 })
 

@@ -60,21 +60,39 @@ function matchesClaim(claims: JwtClaims, sent: string): boolean {
   return typeof expected === 'string' && safeEqual(sent, expected)
 }
 
-function mismatch(
+/**
+ * `csrf_mismatch` for a value read by {@link readCsrfValue}, naming where it was read: the header when the
+ * request carries one (it is read first), else the form field. Worked out on refusals only.
+ */
+function mismatch<Req>(
+  io: HttpIO<Req, never>,
+  req: Req,
   token: Pick<VerifiedToken<unknown>, 'header' | 'claims'>,
   names: ResolvedCsrfNames,
 ): CsrfMismatchError {
+  const header = io.header(req, names.headerKey)
+  const source =
+    header === undefined || header === '' ? `${names.fieldName} form field` : `${names.headerName} header`
   return new CsrfMismatchError(
-    `The ${names.headerName} header does not match the token's CSRF value`,
+    `The ${source} does not match the token's CSRF value`,
     token.header,
     token.claims,
     names.headerName,
   )
 }
 
-/** Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming the header. */
-export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, names: ResolvedCsrfNames): void {
-  if (!matchesClaim(token.claims, sent)) throw mismatch(token, names)
+/**
+ * Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming where the value
+ * was read (the header, or the form field when the header was absent).
+ */
+export function checkCsrfClaim<Req>(
+  io: HttpIO<Req, never>,
+  req: Req,
+  token: VerifiedToken<unknown>,
+  sent: string,
+  names: ResolvedCsrfNames,
+): void {
+  if (!matchesClaim(token.claims, sent)) throw mismatch(io, req, token, names)
 }
 
 /**
@@ -91,13 +109,17 @@ export function checkCsrfClaim(token: VerifiedToken<unknown>, sent: string, name
  * checked (for a wrong type under the preset, `flaskRefusal` has already put a claim refused before it
  * first). Called on refusals only.
  */
-export function csrfBeforeRefusal(
+export function csrfBeforeRefusal<Req>(
+  io: HttpIO<Req, never>,
+  req: Req,
   error: TokenError,
   sent: string,
   names: ResolvedCsrfNames,
   flask: boolean,
 ): TokenError {
-  return yieldsToCsrf(error, flask) && !matchesClaim(error.claims, sent) ? mismatch(error, names) : error
+  return yieldsToCsrf(error, flask) && !matchesClaim(error.claims, sent)
+    ? mismatch(io, req, error, names)
+    : error
 }
 
 /** Whether `error` is a refusal a wrong CSRF value comes before (see {@link csrfBeforeRefusal}). */

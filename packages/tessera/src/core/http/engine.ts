@@ -107,11 +107,17 @@ export function createHttpAuth<C, U>(
   const refusal = o.errors.flask ? flaskRefusal(auth.config) : undefined
   // The answer to a token `verify` refused: the preset's reordering, then a wrong CSRF value first where
   // the order of checks puts it first (csrfBeforeRefusal). Refusals only: an accepted request pays nothing.
-  const refuse = (error: TokenError, csrfValue: string | undefined, route: ResolvedRoute): TokenError => {
+  const refuse = <Req>(
+    io: HttpIO<Req, unknown>,
+    req: Req,
+    error: TokenError,
+    csrfValue: string | undefined,
+    route: ResolvedRoute,
+  ): TokenError => {
     const refused = refusal === undefined ? error : refusal(error)
     return csrfValue === undefined
       ? refused
-      : csrfBeforeRefusal(refused, csrfValue, route.csrf, o.errors.flask)
+      : csrfBeforeRefusal(io, req, refused, csrfValue, route.csrf, o.errors.flask)
   }
   const hooks = o.userLookup !== undefined || o.verifyClaims !== undefined || o.tokenInBlocklist !== undefined
   const identityClaim = auth.config.identityClaim
@@ -246,7 +252,7 @@ export function createHttpAuth<C, U>(
     location: TokenLocation,
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
-    if (csrfValue !== undefined) checkCsrfClaim(v, csrfValue, route.csrf)
+    if (csrfValue !== undefined) checkCsrfClaim(io, req, v, csrfValue, route.csrf)
     // Roles and scopes, then the implicit refresh when due; asynchronous only when a refresh is.
     const grant = (user: U): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
       checkAccess(v, route)
@@ -295,12 +301,12 @@ export function createHttpAuth<C, U>(
     }
     // The app's C is its assertion about the claims, as with verifyInline<C>.
     const verified = verify(token, route.verify) as Refusable<C>
-    if (verified instanceof TokenError) return refuse(verified, csrfValue, route)
+    if (verified instanceof TokenError) return refuse(io, req, verified, csrfValue, route)
     if (isPromiseLike(verified)) {
       const at = location
       const found = token
       return Promise.resolve(verified).then((v) => {
-        if (v instanceof TokenError) throw refuse(v, csrfValue, route)
+        if (v instanceof TokenError) throw refuse(io, req, v, csrfValue, route)
         return accept(io, req, res, route, v, found, at, csrfValue)
       })
     }
