@@ -45,7 +45,8 @@ interface UserAction extends Applicable {
 const ACTIONS = {
   create: { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY], flags: ['admin', 'roles'] },
   list: { arity: 0, settings: DATABASE_SETTINGS, flags: ['json'] },
-  // Asks when it removes the admin role.
+  // Asks when it removes the admin role, which only the user's row tells: without a terminal or --yes
+  // it refuses once it has read it, before any write (withStores opens no missing or empty database).
   'set-roles': { arity: 2, settings: [...DATABASE_SETTINGS, ...REVOCATION], flags: ['yes'] },
   'set-password': { arity: 1, settings: [...DATABASE_SETTINGS, ...PASSWORD_POLICY, ...REVOCATION] },
   disable: {
