@@ -61,7 +61,8 @@ export function logoutHandler(
       await app.verifyRequest(request, reply, route)
     } catch (error) {
       if (!isTesseraError(error) || error.code !== 'token_revoked') throw error
-      // The revocation is checked before the CSRF value: check everything else now.
+      // Revoked (a wrong CSRF value would have been refused first): check everything else now, the
+      // route's roles too, and answer as a logout that found nothing to end.
       await app.verifyRequest(request, reply, revoked)
       return done(request, reply)
     }
