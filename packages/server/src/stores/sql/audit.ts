@@ -6,7 +6,7 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import { nowSeconds } from '../../time.js'
-import { skippingLocked } from './purge.js'
+import { deleteBatch } from './purge.js'
 import { seconds, type AuditEventsTable, type TesseraDatabase } from './schema.js'
 
 /** One event to record. */
@@ -111,20 +111,10 @@ export function auditStore(db: Kysely<TesseraDatabase>): AuditStore {
         const result = await db.deleteFrom('audit_events').where('at', '<', at).executeTakeFirst()
         return Number(result.numDeletedRows)
       }
-      // A batch: the oldest first, so each call is short and repeatable. Ordered by `at`, the column of
-      // the condition, so it reads `audit_events_at_idx` (ordered by `id`, SQLite's planner scanned the
-      // whole table by rowid and read to its end whenever fewer than `limit` rows were due). Rows
-      // another instance's batch holds are skipped (purge.ts).
-      const result = await db
-        .deleteFrom('audit_events')
-        .where('id', 'in', (eb) =>
-          skippingLocked(
-            db,
-            eb.selectFrom('audit_events').select('id').where('at', '<', at).orderBy('at').limit(limit),
-          ),
-        )
-        .executeTakeFirst()
-      return Number(result.numDeletedRows)
+      // A batch, the oldest first, so each call is short and repeatable: an index range of
+      // `audit_events_at_idx` (ordered by `id`, SQLite's planner scanned the whole table by rowid and
+      // read to its end whenever fewer than `limit` rows were due); see deleteBatch.
+      return deleteBatch(db, 'audit_events', { column: 'at', bound: at }, limit)
     },
     async count() {
       const row = await db

@@ -2,60 +2,84 @@
  * Batched deletes of what has expired, for the maintenance job: each call deletes at most `limit` rows
  * in one short statement, so it never holds a lock for long, and running it again (or on another
  * instance at the same moment) is harmless: on PostgreSQL each batch skips the rows another
- * transaction holds ({@link skippingLocked}), so instances purging at once share the rows out.
- *
- * Each batch is picked in the order of the column its condition tests: the planner then reads that
- * column's index range whatever the table's statistics say. Unordered, statistics taken while many
- * rows were due (a backlog, until the next ANALYZE after its purge) made PostgreSQL read the table in
- * physical order for the few rows left, to its end, on every pass of every instance (sessions at
- * 320,000 rows: 52 ms and 19,700 pages a pass, against 3 ms by the index).
+ * transaction holds, so instances purging at once share the rows out. Every purge is one
+ * {@link deleteBatch}.
  */
 import { setImmediate as yieldToRequests } from 'node:timers/promises'
-import { sql, type Kysely, type SelectQueryBuilder } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely'
 import { dialectOf } from './dialect.js'
 import type { TesseraDatabase } from './schema.js'
 
-/**
- * The rows of one batch, as picked by `query`: on PostgreSQL locked as they are picked, skipping those
- * another transaction holds (`FOR UPDATE SKIP LOCKED`). Every instance purges each minute without a
- * leader: two batches picked the same rows, so one waited for the other's commit, came back with
- * nothing and ended its pass early, or, locking them in another order, was cancelled as a deadlock
- * (a failed task, an error in the log; seen with three servers on one database). SQLite has one
- * writer at a time: nothing to skip.
- */
-export function skippingLocked<DB, TB extends keyof DB, O>(
-  db: Kysely<TesseraDatabase>,
-  query: SelectQueryBuilder<DB, TB, O>,
-): SelectQueryBuilder<DB, TB, O> {
-  return dialectOf(db) === 'postgres' ? query.forUpdate().skipLocked() : query
+/** The tables the purges delete from, and the time columns their batches are picked by. */
+interface PurgedColumns {
+  revocations: 'expires_at'
+  sessions: 'expires_at' | 'revoked_at'
+  audit_events: 'at'
+  legacy_exchanges: 'expires_at'
 }
 
-/** Deletes up to `limit` revocations that expired before `now`; returns how many. */
-export async function purgeRevocations(
+/** A time column of a purged table, and the rows due: those below `bound` (`inclusive`: or at it). */
+interface Due<T extends keyof PurgedColumns> {
+  column: PurgedColumns[T]
+  bound: number
+  inclusive?: boolean
+}
+
+/**
+ * Deletes up to `limit` rows of `table` that are due, the oldest by `due.column` first; returns how
+ * many. The statement reads about as many rows as it deletes, whatever the table's size and statistics:
+ *
+ * - The batch is picked in the order of the column its condition tests: the planner then reads that
+ *   column's index range. Unordered, statistics taken while many rows were due (a backlog, until the
+ *   next ANALYZE after its purge) made PostgreSQL read the table in physical order for the few rows
+ *   left, to its end, on every pass of every instance (sessions at 320,000 rows: 52 ms and 19,700 pages
+ *   a pass, against 3 ms by the index).
+ * - The rows picked are deleted by their address (PostgreSQL's `ctid`, a TID scan; SQLite's `rowid`),
+ *   not joined back to the table by key: PostgreSQL joined a batch of 1,000 keys by hashing the whole
+ *   table whenever it held fewer than a few hundred thousand rows (revocations at 200,000: 24–40 ms a
+ *   batch, a backlog purged in quadratic time), and the revocations' recheck of `expires_at` read every
+ *   due row once more (100,000 for a batch of 1,000).
+ * - On PostgreSQL the rows are locked as they are picked, skipping those another transaction holds
+ *   (`FOR UPDATE SKIP LOCKED`). Every instance purges each minute without a leader: two batches picked
+ *   the same rows, so one waited for the other's commit, came back with nothing and ended its pass
+ *   early, or, locking them in another order, was cancelled as a deadlock (a failed task, an error in
+ *   the log; seen with three servers on one database). SQLite has one writer at a time: nothing to skip.
+ * - The statement's only condition is the address: given the time condition again (as the revocations
+ *   purge had it), PostgreSQL's planner read the rows to delete by that condition's index range, every
+ *   due row each batch, wherever its statistics underestimated them (a backlog that built up since the
+ *   last ANALYZE). None is needed: a row picked is locked until the transaction ends, so nothing
+ *   changes it before it is deleted, and a row updated by a transaction that committed after the
+ *   statement began (an upserted revocation) is picked in its newest version, which the statement's
+ *   snapshot does not see: it is left to a later batch, and deleted then if still due.
+ */
+export async function deleteBatch<T extends keyof PurgedColumns>(
   db: Kysely<TesseraDatabase>,
-  now: number,
+  table: T,
+  due: Due<T>,
   limit: number,
 ): Promise<number> {
+  const postgres = dialectOf(db) === 'postgres'
+  const from = sql.table(table)
+  const column = sql.ref(due.column)
+  const condition: RawBuilder<unknown> = sql`${column} ${sql.raw(due.inclusive === true ? '<=' : '<')} ${due.bound}`
+  const address = sql.raw(postgres ? 'ctid' : 'rowid')
+  const picked = sql`select ${address} from ${from} where ${condition} order by ${column} limit ${limit}`
+  // Widened from the generic: Kysely's builder cannot resolve its columns for an unknown table.
+  const target: keyof PurgedColumns = table
   const result = await db
-    .deleteFrom('revocations')
-    .where('expires_at', '<', now)
-    .where((eb) =>
-      eb(
-        eb.refTuple('kind', 'id'),
-        'in',
-        skippingLocked(
-          db,
-          eb
-            .selectFrom('revocations')
-            .select(['kind', 'id'])
-            .where('expires_at', '<', now)
-            .orderBy('expires_at')
-            .limit(limit),
-        ).$asTuple('kind', 'id'),
-      ),
+    .deleteFrom(target)
+    .where(
+      postgres
+        ? sql<SqlBool>`ctid = any(array(${picked} for update skip locked))`
+        : sql<SqlBool>`rowid in (${picked})`,
     )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
+}
+
+/** Deletes up to `limit` revocations that expired before `now`; returns how many. */
+export function purgeRevocations(db: Kysely<TesseraDatabase>, now: number, limit: number): Promise<number> {
+  return deleteBatch(db, 'revocations', { column: 'expires_at', bound: now }, limit)
 }
 
 /**
@@ -70,18 +94,8 @@ export async function purgeSessions(
   cutoff: number,
   limit: number,
 ): Promise<number> {
-  const endedBy = async (column: 'expires_at' | 'revoked_at', max: number): Promise<number> => {
-    const result = await db
-      .deleteFrom('sessions')
-      .where('id', 'in', (eb) =>
-        skippingLocked(
-          db,
-          eb.selectFrom('sessions').select('id').where(column, '<=', cutoff).orderBy(column).limit(max),
-        ),
-      )
-      .executeTakeFirst()
-    return Number(result.numDeletedRows)
-  }
+  const endedBy = (column: 'expires_at' | 'revoked_at', max: number): Promise<number> =>
+    deleteBatch(db, 'sessions', { column, bound: cutoff, inclusive: true }, max)
   const expired = await endedBy('expires_at', limit)
   return expired >= limit ? expired : expired + (await endedBy('revoked_at', limit - expired))
 }
@@ -91,26 +105,12 @@ export async function purgeSessions(
  * `cutoff`: such a token is refused as expired before its exchange is looked up, so the row no longer
  * guards against anything. An index range of `legacy_exchanges_expires_at_idx`.
  */
-export async function purgeLegacyExchanges(
+export function purgeLegacyExchanges(
   db: Kysely<TesseraDatabase>,
   cutoff: number,
   limit: number,
 ): Promise<number> {
-  const result = await db
-    .deleteFrom('legacy_exchanges')
-    .where('jti', 'in', (eb) =>
-      skippingLocked(
-        db,
-        eb
-          .selectFrom('legacy_exchanges')
-          .select('jti')
-          .where('expires_at', '<=', cutoff)
-          .orderBy('expires_at')
-          .limit(limit),
-      ),
-    )
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
+  return deleteBatch(db, 'legacy_exchanges', { column: 'expires_at', bound: cutoff, inclusive: true }, limit)
 }
 
 /** Tables larger than this (by PostgreSQL's estimate) are reported by the estimate, not counted. */
