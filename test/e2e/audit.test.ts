@@ -10,6 +10,7 @@ import {
   type ApiResponse,
   type Tokens,
 } from '../helpers/server-harness.js'
+import { ROUTINE_AUDIT_EVENTS } from '../../packages/server/src/stores/sql/audit.js'
 
 const ADMIN = 'auditor'
 const ADMIN_PASSWORD = 'auditor password for e2e'
@@ -138,6 +139,8 @@ describe('GET /audit after a full run', () => {
       [admin.userId, 'admin-console/2'],
     ])
     expect(events.find((e) => e.type === 'login_failed')?.detail).toEqual({ reason: 'wrong_password' })
+    // The routine events (kept TESSERA_AUDIT_ROUTINE_RETENTION) are types the server writes.
+    for (const routine of ROUTINE_AUDIT_EVENTS) expect(events.map((e) => e.type)).toContain(routine)
     expect(events.find((e) => e.type === 'user_updated')?.detail).toMatchObject({
       roles: ['editor'],
       tokens_revoked: false,

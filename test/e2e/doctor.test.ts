@@ -51,6 +51,10 @@ describe('the start-up doctor', () => {
     ],
     ['an access token lifetime above 1 hour', { accessTokenTtl: 7200 }],
     ['a refresh token lifetime above 90 days', { refreshTokenTtl: 91 * 86_400 }],
+    [
+      'a routine audit retention longer than the audit retention',
+      { auditRetention: 30 * 86_400, auditRoutineRetention: 60 * 86_400 },
+    ],
   ] as [string, Partial<ServerConfig>][])('refuses to start with %s', async (_label, overrides) => {
     const error = await tryStart(overrides)
     expect(error).toBeInstanceOf(Error)

@@ -160,6 +160,19 @@ describe('server configuration', () => {
       expect(errorsOf({ accessTokenTtl: 600, refreshTokenTtl: 600 })).toEqual(['TESSERA_REFRESH_TOKEN_TTL'])
     })
 
+    it('refuses a routine audit retention longer than the audit retention, which would delete routine events first', () => {
+      expect(errorsOf({ auditRoutineRetention: 30 * 86_400 })).toEqual([])
+      expect(errorsOf({ auditRoutineRetention: 90 * 86_400 })).toEqual([])
+      expect(errorsOf({ auditRoutineRetention: 91 * 86_400 })).toEqual(['TESSERA_AUDIT_ROUTINE_RETENTION'])
+      // Set by itself, but the audit retention lowered under it.
+      expect(errorsOf({ auditRoutineRetention: 30 * 86_400, auditRetention: 14 * 86_400 })).toEqual([
+        'TESSERA_AUDIT_ROUTINE_RETENTION',
+      ])
+      const [finding] = checkServerConfig({ ...base, auditRoutineRetention: 120 * 86_400 })
+      expect(finding?.message).toContain('TESSERA_AUDIT_RETENTION (90d)')
+      expect(finding?.message).toContain('at most 90d')
+    })
+
     it('refuses an automatic key rotation more often than daily; 0 turns it off', () => {
       expect(loadServerConfig({}, {}).keyRotationInterval).toBe(90 * 86_400)
       expect(loadServerConfig({}, { TESSERA_KEY_ROTATION_INTERVAL: '0' }).keyRotationInterval).toBe(0)
@@ -270,6 +283,7 @@ describe('server configuration', () => {
       maintenanceIntervalMs: 60_000,
       sessionRetention: 7 * 86_400,
       auditRetention: 90 * 86_400,
+      auditRoutineRetention: undefined,
       shutdownDelayMs: 5_000,
     })
     const config = loadServerConfig(
@@ -279,6 +293,7 @@ describe('server configuration', () => {
         TESSERA_SHUTDOWN_DELAY: '0',
         TESSERA_MAINTENANCE_INTERVAL: '2m',
         TESSERA_AUDIT_RETENTION: '30d',
+        TESSERA_AUDIT_ROUTINE_RETENTION: '7d',
       },
     )
     expect(config).toMatchObject({
@@ -286,6 +301,7 @@ describe('server configuration', () => {
       shutdownDelayMs: 0,
       maintenanceIntervalMs: 120_000,
       auditRetention: 30 * 86_400,
+      auditRoutineRetention: 7 * 86_400,
     })
     for (const [name, value] of [
       ['TESSERA_DATABASE_TIMEOUT', '50ms'],
@@ -293,6 +309,8 @@ describe('server configuration', () => {
       ['TESSERA_DATABASE_TIMEOUT', 'soon'],
       ['TESSERA_SHUTDOWN_DELAY', '-1s'],
       ['TESSERA_AUDIT_RETENTION', '0'],
+      ['TESSERA_AUDIT_ROUTINE_RETENTION', '0'],
+      ['TESSERA_AUDIT_ROUTINE_RETENTION', 'a month'],
       ['TESSERA_MAINTENANCE_INTERVAL', '1ms'],
       ['TESSERA_MAINTENANCE_INTERVAL', '999ms'],
       ['TESSERA_MAINTENANCE_INTERVAL', '2d'],

@@ -192,6 +192,51 @@ function suite(name: string, target: () => Target): void {
       expect(replica.size().tokens).toBe(0)
     })
 
+    it('purges the routine audit events past their own retention, and every other event past the audit retention', async () => {
+      const stores = await open()
+      const { userId } = await seed(stores)
+      const at = (days: number): number => NOW - days * DAY
+      // A login and a refresh (routine) and a refused login, a reuse and a role change (security), 40
+      // days old; the same 20 days old.
+      for (const age of [40, 20]) {
+        for (const event of ['login', 'refresh', 'login_failed', 'refresh_reuse_detected', 'user_updated'])
+          await stores.audit.record({ event, userId, at: at(age) })
+      }
+      const run = async (auditRoutineRetention?: number): Promise<Record<string, number>> => {
+        const maintenance = createMaintenance({ intervalMs: 0 })
+        serverMaintenanceTasks(
+          maintenance,
+          { stores, replica: memoryRevocationStore({ sweepIntervalSeconds: 0 }), metrics: createMetrics() },
+          { ...settings, auditRoutineRetention, batchSize: 1 },
+        )
+        const report = await maintenance.runOnce(NOW)
+        expect(report.failed).toEqual({})
+        return report.deleted
+      }
+      const kept = async (): Promise<string[]> =>
+        (await stores.db.selectFrom('audit_events').select(['event', 'at']).orderBy('id').execute()).map(
+          (e) => `${e.event}@${(NOW - Number(e.at)) / DAY}`,
+        )
+      // Unset, or as long as the audit retention: routine events are kept as long as the others.
+      expect(await run()).not.toHaveProperty('audit_events_routine')
+      expect(await run(90 * DAY)).not.toHaveProperty('audit_events_routine')
+      expect(await kept()).toHaveLength(11)
+      // 30 days: the routine events of 40 days ago go (in batches), nothing else.
+      expect(await run(30 * DAY)).toMatchObject({ audit_events: 0, audit_events_routine: 2 })
+      expect(await kept()).toEqual([
+        'recent@89',
+        'login_failed@40',
+        'refresh_reuse_detected@40',
+        'user_updated@40',
+        'login@20',
+        'refresh@20',
+        'login_failed@20',
+        'refresh_reuse_detected@20',
+        'user_updated@20',
+      ])
+      expect((await run(30 * DAY)).audit_events_routine).toBe(0)
+    })
+
     it('saves the trusted time over the last one, and when a distrust began until a pass trusts the clock again', async () => {
       const stores = await open()
       expect(await trustedStart(stores.db)).toEqual({})

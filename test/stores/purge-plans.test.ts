@@ -16,6 +16,7 @@ import {
   purgeRevocations,
   purgeSessions,
 } from '../../packages/server/src/stores/sql/purge.js'
+import { ROUTINE_AUDIT_EVENTS } from '../../packages/server/src/stores/sql/audit.js'
 import type { TesseraDatabase } from '../../packages/server/src/stores/sql/schema.js'
 import { sqlStores } from '../../packages/server/src/stores/sql/stores.js'
 import { compileOnly, type Flavour } from '../helpers/compile-only.js'
@@ -31,32 +32,41 @@ async function purgeStatements(
   await purgeRevocations(db, 1_000, limit)
   await purgeSessions(db, 1_000, limit)
   await sqlStores(db).audit.purgeBefore(1_000, limit)
+  await sqlStores(db).audit.purgeBefore(1_000, limit, { events: ROUTINE_AUDIT_EVENTS })
   await purgeLegacyExchanges(db, 1_000, limit)
   await db.destroy()
   return compiled.map((query) => ({ table: /delete from "(\w+)"/.exec(query.sql)?.[1] ?? '?', query }))
 }
 
+/**
+ * Each purge statement's table and the index of the column it tests: the revocations, the expired then
+ * the revoked sessions, the audit events (all, then the routine ones), the legacy exchanges.
+ */
+const PURGE_INDEXES = [
+  ['revocations', 'revocations_expires_at_idx'],
+  ['sessions', 'sessions_expires_at_idx'],
+  ['sessions', 'sessions_revoked_at_idx'],
+  ['audit_events', 'audit_events_at_idx'],
+  ['audit_events', 'audit_events_event_at_idx'],
+  ['legacy_exchanges', 'legacy_exchanges_expires_at_idx'],
+] as const
+
 describe('maintenance purges on SQLite', () => {
   it('read an index range of each table (no full scan)', async () => {
     const statements = await purgeStatements('sqlite')
-    // The revocations, the expired then the revoked sessions, the audit events, the legacy exchanges.
-    expect(statements.map((s) => s.table)).toEqual([
-      'revocations',
-      'sessions',
-      'sessions',
-      'audit_events',
-      'legacy_exchanges',
-    ])
+    expect(statements.map((s) => s.table)).toEqual(PURGE_INDEXES.map(([table]) => table))
     const db = await openDatabase({ url: ':memory:' })
     try {
       await migrateToLatest(db)
-      for (const { table, query } of statements) {
+      for (const [i, { table, query }] of statements.entries()) {
         const plan = await db.executeQuery<{ detail: string }>(
           CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]),
         )
         const details = plan.rows.map((row) => row.detail)
         expect(details, query.sql).not.toContainEqual(expect.stringMatching(/^SCAN /))
-        expect(details.join(' | '), query.sql).toMatch(new RegExp(`SEARCH ${table} USING (COVERING )?INDEX`))
+        expect(details.join(' | '), query.sql).toMatch(
+          new RegExp(`SEARCH ${table} USING (COVERING )?INDEX ${PURGE_INDEXES[i]?.[1] ?? '?'} `),
+        )
         // The rows picked are deleted by rowid, not found again by a second read of the index range.
         expect(details[0], query.sql).toBe(`SEARCH ${table} USING INTEGER PRIMARY KEY (rowid=?)`)
       }
@@ -91,7 +101,7 @@ describe.skipIf(!postgres)('migration 0006 on a PostgreSQL database with many au
         await limited.destroy()
       }
       const report = await migrateDatabase({ url: database.url, timeoutMs })
-      expect(report.applied).toEqual(['0006-long-operation', '0007-server-state'])
+      expect(report.applied).toEqual(['0006-long-operation', '0007-server-state', '0008-indexes'])
       const { rows } = await sql<{ data_type: string; n: number }>`
         select (select data_type from information_schema.columns
                 where table_name = 'audit_events' and column_name = 'id') as data_type,
@@ -122,7 +132,9 @@ describe.skipIf(!postgres)('maintenance purges on PostgreSQL', () => {
           expect(text, `${table}: ${query.sql}`).not.toMatch(new RegExp(`Seq Scan on ${table}\\b`))
           // The rows to delete are found by a range of the index on the purge's own column (then
           // deleted by their address: the next suite runs them on full tables).
-          expect(text, `${table}: ${query.sql}`).toMatch(/Index Cond: \((expires_at|revoked_at|at) <=? /)
+          expect(text, `${table}: ${query.sql}`).toMatch(
+            /Index Cond: \((\(event = ANY \(.*\)\) AND \()?(expires_at|revoked_at|at) <=? /,
+          )
         }
       })
       const { rows } = await sql<{ data_type: string }>`
@@ -208,14 +220,7 @@ describe.skipIf(!postgres)(
       // The server's batch: how the planner joins the rows picked back to the table depends on how many.
       const batch = 1000
       const statements = await purgeStatements('postgres', batch)
-      // Each statement's table, and the index of the column it tests.
-      const expected = [
-        ['revocations', 'revocations_expires_at_idx'],
-        ['sessions', 'sessions_expires_at_idx'],
-        ['sessions', 'sessions_revoked_at_idx'],
-        ['audit_events', 'audit_events_at_idx'],
-        ['legacy_exchanges', 'legacy_exchanges_expires_at_idx'],
-      ]
+      const expected = PURGE_INDEXES
       expect(statements.map((s) => s.table)).toEqual(expected.map(([table]) => table))
       const database = await createTestDatabase('h52stale')
       const db = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 60_000 })
@@ -239,7 +244,7 @@ describe.skipIf(!postgres)(
           select 's' || g, (select id from users), 1, 1, (${time})::bigint, 'j', (${revoked})::bigint
           from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(db)
           await sql`insert into audit_events (at, event)
-          select (${time})::bigint, 'login' from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(
+          select (${time})::bigint, case when g % 2 = 0 then 'login' else 'login_failed' end from generate_series(${from}::int, ${from + 19_999}::int) g`.execute(
             db,
           )
           await sql`insert into legacy_exchanges (jti, user_id, session_id, exchanged_at, expires_at)
@@ -252,6 +257,10 @@ describe.skipIf(!postgres)(
         await fill(true, 1)
         const check = async (state: string): Promise<void> => {
           for (const [i, { table, query }] of statements.entries()) {
+            // Not the routine audit events: an event is written at its time and comes due a retention
+            // later, by when ANALYZE (autovacuum's, after a tenth of the table changed) has seen it. Unseen,
+            // the planner reads audit_events_at_idx for them (a sort of the one row it believes due).
+            if (state === 'backlog unseen' && expected[i]?.[1] === 'audit_events_event_at_idx') continue
             const reads = await tableReads(db, table, query)
             const what = `${state}, ${table}: ${query.sql} (${reads.scans.join(', ')})`
             expect(reads.indexes, what).toContain(expected[i]?.[1])
@@ -268,7 +277,9 @@ describe.skipIf(!postgres)(
         // The backlog purged but one row (as a pass does), the statistics still those of the backlog.
         await sql`delete from revocations where expires_at < 1000 and id <> 'r1'`.execute(db)
         await sql`delete from sessions where expires_at < 1000 and id <> 's1'`.execute(db)
-        await sql`delete from audit_events where at < 1000 and id <> (select min(id) from audit_events)`.execute(
+        // The routine events due purged but one; the security events of that time kept (a longer
+        // retention): what a routine purge that caught up finds at every pass.
+        await sql`delete from audit_events where at < 1000 and event = 'login' and id <> (select min(id) from audit_events where event = 'login')`.execute(
           db,
         )
         await sql`delete from legacy_exchanges where expires_at < 1000 and jti <> 'l1'`.execute(db)
@@ -298,6 +309,8 @@ describe.skipIf(!postgres)('maintenance purges on PostgreSQL, two instances at o
     'expired sessions': (db) => purgeSessions(db, cutoff, batch),
     'revoked sessions': (db) => purgeSessions(db, cutoff, batch),
     audit_events: (db) => sqlStores(db).audit.purgeBefore(cutoff, batch),
+    'routine audit_events': (db) =>
+      sqlStores(db).audit.purgeBefore(cutoff, batch, { events: ROUTINE_AUDIT_EVENTS }),
     legacy_exchanges: (db) => purgeLegacyExchanges(db, cutoff, batch),
   }
 

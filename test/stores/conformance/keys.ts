@@ -136,7 +136,12 @@ export function keyAndAuditTests(ctx: () => SuiteContext): void {
       expect(all[0]).toMatchObject({ userId: null, detail: null })
       expect((await audit.list({ userId: 1, limit: 1 })).map((e) => e.event)).toEqual(['login'])
       expect((await audit.list({ beforeId: all[1]!.id })).map((e) => e.event)).toEqual(['register'])
-      expect(await audit.purgeBefore(NOW + 2)).toBe(2)
+      // Of given types only (the routine ones), all at once or in batches.
+      expect(await audit.purgeBefore(NOW + 3, undefined, { events: ['login', 'refresh'] })).toBe(1)
+      expect(await audit.purgeBefore(NOW + 3, 10, { events: ['register'] })).toBe(1)
+      expect(await audit.purgeBefore(NOW + 3, 10, { events: [] })).toBe(0)
+      expect((await audit.list()).map((e) => e.event)).toEqual(['key_rotated'])
+      expect(await audit.purgeBefore(NOW + 3)).toBe(1)
     })
   })
 }

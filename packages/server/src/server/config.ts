@@ -86,11 +86,32 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
     checkCookies,
     checkLifetimes,
     checkKeyRotation,
+    checkAuditRetention,
     checkSharedRevocations,
     checkLegacyWindow,
     checkMetricsToken,
     checkListener,
   ].flatMap((check) => check(config))
+}
+
+/** Seconds as an operator reads them: whole days, or seconds. */
+const inDays = (seconds: number): string => (seconds % 86_400 === 0 ? `${seconds / 86_400}d` : `${seconds}s`)
+
+/**
+ * A routine retention longer than the general one would do nothing: the general purge deletes every
+ * event past its retention, routine ones included. Refused rather than clamped, since the operator
+ * expected routine events to be kept longer than they would be.
+ */
+function checkAuditRetention(config: ServerConfig): DoctorFinding[] {
+  const routine = config.auditRoutineRetention
+  if (routine === undefined || routine <= config.auditRetention) return []
+  const general = inDays(config.auditRetention)
+  return [
+    refusal(
+      'TESSERA_AUDIT_ROUTINE_RETENTION',
+      `is ${inDays(routine)}, longer than TESSERA_AUDIT_RETENTION (${general}), which deletes every audit event older than it, routine ones too: set it to at most ${general}, or leave it unset to keep routine events as long as the others`,
+    ),
+  ]
 }
 
 /** Shortest `TESSERA_METRICS_TOKEN`: 32 hex digits are 128 bits. */

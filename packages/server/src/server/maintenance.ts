@@ -26,6 +26,7 @@ import {
   purgeSessions,
   saveTrustedTime,
 } from '../stores/sql/purge.js'
+import { ROUTINE_AUDIT_EVENTS } from '../stores/sql/audit.js'
 import type { SqlStores } from '../stores/sql/stores.js'
 import { nowSeconds } from '../time.js'
 import type { ServerMetrics } from './metrics.js'
@@ -216,6 +217,11 @@ export interface ServerMaintenanceSettings {
   sessionRetention: number
   /** Seconds audit events are kept. */
   auditRetention: number
+  /**
+   * Seconds the routine audit events ({@link ROUTINE_AUDIT_EVENTS}) are kept, when shorter than
+   * `auditRetention`. @default auditRetention
+   */
+  auditRoutineRetention?: number | undefined
   /** Rows per delete statement. @default 1000 */
   batchSize?: number
   /** Statements per table per pass, so one pass stays light; the next pass continues. @default 50 */
@@ -224,7 +230,8 @@ export interface ServerMaintenanceSettings {
 
 /**
  * Registers the server's tasks: purge expired revocations, sessions past their retention and audit
- * events past theirs (in batches), drop expired entries from the in-memory replica, and refresh the
+ * events past theirs (the routine ones past their own, when shorter: `audit_events_routine`), in
+ * batches; drop expired entries from the in-memory replica, and refresh the
  * row-count gauges.
  */
 export function serverMaintenanceTasks(
@@ -264,6 +271,14 @@ export function serverMaintenanceTasks(
   maintenance.register('audit_events', (now) =>
     batched('audit_events', () => stores.audit.purgeBefore(now - settings.auditRetention, batch)),
   )
+  const routineRetention = settings.auditRoutineRetention ?? settings.auditRetention
+  if (routineRetention < settings.auditRetention) {
+    maintenance.register('audit_events_routine', (now) =>
+      batched('audit_events', () =>
+        stores.audit.purgeBefore(now - routineRetention, batch, { events: ROUTINE_AUDIT_EVENTS }),
+      ),
+    )
+  }
   // Kept as long as sessions are after their end, though an expired legacy token is refused anyway.
   maintenance.register('legacy_exchanges', (now) =>
     batched('legacy_exchanges', () =>

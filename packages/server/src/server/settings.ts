@@ -88,6 +88,12 @@ const duration = ({ allowZero = false } = {}) =>
     parseDuration(value, name, { allowZero }),
   )
 
+/** A duration as {@link duration} (at least 1 s), or unset. */
+const optionalDuration = () =>
+  kind(Type.Union([Type.Integer({ minimum: 1 }), Type.Undefined()]), (value, name) =>
+    parseDuration(value, name),
+  )
+
 /** Milliseconds from `250ms`, or any duration in whole seconds (`5s`, `1m`, `0`). */
 const millis = (min: number, max: number) =>
   kind(Type.Integer({ minimum: min }), (value, name) => {
@@ -506,6 +512,17 @@ export const ServerConfigSchema = Type.Object({
     flag: 'audit-retention',
     default: '90d',
     help: 'How long audit events are kept.',
+  }),
+  /**
+   * Seconds the routine audit events (a user's successful login and refresh: `ROUTINE_AUDIT_EVENTS` in
+   * stores/sql/audit.ts, most of the log's rows) are kept; at most `auditRetention`. Unset: as long as
+   * every other event, so that an upgrade shortens no one's login history.
+   */
+  auditRoutineRetention: setting(optionalDuration(), {
+    env: 'TESSERA_AUDIT_ROUTINE_RETENTION',
+    flag: 'audit-routine-retention',
+    default: undefined,
+    help: 'How long successful logins and refreshes (most audit rows) are kept, at most TESSERA_AUDIT_RETENTION; unset: as long.',
   }),
   /**
    * The bearer token `GET /metrics` asks for (a scraper's `authorization: { credentials }`); unset,

@@ -9,6 +9,16 @@ import { nowSeconds } from '../../time.js'
 import { deleteBatch } from './purge.js'
 import { seconds, type AuditEventsTable, type TesseraDatabase } from './schema.js'
 
+/**
+ * The routine audit events: a user's successful login and refresh, one row each (about 400 bytes with
+ * their indexes' entries), most of the log by far, and kept `TESSERA_AUDIT_ROUTINE_RETENTION`, which
+ * may be shorter than the `TESSERA_AUDIT_RETENTION` of every other event (refusals, reuse, logouts,
+ * password, role and key changes, admin actions). An attacker's successful login with stolen
+ * credentials is a routine event too: the shorter retention bounds how far back such a login can be
+ * traced. The one list of them (docs/storage.md names the same).
+ */
+export const ROUTINE_AUDIT_EVENTS: readonly string[] = Object.freeze(['login', 'refresh'])
+
 /** One event to record. */
 export interface NewAuditEvent {
   /** The event type, e.g. `login`, `login_failed`, `logout`, `user_updated`. */
@@ -57,8 +67,11 @@ export interface AuditStore {
   record(event: NewAuditEvent): Promise<void>
   /** Newest first; `beforeId` continues from the last page. */
   list(query?: AuditQuery): Promise<AuditEvent[]>
-  /** Deletes events older than `at`, at most `limit` of them when given; returns how many. */
-  purgeBefore(at: number, limit?: number): Promise<number>
+  /**
+   * Deletes events older than `at`, at most `limit` of them when given, only those of the types in
+   * `events` when given (the routine ones, {@link ROUTINE_AUDIT_EVENTS}); returns how many.
+   */
+  purgeBefore(at: number, limit?: number, options?: { events?: readonly string[] }): Promise<number>
   /** Rows in the table. */
   count(): Promise<number>
 }
@@ -106,15 +119,24 @@ export function auditStore(db: Kysely<TesseraDatabase>): AuditStore {
       if (beforeId !== undefined) query = query.where('id', '<', beforeId)
       return (await query.execute()).map(toAuditEvent)
     },
-    async purgeBefore(at, limit) {
+    async purgeBefore(at, limit, { events } = {}) {
       if (limit === undefined) {
-        const result = await db.deleteFrom('audit_events').where('at', '<', at).executeTakeFirst()
+        if (events?.length === 0) return 0
+        let query = db.deleteFrom('audit_events').where('at', '<', at)
+        if (events !== undefined) query = query.where('event', 'in', events)
+        const result = await query.executeTakeFirst()
         return Number(result.numDeletedRows)
       }
       // A batch, the oldest first, so each call is short and repeatable: an index range of
-      // `audit_events_at_idx` (ordered by `id`, SQLite's planner scanned the whole table by rowid and
-      // read to its end whenever fewer than `limit` rows were due); see deleteBatch.
-      return deleteBatch(db, 'audit_events', { column: 'at', bound: at }, limit)
+      // `audit_events_at_idx`, or of `audit_events_event_at_idx` for given types (ordered by `id`,
+      // SQLite's planner scanned the whole table by rowid and read to its end whenever fewer than
+      // `limit` rows were due); see deleteBatch.
+      return deleteBatch(
+        db,
+        'audit_events',
+        { column: 'at', bound: at, ...(events === undefined ? {} : { events }) },
+        limit,
+      )
     },
     async count() {
       const row = await db

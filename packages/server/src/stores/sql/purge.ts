@@ -23,6 +23,11 @@ interface Due<T extends keyof PurgedColumns> {
   column: PurgedColumns[T]
   bound: number
   inclusive?: boolean
+  /**
+   * Only audit events of these types (the routine ones), picked in (`event`, `at`) order: an index
+   * range of `audit_events_event_at_idx` per type.
+   */
+  events?: T extends 'audit_events' ? readonly string[] : never
 }
 
 /**
@@ -47,10 +52,11 @@ interface Due<T extends keyof PurgedColumns> {
  * - The statement's only condition is the address: given the time condition again (as the revocations
  *   purge had it), PostgreSQL's planner read the rows to delete by that condition's index range, every
  *   due row each batch, wherever its statistics underestimated them (a backlog that built up since the
- *   last ANALYZE). None is needed: a row picked is locked until the transaction ends, so nothing
- *   changes it before it is deleted, and a row updated by a transaction that committed after the
- *   statement began (an upserted revocation) is picked in its newest version, which the statement's
- *   snapshot does not see: it is left to a later batch, and deleted then if still due.
+ *   last ANALYZE), and so did SQLite's for the routine audit events. None is needed: a row picked is
+ *   locked until the transaction ends, so nothing changes it before it is deleted, and a row updated by
+ *   a transaction that committed after the statement began (an upserted revocation) is picked in its
+ *   newest version, which the statement's snapshot does not see: it is left to a later batch, and
+ *   deleted then if still due.
  */
 export async function deleteBatch<T extends keyof PurgedColumns>(
   db: Kysely<TesseraDatabase>,
@@ -61,9 +67,21 @@ export async function deleteBatch<T extends keyof PurgedColumns>(
   const postgres = dialectOf(db) === 'postgres'
   const from = sql.table(table)
   const column = sql.ref(due.column)
-  const condition: RawBuilder<unknown> = sql`${column} ${sql.raw(due.inclusive === true ? '<=' : '<')} ${due.bound}`
+  const { events } = due
+  if (events?.length === 0) return 0
+  const before = sql`${column} ${sql.raw(due.inclusive === true ? '<=' : '<')} ${due.bound}`
+  // Of given types: `= any(array[…])` on PostgreSQL, even for one type (`in (one)` becomes `=`), and
+  // ordered by (`event`, `at`). Only that index gives this order, so the planner reads it whatever it
+  // believes: ordered by `at` alone, once a purge had caught up it believed that a tenth of the routine
+  // events were due (the table's `at` histogram times the type's share) and read audit_events_at_idx
+  // through every security event older than the cutoff, by the heap (1M events: 19,000 pages a pass).
+  const condition: RawBuilder<unknown> =
+    events === undefined
+      ? before
+      : sql`${sql.ref('event')} ${postgres ? sql`= any(array[${sql.join(events)}])` : sql`in (${sql.join(events)})`} and ${before}`
+  const order = events === undefined ? column : sql`${sql.ref('event')}, ${column}`
   const address = sql.raw(postgres ? 'ctid' : 'rowid')
-  const picked = sql`select ${address} from ${from} where ${condition} order by ${column} limit ${limit}`
+  const picked = sql`select ${address} from ${from} where ${condition} order by ${order} limit ${limit}`
   // Widened from the generic: Kysely's builder cannot resolve its columns for an unknown table.
   const target: keyof PurgedColumns = table
   const result = await db

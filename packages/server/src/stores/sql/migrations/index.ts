@@ -10,6 +10,7 @@ import { legacyImport } from './0004-legacy-import.js'
 import { usernameCaseFolding } from './0005-username-case-folding.js'
 import { longOperation } from './0006-long-operation.js'
 import { serverState } from './0007-server-state.js'
+import { scaleIndexes } from './0008-indexes.js'
 import { openDatabase } from '../database.js'
 
 /** Every migration, by name; names sort in the order they apply. */
@@ -21,6 +22,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005-username-case-folding': usernameCaseFolding,
   '0006-long-operation': longOperation,
   '0007-server-state': serverState,
+  '0008-indexes': scaleIndexes,
 })
 
 /** Kysely's bookkeeping tables, named so they never clash with an application's own migrations. */
