@@ -138,19 +138,27 @@ const EXACT_COUNT_LIMIT = 100_000
  * Rows per table, for the `tessera_table_rows` gauge. A count reads a whole index (SQLite: ~30 ms per
  * 2 million rows on a small machine, on the event loop), so the event loop gets a turn between tables.
  * On PostgreSQL, where every instance asks each minute and `audit_events` reaches tens of millions of
- * rows (seconds of a database core per count), a table its statistics put above
- * {@link EXACT_COUNT_LIMIT} rows is reported by that estimate (`pg_class.reltuples`, kept by
- * autovacuum and ANALYZE); smaller ones, and tables never analysed, are counted.
+ * rows (seconds of a database core per count), a table estimated above {@link EXACT_COUNT_LIMIT} rows
+ * is reported by that estimate; smaller ones, and tables never analysed, are counted. The estimate is
+ * the statistics' live-row count (`pg_stat_user_tables.n_live_tup`: set by each VACUUM and ANALYZE,
+ * then moved by every committed insert and delete, within a second or so). `pg_class.reltuples` alone
+ * changes only at a VACUUM or ANALYZE: after a purge of a backlog, until autovacuum came round (or for
+ * ever with it off), the gauge showed the size before it, and a table shrunk below the limit was not
+ * counted. Statistics reset since the table's last VACUUM or ANALYZE (a crash recovery,
+ * `pg_stat_reset()`) count live rows from 0 again: then `reltuples` is the estimate, as before.
  */
 export async function countRows(db: Kysely<TesseraDatabase>): Promise<Record<string, number>> {
   const tables = ['users', 'sessions', 'revocations', 'signing_keys', 'audit_events'] as const
   const estimates = new Map<string, number>()
   if (dialectOf(db) === 'postgres') {
-    const { rows } = await sql<{ table: string; estimate: number | string }>`
-      select c.relname as "table", c.reltuples as estimate
-      from pg_class c
+    const { rows } = await sql<{ table: string; reltuples: number | string; live: number | string | null }>`
+      select c.relname as "table", c.reltuples,
+        case when coalesce(s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze) is not null
+          then s.n_live_tup end as live
+      from pg_class c left join pg_stat_user_tables s on s.relid = c.oid
       where c.oid in (${sql.join(tables.map((t) => sql`to_regclass(${t})`))})`.execute(db)
-    for (const row of rows) estimates.set(row.table, Number(row.estimate))
+    // reltuples is -1 for a table never vacuumed or analysed (PostgreSQL 14 on): no estimate, counted.
+    for (const row of rows) estimates.set(row.table, Number(row.live ?? row.reltuples))
   }
   const counts: Record<string, number> = {}
   for (const table of tables) {
