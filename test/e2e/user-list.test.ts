@@ -114,6 +114,30 @@ function userListTests(server: E2EServer): void {
     expectError(await server.api('GET', '/users/2147483647', { token }), 404, 'not_found')
   })
 
+  it('keeps the audit cursor past 2^31 − 1: audit ids are bigint on PostgreSQL (migration 0006)', async () => {
+    // An audit log that has outgrown integer ids: the newest event's id is past 2^31 − 1.
+    const db = server.running.context.db
+    const at = Math.floor(Date.now() / 1000)
+    for (const id of [3_000_000_000, 3_000_000_001])
+      await db
+        .insertInto('audit_events')
+        .values({ id, at, event: 'login', user_id: null, detail: null })
+        .execute()
+    const newest = await server.api('GET', '/audit?limit=1', { token })
+    expect(newest.status, newest.text).toBe(200)
+    const page1 = newest.json as { events: { id: number }[]; next_before: number | null }
+    expect(page1.events.map((e) => e.id)).toEqual([3_000_000_001])
+    expect(page1.next_before).toBe(3_000_000_001)
+    // The next page continues below the cursor: it is not the first page again (a walk that never ends).
+    const next = await server.api('GET', `/audit?limit=1&before=${String(page1.next_before)}`, { token })
+    expect(next.status, next.text).toBe(200)
+    expect((next.json as { events: { id: number }[] }).events.map((e) => e.id)).toEqual([3_000_000_000])
+    const below = await server.api('GET', '/audit?limit=1&before=3000000000', { token })
+    const older = (below.json as { events: { id: number }[] }).events.map((e) => e.id)
+    expect(older).toHaveLength(1)
+    expect(older[0]).toBeLessThan(3_000_000_000)
+  })
+
   it('refuses page with after: 400 validation_error', async () => {
     for (const query of ['page=1&after=0', 'after=5&page=2&per_page=10']) {
       const res = await list(query)

@@ -108,14 +108,14 @@ export async function deleteUser(
 /** The audit log, newest first (see {@link AuthService.auditLog}). */
 export async function auditLog(deps: ServiceDeps, query: AuditLogQuery): Promise<AuditPage> {
   const limit = Math.min(query.limit ?? AUDIT_EVENTS_PER_PAGE, MAX_AUDIT_EVENTS_PER_PAGE)
-  // No row has an id past MAX_ROW_ID: no event is about such a user, and every event is before such an id.
+  // No user has an id past MAX_ROW_ID: no event is about such a user. `before` is an audit id, and those
+  // are bigint on PostgreSQL (migration 0006) and go past it: compared as given, never dropped.
   if (query.userId !== undefined && query.userId > MAX_ROW_ID) return { events: [], nextBefore: null }
-  const before = query.before !== undefined && query.before > MAX_ROW_ID ? undefined : query.before
   const events = await deps.ctx.stores.audit.list({
     userId: query.userId,
     event: query.event,
     since: query.since === undefined ? undefined : parseSince(query.since),
-    beforeId: before,
+    beforeId: query.before,
     limit,
   })
   const last = events.at(-1)

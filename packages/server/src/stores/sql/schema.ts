@@ -11,10 +11,11 @@ export { optionalSeconds, seconds } from 'tessera/sql'
 export type { BigIntColumn, NullableBigIntColumn, RevocationsTable } from 'tessera/sql'
 
 /**
- * The largest id a row of `users` or `audit_events` can have: their identity columns are `integer` on
- * PostgreSQL (2^31 − 1; SQLite's are wider, but count from 1 and never get there). A larger id names no
- * row, and PostgreSQL refuses it as a parameter compared with those columns ("out of range for type
- * integer"), so the service answers it before asking the database.
+ * The largest id a row of `users` can have (and so `audit_events.user_id` / `actor_id`): its identity
+ * column is `integer` on PostgreSQL (2^31 − 1; SQLite's are wider, but count from 1 and never get
+ * there). A larger id names no user, and PostgreSQL refuses it as a parameter compared with those
+ * columns ("out of range for type integer"), so the service answers it before asking the database.
+ * Not `audit_events.id`: that is `bigint` on PostgreSQL (migration 0006) and does go past it.
  */
 export const MAX_ROW_ID = 2_147_483_647
 
