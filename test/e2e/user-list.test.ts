@@ -138,6 +138,13 @@ function userListTests(server: E2EServer): void {
     expect(older[0]).toBeLessThan(3_000_000_000)
   })
 
+  it('refuses a bad since with a user id past PostgreSQL’s integer ids as with any other: 400', async () => {
+    for (const user of ['5', '3000000000']) {
+      const res = await server.api('GET', `/audit?user=${user}&since=2026-13-45`, { token })
+      expect([user, res.status, res.body.error]).toEqual([user, 400, 'validation_error'])
+    }
+  })
+
   it('refuses page with after: 400 validation_error', async () => {
     for (const query of ['page=1&after=0', 'after=5&page=2&per_page=10']) {
       const res = await list(query)

@@ -110,11 +110,13 @@ export async function auditLog(deps: ServiceDeps, query: AuditLogQuery): Promise
   const limit = Math.min(query.limit ?? AUDIT_EVENTS_PER_PAGE, MAX_AUDIT_EVENTS_PER_PAGE)
   // No user has an id past MAX_ROW_ID: no event is about such a user. `before` is an audit id, and those
   // are bigint on PostgreSQL (migration 0006) and go past it: compared as given, never dropped.
+  // The query is checked first: a bad `since` is refused whatever the user id.
+  const since = query.since === undefined ? undefined : parseSince(query.since)
   if (query.userId !== undefined && query.userId > MAX_ROW_ID) return { events: [], nextBefore: null }
   const events = await deps.ctx.stores.audit.list({
     userId: query.userId,
     event: query.event,
-    since: query.since === undefined ? undefined : parseSince(query.since),
+    since,
     beforeId: query.before,
     limit,
   })
