@@ -358,3 +358,53 @@ describe.skipIf(!postgres)('maintenance purges on PostgreSQL, two instances at o
     30_000,
   )
 })
+
+describe.skipIf(!postgres)('maintenance purges on PostgreSQL, rows changed while a batch runs', () => {
+  // A batch deletes the rows it picked by their address (ctid), with no recheck of their time: a row
+  // changed by a transaction that committed after the batch's statement began must not be deleted for
+  // what its old version said. The pick locks each row as it takes it (FOR UPDATE): PostgreSQL rechecks
+  // the condition on the newest version, and hands back that version's address, which the statement's
+  // snapshot does not see. A pause (a function in the pick's condition, on its first row) holds the
+  // statement between its snapshot and its locks while another connection refreshes and revokes rows.
+  it('keeps a session refreshed, and one revoked, after the batch began', async () => {
+    const { db: compiler, compiled } = compileOnly('postgres')
+    await purgeSessions(compiler, 100, 1000)
+    await compiler.destroy()
+    const [statement] = compiled
+    const pick = 'where "expires_at" <= $1'
+    expect(statement?.sql).toContain(pick)
+    const paused = CompiledQuery.raw((statement?.sql ?? '').replace(pick, `${pick} and h56_pause("id")`), [
+      ...(statement?.parameters ?? []),
+    ])
+    const database = await createTestDatabase('h56ctid')
+    const purging = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 30_000 })
+    const other = await openDatabase({ url: database.url, poolSize: 1, timeoutMs: 30_000 })
+    try {
+      await migrateToLatest(purging)
+      await sql`create function h56_pause(id text) returns boolean language plpgsql volatile as $$
+        begin if id = 's1' then perform pg_sleep(1.5); end if; return true; end $$`.execute(purging)
+      await sql`insert into users (username, username_normalized, password_hash, created_at, updated_at, password_changed_at)
+        values ('ann', 'ann', '$h', 1, 1, 1)`.execute(purging)
+      await sql`insert into sessions (id, user_id, created_at, last_used_at, expires_at, current_jti)
+        select 's' || g, (select id from users), 1, 1, g * 10, 'j' from generate_series(1, 5) g`.execute(
+        purging,
+      )
+      const batch = purging.executeQuery(paused)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      // Committed while the batch pauses on s1: s2 refreshed (no longer due), s3 revoked (still due).
+      await sql`update sessions set expires_at = 100000 where id = 's2'`.execute(other)
+      await sql`update sessions set revoked_at = 5 where id = 's3'`.execute(other)
+      expect(Number((await batch).numAffectedRows)).toBe(3)
+      const left = await other.selectFrom('sessions').select(['id', 'expires_at']).orderBy('id').execute()
+      // s3 stays for the next batch (its new version is not the one the statement saw).
+      expect(left.map((s) => [s.id, Number(s.expires_at)])).toEqual([
+        ['s2', 100000],
+        ['s3', 30],
+      ])
+    } finally {
+      await other.destroy()
+      await purging.destroy()
+      await database.drop()
+    }
+  }, 30_000)
+})
