@@ -68,8 +68,8 @@ async function rotateRefresh(
     throw new ServiceError('token_revoked', 'This refresh token belongs to no session')
   }
   // A session refreshes every few minutes; one refreshed in a loop (or a spent token replayed within
-  // the grace window) writes an audit event each time, kept TESSERA_AUDIT_RETENTION: refused here,
-  // before any signature or write.
+  // the grace window) writes an audit event each time, kept TESSERA_AUDIT_ROUTINE_RETENTION (unset:
+  // TESSERA_AUDIT_RETENTION): refused here, before any signature or write.
   await limit(deps, `refresh:session:${sid}`, deps.ctx.config.refreshRatePerSession).catch(
     (error: unknown) => {
       metrics.refreshes.inc({ outcome: 'rate_limited' })
