@@ -22,11 +22,11 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Database from 'better-sqlite3'
-import pg from 'pg'
 import { buildServer } from '../packages/server/src/server/app.js'
 import { hashPassword } from '../packages/server/src/server/passwords.js'
 import { importUsers, type ImportOptions } from '../packages/server/src/server/user-import.js'
 import { migrateToLatest, openDatabase } from '../packages/server/src/stores/index.js'
+import { postgresAdminUrl, scratchPostgresDatabase } from './lib/postgres.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -42,8 +42,7 @@ const smoke = args.smoke
 const USERS = smoke ? 2000 : Number(args.users)
 const BATCH = Number(args.batch)
 const LOGINS = smoke ? 2 : Number(args.logins)
-const PG_ADMIN =
-  args['postgres-url'] ?? process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const PG_ADMIN = postgresAdminUrl(args['postgres-url'])
 
 const load = (): string =>
   loadavg()
@@ -100,23 +99,6 @@ async function timeImport(label: string, url: string, source: string): Promise<s
   } finally {
     await db.destroy()
   }
-}
-
-async function pgDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tessera_bench_import_${randomBytes(4).toString('hex')}`
-  const run = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: PG_ADMIN })
-    await client.connect()
-    try {
-      await client.query(sql)
-    } finally {
-      await client.end()
-    }
-  }
-  await run(`create database ${name}`)
-  const url = new URL(PG_ADMIN)
-  url.pathname = `/${name}`
-  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) }
 }
 
 const median = (xs: number[]): number => {
@@ -202,7 +184,7 @@ async function main(): Promise<void> {
     out.push(await timeImport('SQLite', join(dir, 'tessera.db'), source))
     console.log(out.at(-1))
     if (!args['skip-postgres']) {
-      const pgdb = await pgDatabase()
+      const pgdb = await scratchPostgresDatabase(PG_ADMIN, 'tessera_bench_import')
       try {
         out.push(await timeImport('PostgreSQL', pgdb.url, source))
         console.log(out.at(-1))

@@ -12,16 +12,15 @@
  * (generate_series; a recursive CTE on SQLite) with argon2id-sized hashes. The machine is shared:
  * read medians, compare rows of one run.
  */
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import pg from 'pg'
 import { migrateToLatest, openDatabase } from '../packages/server/src/stores/index.js'
 import type { TesseraDatabase } from '../packages/server/src/stores/sql/schema.js'
 import { userStore } from '../packages/server/src/stores/sql/users.js'
+import { postgresAdminUrl, scratchPostgresDatabase } from './lib/postgres.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -35,8 +34,7 @@ const { values: args } = parseArgs({
 const USERS = args.smoke ? 2_000 : Number(args.users)
 const REPS = args.smoke ? 3 : Number(args.reps)
 const PER_PAGE = 50
-const PG_ADMIN =
-  args['postgres-url'] ?? process.env.TESSERA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const PG_ADMIN = postgresAdminUrl(args['postgres-url'])
 
 // An argon2id hash's length (the row size decides how many rows a page of the table holds).
 const HASH = `'$argon2id$v=19$m=19456,t=2,p=1$' || 'c2FsdHNhbHRzYWx0c2FsdA$' || 'aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g'`
@@ -98,23 +96,6 @@ async function measure(db: Kysely<TesseraDatabase>, name: string): Promise<strin
   return rows
 }
 
-async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `tessera_bench_users_${randomBytes(4).toString('hex')}`
-  const run = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: PG_ADMIN })
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  }
-  await run(`create database ${name}`)
-  const url = new URL(PG_ADMIN)
-  url.pathname = `/${name}`
-  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) }
-}
-
 const load = (): string =>
   loadavg()
     .map((n) => n.toFixed(2))
@@ -133,7 +114,7 @@ try {
     await lite.destroy()
   }
   if (!args['skip-postgres']) {
-    const database = await postgresDatabase()
+    const database = await scratchPostgresDatabase(PG_ADMIN, 'tessera_bench_users')
     // Filling a million rows takes longer than the default statement timeout.
     const db = await openDatabase({ url: database.url, timeoutMs: 600_000 })
     try {

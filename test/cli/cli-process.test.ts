@@ -1,13 +1,11 @@
 // The `tessera` CLI as a real process (issue 15): no password and no terminal is a usage error (exit 2),
 // a weak password creates nothing, a misspelt flag gets a hint, every --help lists the database options.
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
-import { cleanEnv } from '../helpers/clean-env.js'
+import { bundleCli, runBundledCli, type BundledCli, type CliRun } from '../helpers/bundled-cli.js'
 
 let dir = ''
 let cli: BundledCli | undefined
@@ -20,31 +18,9 @@ afterAll(async () => {
   await cli?.remove()
 })
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** `tessera <args>` (the CLI bundled from the sources), stdin at EOF (not a terminal), TESSERA_PASSWORD only as given. */
-function tessera(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = cleanEnv()
-  return new Promise((resolve, reject) => {
-    if (cli === undefined) throw new Error('the CLI is not bundled yet')
-    const child = spawn(process.execPath, [cli.path, ...args], {
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const tessera = (args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runBundledCli(cli, args, env)
 
 const userCount = async (): Promise<string> => {
   const list = await tessera(['users', 'list', '--data-dir', dir])

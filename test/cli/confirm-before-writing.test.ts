@@ -2,15 +2,13 @@
 // nothing: `users delete`, `users disable` and `keys revoke` before they look for the database;
 // `users set-roles`, which asks only when it removes admin, after reading the user and before any write.
 // And a command on existing data makes no database where there is none: a missing path, an empty file.
-import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundleCli, type BundledCli } from '../helpers/bundled-cli.js'
-import { cleanEnv } from '../helpers/clean-env.js'
+import { bundleCli, runBundledCli, type BundledCli, type CliRun } from '../helpers/bundled-cli.js'
 
 const PASSWORD = 'velvet otter gravel lamp'
 const CONFIRM = /needs confirmation and there is no terminal to ask on: pass --yes \(-y\)/
@@ -26,30 +24,9 @@ afterAll(async () => {
   await cli?.remove()
 })
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** `tessera <args>` as a process on pipes (no terminal), stdin at EOF. */
-function tessera(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    if (cli === undefined) throw new Error('the CLI is not bundled yet')
-    const child = spawn(process.execPath, [cli.path, ...args], {
-      env: { ...cleanEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const tessera = (args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> =>
+  runBundledCli(cli, args, env)
 
 let count = 0
 const newDir = (): string => join(root, `case-${String(++count)}`)
