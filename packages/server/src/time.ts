@@ -7,3 +7,15 @@
 export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000)
 }
+
+/** A duration as settings spell it: `900` → `15m`, `2592000` → `30d` (the largest unit that divides it). */
+export function durationText(seconds: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (seconds % size === 0) return `${seconds / size}${unit}`
+  }
+  return `${seconds}s`
+}

@@ -8,6 +8,7 @@ import swaggerUi, { type FastifySwaggerUiOptions } from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { ConfigurationError } from 'tessera'
 import { tesseraFastify, type ErrorResponse } from 'tessera/fastify'
+import { durationText } from '../time.js'
 import { serverVersion } from '../version.js'
 import { checkServerConfig, loadServerConfig, type ServerConfig } from './config.js'
 import { openContext, type ServerContext } from './context.js'
@@ -156,8 +157,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   // Fastify's own "Server listening at" line becomes Tessera's: one line saying where everything is.
   const summary = (at: string): string =>
     `Tessera listening on ${at} — database ${withoutPassword(config.databaseUrl)}, ${config.tokenTransport} ` +
-    `transport, access tokens ${lifetime(config.accessTokenTtl)}, refresh tokens ` +
-    `${lifetime(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}; demo page at ${at}/, API docs at ${at}/docs`
+    `transport, access tokens ${durationText(config.accessTokenTtl)}, refresh tokens ` +
+    `${durationText(config.refreshTokenTtl)}, signing key ${context.keys.active.kid} from ${context.keySource}; demo page at ${at}/, API docs at ${at}/docs`
   try {
     await built.app.listen({ host: config.host, port: config.port, listenTextResolver: summary })
   } catch (error) {
@@ -201,18 +202,6 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   lifecycle.rewarm = () => void warmUp()
   const ready = warmUp()
   return { ...built, url, ready }
-}
-
-/** `900` → `15m`, `2592000` → `30d`: the largest unit that divides the lifetime. */
-function lifetime(seconds: number): string {
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['m', 60],
-  ] as const) {
-    if (seconds % size === 0) return `${seconds / size}${unit}`
-  }
-  return `${seconds}s`
 }
 
 async function createApp(

@@ -6,7 +6,7 @@
  */
 import { Value } from 'typebox/value'
 import { ALGORITHMS, ConfigurationError, SECRET_ADVICE, weakSecretReason } from 'tessera'
-import { nowSeconds } from '../time.js'
+import { durationText, nowSeconds } from '../time.js'
 import { SETTINGS, ServerConfigSchema, type ServerConfig } from './settings.js'
 
 export { SETTINGS } from './settings.js'
@@ -94,9 +94,6 @@ export function checkServerConfig(config: ServerConfig): DoctorFinding[] {
   ].flatMap((check) => check(config))
 }
 
-/** Seconds as an operator reads them: whole days, or seconds. */
-const inDays = (seconds: number): string => (seconds % 86_400 === 0 ? `${seconds / 86_400}d` : `${seconds}s`)
-
 /**
  * A routine retention longer than the general one would do nothing: the general purge deletes every
  * event past its retention, routine ones included. Refused rather than clamped, since the operator
@@ -105,11 +102,11 @@ const inDays = (seconds: number): string => (seconds % 86_400 === 0 ? `${seconds
 function checkAuditRetention(config: ServerConfig): DoctorFinding[] {
   const routine = config.auditRoutineRetention
   if (routine === undefined || routine <= config.auditRetention) return []
-  const general = inDays(config.auditRetention)
+  const general = durationText(config.auditRetention)
   return [
     refusal(
       'TESSERA_AUDIT_ROUTINE_RETENTION',
-      `is ${inDays(routine)}, longer than TESSERA_AUDIT_RETENTION (${general}), which deletes every audit event older than it, routine ones too: set it to at most ${general}, or leave it unset to keep routine events as long as the others`,
+      `is ${durationText(routine)}, longer than TESSERA_AUDIT_RETENTION (${general}), which deletes every audit event older than it, routine ones too: set it to at most ${general}, or leave it unset to keep routine events as long as the others`,
     ),
   ]
 }
