@@ -322,7 +322,7 @@ describe('single-flight refresh across tabs', () => {
     expect(server.refreshes).toBe(1)
   })
 
-  it('broadcastLocks serialises holders across channels: the lowest claim goes first', async () => {
+  it('broadcastLocks serialises holders across channels: the earliest claim goes first, ties to the lowest', async () => {
     const bus = fakeBus()
     const a = broadcastLocks(bus('l'), { claimWindow: 10 })
     const b = broadcastLocks(bus('l'), { claimWindow: 10 })
@@ -336,6 +336,66 @@ describe('single-flight refresh across tabs', () => {
     }
     await Promise.all([a('x', task), b('x', task), a('x', task), b('x', task)])
     expect(maxInside).toBe(1)
+  })
+
+  it('broadcastLocks: a tab that releases and claims again waits for the claim made before its own, even when the event loop stalls', async () => {
+    // The stall (a busy page, a slow machine) makes the release, the next claim's delivery and the end of
+    // the releasing tab's claim window fall due together. The waiting tab is woken by the `done` and goes
+    // ahead before the new claim reaches it; the releasing tab must still see that the waiting tab claimed
+    // first, whatever the two random ids say (by id alone both ran at once in about half the hand-overs).
+    const bus = fakeBus()
+    const a = broadcastLocks(bus('l'), { claimWindow: 10 })
+    const b = broadcastLocks(bus('l'), { claimWindow: 10 })
+    let inside = 0
+    let maxInside = 0
+    const order: string[] = []
+    const task = (tab: string) => async (): Promise<void> => {
+      inside += 1
+      maxInside = Math.max(maxInside, inside)
+      order.push(tab)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      inside -= 1
+      setTimeout(() => {
+        const until = Date.now() + 25
+        while (Date.now() < until);
+      }, 0)
+    }
+    const runs: Promise<void>[] = []
+    for (let i = 0; i < 8; i++) runs.push(a('x', task('a')), b('x', task('b')))
+    await Promise.all(runs)
+    expect(maxInside).toBe(1)
+    expect(order).toHaveLength(16)
+  })
+
+  it('broadcastLocks orders a claim without a time (an earlier client) by id, and ignores a malformed time', async () => {
+    const bus = fakeBus()
+    const lock = broadcastLocks(bus('l'), { claimWindow: 10 })
+    const other = bus('l')
+    const claim = (type: string, id: string, extra: object = {}): void => {
+      other.postMessage({ kind: 'tessera-lock', lock: 'x', type, id, ...extra })
+    }
+    // A malformed time makes the whole message void: this claim must not hold the lock back.
+    claim('claim', '0000000000000000', { at: 'soon' })
+    claim('claim', '0000000000000001', { at: -1 })
+    let ran = false
+    await lock('x', () => {
+      ran = true
+      return Promise.resolve()
+    })
+    expect(ran).toBe(true)
+    // An earlier client's claim, lowest id possible, no time: it goes first, until its `done`.
+    claim('claim', '0000000000000000')
+    let entered = 0
+    const held = lock('x', () => {
+      entered = Date.now()
+      return Promise.resolve()
+    })
+    await new Promise((resolve) => setTimeout(resolve, 40))
+    expect(entered).toBe(0)
+    const released = Date.now()
+    claim('done', '0000000000000000')
+    await held
+    expect(entered).toBeGreaterThanOrEqual(released)
   })
 })
 
