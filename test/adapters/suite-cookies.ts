@@ -239,6 +239,26 @@ export function cookieSuite(ctx: SuiteContext): void {
       expect([res.status, res.body.error]).toEqual([401, 'csrf_mismatch'])
     })
 
+    it('refuses it under the flask preset as flask-jwt-extended does: 422 Missing claim: csrf, before a revocation', async () => {
+      const { client, auth } = await ctx.start({ ...COOKIES, compat: 'flask-jwt-extended' })
+      const token = await auth.createAccessToken('alice')
+      const res = await client.request('POST', '/protected', {
+        headers: { cookie: `access_token_cookie=${token}`, 'x-csrf-token': 'anything' },
+      })
+      expect([res.status, res.body]).toEqual([422, { msg: 'Missing claim: csrf' }])
+      // A safe method sends no value and is not compared: the token is accepted.
+      const get = await client.request('GET', '/protected', {
+        headers: { cookie: `access_token_cookie=${token}` },
+      })
+      expect(get.status).toBe(200)
+      // flask's _decode_jwt raises it while decoding, before its blocklist check.
+      await auth.revokeToken((await auth.verify(token)).claims)
+      const revoked = await client.request('POST', '/protected', {
+        headers: { cookie: `access_token_cookie=${token}`, 'x-csrf-token': 'anything' },
+      })
+      expect([revoked.status, revoked.body]).toEqual([422, { msg: 'Missing claim: csrf' }])
+    })
+
     it('reads the refresh cookie and its CSRF value on refresh routes', async () => {
       const { client, auth } = await ctx.start(COOKIES)
       const token = await auth.createRefreshToken('alice', { csrf: true })

@@ -76,22 +76,34 @@ describe('checkCsrfClaim', () => {
   const sent: FakeRequest = { method: 'POST', headers: { 'x-csrf-token': 'v' } }
   it('passes a matching value and refuses a different or absent claim, naming the header', () => {
     expect(() => {
-      checkCsrfClaim(fakeIO, sent, token('v'), 'v', csrf.access)
+      checkCsrfClaim(fakeIO, sent, token('v'), 'v', csrf.access, false)
     }).not.toThrow()
     for (const claim of ['w', undefined]) {
       expect(() => {
-        checkCsrfClaim(fakeIO, sent, token(claim), 'v', csrf.access)
+        checkCsrfClaim(fakeIO, sent, token(claim), 'v', csrf.access, false)
       }).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))
     }
     expect(() => {
-      checkCsrfClaim(fakeIO, sent, token('w'), 'v', csrf.access)
+      checkCsrfClaim(fakeIO, sent, token('w'), 'v', csrf.access, false)
     }).toThrow(CsrfMismatchError)
+  })
+
+  it("under the flask-jwt-extended preset refuses a token without the claim as flask's Missing claim: csrf", () => {
+    expect(() => {
+      checkCsrfClaim(fakeIO, sent, token(undefined), 'v', csrf.access, true)
+    }).toThrow(expect.objectContaining({ code: 'token_claim_missing', claim: 'csrf' }))
+    expect(() => {
+      checkCsrfClaim(fakeIO, sent, token('w'), 'v', csrf.access, true)
+    }).toThrow(CsrfMismatchError)
+    expect(() => {
+      checkCsrfClaim(fakeIO, sent, token('v'), 'v', csrf.access, true)
+    }).not.toThrow()
   })
 
   it('names the form field when the value was read from it, the header being absent', () => {
     for (const headers of [{}, { 'x-csrf-token': '' }] as Record<string, string>[]) {
       const run = () => {
-        checkCsrfClaim(fakeIO, { headers, body: { csrf_token: 'v' } }, token('w'), 'v', csrf.access)
+        checkCsrfClaim(fakeIO, { headers, body: { csrf_token: 'v' } }, token('w'), 'v', csrf.access, false)
       }
       expect(run).toThrow(/^The csrf_token form field /)
       expect(run).toThrow(expect.objectContaining({ code: 'csrf_mismatch', headerName: 'X-CSRF-TOKEN' }))

@@ -9,6 +9,7 @@ import {
   CsrfMissingError,
   CsrfOriginRejectedError,
   FreshTokenRequiredError,
+  TokenClaimMissingError,
   TokenRevokedError,
   TokenWrongTypeError,
   type TokenError,
@@ -62,14 +63,19 @@ function matchesClaim(claims: JwtClaims, sent: string): boolean {
 
 /**
  * `csrf_mismatch` for a value read by {@link readCsrfValue}, naming where it was read: the header when the
- * request carries one (it is read first), else the form field. Worked out on refusals only.
+ * request carries one (it is read first), else the form field. Under the flask-jwt-extended preset
+ * (`flask`), a token without a `csrf` claim is `token_claim_missing` instead, as flask-jwt-extended's
+ * `_decode_jwt` raises `JWTDecodeError("Missing claim: csrf")` (422). Worked out on refusals only.
  */
 function mismatch<Req>(
   io: HttpIO<Req, never>,
   req: Req,
   token: Pick<VerifiedToken<unknown>, 'header' | 'claims'>,
   names: ResolvedCsrfNames,
-): CsrfMismatchError {
+  flask: boolean,
+): CsrfMismatchError | TokenClaimMissingError {
+  if (flask && typeof token.claims.csrf !== 'string')
+    return new TokenClaimMissingError('csrf', token.header, token.claims)
   const header = io.header(req, names.headerKey)
   const source =
     header === undefined || header === '' ? `${names.fieldName} form field` : `${names.headerName} header`
@@ -83,7 +89,8 @@ function mismatch<Req>(
 
 /**
  * Checks the value sent against the token's `csrf` claim; throws `csrf_mismatch` naming where the value
- * was read (the header, or the form field when the header was absent).
+ * was read (the header, or the form field when the header was absent), or under the flask-jwt-extended
+ * preset `token_claim_missing` for a token without the claim.
  */
 export function checkCsrfClaim<Req>(
   io: HttpIO<Req, never>,
@@ -91,8 +98,9 @@ export function checkCsrfClaim<Req>(
   token: VerifiedToken<unknown>,
   sent: string,
   names: ResolvedCsrfNames,
+  flask: boolean,
 ): void {
-  if (!matchesClaim(token.claims, sent)) throw mismatch(io, req, token, names)
+  if (!matchesClaim(token.claims, sent)) throw mismatch(io, req, token, names, flask)
 }
 
 /**
@@ -118,7 +126,7 @@ export function csrfBeforeRefusal<Req>(
   flask: boolean,
 ): TokenError {
   return yieldsToCsrf(error, flask) && !matchesClaim(error.claims, sent)
-    ? mismatch(io, req, error, names)
+    ? mismatch(io, req, error, names, flask)
     : error
 }
 

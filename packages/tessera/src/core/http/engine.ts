@@ -252,7 +252,7 @@ export function createHttpAuth<C, U>(
     location: TokenLocation,
     csrfValue: string | undefined,
   ): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
-    if (csrfValue !== undefined) checkCsrfClaim(io, req, v, csrfValue, route.csrf)
+    if (csrfValue !== undefined) checkCsrfClaim(io, req, v, csrfValue, route.csrf, o.errors.flask)
     // Roles and scopes, then the implicit refresh when due; asynchronous only when a refresh is.
     const grant = (user: U): RequestJwt<C, U> | Promise<RequestJwt<C, U>> => {
       checkAccess(v, route)

@@ -95,7 +95,10 @@ const FLASK_WRONG_TYPE: Readonly<Record<string, string>> = {
 }
 
 function flaskMessage(error: AnyTesseraError): string | undefined {
-  return error.code === 'token_wrong_type' ? FLASK_WRONG_TYPE[error.message] : FLASK_MESSAGES[error.code]
+  if (error.code === 'token_wrong_type') return FLASK_WRONG_TYPE[error.message]
+  // flask-jwt-extended's own wording for a claim it requires (tokens.py `_decode_jwt`: the identity, `csrf`).
+  if (error.code === 'token_claim_missing') return `Missing claim: ${error.claim}`
+  return FLASK_MESSAGES[error.code]
 }
 
 /**
