@@ -7,6 +7,7 @@ import {
   createClient,
   readCookie,
   TesseraHttpError,
+  type ChannelLike,
   type ClientEvent,
   type ClientOptions,
   type TesseraClient,
@@ -322,7 +323,7 @@ describe('single-flight refresh across tabs', () => {
     expect(server.refreshes).toBe(1)
   })
 
-  it('broadcastLocks serialises holders across channels: the earliest claim goes first, ties to the lowest', async () => {
+  it('broadcastLocks serialises holders across channels: the lowest claim goes first', async () => {
     const bus = fakeBus()
     const a = broadcastLocks(bus('l'), { claimWindow: 10 })
     const b = broadcastLocks(bus('l'), { claimWindow: 10 })
@@ -341,8 +342,8 @@ describe('single-flight refresh across tabs', () => {
   it('broadcastLocks: a tab that releases and claims again waits for the claim made before its own, even when the event loop stalls', async () => {
     // The stall (a busy page, a slow machine) makes the release, the next claim's delivery and the end of
     // the releasing tab's claim window fall due together. The waiting tab is woken by the `done` and goes
-    // ahead before the new claim reaches it; the releasing tab must still see that the waiting tab claimed
-    // first, whatever the two random ids say (by id alone both ran at once in about half the hand-overs).
+    // ahead before the new claim reaches it; the releasing tab must not go ahead too when its new claim is
+    // the lower (before the second window, both ran at once in about half the hand-overs).
     const bus = fakeBus()
     const a = broadcastLocks(bus('l'), { claimWindow: 10 })
     const b = broadcastLocks(bus('l'), { claimWindow: 10 })
@@ -367,35 +368,69 @@ describe('single-flight refresh across tabs', () => {
     expect(order).toHaveLength(16)
   })
 
-  it('broadcastLocks orders a claim without a time (an earlier client) by id, and ignores a malformed time', async () => {
-    const bus = fakeBus()
-    const lock = broadcastLocks(bus('l'), { claimWindow: 10 })
-    const other = bus('l')
-    const claim = (type: string, id: string, extra: object = {}): void => {
-      other.postMessage({ kind: 'tessera-lock', lock: 'x', type, id, ...extra })
+  it('broadcastLocks: a lower claim posted after a higher one, which went ahead before it arrived, waits for it (every message within claimWindow)', async () => {
+    // A (id ff…) claims at 0 and B (id 00…) at 5 ms. B's claim reaches A 18 ms later, after A's window
+    // (20 ms) has closed, so A saw no competitor and went ahead; its `running` reaches B 18 ms later, after
+    // B's window closed too. B's claim is the lower, so B must not take A's for a waiting one: a second
+    // window, in which A's `running` arrives. (Date stays real: a busy-wait left by a test above reads it.)
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const ids = vi.spyOn(globalThis.crypto, 'getRandomValues')
+    try {
+      const members = new Map<string, Set<(event: { data: unknown }) => void>>()
+      const channel = (name: string, delay: (data: { type: string }) => number): ChannelLike => {
+        const listeners = new Set<(event: { data: unknown }) => void>()
+        members.set(name, listeners)
+        return {
+          postMessage(message: unknown): void {
+            const data = structuredClone(message) as { type: string }
+            for (const [to, others] of members) {
+              if (to === name) continue
+              setTimeout(() => {
+                for (const listener of others) listener({ data })
+              }, delay(data))
+            }
+          },
+          addEventListener: (_type, listener) => listeners.add(listener),
+          removeEventListener: (_type, listener) => listeners.delete(listener),
+          close: () => members.delete(name),
+        }
+      }
+      const fill =
+        (byte: number) =>
+        <T extends ArrayBufferView | null>(array: T): T => {
+          if (array instanceof Uint8Array) array.fill(byte)
+          return array
+        }
+      ids.mockImplementationOnce(fill(0xff)).mockImplementationOnce(fill(0x00))
+      const a = broadcastLocks(
+        channel('a', (data) => (data.type === 'claim' ? 10 : 18)),
+        { claimWindow: 20 },
+      )
+      const b = broadcastLocks(
+        channel('b', (data) => (data.type === 'claim' ? 18 : 1)),
+        { claimWindow: 20 },
+      )
+      let inside = 0
+      let maxInside = 0
+      const order: string[] = []
+      const task = (tab: string) => async (): Promise<void> => {
+        inside += 1
+        maxInside = Math.max(maxInside, inside)
+        order.push(tab)
+        await new Promise((resolve) => setTimeout(resolve, 30))
+        inside -= 1
+      }
+      const runs = [a('x', task('a'))]
+      await vi.advanceTimersByTimeAsync(5)
+      runs.push(b('x', task('b')))
+      await vi.advanceTimersByTimeAsync(500)
+      await Promise.all(runs)
+      expect(maxInside).toBe(1)
+      expect(order).toEqual(['a', 'b'])
+    } finally {
+      ids.mockRestore()
+      vi.useRealTimers()
     }
-    // A malformed time makes the whole message void: this claim must not hold the lock back.
-    claim('claim', '0000000000000000', { at: 'soon' })
-    claim('claim', '0000000000000001', { at: -1 })
-    let ran = false
-    await lock('x', () => {
-      ran = true
-      return Promise.resolve()
-    })
-    expect(ran).toBe(true)
-    // An earlier client's claim, lowest id possible, no time: it goes first, until its `done`.
-    claim('claim', '0000000000000000')
-    let entered = 0
-    const held = lock('x', () => {
-      entered = Date.now()
-      return Promise.resolve()
-    })
-    await new Promise((resolve) => setTimeout(resolve, 40))
-    expect(entered).toBe(0)
-    const released = Date.now()
-    claim('done', '0000000000000000')
-    await held
-    expect(entered).toBeGreaterThanOrEqual(released)
   })
 })
 

@@ -3,8 +3,8 @@
  * several tabs need a refresh at once exactly one sends it and the others reuse its result.
  *
  * The Web Locks API (`navigator.locks`) is used when present. Without it, a BroadcastChannel protocol
- * elects one tab: each candidate announces a claim, waits a moment for the others' claims, and the
- * earliest claim refreshes while the others wait for its `done`. Without either (old browsers, workers
+ * elects one tab: each candidate announces a random claim, waits a moment for the others' claims, and the
+ * lowest claim refreshes while the others wait for its `done`. Without either (old browsers, workers
  * without them) the refresh runs uncoordinated and the server's grace window (the same successor for a
  * spent refresh token reused within a few seconds) keeps the tabs logged in.
  */
@@ -41,18 +41,6 @@ interface ClaimMessage {
   lock: string
   type: 'claim' | 'running' | 'done'
   id: string
-  /**
-   * The claim's Lamport time: one more than any claim the sender had seen when it claimed. A claim made
-   * after seeing another therefore comes after it, however the random ids compare. Absent in messages of
-   * earlier Tessera clients: their claims are ordered by id alone, as those clients order them.
-   */
-  at?: number
-}
-
-/** Another tab's claim, not yet followed by its `done`. */
-interface Claim {
-  state: 'claim' | 'running'
-  at: number | undefined
 }
 
 function isClaimMessage(value: unknown): value is ClaimMessage {
@@ -62,7 +50,6 @@ function isClaimMessage(value: unknown): value is ClaimMessage {
     m.kind === 'tessera-lock' &&
     typeof m.lock === 'string' &&
     typeof m.id === 'string' &&
-    (m.at === undefined || (typeof m.at === 'number' && Number.isSafeInteger(m.at) && m.at >= 0)) &&
     (m.type === 'claim' || m.type === 'running' || m.type === 'done')
   )
 }
@@ -83,34 +70,34 @@ function claimId(): string {
 
 /**
  * A lock elected over a BroadcastChannel (the fallback when `navigator.locks` is missing). Within one tab
- * the holders are serialised by a promise chain. Across tabs a candidate posts a claim and listens for
- * `claimWindow`; it goes ahead (posting `running`) once no other tab is `running` and no competing claim
- * comes before its own; the others wait for the holder's `done` (or `maxWait`), then run their task, which
- * finds the work already done.
+ * the holders are serialised by a promise chain. Across tabs a candidate posts a random claim and listens
+ * for `claimWindow`; it goes ahead (posting `running`) once no other tab is `running` and no competing
+ * claim is lower than its own; the others wait for the holder's `done` (or `maxWait`), then run their task,
+ * which finds the work already done.
  *
- * Claims are ordered by Lamport time, then by a random id: a claim posted after its sender saw another
- * comes after that one. By id alone, a tab that released the lock and claimed it again could go ahead of
- * a tab that had been waiting, while that tab, woken by the `done` before the new claim reached it, went
- * ahead too (seen when a busy event loop delivered the three at once).
+ * A candidate that would go ahead while competing claims are pending listens one more `claimWindow` first.
+ * The lowest claim need not be the first posted: a tab whose own (higher) claim was posted first, before
+ * ours reached it, saw no competitor and went ahead, and its `running` reaches us within that second
+ * window. That covers a tab that just released the lock and claimed it again, too: the tab it kept
+ * waiting, woken by the `done` before the new claim reached it, goes ahead. (Messages are assumed to
+ * reach the other tabs within `claimWindow`.) Each decision also waits one turn of the event loop: after
+ * a stall, the timer that ends a window can fire before messages that arrived during the stall.
  */
 export function broadcastLocks(channel: ChannelLike, timings: Partial<ElectionTimings> = {}): WithLock {
   const { claimWindow = 60, maxWait = 10_000 } = timings
   // Claims of other tabs not yet followed by their `done`, per lock.
-  const pending = new Map<string, Map<string, Claim>>()
+  const pending = new Map<string, Map<string, 'claim' | 'running'>>()
   const waiters = new Set<() => void>()
-  // The highest claim time seen or made here.
-  let clock = 0
   channel.addEventListener('message', (event) => {
     const m = event.data
     if (!isClaimMessage(m)) return
-    if (m.at !== undefined) clock = Math.max(clock, m.at)
     let claims = pending.get(m.lock)
     if (claims === undefined) {
-      claims = new Map<string, Claim>()
+      claims = new Map<string, 'claim' | 'running'>()
       pending.set(m.lock, claims)
     }
     if (m.type === 'done') claims.delete(m.id)
-    else claims.set(m.id, { state: m.type, at: m.at ?? claims.get(m.id)?.at })
+    else claims.set(m.id, m.type)
     for (const wake of [...waiters]) wake()
   })
   const changed = (ms: number): Promise<void> =>
@@ -125,40 +112,36 @@ export function broadcastLocks(channel: ChannelLike, timings: Partial<ElectionTi
     })
   let chain: Promise<unknown> = Promise.resolve()
 
-  const post = (lock: string, type: ClaimMessage['type'], id: string, at: number): void => {
-    channel.postMessage({ kind: 'tessera-lock', lock, type, id, at } satisfies ClaimMessage)
-  }
-  // Whether another tab's claim comes before ours (`at`, `id`).
-  const before = (other: string, claim: Claim, id: string, at: number): boolean =>
-    claim.at === undefined || claim.at === at ? other < id : claim.at < at
-
-  const acquire = async (lock: string): Promise<{ id: string; at: number }> => {
+  const acquire = async (lock: string): Promise<string> => {
     const id = claimId()
-    const at = (clock += 1)
-    post(lock, 'claim', id, at)
+    channel.postMessage({ kind: 'tessera-lock', lock, type: 'claim', id } satisfies ClaimMessage)
     await sleep(claimWindow)
     const deadline = Date.now() + maxWait
+    let listenedAgain = false
     for (;;) {
+      await sleep(0)
       const claims = pending.get(lock)
       const others = claims === undefined ? [] : [...claims]
-      const blocked = others.some(
-        ([other, claim]) => claim.state === 'running' || before(other, claim, id, at),
-      )
-      if (!blocked || Date.now() >= deadline) {
-        post(lock, 'running', id, at)
-        return { id, at }
+      const blocked = others.some(([other, state]) => state === 'running' || other < id)
+      if (blocked && Date.now() < deadline) {
+        await changed(Math.max(1, deadline - Date.now()))
+      } else if (!blocked && others.length > 0 && !listenedAgain) {
+        listenedAgain = true
+        await sleep(claimWindow)
+      } else {
+        channel.postMessage({ kind: 'tessera-lock', lock, type: 'running', id } satisfies ClaimMessage)
+        return id
       }
-      await changed(Math.max(1, deadline - Date.now()))
     }
   }
 
   return <T>(lock: string, task: () => Promise<T>): Promise<T> => {
     const run = chain.then(async () => {
-      const { id, at } = await acquire(lock)
+      const id = await acquire(lock)
       try {
         return await task()
       } finally {
-        post(lock, 'done', id, at)
+        channel.postMessage({ kind: 'tessera-lock', lock, type: 'done', id } satisfies ClaimMessage)
       }
     })
     chain = run.catch(() => undefined)
