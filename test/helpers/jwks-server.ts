@@ -70,6 +70,10 @@ export async function startJwksServer(jwks: Jwks, cacheControl?: string): Promis
         json(res, state.jwks, state.cacheControl === undefined ? {} : { 'cache-control': state.cacheControl })
     }
   })
+  // Idle connections stay open until close(). With Node's 5 s default, a client reusing one after a
+  // busy stretch of the test (this process's event loop, which also runs this server's idle timer,
+  // blocked for a few seconds) sent its request just as the timer fired: read ECONNRESET, no fetch.
+  server.keepAliveTimeout = 600_000
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', resolve)
   })
