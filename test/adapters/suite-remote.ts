@@ -39,7 +39,7 @@ export function remoteSuite(ctx: SuiteContext): void {
       const server = await startJwksServer(issuer.jwks(), 'max-age=300')
       servers.push(server)
       const clock = manualClock()
-      // A short timeout for the failure cases; the loaded test machine gets the default for the others.
+      // A timeout of its own for the failure cases; the others get the default.
       const jwks = remoteJwks(server.url, { now: clock.now, timeout, onError: () => undefined })
       return { server, jwks, clock, auth: createTessera({ keys: jwks, ...AUDIENCE }) }
     }
@@ -71,7 +71,9 @@ export function remoteSuite(ctx: SuiteContext): void {
     it.each(['reset', 'error', 'slow', 'garbage'] as const)(
       'keeps answering 200 for known kids while the JWKS is %s',
       async (mode) => {
-        const { server, jwks, auth, clock } = await resource(0.2)
+        // 3 s, not 0.2 s: the 'ok' fetch of ready() timed out at 0.2 s on a loaded machine. Still well under
+        // the 10 s the 'slow' stub takes to answer.
+        const { server, jwks, auth, clock } = await resource(3)
         await jwks.ready()
         const client = await ctx.startWith(auth)
         const token = await issuer.createAccessToken('alice')
