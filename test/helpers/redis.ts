@@ -76,6 +76,8 @@ export interface RedisRelay {
   readonly held: string[]
   /** From now on, client-to-Redis chunks matching `pattern` are kept here instead of forwarded. */
   holdBack(pattern: RegExp): void
+  /** From now on, client-to-Redis chunks are forwarded `ms` late, in order (a slow link or a busy Redis). */
+  delay(ms: number): void
   /** Drops every open connection, as a Redis restart or a network cut does. */
   cut(): void
   close(): Promise<void>
@@ -86,6 +88,7 @@ export async function redisRelay(url = REDIS_URL): Promise<RedisRelay> {
   const sockets = new Set<Socket>()
   const held: string[] = []
   let pattern: RegExp | undefined
+  let lag = 0
   const server = createServer((client) => {
     const upstream = connect(Number(target.port || 6379), target.hostname)
     sockets.add(client)
@@ -101,10 +104,25 @@ export async function redisRelay(url = REDIS_URL): Promise<RedisRelay> {
       socket.on('error', end)
     }
     upstream.pipe(client)
+    // Each chunk waits for the one before it, so a lag keeps the order.
+    let forwarded = Promise.resolve()
     client.on('data', (chunk: Buffer) => {
       const text = chunk.toString('latin1')
-      if (pattern?.test(text) === true) held.push(text)
-      else upstream.write(chunk)
+      if (pattern?.test(text) === true) {
+        held.push(text)
+        return
+      }
+      const ms = lag
+      forwarded = forwarded.then(() =>
+        ms === 0
+          ? void upstream.write(chunk)
+          : new Promise<void>((resolve) =>
+              setTimeout(() => {
+                upstream.write(chunk)
+                resolve()
+              }, ms),
+            ),
+      )
     })
   })
   await new Promise<void>((resolve) => {
@@ -118,6 +136,9 @@ export async function redisRelay(url = REDIS_URL): Promise<RedisRelay> {
     held,
     holdBack: (next) => {
       pattern = next
+    },
+    delay: (ms) => {
+      lag = ms
     },
     cut: () => {
       for (const socket of sockets) socket.destroy()

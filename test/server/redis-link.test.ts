@@ -10,6 +10,7 @@ import {
   deletePrefix,
   REDIS_URL,
   redisReachable,
+  redisRelay,
   testRedisClient,
   uniquePrefix,
   waitFor,
@@ -57,9 +58,9 @@ describe.skipIf(!available)('the server’s Redis link', () => {
     const { link, prefix } = await open()
     expect(link.status()).toBe('ok')
     const expiresAt = Math.floor(Date.now() / 1000) + 600
-    // 30, not 300: close() gives the queue about 2 s (it never holds a shutdown longer), and on a loaded
-    // machine 300 writes one by one took longer (24 to 203 were left in 5 runs of 5).
-    const ids = Array.from({ length: 30 }, (_, i) => `burst-${String(i)}`)
+    // close() drains while the writes move, up to 5 s: on a loaded machine a fixed 2 s left 24 to 203 of
+    // these 300 queued (5 runs of 5).
+    const ids = Array.from({ length: 300 }, (_, i) => `burst-${String(i)}`)
     for (const id of ids) link.replica.revokeToken(id, expiresAt)
     // Written one by one in the background: most are still queued now.
     expect(link.pending()).toBeGreaterThan(0)
@@ -68,6 +69,57 @@ describe.skipIf(!available)('the server’s Redis link', () => {
     const inRedis = await stored(prefix)
     expect(ids.filter((id) => !inRedis.has(`token:${id}`))).toEqual([])
   })
+
+  it('keeps writing a burst at close() while the writes move, past the 2 s it once gave them', async () => {
+    // Each write a round trip of about 20 ms through a slow relay: 150 take about 3 s.
+    const relay = await redisRelay()
+    const prefix = uniquePrefix()
+    const link = await openRedis({
+      url: relay.url,
+      memory: memoryRevocationStore(),
+      resync: () => Promise.resolve(),
+      prefix,
+    })
+    try {
+      expect(link.status()).toBe('ok')
+      relay.delay(20)
+      const expiresAt = Math.floor(Date.now() / 1000) + 600
+      const ids = Array.from({ length: 150 }, (_, i) => `slow-${String(i)}`)
+      for (const id of ids) link.replica.revokeToken(id, expiresAt)
+      const started = Date.now()
+      await link.close()
+      expect(Date.now() - started).toBeGreaterThan(2_000)
+      expect(link.pending()).toBe(0)
+      const inRedis = await stored(prefix)
+      expect(ids.filter((id) => !inRedis.has(`token:${id}`))).toEqual([])
+    } finally {
+      await relay.close()
+    }
+  }, 30_000)
+
+  it('gives up at close() after two seconds without a write, the revocations left to the database', async () => {
+    const relay = await redisRelay()
+    const link = await openRedis({
+      url: relay.url,
+      memory: memoryRevocationStore(),
+      resync: () => Promise.resolve(),
+      prefix: uniquePrefix(),
+    })
+    try {
+      expect(link.status()).toBe('ok')
+      // Redis stops answering writes (the connection stays up): nothing moves.
+      relay.holdBack(/./)
+      link.replica.revokeToken('stuck', Math.floor(Date.now() / 1000) + 600)
+      const started = Date.now()
+      await link.close()
+      const took = Date.now() - started
+      expect(took).toBeGreaterThanOrEqual(1_900)
+      expect(took).toBeLessThan(4_500)
+      expect(link.pending()).toBe(1)
+    } finally {
+      await relay.close()
+    }
+  }, 30_000)
 
   // The server passes its trusted clock (clock-guard.ts): on a system clock set forward, loading by the
   // wall clock would leave every live revocation out of the replica.

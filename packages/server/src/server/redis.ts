@@ -13,6 +13,9 @@ import { redisRevocationStore, type RedisRevocationStore, type RevocationSubscri
 import { memoryRateLimiter, type RateLimiter } from './rate-limit.js'
 import { redisRateLimiter } from './rate-limit-redis.js'
 
+/** How long closing the link may spend writing queued revocations to Redis, at most. */
+const CLOSE_DRAIN_MS = 5_000
+
 /** Bound on revocations queued while Redis is down (each is also in the database). */
 const MAX_QUEUED = 100_000
 
@@ -127,10 +130,16 @@ export async function openRedis(options: OpenRedisOptions): Promise<RedisLink> {
     async close() {
       closed = true
       await subscription.close()
-      // Give queued revocations one chance to reach Redis (they are in the database regardless): the
-      // drain under way, if any, then one more for what it left.
-      for (let pass = 0; pass < 2 && client.status === 'ready' && queue.pending() > 0; pass++)
-        await Promise.race([queue.flush(true), pause(1_000)])
+      // Give queued revocations the time to reach Redis while they are moving (they are in the database
+      // regardless, where the other instances' re-sync finds them): drains of up to a second each, until
+      // two in a row write nothing, within CLOSE_DRAIN_MS in all (the stop's grace is 10 s, serve.ts).
+      const until = Date.now() + CLOSE_DRAIN_MS
+      let idle = 0
+      while (client.status === 'ready' && queue.pending() > 0 && idle < 2 && Date.now() < until) {
+        const before = queue.pending()
+        await Promise.race([queue.flush(true), pause(Math.min(1_000, Math.max(1, until - Date.now())))])
+        idle = queue.pending() < before ? 0 : idle + 1
+      }
       client.disconnect()
     },
   }
