@@ -227,6 +227,23 @@ describe('credentials stay with the server', () => {
   })
 })
 
+/**
+ * Lock holders that record how many are inside at once: `task(tab)` holds for `holdMs`, then runs `after`
+ * (if any) once outside.
+ */
+function holders(holdMs: number, after?: () => void) {
+  const seen = { inside: 0, maxInside: 0, order: [] as string[] }
+  const task = (tab: string) => async (): Promise<void> => {
+    seen.inside += 1
+    seen.maxInside = Math.max(seen.maxInside, seen.inside)
+    seen.order.push(tab)
+    await new Promise((resolve) => setTimeout(resolve, holdMs))
+    seen.inside -= 1
+    after?.()
+  }
+  return { seen, task }
+}
+
 describe('single-flight refresh across tabs', () => {
   it('Web Locks: two tabs needing a refresh at once send one; the other reuses it', async () => {
     const server = new FakeServer('cookie')
@@ -327,19 +344,12 @@ describe('single-flight refresh across tabs', () => {
     const bus = fakeBus()
     const a = broadcastLocks(bus('l'), { claimWindow: 10 })
     const b = broadcastLocks(bus('l'), { claimWindow: 10 })
-    let inside = 0
-    let maxInside = 0
-    const task = async (): Promise<void> => {
-      inside += 1
-      maxInside = Math.max(maxInside, inside)
-      await new Promise((resolve) => setTimeout(resolve, 20))
-      inside -= 1
-    }
-    await Promise.all([a('x', task), b('x', task), a('x', task), b('x', task)])
-    expect(maxInside).toBe(1)
+    const { seen, task } = holders(20)
+    await Promise.all([a('x', task('a')), b('x', task('b')), a('x', task('a')), b('x', task('b'))])
+    expect(seen.maxInside).toBe(1)
   })
 
-  it('broadcastLocks: a tab that releases and claims again waits for the claim made before its own, even when the event loop stalls', async () => {
+  it('broadcastLocks: a tab that releases and claims again does not run beside the tab it kept waiting, even when the event loop stalls', async () => {
     // The stall (a busy page, a slow machine) makes the release, the next claim's delivery and the end of
     // the releasing tab's claim window fall due together. The waiting tab is woken by the `done` and goes
     // ahead before the new claim reaches it; the releasing tab must not go ahead too when its new claim is
@@ -347,25 +357,17 @@ describe('single-flight refresh across tabs', () => {
     const bus = fakeBus()
     const a = broadcastLocks(bus('l'), { claimWindow: 10 })
     const b = broadcastLocks(bus('l'), { claimWindow: 10 })
-    let inside = 0
-    let maxInside = 0
-    const order: string[] = []
-    const task = (tab: string) => async (): Promise<void> => {
-      inside += 1
-      maxInside = Math.max(maxInside, inside)
-      order.push(tab)
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      inside -= 1
+    const { seen, task } = holders(5, () => {
       setTimeout(() => {
         const until = Date.now() + 25
         while (Date.now() < until);
       }, 0)
-    }
+    })
     const runs: Promise<void>[] = []
     for (let i = 0; i < 8; i++) runs.push(a('x', task('a')), b('x', task('b')))
     await Promise.all(runs)
-    expect(maxInside).toBe(1)
-    expect(order).toHaveLength(16)
+    expect(seen.maxInside).toBe(1)
+    expect(seen.order).toHaveLength(16)
   })
 
   it('broadcastLocks: a lower claim posted after a higher one, which went ahead before it arrived, waits for it (every message within claimWindow)', async () => {
@@ -410,23 +412,14 @@ describe('single-flight refresh across tabs', () => {
         channel('b', (data) => (data.type === 'claim' ? 18 : 1)),
         { claimWindow: 20 },
       )
-      let inside = 0
-      let maxInside = 0
-      const order: string[] = []
-      const task = (tab: string) => async (): Promise<void> => {
-        inside += 1
-        maxInside = Math.max(maxInside, inside)
-        order.push(tab)
-        await new Promise((resolve) => setTimeout(resolve, 30))
-        inside -= 1
-      }
+      const { seen, task } = holders(30)
       const runs = [a('x', task('a'))]
       await vi.advanceTimersByTimeAsync(5)
       runs.push(b('x', task('b')))
       await vi.advanceTimersByTimeAsync(500)
       await Promise.all(runs)
-      expect(maxInside).toBe(1)
-      expect(order).toEqual(['a', 'b'])
+      expect(seen.maxInside).toBe(1)
+      expect(seen.order).toEqual(['a', 'b'])
     } finally {
       ids.mockRestore()
       vi.useRealTimers()
