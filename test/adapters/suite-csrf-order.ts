@@ -176,5 +176,25 @@ export function csrfOrderSuite(ctx: SuiteContext): void {
         { msg: 'Token has been revoked' },
       ])
     })
+
+    it('words a missing claim under the flask preset as flask does: its own checks, and PyJWT for aud and iss', async () => {
+      const { client } = await ctx.start(FLASK, { audience: 'api', issuer: 'https://auth.example' })
+      const claims = { aud: 'api', iss: 'https://auth.example', csrf: 'the-value' }
+      const sign = (overrides: Record<string, unknown>): string =>
+        forge({ alg: 'HS256', typ: 'at+jwt' }, accessClaims({ ...claims, ...overrides }), {
+          hmacSecret: SECRET,
+        })
+      for (const [missing, msg] of [
+        ['sub', 'Missing claim: sub'],
+        ['aud', 'Token is missing the "aud" claim'],
+        ['iss', 'Token is missing the "iss" claim'],
+      ] as const) {
+        const token = sign({ [missing]: undefined })
+        const res = await client.request('GET', '/protected', {
+          headers: { cookie: `access_token_cookie=${token}` },
+        })
+        expect([missing, res.status, res.body]).toEqual([missing, 422, { msg }])
+      }
+    })
   })
 }

@@ -96,8 +96,12 @@ const FLASK_WRONG_TYPE: Readonly<Record<string, string>> = {
 
 function flaskMessage(error: AnyTesseraError): string | undefined {
   if (error.code === 'token_wrong_type') return FLASK_WRONG_TYPE[error.message]
-  // flask-jwt-extended's own wording for a claim it requires (tokens.py `_decode_jwt`: the identity, `csrf`).
-  if (error.code === 'token_claim_missing') return `Missing claim: ${error.claim}`
+  // PyJWT's wording for the claims it requires (`MissingRequiredClaimError`: `aud`, `iss` when expected),
+  // flask-jwt-extended's for the ones it checks itself (tokens.py `_decode_jwt`: the identity, `csrf`).
+  if (error.code === 'token_claim_missing')
+    return error.claim === 'aud' || error.claim === 'iss'
+      ? `Token is missing the "${error.claim}" claim`
+      : `Missing claim: ${error.claim}`
   return FLASK_MESSAGES[error.code]
 }
 
