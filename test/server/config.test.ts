@@ -324,11 +324,15 @@ describe('server configuration', () => {
     expect(loadServerConfig({}, { TESSERA_MAINTENANCE_INTERVAL: '1s' }).maintenanceIntervalMs).toBe(1000)
   })
 
-  it('warns when PostgreSQL is used without Redis (revocations would not reach other instances)', () => {
+  it('warns when PostgreSQL is used without Redis (revocations reach other instances late, limits count per instance)', () => {
     const base = loadServerConfig({}, {})
     const pg = { ...base, databaseUrl: 'postgres://tessera@db.internal/tessera' }
     expect(checkServerConfig(pg)).toEqual([
-      expect.objectContaining({ level: 'warning', setting: 'TESSERA_REDIS_URL' }),
+      expect.objectContaining({
+        level: 'warning',
+        setting: 'TESSERA_REDIS_URL',
+        message: expect.stringMatching(/next key refresh \(TESSERA_KEY_REFRESH_INTERVAL.*count per instance/),
+      }),
     ])
     expect(checkServerConfig({ ...pg, redisUrl: 'redis://cache:6379' })).toEqual([])
     expect(checkServerConfig(base)).toEqual([])

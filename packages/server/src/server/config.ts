@@ -226,7 +226,7 @@ function checkSharedRevocations(config: ServerConfig): DoctorFinding[] {
   return [
     warning(
       'TESSERA_REDIS_URL',
-      'PostgreSQL without Redis: a revocation reaches the other instances only when they restart; set TESSERA_REDIS_URL when running more than one instance',
+      'PostgreSQL without Redis: a revocation reaches the other instances only at their next key refresh (TESSERA_KEY_REFRESH_INTERVAL, each re-reading every live revocation), and login and registration limits count per instance; set TESSERA_REDIS_URL when running more than one instance',
     ),
   ]
 }
