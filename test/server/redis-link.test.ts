@@ -11,6 +11,7 @@ import {
   REDIS_URL,
   redisReachable,
   redisRelay,
+  type RedisRelay,
   testRedisClient,
   uniquePrefix,
   waitFor,
@@ -70,8 +71,8 @@ describe.skipIf(!available)('the server’s Redis link', () => {
     expect(ids.filter((id) => !inRedis.has(`token:${id}`))).toEqual([])
   })
 
-  it('keeps writing a burst at close() while the writes move, past the 2 s it once gave them', async () => {
-    // Each write a round trip of about 20 ms through a slow relay: 150 take about 3 s.
+  /** A link to Redis through a relay the test can slow down or stall. */
+  async function relayedLink(): Promise<{ relay: RedisRelay; link: RedisLink; prefix: string }> {
     const relay = await redisRelay()
     const prefix = uniquePrefix()
     const link = await openRedis({
@@ -80,6 +81,12 @@ describe.skipIf(!available)('the server’s Redis link', () => {
       resync: () => Promise.resolve(),
       prefix,
     })
+    return { relay, link, prefix }
+  }
+
+  it('keeps writing a burst at close() while the writes move, past the 2 s it once gave them', async () => {
+    // Each write a round trip of about 20 ms through a slow relay: 150 take about 3 s.
+    const { relay, link, prefix } = await relayedLink()
     try {
       expect(link.status()).toBe('ok')
       relay.delay(20)
@@ -98,13 +105,7 @@ describe.skipIf(!available)('the server’s Redis link', () => {
   }, 30_000)
 
   it('gives up at close() after two seconds without a write, the revocations left to the database', async () => {
-    const relay = await redisRelay()
-    const link = await openRedis({
-      url: relay.url,
-      memory: memoryRevocationStore(),
-      resync: () => Promise.resolve(),
-      prefix: uniquePrefix(),
-    })
+    const { relay, link } = await relayedLink()
     try {
       expect(link.status()).toBe('ok')
       // Redis stops answering writes (the connection stays up): nothing moves.

@@ -111,10 +111,13 @@ export function broadcastLocks(channel: ChannelLike, timings: Partial<ElectionTi
       waiters.add(wake)
     })
   let chain: Promise<unknown> = Promise.resolve()
+  const post = (lock: string, type: ClaimMessage['type'], id: string): void => {
+    channel.postMessage({ kind: 'tessera-lock', lock, type, id } satisfies ClaimMessage)
+  }
 
   const acquire = async (lock: string): Promise<string> => {
     const id = claimId()
-    channel.postMessage({ kind: 'tessera-lock', lock, type: 'claim', id } satisfies ClaimMessage)
+    post(lock, 'claim', id)
     await sleep(claimWindow)
     const deadline = Date.now() + maxWait
     let listenedAgain = false
@@ -129,7 +132,7 @@ export function broadcastLocks(channel: ChannelLike, timings: Partial<ElectionTi
         listenedAgain = true
         await sleep(claimWindow)
       } else {
-        channel.postMessage({ kind: 'tessera-lock', lock, type: 'running', id } satisfies ClaimMessage)
+        post(lock, 'running', id)
         return id
       }
     }
@@ -141,7 +144,7 @@ export function broadcastLocks(channel: ChannelLike, timings: Partial<ElectionTi
       try {
         return await task()
       } finally {
-        channel.postMessage({ kind: 'tessera-lock', lock, type: 'done', id } satisfies ClaimMessage)
+        post(lock, 'done', id)
       }
     })
     chain = run.catch(() => undefined)
