@@ -35,10 +35,10 @@ await auth.createAccessToken('a', { claims: { roles: 'admin' } })
 
 const app = Fastify()
 app.get('/', (request) => {
-  const roles: string[] = request.jwt!.claims.roles
+  const roles: readonly string[] = request.jwt!.claims.roles
   const tenant: string = request.jwt!.claims.tenant
   const id: number = request.jwt!.user.id
-  // @ts-expect-error roles is string[]: this fails if claims were typed any
+  // @ts-expect-error roles is readonly string[]: this fails if claims were typed any
   const wrong: number = request.jwt!.claims.roles
   return { roles, tenant, id, wrong }
 })

@@ -36,6 +36,7 @@ import {
   createTessera,
   type AppClaims,
   type AppUser,
+  type DeepReadonly,
   type ForbiddenError,
   type JwtHeader,
   type Tessera,
@@ -68,7 +69,12 @@ describe('fastify', () => {
       expectTypeOf(jwt.identity).toEqualTypeOf<string>()
       expectTypeOf(jwt.claims.sub).toEqualTypeOf<string>()
       expectTypeOf(jwt.claims.exp).toEqualTypeOf<number>()
-      expectTypeOf(jwt.header).toEqualTypeOf<JwtHeader>()
+      expectTypeOf(jwt.header).toEqualTypeOf<DeepReadonly<JwtHeader>>()
+      expectTypeOf(jwt.header.alg).toEqualTypeOf<string>()
+      // @ts-expect-error the verified header is frozen
+      jwt.header.alg = 'none'
+      // @ts-expect-error and so are the claims
+      jwt.claims.sub = 'mallory'
       expectTypeOf(jwt.location).toEqualTypeOf<TokenLocation>()
       expectTypeOf(jwt.location).toEqualTypeOf<'headers' | 'cookies' | 'query' | 'json'>()
       return {}
@@ -77,7 +83,7 @@ describe('fastify', () => {
 
   it('gives explicit claims and user types through getJwt', () => {
     expectTypeOf(getJwt<Claims, User>(request)).toEqualTypeOf<RequestJwt<Claims, User> | null>()
-    expectTypeOf(getJwt<Claims, User>(request)!.claims.roles).toEqualTypeOf<string[]>()
+    expectTypeOf(getJwt<Claims, User>(request)!.claims.roles).toEqualTypeOf<readonly string[]>()
     expectTypeOf(getJwt<Claims, User>(request)!.user).toEqualTypeOf<User>()
     // @ts-expect-error tenant is a string
     expectTypeOf(getJwt<Claims>(request)!.claims.tenant).toEqualTypeOf<number>()
@@ -191,7 +197,7 @@ describe('express', () => {
     })
     expectTypeOf(jwt).toEqualTypeOf<TesseraExpress<Claims, User>>()
     expectTypeOf(jwt.getJwt(req)).toEqualTypeOf<RequestJwt<Claims, User> | null>()
-    expectTypeOf(getExpressJwt<Claims>(req)!.claims.roles).toEqualTypeOf<string[]>()
+    expectTypeOf(getExpressJwt<Claims>(req)!.claims.roles).toEqualTypeOf<readonly string[]>()
     // A typed integration is accepted wherever an integration is expected.
     expectTypeOf(jwtRequired(jwt)).toEqualTypeOf<JwtGuard>()
     setAccessCookies(res, 'token', jwt, { maxAge: '30d', domain: 'example.com' })

@@ -22,11 +22,35 @@ describe('public types', () => {
     const result = await auth.verify<{ roles: string[] }>('token')
     expectTypeOf(result).toEqualTypeOf<VerifiedToken<{ roles: string[] }>>()
     expectTypeOf(result.identity).toBeString()
-    expectTypeOf(result.claims.roles).toEqualTypeOf<string[]>()
+    expectTypeOf(result.claims.roles).toEqualTypeOf<readonly string[]>()
     expectTypeOf(result.claims.exp).toBeNumber()
     expectTypeOf(result.claims.type).toEqualTypeOf<TokenType>()
     expectTypeOf(result.claims.fresh).toEqualTypeOf<boolean | number>()
     expectTypeOf(result.claims).toExtend<JwtClaims<{ roles: string[] }>>()
+  })
+
+  it('types verified claims and header read-only at every depth, as they are frozen', async () => {
+    const { claims, header } = await auth.verify<{ roles: string[]; org: { id: string; teams: string[] } }>(
+      'token',
+    )
+    // @ts-expect-error a verified token's claims are frozen
+    claims.sub = 'mallory'
+    // Nested arrays too: no push, no index assignment.
+    expectTypeOf(claims.roles).not.toHaveProperty('push')
+    // @ts-expect-error an element of a frozen array
+    claims.roles[0] = 'admin'
+    // @ts-expect-error nested objects too
+    claims.org.id = 'other'
+    // @ts-expect-error and their arrays
+    claims.org.teams[0] = 'ops'
+    // @ts-expect-error the header as well
+    header.alg = 'none'
+    // Reading is unchanged, and a copy is the application's own to change.
+    expectTypeOf(claims.org.teams).toEqualTypeOf<readonly string[]>()
+    expectTypeOf(claims.org.id).toEqualTypeOf<string>()
+    const copy = { ...claims, roles: [...claims.roles, 'admin'] }
+    copy.roles.push('editor')
+    expectTypeOf(copy.roles).toEqualTypeOf<string[]>()
   })
 
   it('types iat as optional: a token without it verifies while maxTokenAge is off', async () => {

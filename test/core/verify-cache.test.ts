@@ -265,7 +265,8 @@ describe('verified-token cache', () => {
       expect(Object.isFrozen(first.claims)).toBe(true)
       expect(Object.isFrozen(first.claims.roles)).toBe(true)
       expect(Object.isFrozen(first.header)).toBe(true)
-      expect(() => first.claims.roles.push('admin')).toThrow(TypeError)
+      // Typed read-only at every depth too (test/core/types.test-d.ts): only a cast reaches push.
+      expect(() => (first.claims.roles as string[]).push('admin')).toThrow(TypeError)
       expect(() => {
         ;(first.claims as Record<string, unknown>).sub = 'mallory'
       }).toThrow(TypeError)

@@ -69,6 +69,7 @@ export type { AnyTesseraError, TesseraErrorCode } from './core/errors.js'
 export type {
   AppClaims,
   AppUser,
+  DeepReadonly,
   JwtClaims,
   JwtHeader,
   RegisteredClaims,

@@ -6,7 +6,7 @@
  * The registry test (`test/core/errors.test.ts`) checks that every code is unique and documented in
  * `docs/errors.md`.
  */
-import type { JwtHeader, JwtClaims } from './types.js'
+import type { DeepReadonly, JwtHeader, JwtClaims } from './types.js'
 
 /** Every stable error code Tessera produces. */
 export type TesseraErrorCode =
@@ -84,9 +84,9 @@ export abstract class TokenError extends TesseraError {
  * are attached so error handlers (the counterparts of flask-jwt-extended's loaders) can use them.
  */
 export abstract class VerifiedTokenError extends TokenError {
-  readonly header: JwtHeader
+  readonly header: DeepReadonly<JwtHeader>
   readonly claims: JwtClaims
-  constructor(message: string, header: JwtHeader, claims: JwtClaims) {
+  constructor(message: string, header: DeepReadonly<JwtHeader>, claims: JwtClaims) {
     super(message)
     this.header = header
     this.claims = claims
@@ -147,7 +147,7 @@ export class TokenClaimMissingError extends VerifiedTokenError {
   readonly code = 'token_claim_missing'
   override name = 'TokenClaimMissingError'
   readonly claim: string
-  constructor(claim: string, header: JwtHeader, claims: JwtClaims) {
+  constructor(claim: string, header: DeepReadonly<JwtHeader>, claims: JwtClaims) {
     super(`The token has no "${claim}" claim`, header, claims)
     this.claim = claim
   }
@@ -157,7 +157,7 @@ export class TokenClaimInvalidError extends VerifiedTokenError {
   readonly code = 'token_claim_invalid'
   override name = 'TokenClaimInvalidError'
   readonly claim: string
-  constructor(claim: string, message: string, header: JwtHeader, claims: JwtClaims) {
+  constructor(claim: string, message: string, header: DeepReadonly<JwtHeader>, claims: JwtClaims) {
     super(message, header, claims)
     this.claim = claim
   }
@@ -217,7 +217,7 @@ export class CsrfMismatchError extends VerifiedTokenError {
    * header was read (`checkCsrfValue`, given a value by the caller).
    */
   readonly headerName: string | undefined
-  constructor(message: string, header: JwtHeader, claims: JwtClaims, headerName?: string) {
+  constructor(message: string, header: DeepReadonly<JwtHeader>, claims: JwtClaims, headerName?: string) {
     super(message, header, claims)
     this.headerName = headerName
   }
@@ -247,9 +247,9 @@ export class ForbiddenError extends TesseraError {
   readonly status = 403
   override name = 'ForbiddenError'
   protected static override readonly expected = true
-  readonly header: JwtHeader
+  readonly header: DeepReadonly<JwtHeader>
   readonly claims: JwtClaims
-  constructor(message: string, header: JwtHeader, claims: JwtClaims) {
+  constructor(message: string, header: DeepReadonly<JwtHeader>, claims: JwtClaims) {
     super(message)
     this.header = header
     this.claims = claims

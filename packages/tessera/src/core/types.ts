@@ -55,8 +55,22 @@ export interface RegisteredClaims {
   iss?: string | undefined
 }
 
-/** Claims of a verified token: registered claims plus the application's claims. */
-export type JwtClaims<C = AppClaims> = RegisteredClaims & C & Record<string, unknown>
+/**
+ * `T` read-only all the way down, as a value deeply frozen by `Object.freeze` is: arrays become
+ * `readonly` arrays, objects' properties `readonly`, at every depth.
+ */
+export type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T
+
+/**
+ * Claims of a verified token: registered claims plus the application's claims, read-only at every depth
+ * (a verified token's claims are deeply frozen, see {@link VerifiedToken}: `claims.roles.push(…)` would
+ * throw).
+ */
+export type JwtClaims<C = AppClaims> = DeepReadonly<RegisteredClaims & C & Record<string, unknown>>
 
 /**
  * The result of a successful verification. `header` and `claims` are deeply frozen: they are what the
@@ -64,8 +78,8 @@ export type JwtClaims<C = AppClaims> = RegisteredClaims & C & Record<string, unk
  * verified-token cache). Copy them to build something else (`{ ...claims, extra }`).
  */
 export interface VerifiedToken<C = AppClaims> {
-  readonly header: Readonly<JwtHeader>
-  readonly claims: Readonly<JwtClaims<C>>
+  readonly header: DeepReadonly<JwtHeader>
+  readonly claims: JwtClaims<C>
   /** The identity claim's value (`sub` unless configured otherwise). */
   readonly identity: string
 }

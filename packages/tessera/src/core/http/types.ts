@@ -4,7 +4,7 @@
  * implements once for its framework.
  */
 import type { AnyTesseraError } from '../errors.js'
-import type { AppClaims, AppUser, JwtClaims, JwtHeader } from '../types.js'
+import type { AppClaims, AppUser, DeepReadonly, JwtClaims, JwtHeader } from '../types.js'
 
 /** Where a token can be looked for, in the order given. */
 export type TokenLocation = 'headers' | 'cookies' | 'query' | 'json'
@@ -22,9 +22,9 @@ export const TOKEN_LOCATIONS: readonly TokenLocation[] = Object.freeze([
  * the types declared in `TesseraTypes`.
  */
 export interface RequestJwt<C = AppClaims, U = AppUser> {
-  /** The verified JOSE header. */
-  header: JwtHeader
-  /** The verified claims (flask-jwt-extended's `get_jwt()`). */
+  /** The verified JOSE header, deeply frozen. */
+  header: DeepReadonly<JwtHeader>
+  /** The verified claims (flask-jwt-extended's `get_jwt()`), deeply frozen (copy them to change them). */
   claims: JwtClaims<C>
   /** The identity claim's value (`get_jwt_identity()`). */
   identity: string
