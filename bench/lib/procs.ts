@@ -28,20 +28,30 @@ export interface ServerProcess {
   stop(): Promise<void>
 }
 
-/** Starts `node <script> ...args` under `taskset -c cpu`, waits for its `{ port }`. */
+/**
+ * Starts `node <script> ...args` under `taskset -c cpu` (and `launcher`, e.g. valgrind, when given),
+ * waits for its `{ port }`.
+ */
 export function startServer(
   script: string,
   args: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; cpu?: string; nodeArgs?: readonly string[]; timeoutMs?: number } = {},
+  options: {
+    env?: NodeJS.ProcessEnv
+    cpu?: string
+    nodeArgs?: readonly string[]
+    /** A command that runs node (bench/instructions.ts: valgrind and its options). */
+    launcher?: readonly string[]
+    timeoutMs?: number
+  } = {},
 ): Promise<ServerProcess> {
-  const node = [...(options.nodeArgs ?? []), script, ...args]
-  const child =
-    options.cpu === undefined
-      ? spawn(process.execPath, node, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options.env })
-      : spawn('taskset', ['-c', options.cpu, process.execPath, ...node], {
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          env: options.env,
-        })
+  const [command = '', ...rest] = pinned(options.cpu, [
+    ...(options.launcher ?? []),
+    process.execPath,
+    ...(options.nodeArgs ?? []),
+    script,
+    ...args,
+  ])
+  const child = spawn(command, rest, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: options.env })
   const label = `${script.split('/').pop() ?? script} ${args.join(' ')}`
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -128,6 +138,11 @@ export interface LoadOptions {
   url: string
   connections: number
   seconds: number
+  /**
+   * Exactly this many requests (autocannon -a) instead of `seconds` of them; `seconds` then only
+   * bounds how long the run may take.
+   */
+  amount?: number
   method?: string
   headers?: Record<string, string>
   body?: string
@@ -141,6 +156,11 @@ export interface LoadOptions {
   tokensFile?: string
 }
 
+/** `command` under `taskset -c cpu`, or as it is without a cpu. */
+export function pinned(cpu: string | undefined, command: readonly string[]): string[] {
+  return cpu === undefined ? [...command] : ['taskset', '-c', cpu, ...command]
+}
+
 /** Runs autocannon's CLI (`--json`) pinned to `cpu`; resolves with its result. */
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
   const args =
@@ -152,8 +172,9 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           '-n',
           '-c',
           String(options.connections),
-          '-d',
-          String(options.seconds),
+          ...(options.amount === undefined
+            ? ['-d', String(options.seconds)]
+            : ['-a', String(options.amount)]),
           ...(options.method === undefined ? [] : ['-m', options.method]),
           ...(options.body === undefined ? [] : ['-b', options.body]),
           ...(options.rate === undefined ? [] : ['-R', String(options.rate)]),

@@ -13,7 +13,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { SUB } from '../servers/protocol.js'
 import { cliScript } from './build.js'
-import { LOAD_CPU, runLoad, sleep, type ServerProcess } from './procs.js'
+import { LOAD_CPU, pinned, runLoad, sleep, type ServerProcess } from './procs.js'
 
 /** The shipped server, its tokens (issued by itself), and the log it wrote. */
 export interface ShippedServer {
@@ -63,6 +63,8 @@ export async function startShipped(options: {
   tamper(token: string): string
   /** Extra node flags (bench/profile.ts: `--cpu-prof`). */
   nodeArgs?: readonly string[]
+  /** A command that runs node (bench/instructions.ts: valgrind and its options). */
+  launcher?: readonly string[]
   /** Experiments only: settings over the defaults (e.g. `TESSERA_LOG_LEVEL`). */
   env?: Record<string, string>
   /** Where stdout goes: a file in the data directory (default), or e.g. `/dev/null`. */
@@ -80,11 +82,14 @@ export async function startShipped(options: {
     TESSERA_DATA_DIR: dir,
     ...options.env,
   }
-  const command = [process.execPath, ...(options.nodeArgs ?? []), cliScript(), 'serve']
-  const child =
-    options.cpu === undefined
-      ? spawn(command[0] ?? '', command.slice(1), { env, stdio: ['ignore', fd, 'inherit'] })
-      : spawn('taskset', ['-c', options.cpu, ...command], { env, stdio: ['ignore', fd, 'inherit'] })
+  const [command = '', ...rest] = pinned(options.cpu, [
+    ...(options.launcher ?? []),
+    process.execPath,
+    ...(options.nodeArgs ?? []),
+    cliScript(),
+    'serve',
+  ])
+  const child = spawn(command, rest, { env, stdio: ['ignore', fd, 'inherit'] })
   closeSync(fd)
   const url = `http://127.0.0.1:${port}`
   const stop = (): Promise<void> =>

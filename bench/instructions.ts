@@ -1,0 +1,279 @@
+/**
+ * Instructions per protected request, counted by valgrind's callgrind instead of timed: a count repeats
+ * on a host where time does not (bench/RESULTS.md §16: the same server measured 20–51 µs per request in
+ * one hour, instructions within 0.5 %). For a question of a few per cent between the server as shipped
+ * and the Fastify adapter alone (issue 14's "≥ 0.95 × the adapter").
+ *
+ *   npm run bench:instructions [-- --kinds tessera-fastify,tessera-server] [--runs 3]
+ *     [--requests 20000] [--warmup 20000] [--connections 10] [--no-build]
+ *
+ * Each run starts a fresh process under `valgrind --tool=callgrind --instr-atstart=no`, with node's
+ * `--no-concurrent-recompilation --single-threaded-gc` (so the JIT's and the collector's work happens on
+ * the counted thread, in the same order each time), loads it with `--warmup` requests of `GET /protected`
+ * (EdDSA, a valid token, autocannon on the other core), turns the counting on (`callgrind_control -i
+ * on`), sends exactly `--requests` more, turns it off and dumps. User-space instructions only: the
+ * kernel's work (the socket writes) is not in them.
+ *
+ * V8's collectors are counted apart ("collectors": `Heap::CollectGarbage` and the incremental-marking
+ * steps on allocation, inclusive): a mark-compact (~260 M instructions) falls in a window or not, and under valgrind,
+ * ~50 × slower, a timer's work weighs more per request than in a real run. "Mutator" is the rest, the
+ * number to compare.
+ *
+ * Under valgrind the counted requests take ~50 × longer, so the process's timers (the key set's refresh
+ * every 5 s, the access log's batching) fire ~50 × more often per request than in a real run. Each run
+ * therefore also counts the same process idle for `--idle` seconds (default 20), takes its timers'
+ * instructions per second (libuv's `uv__run_timers`, inclusive, less V8's delayed tasks run from it:
+ * the memory reducer's collections, which only an idle process makes) and subtracts that rate × the
+ * loaded window's duration from the mutator's count: what is left is the requests' own work.
+ *
+ * The kinds are bench/servers/http.ts contenders (`tessera-fastify`: the adapter alone) and
+ * `tessera-server`: the auth server as `npm start` runs it (bench/lib/shipped.ts, every setting at its
+ * default, logs to a file), with `TESSERA_SHUTDOWN_DELAY=0` so that it stops at once after the count.
+ * Runs under the node that runs this script: for another Node version, run it from a work tree whose
+ * node_modules that node installed (`.ci/node-versions.sh` makes one, TESSERA_NODE_WORK keeps it).
+ */
+import { execFileSync } from 'node:child_process'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import type * as TesseraModule from '../packages/tessera/src/index.js'
+import { compileBuild, serverScript, srcModule } from './lib/build.js'
+import { SERVER_CPU, runLoad, sleep, startServer, type ServerProcess } from './lib/procs.js'
+import { startShipped } from './lib/shipped.js'
+import { median } from './lib/stats.js'
+import { SUB, type BenchKeys, type ContenderKind } from './servers/protocol.js'
+
+const { values: args } = parseArgs({
+  options: {
+    kinds: { type: 'string', default: 'tessera-fastify,tessera-server' },
+    runs: { type: 'string', default: '3' },
+    requests: { type: 'string', default: '20000' },
+    warmup: { type: 'string', default: '20000' },
+    connections: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '20' },
+    keep: { type: 'string' },
+    cpu: { type: 'string', default: SERVER_CPU },
+    'no-build': { type: 'boolean', default: false },
+  },
+  strict: true,
+})
+const kinds = args.kinds.split(',') as ContenderKind[]
+const runs = Number(args.runs)
+const requests = Number(args.requests)
+const warmup = Number(args.warmup)
+const connections = Number(args.connections)
+const idle = Number(args.idle)
+if (![runs, requests, warmup, connections, idle].every((n) => Number.isInteger(n) && n > 0))
+  throw new Error('--runs, --requests, --warmup, --connections and --idle take positive integers')
+
+/** V8's foreground tasks (run by node's platform from the event loop): the collections' jobs, marking, the memory reducer. */
+const TASKS = /^node::PerIsolatePlatformData::RunForegroundTask\(/
+/** A collection, and the marking steps taken on allocation. */
+const COLLECTION = /^v8::internal::Heap::CollectGarbage\(/
+const MARKING_ON_ALLOCATION = /^v8::internal::IncrementalMarking::AdvanceOnAllocation\(/
+const TIMERS = /^uv__run_timers$/
+const DELAYED_TASKS = /^node::PerIsolatePlatformData::RunForegroundTask\(uv_timer_s\*\)/
+/** Callers of a collection that run inside a V8 task (counted there already). */
+const IN_TASK = /Task::RunInternal\(|^v8::internal::Heap::FinalizeIncrementalMarkingIfComplete\(/
+
+interface Count {
+  total: number
+  collectors: number
+  /** The event loop's timers (libuv's `uv__run_timers`), V8's delayed tasks run from them excepted. */
+  timers: number
+}
+
+interface Window extends Count {
+  /** How long the counted requests took (under valgrind). */
+  seconds: number
+  /** Instructions per second of the same process's timers with no requests. */
+  idlePerSecond: number
+}
+
+/** The dumps `callgrind_control -d` made in `dir` (`callgrind.out.<n>`; the one without a number is the exit's). */
+const dumps = (dir: string): string[] => readdirSync(dir).filter((f) => /\.\d+$/.test(f))
+
+const cost = (text: string): number => Number(text.replaceAll(',', ''))
+
+/**
+ * Sums dumps in `dir`: all instructions, and the collectors' (each instruction once): V8's foreground
+ * tasks, inclusive (in a server they are all the collector's: minor GC jobs, marking jobs, the memory
+ * reducer; with `--no-concurrent-recompilation` no compile job runs as a task), the collections
+ * started outside a task (allocation, the stack guard), and the marking steps taken on allocation.
+ */
+function readCounts(dir: string, files: readonly string[]): Count {
+  let total = 0
+  let collectors = 0
+  let timers = 0
+  for (const file of files) {
+    const text = execFileSync(
+      'callgrind_annotate',
+      ['--tree=caller', '--inclusive=yes', '--threshold=100', join(dir, file)],
+      { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 },
+    )
+    total += cost(/^ *([\d,]+) +(?:\([ \d.]+%\) +)?PROGRAM TOTALS/m.exec(text)?.[1] ?? '0')
+    // Blocks of `< caller` lines (the cost of each call into the function) ending with `* function`.
+    let callers: { name: string; cost: number }[] = []
+    for (const line of text.split('\n')) {
+      const row = /^ *([\d,]+) +\([ \d.]+%\) +([<*]) +[^:]*:(.*?)(?: \(\d+x\))? \[[^\]]*\]$/.exec(line)
+      if (row === null) {
+        if (line.trim() === '') callers = []
+        continue
+      }
+      const [, amount = '0', mark, name = ''] = row
+      if (mark === '<') {
+        callers.push({ name, cost: cost(amount) })
+        continue
+      }
+      if (TIMERS.test(name)) timers += cost(amount)
+      else if (DELAYED_TASKS.test(name)) timers -= cost(amount)
+      if (TASKS.test(name) || MARKING_ON_ALLOCATION.test(name)) {
+        // Once: not again where one task function calls another (node's timer-run task, a clone).
+        collectors += cost(amount)
+        for (const caller of callers) if (TASKS.test(caller.name)) collectors -= caller.cost
+      } else if (COLLECTION.test(name))
+        for (const caller of callers) if (!IN_TASK.test(caller.name)) collectors += caller.cost
+      callers = []
+    }
+  }
+  return { total, collectors, timers }
+}
+
+const bench = args.keep ?? mkdtempSync(join(tmpdir(), 'tessera-instructions-'))
+async function countOne(kind: ContenderKind, run: number): Promise<Window> {
+  const dir = join(bench, `${kind}-${run}`)
+  const launcher = [
+    'valgrind',
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    `--callgrind-out-file=${dir}/callgrind.out`,
+    '--quiet',
+  ]
+  execFileSync('mkdir', ['-p', dir])
+  const nodeArgs = ['--no-concurrent-recompilation', '--single-threaded-gc']
+  let server: ServerProcess
+  let token: string
+  if (kind === 'tessera-server') {
+    const shipped = await startShipped({
+      cpu: args.cpu,
+      tamper: (t) => t,
+      launcher,
+      nodeArgs,
+      env: { TESSERA_SHUTDOWN_DELAY: '0' },
+    })
+    server = shipped.server
+    token = shipped.tokens.valid
+  } else {
+    const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
+    const ed = generateKeyPairSync('ed25519')
+    const keys: BenchKeys = {
+      secret: randomBytes(32).toString('base64url'),
+      privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+    }
+    const auth = engine.createTessera({
+      keys: { alg: 'EdDSA', privateKey: keys.privatePem },
+      accessTokenTtl: '6h',
+    })
+    token = await auth.createAccessToken(SUB, { expiresIn: '1h', claims: { roles: ['admin', 'editor'] } })
+    server = await startServer(serverScript('http'), [kind, 'EdDSA'], {
+      env: { ...process.env, BENCH_KEYS: JSON.stringify(keys) },
+      cpu: args.cpu,
+      launcher,
+      nodeArgs,
+      timeoutMs: 600_000,
+    })
+  }
+  try {
+    const pid = String(server.child.pid)
+    const load = {
+      url: `${server.url}/protected`,
+      connections,
+      headers: { authorization: `Bearer ${token}` },
+      seconds: 1800,
+    }
+    await runLoad({ ...load, amount: warmup })
+    const control = (...options: string[]): void => {
+      execFileSync('callgrind_control', [...options, pid], { stdio: 'ignore' })
+    }
+    // callgrind_control can return before a process blocked in a system call (an idle server) has
+    // written its dump: wait for the dump's last line.
+    const complete = (): number =>
+      dumps(dir).filter((f) => /\ntotals: [\d ]+\n?$/.test(readFileSync(join(dir, f), 'utf8'))).length
+    const dump = async (): Promise<void> => {
+      const before = complete()
+      control('-d')
+      for (let waited = 0; ; waited += 100) {
+        if (complete() > before) return
+        if (waited > 120_000) throw new Error(`${kind}: callgrind wrote no dump in ${dir} within 120 s`)
+        await sleep(100)
+      }
+    }
+    control('-i', 'on')
+    const started = performance.now()
+    const result = await runLoad({ ...load, amount: requests })
+    const seconds = (performance.now() - started) / 1000
+    control('-i', 'off')
+    await dump()
+    const statuses = Object.keys(result.statusCodeStats)
+    if (result.requests.total !== requests || statuses.join() !== '200')
+      throw new Error(
+        `${kind}: expected ${requests} answers 200, got ${JSON.stringify(result.statusCodeStats)}`,
+      )
+    const loaded = readCounts(dir, dumps(dir))
+    const counted = dumps(dir)
+    // The same process with no request for `--idle` seconds: its timers' work (the key set's refresh,
+    // metrics, the access log's batch) per second, which the loaded window holds too.
+    control('-i', 'on')
+    await sleep(idle * 1000)
+    control('-i', 'off')
+    await dump()
+    const quiet = readCounts(
+      dir,
+      dumps(dir).filter((f) => !counted.includes(f)),
+    )
+    return { ...loaded, seconds, idlePerSecond: quiet.timers / idle }
+  } finally {
+    await server.stop()
+  }
+}
+
+if (!args['no-build']) compileBuild()
+const k = (n: number): string => `${(n / 1000).toFixed(1)} k`
+const mutators = new Map<ContenderKind, number[]>()
+console.log(
+  `node ${process.version}, ${requests} requests counted after ${warmup}, ${connections} connections, EdDSA`,
+)
+try {
+  for (let run = 1; run <= runs; run++) {
+    for (const kind of kinds) {
+      const { total, collectors, seconds, idlePerSecond } = await countOne(kind, run)
+      const raw = (total - collectors) / requests
+      const timers = (idlePerSecond * seconds) / requests
+      const mutator = raw - timers
+      if (!(total > 0 && collectors >= 0 && mutator > 0))
+        throw new Error(
+          `${kind}: callgrind's counts make no sense (total ${total}, collectors ${collectors})`,
+        )
+      mutators.set(kind, [...(mutators.get(kind) ?? []), mutator])
+      console.log(
+        `run ${run} ${kind}: mutator ${k(mutator)} per request (${k(raw)} less the timers' ${k(timers)}: ${k(idlePerSecond)}/s idle × ${seconds.toFixed(0)} s), collectors ${k(collectors / requests)}, total ${k(total / requests)}`,
+      )
+    }
+  }
+} finally {
+  if (args.keep === undefined) rmSync(bench, { recursive: true, force: true })
+}
+console.log('\nmutator instructions per request, median (runs):')
+for (const [kind, values] of mutators)
+  console.log(`  ${kind}: ${k(median(values))} (${values.map(k).join(', ')})`)
+const [first, ...others] = kinds
+const base = first === undefined ? undefined : mutators.get(first)
+for (const other of others) {
+  const values = mutators.get(other)
+  if (base === undefined || values === undefined) continue
+  console.log(`${first} ÷ ${other}: ${(median(base) / median(values)).toFixed(3)}`)
+}
