@@ -33,7 +33,6 @@
  * node_modules that node installed (`.ci/node-versions.sh` makes one, TESSERA_NODE_WORK keeps it).
  */
 import { execFileSync } from 'node:child_process'
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,10 +40,10 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { compileBuild, serverScript, srcModule } from './lib/build.js'
-import { SERVER_CPU, runLoad, sleep, startServer, type ServerProcess } from './lib/procs.js'
+import { SERVER_CPU, newBenchKeys, runLoad, sleep, startServer, type ServerProcess } from './lib/procs.js'
 import { startShipped } from './lib/shipped.js'
 import { median } from './lib/stats.js'
-import { SUB, type BenchKeys, type ContenderKind } from './servers/protocol.js'
+import { SUB, type ContenderKind } from './servers/protocol.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -168,12 +167,7 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
     token = shipped.tokens.valid
   } else {
     const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
-    const ed = generateKeyPairSync('ed25519')
-    const keys: BenchKeys = {
-      secret: randomBytes(32).toString('base64url'),
-      privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-      publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-    }
+    const keys = newBenchKeys()
     const auth = engine.createTessera({
       keys: { alg: 'EdDSA', privateKey: keys.privatePem },
       accessTokenTtl: '6h',

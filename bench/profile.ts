@@ -12,7 +12,6 @@
  * The .cpuprofile lands in bench/.out/profiles/ (open it in Chrome DevTools or speedscope for a flame
  * graph).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { pathToFileURL } from 'node:url'
@@ -20,9 +19,9 @@ import { parseArgs } from 'node:util'
 import type * as TesseraModule from '../packages/tessera/src/index.js'
 import { loginLoads, startAuthServer } from './lib/auth-client.js'
 import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
-import { SERVER_CPU, reqPerSec, runLoad, startServer, type LoadResult } from './lib/procs.js'
+import { SERVER_CPU, newBenchKeys, reqPerSec, runLoad, startServer, type LoadResult } from './lib/procs.js'
 import { startShipped } from './lib/shipped.js'
-import { SUB, type Alg, type BenchKeys, type ContenderKind } from './servers/protocol.js'
+import { SUB, type Alg, type ContenderKind } from './servers/protocol.js'
 
 const { values: args, positionals } = parseArgs({
   options: {
@@ -74,12 +73,7 @@ const seconds = Number(args.seconds)
 /** Load on `GET /protected` of one contender; the server stopped, when the load ended. */
 async function profileProtected(kind: ContenderKind, alg: Alg): Promise<number> {
   const engine = (await import(pathToFileURL(srcModule('index.js')).href)) as typeof TesseraModule
-  const ed = generateKeyPairSync('ed25519')
-  const keys: BenchKeys = {
-    secret: randomBytes(32).toString('base64url'),
-    privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-  }
+  const keys = newBenchKeys()
   const auth =
     alg === 'HS256'
       ? engine.createTessera({ secret: keys.secret, algorithm: 'HS256', accessTokenTtl: '6h' })

@@ -32,7 +32,6 @@
  * contenders besides the ceilings), --groups EdDSA/valid,HS256/bad,HS256/many (development: only
  * these groups), --smoke.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -53,6 +52,7 @@ import { compileBuild, outDir, serverScript, srcModule } from './lib/build.js'
 import {
   LOAD_CPU,
   SERVER_CPU,
+  newBenchKeys,
   reqPerSec,
   runLoad,
   runTask,
@@ -1432,12 +1432,7 @@ async function main(): Promise<void> {
   if (build.warning !== undefined) log(build.warning)
   log(`build: ${fmt(build.ms / 1000, 1)} s`)
   const engine = await loadEngine()
-  const ed = generateKeyPairSync('ed25519')
-  const keys: BenchKeys = {
-    secret: randomBytes(32).toString('base64url'),
-    privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-  }
+  const keys = newBenchKeys()
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now()
     const value = await fn()

@@ -3,8 +3,9 @@
  * autocannon runs (its CLI, pinned to the other core).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import type { ServerMessage } from '../servers/protocol.js'
+import type { BenchKeys, ServerMessage } from '../servers/protocol.js'
 import { serverScript } from './build.js'
 
 /** The two cores: the server gets one, the load generator the other. */
@@ -13,6 +14,16 @@ export const LOAD_CPU = '0'
 
 const require = createRequire(import.meta.url)
 const autocannonCli = require.resolve('autocannon/autocannon.js')
+
+/** Fresh key material for the contenders (handed to them as BENCH_KEYS). */
+export function newBenchKeys(): BenchKeys {
+  const ed = generateKeyPairSync('ed25519')
+  return {
+    secret: randomBytes(32).toString('base64url'),
+    privatePem: ed.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicPem: ed.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  }
+}
 
 /** A running server process. */
 export interface ServerProcess {

@@ -164,7 +164,7 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
       if (result instanceof Promise) {
         result.then(
           (jwt) => {
-            req.jwt = jwt as RequestJwt | null
+            req.jwt = jwt
             next()
           },
           (error: unknown) => {
@@ -173,7 +173,7 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
         )
         return
       }
-      req.jwt = result as RequestJwt | null
+      req.jwt = result
       next()
     }
     // The guard reads only what every route has (headers, cookies, query, body): any `P` will do.
@@ -186,7 +186,7 @@ export function tesseraExpress<C = AppClaims, U = AppUser>(
     async verifyRequest(req, res, routeOptions) {
       const jwt = await engine.authenticate(io, req, res, engine.callRoute(routeOptions, 'verifyRequest'))
       if (jwt instanceof TokenError) throw jwt
-      req.jwt = jwt as RequestJwt | null
+      req.jwt = jwt
       return jwt
     },
     setAccessCookies(res, token, cookieOptions) {
