@@ -1,7 +1,7 @@
 /**
  * Instructions per protected request, counted by valgrind's callgrind instead of timed: a count repeats
  * on a host where time does not (bench/RESULTS.md §16: the same server measured 20–51 µs per request in
- * one hour, instructions within 0.5 %). For a question of a few per cent between the server as shipped
+ * one hour; §17: the adapter's count within 4 % over three fresh processes, most runs within 1 %). For a question of a few per cent between the server as shipped
  * and the Fastify adapter alone (issue 14's "≥ 0.95 × the adapter").
  *
  *   npm run bench:instructions [-- --kinds tessera-fastify,tessera-server] [--runs 3]
@@ -14,10 +14,13 @@
  * on`), sends exactly `--requests` more, turns it off and dumps. User-space instructions only: the
  * kernel's work (the socket writes) is not in them.
  *
- * V8's collectors are counted apart ("collectors": `Heap::CollectGarbage` and the incremental-marking
- * steps on allocation, inclusive): a mark-compact (~260 M instructions) falls in a window or not, and under valgrind,
- * ~50 × slower, a timer's work weighs more per request than in a real run. "Mutator" is the rest, the
- * number to compare.
+ * V8's collectors are counted apart ("collectors", each instruction once: V8's foreground tasks, the
+ * collections started outside one, the marking steps taken on allocation): a mark-compact with its marking
+ * (~240 M instructions) falls in a window or not, and under valgrind, ~50 × slower, objects outlive more
+ * scavenges than in a real run. "Mutator" is the rest, the number to compare. A collection's callers are
+ * told apart by callgrind itself (`--separate-callers20` on `Heap::CollectGarbage`: each call chain, 20
+ * callers deep, is its own context), so whether it ran inside a task does not depend on which of V8's
+ * functions the build inlined.
  *
  * Under valgrind the counted requests take ~50 × longer, so the process's timers (the key set's refresh
  * every 5 s, the access log's batching) fire ~50 × more often per request than in a real run. Each run
@@ -70,13 +73,14 @@ if (![runs, requests, warmup, connections, idle].every((n) => Number.isInteger(n
 
 /** V8's foreground tasks (run by node's platform from the event loop): the collections' jobs, marking, the memory reducer. */
 const TASKS = /^node::PerIsolatePlatformData::RunForegroundTask\(/
-/** A collection, and the marking steps taken on allocation. */
+/** A collection: with `--separate-callers`, one context per call chain (`name'caller'caller…`). */
 const COLLECTION = /^v8::internal::Heap::CollectGarbage\(/
+/** The marking steps taken on allocation. */
 const MARKING_ON_ALLOCATION = /^v8::internal::IncrementalMarking::AdvanceOnAllocation\(/
+/** A call chain that runs inside one of the above (its cost is counted there). */
+const COUNTED_ABOVE = /RunForegroundTask|Task::RunInternal|IncrementalMarking::AdvanceOnAllocation/
 const TIMERS = /^uv__run_timers$/
 const DELAYED_TASKS = /^node::PerIsolatePlatformData::RunForegroundTask\(uv_timer_s\*\)/
-/** Callers of a collection that run inside a V8 task (counted there already). */
-const IN_TASK = /Task::RunInternal\(|^v8::internal::Heap::FinalizeIncrementalMarkingIfComplete\(/
 
 interface Count {
   total: number
@@ -107,6 +111,7 @@ function readCounts(dir: string, files: readonly string[]): Count {
   let total = 0
   let collectors = 0
   let timers = 0
+  let functions = 0
   for (const file of files) {
     const text = execFileSync(
       'callgrind_annotate',
@@ -117,7 +122,7 @@ function readCounts(dir: string, files: readonly string[]): Count {
     // Blocks of `< caller` lines (the cost of each call into the function) ending with `* function`.
     let callers: { name: string; cost: number }[] = []
     for (const line of text.split('\n')) {
-      const row = /^ *([\d,]+) +\([ \d.]+%\) +([<*]) +[^:]*:(.*?)(?: \(\d+x\))? \[[^\]]*\]$/.exec(line)
+      const row = /^ *([\d,]+) +\([ \d.]+%\) +([<*]) +[^:]*:(.*?)(?: \([\d,]+x\))? \[[^\]]*\]$/.exec(line)
       if (row === null) {
         if (line.trim() === '') callers = []
         continue
@@ -129,15 +134,21 @@ function readCounts(dir: string, files: readonly string[]): Count {
       }
       if (TIMERS.test(name)) timers += cost(amount)
       else if (DELAYED_TASKS.test(name)) timers -= cost(amount)
+      functions++
       if (TASKS.test(name) || MARKING_ON_ALLOCATION.test(name)) {
         // Once: not again where one task function calls another (node's timer-run task, a clone).
         collectors += cost(amount)
         for (const caller of callers) if (TASKS.test(caller.name)) collectors -= caller.cost
-      } else if (COLLECTION.test(name))
-        for (const caller of callers) if (!IN_TASK.test(caller.name)) collectors += caller.cost
+      } else if (COLLECTION.test(name)) {
+        const chain = name.slice(name.indexOf("'") + 1)
+        if (!name.includes("'")) throw new Error(`${file}: a collection without its call chain (${name})`)
+        if (!COUNTED_ABOVE.test(chain)) collectors += cost(amount)
+      }
       callers = []
     }
   }
+  // callgrind_annotate's format changed, or nothing was counted: say so instead of reporting zeros.
+  if (total <= 0 || functions === 0) throw new Error(`${dir}: no function read from ${files.join(', ')}`)
   return { total, collectors, timers }
 }
 
@@ -148,9 +159,12 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
     'valgrind',
     '--tool=callgrind',
     '--instr-atstart=no',
+    '--separate-callers20=*Heap::CollectGarbage*',
     `--callgrind-out-file=${dir}/callgrind.out`,
     '--quiet',
   ]
+  // Empty, so that only this run's dumps are read (`--keep` may name a directory used before).
+  rmSync(dir, { recursive: true, force: true })
   execFileSync('mkdir', ['-p', dir])
   const nodeArgs = ['--no-concurrent-recompilation', '--single-threaded-gc']
   let server: ServerProcess
@@ -206,12 +220,24 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
         await sleep(100)
       }
     }
-    control('-i', 'on')
-    const started = performance.now()
-    const result = await runLoad({ ...load, amount: requests })
-    const seconds = (performance.now() - started) / 1000
-    control('-i', 'off')
-    await dump()
+    // Seconds for which the counting was on: from the middle of the `on` call to the middle of the
+    // `off` call (each a round trip through vgdb).
+    const counting = async (during: () => Promise<void>): Promise<number> => {
+      const a = performance.now()
+      control('-i', 'on')
+      const b = performance.now()
+      await during()
+      const c = performance.now()
+      control('-i', 'off')
+      const d = performance.now()
+      await dump()
+      return ((c + d) / 2 - (a + b) / 2) / 1000
+    }
+    let result: Awaited<ReturnType<typeof runLoad>> | undefined
+    const seconds = await counting(async () => {
+      result = await runLoad({ ...load, amount: requests })
+    })
+    if (result === undefined) throw new Error(`${kind}: no load result`)
     const statuses = Object.keys(result.statusCodeStats)
     if (result.requests.total !== requests || statuses.join() !== '200')
       throw new Error(
@@ -221,15 +247,12 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
     const counted = dumps(dir)
     // The same process with no request for `--idle` seconds: its timers' work (the key set's refresh,
     // metrics, the access log's batch) per second, which the loaded window holds too.
-    control('-i', 'on')
-    await sleep(idle * 1000)
-    control('-i', 'off')
-    await dump()
+    const quietSeconds = await counting(() => sleep(idle * 1000))
     const quiet = readCounts(
       dir,
       dumps(dir).filter((f) => !counted.includes(f)),
     )
-    return { ...loaded, seconds, idlePerSecond: quiet.timers / idle }
+    return { ...loaded, seconds, idlePerSecond: quiet.timers / quietSeconds }
   } finally {
     await server.stop()
   }

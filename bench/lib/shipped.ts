@@ -125,15 +125,20 @@ export async function startShipped(options: {
     }
     await sleep(100)
   }
-  const registered = await fetch(`${url}/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: SUB, password: PASSWORD }),
-  })
-  const body = (await registered.json()) as { access_token?: string }
-  if (registered.status !== 201 || typeof body.access_token !== 'string') {
+  let body: { access_token?: string }
+  try {
+    const registered = await fetch(`${url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: SUB, password: PASSWORD }),
+    })
+    body = (await registered.json()) as { access_token?: string }
+    if (registered.status !== 201 || typeof body.access_token !== 'string')
+      throw new Error(`tessera serve: register answered ${registered.status} ${JSON.stringify(body)}`)
+  } catch (error) {
+    // Not left running (under valgrind, for minutes) when the registration fails or never answers.
     await stop()
-    throw new Error(`tessera serve: register answered ${registered.status} ${JSON.stringify(body)}`)
+    throw error
   }
   const pid = child.pid ?? 0
   const server: ServerProcess = {

@@ -8,6 +8,7 @@ import {
   type PublicJwk,
   type TesseraKey,
   type AnyTesseraError,
+  type DeepReadonly,
   type JwtClaims,
   type Tessera,
   type TesseraErrorCode,
@@ -29,6 +30,19 @@ describe('public types', () => {
     expectTypeOf(result.claims).toExtend<JwtClaims<{ roles: string[] }>>()
   })
 
+  it('types recursive JSON claims, tuples and unions read-only without running out of depth', async () => {
+    type Json = string | number | boolean | null | Json[] | { [key: string]: Json }
+    const { claims } = await auth.verify<{ data: Json; pair: [string, number] }>('token')
+    expectTypeOf(claims.pair).toEqualTypeOf<readonly [string, number]>()
+    expectTypeOf(claims.aud).toEqualTypeOf<string | readonly string[] | undefined>()
+    // A JSON array inside is a readonly array too.
+    expectTypeOf<Extract<typeof claims.data, readonly unknown[]>>().toEqualTypeOf<
+      readonly DeepReadonly<Json>[]
+    >()
+    // @ts-expect-error a frozen tuple
+    claims.pair[0] = 'other'
+  })
+
   it('types verified claims and header read-only at every depth, as they are frozen', async () => {
     const { claims, header } = await auth.verify<{ roles: string[]; org: { id: string; teams: string[] } }>(
       'token',
@@ -48,6 +62,10 @@ describe('public types', () => {
     // Reading is unchanged, and a copy is the application's own to change.
     expectTypeOf(claims.org.teams).toEqualTypeOf<readonly string[]>()
     expectTypeOf(claims.org.id).toEqualTypeOf<string>()
+    // Passed on to a new token as they are: the claims option takes read-only values.
+    expectTypeOf(
+      auth.createAccessToken('alice', { claims: { roles: claims.roles, org: claims.org } }),
+    ).toEqualTypeOf<Promise<string>>()
     const copy = { ...claims, roles: [...claims.roles, 'admin'] }
     copy.roles.push('editor')
     expectTypeOf(copy.roles).toEqualTypeOf<string[]>()

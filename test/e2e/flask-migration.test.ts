@@ -13,6 +13,7 @@ import Database from 'better-sqlite3'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { flaskFixture, type FixtureUser } from '../helpers/flask-fixture.js'
 import type { ServerConfig } from '../../packages/server/src/server/config.js'
+import { legacyAwareAuth } from '../../packages/server/src/server/legacy.js'
 import {
   claimsOf,
   expectError,
@@ -354,6 +355,16 @@ describe('the old app’s access tokens on protected routes', () => {
     // The default variant's 15-minute access tokens (same secret, same users) have expired.
     const expired = old.users.find((u) => u.username === 'grace')!.access_token
     expectUnauthorized(await server.api('GET', '/auth/me', { token: expired }), 'token_expired')
+  })
+
+  it('reach routes deeply frozen, as the server’s own verified claims and header do', async () => {
+    const auth = legacyAwareAuth(server.running.context)
+    const { header, claims } = await auth.verify<{ roles: string[] }>(user('grace').access_token)
+    expect(claims.legacy).toBe(true)
+    expect(Object.isFrozen(claims)).toBe(true)
+    expect(Object.isFrozen(claims.roles)).toBe(true)
+    expect(Object.isFrozen(header)).toBe(true)
+    expect(() => (claims.roles as string[]).push('admin')).toThrow(TypeError)
   })
 
   it('keep their type: a refresh token is no access token and the reverse', async () => {

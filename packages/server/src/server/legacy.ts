@@ -129,15 +129,23 @@ function parseCandidate(token: unknown): Parsed | undefined {
   }
 }
 
+/**
+ * A segment's JSON object, deeply frozen (the reviver freezes every object and array as it is made),
+ * as the core's verified header and claims are: routes and error handlers get read-only values here too.
+ */
 function json(segment: string): Record<string, unknown> | undefined {
   try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'), frozen)
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as Record<string, unknown>)
       : undefined
   } catch {
     return undefined
   }
+}
+
+function frozen(_key: string, value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? Object.freeze(value) : value
 }
 
 /** HMAC-SHA256 with the legacy secret (node:crypto), compared in constant time. */
@@ -290,7 +298,7 @@ function legacyClaims(checked: CheckedLegacyClaims, user: UserRecord): JwtClaims
     type: checked.type,
     fresh: false,
     username: user.username,
-    roles: user.roles,
+    roles: Object.freeze([...user.roles]),
     legacy: true,
   }
   return claims as JwtClaims

@@ -13,7 +13,7 @@ import type { Jwks, KeyRing } from './key-ring.js'
 import type { TesseraKey } from './keys.js'
 import { isRemoteJwks } from './remote-jwks.js'
 import { nowSeconds } from './time.js'
-import type { AppClaims, JwtClaims, TokenType, VerifiedToken } from './types.js'
+import type { AppClaims, DeepReadonly, JwtClaims, TokenType, VerifiedToken } from './types.js'
 
 /** Per-call options of {@link Tessera.createAccessToken} and {@link Tessera.createRefreshToken}. */
 export interface CreateTokenOptions {
@@ -26,9 +26,10 @@ export interface CreateTokenOptions {
   fresh?: boolean | Duration | undefined
   /**
    * Extra claims, checked against the claims declared in `TesseraTypes`. Reserved claims (`exp`,
-   * `type`, `jti`, …) are set by their own options instead.
+   * `type`, `jti`, …) are set by their own options instead. Read-only values are accepted, so a
+   * verified token's claims (`roles: verified.claims.roles`) can be passed on as they are.
    */
-  claims?: (Partial<AppClaims> & Record<string, unknown>) | undefined
+  claims?: (Partial<DeepReadonly<AppClaims>> & Record<string, unknown>) | undefined
   /** Extra header parameters. `alg`, `kid`, `typ` and key-bearing parameters cannot be set. */
   headers?: Record<string, unknown> | undefined
   /** Session id written as `sid`. */

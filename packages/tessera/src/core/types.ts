@@ -57,13 +57,19 @@ export interface RegisteredClaims {
 
 /**
  * `T` read-only all the way down, as a value deeply frozen by `Object.freeze` is: arrays become
- * `readonly` arrays, objects' properties `readonly`, at every depth.
+ * `readonly` arrays (tuples keep their length), objects' properties `readonly`, at every depth. Arrays
+ * are mapped through their element type, so recursive JSON types (`type Json = … | Json[] | { [k:
+ * string]: Json }`) work too.
  */
 export type DeepReadonly<T> = T extends (...args: never[]) => unknown
   ? T
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T
+  : T extends readonly (infer E)[]
+    ? number extends T['length']
+      ? readonly DeepReadonly<E>[]
+      : { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T
 
 /**
  * Claims of a verified token: registered claims plus the application's claims, read-only at every depth
