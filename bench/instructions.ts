@@ -36,7 +36,7 @@
  * node_modules that node installed (`.ci/node-versions.sh` makes one, TESSERA_NODE_WORK keeps it).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -140,9 +140,9 @@ function readCounts(dir: string, files: readonly string[]): Count {
         collectors += cost(amount)
         for (const caller of callers) if (TASKS.test(caller.name)) collectors -= caller.cost
       } else if (COLLECTION.test(name)) {
-        const chain = name.slice(name.indexOf("'") + 1)
-        if (!name.includes("'")) throw new Error(`${file}: a collection without its call chain (${name})`)
-        if (!COUNTED_ABOVE.test(chain)) collectors += cost(amount)
+        const chainAt = name.indexOf("'")
+        if (chainAt < 0) throw new Error(`${file}: a collection without its call chain (${name})`)
+        if (!COUNTED_ABOVE.test(name.slice(chainAt + 1))) collectors += cost(amount)
       }
       callers = []
     }
@@ -165,7 +165,7 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
   ]
   // Empty, so that only this run's dumps are read (`--keep` may name a directory used before).
   rmSync(dir, { recursive: true, force: true })
-  execFileSync('mkdir', ['-p', dir])
+  mkdirSync(dir, { recursive: true })
   const nodeArgs = ['--no-concurrent-recompilation', '--single-threaded-gc']
   let server: ServerProcess
   let token: string
