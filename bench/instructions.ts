@@ -5,7 +5,7 @@
  * and the Fastify adapter alone (issue 14's "≥ 0.95 × the adapter").
  *
  *   npm run bench:instructions [-- --kinds tessera-fastify,tessera-server] [--runs 3]
- *     [--requests 20000] [--warmup 20000] [--connections 10] [--no-build]
+ *     [--requests 20000] [--warmup 20000] [--connections 10] [--incremental-marking] [--no-build]
  *
  * Each run starts a fresh process under `valgrind --tool=callgrind --instr-atstart=no`, with node's
  * `--no-concurrent-recompilation --single-threaded-gc` (so the JIT's and the collector's work happens on
@@ -21,6 +21,12 @@
  * told apart by callgrind itself (`--separate-callers20` on `Heap::CollectGarbage`: each call chain, 20
  * callers deep, is its own context), so whether it ran inside a task does not depend on which of V8's
  * functions the build inlined.
+ *
+ * Node also runs with `--no-incremental-marking` (unless `--incremental-marking` is given): a real run
+ * of either process makes no mark-compact under load (§17's `--trace-gc`), but under valgrind the
+ * server's timed objects reach the old generation and marking starts; done incrementally, its write
+ * barriers run inside the requests' own code and inflate the mutator's count by up to ~15 %
+ * (bench/RESULTS.md §18). Without it, a marking is one pause, counted with the collectors.
  *
  * Under valgrind the counted requests take ~50 × longer, so the process's timers (the key set's refresh
  * every 5 s, the access log's batching) fire ~50 × more often per request than in a real run. Each run
@@ -58,6 +64,7 @@ const { values: args } = parseArgs({
     idle: { type: 'string', default: '20' },
     keep: { type: 'string' },
     cpu: { type: 'string', default: SERVER_CPU },
+    'incremental-marking': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
   },
   strict: true,
@@ -112,6 +119,10 @@ function readCounts(dir: string, files: readonly string[]): Count {
   let collectors = 0
   let timers = 0
   let functions = 0
+  // Collections read with and without their call chain: none with one means callgrind did not
+  // separate them (its option was not applied), and the count below would be wrong.
+  let chained = 0
+  let chainless = 0
   for (const file of files) {
     const text = execFileSync(
       'callgrind_annotate',
@@ -141,14 +152,24 @@ function readCounts(dir: string, files: readonly string[]): Count {
         for (const caller of callers) if (TASKS.test(caller.name)) collectors -= caller.cost
       } else if (COLLECTION.test(name)) {
         const chainAt = name.indexOf("'")
-        if (chainAt < 0) throw new Error(`${file}: a collection without its call chain (${name})`)
-        if (!COUNTED_ABOVE.test(name.slice(chainAt + 1))) collectors += cost(amount)
+        if (chainAt >= 0) {
+          chained++
+          if (!COUNTED_ABOVE.test(name.slice(chainAt + 1))) collectors += cost(amount)
+        } else {
+          // No chain: callgrind knew no caller when the collection began (it was entered before the
+          // counting was turned on, say). Its direct callers, if any, still tell.
+          chainless++
+          collectors += cost(amount)
+          for (const caller of callers) if (COUNTED_ABOVE.test(caller.name)) collectors -= caller.cost
+        }
       }
       callers = []
     }
   }
   // callgrind_annotate's format changed, or nothing was counted: say so instead of reporting zeros.
   if (total <= 0 || functions === 0) throw new Error(`${dir}: no function read from ${files.join(', ')}`)
+  if (chainless > 0 && chained === 0)
+    throw new Error(`${dir}: no collection with its call chain (is --separate-callers applied?)`)
   return { total, collectors, timers }
 }
 
@@ -166,7 +187,11 @@ async function countOne(kind: ContenderKind, run: number): Promise<Window> {
   // Empty, so that only this run's dumps are read (`--keep` may name a directory used before).
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
-  const nodeArgs = ['--no-concurrent-recompilation', '--single-threaded-gc']
+  const nodeArgs = [
+    '--no-concurrent-recompilation',
+    '--single-threaded-gc',
+    ...(args['incremental-marking'] ? [] : ['--no-incremental-marking']),
+  ]
   let server: ServerProcess
   let token: string
   if (kind === 'tessera-server') {

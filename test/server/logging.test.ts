@@ -269,6 +269,11 @@ describe('the server logger', () => {
       '"quoted" \\ back\nslash\u0001',
       '🙂'.repeat(3000),
       'x'.repeat(20_000),
+      // Plain text until the last character.
+      `${'p'.repeat(100)}"`,
+      `${'q'.repeat(100)}é`,
+      // Longer than a whole batch (64 KiB).
+      'y'.repeat(200_000),
       'plain',
     ]
     users.forEach((user, i) => {
@@ -292,5 +297,22 @@ describe('the server logger', () => {
       msg: 'request',
     })
     await fastify.close()
+  })
+})
+
+describe('the access line', () => {
+  it('has the shape of pino’s lines: its fields in pino’s order, each once, and nothing else', () => {
+    const out = captured()
+    const logging = createServerLogger('info', out)
+    logging.access?.('req-1', 'DELETE', '/users/:id', 204, 0.5, '42')
+    logging.access?.('req-2', 'GET', '/protected', 401, 12, null)
+    logging.flush()
+    const [first, second] = out.text().split('\n')
+    expect(first).toMatch(
+      /^\{"level":30,"time":\d{13},"pid":\d+,"hostname":"[^"]*","reqId":"req-1","method":"DELETE","route":"\/users\/:id","status":204,"ms":0\.5,"user":"42","msg":"request"\}$/,
+    )
+    expect(JSON.parse(second ?? '')).toMatchObject({ reqId: 'req-2', status: 401, ms: 12, user: null })
+    // The time is the time the line was written.
+    expect(Math.abs((JSON.parse(first ?? '') as { time: number }).time - Date.now())).toBeLessThan(5_000)
   })
 })
