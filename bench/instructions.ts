@@ -25,7 +25,7 @@
  * Node also runs with `--no-incremental-marking` (unless `--incremental-marking` is given): a real run
  * of either process makes no mark-compact under load (§17's `--trace-gc`), but under valgrind the
  * server's timed objects reach the old generation and marking starts; done incrementally, its write
- * barriers run inside the requests' own code and inflate the mutator's count by up to ~15 %
+ * barriers run inside the requests' own code and inflated the mutator's count by 5–18 %
  * (bench/RESULTS.md §18). Without it, a marking is one pause, counted with the collectors.
  *
  * Under valgrind the counted requests take ~50 × longer, so the process's timers (the key set's refresh
